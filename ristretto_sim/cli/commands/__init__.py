@@ -1,0 +1,1 @@
+"""Subcommands of ``ristretto-sim``; every public module here is one command (see ``ristretto_sim.cli``)."""

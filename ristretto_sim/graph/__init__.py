@@ -1,0 +1,1 @@
+"""Network structure: layer specs, ``Network``, ``QuantPlan``, importers/exporters, running a network."""

@@ -1,0 +1,1 @@
+"""The accelerator model: ``AcceleratorConfig``, layer mapping, SimPy cycle model, energy and area."""
