@@ -1,6 +1,6 @@
 """Network structure: layer specs, ``Network``, ``QuantPlan``, importers/exporters, running a network.
 
-Modules: ``layers`` (frozen layer specs), ``network`` (``Network``, ``Preprocess``, ``TensorSpec``), ``plan``
+Modules: ``layers`` (frozen layer specs), ``network`` (``Network``, ``TensorSpec``, ``Layout``), ``plan``
 (``QuantPlan`` and its YAML file), ``onnx_import`` (``load_onnx``), ``onnx_export`` (``Network.to_onnx``),
 ``kernels`` (float32 NumPy kernels), ``runner`` (float and quantized execution). Heavy modules are imported
 lazily.
@@ -30,7 +30,7 @@ from ristretto_sim.graph.layers import (
     Softmax,
     Transpose,
 )
-from ristretto_sim.graph.network import Folding, LayerInfo, Layout, Network, Preprocess, TensorSpec
+from ristretto_sim.graph.network import Folding, LayerInfo, Layout, Network, TensorSpec
 
 __all__ = [
     "LAYER_TYPES",
@@ -55,7 +55,6 @@ __all__ = [
     "PadMode",
     "Pool",
     "PoolKind",
-    "Preprocess",
     "Reshape",
     "Scale",
     "Softmax",

@@ -6,10 +6,11 @@ A network has named input tensors (``TensorSpec``: per-sample shape), a tuple of
 (``network.params[layer_name][param_name]``). Building one checks all of that, infers every tensor's
 per-sample shape and checks every weight's shape.
 
-``Preprocess`` describes how raw data (pixels 0..255) become the network's input: ``x = (pixel - mean) *
-scale`` with the mean per channel, then an optional centre crop; ``layout`` records the layout the original
-model file took its input in (an ONNX model starting with Transpose(0,3,1,2) is NHWC); the network itself
-always takes NCHW.
+``preprocess`` (a ``ristretto_sim.data.Preprocessing``: ``x = (pixel - mean) * scale``, then centre crop) says
+how raw pixels become the network's input when the model file documents it (Caffe ``transform_param``, a
+bundled model's description); None when it does not (an ONNX file from elsewhere: the user must say).
+``input_layout`` records the layout the original model file took its input in (an ONNX model starting with
+Transpose(0,3,1,2) is NHWC); the network itself always takes NCHW.
 
 ``Folding`` records a BatchNormalization merged into the preceding layer's weights; ``source_names`` maps
 tensor names to the names they had in the model file where they differ (Caffe's in-place blobs).
@@ -17,13 +18,13 @@ tensor names to the names they had in the model file where they differ (Caffe's 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 
+from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph.layers import Eltwise, Layer, PRelu, Shape, _NamedEnum
 
@@ -33,67 +34,6 @@ class Layout(_NamedEnum):
 
     NCHW = "nchw"
     NHWC = "nhwc"
-
-
-@dataclass(frozen=True)
-class Preprocess:
-    """How raw samples become network input: ``x = (raw - mean) * scale`` then centre crop.
-
-    Parameters
-    ----------
-    scale : float
-        Multiplier applied after the mean subtraction (Caffe ``transform_param.scale``; 1/255 for mnist-8's
-        pixel/255, 1/256 ~ 0.00390625 for Caffe LeNet).
-    mean : tuple of float
-        Subtracted first; one value for all channels or one per channel (Caffe's ``mean_value`` order).
-        Empty: 0.
-    crop : int or None
-        Centre crop side (Caffe ``crop_size``, test phase); None: no crop.
-    layout : Layout or str
-        Layout of the input in the original model file (informational; the network takes NCHW).
-    documented : bool
-        True when the preprocessing comes from the model (Caffe transform_param, a bundled model's README)
-        rather than defaults; the CLI asks for ``--input-scale/--input-mean`` otherwise.
-    """
-
-    scale: float = 1.0
-    mean: tuple[float, ...] = ()
-    crop: int | None = None
-    layout: Layout = Layout.NCHW
-    documented: bool = False
-
-    def __post_init__(self):
-        scale = float(self.scale)
-        if not math.isfinite(scale) or scale == 0:
-            raise ValueError(f"scale={self.scale!r} must be a finite non-zero number")
-        object.__setattr__(self, "scale", scale)
-        mean = (self.mean,) if isinstance(self.mean, (int, float)) else self.mean
-        object.__setattr__(self, "mean", tuple(float(m) for m in mean))
-        if self.crop is not None and (not isinstance(self.crop, int) or self.crop < 1):
-            raise ValueError(f"crop={self.crop!r} must be a positive integer or None")
-        object.__setattr__(self, "layout", Layout(self.layout))
-        object.__setattr__(self, "documented", bool(self.documented))
-
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Apply to a raw NCHW batch (any numeric dtype) and return float32 NCHW."""
-        x = np.asarray(raw, dtype=np.float32)
-        if self.mean:
-            m = np.asarray(self.mean, dtype=np.float32)
-            if m.size > 1:
-                if x.ndim < 2 or x.shape[1] != m.size:
-                    raise ValueError(f"{m.size} mean values but the data has shape {x.shape}")
-                m = m.reshape((1, -1) + (1,) * (x.ndim - 2))
-            x = x - m
-        if self.scale != 1.0:
-            x = x * np.float32(self.scale)
-        if self.crop is not None and x.ndim == 4:
-            h, w = x.shape[2:]
-            c = self.crop
-            if c > h or c > w:
-                raise ValueError(f"crop {c} larger than the image {h}x{w}")
-            t, lft = (h - c) // 2, (w - c) // 2
-            x = x[:, :, t : t + c, lft : lft + c]
-        return np.ascontiguousarray(x, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -165,8 +105,10 @@ class Network:
     params : mapping
         ``{layer_name: {param_name: array}}``; copied to read-only float32 arrays. Layers without weights may
         be absent.
-    preprocess : Preprocess
-        How raw data become the input.
+    preprocess : ristretto_sim.data.Preprocessing or None
+        How raw pixels become the input, when the model documents it; None otherwise.
+    input_layout : Layout or str
+        Layout of the input in the original model file (the network itself takes NCHW).
     source : str
         Where the network came from (a path or ``"bundled:lenet"``), for messages.
     foldings : tuple of Folding
@@ -188,7 +130,8 @@ class Network:
     layers: tuple[Layer, ...]
     outputs: tuple[str, ...]
     params: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
-    preprocess: Preprocess = field(default_factory=Preprocess)
+    preprocess: Preprocessing | None = None
+    input_layout: Layout = Layout.NCHW
     source: str = ""
     foldings: tuple[Folding, ...] = ()
     source_names: Mapping[str, str] = field(default_factory=dict)
@@ -199,6 +142,9 @@ class Network:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "outputs", tuple(self.outputs))
         object.__setattr__(self, "foldings", tuple(self.foldings))
+        object.__setattr__(self, "input_layout", Layout(self.input_layout))
+        if self.preprocess is not None and not isinstance(self.preprocess, Preprocessing):
+            raise TypeError(f"preprocess={self.preprocess!r} must be a data.Preprocessing or None")
         object.__setattr__(self, "params", _freeze_params(self.params))
         object.__setattr__(self, "source_names", MappingProxyType(dict(self.source_names)))
         if self.task not in ("classification", "reconstruction"):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ristretto_sim.data import Preprocessing
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph import (
     Activation,
@@ -14,7 +15,6 @@ from ristretto_sim.graph import (
     Network,
     Pool,
     PoolKind,
-    Preprocess,
     TensorSpec,
 )
 from ristretto_sim.graph.layers import pool_output_size
@@ -69,7 +69,7 @@ def lenet(params=None):
         layers,
         ("ip2",),
         params,
-        preprocess=Preprocess(scale=0.00390625, documented=True),
+        preprocess=Preprocessing(scale=0.00390625),
     )
 
 
@@ -167,9 +167,9 @@ def test_conv_transpose_and_eltwise_constant_shapes():
     assert net.shape("z") == (18,)
 
 
-def test_preprocess_apply():
-    p = Preprocess(scale=0.5, mean=(10.0, 20.0))
-    raw = np.full((1, 2, 2, 2), 30, dtype=np.uint8)
-    out = p.apply(raw)
-    assert out.dtype == np.float32
-    assert out[0, 0, 0, 0] == 10.0 and out[0, 1, 0, 0] == 5.0
+def test_network_carries_preprocessing():
+    net = lenet()
+    assert net.preprocess.scale == 0.00390625
+    assert net.replace(preprocess=None).preprocess is None
+    with pytest.raises(TypeError, match="Preprocessing"):
+        net.replace(preprocess=0.5)
