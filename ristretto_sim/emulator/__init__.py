@@ -1,1 +1,2 @@
-"""Bit-accurate tensor arithmetic given formats: what fixed-point, minifloat and shift-and-add hardware computes."""
+"""Bit-accurate tensor arithmetic given formats: what fixed-point, minifloat and shift-and-add hardware
+computes."""

@@ -1,0 +1,339 @@
+"""The accumulation contract of every fixed-point MAC array ("Accumulators are real").
+
+An output is computed as the hardware does it: the accumulator (a declared ``FixedPoint`` with
+``acc.frac_bits == in.frac_bits + w.frac_bits``) is preloaded with the bias, rounded to the accumulator's
+fraction with the layer's rounding mode; then the exact products are added over K in (ky, kx, c) order,
+channel innermost.
+
+* ``Overflow.WRAP``: two's complement wrap-around, which is independent of the order; the overflow count is
+  the number of outputs whose exact sum (bias included) lies outside the accumulator's range.
+* ``Overflow.SATURATE``: the running sum is clamped after every addition; the count is the number of outputs
+  that were clipped at least once.
+
+Fast path: if ``|bias| + sum_k max|a*w|`` fits the range for an output column, no addition can clip and the
+exact BLAS sum is the answer. Otherwise K is walked in chunks carrying the clipped running sum: for each
+chunk, the outputs for which ``running sum +- sum|products of the chunk|`` stays in range take the exact chunk
+sum at once (no prefix inside the chunk can leave the range), and only the others are re-walked one product at
+a time (vectorised over those outputs). The result is exactly equal to clamping after every addition.
+
+The products come from a :class:`ProductSource` (plain fixed point x fixed point, or a shift-and-add PE), so
+every PE kind shares this one accumulator model. Supported accumulators: up to 64 bits signed (63 unsigned),
+and exact sums (bias included) bounded by ``2**62`` in magnitude.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ristretto_sim.emulator.exact_sum import INT64_SAFE, column_bounds, exact_matmul
+from ristretto_sim.formats import FixedPoint, Overflow, Rounding
+from ristretto_sim.formats.rounding import round_to_integer
+
+#: widest accumulator supported (signed; unsigned accumulators one bit less)
+MAX_ACCUMULATOR_BITS = 64
+#: K is walked in chunks of this many products when saturation may occur
+WALK_CHUNK = 128
+
+
+@dataclass(frozen=True)
+class AccumulatorResult:
+    """Accumulator contents after the last addition.
+
+    Attributes
+    ----------
+    codes : ndarray of int64
+        Accumulator codes (value = ``code * 2**-acc.frac_bits``).
+    accumulator : FixedPoint
+        The accumulator format.
+    overflow : Overflow
+        ``WRAP`` or ``SATURATE``.
+    overflow_count : int
+        WRAP: outputs whose exact sum left the range. SATURATE: outputs clipped at least once.
+    bias_saturations : int
+        Bias values that did not fit the accumulator and were clamped when preloaded.
+    """
+
+    codes: np.ndarray
+    accumulator: FixedPoint
+    overflow: Overflow
+    overflow_count: int
+    bias_saturations: int = 0
+
+
+def _frac_vector(fmt: FixedPoint, n: int, name: str) -> np.ndarray:
+    if fmt.per_channel:
+        if len(fmt.frac_bits) != n:
+            raise ValueError(
+                f"{name}={fmt} has {len(fmt.frac_bits)} per-channel fractional lengths, expected {n}"
+            )
+        return np.asarray(fmt.frac_bits, dtype=np.int64)
+    return np.full(n, fmt.frac_bits, dtype=np.int64)
+
+
+def check_fixed(fmt, name: str) -> FixedPoint:
+    """Return ``fmt`` if it is a ``FixedPoint``, else raise ``TypeError`` naming the parameter."""
+    if not isinstance(fmt, FixedPoint):
+        raise TypeError(f"{name}={fmt!r} must be a FixedPoint")
+    return fmt
+
+
+def accumulator_frac_bits(in_fmt: FixedPoint, w_fmt: FixedPoint, n_out: int):
+    """The accumulator fraction the contract requires: ``in.frac_bits + w.frac_bits`` (a tuple if
+    per-channel)."""
+    if in_fmt.per_channel:
+        raise ValueError(f"inputs={in_fmt} cannot be per-channel (per-channel fractions are for weights)")
+    if not w_fmt.per_channel:
+        return in_fmt.frac_bits + w_fmt.frac_bits
+    fr = _frac_vector(w_fmt, n_out, "weights") + in_fmt.frac_bits
+    return tuple(int(f) for f in fr)
+
+
+def default_accumulator(
+    in_fmt: FixedPoint, w_fmt: FixedPoint, k: int, n_out: int | None = None
+) -> FixedPoint:
+    """The accumulator that cannot overflow: ``bits = in.bits + w.bits + ceil(log2 K) + 1``.
+
+    Parameters
+    ----------
+    in_fmt, w_fmt : FixedPoint
+        Input (activation) and weight formats.
+    k : int
+        Reduction length (products per output).
+    n_out : int, optional
+        Number of output channels (needed for per-channel weights).
+    """
+    check_fixed(in_fmt, "inputs")
+    check_fixed(w_fmt, "weights")
+    if k < 1:
+        raise ValueError(f"k={k} must be >= 1")
+    if w_fmt.per_channel and n_out is None:
+        n_out = len(w_fmt.frac_bits)
+    bits = in_fmt.bits + w_fmt.bits + math.ceil(math.log2(k)) + 1
+    return FixedPoint(bits, accumulator_frac_bits(in_fmt, w_fmt, n_out or 1))
+
+
+def check_accumulator(acc: FixedPoint, in_fmt: FixedPoint, w_fmt: FixedPoint, n_out: int) -> np.ndarray:
+    """Validate the accumulator against the contract; return its per-output-channel fractions (int64,
+    ``n_out``).
+
+    Raises
+    ------
+    ValueError
+        If ``acc.frac_bits != in.frac_bits + w.frac_bits`` (per channel), or the accumulator is too wide.
+    """
+    check_fixed(acc, "accumulator")
+    limit = MAX_ACCUMULATOR_BITS - (0 if acc.signed else 1)
+    if acc.bits > limit:
+        raise ValueError(f"accumulator={acc} has {acc.bits} bits; at most {limit} are supported")
+    want = accumulator_frac_bits(in_fmt, w_fmt, n_out)
+    want_v = np.broadcast_to(np.asarray(want, dtype=np.int64), (n_out,))
+    have_v = _frac_vector(acc, n_out, "accumulator")
+    if not np.array_equal(want_v, have_v):
+        raise ValueError(
+            f"accumulator={acc}: frac_bits must equal inputs.frac_bits + weights.frac_bits = {want} "
+            f"(inputs {in_fmt}, weights {w_fmt})"
+        )
+    return have_v
+
+
+def bias_to_accumulator(
+    bias, acc: FixedPoint, frac_bits: np.ndarray, rounding=Rounding.NEAREST_EVEN, rng=None
+):
+    """Round bias values to the accumulator's fraction and clamp them into its range (the preload).
+
+    Parameters
+    ----------
+    bias : array_like of float, shape (n_out,)
+        Bias values (already on the bias format's grid, or raw floats).
+    acc : FixedPoint
+        Accumulator format.
+    frac_bits : ndarray of int64, shape (n_out,)
+        Accumulator fraction per output channel.
+    rounding : Rounding or str
+        The layer's rounding mode.
+    rng : optional
+        Seed/key for stochastic rounding.
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n_out,)
+    saturations : int
+        Number of bias values clamped into the accumulator range.
+    """
+    rounding = Rounding.coerce(rounding, "rounding")
+    b = np.asarray(bias, dtype=np.float64)
+    if b.shape != frac_bits.shape:
+        raise ValueError(
+            f"bias has shape {b.shape}, expected {frac_bits.shape} (one value per output channel)"
+        )
+    if not np.isfinite(b).all():
+        raise ValueError("bias contains NaN or infinite values")
+    r = round_to_integer(np.ldexp(b, frac_bits), rounding, rng)
+    top = np.ldexp(1.0, acc.bits - 1 if acc.signed else acc.bits)  # first code above the range (exact)
+    over = r >= top
+    under = r < float(acc.min_code)
+    codes = np.where(over | under, 0.0, r).astype(np.int64)
+    codes[over] = acc.max_code
+    codes[under] = acc.min_code
+    return codes, int(over.sum() + under.sum())
+
+
+class ProductSource:
+    """The products of a MAC array, ``p[..., m, k, n]``, summed over ``k`` (base class).
+
+    Subclasses provide exact partial sums over a K range (BLAS), an upper bound on ``sum |p|`` over a K range,
+    a per-column bound on ``sum_k |p|`` over all K, and single products for selected outputs (the slow walk).
+    Leading dimensions (groups) broadcast; outputs have shape ``(..., M, N)``.
+    """
+
+    K: int
+    out_shape: tuple[int, ...]
+
+    def partial(self, k0: int, k1: int, cols=None) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def abs_partial(self, k0: int, k1: int, cols=None) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def column_bound(self) -> np.ndarray:  # pragma: no cover - interface
+        """Float64 array (..., N): an upper bound on ``sum_k |p[..., m, k, n]|`` for every m."""
+        raise NotImplementedError
+
+    def products(self, idx: tuple[np.ndarray, ...], k: int, cols=None) -> np.ndarray:  # pragma: no cover
+        """Exact int64 products at reduction index ``k`` for the outputs ``idx`` (index arrays into
+        out_shape)."""
+        raise NotImplementedError
+
+
+class IntegerProducts(ProductSource):
+    """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point)."""
+
+    def __init__(self, a: np.ndarray, w: np.ndarray):
+        self.a = a
+        self.w = w
+        self.K = a.shape[-1]
+        self.out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+        self._bounds = None
+
+    def _w(self, cols):
+        return self.w if cols is None else self.w[..., cols]
+
+    @property
+    def bounds(self):
+        if self._bounds is None:
+            self._bounds = column_bounds(self.a, self.w)
+        return self._bounds
+
+    def partial(self, k0, k1, cols=None):
+        if k0 == 0 and k1 == self.K and cols is None:
+            return exact_matmul(self.a, self.w, bounds=self.bounds)
+        return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :])
+
+    def abs_partial(self, k0, k1, cols=None):
+        return exact_matmul(np.abs(self.a[..., k0:k1]), np.abs(self._w(cols)[..., k0:k1, :]))
+
+    def column_bound(self):
+        return self.bounds.sum(axis=-2)
+
+    def products(self, idx, k, cols=None):
+        *lead, m, n = idx
+        w = self._w(cols)
+        a_lead = tuple(ix if self.a.shape[i] != 1 else 0 for i, ix in enumerate(lead))
+        w_lead = tuple(ix if w.shape[i] != 1 else 0 for i, ix in enumerate(lead))
+        av = self.a[a_lead + (m, k)].astype(np.int64)
+        wv = w[w_lead + (k, n)].astype(np.int64)
+        return av * wv
+
+
+def _in_range(x, lo, hi):
+    return (x >= lo) & (x <= hi)
+
+
+def accumulate(
+    products: ProductSource, bias_codes, acc: FixedPoint, overflow=Overflow.SATURATE
+) -> AccumulatorResult:
+    """Run the accumulator contract (module docstring) over the products.
+
+    Parameters
+    ----------
+    products : ProductSource
+        The exact products, shape (..., M, K, N) conceptually.
+    bias_codes : array of int64, broadcastable to (..., 1, N) or None
+        Preloaded accumulator codes (on the accumulator grid, inside its range).
+    acc : FixedPoint
+        Accumulator format (``bits`` <= 64 signed, 63 unsigned).
+    overflow : Overflow or str
+        ``"wrap"`` or ``"saturate"`` (``"natural"`` means saturate).
+
+    Returns
+    -------
+    AccumulatorResult
+    """
+    overflow = Overflow.coerce(overflow, "overflow")
+    if overflow is Overflow.NATURAL:
+        overflow = Overflow.SATURATE
+    lo, hi = acc.min_code, acc.max_code
+    shape = products.out_shape
+    no_bias = bias_codes is None
+    bias = (
+        np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64)
+        if bias_codes is None
+        else np.asarray(bias_codes)
+    )
+    bias = np.broadcast_to(bias.astype(np.int64), shape[:-2] + (1, shape[-1]))
+    bias_abs = np.abs(bias.astype(np.float64))[..., 0, :]  # (..., N)
+    col_bound = products.column_bound()  # (..., N)
+    if float((bias_abs + col_bound).max(initial=0.0)) >= INT64_SAFE:
+        raise ValueError(
+            f"exact sums in accumulator={acc} could reach 2**62: operands too wide for int64 results"
+        )
+    if overflow is Overflow.WRAP or products.K == 0:
+        s = products.partial(0, products.K) + bias
+        out_of_range = ~_in_range(s, lo, hi)
+        count = int(out_of_range.sum())
+        if count:
+            # acc.bits < 64 here (a signed 64-bit accumulator holds every int64 sum); int64 arithmetic wraps
+            # modulo 2**64, a multiple of 2**bits, so masking gives the two's complement wrap exactly
+            mask = np.int64((1 << acc.bits) - 1)
+            with np.errstate(over="ignore"):
+                s = np.where(out_of_range, ((s - np.int64(lo)) & mask) + np.int64(lo), s)
+        return AccumulatorResult(s.astype(np.int64), acc, overflow, count)
+
+    # SATURATE
+    safe_col = (bias_abs + col_bound) <= min(float(hi), -float(lo)) * (1 - 1e-12)
+    safe_col_n = safe_col.reshape((-1, shape[-1])).all(axis=0)  # safe for every group
+    out = np.empty(shape, dtype=np.int64)
+    count = 0
+    if safe_col_n.all():
+        s = products.partial(0, products.K)
+        return AccumulatorResult(s if no_bias else s + bias, acc, overflow, 0)
+    if safe_col_n.any():
+        cols = np.flatnonzero(safe_col_n)
+        out[..., cols] = products.partial(0, products.K, cols=cols) + bias[..., cols]
+    cols = np.flatnonzero(~safe_col_n)
+    s = np.array(np.broadcast_to(bias[..., cols], shape[:-1] + (len(cols),)), dtype=np.int64)
+    clipped = np.zeros(s.shape, dtype=bool)
+    for k0 in range(0, products.K, WALK_CHUNK):
+        k1 = min(products.K, k0 + WALK_CHUNK)
+        part = products.partial(k0, k1, cols=cols)
+        mass = products.abs_partial(k0, k1, cols=cols)
+        ok = (s + mass <= hi) & (s - mass >= lo)
+        if ok.all():
+            s += part
+            continue
+        s = np.where(ok, s + part, s)
+        idx = np.nonzero(~ok)
+        sv = s[idx]
+        cv = clipped[idx]
+        for k in range(k0, k1):
+            sv = sv + products.products(idx, k, cols=cols)
+            cv |= (sv < lo) | (sv > hi)
+            np.clip(sv, lo, hi, out=sv)
+        s[idx] = sv
+        clipped[idx] = cv
+    out[..., cols] = s
+    count = int(clipped.sum())
+    return AccumulatorResult(out, acc, overflow, count)

@@ -1,0 +1,214 @@
+"""Exact fixed-point 2-D convolution and transposed convolution with a declared accumulator.
+
+A convolution is run as one GEMM per group over im2col patches in (ky, kx, c) order (channel innermost), chunk
+by chunk of output rows (:mod:`ristretto_sim.emulator.im2col`), through the same accumulator contract as
+:func:`~ristretto_sim.emulator.fixed_gemm.fixed_matmul`: bias preloaded, products added over K in (ky, kx, c)
+order, wrap or per-addition saturation, overflow counts. Padding inserts code 0 (value 0).
+
+A transposed convolution is computed as the equivalent direct convolution (zero-inserted input, flipped
+kernel, stride 1); its K order is therefore (ky, kx, c) over the flipped kernel, and the inserted zeros add
+zero products. Per-channel weight fractions are along the output channels (axis 0 of OIHW); for a transposed
+convolution axis 0 of the weights is the input channel, so per-channel weight formats are rejected there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ristretto_sim.emulator.accumulator import (
+    AccumulatorResult,
+    IntegerProducts,
+    accumulate,
+    check_accumulator,
+    check_fixed,
+    default_accumulator,
+)
+from ristretto_sim.emulator.exact_sum import F32_EXACT, F64_EXACT
+from ristretto_sim.emulator.fixed_gemm import check_codes
+from ristretto_sim.emulator.im2col import (
+    ConvGeometry,
+    check_conv_shapes,
+    pad_nhwc,
+    patch_chunks,
+    transposed_as_direct,
+    weight_matrix,
+)
+from ristretto_sim.formats import FixedPoint, Overflow
+
+
+def _operand_dtype(x: np.ndarray):
+    top = float(np.abs(x).max(initial=0))
+    if top <= F32_EXACT:
+        return np.float32
+    if top <= F64_EXACT:
+        return np.float64
+    return np.int64
+
+
+def conv_accumulate(
+    x: np.ndarray,
+    w: np.ndarray,
+    pad,
+    geom: ConvGeometry,
+    acc: FixedPoint,
+    overflow,
+    bias_codes,
+    products_cls=IntegerProducts,
+    w_matrix=None,
+) -> AccumulatorResult:
+    """Accumulate a direct convolution of codes (no validation; callers check formats and shapes).
+
+    Parameters
+    ----------
+    x : array of int, NCHW
+    w : array of int, OIHW
+    pad : (top, left, bottom, right)
+        Zero padding in pixels (negative crops).
+    geom : ConvGeometry
+        Stride, dilation, groups (its padding is ignored in favour of ``pad``).
+    acc, overflow, bias_codes
+        As :func:`~ristretto_sim.emulator.accumulator.accumulate`; ``bias_codes`` has one code per output
+        channel.
+    products_cls : callable
+        ``products_cls(patches, w_matrix)`` -> ProductSource (integer products by default).
+    w_matrix : array, optional
+        Weight matrix ``(groups, K, O/groups)`` to use instead of ``weight_matrix(w)`` (shift PEs pass encoded
+        exponents).
+
+    Returns
+    -------
+    AccumulatorResult
+        Codes of shape (N, O, Ho, Wo).
+    """
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    g = geom.groups
+    top, left, bottom, right = pad
+    dh, dw = geom.dilation
+    ho = (h + top + bottom - dh * (kh - 1) - 1) // geom.stride[0] + 1
+    wo = (wd + left + right - dw * (kw - 1) - 1) // geom.stride[1] + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"kernel {kh}x{kw} (dilation {geom.dilation}) does not fit the padded {h}x{wd} input"
+        )
+    dtype = _operand_dtype(x)
+    xp = pad_nhwc(x.astype(dtype, copy=False), pad)
+    wm = weight_matrix(w, g) if w_matrix is None else w_matrix
+    bias = None if bias_codes is None else np.asarray(bias_codes, dtype=np.int64).reshape(g, 1, o // g)
+    out = np.empty((n, ho, wo, o), dtype=np.int64)
+    count = 0
+    overflow = Overflow.coerce(overflow, "overflow")
+    for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), dtype):
+        r = accumulate(products_cls(patches, wm), bias, acc, overflow)
+        nb, yb = bs.stop - bs.start, ys.stop - ys.start
+        out[bs, ys] = r.codes.transpose(1, 0, 2).reshape(nb, yb, wo, o)
+        count += r.overflow_count
+    overflow = Overflow.SATURATE if overflow is Overflow.NATURAL else overflow
+    return AccumulatorResult(np.ascontiguousarray(out.transpose(0, 3, 1, 2)), acc, overflow, count)
+
+
+def _prepare(x, w, in_fmt, w_fmt, accumulator, bias_codes, n_out, k):
+    check_fixed(in_fmt, "in_fmt")
+    check_fixed(w_fmt, "w_fmt")
+    x = check_codes(x, in_fmt, "x")
+    w = check_codes(w, w_fmt, "w")
+    acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n_out)
+    check_accumulator(acc, in_fmt, w_fmt, n_out)
+    if bias_codes is not None:
+        bias_codes = check_codes(bias_codes, acc, "bias_codes")
+        if bias_codes.shape != (n_out,):
+            raise ValueError(f"bias_codes has shape {bias_codes.shape}, expected ({n_out},)")
+    return x, w, acc, bias_codes
+
+
+def fixed_conv2d(
+    x,
+    w,
+    in_fmt: FixedPoint,
+    w_fmt: FixedPoint,
+    geometry: ConvGeometry | None = None,
+    *,
+    accumulator: FixedPoint | None = None,
+    overflow=Overflow.SATURATE,
+    bias_codes=None,
+) -> AccumulatorResult:
+    """Exact fixed-point 2-D convolution (cross-correlation, as Caffe/ONNX/PyTorch) into a declared
+    accumulator.
+
+    Parameters
+    ----------
+    x : array of int, shape (N, C_in, H, W)
+        Input codes in ``in_fmt``.
+    w : array of int, shape (C_out, C_in / groups, kh, kw)
+        Weight codes in ``w_fmt`` (per-channel fractions along ``C_out``).
+    in_fmt, w_fmt : FixedPoint
+    geometry : ConvGeometry, optional
+        Stride, padding, dilation, groups (default: all ones, no padding).
+    accumulator : FixedPoint, optional
+        ``frac_bits == in.frac_bits + w.frac_bits``; default ``in.bits + w.bits + ceil(log2 K) + 1`` bits with
+        ``K = kh * kw * C_in / groups``.
+    overflow : Overflow or str
+        ``"saturate"`` or ``"wrap"``.
+    bias_codes : array of int, shape (C_out,), optional
+        Accumulator codes preloaded before the products.
+
+    Returns
+    -------
+    AccumulatorResult
+        Accumulator codes of shape (N, C_out, Ho, Wo) and the overflow count (over all outputs).
+    """
+    geom = ConvGeometry() if geometry is None else geometry
+    if not isinstance(geom, ConvGeometry):
+        raise TypeError(f"geometry={geometry!r} must be a ConvGeometry")
+    x = np.asarray(x)
+    w = np.asarray(w)
+    check_conv_shapes(x, w, geom)
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    x, w, acc, bias_codes = _prepare(x, w, in_fmt, w_fmt, accumulator, bias_codes, w.shape[0], k)
+    return conv_accumulate(x, w, geom.padding, geom, acc, overflow, bias_codes)
+
+
+def fixed_conv_transpose2d(
+    x,
+    w,
+    in_fmt: FixedPoint,
+    w_fmt: FixedPoint,
+    geometry: ConvGeometry | None = None,
+    *,
+    accumulator: FixedPoint | None = None,
+    overflow=Overflow.SATURATE,
+    bias_codes=None,
+) -> AccumulatorResult:
+    """Exact fixed-point 2-D transposed convolution (ONNX ``ConvTranspose``) into a declared accumulator.
+
+    Parameters
+    ----------
+    x : array of int, shape (N, C_in, H, W)
+        Input codes.
+    w : array of int, shape (C_in, C_out / groups, kh, kw)
+        Weight codes (per-tensor ``w_fmt`` only).
+    geometry : ConvGeometry, optional
+        Stride, padding, dilation, groups, output_padding.
+    accumulator, overflow, bias_codes
+        As :func:`fixed_conv2d` (``bias_codes`` has ``C_out`` entries).
+
+    Returns
+    -------
+    AccumulatorResult
+        Codes of shape (N, C_out, Ho, Wo) with ``Ho = (H-1)*stride - pad_top - pad_bottom + dilation*(kh-1) +
+        output_padding + 1``.
+    """
+    geom = ConvGeometry() if geometry is None else geometry
+    if not isinstance(geom, ConvGeometry):
+        raise TypeError(f"geometry={geometry!r} must be a ConvGeometry")
+    check_fixed(w_fmt, "w_fmt")
+    if w_fmt.per_channel:
+        raise ValueError(
+            f"w_fmt={w_fmt}: per-channel weight formats are not supported for transposed convolutions"
+        )
+    x = np.asarray(x)
+    w = np.asarray(w)
+    xd, wd, pad, gd = transposed_as_direct(x, w, geom)
+    k = wd.shape[1] * wd.shape[2] * wd.shape[3]
+    xd, wd, acc, bias_codes = _prepare(xd, wd, in_fmt, w_fmt, accumulator, bias_codes, wd.shape[0], k)
+    return conv_accumulate(xd, wd, pad, gd, acc, overflow, bias_codes)

@@ -1,0 +1,131 @@
+"""Exact fixed-point GEMM and dot product with a declared accumulator (codes in, accumulator codes out).
+
+``fixed_matmul(a, w, in_fmt, w_fmt, accumulator=..., overflow=...)`` computes what a fixed-point MAC array
+holds after the last addition: the bias preloaded, then ``a[m, k] * w[k, n]`` added over ``k`` in order, with
+wrap or saturation as in :mod:`ristretto_sim.emulator.accumulator`. It runs on float32/float64 BLAS whenever
+the partial sums provably fit the mantissa (:mod:`ristretto_sim.emulator.exact_sum`), and is bit-exact for
+every input.
+
+Limits: accumulators up to 64 bits (signed; 63 unsigned) and exact sums below ``2**62`` in magnitude (``|bias|
++ sum_k max|a*w|``); operand codes up to 64 bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ristretto_sim.emulator.accumulator import (
+    AccumulatorResult,
+    IntegerProducts,
+    accumulate,
+    check_accumulator,
+    check_fixed,
+    default_accumulator,
+)
+from ristretto_sim.formats import FixedPoint, Overflow
+
+
+def check_codes(codes, fmt: FixedPoint, name: str, channel_axis: int | None = None) -> np.ndarray:
+    """Validate integer codes against ``fmt``'s code range; return them as an integer array.
+
+    Parameters
+    ----------
+    codes : array of int
+    fmt : FixedPoint
+    name : str
+        Parameter name used in error messages.
+    channel_axis : int, optional
+        Unused for the range check (per-channel formats share one code range); documents intent.
+    """
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer codes, got dtype {c.dtype}")
+    if c.size:
+        lo, hi = int(c.min()), int(c.max())
+        if lo < fmt.min_code or hi > fmt.max_code:
+            raise ValueError(
+                f"{name} codes span [{lo}, {hi}], outside {fmt}'s range [{fmt.min_code}, {fmt.max_code}]"
+            )
+    return c
+
+
+def fixed_matmul(
+    a,
+    w,
+    in_fmt: FixedPoint,
+    w_fmt: FixedPoint,
+    *,
+    accumulator: FixedPoint | None = None,
+    overflow=Overflow.SATURATE,
+    bias_codes=None,
+) -> AccumulatorResult:
+    """Exact ``a @ w`` of fixed-point codes into a declared accumulator.
+
+    Parameters
+    ----------
+    a : array of int, shape (..., M, K)
+        Input (activation) codes in ``in_fmt``; K in (ky, kx, c) order for convolutions.
+    w : array of int, shape (..., K, N)
+        Weight codes in ``w_fmt``. A per-channel ``w_fmt`` has one fraction per output column ``n``.
+    in_fmt, w_fmt : FixedPoint
+        Operand formats (signed or unsigned).
+    accumulator : FixedPoint, optional
+        Accumulator; ``frac_bits`` must equal ``in.frac_bits + w.frac_bits`` (per column). Default: the one
+        that cannot overflow, ``in.bits + w.bits + ceil(log2 K) + 1`` bits.
+    overflow : Overflow or str
+        ``"saturate"`` (clamp after every addition) or ``"wrap"``.
+    bias_codes : array of int, shape (N,), optional
+        Accumulator codes preloaded before the first product (see ``bias_to_accumulator``).
+
+    Returns
+    -------
+    AccumulatorResult
+        Accumulator codes, shape (..., M, N), and the overflow count.
+    """
+    check_fixed(in_fmt, "in_fmt")
+    check_fixed(w_fmt, "w_fmt")
+    a = check_codes(a, in_fmt, "a")
+    w = check_codes(w, w_fmt, "w")
+    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
+        raise ValueError(
+            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
+        )
+    k, n = w.shape[-2], w.shape[-1]
+    acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n)
+    check_accumulator(acc, in_fmt, w_fmt, n)
+    if bias_codes is not None:
+        bias_codes = check_codes(bias_codes, acc, "bias_codes")
+        if bias_codes.shape != (n,):
+            raise ValueError(f"bias_codes has shape {bias_codes.shape}, expected ({n},)")
+    return accumulate(IntegerProducts(a, w), bias_codes, acc, overflow)
+
+
+def fixed_dot(
+    a,
+    w,
+    in_fmt: FixedPoint,
+    w_fmt: FixedPoint,
+    *,
+    accumulator: FixedPoint | None = None,
+    overflow=Overflow.SATURATE,
+    bias_code: int | None = None,
+) -> AccumulatorResult:
+    """Exact dot product of two code vectors (length K) into a declared accumulator (result shape ``()``).
+
+    Same contract as :func:`fixed_matmul` with M = N = 1; ``bias_code`` is one accumulator code.
+    """
+    a = np.asarray(a)
+    w = np.asarray(w)
+    if a.ndim != 1 or w.shape != a.shape:
+        raise ValueError(
+            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need two vectors of length K)"
+        )
+    if w_fmt.per_channel:
+        raise ValueError(f"w_fmt={w_fmt} is per-channel; a dot product has one output channel")
+    bias = None if bias_code is None else np.asarray([bias_code], dtype=np.int64)
+    r = fixed_matmul(
+        a[None, :], w[:, None], in_fmt, w_fmt, accumulator=accumulator, overflow=overflow, bias_codes=bias
+    )
+    return AccumulatorResult(
+        r.codes.reshape(()), r.accumulator, r.overflow, r.overflow_count, r.bias_saturations
+    )

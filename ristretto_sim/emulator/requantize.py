@@ -1,0 +1,153 @@
+"""Requantization of accumulator codes to an output fixed-point format: a rounding shift, then saturation.
+
+An accumulator code ``v`` with fraction ``f_acc`` becomes an output code with fraction ``f_out``: for ``s =
+f_acc - f_out > 0`` the hardware shifts right by ``s`` and rounds with the layer's rounding mode (decided on
+the integer quotient ``v >> s`` and remainder ``v & (2**s - 1)``, exactly, for any width); for ``s <= 0`` it
+shifts left (exact). The result is clamped to the output range (``Overflow.SATURATE``) or wrapped
+(``Overflow.WRAP``).
+
+Stochastic rounding uses the formats' counter-based generator (``uniform_bits53``): element ``i`` of the
+flattened array gets draw ``u_i``, and the value rounds up iff ``frac + u >= 1``, the same rule as
+``round_to_integer``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ristretto_sim.formats import FixedPoint, Overflow, Rounding
+from ristretto_sim.formats.rounding import stochastic_key, uniform_bits53
+
+
+def rounding_shift(codes, shift, rounding=Rounding.NEAREST_EVEN, rng=None) -> np.ndarray:
+    """Divide integer codes by ``2**shift`` and round (``shift <= 0`` multiplies exactly), as int64.
+
+    Parameters
+    ----------
+    codes : array of int
+        Integer codes (int64 range).
+    shift : int or array of int
+        Right-shift amount in bits, broadcast against ``codes`` (may be negative: left shift).
+    rounding : Rounding or str
+        Rounding of the discarded bits.
+    rng : optional
+        Seed / ``StochasticKey`` / Generator for ``STOCHASTIC``.
+
+    Returns
+    -------
+    ndarray of int64
+        Rounded quotients. Left shifts must not overflow int64 (callers clamp first).
+    """
+    rounding = Rounding.coerce(rounding, "rounding")
+    v = np.asarray(codes).astype(np.int64)
+    s = np.asarray(shift, dtype=np.int64)
+    v, s = np.broadcast_arrays(v, s)
+    right = np.clip(s, 0, 63)
+    left = np.clip(-s, 0, 63)
+    q = v >> right
+    r = v - (q << right)  # in [0, 2**right)
+    half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+    if rounding is Rounding.NEAREST_EVEN:
+        up = (r > half) | ((r == half) & (right > 0) & ((q & 1) == 1))
+    elif rounding is Rounding.NEAREST_AWAY:
+        up = (r > half) | ((r == half) & (right > 0) & (q >= 0))
+    elif rounding is Rounding.NEAREST_UP:
+        up = (r >= half) & (right > 0)
+    elif rounding is Rounding.FLOOR:
+        up = np.zeros(v.shape, dtype=bool)
+    elif rounding is Rounding.CEIL:
+        up = r > 0
+    elif rounding is Rounding.TOWARD_ZERO:
+        up = (r > 0) & (q < 0)
+    else:  # STOCHASTIC: up iff r / 2**right + u >= 1, u = k / 2**53
+        k = uniform_bits53(stochastic_key(rng), v.shape).astype(np.int64)
+        t = np.where(right <= 53, r << np.clip(53 - right, 0, 53), r >> np.clip(right - 53, 0, 63))
+        up = (k >= (np.int64(1 << 53) - t)) & (r > 0)
+    return (q + up) << left
+
+
+@dataclass(frozen=True)
+class Requantized:
+    """Output codes after requantization.
+
+    Attributes
+    ----------
+    codes : ndarray of int64
+        Output codes.
+    fmt : FixedPoint
+        The output format.
+    saturations : int
+        Outputs clamped (SATURATE) or wrapped (WRAP) because they left the output range.
+    """
+
+    codes: np.ndarray
+    fmt: FixedPoint
+    saturations: int
+
+
+def requantize(
+    codes,
+    frac_bits,
+    out: FixedPoint,
+    rounding=Rounding.NEAREST_EVEN,
+    overflow=Overflow.SATURATE,
+    rng=None,
+    channel_axis: int = 1,
+) -> Requantized:
+    """Requantize accumulator codes to the output format: rounding shift, then saturate (or wrap).
+
+    Parameters
+    ----------
+    codes : array of int64
+        Accumulator codes.
+    frac_bits : int or array of int
+        Fraction of ``codes`` (per output channel allowed: a vector along ``channel_axis``).
+    out : FixedPoint
+        Output format (per-channel ``frac_bits`` along ``channel_axis`` allowed).
+    rounding : Rounding or str
+    overflow : Overflow or str
+        ``SATURATE`` (default; ``NATURAL`` means the same) or ``WRAP``.
+    rng : optional
+        Stochastic rounding key.
+    channel_axis : int
+        Axis of ``codes`` holding output channels (for per-channel fractions).
+
+    Returns
+    -------
+    Requantized
+    """
+    if not isinstance(out, FixedPoint):
+        raise TypeError(f"out={out!r} must be a FixedPoint")
+    overflow = Overflow.coerce(overflow, "overflow")
+    v = np.asarray(codes, dtype=np.int64)
+
+    def along(f):
+        f = np.asarray(f, dtype=np.int64)
+        if f.ndim == 0:
+            return f
+        shape = [1] * v.ndim
+        shape[channel_axis] = f.size
+        if v.shape[channel_axis] != f.size:
+            raise ValueError(f"{f.size} per-channel fractions for axis {channel_axis} of shape {v.shape}")
+        return f.reshape(shape)
+
+    f_in = along(frac_bits)
+    f_out = along(out.frac_bits)
+    s = f_in - f_out
+    # clamp before left shifts so they cannot overflow int64 (anything beyond the output range saturates
+    # anyway)
+    if np.any(s < 0):
+        lim = np.int64(1) << np.clip(62 + s, 0, 62)  # |v| < 2**(62+s) keeps v << -s inside int64
+        v = np.where(s < 0, np.clip(v, -lim, lim - 1), v)
+    q = rounding_shift(v, s, rounding, rng)
+    lo, hi = out.min_code, out.max_code
+    bad = (q < lo) | (q > hi)
+    n_bad = int(bad.sum())
+    if overflow is Overflow.WRAP:
+        mask = np.int64((1 << out.bits) - 1) if out.bits < 64 else np.int64(-1)
+        q = ((q - np.int64(lo)) & mask) + np.int64(lo)
+    else:
+        q = np.clip(q, lo, hi)
+    return Requantized(q.astype(np.int64), out, n_bad)

@@ -1,0 +1,128 @@
+"""Slow, obvious exact references for the emulator tests: Python integers and fractions.Fraction, one element
+at a time."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+
+def clamp_walk(bias: int, products, lo: int, hi: int, mode: str):
+    """Add products one by one to ``bias``; return (final, overflowed) under 'wrap' or 'saturate'."""
+    s = int(bias)
+    clipped = False
+    for p in products:
+        s += int(p)
+        if mode == "saturate":
+            if s > hi:
+                s, clipped = hi, True
+            elif s < lo:
+                s, clipped = lo, True
+    if mode == "wrap":
+        clipped = not (lo <= s <= hi)
+        span = hi - lo + 1
+        s = (s - lo) % span + lo
+    return s, clipped
+
+
+def matmul_ref(a, w, bias, lo, hi, mode):
+    """a (M, K), w (K, N) integer arrays; bias list of N ints or None -> (codes (M, N), count)."""
+    M, K = a.shape
+    N = w.shape[1]
+    out = np.zeros((M, N), dtype=object)
+    count = 0
+    for m in range(M):
+        for n in range(N):
+            prods = [int(a[m, k]) * int(w[k, n]) for k in range(K)]
+            s, c = clamp_walk(0 if bias is None else int(bias[n]), prods, lo, hi, mode)
+            out[m, n] = s
+            count += c
+    return out, count
+
+
+def conv2d_ref(x, w, bias, lo, hi, mode, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """Direct convolution in (ky, kx, c) order with per-addition clamping; x NCHW, w OIHW; Python ints."""
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = w.shape
+    top, left, bottom, right = pad
+    Ho = (H + top + bottom - dilation[0] * (KH - 1) - 1) // stride[0] + 1
+    Wo = (W + left + right - dilation[1] * (KW - 1) - 1) // stride[1] + 1
+    Og = O // groups
+    out = np.zeros((N, O, Ho, Wo), dtype=object)
+    count = 0
+    for n in range(N):
+        for o in range(O):
+            g = o // Og
+            for yo in range(Ho):
+                for xo in range(Wo):
+                    prods = []
+                    for ky in range(KH):
+                        for kx in range(KW):
+                            for c in range(Cg):
+                                yi = yo * stride[0] - top + ky * dilation[0]
+                                xi = xo * stride[1] - left + kx * dilation[1]
+                                v = int(x[n, g * Cg + c, yi, xi]) if (0 <= yi < H and 0 <= xi < W) else 0
+                                prods.append(v * int(w[o, c, ky, kx]))
+                    s, c_ = clamp_walk(0 if bias is None else int(bias[o]), prods, lo, hi, mode)
+                    out[n, o, yo, xo] = s
+                    count += c_
+    return out, count
+
+
+def conv_transpose2d_ref(
+    x, w, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1, output_padding=(0, 0)
+):
+    """Transposed convolution by scattering (exact sums only, no clamping): x NCHW, w (C_in, C_out/g, kh,
+    kw)."""
+    N, Cin, H, W = x.shape
+    _, Cog, KH, KW = w.shape
+    top, left, bottom, right = pad
+    Ho = (H - 1) * stride[0] - top - bottom + dilation[0] * (KH - 1) + output_padding[0] + 1
+    Wo = (W - 1) * stride[1] - left - right + dilation[1] * (KW - 1) + output_padding[1] + 1
+    Cig = Cin // groups
+    out = np.zeros((N, Cog * groups, Ho, Wo), dtype=object)
+    for n in range(N):
+        for ci in range(Cin):
+            g = ci // Cig
+            for y in range(H):
+                for xx in range(W):
+                    for co in range(Cog):
+                        for ky in range(KH):
+                            for kx in range(KW):
+                                yo = y * stride[0] - top + ky * dilation[0]
+                                xo = xx * stride[1] - left + kx * dilation[1]
+                                if 0 <= yo < Ho and 0 <= xo < Wo:
+                                    out[n, g * Cog + co, yo, xo] += int(x[n, ci, y, xx]) * int(
+                                        w[ci, co, ky, kx]
+                                    )
+    return out
+
+
+def round_fraction(q: Fraction, mode: str, u: Fraction | None = None) -> int:
+    """Round a Fraction to an integer with the named mode (u: stochastic draw in [0, 1))."""
+    f = q.numerator // q.denominator
+    d = q - f
+    if mode == "floor":
+        return f
+    if mode == "ceil":
+        return f + (d > 0)
+    if mode == "toward_zero":
+        return f + (d > 0 and q < 0)
+    if mode == "nearest_even":
+        return f + (d > Fraction(1, 2) or (d == Fraction(1, 2) and f % 2 == 1))
+    if mode == "nearest_away":
+        return f + (d > Fraction(1, 2) or (d == Fraction(1, 2) and q > 0))
+    if mode == "nearest_up":
+        return f + (d >= Fraction(1, 2))
+    if mode == "stochastic":
+        return f + (d + u >= 1)
+    raise ValueError(mode)
+
+
+def requantize_ref(code: int, shift: int, mode: str, lo: int, hi: int, u: Fraction | None = None) -> int:
+    """Rounding shift of one integer code by ``shift`` bits, then saturation to [lo, hi]."""
+    q = round_fraction(
+        Fraction(int(code), 2**shift) if shift >= 0 else Fraction(int(code) * 2**-shift), mode, u
+    )
+    return min(max(q, lo), hi)
