@@ -1,0 +1,395 @@
+"""``AcceleratorConfig``: the accelerator the model simulates (array, PE datapath, buffers, DRAM, clock).
+
+The config owns the PE datapath: its kind, the widest operand formats it accepts, its accumulator, and
+whether it is bit-parallel or bit-serial. Tensor formats belong to the plan (``ristretto_sim.hw.plan``); a
+layer whose formats do not fit the PE is an error (``check_fits``). Configs are frozen and validated;
+``to_dict``/``from_dict`` and ``to_yaml``/``from_yaml`` are their file form (formats as text, enums as their
+names).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from ristretto_sim.errors import ConfigError, PlanError
+from ristretto_sim.formats import FixedPoint, Minifloat, NumberFormat, PowerOfTwo
+from ristretto_sim.formats.base import check_int
+from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
+from ristretto_sim.hw.plan import LayerFormats, as_format
+
+
+def _check_number(value, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}={value!r} must be a number")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name}=nan must be a number")
+    if positive and not value > 0:
+        raise ValueError(f"{name}={value:g} must be > 0")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={value:g} must be >= {minimum:g}")
+    return value
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}={value!r} must be true or false")
+    return value
+
+
+@dataclass(frozen=True)
+class PEConfig:
+    """A processing element's datapath.
+
+    Parameters
+    ----------
+    kind : {"fixed_mac", "minifloat", "shift"} or PEKind
+        Integer MAC, minifloat multiply-add, or shift-and-add (power-of-two weights).
+    inputs, weights : format or str
+        The widest input-activation and weight formats the datapath accepts.
+    accumulator : format or str
+        The accumulator register's format.
+    precision : {"parallel", "serial"} or Precision
+        Bit-parallel (one MAC per cycle whatever the layer's widths) or bit-serial.
+    bits_per_cycle : int
+        Bits of the serial operand consumed per cycle (bit-serial only): a MAC takes ceil(bits /
+        bits_per_cycle).
+    serial_operand : {"inputs", "weights"} or SerialOperand
+        The operand streamed bit-serially (Stripes streams activations).
+    """
+
+    kind: PEKind = PEKind.FIXED_MAC
+    inputs: NumberFormat = FixedPoint(8, 0)
+    weights: NumberFormat = FixedPoint(8, 0)
+    accumulator: NumberFormat = FixedPoint(32, 0)
+    precision: Precision = Precision.PARALLEL
+    bits_per_cycle: int = 1
+    serial_operand: SerialOperand = SerialOperand.INPUTS
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", PEKind.coerce(self.kind, "pe.kind"))
+        for name in ("inputs", "weights", "accumulator"):
+            object.__setattr__(self, name, as_format(getattr(self, name), f"pe.{name}"))
+        object.__setattr__(self, "precision", Precision.coerce(self.precision, "pe.precision"))
+        object.__setattr__(
+            self, "serial_operand", SerialOperand.coerce(self.serial_operand, "pe.serial_operand")
+        )
+        object.__setattr__(
+            self, "bits_per_cycle", check_int(self.bits_per_cycle, "pe.bits_per_cycle", minimum=1)
+        )
+        expected = {
+            PEKind.FIXED_MAC: (FixedPoint, FixedPoint, FixedPoint),
+            PEKind.MINIFLOAT: (Minifloat, Minifloat, Minifloat),
+            PEKind.SHIFT: (FixedPoint, PowerOfTwo, FixedPoint),
+        }[self.kind]
+        for name, cls in zip(("inputs", "weights", "accumulator"), expected, strict=True):
+            fmt = getattr(self, name)
+            if not isinstance(fmt, cls):
+                raise ValueError(
+                    f"pe.{name}={fmt} is a {type(fmt).__name__}; a {self.kind.value} PE needs "
+                    f"a {cls.__name__}"
+                )
+        if self.precision is Precision.SERIAL and self.kind is not PEKind.FIXED_MAC:
+            raise ValueError(
+                f"pe.precision='serial' is modelled for fixed_mac PEs only, not pe.kind={self.kind.value!r}"
+            )
+
+    @property
+    def serial_bits(self) -> int:
+        """Width of the serial operand in the datapath."""
+        return (self.inputs if self.serial_operand is SerialOperand.INPUTS else self.weights).bits
+
+    def cycles_per_mac(self, formats: LayerFormats) -> int:
+        """Cycles one MAC takes for a layer in ``formats`` (1 when bit-parallel)."""
+        if self.precision is Precision.PARALLEL:
+            return 1
+        fmt = formats.inputs if self.serial_operand is SerialOperand.INPUTS else formats.weights
+        return -(-fmt.bits // self.bits_per_cycle)
+
+    def datapath_formats(self) -> LayerFormats:
+        """The datapath formats as a ``LayerFormats`` (outputs in the input format): the default plan."""
+        return LayerFormats(self.inputs, self.weights, self.inputs, self.accumulator)
+
+    def to_dict(self) -> dict:
+        d = {
+            "kind": self.kind.value,
+            "inputs": str(self.inputs),
+            "weights": str(self.weights),
+            "accumulator": str(self.accumulator),
+            "precision": self.precision.value,
+        }
+        if self.precision is Precision.SERIAL:
+            d.update(bits_per_cycle=self.bits_per_cycle, serial_operand=self.serial_operand.value)
+        return d
+
+
+def _fits(fmt: NumberFormat, datapath: NumberFormat) -> bool:
+    """Whether values in ``fmt`` can enter a datapath built for ``datapath`` without loss."""
+    if isinstance(datapath, FixedPoint):
+        if isinstance(fmt, FixedPoint):
+            # an unsigned operand needs one bit more in a signed datapath; a signed one never fits an
+            # unsigned one
+            needed = fmt.bits + (1 if datapath.signed and not fmt.signed else 0)
+            return needed <= datapath.bits and (datapath.signed or not fmt.signed)
+        return False
+    if isinstance(datapath, Minifloat):
+        return (
+            isinstance(fmt, Minifloat)
+            and fmt.exp_bits <= datapath.exp_bits
+            and fmt.man_bits <= datapath.man_bits
+        )
+    if isinstance(datapath, PowerOfTwo):
+        return isinstance(fmt, PowerOfTwo) and fmt.shift_range <= datapath.shift_range
+    return False  # pragma: no cover
+
+
+def check_fits(formats: LayerFormats, pe: PEConfig, layer: str) -> None:
+    """Raise ``PlanError`` naming ``layer`` if its formats do not fit the PE datapath."""
+    for name, dp in (("inputs", pe.inputs), ("weights", pe.weights), ("accumulator", pe.accumulator)):
+        fmt = getattr(formats, name)
+        if not _fits(fmt, dp):
+            raise PlanError(
+                f"layer {layer!r}: {name} format {fmt} does not fit the {pe.kind.value} PE's "
+                f"{name} datapath {dp}"
+            )
+
+
+@dataclass(frozen=True)
+class BufferConfig:
+    """One on-chip SRAM buffer.
+
+    Parameters
+    ----------
+    capacity_bytes : int
+        Total capacity (both halves when double-buffered).
+    word_bits : int
+        SRAM word (port) width: what one access reads or writes.
+    double_buffered : bool
+        Half the buffer is active while the other half fills (prefetch) or drains.
+    banks, ports : int
+        Banks and ports per bank (informative; the energy model uses capacity / banks per access).
+    """
+
+    capacity_bytes: int
+    word_bits: int = 64
+    double_buffered: bool = True
+    banks: int = 1
+    ports: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "capacity_bytes", check_int(self.capacity_bytes, "capacity_bytes", minimum=1)
+        )
+        object.__setattr__(self, "word_bits", check_int(self.word_bits, "word_bits", minimum=1))
+        object.__setattr__(self, "double_buffered", _check_bool(self.double_buffered, "double_buffered"))
+        object.__setattr__(self, "banks", check_int(self.banks, "banks", minimum=1))
+        object.__setattr__(self, "ports", check_int(self.ports, "ports", minimum=1))
+
+    @property
+    def active_bits(self) -> int:
+        """Bits one tile may occupy: half the capacity when double-buffered, all of it otherwise."""
+        bits = 8 * self.capacity_bytes
+        return bits // 2 if self.double_buffered else bits
+
+    @property
+    def capacity_bits(self) -> int:
+        return 8 * self.capacity_bytes
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class DRAMConfig:
+    """The off-chip memory: one channel shared by all operands, served first come first served.
+
+    Parameters
+    ----------
+    bandwidth_bytes_per_cycle : float or None
+        Bytes per array clock cycle; ``None`` is unlimited (SCALE-Sim's CALC mode).
+    latency_cycles : int
+        Cycles from the end of a transfer until its data is usable (requests are pipelined).
+    energy_pj_per_bit : float or None
+        Energy per bit moved; ``None`` takes the technology table's default.
+    """
+
+    bandwidth_bytes_per_cycle: float | None = None
+    latency_cycles: int = 0
+    energy_pj_per_bit: float | None = None
+
+    def __post_init__(self):
+        if self.bandwidth_bytes_per_cycle is not None:
+            object.__setattr__(
+                self,
+                "bandwidth_bytes_per_cycle",
+                _check_number(
+                    self.bandwidth_bytes_per_cycle, "dram.bandwidth_bytes_per_cycle", positive=True
+                ),
+            )
+        object.__setattr__(
+            self, "latency_cycles", check_int(self.latency_cycles, "dram.latency_cycles", minimum=0)
+        )
+        if self.energy_pj_per_bit is not None:
+            object.__setattr__(
+                self,
+                "energy_pj_per_bit",
+                _check_number(self.energy_pj_per_bit, "dram.energy_pj_per_bit", minimum=0.0),
+            )
+
+    @property
+    def unlimited(self) -> bool:
+        return self.bandwidth_bytes_per_cycle is None
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_BUFFERS = ("ifmap", "filter", "ofmap")
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """A systolic-array accelerator.
+
+    Parameters
+    ----------
+    rows, cols : int
+        PE array height R and width C (SCALE-Sim's ArrayHeight, ArrayWidth).
+    dataflow : {"os", "ws", "is"} or Dataflow
+    clock_mhz : float
+        Array clock.
+    pe : PEConfig
+        The PE datapath.
+    ifmap, filter, ofmap : BufferConfig
+        On-chip buffers of input activations, weights and outputs / partial sums.
+    dram : DRAMConfig
+    keep_activations_on_chip : bool
+        Keep a layer's outputs on chip as the next layer's inputs when they fit the ifmap and ofmap buffers.
+    name : str
+        A label for reports.
+    source : str
+        Where the numbers come from (presets cite their sources).
+    """
+
+    rows: int
+    cols: int
+    dataflow: Dataflow = Dataflow.OS
+    clock_mhz: float = 1000.0
+    pe: PEConfig = field(default_factory=PEConfig)
+    ifmap: BufferConfig = field(default_factory=lambda: BufferConfig(512 * 1024))
+    filter: BufferConfig = field(default_factory=lambda: BufferConfig(512 * 1024))
+    ofmap: BufferConfig = field(default_factory=lambda: BufferConfig(256 * 1024))
+    dram: DRAMConfig = field(default_factory=DRAMConfig)
+    keep_activations_on_chip: bool = False
+    name: str = "accelerator"
+    source: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "rows", check_int(self.rows, "rows", minimum=1))
+        object.__setattr__(self, "cols", check_int(self.cols, "cols", minimum=1))
+        object.__setattr__(self, "dataflow", Dataflow.coerce(self.dataflow, "dataflow"))
+        object.__setattr__(self, "clock_mhz", _check_number(self.clock_mhz, "clock_mhz", positive=True))
+        if not isinstance(self.pe, PEConfig):
+            raise TypeError(f"pe={self.pe!r} must be a PEConfig")
+        for name in _BUFFERS:
+            if not isinstance(getattr(self, name), BufferConfig):
+                raise TypeError(f"{name}={getattr(self, name)!r} must be a BufferConfig")
+        if not isinstance(self.dram, DRAMConfig):
+            raise TypeError(f"dram={self.dram!r} must be a DRAMConfig")
+        _check_bool(self.keep_activations_on_chip, "keep_activations_on_chip")
+        if not isinstance(self.name, str) or not isinstance(self.source, str):
+            raise TypeError("name and source must be strings")
+
+    @property
+    def num_pes(self) -> int:
+        return self.rows * self.cols
+
+    def replace(self, **changes) -> AcceleratorConfig:
+        """A copy with ``changes`` (validated again)."""
+        return replace(self, **changes)
+
+    def with_bandwidth(self, bandwidth_bytes_per_cycle: float | None) -> AcceleratorConfig:
+        return replace(self, dram=replace(self.dram, bandwidth_bytes_per_cycle=bandwidth_bytes_per_cycle))
+
+    # ------------------------------------------------------------------ file form
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "rows": self.rows,
+            "cols": self.cols,
+            "dataflow": self.dataflow.value,
+            "clock_mhz": self.clock_mhz,
+            "pe": self.pe.to_dict(),
+            **{b: getattr(self, b).to_dict() for b in _BUFFERS},
+            "dram": self.dram.to_dict(),
+            "keep_activations_on_chip": self.keep_activations_on_chip,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping, where: str = "config") -> AcceleratorConfig:
+        """Build a config from its dict form; ``ConfigError`` names ``where`` and the offending key."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"{where}: expected a mapping of accelerator settings, got {type(data).__name__}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        kwargs = dict(data)
+        try:
+            for key, sub in (("pe", PEConfig), ("dram", DRAMConfig), *((b, BufferConfig) for b in _BUFFERS)):
+                if key in kwargs:
+                    value = kwargs[key]
+                    if not isinstance(value, Mapping):
+                        raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
+                    sub_known = {f.name for f in fields(sub)}
+                    bad = sorted(set(value) - sub_known)
+                    if bad:
+                        raise ConfigError(
+                            f"{where}: unknown keys in {key}: {', '.join(bad)}; "
+                            f"known: {', '.join(sorted(sub_known))}"
+                        )
+                    try:
+                        kwargs[key] = sub(**value)
+                    except (ValueError, TypeError) as exc:
+                        msg = str(exc)
+                        raise ConfigError(
+                            f"{where}: {key}: {msg}" if not msg.startswith(f"{key}.") else f"{where}: {msg}"
+                        ) from None
+            return cls(**kwargs)
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"{where}: {exc}") from None
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The YAML text of this config (also written to ``path`` if given)."""
+        import yaml
+
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> AcceleratorConfig:
+        """Read a config from a YAML file path (or YAML text containing a newline)."""
+        import yaml
+
+        if isinstance(source, Path) or "\n" not in str(source):
+            where = str(source)
+            text = Path(source).read_text()
+        else:
+            where, text = "<yaml text>", str(source)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(data, where)

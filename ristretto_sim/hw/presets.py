@@ -1,0 +1,80 @@
+"""Named accelerator presets, each with its source. ``preset(name)`` returns an ``AcceleratorConfig``.
+
+Numbers marked [M] in a source are commonly cited but were not re-checked against the primary source here.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from ristretto_sim.hw.config import AcceleratorConfig, BufferConfig, DRAMConfig, PEConfig
+
+_KB = 1024
+
+_PRESETS = {
+    "edge-32x32-int8": AcceleratorConfig(
+        32,
+        32,
+        "os",
+        clock_mhz=1000.0,
+        pe=PEConfig("fixed_mac", "int8", "int8", "int32"),
+        ifmap=BufferConfig(64 * _KB),
+        filter=BufferConfig(64 * _KB),
+        ofmap=BufferConfig(64 * _KB),
+        dram=DRAMConfig(16.0, 100),
+        name="edge-32x32-int8",
+        source=(
+            "array, dataflow and SRAM sizes: SCALE-Sim's example configs/scale.cfg (32x32 os, 64 KB per "
+            "operand, scalesim-project/scale-sim-v2); int8 x int8 -> int32 PE; DRAM 16 B/cycle (a 64-bit "
+            "LPDDR4-3200 channel, 25.6 GB/s, at 1.6 GHz-equivalent; assumption) with 100-cycle latency "
+            "(assumption)"
+        ),
+    ),
+    "tpu-mxu-128x128": AcceleratorConfig(
+        128,
+        128,
+        "ws",
+        clock_mhz=940.0,
+        pe=PEConfig("minifloat", "bf16", "bf16", "fp32"),
+        ifmap=BufferConfig(8 * 1024 * _KB, word_bits=2048),
+        filter=BufferConfig(8 * 1024 * _KB, word_bits=2048),
+        ofmap=BufferConfig(4 * 1024 * _KB, word_bits=2048),
+        dram=DRAMConfig(478.0, 500),
+        name="tpu-mxu-128x128",
+        source=(
+            "one 128x128 MXU of TPU v2/v3, bf16 multiply, fp32 accumulate, weight stationary, 940 MHz (v3): "
+            "Jouppi et al., 'A Domain-Specific Supercomputer for Training Deep Neural Networks', CACM 63(7) "
+            "2020; HBM 900 GB/s per v3 chip [M] shared by 2 MXUs of 1 core of 2 -> ~478 B/cycle per MXU "
+            "(assumption); buffer sizes and 500-cycle latency are assumptions"
+        ),
+    ),
+    "eyeriss-12x14-ws": AcceleratorConfig(
+        12,
+        14,
+        "ws",
+        clock_mhz=200.0,
+        pe=PEConfig("fixed_mac", "int16", "int16", "fixed32.0"),
+        ifmap=BufferConfig(36 * _KB, word_bits=64),
+        filter=BufferConfig(36 * _KB, word_bits=64),
+        ofmap=BufferConfig(36 * _KB, word_bits=64),
+        dram=DRAMConfig(8.0, 50),
+        name="eyeriss-12x14-ws",
+        source=(
+            "Eyeriss' PE count as a 12x14 array with 16-bit fixed-point PEs at 200 MHz (Chen et al., "
+            "ISSCC 2016 / JSSC 2017); run weight-stationary with 36 KB per operand as in SCALE-Sim's "
+            "configs/eyeriss.cfg (Eyeriss itself is row-stationary with a 108 KB global buffer); DRAM "
+            "8 B/cycle and 50-cycle latency are assumptions"
+        ),
+    ),
+}
+
+#: name -> AcceleratorConfig (read-only)
+PRESETS = MappingProxyType(_PRESETS)
+
+
+def preset(name: str) -> AcceleratorConfig:
+    """The preset called ``name``; ``KeyError`` lists the names."""
+    try:
+        return PRESETS[name.lower()]
+    except KeyError:
+        raise KeyError(f"no accelerator preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
