@@ -3,8 +3,8 @@
 These describe shapes only (no weights, no arithmetic). Each reduces to ``GemmProblem``: ``groups``
 independent GEMMs of ``M x K`` by ``K x N``, with M = batch x output pixels, N = filters per group and
 K = kernel height x kernel width x input channels per group, as SCALE-Sim forms them
-(``reference/systolic-timing.md`` §5.1). A grouped convolution is ``groups`` GEMMs; a transposed convolution is a convolution over the zero-inserted input,
-whose MACs on inserted zeros are reported as wasted.
+(``reference/systolic-timing.md`` §5.1). A grouped convolution is ``groups`` GEMMs; a transposed convolution
+is a convolution over the zero-inserted input, whose MACs on inserted zeros are reported as wasted.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class ConvShape:
         return self._out(1)
 
     def problem(self) -> GemmProblem:
-        """The layer as ``groups`` GEMMs: M = batch x out_h x out_w, N = n / groups, K = kh x kw x c / groups."""
+        """The layer as ``groups`` GEMMs: M = batch x out pixels, N = n / groups, K = kh x kw x c / groups."""
         g = self.groups
         m = self.batch * self.out_h * self.out_w
         n = self.n // g
