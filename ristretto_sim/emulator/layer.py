@@ -1,0 +1,519 @@
+"""Layer-level entry points: float tensors and a set of formats in; output values and per-layer statistics
+out.
+
+This is what the network runner calls for a Conv / ConvTranspose / Gemm (fully connected) layer. It quantizes
+the float input, weights and bias with the layer's :class:`LayerFormats`, runs the datapath the formats
+describe, and returns a :class:`LayerResult` (output values on the output format's grid, as float64, plus
+:class:`LayerStats`).
+
+Datapaths (chosen from the formats, ``Mode.EXACT``):
+
+* ``FixedPoint`` inputs x ``FixedPoint`` weights -> fixed-point MAC array with a declared accumulator
+  (:mod:`~ristretto_sim.emulator.fixed_gemm`, :mod:`~ristretto_sim.emulator.conv`);
+* ``FixedPoint`` inputs x ``PowerOfTwo`` weights -> shift-and-add PE
+  (:mod:`~ristretto_sim.emulator.shift_pe`);
+* ``Minifloat`` inputs x ``Minifloat`` weights -> minifloat MAC, Kulisch accumulator when ``accumulator`` is
+  None or a ``FixedPoint``, float accumulation when it is a ``Minifloat``
+  (:mod:`~ristretto_sim.emulator.minifloat_mac`).
+
+``Mode.RISTRETTO`` reproduces the original tool instead (:mod:`~ristretto_sim.emulator.ristretto_mode`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, asdict, dataclass
+
+import numpy as np
+
+from ristretto_sim.emulator.accumulator import (
+    bias_to_accumulator,
+    check_accumulator,
+    default_accumulator,
+)
+from ristretto_sim.emulator.conv import fixed_conv2d, fixed_conv_transpose2d
+from ristretto_sim.emulator.fixed_gemm import fixed_matmul
+from ristretto_sim.emulator.im2col import ConvGeometry
+from ristretto_sim.emulator.requantize import requantize
+from ristretto_sim.emulator.ristretto_mode import (
+    float32_conv2d,
+    float32_conv_transpose2d,
+    ristretto_quantize,
+)
+from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo, Rounding
+from ristretto_sim.formats.base import NumberFormat
+from ristretto_sim.formats.rounding import StochasticKey, _NamedEnum, stochastic_key
+
+
+class Mode(_NamedEnum):
+    """Which arithmetic produced a result: ``EXACT`` (the integers of the hardware) or ``RISTRETTO`` (the
+    original     tool's fake-quantized float32 simulation)."""
+
+    EXACT = "exact"
+    RISTRETTO = "ristretto"
+
+
+class LayerKind(_NamedEnum):
+    """The layer types this module emulates."""
+
+    LINEAR = "linear"
+    CONV2D = "conv2d"
+    CONV_TRANSPOSE2D = "conv_transpose2d"
+
+
+def _check_format(value, name: str, allow_none: bool = True):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, NumberFormat):
+        raise TypeError(
+            f"{name}={value!r} must be a FixedPoint, Minifloat or PowerOfTwo"
+            + (" or None" if allow_none else "")
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class LayerFormats:
+    """The formats of one layer: what the quantization plan owns for it.
+
+    Parameters
+    ----------
+    inputs : FixedPoint or Minifloat
+        Format of the layer input (activations).
+    weights : FixedPoint, Minifloat or PowerOfTwo
+        Format of the weights (``FixedPoint`` may carry per-output-channel ``frac_bits``).
+    bias : format, optional
+        Format the bias is quantized to first; None: the float bias is rounded straight to the accumulator
+        grid. The bias is then rounded to the accumulator's fraction with ``rounding`` and preloaded.
+    outputs : FixedPoint or Minifloat, optional
+        Output format; None: the output is the accumulator's value.
+    accumulator : FixedPoint or Minifloat, optional
+        Fixed-point datapaths: a ``FixedPoint`` with ``frac_bits == inputs.frac_bits + weights.frac_bits``
+        (default: one that cannot overflow, ``in.bits + w.bits + ceil(log2 K) + 1`` bits). Minifloat
+        datapaths: None or a ``FixedPoint`` (exact Kulisch accumulator, width derived from the formats) or a
+        ``Minifloat`` (float accumulation, one rounding per addition).
+    rounding : Rounding or str
+        Rounding of every quantization step of the layer (keyword-only; default nearest-even).
+    overflow : Overflow or str
+        Accumulator overflow: ``"saturate"`` (default) or ``"wrap"`` (keyword-only).
+    product : Minifloat, optional
+        Minifloat datapaths with a float accumulator: the format each product is rounded to before it is added
+        (None: exact products).
+    """
+
+    inputs: NumberFormat
+    weights: NumberFormat
+    bias: NumberFormat | None = None
+    outputs: NumberFormat | None = None
+    accumulator: NumberFormat | None = None
+    _: KW_ONLY
+    rounding: Rounding = Rounding.NEAREST_EVEN
+    overflow: Overflow = Overflow.SATURATE
+    product: Minifloat | None = None
+
+    def __post_init__(self):
+        _check_format(self.inputs, "inputs", allow_none=False)
+        _check_format(self.weights, "weights", allow_none=False)
+        for name in ("bias", "outputs", "accumulator"):
+            _check_format(getattr(self, name), name)
+        if isinstance(self.inputs, PowerOfTwo):
+            raise ValueError(
+                f"inputs={self.inputs}: power-of-two activations are not supported (weights only)"
+            )
+        if isinstance(self.outputs, PowerOfTwo):
+            raise ValueError(f"outputs={self.outputs}: power-of-two outputs are not supported")
+        if isinstance(self.accumulator, PowerOfTwo):
+            raise ValueError(f"accumulator={self.accumulator} must be a FixedPoint or a Minifloat")
+        if self.product is not None and not isinstance(self.product, Minifloat):
+            raise TypeError(f"product={self.product!r} must be a Minifloat or None")
+        object.__setattr__(self, "rounding", Rounding.coerce(self.rounding, "rounding"))
+        ov = Overflow.coerce(self.overflow, "overflow")
+        object.__setattr__(self, "overflow", Overflow.SATURATE if ov is Overflow.NATURAL else ov)
+
+    @property
+    def datapath(self) -> str:
+        """The exact-mode datapath: ``fixed``, ``shift``, ``minifloat-kulisch`` or ``minifloat-float``."""
+        i, w = self.inputs, self.weights
+        if isinstance(i, FixedPoint) and isinstance(w, FixedPoint):
+            return "fixed"
+        if isinstance(i, FixedPoint) and isinstance(w, PowerOfTwo):
+            return "shift"
+        if isinstance(i, Minifloat) and isinstance(w, Minifloat):
+            return "minifloat-float" if isinstance(self.accumulator, Minifloat) else "minifloat-kulisch"
+        raise ValueError(
+            f"no datapath multiplies inputs={i} by weights={w}: "
+            "use fixed x fixed, fixed x pow2 or minifloat x minifloat"
+        )
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per-layer statistics of one emulated forward pass (counts are over the whole batch).
+
+    Attributes
+    ----------
+    mode : Mode
+    datapath : str
+        ``fixed``, ``shift``, ``minifloat-kulisch``, ``minifloat-float`` or ``ristretto-float32``.
+    accumulator : str
+        Text form of the accumulator format actually used (``"float32"`` in Ristretto mode).
+    outputs : int
+        Number of output values.
+    macs : int
+        Number of products (outputs x K).
+    accumulator_overflows : int
+        WRAP: outputs whose exact sum left the accumulator range; SATURATE: outputs clipped at least once.
+    output_saturations : int
+        Outputs clamped by the output format.
+    input_saturations, weight_saturations, bias_saturations : int
+        Values outside the range of their format (``|x| > max`` or ``x < min``); the bias count also includes
+        bias values clamped when preloaded into the accumulator.
+    nan_outputs, inf_outputs : int
+        Minifloat datapaths: outputs that read out NaN / infinite.
+    """
+
+    mode: Mode
+    datapath: str
+    accumulator: str
+    outputs: int
+    macs: int
+    accumulator_overflows: int = 0
+    output_saturations: int = 0
+    input_saturations: int = 0
+    weight_saturations: int = 0
+    bias_saturations: int = 0
+    nan_outputs: int = 0
+    inf_outputs: int = 0
+
+    def as_dict(self) -> dict:
+        """JSON-able dict (enums as their string values)."""
+        d = asdict(self)
+        d["mode"] = self.mode.value
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class LayerResult:
+    """Output of one emulated layer.
+
+    Attributes
+    ----------
+    values : ndarray of float64
+        Output values, on the output format's grid (the accumulator's, when there is no output format); NCHW
+        for convolutions, ``(N, out_features)`` for linear layers.
+    stats : LayerStats
+    codes : ndarray of int64, optional
+        Output codes (fixed-point outputs in exact mode), else None.
+    """
+
+    values: np.ndarray
+    stats: LayerStats
+    codes: np.ndarray | None = None
+
+
+def _keys(rng, rounding: Rounding):
+    """Four stochastic keys (inputs, weights, bias, outputs) from one seed; Nones when not needed."""
+    if rounding is not Rounding.STOCHASTIC:
+        return (None,) * 4
+    key = stochastic_key(rng)
+    return tuple(StochasticKey(key.seed + 0x9E3779B9 * i, key.offset) for i in range(4))
+
+
+def _out_of_range(x: np.ndarray, fmt) -> int:
+    if fmt is None:
+        return 0
+    hi, lo = np.asarray(fmt.max), np.asarray(fmt.min)
+    if hi.ndim:  # per-channel along axis 0
+        hi = hi.reshape((-1,) + (1,) * (x.ndim - 1))
+        lo = lo.reshape(hi.shape)
+    with np.errstate(invalid="ignore"):
+        return int(((x > hi) | (x < lo)).sum())
+
+
+def _as_float(x, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _check_shapes(kind: LayerKind, x, w, b, geometry):
+    if kind is LayerKind.LINEAR:
+        if w.ndim != 2:
+            raise ValueError(f"weights must be (out_features, in_features), got shape {w.shape}")
+        if x.ndim < 1 or x.shape[-1] != w.shape[1]:
+            raise ValueError(
+                f"shape mismatch: input {x.shape} has {x.shape[-1] if x.ndim else 0} features, "
+                f"weights {w.shape} expect {w.shape[1]}"
+            )
+        n_out = w.shape[0]
+    else:
+        if x.ndim != 4 or w.ndim != 4:
+            raise ValueError(f"input must be NCHW and weights 4-D; got {x.shape} and {w.shape}")
+        g = geometry.groups
+        if kind is LayerKind.CONV2D:
+            if w.shape[1] * g != x.shape[1] or w.shape[0] % g:
+                raise ValueError(
+                    f"shape mismatch: weights {w.shape} with groups={g} need {w.shape[1] * g} "
+                    f"input channels; input {x.shape}"
+                )
+            n_out = w.shape[0]
+        else:
+            if w.shape[0] != x.shape[1] or w.shape[0] % g:
+                raise ValueError(
+                    f"shape mismatch: weights {w.shape} need {w.shape[0]} input channels; input {x.shape}"
+                )
+            n_out = w.shape[1] * g
+    if b is not None and b.shape != (n_out,):
+        raise ValueError(f"bias has shape {b.shape}, expected ({n_out},)")
+    return n_out
+
+
+def _reduction_length(kind: LayerKind, w, geometry) -> int:
+    if kind is LayerKind.LINEAR:
+        return int(w.shape[1])
+    if kind is LayerKind.CONV2D:
+        return int(w.shape[1] * w.shape[2] * w.shape[3])
+    return int(w.shape[0] // geometry.groups * w.shape[2] * w.shape[3])
+
+
+def emulate_layer(
+    kind,
+    x,
+    weights,
+    bias,
+    formats: LayerFormats,
+    geometry: ConvGeometry | None = None,
+    *,
+    mode=Mode.EXACT,
+    rng=None,
+    cpu_compat: bool = False,
+) -> LayerResult:
+    """Emulate one Conv / ConvTranspose / fully connected layer.
+
+    Parameters
+    ----------
+    kind : LayerKind or str
+        ``"linear"``, ``"conv2d"`` or ``"conv_transpose2d"``.
+    x : array_like of float
+        Input: ``(N, in_features)`` (or ``(..., in_features)``) for linear layers, NCHW for convolutions.
+    weights : array_like of float
+        ``(out_features, in_features)``; OIHW; ``(C_in, C_out/groups, kh, kw)`` for transposed convolutions.
+    bias : array_like of float or None
+        One value per output channel.
+    formats : LayerFormats
+    geometry : ConvGeometry, optional
+        Convolutions only (default: stride 1, no padding).
+    mode : Mode or str
+        ``"exact"`` (hardware integers) or ``"ristretto"`` (the original tool's float32 simulation).
+    rng : int, StochasticKey or numpy Generator, optional
+        Seed for stochastic rounding (required when ``formats.rounding`` is stochastic).
+    cpu_compat : bool
+        Ristretto mode only: reproduce Ristretto's CPU quirks.
+
+    Returns
+    -------
+    LayerResult
+    """
+    kind = LayerKind.coerce(kind, "kind")
+    mode = Mode.coerce(mode, "mode")
+    if not isinstance(formats, LayerFormats):
+        raise TypeError(f"formats={formats!r} must be a LayerFormats")
+    if kind is LayerKind.LINEAR:
+        if geometry is not None:
+            raise ValueError("geometry is for convolutions; a linear layer takes none")
+    else:
+        geometry = ConvGeometry() if geometry is None else geometry
+        if not isinstance(geometry, ConvGeometry):
+            raise TypeError(f"geometry={geometry!r} must be a ConvGeometry")
+    x = _as_float(x, "x")
+    w = _as_float(weights, "weights")
+    b = None if bias is None else _as_float(bias, "bias")
+    n_out = _check_shapes(kind, x, w, b, geometry)
+    if mode is Mode.RISTRETTO:
+        return _ristretto(kind, x, w, b, formats, geometry, rng, cpu_compat)
+    path = formats.datapath
+    if path == "fixed":
+        return _fixed(kind, x, w, b, formats, geometry, n_out, rng)
+    if path == "shift":
+        from ristretto_sim.emulator.shift_pe import shift_layer
+
+        return shift_layer(kind.value, x, w, b, formats, geometry, n_out, _keys(rng, formats.rounding))
+    from ristretto_sim.emulator.minifloat_mac import minifloat_layer
+
+    return minifloat_layer(kind.value, x, w, b, formats, geometry, n_out, _keys(rng, formats.rounding))
+
+
+def emulate_linear(
+    x, weights, bias, formats: LayerFormats, *, mode=Mode.EXACT, rng=None, cpu_compat: bool = False
+) -> LayerResult:
+    """Emulate a fully connected layer, ``y = x @ weights.T + bias`` (see :func:`emulate_layer`)."""
+    return emulate_layer(
+        LayerKind.LINEAR, x, weights, bias, formats, mode=mode, rng=rng, cpu_compat=cpu_compat
+    )
+
+
+def emulate_conv2d(
+    x,
+    weights,
+    bias,
+    formats: LayerFormats,
+    geometry: ConvGeometry | None = None,
+    *,
+    mode=Mode.EXACT,
+    rng=None,
+    cpu_compat: bool = False,
+) -> LayerResult:
+    """Emulate a 2-D convolution, NCHW x OIHW (see :func:`emulate_layer`)."""
+    return emulate_layer(
+        LayerKind.CONV2D, x, weights, bias, formats, geometry, mode=mode, rng=rng, cpu_compat=cpu_compat
+    )
+
+
+def emulate_conv_transpose2d(
+    x,
+    weights,
+    bias,
+    formats: LayerFormats,
+    geometry: ConvGeometry | None = None,
+    *,
+    mode=Mode.EXACT,
+    rng=None,
+    cpu_compat: bool = False,
+) -> LayerResult:
+    """Emulate a 2-D transposed convolution, weights ``(C_in, C_out/groups, kh, kw)`` (:func:`emulate_layer`)."""
+    return emulate_layer(
+        LayerKind.CONV_TRANSPOSE2D,
+        x,
+        weights,
+        bias,
+        formats,
+        geometry,
+        mode=mode,
+        rng=rng,
+        cpu_compat=cpu_compat,
+    )
+
+
+# ----------------------------------------------------------------------------------- exact fixed point
+def output_stage(
+    acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: LayerFormats, channel_axis: int, key
+):
+    """Accumulator codes -> (values, output codes or None, output saturations) per the output format."""
+    out = formats.outputs
+    if isinstance(out, FixedPoint):
+        rq = requantize(acc_codes, acc_frac, out, formats.rounding, Overflow.SATURATE, key, channel_axis)
+        f = np.asarray(out.frac_bits, dtype=np.int64)
+        if f.ndim:
+            shape = [1] * rq.codes.ndim
+            shape[channel_axis] = f.size
+            f = f.reshape(shape)
+        return np.ldexp(rq.codes.astype(np.float64), -f), rq.codes, rq.saturations
+    shape = [1] * acc_codes.ndim
+    shape[channel_axis] = acc_frac.size
+    values = np.ldexp(
+        acc_codes.astype(np.float64), -acc_frac.reshape(shape)
+    )  # exact for accumulators <= 53 bits
+    if out is None:
+        return values, None, 0
+    sat = _out_of_range(values, out)
+    return out.quantize(values, formats.rounding, rng=key), None, sat
+
+
+def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerResult:
+    fin, fw = formats.inputs, formats.weights
+    kin, kw_, kb, kout = _keys(rng, formats.rounding)
+    k = _reduction_length(kind, w, geometry)
+    acc = formats.accumulator
+    if acc is None:
+        acc = default_accumulator(fin, fw, k, n_out)
+    elif not isinstance(acc, FixedPoint):
+        raise TypeError(f"accumulator={acc} must be a FixedPoint for fixed-point inputs and weights")
+    if kind is LayerKind.CONV_TRANSPOSE2D and fw.per_channel:
+        raise ValueError(
+            f"weights={fw}: per-channel weight formats are not supported for transposed convolutions"
+        )
+    acc_frac = check_accumulator(acc, fin, fw, n_out)
+    xc = fin.encode(x, formats.rounding, Overflow.SATURATE, kin)
+    wc = fw.encode(w, formats.rounding, Overflow.SATURATE, kw_)
+    bias_sat = 0
+    bias_codes = None
+    if b is not None:
+        bias_sat = _out_of_range(b, formats.bias)
+        bq = b if formats.bias is None else formats.bias.quantize(b, formats.rounding, Overflow.SATURATE, kb)
+        bias_codes, clamped = bias_to_accumulator(bq, acc, acc_frac, formats.rounding, kb)
+        bias_sat += clamped
+    if kind is LayerKind.LINEAR:
+        lead = xc.shape[:-1]
+        r = fixed_matmul(
+            xc.reshape(-1, xc.shape[-1]),
+            wc.T,
+            fin,
+            fw,
+            accumulator=acc,
+            overflow=formats.overflow,
+            bias_codes=bias_codes,
+        )
+        acc_codes = r.codes.reshape(lead + (n_out,))
+        axis = acc_codes.ndim - 1
+    else:
+        op = fixed_conv2d if kind is LayerKind.CONV2D else fixed_conv_transpose2d
+        r = op(xc, wc, fin, fw, geometry, accumulator=acc, overflow=formats.overflow, bias_codes=bias_codes)
+        acc_codes = r.codes
+        axis = 1
+    values, codes, out_sat = output_stage(acc_codes, acc, acc_frac, formats, axis, kout)
+    stats = LayerStats(
+        mode=Mode.EXACT,
+        datapath="fixed",
+        accumulator=str(acc),
+        outputs=int(values.size),
+        macs=int(values.size) * k,
+        accumulator_overflows=r.overflow_count,
+        output_saturations=out_sat,
+        input_saturations=_out_of_range(x, fin),
+        weight_saturations=_out_of_range(w, fw),
+        bias_saturations=bias_sat,
+    )
+    return LayerResult(values, stats, codes)
+
+
+# -------------------------------------------------------------------------------------- Ristretto mode
+def _ristretto(kind, x, w, b, formats: LayerFormats, geometry, rng, cpu_compat) -> LayerResult:
+    kin, kw_, kb, kout = _keys(rng, formats.rounding)
+    rnd = formats.rounding
+    xq = ristretto_quantize(x, formats.inputs, rnd, cpu_compat, kin)
+    wq = ristretto_quantize(w, formats.weights, rnd, cpu_compat, kw_)
+    k = _reduction_length(kind, w, geometry)
+    if kind is LayerKind.LINEAR:
+        y = np.matmul(xq, wq.T)
+        axis = y.ndim - 1
+    elif kind is LayerKind.CONV2D:
+        y = float32_conv2d(xq, wq, geometry)
+        axis = 1
+    else:
+        y = float32_conv_transpose2d(xq, wq, geometry)
+        axis = 1
+    bias_sat = 0
+    if b is not None:
+        if isinstance(formats.weights, PowerOfTwo):
+            bq = b.astype(np.float32)  # reference §3: the bias stays float in power-of-two mode
+        else:
+            wfmt = formats.weights  # reference §1.3: the bias uses the weights' format (per channel: along O)
+            bq = ristretto_quantize(b, wfmt, rnd, cpu_compat, kb)
+            bias_sat = _out_of_range(b, wfmt)
+        shape = [1] * y.ndim
+        shape[axis] = bq.size
+        y = (y + bq.reshape(shape)).astype(np.float32)
+    out_sat = _out_of_range(y.astype(np.float64), formats.outputs)
+    yq = ristretto_quantize(y, formats.outputs, rnd, cpu_compat, kout)
+    stats = LayerStats(
+        mode=Mode.RISTRETTO,
+        datapath="ristretto-float32",
+        accumulator="float32",
+        outputs=int(yq.size),
+        macs=int(yq.size) * k,
+        output_saturations=out_sat,
+        input_saturations=_out_of_range(x, formats.inputs),
+        weight_saturations=_out_of_range(w, formats.weights),
+        bias_saturations=bias_sat,
+    )
+    return LayerResult(yq.astype(np.float64), stats, None)

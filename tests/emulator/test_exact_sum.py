@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ristretto_sim.emulator.exact_sum import _plan_chunks, column_bounds, exact_matmul
+
+
+def _int_ref(a, w):
+    """Python-integer product (object arrays), the obvious reference."""
+    return np.asarray(a, dtype=object) @ np.asarray(w, dtype=object)
+
+
+@pytest.mark.parametrize(
+    "abits,wbits,k",
+    [
+        (8, 8, 1),
+        (8, 8, 1152),
+        (8, 8, 3000),
+        (12, 12, 500),
+        (16, 16, 300),
+        (24, 20, 64),
+        (32, 24, 40),
+        (40, 20, 9),
+    ],
+)
+def test_exact_against_python_integers(abits, wbits, k):
+    rng = np.random.default_rng(abits * 100 + wbits + k)
+    a = rng.integers(-(2 ** (abits - 1)), 2 ** (abits - 1), size=(7, k), dtype=np.int64)
+    w = rng.integers(-(2 ** (wbits - 1)), 2 ** (wbits - 1), size=(k, 5), dtype=np.int64)
+    a[0] = -(2 ** (abits - 1))  # extreme codes: every product at its maximum magnitude
+    w[:, 0] = -(2 ** (wbits - 1))
+    got = exact_matmul(a, w)
+    assert got.dtype == np.int64
+    assert (got.astype(object) == _int_ref(a, w)).all()
+
+
+def test_float32_would_be_wrong_but_chunking_is_exact():
+    """All-extreme int8 codes with K = 1152: one float32 GEMM exceeds 2**24, the chunked one does not."""
+    a = np.full((3, 1153), -128, dtype=np.int64)
+    w = np.full((1153, 2), -128, dtype=np.int64)
+    a[:, -1] = 1  # last product 1: an odd total above 2**24, not representable in float32
+    w[-1, :] = 1
+    plain = (a.astype(np.float32) @ w.astype(np.float32)).astype(np.int64)
+    want = _int_ref(a, w).astype(np.int64)
+    assert not np.array_equal(plain, want)
+    assert np.array_equal(exact_matmul(a, w), want)
+
+
+def test_chunk_plan_respects_limit():
+    rng = np.random.default_rng(1)
+    a = rng.integers(-128, 128, size=(50, 4000))
+    w = rng.integers(-128, 128, size=(4000, 20))
+    cb = column_bounds(a, w)
+    chunks = _plan_chunks(cb, 2.0**24, max_chunks=100)
+    assert chunks[0][0] == 0 and chunks[-1][1] == 4000
+    assert all(c[1] == d[0] for c, d in zip(chunks, chunks[1:], strict=False))
+    for k0, k1 in chunks:
+        assert cb[k0:k1].sum(axis=0).max() <= 2.0**24
+
+
+def test_batched_groups_broadcast():
+    rng = np.random.default_rng(2)
+    a = rng.integers(-(2**15), 2**15, size=(3, 4, 50))
+    w = rng.integers(-(2**15), 2**15, size=(3, 50, 6))
+    got = exact_matmul(a, w)
+    for g in range(3):
+        assert (got[g].astype(object) == _int_ref(a[g], w[g])).all()
+
+
+def test_unsigned_and_float_held_codes():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, size=(5, 70)).astype(np.uint8)
+    w = rng.integers(-128, 128, size=(70, 4)).astype(np.float32)
+    assert (exact_matmul(a, w).astype(object) == _int_ref(a.astype(np.int64), w.astype(np.int64))).all()
+
+
+def test_shape_mismatch_and_too_wide():
+    with pytest.raises(ValueError, match="shape mismatch"):
+        exact_matmul(np.zeros((2, 3), np.int64), np.zeros((4, 2), np.int64))
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        exact_matmul(np.full((1, 4), 2**40, np.int64), np.full((4, 1), 2**30, np.int64))
+
+
+def test_zero_k_and_zero_operands():
+    assert exact_matmul(np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64)).shape == (2, 3)
+    assert not exact_matmul(np.zeros((2, 5), np.int64), np.ones((5, 3), np.int64)).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.tuples(st.integers(1, 31), st.integers(1, 31)),
+    m=st.integers(1, 4),
+    k=st.integers(1, 40),
+    n=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_exact_for_any_widths(bits, m, k, n, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-(2 ** (bits[0] - 1)), 2 ** (bits[0] - 1) + 1, size=(m, k))
+    w = rng.integers(-(2 ** (bits[1] - 1)), 2 ** (bits[1] - 1) + 1, size=(k, n))
+    assert (exact_matmul(a, w).astype(object) == _int_ref(a, w)).all()

@@ -1,0 +1,164 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ristretto_sim.emulator import default_accumulator, fixed_dot, fixed_matmul
+from ristretto_sim.emulator.accumulator import WALK_CHUNK, bias_to_accumulator
+from ristretto_sim.formats import FixedPoint
+from tests.emulator.reference import matmul_ref
+
+I8 = FixedPoint(8, 0)
+
+
+def _check(a, w, in_fmt, w_fmt, acc, mode, bias=None):
+    r = fixed_matmul(a, w, in_fmt, w_fmt, accumulator=acc, overflow=mode, bias_codes=bias)
+    want, count = matmul_ref(a, w, bias, acc.min_code, acc.max_code, mode)
+    assert r.codes.dtype == np.int64
+    assert (r.codes.astype(object) == want).all()
+    assert r.overflow_count == count
+    return r, count
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+@pytest.mark.parametrize("acc_bits", [12, 16, 20, 32])
+def test_random_against_python_integers(mode, acc_bits):
+    rng = np.random.default_rng(acc_bits)
+    a = rng.integers(-128, 128, size=(9, 300))
+    w = rng.integers(-128, 128, size=(300, 7))
+    bias = rng.integers(-(2 ** (acc_bits - 2)), 2 ** (acc_bits - 2), size=7)
+    _check(a, w, I8, I8, FixedPoint(acc_bits, 0), mode, bias)
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+def test_overflow_both_ways_and_recovery(mode):
+    """Rows that run over the top, under the bottom, and ones that saturate and come back into range."""
+    k = 2 * WALK_CHUNK + 37  # several walk chunks
+    a = np.zeros((4, k), dtype=np.int64)
+    w = np.ones((k, 3), dtype=np.int64) * 127
+    a[0] = 127  # all positive: far above
+    a[1] = -128  # all negative: far below
+    a[2, : k // 2] = 127  # up and over, then back down: saturation changes the result, wrap does not
+    a[2, k // 2 :] = -127
+    a[3, ::2] = 100  # alternating, stays near zero
+    a[3, 1::2] = -100
+    r, count = _check(a, w, I8, I8, FixedPoint(16, 0), mode)
+    assert count == 9 if mode == "saturate" else count >= 6  # 3 rows x 3 columns clip
+
+
+def test_all_extreme_codes_k1_and_klarge():
+    for k in (1, 2, 4097):
+        a = np.full((2, k), -128)
+        w = np.full((k, 2), -128)
+        _check(a, w, I8, I8, FixedPoint(20, 0), "saturate")
+        _check(a, w, I8, I8, FixedPoint(20, 0), "wrap")
+
+
+def test_default_accumulator_cannot_overflow():
+    k = 1000
+    acc = default_accumulator(I8, I8, k)
+    assert acc.bits == 8 + 8 + 10 + 1 and acc.frac_bits == 0
+    a = np.full((1, k), -128)
+    w = np.full((k, 1), -128)
+    r = fixed_matmul(a, w, I8, I8)
+    assert r.accumulator == acc and r.overflow_count == 0 and int(r.codes[0, 0]) == k * 2**14
+
+
+def test_unsigned_inputs_and_per_channel_weights():
+    rng = np.random.default_rng(5)
+    fin = FixedPoint(8, 4, signed=False)
+    fw = FixedPoint(6, (3, 5, 4))
+    acc = FixedPoint(18, (7, 9, 8))
+    a = rng.integers(0, 256, size=(6, 90))
+    w = rng.integers(-32, 32, size=(90, 3))
+    a[0] = 255
+    w[:, 1] = -32
+    for mode in ("saturate", "wrap"):
+        _check(a, w, fin, fw, acc, mode, bias=np.array([5000, -70000, 3]))
+
+
+def test_unsigned_accumulator():
+    rng = np.random.default_rng(6)
+    a = rng.integers(0, 16, size=(5, 40))
+    w = rng.integers(-8, 8, size=(40, 4))
+    u4 = FixedPoint(4, 0, signed=False)
+    for mode in ("saturate", "wrap"):
+        _check(a, w, u4, FixedPoint(4, 0), FixedPoint(9, 0, signed=False), mode)
+
+
+def test_wide_operands_limb_path():
+    rng = np.random.default_rng(7)
+    f = FixedPoint(28, 10)
+    a = rng.integers(f.min_code, f.max_code + 1, size=(3, 50))
+    w = rng.integers(f.min_code, f.max_code + 1, size=(50, 2))
+    for mode in ("saturate", "wrap"):
+        _check(a, w, f, f, FixedPoint(62, 20), mode)
+        _check(a, w, f, f, FixedPoint(60, 20), mode)
+
+
+def test_dot():
+    a = np.array([127, -128, 5])
+    w = np.array([127, 127, -3])
+    r = fixed_dot(a, w, I8, I8, accumulator=FixedPoint(15, 0), bias_code=-100)
+    assert r.codes.shape == () and int(r.codes) == max(-(2**14), -100 + 127 * 127 - 128 * 127 - 15)
+    r = fixed_dot(a[:1], w[:1], I8, I8, accumulator=FixedPoint(14, 0))  # K = 1 overflow: 16129 > 8191
+    assert int(r.codes) == 8191 and r.overflow_count == 1
+
+
+def test_contract_violations():
+    a = np.zeros((2, 3), dtype=np.int64)
+    w = np.zeros((3, 2), dtype=np.int64)
+    with pytest.raises(ValueError, match="frac_bits must equal"):
+        fixed_matmul(a, w, FixedPoint(8, 2), FixedPoint(8, 3), accumulator=FixedPoint(32, 4))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        fixed_matmul(a, w.T, I8, I8)
+    with pytest.raises(ValueError, match="outside"):
+        fixed_matmul(a + 200, w, I8, I8)
+    with pytest.raises(TypeError, match="integer codes"):
+        fixed_matmul(a.astype(float), w, I8, I8)
+    with pytest.raises(ValueError, match="at most 64"):
+        fixed_matmul(a, w, I8, I8, accumulator=FixedPoint(65, 0))
+    with pytest.raises(ValueError, match="overflow='bogus'"):
+        fixed_matmul(a, w, I8, I8, overflow="bogus")
+    with pytest.raises(TypeError, match="in_fmt"):
+        fixed_matmul(a, w, "int8", I8)
+
+
+def test_bias_preload_rounds_with_layer_mode_and_saturates():
+    acc = FixedPoint(8, 2)
+    fr = np.array([2, 2, 2, 2])
+    codes, sat = bias_to_accumulator([0.375, -0.375, 100.0, -100.0], acc, fr, "nearest_even")
+    assert codes.tolist() == [2, -2, 127, -128] and sat == 2
+    codes, _ = bias_to_accumulator([0.375, -0.375, 0.0, 0.0], acc, fr, "floor")
+    assert codes.tolist()[:2] == [1, -2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(1, 3),
+    k=st.integers(1, 300),
+    n=st.integers(1, 3),
+    acc_bits=st.integers(9, 20),
+    mode=st.sampled_from(["saturate", "wrap"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_matches_reference(m, k, n, acc_bits, mode, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, size=(m, k))
+    w = rng.integers(-128, 128, size=(k, n))
+    bias = rng.integers(-(2 ** (acc_bits - 1)), 2 ** (acc_bits - 1), size=n)
+    _check(a, w, I8, I8, FixedPoint(acc_bits, 0), mode, bias)
+
+
+def test_apytypes_oracle():
+    apy = pytest.importorskip("apytypes")
+    rng = np.random.default_rng(8)
+    fa, fw = FixedPoint(8, 5), FixedPoint(8, 7)
+    a = rng.integers(-128, 128, size=(40, 200))
+    w = rng.integers(-128, 128, size=(200, 16))
+    A = apy.APyFixedArray.from_float(fa.decode(a), int_bits=3, frac_bits=5)
+    W = apy.APyFixedArray.from_float(fw.decode(w), int_bits=1, frac_bits=7)
+    C = (A @ W).cast(int_bits=5, frac_bits=12, overflow=apy.OverflowMode.WRAP)  # 17-bit wrapping accumulator
+    got = fixed_matmul(a, w, fa, fw, accumulator=FixedPoint(17, 12), overflow="wrap")
+    assert np.array_equal(np.ldexp(got.codes.astype(float), -12), np.asarray(C.to_numpy(), dtype=float))
+    assert got.overflow_count > 0

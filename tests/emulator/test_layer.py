@@ -1,0 +1,175 @@
+import json
+
+import numpy as np
+import pytest
+
+from ristretto_sim.emulator import (
+    ConvGeometry,
+    LayerFormats,
+    Mode,
+    emulate_conv2d,
+    emulate_layer,
+    emulate_linear,
+)
+from ristretto_sim.emulator.layer import emulate_conv_transpose2d
+from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, ristretto_fixed_point
+from tests.emulator.reference import conv2d_ref, conv_transpose2d_ref, matmul_ref, requantize_ref
+
+
+def _round_half_even(v):
+    return np.rint(v).astype(np.int64)
+
+
+def test_conv_layer_equals_integer_reference_with_per_channel_weights():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 6, 6)) * 2
+    w = rng.normal(size=(4, 3, 3, 3)) * 0.4
+    b = rng.normal(size=4)
+    fin, fw, fb, fout = FixedPoint(8, 5), FixedPoint(8, (6, 6, 7, 5)), FixedPoint(10, 6), FixedPoint(8, 4)
+    acc = FixedPoint(20, (11, 11, 12, 10))
+    f = LayerFormats(fin, fw, fb, fout, acc, rounding="nearest_even", overflow="saturate")
+    geom = ConvGeometry(stride=(1, 2), padding=1)
+    r = emulate_conv2d(x, w, b, f, geom)
+    xc, wc = fin.encode(x), fw.encode(w)
+    accf = np.array(acc.frac_bits)
+    bias = _round_half_even(np.ldexp(fb.quantize(b), accf))
+    want, count = conv2d_ref(xc, wc, bias, acc.min_code, acc.max_code, "saturate", (1, 2), (1, 1, 1, 1))
+    assert r.stats.accumulator_overflows == count
+    expect = np.vectorize(lambda c, s: requantize_ref(c, s, "nearest_even", -128, 127), otypes=[object])(
+        want, (accf - 4).reshape(1, 4, 1, 1)
+    )
+    assert np.array_equal(r.codes, expect.astype(np.int64))
+    assert np.array_equal(r.values, np.ldexp(expect.astype(float), -4))
+    assert r.stats.mode is Mode.EXACT and r.stats.datapath == "fixed" and r.stats.outputs == r.values.size
+    assert r.stats.macs == r.values.size * 27
+    json.dumps(r.stats.as_dict())
+
+
+def test_linear_layer_with_narrow_accumulator_counts_overflows():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, size=(5, 64))
+    w = rng.uniform(-1, 1, size=(3, 64))
+    fin, fw = FixedPoint(8, 7), FixedPoint(8, 7)
+    for mode in ("saturate", "wrap"):
+        f = LayerFormats(fin, fw, None, FixedPoint(8, 3), FixedPoint(16, 14), overflow=mode, rounding="floor")
+        r = emulate_linear(x, w, None, f)
+        want, count = matmul_ref(
+            fin.encode(x, "floor"), fw.encode(w, "floor").T, None, -(2**15), 2**15 - 1, mode
+        )
+        expect = np.vectorize(lambda c: requantize_ref(c, 11, "floor", -128, 127), otypes=[object])(want)
+        assert np.array_equal(r.codes, expect.astype(np.int64)) and r.stats.accumulator_overflows == count > 0
+
+
+def test_no_output_format_gives_accumulator_values_and_default_accumulator():
+    x = np.array([[0.5, -0.25, 0.75]])
+    w = np.array([[0.5, 0.5, -1.0]])
+    f = LayerFormats(FixedPoint(8, 2), FixedPoint(8, 1))
+    r = emulate_linear(x, w, np.array([0.125]), f)
+    # bias 0.125 rounds to the accumulator grid (frac 3): 1/8 exactly
+    assert r.values.tolist() == [[0.25 - 0.125 - 0.75 + 0.125]]
+    assert r.codes is None and r.stats.accumulator == "fixed19.3"  # 8 + 8 + ceil(log2 3) + 1
+
+
+def test_conv_transpose_layer():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 2, 3, 3))
+    w = rng.normal(size=(2, 3, 3, 3)) * 0.5
+    fin, fw = FixedPoint(8, 4), FixedPoint(8, 6)
+    f = LayerFormats(fin, fw, outputs=FixedPoint(16, 10))
+    geom = ConvGeometry(stride=2, padding=1, output_padding=1)
+    r = emulate_conv_transpose2d(x, w, None, f, geom)
+    exact = conv_transpose2d_ref(fin.encode(x), fw.encode(w), (2, 2), (1, 1, 1, 1), (1, 1), 1, (1, 1))
+    assert r.values.shape == (1, 3, 6, 6)
+    assert np.array_equal(r.codes, exact.astype(np.int64))  # 10 fractional bits: no rounding needed
+
+
+def test_stochastic_rounding_is_reproducible_and_needs_a_seed():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 16))
+    w = rng.normal(size=(2, 16))
+    f = LayerFormats(FixedPoint(6, 3), FixedPoint(6, 4), outputs=FixedPoint(6, 2), rounding="stochastic")
+    a = emulate_linear(x, w, None, f, rng=7)
+    b = emulate_linear(x, w, None, f, rng=7)
+    c = emulate_linear(x, w, None, f, rng=8)
+    assert np.array_equal(a.values, b.values) and not np.array_equal(a.values, c.values)
+    with pytest.raises(ValueError, match="rng="):
+        emulate_linear(x, w, None, f)
+
+
+def test_ristretto_mode_reproduces_reference_rules():
+    """Reference §1.3: operands fake-quantized, float32 GEMM, the bias in the WEIGHTS' format, output rounded."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3, 20)).astype(np.float32)
+    w = (rng.normal(size=(5, 20)) * 0.3).astype(np.float32)
+    b = np.array([3.0, -0.2, 0.1, 0.0, -5.0])  # 3.0 and -5.0 exceed fixed8.7's range: they saturate
+    f = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 7), FixedPoint(16, 10), FixedPoint(8, 3))
+    r = emulate_linear(x, w, b, f, mode="ristretto")
+    xq = ristretto_fixed_point(x, 8, 4)
+    wq = ristretto_fixed_point(w, 8, 7)
+    bq = ristretto_fixed_point(b, 8, 7)
+    assert bq[0] == np.float32(127 / 128)
+    want = ristretto_fixed_point((xq @ wq.T + bq).astype(np.float32), 8, 3)
+    assert np.array_equal(r.values, want.astype(np.float64))
+    assert r.stats.mode is Mode.RISTRETTO and r.stats.bias_saturations == 2 and r.codes is None
+
+
+def test_ristretto_mode_conv_pow2_bias_stays_float():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1, 2, 5, 5)).astype(np.float32)
+    w = rng.normal(size=(3, 2, 3, 3)).astype(np.float32) * 0.2
+    b = np.array([0.3, -0.7, 0.01])
+    f = LayerFormats(FixedPoint(8, 4), PowerOfTwo(-8, -1, has_zero=False))
+    r = emulate_conv2d(x, w, b, f, ConvGeometry(padding=1), mode="ristretto")
+    from ristretto_sim.formats import ristretto_power_of_two
+
+    wq = ristretto_power_of_two(w).astype(np.float64)
+    xq = ristretto_fixed_point(x, 8, 4).astype(np.float64)
+    # float64 direct convolution of the fake-quantized operands, then bias in float
+    xp = np.pad(xq, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ref = np.zeros((1, 3, 5, 5))
+    for o in range(3):
+        for yy in range(5):
+            for xx in range(5):
+                ref[0, o, yy, xx] = (xp[0, :, yy : yy + 3, xx : xx + 3] * wq[o]).sum() + np.float32(b[o])
+    assert np.allclose(r.values, ref, rtol=0, atol=1e-5)  # float32 GEMM vs float64 reference
+    assert r.stats.datapath == "ristretto-float32"
+
+
+def test_bad_inputs_name_the_parameter():
+    f = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4))
+    x = np.zeros((2, 3))
+    w = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="bias has shape"):
+        emulate_linear(x, w, np.zeros(3), f)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        emulate_linear(x, np.zeros((4, 5)), None, f)
+    with pytest.raises(ValueError, match="kind="):
+        emulate_layer("pool", x, w, None, f)
+    with pytest.raises(ValueError, match="mode="):
+        emulate_linear(x, w, None, f, mode="fast")
+    with pytest.raises(TypeError, match="inputs="):
+        LayerFormats("int8", FixedPoint(8, 4))
+    with pytest.raises(ValueError, match="rounding="):
+        LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), rounding="up-ish")
+    with pytest.raises(ValueError, match="frac_bits must equal"):
+        emulate_linear(
+            x, w, None, LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), accumulator=FixedPoint(32, 4))
+        )
+    with pytest.raises(ValueError, match="no datapath"):
+        emulate_linear(x, w, None, LayerFormats(FixedPoint(8, 4), Minifloat(4, 3)))
+    with pytest.raises(TypeError, match="geometry="):
+        emulate_conv2d(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 1, 1)), None, f, geometry=(1, 1))
+    with pytest.raises(TypeError):
+        LayerFormats(
+            FixedPoint(8, 4), FixedPoint(8, 4), None, None, None, "floor"
+        )  # rounding is keyword-only
+
+
+def test_saturation_statistics():
+    x = np.array([[100.0, -0.5]])
+    w = np.array([[1.0, 1.0], [-1.0, 0.5], [0.25, 0.25]])  # fixed8.7 holds [-1, 127/128]: two 1.0 saturate
+    f = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 7), outputs=FixedPoint(3, 0))
+    r = emulate_linear(x, w, None, f)
+    assert r.stats.input_saturations == 1 and r.stats.weight_saturations == 2
+    # 127/16 * 127/128 - 1/2 * 127/128 = 7.38 -> 3; -127/16 - 1/4 = -8.19 -> -4; (127/16 - 1/2) / 4 = 1.86 -> 2
+    assert r.stats.output_saturations == 2 and r.values.tolist() == [[3.0, -4.0, 2.0]]

@@ -1,0 +1,89 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from ristretto_sim.emulator import requantize, rounding_shift
+from ristretto_sim.formats import FixedPoint, Rounding
+from ristretto_sim.formats.rounding import StochasticKey, uniform_bits53
+from tests.emulator.reference import requantize_ref
+
+DETERMINISTIC = [r for r in Rounding if r is not Rounding.STOCHASTIC]
+
+
+@pytest.mark.parametrize("mode", DETERMINISTIC)
+@pytest.mark.parametrize("shift", [1, 2, 5])
+def test_every_code_of_a_12_bit_accumulator(mode, shift):
+    codes = np.arange(-(2**11), 2**11, dtype=np.int64)
+    out = FixedPoint(6, 3)
+    got = requantize(codes, 3 + shift, out, mode).codes
+    want = [requantize_ref(int(c), shift, mode.value, out.min_code, out.max_code) for c in codes]
+    assert got.tolist() == want
+
+
+@pytest.mark.parametrize("mode", DETERMINISTIC)
+def test_wide_codes_and_large_shifts(mode):
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-(2**62), 2**62, size=500, dtype=np.int64)
+    codes[:4] = [-(2**62), 2**62 - 1, -1, 1]
+    for shift in (1, 17, 40, 55, 62):
+        got = rounding_shift(codes, shift, mode)
+        want = [requantize_ref(int(c), shift, mode.value, -(2**63), 2**63 - 1) for c in codes]
+        assert got.tolist() == want, shift
+
+
+def test_left_shift_and_per_channel():
+    codes = np.array([[3, -3, 100], [1, 2, -128]], dtype=np.int64)
+    out = FixedPoint(8, (4, 2, 0))  # channel axis 1
+    r = requantize(codes, 2, out, "nearest_even", channel_axis=1)
+    assert r.codes.tolist() == [[12, -3, 25], [4, 2, -32]]
+    r = requantize(np.array([100, -100]), 0, FixedPoint(8, 2))  # x4 -> saturates both ways
+    assert r.codes.tolist() == [127, -128] and r.saturations == 2
+
+
+def test_unsigned_output_clamps_negative():
+    r = requantize(np.array([-5, 5, 10000]), 1, FixedPoint(8, 0, signed=False))
+    assert r.codes.tolist() == [0, 2, 255] and r.saturations == 2
+
+
+def test_stochastic_matches_formula_and_is_chunk_independent():
+    codes = np.arange(-300, 300, dtype=np.int64)
+    key = StochasticKey(42)
+    got = rounding_shift(codes, 3, "stochastic", rng=key)
+    k = uniform_bits53(key, codes.shape)
+    want = [
+        requantize_ref(int(c), 3, "stochastic", -(2**63), 2**63, Fraction(int(u), 2**53))
+        for c, u in zip(codes, k, strict=True)
+    ]
+    assert got.tolist() == want
+    tail = rounding_shift(codes[100:], 3, "stochastic", rng=StochasticKey(42, 100))
+    assert np.array_equal(tail, got[100:])
+    # unbiased on average: mean of 7/8 rounded many times
+    many = rounding_shift(np.full(20000, 7), 3, "stochastic", rng=1)
+    assert abs(many.mean() - 7 / 8) < 0.02
+
+
+def test_apytypes_cast_oracle():
+    apy = pytest.importorskip("apytypes")
+    qmap = {
+        Rounding.NEAREST_EVEN: apy.QuantizationMode.TIES_EVEN,
+        Rounding.NEAREST_AWAY: apy.QuantizationMode.TIES_AWAY,
+        Rounding.NEAREST_UP: apy.QuantizationMode.TIES_POS,
+        Rounding.TOWARD_ZERO: apy.QuantizationMode.TO_ZERO,
+        Rounding.FLOOR: apy.QuantizationMode.TO_NEG,
+        Rounding.CEIL: apy.QuantizationMode.TO_POS,
+    }
+    rng = np.random.default_rng(4)
+    codes = rng.integers(-(2**23), 2**23, size=3000, dtype=np.int64)
+    acc = apy.APyFixedArray.from_float(np.ldexp(codes.astype(float), -12), int_bits=12, frac_bits=12)
+    for mode, q in qmap.items():
+        want = acc.cast(int_bits=4, frac_bits=4, quantization=q, overflow=apy.OverflowMode.SAT)
+        got = requantize(codes, 12, FixedPoint(8, 4), mode)
+        assert np.array_equal(np.ldexp(got.codes.astype(float), -4), np.asarray(want.to_numpy(), float)), mode
+
+
+def test_bad_parameters():
+    with pytest.raises(TypeError, match="out="):
+        requantize(np.array([1]), 0, "int8")
+    with pytest.raises(ValueError, match="rounding="):
+        rounding_shift(np.array([1]), 1, "sideways")
