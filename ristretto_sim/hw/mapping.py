@@ -241,41 +241,71 @@ def schedule(
     # im2col duplicates are not re-read from DRAM: a tile of e im2col entries costs e * distinct / entries
     in_num, in_den = problem.input_elements, m * k
 
-    def ifmap_bits(entries: int) -> int:
-        return _cdiv(entries * in_b * in_num, in_den)
+    def bits_of(name: str, elems):
+        if name == "ifmap":
+            return -((-elems * in_b * in_num) // in_den)
+        return elems * w_b
 
-    ifmap_resident = input_on_chip or ifmap_total <= config.ifmap.capacity_bits
-    filter_resident = filter_total <= config.filter.capacity_bits
+    resident = {
+        "ifmap": input_on_chip or ifmap_total <= config.ifmap.capacity_bits,
+        "filter": filter_total <= config.filter.capacity_bits,
+    }
+    F = f.folds
+    J = np.repeat(np.arange(f.fc, dtype=np.int64), f.fr)  # column folds outer
+    I = np.tile(np.arange(f.fr, dtype=np.int64), f.fc)  # row folds inner
+    rsz = np.minimum(R, f.sr - I * R)
+    csz = np.minimum(C, f.sc - J * C)
+    # (operand, which fold index names its tile, elements per fold, streamed?, elements per time step)
+    if df is Dataflow.OS:
+        ops = (("ifmap", "row", rsz * k, True, rsz), ("filter", "col", k * csz, True, csz))
+    elif df is Dataflow.WS:
+        ops = (("filter", "both", rsz * csz, False, None), ("ifmap", "row", m * rsz, True, rsz))
+    else:
+        ops = (("ifmap", "both", rsz * csz, False, None), ("filter", "row", rsz * n, True, rsz))
 
-    rows_sizes = [min(R, f.sr - i * R) for i in range(f.fr)]
-    cols_sizes = [min(C, f.sc - j * C) for j in range(f.fc)]
-
-    steps_c: list[int] = []
-    steps_r: list[int] = []
-    steps_w: list[int] = []
     dram = {"ifmap": 0, "filter": 0, "ofmap": 0, "psum_write": 0, "psum_read": 0}
-    fetched: dict[str, set] = {"ifmap": set(), "filter": set()}
-    last_tile: dict[str, object] = {"ifmap": None, "filter": None}
-
-    # per dataflow: (operand, tile id, elements, streamed?, edge elements per T step) for the two inputs
-    def operands(i: int, j: int):
-        r, c = rows_sizes[i], cols_sizes[j]
-        if df is Dataflow.OS:
-            return (("ifmap", i, r * k, True, r), ("filter", j, k * c, True, c))
-        if df is Dataflow.WS:
-            return (("filter", (i, j), r * c, False, r * c), ("ifmap", i, m * r, True, r))
-        return (("ifmap", (i, j), r * c, False, r * c), ("filter", i, r * n, True, r))
-
-    bits_of = {"ifmap": ifmap_bits, "filter": lambda e: e * w_b}
-    resident = {"ifmap": ifmap_resident, "filter": filter_resident}
+    chunks = np.ones(F, dtype=np.int64)
+    stream_reads = np.zeros(F, dtype=np.int64)
+    other_reads = np.zeros(F, dtype=np.int64)
+    first = np.zeros(F, dtype=bool)
+    first[0] = True
+    for name, key, elems, streamed, edge in ops:
+        if name == "ifmap" and input_on_chip:
+            continue
+        buf = getattr(config, name)
+        bits = bits_of(name, elems)
+        if not streamed:
+            _check_fit(
+                int(bits.max()),
+                name,
+                config,
+                f"a stationary {name} tile of {int(elems.max())} elements",
+                layer,
+            )
+        chunked = np.zeros(F, dtype=bool)
+        if streamed and not resident[name]:
+            chunked = bits > buf.active_bits
+            if chunked.any():
+                _check_fit(int(bits_of(name, edge).max()), name, config, f"one {name} vector", layer)
+                chunks = np.maximum(chunks, np.where(chunked, -(-bits // buf.active_bits), 1))
+        tile = {"row": I, "col": J, "both": np.arange(F)}[key]
+        if resident[name]:
+            need = {"row": J == 0, "col": I == 0, "both": np.ones(F, dtype=bool)}[key]
+        else:
+            changed = first.copy()
+            changed[1:] |= tile[1:] != tile[:-1]
+            prev_chunked = np.zeros(F, dtype=bool)
+            prev_chunked[1:] = chunked[:-1]
+            need = changed | chunked | prev_chunked
+        moved = np.where(need, bits, 0)
+        dram[name] += int(moved.sum())
+        if streamed:
+            stream_reads += moved
+        else:
+            other_reads += moved
 
     # output tiles: os writes finished outputs per fold; ws/is accumulate psums over the (inner) row folds
-    psum_on_chip = True
-    if df is not Dataflow.OS:
-        biggest = (m * min(C, f.sc)) if df is Dataflow.WS else (min(C, f.sc) * n)
-        psum_on_chip = f.fr == 1 or biggest * acc_b <= config.ofmap.active_bits
-        _check_fit(min(C, f.sc) * acc_b, "ofmap", config, f"one row of {min(C, f.sc)} partial sums", layer)
-    else:
+    if df is Dataflow.OS:
         _check_fit(
             min(R, f.sr) * min(C, f.sc) * out_b,
             "ofmap",
@@ -283,77 +313,43 @@ def schedule(
             f"an output tile of {min(R, f.sr)}x{min(C, f.sc)} outputs",
             layer,
         )
+        out_elems = rsz * csz
+        writes = np.zeros(F, dtype=np.int64) if output_on_chip else out_elems * out_b
+        dram["ofmap"] += int(writes.sum())
+    else:
+        _check_fit(min(C, f.sc) * acc_b, "ofmap", config, f"one row of {min(C, f.sc)} partial sums", layer)
+        out_elems = m * csz if df is Dataflow.WS else csz * n
+        biggest = int(out_elems.max())
+        psum_on_chip = f.fr == 1 or biggest * acc_b <= config.ofmap.active_bits
+        last_row_fold = I == f.fr - 1
+        final = np.where(last_row_fold, 0 if output_on_chip else out_elems * out_b, 0)
+        spill = np.where(~last_row_fold, 0 if psum_on_chip else out_elems * acc_b, 0)
+        back = np.where(I > 0, 0 if psum_on_chip else out_elems * acc_b, 0)
+        writes = final + spill
+        dram["ofmap"] += int(final.sum())
+        dram["psum_write"] += int(spill.sum())
+        dram["psum_read"] += int(back.sum())
+        other_reads = other_reads + back
 
-    for _group in range(g):
-        fetched = {"ifmap": set(), "filter": set()}
-        last_tile = {"ifmap": None, "filter": None}
-        idx = 0
-        for j in range(f.fc):
-            for i in range(f.fr):
-                reads = 0
-                stream_bits = 0
-                chunks = 1
-                for name, tile, elems, streamed, edge in operands(i, j):
-                    bits = bits_of[name](elems)
-                    buf = getattr(config, name)
-                    if name == "ifmap" and input_on_chip:
-                        continue
-                    if not streamed:
-                        _check_fit(bits, name, config, f"a stationary {name} tile of {elems} elements", layer)
-                    chunked = False
-                    if streamed and not resident[name] and bits > buf.active_bits:
-                        _check_fit(
-                            bits_of[name](edge), name, config, f"one {name} vector of {edge} elements", layer
-                        )
-                        chunked = True
-                        chunks = max(chunks, _cdiv(bits, buf.active_bits))
-                    if resident[name]:
-                        need = tile not in fetched[name]
-                        fetched[name].add(tile)
-                    else:
-                        need = chunked or tile != last_tile[name]
-                    last_tile[name] = None if chunked else tile
-                    if need:
-                        reads += bits
-                        dram[name] += bits
-                        if streamed:
-                            stream_bits += bits
-                r, c = rows_sizes[i], cols_sizes[j]
-                writes = 0
-                psum_reads = 0
-                if df is Dataflow.OS:
-                    out_elems = r * c
-                    if not output_on_chip:
-                        writes = out_elems * out_b
-                        dram["ofmap"] += writes
-                else:
-                    out_elems = (m * c) if df is Dataflow.WS else (c * n)
-                    last_row_fold = i == f.fr - 1
-                    if last_row_fold:
-                        if not output_on_chip:
-                            writes = out_elems * out_b
-                            dram["ofmap"] += writes
-                    elif not psum_on_chip:
-                        writes = out_elems * acc_b
-                        dram["psum_write"] += writes
-                    if i > 0 and not psum_on_chip:
-                        psum_reads = out_elems * acc_b
-                        dram["psum_read"] += psum_reads
-                        reads += psum_reads
-                cyc = int(fold_cycles[idx])
-                idx += 1
-                if chunks == 1:
-                    steps_c.append(cyc)
-                    steps_r.append(reads)
-                    steps_w.append(writes)
-                else:
-                    base_c, rem_c = divmod(cyc, chunks)
-                    base_s, rem_s = divmod(stream_bits, chunks)
-                    for s in range(chunks):
-                        steps_c.append(base_c + (rem_c if s == chunks - 1 else 0))
-                        extra = (reads - stream_bits) if s == 0 else 0
-                        steps_r.append(base_s + (rem_s if s == chunks - 1 else 0) + extra)
-                        steps_w.append(writes if s == chunks - 1 else 0)
+    # split folds whose streamed tiles do not fit their buffer half into chunks along T
+    if int(chunks.max()) == 1:
+        steps_c, steps_r, steps_w = fold_cycles, stream_reads + other_reads, writes
+    else:
+        idx = np.repeat(np.arange(F), chunks)
+        starts = np.cumsum(chunks) - chunks
+        pos = np.arange(len(idx)) - starts[idx]
+        ch = chunks[idx]
+        is_first, is_last = pos == 0, pos == ch - 1
+        steps_c = fold_cycles[idx] // ch + np.where(is_last, fold_cycles[idx] % ch, 0)
+        steps_r = (
+            stream_reads[idx] // ch
+            + np.where(is_last, stream_reads[idx] % ch, 0)
+            + np.where(is_first, other_reads[idx], 0)
+        )
+        steps_w = np.where(is_last, writes[idx], 0)
+    if g > 1:
+        steps_c, steps_r, steps_w = (np.tile(a, g) for a in (steps_c, steps_r, steps_w))
+        dram = {key: v * g for key, v in dram.items()}
 
     # SRAM traffic at the array edge and at the DRAM side, in words of each tensor's format
     if scalesim_compatible:
