@@ -380,7 +380,7 @@ def emulate_conv_transpose2d(
     rng=None,
     cpu_compat: bool = False,
 ) -> LayerResult:
-    """Emulate a 2-D transposed convolution, weights ``(C_in, C_out/groups, kh, kw)`` (:func:`emulate_layer`)."""
+    """Emulate a 2-D transposed convolution, weights ``(C_in, C_out/groups, kh, kw)``."""
     return emulate_layer(
         LayerKind.CONV_TRANSPOSE2D,
         x,

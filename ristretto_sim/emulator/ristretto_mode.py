@@ -83,7 +83,7 @@ def ristretto_quantize(x, fmt, rounding="nearest_even", cpu_compat: bool = False
 
 
 def float32_conv2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry, pad=None) -> np.ndarray:
-    """Float32 convolution (NCHW x OIHW -> NCHW) by im2col and float32 GEMMs (Caffe's ``forward_cpu_gemm``)."""
+    """Float32 convolution (NCHW x OIHW -> NCHW) by im2col and float32 GEMMs, as Caffe forward_cpu_gemm."""
     geom = geometry
     pad = geom.padding if pad is None else pad
     o, _, kh, kw = w32.shape

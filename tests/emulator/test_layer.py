@@ -97,7 +97,7 @@ def test_stochastic_rounding_is_reproducible_and_needs_a_seed():
 
 
 def test_ristretto_mode_reproduces_reference_rules():
-    """Reference §1.3: operands fake-quantized, float32 GEMM, the bias in the WEIGHTS' format, output rounded."""
+    """Reference §1.3: fake-quantized operands, float32 GEMM, the bias in the WEIGHTS' format."""
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, 20)).astype(np.float32)
     w = (rng.normal(size=(5, 20)) * 0.3).astype(np.float32)
@@ -171,5 +171,5 @@ def test_saturation_statistics():
     f = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 7), outputs=FixedPoint(3, 0))
     r = emulate_linear(x, w, None, f)
     assert r.stats.input_saturations == 1 and r.stats.weight_saturations == 2
-    # 127/16 * 127/128 - 1/2 * 127/128 = 7.38 -> 3; -127/16 - 1/4 = -8.19 -> -4; (127/16 - 1/2) / 4 = 1.86 -> 2
+    # 127/16 * 127/128 - 127/256 = 7.38 -> 3; -127/16 - 1/4 = -8.19 -> -4; (127/16 - 1/2) / 4 = 1.86 -> 2
     assert r.stats.output_saturations == 2 and r.values.tolist() == [[3.0, -4.0, 2.0]]
