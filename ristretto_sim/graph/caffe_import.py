@@ -5,7 +5,7 @@ nor the protobuf package is needed. Both the current ``layer`` (field 100) and t
 formats are read, in the prototxt and in the caffemodel; blobs may carry a ``shape`` or the legacy
 num/channels/height/width.
 
-What each Caffe layer becomes (``caffe_layers`` documents the Caffe rules the specs encode):
+What each Caffe layer becomes (the layer specs of ``graph.layers`` encode Caffe's rules):
 
 * ``Convolution``/``ConvolutionRistretto`` -> ``Conv``; ``Deconvolution``/``DeconvolutionRistretto`` ->
   ``ConvTranspose``; ``InnerProduct``/``FcRistretto`` -> ``Dense`` (``transpose: true`` weights are
@@ -163,6 +163,8 @@ def read_prototxt(path) -> Message:
         raise ModelError(f"{path}: cannot read the Caffe network ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)") from None
+    if any(ord(c) < 32 and c not in "\t\n\r\f\v" for c in text[:4096]):
+        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)")
     try:
         return parse_text(text, "NetParameter")
     except TextFormatError as exc:
@@ -824,9 +826,6 @@ def load_caffe_model(prototxt, weights=None, *, phase: str = "TEST", level: int 
     net = read_prototxt(path)
     wpath = None if weights is None else Path(os.fspath(weights))
     wnet = None if wpath is None else read_caffemodel(wpath)
-    if wnet is None and not structure_only:
-        raise ModelError(f"{path}: a Caffe network needs its trained weights (.caffemodel); pass weights=... "
-                         "(or structure_only=True for shapes and quantization only)")
     return _Importer(path, net, wnet, wpath, phase=phase, level=int(level), stages=stages,
                      input_shape=input_shape, structure_only=structure_only).run()
 

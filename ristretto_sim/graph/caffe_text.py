@@ -99,7 +99,9 @@ def _tokenize(text: str) -> list[tuple[str, object, int]]:
 
 
 def _number(text: str, line: int, integer: bool):
-    t = text.lower().rstrip("f") if not text.lower().startswith(("0x", "-0x", "+0x")) else text.lower()
+    t = text.lower()
+    if re.fullmatch(r"[-+]?[\d.][\d.e+-]*f", t):  # C-style float suffix: 2f, 1.5f
+        t = t[:-1]
     try:
         if integer:
             if "x" in t:
