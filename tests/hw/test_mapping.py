@@ -12,9 +12,9 @@ from ristretto_sim.hw.layers import ConvShape, GemmShape
 from ristretto_sim.hw.mapping import (
     folding,
     pipelined_fold_cycles,
-    schedule,
     scalesim_compute_cycles,
     scalesim_sram_words,
+    schedule,
 )
 from ristretto_sim.hw.plan import LayerFormats
 from ristretto_sim.hw.simulate import SCALESIM_FORMATS, simulate
@@ -50,8 +50,12 @@ def test_recorded_scalesim_runs(layer, R, C, df, cycles):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    m=st.integers(1, 300), n=st.integers(1, 300), k=st.integers(1, 300), R=st.integers(1, 40),
-    C=st.integers(1, 40), df=st.sampled_from(["os", "ws", "is"]),
+    m=st.integers(1, 300),
+    n=st.integers(1, 300),
+    k=st.integers(1, 300),
+    R=st.integers(1, 40),
+    C=st.integers(1, 40),
+    df=st.sampled_from(["os", "ws", "is"]),
 )
 def test_closed_form_equals_reference_table(m, n, k, R, C, df):
     assert scalesim_compute_cycles(m, n, k, R, C, df) == reference_cycles(m, n, k, R, C, df)
@@ -59,8 +63,12 @@ def test_closed_form_equals_reference_table(m, n, k, R, C, df):
 
 @settings(max_examples=150, deadline=None)
 @given(
-    m=st.integers(1, 200), n=st.integers(1, 200), k=st.integers(1, 200), R=st.integers(1, 33),
-    C=st.integers(1, 33), df=st.sampled_from(["os", "ws", "is"]),
+    m=st.integers(1, 200),
+    n=st.integers(1, 200),
+    k=st.integers(1, 200),
+    R=st.integers(1, 33),
+    C=st.integers(1, 33),
+    df=st.sampled_from(["os", "ws", "is"]),
 )
 def test_scalesim_compatible_schedule_sums_to_closed_form(m, n, k, R, C, df):
     cfg = make_config(R, C, df, kb=1024)
@@ -105,15 +113,21 @@ def test_sram_counts_closed_form(df):
         "is": (m * k, k * n * fc_m, m * n * fr_k),
     }[df]
     assert (words["ifmap_reads"], words["filter_reads"], words["ofmap_writes"]) == expected
-    report = simulate([GemmShape("g", m, n, k)], None, make_config(R, C, df, kb=1024), scalesim_compatible=True)
+    report = simulate(
+        [GemmShape("g", m, n, k)], None, make_config(R, C, df, kb=1024), scalesim_compatible=True
+    )
     row = report.layers[0]
     assert (row.edge_ifmap_reads_words, row.edge_filter_reads_words, row.edge_ofmap_writes_words) == expected
 
 
 @settings(max_examples=100, deadline=None)
 @given(
-    m=st.integers(1, 300), n=st.integers(1, 300), k=st.integers(1, 300), R=st.integers(1, 33),
-    C=st.integers(1, 33), df=st.sampled_from(["os", "ws", "is"]),
+    m=st.integers(1, 300),
+    n=st.integers(1, 300),
+    k=st.integers(1, 300),
+    R=st.integers(1, 33),
+    C=st.integers(1, 33),
+    df=st.sampled_from(["os", "ws", "is"]),
 )
 def test_pipelined_folds_never_slower_and_equal_for_one_fold(m, n, k, R, C, df):
     f = folding(m, n, k, R, C, df)
@@ -167,7 +181,9 @@ def test_streamed_tile_larger_than_half_buffer_is_chunked_and_refetched():
     cfg = make_config(8, 8, "os", kb=8)
     sched = schedule(layer.problem(), INT8, cfg)
     assert len(sched.compute_cycles) > sched.folds
-    assert sched.total_compute_cycles == int(pipelined_fold_cycles(folding(64, 64, 4096, 8, 8, "os"), 4096).sum())
+    assert sched.total_compute_cycles == int(
+        pipelined_fold_cycles(folding(64, 64, 4096, 8, 8, "os"), 4096).sum()
+    )
     # every fold refetches both streamed tiles
     assert sched.dram_bits["ifmap"] == 64 * 4096 * 8 * 8
     assert sched.dram_bits["filter"] == 64 * 4096 * 8 * 8
