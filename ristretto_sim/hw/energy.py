@@ -96,7 +96,12 @@ class TechnologyTable:
     @classmethod
     def from_yaml(cls, path: str | Path = DEFAULT_TABLE) -> TechnologyTable:
         """Read a technology table; ``ConfigError`` names the file and the missing or bad key."""
-        return _load(str(Path(path).resolve()))
+        path = Path(path).resolve()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"technology table {path} not found") from None
+        return _load(str(path), stat.st_mtime_ns, stat.st_size)
 
     @classmethod
     def _from_dict(cls, d: dict, where: str) -> TechnologyTable:
@@ -247,7 +252,8 @@ class TechnologyTable:
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> TechnologyTable:
+def _load(path: str, mtime_ns: int, size: int) -> TechnologyTable:
+    """Parse a table file (cached per path and modification time)."""
     import yaml
 
     try:

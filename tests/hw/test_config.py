@@ -1,0 +1,100 @@
+"""AcceleratorConfig: validation naming the field, YAML round trip, presets, PE fit rules."""
+
+import pytest
+
+from ristretto_sim.errors import ConfigError
+from ristretto_sim.formats import FixedPoint, Minifloat
+from ristretto_sim.hw.config import AcceleratorConfig, BufferConfig, DRAMConfig, PEConfig, check_fits
+from ristretto_sim.hw.enums import Dataflow, PEKind
+from ristretto_sim.hw.plan import LayerFormats
+from ristretto_sim.hw.presets import PRESETS, preset
+
+
+def test_zero_rows_is_an_error_naming_rows():
+    with pytest.raises(ValueError, match=r"rows=0 must be >= 1"):
+        AcceleratorConfig(0, 8)
+    with pytest.raises(ValueError, match=r"cols=-3"):
+        AcceleratorConfig(8, -3)
+
+
+def test_negative_bandwidth_is_an_error_naming_the_field():
+    with pytest.raises(ValueError, match=r"dram\.bandwidth_bytes_per_cycle=-4 must be > 0"):
+        DRAMConfig(-4.0)
+    with pytest.raises(ValueError, match=r"dram\.latency_cycles=-1"):
+        DRAMConfig(1.0, -1)
+
+
+def test_other_bad_fields():
+    with pytest.raises(ValueError, match="dataflow='xs'"):
+        AcceleratorConfig(8, 8, "xs")
+    with pytest.raises(ValueError, match="clock_mhz=0"):
+        AcceleratorConfig(8, 8, clock_mhz=0)
+    with pytest.raises(ValueError, match="capacity_bytes=0"):
+        BufferConfig(0)
+    with pytest.raises(
+        ValueError, match=r"pe\.weights=e4m3 is a Minifloat; a fixed_mac PE needs a FixedPoint"
+    ):
+        PEConfig("fixed_mac", "int8", "e4m3", "int32")
+    with pytest.raises(TypeError, match="double_buffered"):
+        BufferConfig(1024, double_buffered="yes")
+
+
+def test_enums_accept_strings():
+    cfg = AcceleratorConfig(4, 4, "WS", pe=PEConfig("minifloat", "e4m3", "e4m3", "fp16"))
+    assert cfg.dataflow is Dataflow.WS and cfg.pe.kind is PEKind.MINIFLOAT
+    assert isinstance(cfg.pe.weights, Minifloat)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_yaml_round_trip(name, tmp_path):
+    cfg = preset(name)
+    path = tmp_path / "arch.yaml"
+    cfg.to_yaml(path)
+    assert AcceleratorConfig.from_yaml(path) == cfg
+    assert cfg.source  # every preset cites where its numbers come from
+
+
+def test_yaml_errors_name_the_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("rows: 8\ncols: 8\nbogus: 1\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: unknown keys bogus"):
+        AcceleratorConfig.from_yaml(path)
+    path.write_text("rows: 0\ncols: 8\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: rows=0 must be >= 1"):
+        AcceleratorConfig.from_yaml(path)
+    path.write_text("rows: 8\ncols: 8\ndram: {bandwidth_bytes_per_cycle: -1}\n")
+    with pytest.raises(ConfigError, match=r"dram\.bandwidth_bytes_per_cycle=-1"):
+        AcceleratorConfig.from_yaml(path)
+    path.write_text("rows: 8\ncols: 8\nifmap: {capacity_bytes: 10, size: 3}\n")
+    with pytest.raises(ConfigError, match="unknown keys in ifmap: size"):
+        AcceleratorConfig.from_yaml(path)
+
+
+def test_preset_lookup():
+    assert preset("edge-32x32-int8").num_pes == 1024
+    assert preset("tpu-mxu-128x128").rows == 128
+    assert preset("eyeriss-12x14-ws").num_pes == 168
+    with pytest.raises(KeyError, match="known: "):
+        preset("nope")
+
+
+def test_fit_rules():
+    pe = PEConfig("fixed_mac", "int8", "int8", "int32")
+    check_fits(LayerFormats("int4", "int8", "int8", "int32"), pe, "x")
+    check_fits(LayerFormats("uint4", "int8", "int8", "int32"), pe, "x")
+    check_fits(LayerFormats(FixedPoint(8, 7), "int4", "int8", "int32"), pe, "x")  # fraction bits are free
+    for bad in (
+        LayerFormats("uint8", "int8", "int8", "int32"),
+        LayerFormats("int8", "int8", "int8", "fixed40.0"),
+    ):
+        with pytest.raises(Exception, match="does not fit"):
+            check_fits(bad, pe, "x")
+
+
+def test_serial_cycles_per_mac():
+    pe = PEConfig(
+        "fixed_mac", "int8", "int8", "int32", precision="serial", bits_per_cycle=3, serial_operand="weights"
+    )
+    assert pe.cycles_per_mac(LayerFormats("int8", "int8", "int8", "int32")) == 3
+    assert pe.cycles_per_mac(LayerFormats("int8", "int4", "int8", "int32")) == 2
+    assert PEConfig().cycles_per_mac(LayerFormats("int8", "int4", "int8", "int32")) == 1
