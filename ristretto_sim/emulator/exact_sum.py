@@ -38,18 +38,18 @@ def _abs_float(x: np.ndarray) -> np.ndarray:
     return np.abs(x.astype(np.float64))
 
 
-def column_bounds(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per-(k, n) bound on one product, ``max_m |a[..., m, k]| * |w[..., k, n]|`` (float64, shape of
-    ``w``)."""
+def column_max(a: np.ndarray) -> np.ndarray:
+    """``max_m |a[..., m, k]|`` as float64, shape ``(..., K)``."""
     if a.shape[-2] == 0:
-        return np.zeros(np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + w.shape[-2:])
-    if a.dtype.kind == "f":
-        amax = np.abs(a).max(axis=-2).astype(np.float64)
-    else:
-        amax = np.maximum(
-            np.abs(a.max(axis=-2).astype(np.float64)), np.abs(a.min(axis=-2).astype(np.float64))
-        )
-    return amax[..., :, None] * _abs_float(w)
+        return np.zeros(a.shape[:-2] + a.shape[-1:])
+    hi = a.max(axis=-2).astype(np.float64)
+    lo = a.min(axis=-2).astype(np.float64)
+    return np.maximum(hi, -lo)
+
+
+def column_bounds(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-(k, n) bound on one product: ``max_m |a[..., m, k]| * |w[..., k, n]|`` (float64)."""
+    return column_max(a)[..., :, None] * _abs_float(w)
 
 
 def _plan_chunks(colprod: np.ndarray, limit: float, max_chunks: int) -> list[tuple[int, int]] | None:
@@ -134,7 +134,16 @@ def exact_matmul(a, w, *, bounds: np.ndarray | None = None) -> np.ndarray:
     out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
     if a.shape[-1] == 0 or a.size == 0 or w.size == 0:
         return np.zeros(out_shape, dtype=np.int64)
-    colprod = column_bounds(a, w) if bounds is None else bounds
+    if bounds is None:
+        acol = column_max(a)
+        wabs = _abs_float(w)
+        colprod = acol[..., :, None] * wabs
+        amax = float(acol.max(initial=0.0))
+        wmax = float(wabs.max(initial=0.0))
+    else:
+        colprod = bounds
+        amax = float(np.abs(a).max())
+        wmax = float(np.abs(w).max())
     total = float(colprod.sum(axis=-2).max(initial=0.0))
     if total >= INT64_SAFE:
         raise ValueError(
@@ -144,8 +153,6 @@ def exact_matmul(a, w, *, bounds: np.ndarray | None = None) -> np.ndarray:
         )
     if total == 0.0:
         return np.zeros(out_shape, dtype=np.int64)
-    amax = float(np.abs(a).max())
-    wmax = float(np.abs(w).max())
     if amax <= F32_EXACT and wmax <= F32_EXACT:
         chunks = _plan_chunks(colprod, F32_EXACT, max_chunks=3)
         if chunks is not None:

@@ -26,18 +26,33 @@ from dataclasses import KW_ONLY, asdict, dataclass
 import numpy as np
 
 from ristretto_sim.emulator.accumulator import (
+    accumulate,
     bias_to_accumulator,
     check_accumulator,
     default_accumulator,
 )
-from ristretto_sim.emulator.conv import fixed_conv2d, fixed_conv_transpose2d
+from ristretto_sim.emulator.conv import conv_accumulate, fixed_conv2d, fixed_conv_transpose2d
 from ristretto_sim.emulator.fixed_gemm import fixed_matmul
-from ristretto_sim.emulator.im2col import ConvGeometry
+from ristretto_sim.emulator.im2col import (
+    ConvGeometry,
+    pad_nhwc,
+    patch_chunks,
+    transposed_as_direct,
+    weight_matrix,
+)
+from ristretto_sim.emulator.minifloat_mac import minifloat_matmul
 from ristretto_sim.emulator.requantize import requantize
 from ristretto_sim.emulator.ristretto_mode import (
     float32_conv2d,
     float32_conv_transpose2d,
     ristretto_quantize,
+)
+from ristretto_sim.emulator.shift_pe import (
+    ShiftPE,
+    check_shift_accumulator,
+    default_shift_accumulator,
+    shift_products,
+    weight_shift_codes,
 )
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo, Rounding
 from ristretto_sim.formats.base import NumberFormat
@@ -287,6 +302,7 @@ def emulate_layer(
     mode=Mode.EXACT,
     rng=None,
     cpu_compat: bool = False,
+    shift_pe: ShiftPE | None = None,
 ) -> LayerResult:
     """Emulate one Conv / ConvTranspose / fully connected layer.
 
@@ -309,6 +325,8 @@ def emulate_layer(
         Seed for stochastic rounding (required when ``formats.rounding`` is stochastic).
     cpu_compat : bool
         Ristretto mode only: reproduce Ristretto's CPU quirks.
+    shift_pe : ShiftPE, optional
+        Shift-and-add datapaths: the barrel shifter (default: lossless).
 
     Returns
     -------
@@ -335,63 +353,27 @@ def emulate_layer(
     if path == "fixed":
         return _fixed(kind, x, w, b, formats, geometry, n_out, rng)
     if path == "shift":
-        from ristretto_sim.emulator.shift_pe import shift_layer
-
-        return shift_layer(kind.value, x, w, b, formats, geometry, n_out, _keys(rng, formats.rounding))
-    from ristretto_sim.emulator.minifloat_mac import minifloat_layer
-
-    return minifloat_layer(kind.value, x, w, b, formats, geometry, n_out, _keys(rng, formats.rounding))
+        return _shift(kind, x, w, b, formats, geometry, n_out, rng, shift_pe)
+    return _minifloat(kind, x, w, b, formats, geometry, n_out, rng)
 
 
-def emulate_linear(
-    x, weights, bias, formats: LayerFormats, *, mode=Mode.EXACT, rng=None, cpu_compat: bool = False
-) -> LayerResult:
-    """Emulate a fully connected layer, ``y = x @ weights.T + bias`` (see :func:`emulate_layer`)."""
-    return emulate_layer(
-        LayerKind.LINEAR, x, weights, bias, formats, mode=mode, rng=rng, cpu_compat=cpu_compat
-    )
+def emulate_linear(x, weights, bias, formats: LayerFormats, **options) -> LayerResult:
+    """Emulate a fully connected layer, ``y = x @ weights.T + bias``; ``options`` as :func:`emulate_layer`."""
+    return emulate_layer(LayerKind.LINEAR, x, weights, bias, formats, **options)
 
 
 def emulate_conv2d(
-    x,
-    weights,
-    bias,
-    formats: LayerFormats,
-    geometry: ConvGeometry | None = None,
-    *,
-    mode=Mode.EXACT,
-    rng=None,
-    cpu_compat: bool = False,
+    x, weights, bias, formats: LayerFormats, geometry: ConvGeometry | None = None, **options
 ) -> LayerResult:
-    """Emulate a 2-D convolution, NCHW x OIHW (see :func:`emulate_layer`)."""
-    return emulate_layer(
-        LayerKind.CONV2D, x, weights, bias, formats, geometry, mode=mode, rng=rng, cpu_compat=cpu_compat
-    )
+    """Emulate a 2-D convolution, NCHW x OIHW; ``options`` as :func:`emulate_layer`."""
+    return emulate_layer(LayerKind.CONV2D, x, weights, bias, formats, geometry, **options)
 
 
 def emulate_conv_transpose2d(
-    x,
-    weights,
-    bias,
-    formats: LayerFormats,
-    geometry: ConvGeometry | None = None,
-    *,
-    mode=Mode.EXACT,
-    rng=None,
-    cpu_compat: bool = False,
+    x, weights, bias, formats: LayerFormats, geometry: ConvGeometry | None = None, **options
 ) -> LayerResult:
     """Emulate a 2-D transposed convolution, weights ``(C_in, C_out/groups, kh, kw)``."""
-    return emulate_layer(
-        LayerKind.CONV_TRANSPOSE2D,
-        x,
-        weights,
-        bias,
-        formats,
-        geometry,
-        mode=mode,
-        rng=rng,
-        cpu_compat=cpu_compat,
-    )
+    return emulate_layer(LayerKind.CONV_TRANSPOSE2D, x, weights, bias, formats, geometry, **options)
 
 
 # ----------------------------------------------------------------------------------- exact fixed point
@@ -517,3 +499,144 @@ def _ristretto(kind, x, w, b, formats: LayerFormats, geometry, rng, cpu_compat) 
         bias_saturations=bias_sat,
     )
     return LayerResult(yq.astype(np.float64), stats, None)
+
+
+# ------------------------------------------------------------------------------------------ shift-and-add PE
+def _direct_conv_operands(kind, x, w, geometry):
+    """(x, w, pad, geometry) of the direct convolution computing a conv / transposed conv."""
+    if kind is LayerKind.CONV2D:
+        return x, w, geometry.padding, geometry
+    return transposed_as_direct(x, w, geometry)
+
+
+def _shift(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng, pe) -> LayerResult:
+    fin, fw = formats.inputs, formats.weights
+    pe = ShiftPE() if pe is None else pe
+    if not isinstance(pe, ShiftPE):
+        raise TypeError(f"shift_pe={pe!r} must be a ShiftPE")
+    if fin.per_channel:
+        raise ValueError(f"inputs={fin} cannot be per-channel")
+    kin, kw_, kb, kout = _keys(rng, formats.rounding)
+    k = _reduction_length(kind, w, geometry)
+    acc = formats.accumulator if formats.accumulator is not None else default_shift_accumulator(fin, fw, k)
+    check_shift_accumulator(acc, fin, fw)
+    acc_frac = np.full(n_out, acc.frac_bits, dtype=np.int64)
+    xc = fin.encode(x, formats.rounding, Overflow.SATURATE, kin)
+    bias_codes, bias_sat = None, 0
+    if b is not None:
+        bias_sat = _out_of_range(b, formats.bias)
+        bq = b if formats.bias is None else formats.bias.quantize(b, formats.rounding, Overflow.SATURATE, kb)
+        bias_codes, clamped = bias_to_accumulator(bq, acc, acc_frac, formats.rounding, kb)
+        bias_sat += clamped
+    if kind is LayerKind.LINEAR:
+        wcode, t_min = weight_shift_codes(w, fw, fin, acc, formats.rounding, kw_)
+        lead = xc.shape[:-1]
+        prods = shift_products(xc.reshape(-1, xc.shape[-1]), wcode.T, t_min, pe, fin, fw, acc)
+        r = accumulate(prods, bias_codes, acc, formats.overflow)
+        acc_codes = r.codes.reshape(lead + (n_out,))
+        axis = acc_codes.ndim - 1
+    else:
+        wq = fw.quantize(w, formats.rounding, rng=kw_)  # round once; the direct form only reorders values
+        xd, wd, pad, gd = _direct_conv_operands(kind, xc, wq, geometry)
+        wcode, t_min = weight_shift_codes(wd, fw, fin, acc)
+        wm = weight_matrix(wcode, gd.groups)
+        r = conv_accumulate(
+            xd,
+            wd,
+            pad,
+            gd,
+            acc,
+            formats.overflow,
+            bias_codes,
+            products_cls=lambda p, m: shift_products(p, m, t_min, pe, fin, fw, acc),
+            w_matrix=wm,
+        )
+        acc_codes = r.codes
+        axis = 1
+    values, codes, out_sat = output_stage(acc_codes, acc, acc_frac, formats, axis, kout)
+    stats = LayerStats(
+        mode=Mode.EXACT,
+        datapath="shift",
+        accumulator=str(acc),
+        outputs=int(values.size),
+        macs=int(values.size) * k,
+        accumulator_overflows=r.overflow_count,
+        output_saturations=out_sat,
+        input_saturations=_out_of_range(x, fin),
+        weight_saturations=int((np.abs(w) > fw.max).sum()),
+        bias_saturations=bias_sat,
+    )
+    return LayerResult(values, stats, codes)
+
+
+# ------------------------------------------------------------------------------------------ minifloat MAC
+def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerResult:
+    fin, fw = formats.inputs, formats.weights
+    kin, kw_, kb, kout = _keys(rng, formats.rounding)
+    acc = formats.accumulator
+    if isinstance(acc, FixedPoint):
+        raise ValueError(
+            f"accumulator={acc}: minifloat MACs take accumulator=None (exact Kulisch accumulator, its width "
+            "derived from the formats) or a Minifloat (float accumulation)"
+        )
+    k = _reduction_length(kind, w, geometry)
+    rnd = formats.rounding
+    xq = fin.quantize(x, rnd, rng=kin)
+    wq = fw.quantize(w, rnd, rng=kw_)
+    bq = None
+    if b is not None:
+        bq = b if formats.bias is None else formats.bias.quantize(b, rnd, rng=kb)
+
+    def mac(a_mat, w_mat, bias):
+        return minifloat_matmul(
+            a_mat,
+            w_mat,
+            fin,
+            fw,
+            accumulator=acc,
+            product_format=formats.product,
+            bias=bias,
+            readout=formats.outputs,
+            rounding=rnd,
+            rng=kout,
+            check_operands=False,
+        )
+
+    if kind is LayerKind.LINEAR:
+        lead = xq.shape[:-1]
+        res = mac(xq.reshape(-1, xq.shape[-1]), wq.T, bq)
+        values = res.values.reshape(lead + (n_out,))
+        nan, inf, name = res.nan_count, res.inf_count, res.accumulator
+    else:
+        xd, wd, pad, gd = _direct_conv_operands(kind, xq, wq, geometry)
+        g = gd.groups
+        o, _, kh, kw = wd.shape
+        n = xd.shape[0]
+        xp = pad_nhwc(xd, pad)
+        top, left, bottom, right = pad
+        ho = (xd.shape[2] + top + bottom - gd.dilation[0] * (kh - 1) - 1) // gd.stride[0] + 1
+        wo = (xd.shape[3] + left + right - gd.dilation[1] * (kw - 1) - 1) // gd.stride[1] + 1
+        wm = weight_matrix(wd, g)
+        bias = None if bq is None else bq.reshape(g, 1, o // g)
+        out = np.empty((n, ho, wo, o))
+        nan = inf = 0
+        for bs, ys, patches in patch_chunks(xp, kh, kw, gd, (ho, wo), np.float64):
+            res = mac(patches, wm, bias)
+            out[bs, ys] = res.values.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
+            nan += res.nan_count
+            inf += res.inf_count
+            name = res.accumulator
+        values = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    stats = LayerStats(
+        mode=Mode.EXACT,
+        datapath=formats.datapath,
+        accumulator=name,
+        outputs=int(values.size),
+        macs=int(values.size) * k,
+        input_saturations=_out_of_range(x, fin),
+        weight_saturations=_out_of_range(w, fw),
+        bias_saturations=0 if b is None else _out_of_range(b, formats.bias),
+        nan_outputs=nan,
+        inf_outputs=inf,
+    )
+    return LayerResult(values, stats, None)

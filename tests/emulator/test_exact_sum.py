@@ -89,7 +89,7 @@ def test_zero_k_and_zero_operands():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    bits=st.tuples(st.integers(1, 31), st.integers(1, 31)),
+    bits=st.tuples(st.integers(1, 28), st.integers(1, 28)),  # sums stay below the 2**62 limit
     m=st.integers(1, 4),
     k=st.integers(1, 40),
     n=st.integers(1, 4),

@@ -1,0 +1,369 @@
+"""Minifloat MAC unit: exact products, accumulated into a Kulisch accumulator or a declared float accumulator.
+
+**Products** of two minifloats are exact (their significands have at most 53 bits together).
+
+**Kulisch accumulation** (``accumulator=None``): every product is a multiple of ``2**(qa + qw)``, where ``q =
+emin - man_bits`` is the quantum of a format's lowest binade, and smaller than
+``2**(emax_a + 1) * 2**(emax_w + 1)``; a fixed-point accumulator of
+
+    ``kulisch_bits = (emax_a - qa) + (emax_w - qw) + 2 + ceil(log2 K) + 1``
+
+bits (``2*(emax - e_min_subnormal) + 2 + ceil(log2 K) + 1`` for one format: 36 + 12 = 48 bits for e4m3fn at K
+= 1152; 64 + 12 = 76 bits for e5m2; 80 + 12 = 92 for fp16) holds every sum exactly, so the order of the
+additions does not matter. It is computed with exact integer GEMMs on the integer significands ``x / 2**q``
+(:func:`~ristretto_sim.emulator.exact_sum.exact_matmul`: float64 BLAS while the partial sums fit 53 bits,
+limb-split otherwise) into a two-word integer (sums up to ``2**94``): Kulisch widths up to 94 bits are
+supported (every 8-bit, 6-bit and 4-bit format, fp16 up to K = 2**13); wider formats (bf16, fp32) need a float
+accumulator. The readout rounds the exact sum once to the output format (via a round-to-odd float64, which is
+exact double rounding for every target of at most 51 significant bits).
+
+**Float accumulation** (``accumulator`` a ``Minifloat``, e.g. fp32, fp16): the bias is rounded to the
+accumulator format and preloaded; then the products (optionally rounded to ``product_format`` first) are added
+over K in order, each addition rounded once to the accumulator format (the exact sum is formed with TwoSum and
+rounded to odd in float64 first, so the one rounding is correct for accumulators of at most 51 significant
+bits).
+
+**NaN and Inf** products (NaN operand, ``0 x Inf``, ``Inf x y``) set sticky flags instead of entering the sum:
+the readout is NaN if a NaN or both infinities were seen, ``+-Inf`` if one infinity was, else the rounded sum;
+the output format then represents it as it can (``fn`` formats turn Inf into NaN, ``none`` formats saturate).
+An infinite or NaN bias sets the same flags.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ristretto_sim.emulator.exact_sum import LIMB_BITS, exact_matmul
+from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
+from ristretto_sim.formats.rounding import StochasticKey, stochastic_key
+
+#: widest Kulisch accumulator supported (sums are held in two int64 words)
+MAX_KULISCH_BITS = 94
+_M32 = np.int64(0xFFFFFFFF)
+
+
+def _quantum_exp(fmt: Minifloat) -> int:
+    return fmt.emin - fmt.man_bits
+
+
+def kulisch_frac_bits(in_fmt: Minifloat, w_fmt: Minifloat) -> int:
+    """Fractional bits of the Kulisch accumulator: ``-(qa + qw)`` with ``q = emin - man_bits``."""
+    return -(_quantum_exp(in_fmt) + _quantum_exp(w_fmt))
+
+
+def kulisch_bits(in_fmt: Minifloat, w_fmt: Minifloat, k: int) -> int:
+    """Width in bits of the exact (Kulisch) accumulator for ``k`` products of ``in_fmt`` x ``w_fmt``.
+
+    ``(emax_a - qa) + (emax_w - qw) + 2 + ceil(log2 k) + 1`` with ``q = emin - man_bits``; for one format this
+    is ``2*(emax - e_min_subnormal) + 2 + ceil(log2 K) + 1``.
+    """
+    for f, n in ((in_fmt, "in_fmt"), (w_fmt, "w_fmt")):
+        if not isinstance(f, Minifloat):
+            raise TypeError(f"{n}={f!r} must be a Minifloat")
+    if k < 1:
+        raise ValueError(f"k={k} must be >= 1")
+    span = (in_fmt.emax - _quantum_exp(in_fmt)) + (w_fmt.emax - _quantum_exp(w_fmt))
+    return span + 2 + math.ceil(math.log2(k)) + 1
+
+
+@dataclass(frozen=True, eq=False)
+class MinifloatMacResult:
+    """Readout of a minifloat MAC array.
+
+    Attributes
+    ----------
+    values : ndarray of float64, shape (..., M, N)
+        Readout values, rounded once to ``readout`` (or the float accumulator's contents / the nearest float64
+        of the exact sum when there is no readout format); NaN / +-Inf per the sticky flags.
+    accumulator : str
+        ``"kulisch<bits>"`` or the float accumulator's text form.
+    nan_count, inf_count : int
+        Outputs that read out NaN / infinite (before the readout format).
+    """
+
+    values: np.ndarray
+    accumulator: str
+    nan_count: int
+    inf_count: int
+
+
+def _check_values(x, fmt: Minifloat, name: str) -> np.ndarray:
+    if not isinstance(fmt, Minifloat):
+        raise TypeError(f"{name} format {fmt!r} must be a Minifloat")
+    x = np.asarray(x, dtype=np.float64)
+    fin = np.isfinite(x)
+    if not np.array_equal(fmt.quantize(np.where(fin, x, 0.0)), np.where(fin, x, 0.0)):
+        raise ValueError(f"{name} values are not all representable in {fmt}; quantize them first")
+    if (np.isinf(x).any() and not fmt.has_inf) or (np.isnan(x).any() and not fmt.has_nan):
+        raise ValueError(f"{name} holds NaN/Inf values that {fmt} cannot represent")
+    return x
+
+
+def _special_flags(a, w):
+    """Sticky flags per output, (nan, +inf, -inf), from NaN/Inf products via indicator GEMMs."""
+    f32 = np.float32
+    an, wn = np.isnan(a), np.isnan(w)
+    ap, am = a == np.inf, a == -np.inf
+    wp, wm = w == np.inf, w == -np.inf
+    az, wz = a == 0, w == 0
+    apos, aneg = (a > 0) & ~np.isnan(a), (a < 0) & ~np.isnan(a)
+    wpos, wneg = (w > 0) & ~np.isnan(w), (w < 0) & ~np.isnan(w)
+    ones_w = np.ones(w.shape[-2:], f32)
+    ones_a = np.ones(a.shape[-2:], f32)
+    nan = (
+        np.matmul(an.astype(f32), ones_w)
+        + np.matmul(ones_a, wn.astype(f32))
+        + np.matmul((ap | am).astype(f32), wz.astype(f32))
+        + np.matmul(az.astype(f32), (wp | wm).astype(f32))
+    ) > 0
+    pinf = (
+        np.matmul(ap.astype(f32), wpos.astype(f32))
+        + np.matmul(am.astype(f32), wneg.astype(f32))
+        + np.matmul(apos.astype(f32), wp.astype(f32))
+        + np.matmul(aneg.astype(f32), wm.astype(f32))
+    ) > 0
+    ninf = (
+        np.matmul(ap.astype(f32), wneg.astype(f32))
+        + np.matmul(am.astype(f32), wpos.astype(f32))
+        + np.matmul(apos.astype(f32), wm.astype(f32))
+        + np.matmul(aneg.astype(f32), wp.astype(f32))
+    ) > 0
+    return nan, pinf, ninf
+
+
+def _apply_flags(values, nan, pinf, ninf):
+    out = np.where(pinf, np.inf, values)
+    out = np.where(ninf, -np.inf, out)
+    return np.where(nan | (pinf & ninf), np.nan, out)
+
+
+def _two_word_matmul(ai: np.ndarray, wi: np.ndarray):
+    """Exact ``ai @ wi`` of integer matrices (float64 holding integers below 2**63) as two int64 words:
+    ``value = hi * 2**32 + lo`` with ``lo`` in [0, 2**32)."""
+    amax = float(np.abs(ai).max(initial=0))
+    wmax = float(np.abs(wi).max(initial=0))
+    if amax * wmax * ai.shape[-1] < 2.0**61:
+        s = exact_matmul(ai, wi)
+        return s >> np.int64(32), s & _M32
+    ai = ai.astype(np.int64)
+    wi = wi.astype(np.int64)
+    a_limbs = _limbs(ai)
+    w_limbs = _limbs(wi)
+    shape = np.broadcast_shapes(ai.shape[:-2], wi.shape[:-2]) + (ai.shape[-2], wi.shape[-1])
+    hi = np.zeros(shape, np.int64)
+    lo = np.zeros(shape, np.int64)
+    for i, al in enumerate(a_limbs):
+        for j, wl in enumerate(w_limbs):
+            c = exact_matmul(al, wl)  # |c| < K * 2**40
+            sh = LIMB_BITS * (i + j)
+            q, r = divmod(sh, 32)
+            c_lo, c_hi = c & _M32, c >> np.int64(32)
+            v = c_lo << np.int64(r)  # < 2**63
+            word0 = v & _M32
+            word1 = (v >> np.int64(32)) + (c_hi << np.int64(r))
+            if q == 0:
+                lo += word0
+                hi += word1
+            else:  # contributes only to hi: value < 2**95 keeps hi inside int64
+                hi += (word0 << np.int64(32 * (q - 1))) + (word1 << np.int64(32 * q))
+            hi += lo >> np.int64(32)
+            lo &= _M32
+    return hi, lo
+
+
+def _limbs(x: np.ndarray) -> list[np.ndarray]:
+    x = x.astype(np.int64)
+    out = []
+    mask = np.int64((1 << LIMB_BITS) - 1)
+    while True:
+        if int(np.abs(x).max(initial=0)) < (1 << LIMB_BITS):
+            out.append(x)
+            return out
+        out.append(x & mask)
+        x = x >> np.int64(LIMB_BITS)
+
+
+def round_to_odd_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x + y`` of float64 arrays rounded to odd (exact sum, then the LSB forced to 1 if inexact).
+
+    Rounding this once more to any format with at most 51 significant bits gives the correctly rounded exact
+    sum.
+    """
+    s = x + y
+    with np.errstate(invalid="ignore"):
+        bb = s - x
+        e = (x - (s - bb)) + (y - bb)
+        fix = np.isfinite(s) & (e != 0) & ((s.view(np.int64) & 1) == 0)
+    if fix.any():
+        s = np.where(fix, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
+    return s
+
+
+def minifloat_matmul(
+    a,
+    w,
+    in_fmt: Minifloat,
+    w_fmt: Minifloat,
+    *,
+    accumulator: Minifloat | None = None,
+    product_format: Minifloat | None = None,
+    bias=None,
+    readout=None,
+    rounding=Rounding.NEAREST_EVEN,
+    rng=None,
+    check_operands: bool = True,
+) -> MinifloatMacResult:
+    """Minifloat MAC array: ``a @ w`` with exact products, Kulisch or float accumulation (module docstring).
+
+    Parameters
+    ----------
+    a : array of float, shape (..., M, K)
+        Input values, representable in ``in_fmt`` (NaN/Inf allowed where the format has them).
+    w : array of float, shape (..., K, N)
+        Weight values, representable in ``w_fmt``.
+    in_fmt, w_fmt : Minifloat
+    accumulator : Minifloat, optional
+        None: exact Kulisch accumulator (``kulisch_bits`` wide). A Minifloat: float accumulation, one rounding
+        per addition, in K order.
+    product_format : Minifloat, optional
+        Float accumulation only: round each product to this format before adding it.
+    bias : array of float, shape (N,) (or broadcastable to (..., 1, N)), optional
+        Preloaded value per output column (rounded to the Kulisch grid / the accumulator format first).
+    readout : Minifloat or FixedPoint, optional
+        Format the accumulator is read out into (one rounding). None: the nearest float64 of the exact sum
+        (Kulisch) or the accumulator contents.
+    rounding : Rounding or str
+        Rounding of every rounding step.
+    rng : optional
+        Seed / key for stochastic rounding.
+    check_operands : bool
+        Verify that ``a`` and ``w`` are representable (one quantization pass each); callers that quantized the
+        operands themselves pass False.
+
+    Returns
+    -------
+    MinifloatMacResult
+    """
+    rounding = Rounding.coerce(rounding, "rounding")
+    if check_operands:
+        a = _check_values(a, in_fmt, "a")
+        w = _check_values(w, w_fmt, "w")
+    else:
+        a = np.asarray(a, dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
+        raise ValueError(
+            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
+        )
+    if accumulator is not None and not isinstance(accumulator, Minifloat):
+        raise TypeError(
+            f"accumulator={accumulator!r} must be a Minifloat (or None for a Kulisch accumulator)"
+        )
+    if product_format is not None:
+        if not isinstance(product_format, Minifloat):
+            raise TypeError(f"product_format={product_format!r} must be a Minifloat")
+        if accumulator is None:
+            raise ValueError(
+                "product_format rounds products before a float accumulator; the Kulisch accumulator "
+                "adds exact products (give accumulator= a Minifloat)"
+            )
+    n = w.shape[-1]
+    b = None
+    if bias is not None:
+        b = np.asarray(bias, dtype=np.float64)
+        if b.ndim < 1 or b.shape[-1] != n:
+            raise ValueError(f"bias has shape {b.shape}, expected ({n},) (one value per output column)")
+    keys = (
+        (None, None)
+        if rounding is not Rounding.STOCHASTIC
+        else (stochastic_key(rng), StochasticKey(stochastic_key(rng).seed + 1))
+    )
+    nonfinite = not (np.isfinite(a).all() and np.isfinite(w).all() and (b is None or np.isfinite(b).all()))
+    if nonfinite:
+        nan, pinf, ninf = _special_flags(a, w)
+        if b is not None:
+            nan |= np.isnan(b)
+            pinf |= b == np.inf
+            ninf |= b == -np.inf
+        a = np.where(np.isfinite(a), a, 0.0)
+        w = np.where(np.isfinite(w), w, 0.0)
+        b = None if b is None else np.where(np.isfinite(b), b, 0.0)
+    if not nonfinite:
+        shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], n)
+        nan = pinf = ninf = np.zeros(shape, dtype=bool)
+    if accumulator is None:
+        values, acc_name = _kulisch(a, w, in_fmt, w_fmt, b, readout is not None, rounding, keys[1])
+    else:
+        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0])
+        nan, pinf, ninf = nan | flags[0], pinf | flags[1], ninf | flags[2]
+        acc_name = str(accumulator)
+    values = _apply_flags(values, nan, pinf, ninf)
+    nan_count = int(np.isnan(values).sum())
+    inf_count = int(np.isinf(values).sum())
+    if readout is not None:
+        if isinstance(readout, FixedPoint):  # NaN has no fixed-point code: it stays NaN
+            isn = np.isnan(values)
+            values = np.where(
+                isn, np.nan, readout.quantize(np.where(isn, 0.0, values), rounding, rng=keys[1])
+            )
+        else:
+            values = readout.quantize(values, rounding, rng=keys[1])
+    return MinifloatMacResult(values, acc_name, nan_count, inf_count)
+
+
+def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
+    """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
+    k = a.shape[-1]
+    width = kulisch_bits(in_fmt, w_fmt, max(k, 1))
+    if width > MAX_KULISCH_BITS:
+        raise ValueError(
+            f"a Kulisch accumulator for {in_fmt} x {w_fmt} with K={k} needs {width} bits; at most "
+            f"{MAX_KULISCH_BITS} are supported: declare a float accumulator (e.g. accumulator=fp32)"
+        )
+    qa, qw = _quantum_exp(in_fmt), _quantum_exp(w_fmt)
+    ai = np.ldexp(a, -qa)  # exact integer significands (|ai| < 2**(emax + 1 - qa)), held in float64
+    wi = np.ldexp(w, -qw)
+    hi, lo = _two_word_matmul(ai, wi)
+    if (
+        b is not None
+    ):  # preload: the bias rounded to the Kulisch grid (exact for biases on an fp16-or-finer grid)
+        from ristretto_sim.formats.rounding import round_to_integer
+
+        bi = round_to_integer(np.ldexp(b, -(qa + qw)), rounding, key)
+        bh = np.floor(np.ldexp(bi, -32))
+        bl = bi - np.ldexp(bh, 32)
+        hi = hi + bh.astype(np.int64)
+        lo = lo + bl.astype(np.int64)
+        hi += lo >> np.int64(32)
+        lo &= _M32
+    x = np.ldexp(hi.astype(np.float64), 32)  # exact: |hi| < 2**62
+    y = lo.astype(np.float64)
+    if not to_odd:
+        return np.ldexp(x + y, qa + qw), f"kulisch{width}"  # one correctly rounded float64 addition
+    return np.ldexp(round_to_odd_sum(x, y), qa + qw), f"kulisch{width}"
+
+
+def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key):
+    shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+    size = int(np.prod(shape))
+    acc = np.zeros(shape)
+    nan, pinf, ninf = (np.zeros(shape, dtype=bool) for _ in range(3))
+    if b is not None:
+        acc = acc + acc_fmt.quantize(b, rounding, rng=None if key is None else StochasticKey(key.seed + 7))
+    for k in range(a.shape[-1]):
+        p = a[..., :, k, None] * w[..., k, None, :]  # exact
+        sub = None if key is None else StochasticKey(key.seed, key.offset + 2 * k * size)
+        if product_format is not None:
+            p = np.broadcast_to(product_format.quantize(p, rounding, rng=sub), shape)
+            if not np.isfinite(p).all():  # a product that overflows the product format sets the sticky flags
+                nan |= np.isnan(p)
+                pinf |= p == np.inf
+                ninf |= p == -np.inf
+                p = np.where(np.isfinite(p), p, 0.0)
+        s = round_to_odd_sum(acc, np.broadcast_to(p, shape))
+        sub = None if key is None else StochasticKey(key.seed, key.offset + (2 * k + 1) * size)
+        acc = acc_fmt.quantize(s, rounding, rng=sub)
+    return acc, (nan, pinf, ninf)
