@@ -152,6 +152,23 @@ class CaffeModel:
         if self.phase not in ("TEST", "TRAIN"):
             raise ValueError(f"phase={self.phase!r} must be 'TEST' or 'TRAIN'")
 
+    def quant_plan(self, mode: str = "ristretto"):
+        """The Ristretto layers' formats as a ``QuantPlan`` (default mode ``ristretto``, as the file meant).
+
+        One entry per Ristretto layer with its inputs, weights, bias and outputs formats and its rounding;
+        LRNRistretto's ``internal`` format has no plan key and is left out (its inputs/outputs are kept).
+        Layers without ``quantization_param`` stay float, as in Ristretto.
+        """
+        from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+
+        layers = {}
+        for name, q in self.quantization.items():
+            fmts = {k: v for k, v in q.formats().items() if k != "internal"}
+            layers[name] = LayerPlan(**fmts, rounding=q.rounding)
+        plan = QuantPlan(layers, mode=mode)
+        plan.check(self.network, source=self.network.source)
+        return plan
+
 
 # ---------------------------------------------------------------------------------------------- reading files
 def read_prototxt(path) -> Message:

@@ -389,3 +389,16 @@ def test_caffe_lenet_scores_99_percent_on_the_mnist_test_set():
         correct += int((run_float(net, net.preprocess(images))["ip2"].argmax(axis=1) == labels).sum())
     # measured: 9904 / 10000 = 99.04 % (pixel/256, the prototxt's transform_param)
     assert abs(correct - 9904) <= 2
+
+
+@pytest.mark.skipif(not SQUEEZE.is_file(), reason="../shared/data/ristretto not present")
+def test_squeezenet_quantization_as_a_quant_plan():
+    plan_module = pytest.importorskip("ristretto_sim.graph.plan")
+    model = load_caffe_model(SQUEEZE, structure_only=True)
+    plan = model.quant_plan()
+    assert plan.mode.value == "ristretto" and list(plan.layers) == list(model.quantization)
+    entry = plan.layers["conv10"]
+    assert (entry.inputs, entry.weights, entry.bias, entry.outputs) == (
+        FixedPoint(8, -3), FixedPoint(8, 8), FixedPoint(8, 8), FixedPoint(8, -3))
+    assert entry.rounding is Rounding.NEAREST_EVEN and entry.accumulator is None
+    assert plan_module.QuantPlan.from_yaml(plan.to_yaml(), model.network) == plan
