@@ -402,3 +402,30 @@ def test_squeezenet_quantization_as_a_quant_plan():
         FixedPoint(8, -3), FixedPoint(8, 8), FixedPoint(8, 8), FixedPoint(8, -3))
     assert entry.rounding is Rounding.NEAREST_EVEN and entry.accumulator is None
     assert plan_module.QuantPlan.from_yaml(plan.to_yaml(), model.network) == plan
+
+
+def test_data_layer_transform_param_mean_file_and_crop(tmp_path):
+    mean_image = np.arange(3 * 6 * 6, dtype=np.float32).reshape(1, 3, 6, 6)
+    (tmp_path / "mean.binaryproto").write_bytes(enc.blob(mean_image, legacy=(1, 3, 6, 6)))
+    text = """
+    layer { name: "d" type: "Data" top: "data" top: "label" include { phase: TEST }
+            transform_param { scale: 0.5 crop_size: 4 mean_file: "mean.binaryproto" }
+            data_param { source: "val_lmdb" batch_size: 10 } }
+    layer { name: "r" type: "ReLU" bottom: "data" top: "r" }
+    layer { name: "acc" type: "Accuracy" bottom: "r" bottom: "label" top: "acc"
+            accuracy_param { top_k: 5 } }
+    """
+    model = load_caffe_model(write(tmp_path, text)[0])
+    net = model.network
+    assert net.input.shape == (3, 4, 4) and net.outputs == ("r",)
+    assert [(h.layer, h.top_k) for h in model.heads] == [("acc", 5)]
+    pixels = np.full((1, 3, 6, 6), 200, np.uint8)
+    expected = (200 - mean_image[:, :, 1:5, 1:5]) * 0.5  # mean subtracted, scaled, centre crop
+    np.testing.assert_array_equal(net.preprocess(pixels), expected)
+    text2 = text.replace("crop_size: 4 mean_file: \"mean.binaryproto\"",
+                         "crop_size: 5 mean_value: 1 mean_value: 2")
+    (tmp_path / "b").mkdir()
+    net2 = load_caffe(write(tmp_path / "b", text2)[0], input_shape=(2, 7, 7))
+    assert net2.input.shape == (2, 5, 5) and net2.preprocess.mean == (1.0, 2.0)
+    with pytest.raises(ModelError, match="mean_file 'nope.binaryproto' not found"):
+        load_caffe(write(tmp_path / "b", text.replace("mean.binaryproto", "nope.binaryproto"))[0])
