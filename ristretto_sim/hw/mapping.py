@@ -297,7 +297,13 @@ def schedule(
             prev_chunked = np.zeros(F, dtype=bool)
             prev_chunked[1:] = chunked[:-1]
             need = changed | chunked | prev_chunked
-        moved = np.where(need, bits, 0)
+        if name == "ifmap":
+            # distinct inputs, rounded once over the whole sequence of fetches (a full pass is exact)
+            cum = np.cumsum(np.where(need, elems, 0)) * (in_b * in_num)
+            cum = -((-cum) // in_den)
+            moved = np.diff(cum, prepend=0)
+        else:
+            moved = np.where(need, bits, 0)
         dram[name] += int(moved.sum())
         if streamed:
             stream_reads += moved
@@ -320,11 +326,12 @@ def schedule(
         _check_fit(min(C, f.sc) * acc_b, "ofmap", config, f"one row of {min(C, f.sc)} partial sums", layer)
         out_elems = m * csz if df is Dataflow.WS else csz * n
         biggest = int(out_elems.max())
-        psum_on_chip = f.fr == 1 or biggest * acc_b <= config.ofmap.active_bits
+        # SCALE-Sim sends every partial sum to DRAM and never reads one back (reference §5.4)
+        psum_on_chip = not scalesim_compatible and (f.fr == 1 or biggest * acc_b <= config.ofmap.active_bits)
         last_row_fold = I == f.fr - 1
         final = np.where(last_row_fold, 0 if output_on_chip else out_elems * out_b, 0)
         spill = np.where(~last_row_fold, 0 if psum_on_chip else out_elems * acc_b, 0)
-        back = np.where(I > 0, 0 if psum_on_chip else out_elems * acc_b, 0)
+        back = np.where(I > 0, 0 if psum_on_chip or scalesim_compatible else out_elems * acc_b, 0)
         writes = final + spill
         dram["ofmap"] += int(final.sum())
         dram["psum_write"] += int(spill.sum())

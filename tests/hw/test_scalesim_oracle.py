@@ -41,5 +41,8 @@ def test_compute_cycles_and_sram_counts_equal_scalesim(df, R, C, layers):
         assert mine.edge_ofmap_writes_words == ref.sram_ofmap_writes
         assert mine.mapping_efficiency * 100 == pytest.approx(ref.mapping_efficiency_pct)
         assert mine.compute_utilization * 100 == pytest.approx(ref.compute_util_pct)
-        # CALC mode: when the layer fits, SCALE-Sim's filter DRAM reads are the unique footprint, as ours
+        # CALC mode: when the layer fits, SCALE-Sim's DRAM reads are the unique footprint, as ours; every
+        # partial sum of ws/is goes to DRAM
         assert mine.dram_filter_bytes == ref.dram_filter_reads
+        assert mine.dram_ifmap_bytes == ref.dram_ifmap_reads
+        assert mine.dram_ofmap_bytes + mine.dram_psum_write_bytes == ref.dram_ofmap_writes
