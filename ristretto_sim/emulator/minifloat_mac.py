@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import LIMB_BITS, exact_matmul
+from ristretto_sim.emulator.exact_sum import LIMB_BITS, column_max, exact_matmul
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
-from ristretto_sim.formats.rounding import StochasticKey, stochastic_key
+from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 
 #: widest Kulisch accumulator supported (sums are held in two int64 words)
 MAX_KULISCH_BITS = 94
@@ -143,8 +143,8 @@ def _apply_flags(values, nan, pinf, ninf):
 def _two_word_matmul(ai: np.ndarray, wi: np.ndarray):
     """Exact ``ai @ wi`` of integer matrices (float64 holding integers below 2**63) as two int64 words:
     ``value = hi * 2**32 + lo`` with ``lo`` in [0, 2**32)."""
-    amax = float(np.abs(ai).max(initial=0))
-    wmax = float(np.abs(wi).max(initial=0))
+    amax = float(column_max(ai).max(initial=0))
+    wmax = float(column_max(wi).max(initial=0))
     if amax * wmax * ai.shape[-1] < 2.0**61:
         s = exact_matmul(ai, wi)
         return s >> np.int64(32), s & _M32
@@ -281,7 +281,10 @@ def minifloat_matmul(
         if rounding is not Rounding.STOCHASTIC
         else (stochastic_key(rng), StochasticKey(stochastic_key(rng).seed + 1))
     )
-    nonfinite = not (np.isfinite(a).all() and np.isfinite(w).all() and (b is None or np.isfinite(b).all()))
+    # max/min propagate NaN and reach +-Inf: the column extremes (also the Kulisch GEMM's bound) tell if any
+    # operand is not finite
+    acol = column_max(a) if a.size else np.zeros(a.shape[:-2] + a.shape[-1:])
+    nonfinite = not (np.isfinite(acol).all() and np.isfinite(w).all() and (b is None or np.isfinite(b).all()))
     if nonfinite:
         nan, pinf, ninf = _special_flags(a, w)
         if b is not None:
@@ -291,11 +294,12 @@ def minifloat_matmul(
         a = np.where(np.isfinite(a), a, 0.0)
         w = np.where(np.isfinite(w), w, 0.0)
         b = None if b is None else np.where(np.isfinite(b), b, 0.0)
+        acol = column_max(a)
     if not nonfinite:
         shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], n)
         nan = pinf = ninf = np.zeros(shape, dtype=bool)
     if accumulator is None:
-        values, acc_name = _kulisch(a, w, in_fmt, w_fmt, b, readout is not None, rounding, keys[1])
+        values, acc_name = _kulisch(a, w, acol, in_fmt, w_fmt, b, readout is not None, rounding, keys[1])
     else:
         values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0])
         nan, pinf, ninf = nan | flags[0], pinf | flags[1], ninf | flags[2]
@@ -314,7 +318,7 @@ def minifloat_matmul(
     return MinifloatMacResult(values, acc_name, nan_count, inf_count)
 
 
-def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
+def _kulisch(a, w, acol, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
     """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
     k = a.shape[-1]
     width = kulisch_bits(in_fmt, w_fmt, max(k, 1))
@@ -324,15 +328,16 @@ def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
             f"{MAX_KULISCH_BITS} are supported: declare a float accumulator (e.g. accumulator=fp32)"
         )
     qa, qw = _quantum_exp(in_fmt), _quantum_exp(w_fmt)
-    ai = np.ldexp(a, -qa)  # exact integer significands (|ai| < 2**(emax + 1 - qa)), held in float64
-    wi = np.ldexp(w, -qw)
-    hi, lo = _two_word_matmul(ai, wi)
-    if (
-        b is not None
-    ):  # preload: the bias rounded to the Kulisch grid (exact for biases on an fp16-or-finer grid)
-        from ristretto_sim.formats.rounding import round_to_integer
-
-        bi = round_to_integer(np.ldexp(b, -(qa + qw)), rounding, key)
+    # Every value is an integer multiple of 2**q, so a float64 GEMM on the values themselves is exact when the
+    # column bound, in units of 2**(qa + qw), stays below 2**53 (power-of-two scaling commutes with rounding).
+    bound = float((acol[..., :, None] * np.abs(w)).sum(axis=-2).max(initial=0.0))
+    if qa + qw >= -960 and np.ldexp(bound, -(qa + qw)) <= 2.0**53 * (1 - 1e-9):
+        s = np.ldexp(np.matmul(a, w), -(qa + qw)).astype(np.int64)
+        hi, lo = s >> np.int64(32), s & _M32
+    else:
+        hi, lo = _two_word_matmul(np.ldexp(a, -qa), np.ldexp(w, -qw))  # integer significands, held in float64
+    if b is not None:  # preload: the bias rounded to the Kulisch grid
+        bi = round_to_integer(np.ldexp(b, -(qa + qw)), rounding, key)  # exact below 2**53
         bh = np.floor(np.ldexp(bi, -32))
         bl = bi - np.ldexp(bh, 32)
         hi = hi + bh.astype(np.int64)

@@ -126,3 +126,51 @@ def requantize_ref(code: int, shift: int, mode: str, lo: int, hi: int, u: Fracti
         Fraction(int(code), 2**shift) if shift >= 0 else Fraction(int(code) * 2**-shift), mode, u
     )
     return min(max(q, lo), hi)
+
+
+def minifloat_round_ref(q: Fraction, fmt, mode: str = "nearest_even"):
+    """Round an exact Fraction to a Minifloat (with subnormals) the obvious way; a float (may be inf/nan)."""
+    if q == 0:
+        return 0.0
+    sign = -1 if q < 0 else 1
+    mag = abs(q)
+    e = mag.numerator.bit_length() - mag.denominator.bit_length()
+    while Fraction(2) ** e > mag:
+        e -= 1
+    while Fraction(2) ** (e + 1) <= mag:
+        e += 1
+    e = max(e, fmt.emin)
+    quantum = Fraction(2) ** (e - fmt.man_bits)
+    r = round_fraction(mag / quantum, mode) * quantum
+    if r > Fraction(fmt.max):
+        kind = fmt.specials.value
+        if kind == "none":
+            return sign * fmt.max
+        return sign * float("inf") if kind == "ieee" else float("nan")
+    return float(sign * r)
+
+
+def shift_matmul_ref(a, sign, exp, zero, in_frac, acc, shifter_bits, signed, mode, bias=None):
+    """Shift-and-add PE, one product at a time: shift (floor on the right), wrap to the shifter, add."""
+    M, K = a.shape
+    N = exp.shape[1]
+    lo, hi = acc.min_code, acc.max_code
+    out = np.zeros((M, N), dtype=object)
+    count = 0
+    for m in range(M):
+        for n in range(N):
+            prods = []
+            for k in range(K):
+                if zero[k, n]:
+                    continue
+                t = int(exp[k, n]) + acc.frac_bits - in_frac
+                v = int(a[m, k])
+                v = v << t if t >= 0 else v >> (-t)
+                if shifter_bits is not None:
+                    span = 2**shifter_bits
+                    v = ((v + span // 2) % span) - span // 2 if signed else v % span
+                prods.append(-v if sign[k, n] else v)
+            s, c = clamp_walk(0 if bias is None else int(bias[n]), prods, lo, hi, mode)
+            out[m, n] = s
+            count += c
+    return out, count
