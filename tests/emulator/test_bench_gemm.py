@@ -1,4 +1,4 @@
-"""The GEMM benchmark (ristretto_sim.bench.gemm) on a small shape: its figures are well-formed and its checks pass."""
+"""The GEMM benchmark (ristretto_sim.bench.gemm) on a small shape: well-formed figures, passing checks."""
 
 import json
 
