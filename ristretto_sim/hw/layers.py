@@ -23,6 +23,13 @@ def _pair(value, name: str, minimum: int) -> tuple[int, int]:
     return (v, v)
 
 
+def _pads(value) -> tuple[int, int, int, int]:
+    if isinstance(value, (tuple, list)) and len(value) == 4:
+        return tuple(check_int(v, "padding", minimum=0) for v in value)
+    ph, pw = _pair(value, "padding", 0)
+    return (ph, pw, ph, pw)
+
+
 def _check_name(name) -> str:
     if not isinstance(name, str) or not name:
         raise TypeError(f"name={name!r} must be a non-empty string")
@@ -75,8 +82,11 @@ class ConvShape:
         Input height, width and channels.
     n : int
         Number of filters (output channels).
-    kernel, stride, padding, dilation : int or (int, int)
-        Per (height, width); ``padding`` is added on both sides.
+    kernel, stride, dilation : int or (int, int)
+        Per (height, width).
+    padding : int, (int, int) or (int, int, int, int)
+        Zeros added on both sides (one value, or per height and width), or (top, left, bottom, right) as
+        ONNX pads; stored as the 4-tuple.
     groups : int
         Channel groups (``groups == c == n`` is depthwise).
     batch : int
@@ -94,7 +104,7 @@ class ConvShape:
     n: int
     kernel: int | tuple[int, int] = 1
     stride: int | tuple[int, int] = 1
-    padding: int | tuple[int, int] = 0
+    padding: int | tuple[int, ...] = 0
     dilation: int | tuple[int, int] = 1
     groups: int = 1
     batch: int = 1
@@ -108,7 +118,7 @@ class ConvShape:
             raise TypeError(f"ceil_mode={self.ceil_mode!r} must be True or False")
         object.__setattr__(self, "kernel", _pair(self.kernel, "kernel", 1))
         object.__setattr__(self, "stride", _pair(self.stride, "stride", 1))
-        object.__setattr__(self, "padding", _pair(self.padding, "padding", 0))
+        object.__setattr__(self, "padding", _pads(self.padding))
         object.__setattr__(self, "dilation", _pair(self.dilation, "dilation", 1))
         if self.c % self.groups or self.n % self.groups:
             raise ValueError(
@@ -117,15 +127,16 @@ class ConvShape:
         for axis, size in (("height", self.h), ("width", self.w)):
             i = 0 if axis == "height" else 1
             span = self.dilation[i] * (self.kernel[i] - 1) + 1
-            if span > size + 2 * self.padding[i]:
+            padded = size + self.padding[i] + self.padding[i + 2]
+            if span > padded:
                 raise ValueError(
                     f"kernel={self.kernel} (span {span} with dilation {self.dilation[i]}) is larger than the "
-                    f"padded input {axis} {size + 2 * self.padding[i]} in layer {self.name!r}"
+                    f"padded input {axis} {padded} in layer {self.name!r}"
                 )
 
     def _out(self, i: int) -> int:
         span = self.dilation[i] * (self.kernel[i] - 1) + 1
-        room = (self.h, self.w)[i] + 2 * self.padding[i] - span
+        room = (self.h, self.w)[i] + self.padding[i] + self.padding[i + 2] - span
         return (-(-room // self.stride[i]) if self.ceil_mode else room // self.stride[i]) + 1
 
     @property

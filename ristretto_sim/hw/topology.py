@@ -155,7 +155,7 @@ def write_topology(layers, path: str | Path) -> None:
         ]
         for x in layers:
             if (
-                x.padding != (0, 0)
+                x.padding != (0, 0, 0, 0)
                 or x.batch != 1
                 or x.groups != 1
                 or x.stride[0] != x.stride[1]

@@ -43,7 +43,7 @@ def test_modes(tmp_path):
     valid = read_topology(path)
     assert valid[0].out_h == 4 and valid[1].groups == 3 and valid[1].n == 3
     same = read_topology(path, mode="same")
-    assert same[1].padding == (1, 1) and same[1].out_h == 8
+    assert same[1].padding == (1, 1, 1, 1) and same[1].out_h == 8
     ss = read_topology(path, mode="scalesim")
     assert ss[0].out_h == 5
     assert [x.name for x in ss[1:]] == ["DP1Channel_0", "DP1Channel_1", "DP1Channel_2"]
