@@ -48,7 +48,7 @@ Code level (integer codes in, accumulator codes out)
 ``default_accumulator``, ``bias_to_accumulator``, ``requantize``, ``rounding_shift``; ``exact_matmul`` (exact
 integer GEMM on float BLAS). Minifloat MAC: ``minifloat_matmul``, ``kulisch_bits``. Shift-and-add PE:
 ``shift_matmul``, :class:`ShiftPE`. Other layers: ``max_pool2d``, ``avg_pool2d``, ``relu``, ``add_fixed``,
-``concat_fixed``, ``ristretto_lrn``.
+``concat_fixed``, ``ristretto_lrn`` (pooling windows are :class:`PoolGeometry`).
 
 Fast and exact
 --------------
@@ -65,6 +65,7 @@ from ristretto_sim.emulator.accumulator import (
     default_accumulator,
 )
 from ristretto_sim.emulator.conv import fixed_conv2d, fixed_conv_transpose2d
+from ristretto_sim.emulator.elementwise import add_fixed, concat_fixed, relu
 from ristretto_sim.emulator.exact_sum import exact_matmul
 from ristretto_sim.emulator.fixed_gemm import fixed_dot, fixed_matmul
 from ristretto_sim.emulator.im2col import ConvGeometry
@@ -79,11 +80,34 @@ from ristretto_sim.emulator.layer import (
     emulate_layer,
     emulate_linear,
 )
+from ristretto_sim.emulator.lrn import ristretto_lrn
+from ristretto_sim.emulator.minifloat_mac import (
+    MAX_KULISCH_BITS,
+    MinifloatMacResult,
+    kulisch_bits,
+    minifloat_matmul,
+)
+from ristretto_sim.emulator.pooling import PoolGeometry, avg_pool2d, max_pool2d
 from ristretto_sim.emulator.requantize import Requantized, requantize, rounding_shift
 from ristretto_sim.emulator.ristretto_mode import ristretto_quantize
+from ristretto_sim.emulator.shift_pe import ShiftPE, default_shift_accumulator, shift_matmul
 
 __all__ = [
     "MAX_ACCUMULATOR_BITS",
+    "MAX_KULISCH_BITS",
+    "MinifloatMacResult",
+    "PoolGeometry",
+    "ShiftPE",
+    "add_fixed",
+    "avg_pool2d",
+    "concat_fixed",
+    "default_shift_accumulator",
+    "kulisch_bits",
+    "max_pool2d",
+    "minifloat_matmul",
+    "relu",
+    "ristretto_lrn",
+    "shift_matmul",
     "AccumulatorResult",
     "ConvGeometry",
     "LayerFormats",
