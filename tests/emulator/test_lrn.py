@@ -6,7 +6,7 @@ from ristretto_sim.formats import ristretto_minifloat
 
 
 def _lrn_scalar_reference(x, size, alpha, beta, k, e, m):
-    """Caffe's LRNFillScale GPU kernel transcribed literally, one (n, h, w) column at a time, Ristretto's q."""
+    """Caffe's LRNFillScale GPU kernel transcribed literally, one (n, h, w) column at a time."""
 
     def q(v):
         return ristretto_minifloat(np.float32(v), e, m)[()]
