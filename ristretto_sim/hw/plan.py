@@ -98,18 +98,50 @@ def resolve_plan(plan_or_formats, default: LayerFormats):
     """Turn what ``simulate`` accepts into an object with ``layer_formats(name)``.
 
     ``None`` -> every layer in ``default`` (the PE datapath formats); ``LayerFormats`` -> every layer in it;
-    a mapping name -> ``LayerFormats`` -> those, ``default`` elsewhere; ``FormatPlan`` or anything with
-    ``layer_formats`` -> itself.
+    a mapping name -> ``LayerFormats`` -> those, ``default`` elsewhere; ``FormatPlan`` -> itself; anything
+    else with ``layer_formats`` (the graph package's ``QuantPlan``) -> a ``ForeignPlan`` around it.
     """
     if plan_or_formats is None:
         return FormatPlan(default)
     if isinstance(plan_or_formats, LayerFormats):
         return FormatPlan(plan_or_formats)
-    if hasattr(plan_or_formats, "layer_formats"):
+    if isinstance(plan_or_formats, FormatPlan):
         return plan_or_formats
+    if hasattr(plan_or_formats, "layer_formats"):
+        return ForeignPlan(plan_or_formats, default)
     if isinstance(plan_or_formats, Mapping):
         return FormatPlan(default, plan_or_formats)
     raise TypeError(
         f"plan={plan_or_formats!r} must be None, LayerFormats, FormatPlan or a mapping of layer names "
         "to LayerFormats"
     )
+
+
+class ForeignPlan:
+    """Another package's plan (e.g. the graph package's ``QuantPlan``) seen as the hardware model needs it.
+
+    Per layer it reads the entry's ``inputs``, ``weights``, ``outputs`` and ``accumulator`` formats (through
+    ``plan.get(name)`` when the plan has it, else ``plan.layer_formats(name)``). Unset formats, and layers the
+    plan does not name, fall back to ``default`` (the PE datapath); unset outputs leave the array at the
+    accumulator's width, as the emulator defines them.
+    """
+
+    def __init__(self, plan, default: LayerFormats):
+        self.plan = plan
+        self.default = default
+
+    def layer_formats(self, name: str) -> LayerFormats:
+        get = getattr(self.plan, "get", None)
+        entry = get(name) if callable(get) else self.plan.layer_formats(name)
+        if entry is None:
+            return self.default
+        if isinstance(entry, LayerFormats):
+            return entry
+        d = self.default
+        acc = getattr(entry, "accumulator", None) or d.accumulator
+        return LayerFormats(
+            getattr(entry, "inputs", None) or d.inputs,
+            getattr(entry, "weights", None) or d.weights,
+            getattr(entry, "outputs", None) or acc,
+            acc,
+        )

@@ -1,6 +1,7 @@
 """The ``ristretto-sim simulate`` command (cli/commands/simulate.py), tested with the hw model."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -69,8 +70,9 @@ def test_formats_and_yaml_arch(topo, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["model.onnx", "--arch", "edge-32x32-int8"], "model input is not yet supported"),
-        (["--arch", "edge-32x32-int8"], "give the network as --topology"),
+        (["model.txt", "--arch", "edge-32x32-int8"], "must be .onnx or Caffe .prototxt"),
+        (["--arch", "edge-32x32-int8"], "give the network either as MODEL"),
+        (["-t", "TOPO", "--arch", "edge-32x32-int8", "--plan", "p.yaml"], "--plan needs MODEL"),
         (["-t", "TOPO", "--arch", "nope"], "neither a preset"),
         (["-t", "TOPO", "--arch", "edge-32x32-int8", "--bandwidth", "-1"], "bandwidth_bytes_per_cycle=-1"),
         (["-t", "TOPO", "--arch", "edge-32x32-int8", "--formats", "int8,int8"], "needs four formats"),
@@ -83,3 +85,21 @@ def test_user_errors_are_one_line_exit_2(topo, capsys, argv, message):
     assert main(["simulate", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+LENET = Path(__file__).resolve().parents[2] / "models" / "lenet" / "lenet.onnx"
+
+
+@pytest.mark.skipif(not LENET.exists(), reason="models/lenet/lenet.onnx is not in this checkout")
+def test_model_with_plan(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\nlayers:\n  ip1: {inputs: fixed8.0, weights: fixed4.3, outputs: fixed8.0}\n")
+    assert main(["simulate", str(LENET), "--arch", "edge-32x32-int8", "--json"]) == 0
+    base = {x["name"]: x for x in json.loads(capsys.readouterr().out)["layers"]}
+    assert main(["simulate", str(LENET), "--arch", "edge-32x32-int8", "--plan", str(plan), "--json"]) == 0
+    planned = {x["name"]: x for x in json.loads(capsys.readouterr().out)["layers"]}
+    assert list(base) == ["conv1", "conv2", "ip1", "ip2"]
+    assert planned["ip1"]["dram_filter_bytes"] * 2 == base["ip1"]["dram_filter_bytes"] == 800 * 500
+    assert planned["conv1"] == base["conv1"]
+    assert main(["simulate", str(LENET), "--arch", "edge-32x32-int8"]) == 0
+    assert "not simulated (no MACs on the array): pool1" in capsys.readouterr().out
