@@ -6,7 +6,14 @@
 ``Report``. pandas and matplotlib are imported only by the functions that need them.
 """
 
-from ristretto_sim.hw.config import AcceleratorConfig, BufferConfig, DRAMConfig, PEConfig, check_fits
+from ristretto_sim.hw.config import (
+    AcceleratorConfig,
+    BufferConfig,
+    DRAMConfig,
+    PEConfig,
+    check_fits,
+    datapath_for,
+)
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table
 from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
@@ -57,6 +64,7 @@ __all__ = [
     "TechnologyTable",
     "area",
     "check_fits",
+    "datapath_for",
     "default_table",
     "folding",
     "load_accelerator",

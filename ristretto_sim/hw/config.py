@@ -393,3 +393,60 @@ class AcceleratorConfig:
         except yaml.YAMLError as exc:
             raise ConfigError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
         return cls.from_dict(data, where)
+
+
+def _widest(fmts: list, name: str) -> NumberFormat:
+    kinds = {type(f) for f in fmts}
+    if len(kinds) != 1:
+        raise PlanError(
+            f"the layers' {name} formats mix kinds ({', '.join(sorted(k.__name__ for k in kinds))}); "
+            "one PE datapath cannot serve them"
+        )
+    kind = kinds.pop()
+    if kind is FixedPoint:
+        signed = any(f.signed for f in fmts)
+        bits = max(f.bits + (1 if signed and not f.signed else 0) for f in fmts)
+        return FixedPoint(bits, 0, signed=signed)
+    if kind is Minifloat:
+        return Minifloat(max(f.exp_bits for f in fmts), max(f.man_bits for f in fmts))
+    lo, hi = min(f.exp_min for f in fmts), max(f.exp_max for f in fmts)
+    return PowerOfTwo(lo, hi)
+
+
+def datapath_for(
+    formats, *, precision="parallel", bits_per_cycle: int = 1, serial_operand="inputs"
+) -> PEConfig:
+    """The narrowest PE datapath every ``LayerFormats`` in ``formats`` fits (the widest format per operand).
+
+    The PE kind follows the formats: fixed-point operands -> ``fixed_mac``, minifloats -> ``minifloat``,
+    power-of-two weights with fixed-point inputs -> ``shift``.
+
+    Raises
+    ------
+    PlanError
+        If the layers mix format kinds for one operand.
+    """
+    formats = list(formats)
+    if not formats:
+        raise ValueError("formats=[] must name at least one layer's formats")
+    inputs = _widest([f.inputs for f in formats], "inputs")
+    weights = _widest([f.weights for f in formats], "weights")
+    acc = _widest([f.accumulator for f in formats], "accumulator")
+    if isinstance(weights, PowerOfTwo):
+        kind = PEKind.SHIFT
+    elif isinstance(inputs, Minifloat):
+        kind = PEKind.MINIFLOAT
+    else:
+        kind = PEKind.FIXED_MAC
+    pe = PEConfig(
+        kind,
+        inputs,
+        weights,
+        acc,
+        precision=precision,
+        bits_per_cycle=bits_per_cycle,
+        serial_operand=serial_operand,
+    )
+    for i, f in enumerate(formats):
+        check_fits(f, pe, f"#{i}")
+    return pe

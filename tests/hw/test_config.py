@@ -98,3 +98,27 @@ def test_serial_cycles_per_mac():
     assert pe.cycles_per_mac(LayerFormats("int8", "int8", "int8", "int32")) == 3
     assert pe.cycles_per_mac(LayerFormats("int8", "int4", "int8", "int32")) == 2
     assert PEConfig().cycles_per_mac(LayerFormats("int8", "int4", "int8", "int32")) == 1
+
+
+def test_datapath_for_takes_the_widest_format_per_operand():
+    from ristretto_sim.errors import PlanError
+    from ristretto_sim.hw.config import datapath_for
+
+    pe = datapath_for(
+        [LayerFormats("int4", "int8", "int8", "int16"), LayerFormats("uint8", "int4", "int8", "int32")]
+    )
+    assert (str(pe.inputs), str(pe.weights), str(pe.accumulator)) == ("fixed9.0", "fixed8.0", "fixed32.0")
+    assert pe.kind is PEKind.FIXED_MAC
+    fp = datapath_for([LayerFormats("e4m3", "e5m2", "e4m3", "fp16")])
+    assert fp.kind is PEKind.MINIFLOAT and (fp.weights.exp_bits, fp.weights.man_bits) == (5, 2)
+    sh = datapath_for(
+        [
+            LayerFormats("int8", "pow2[-4,0]", "int8", "int32"),
+            LayerFormats("int8", "pow2[-8,-2]", "int8", "int32"),
+        ]
+    )
+    assert sh.kind is PEKind.SHIFT and sh.weights.shift_range == 9
+    with pytest.raises(PlanError, match="mix kinds"):
+        datapath_for(
+            [LayerFormats("int8", "int8", "int8", "int32"), LayerFormats("int8", "e4m3", "int8", "int32")]
+        )
