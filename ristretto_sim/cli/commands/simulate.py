@@ -19,38 +19,57 @@ def add_arguments(p):
     p.add_argument("--topology", "-t", metavar="T.csv", help="SCALE-Sim topology CSV (conv or GEMM form)")
     p.add_argument("--gemm", action="store_true", help="read the topology as GEMM rows (Layer, M, N, K)")
     p.add_argument(
-        "--padding", choices=("valid", "same"), default="valid",
+        "--padding",
+        choices=("valid", "same"),
+        default="valid",
         help="how to read topology conv rows: no padding (valid, default) or (F-1)//2 on each side (same)",
     )
-    p.add_argument("--arch", "-a", required=True, metavar="ARCH",
-                   help="accelerator: a preset name, ARCH.yaml or a SCALE-Sim .cfg")
-    p.add_argument("--formats", metavar="FMT",
-                   help="inputs,weights,outputs,accumulator formats for every layer, e.g. "
-                   "int8,int4,int8,int32 (default: the PE datapath's)")
+    p.add_argument(
+        "--arch",
+        "-a",
+        required=True,
+        metavar="ARCH",
+        help="accelerator: a preset name, ARCH.yaml or a SCALE-Sim .cfg",
+    )
+    p.add_argument(
+        "--formats",
+        metavar="FMT",
+        help="inputs,weights,outputs,accumulator formats for every layer, e.g. "
+        "int8,int4,int8,int32 (default: the PE datapath's)",
+    )
     p.add_argument("--bandwidth", type=float, metavar="B", help="override the DRAM bandwidth (bytes/cycle)")
-    p.add_argument("--scalesim-compatible", action="store_true",
-                   help="SCALE-Sim's serial folds, SRAM counts, 1-byte words and layer sizes")
+    p.add_argument(
+        "--scalesim-compatible",
+        action="store_true",
+        help="SCALE-Sim's serial folds, SRAM counts, 1-byte words and layer sizes",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--csv", metavar="OUT.csv", help="also write the per-layer table as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="also write energy and cycle plots")
 
 
 def _table(report) -> str:
-    head = (f"{'layer':<16}{'total_cyc':>12}{'compute':>12}{'stall':>11}{'util%':>7}{'DRAM_rd_B':>12}"
-            f"{'DRAM_wr_B':>11}{'energy_uJ':>11}")
+    head = (
+        f"{'layer':<16}{'total_cyc':>12}{'compute':>12}{'stall':>11}{'util%':>7}{'DRAM_rd_B':>12}"
+        f"{'DRAM_wr_B':>11}{'energy_uJ':>11}"
+    )
     lines = [head]
     for x in (*report.layers, report.total):
         if x is report.total:
             lines.append("-" * len(head))
-        lines.append(f"{x.name[:15]:<16}{x.total_cycles:>12}{x.compute_cycles:>12}{x.stall_cycles:>11}"
-                     f"{100 * x.utilization:>7.1f}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
-                     f"{x.energy.total_pj / 1e6:>11.3f}")
+        lines.append(
+            f"{x.name[:15]:<16}{x.total_cycles:>12}{x.compute_cycles:>12}{x.stall_cycles:>11}"
+            f"{100 * x.utilization:>7.1f}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
+            f"{x.energy.total_pj / 1e6:>11.3f}"
+        )
     t, e = report.total, report.total.energy
     leak = f"{e.leakage_pj / 1e6:.3f}" if report.leakage_modelled else "not modelled"
-    lines.append(f"latency {t.latency_s * 1e3:.4f} ms at {report.config['clock_mhz']:g} MHz; energy "
-                 f"{e.total_pj / 1e6:.3f} uJ (arithmetic {e.arithmetic_pj / 1e6:.3f}, registers "
-                 f"{e.registers_pj / 1e6:.3f}, SRAM {e.sram_pj / 1e6:.3f}, DRAM {e.dram_pj / 1e6:.3f}, "
-                 f"leakage {leak}); area {report.area['total_um2'] / 1e6:.3f} mm^2")
+    lines.append(
+        f"latency {t.latency_s * 1e3:.4f} ms at {report.config['clock_mhz']:g} MHz; energy "
+        f"{e.total_pj / 1e6:.3f} uJ (arithmetic {e.arithmetic_pj / 1e6:.3f}, registers "
+        f"{e.registers_pj / 1e6:.3f}, SRAM {e.sram_pj / 1e6:.3f}, DRAM {e.dram_pj / 1e6:.3f}, "
+        f"leakage {leak}); area {report.area['total_um2'] / 1e6:.3f} mm^2"
+    )
     if report.scalesim_compatible:
         lines.append("mode: scalesim_compatible (serial folds, SCALE-Sim SRAM counts, 1-byte words)")
     return "\n".join(lines)
@@ -59,7 +78,7 @@ def _table(report) -> str:
 def _load_model(path: str, plan_path: str | None, batch: int):
     from pathlib import Path
 
-    from ristretto_sim.errors import ModelError
+    from ristretto_sim.errors import ConfigError, ModelError
     from ristretto_sim.hw.network import layers_from_network
 
     if batch < 1:
@@ -78,8 +97,12 @@ def _load_model(path: str, plan_path: str | None, batch: int):
     layers, skipped = layers_from_network(network, batch=batch)
     plan = None
     if plan_path is not None:
-        from ristretto_sim.graph.plan import QuantPlan
-
+        try:
+            from ristretto_sim.graph.plan import QuantPlan
+        except ImportError:
+            raise ConfigError(
+                "--plan needs the graph package's QuantPlan, which this installation lacks"
+            ) from None
         plan = QuantPlan.load(plan_path, network)
     return layers, skipped, plan
 
