@@ -68,7 +68,9 @@ def execute(
     feeds : dict
         Input tensor name -> batch array.
     evaluate : callable
-        ``evaluate(layer, inputs)`` returns the layer's output batch.
+        ``evaluate(layer, inputs)`` returns the layer's output batch, or ``(output, updates)`` where
+        ``updates`` maps input tensor names to new values that later readers see (Ristretto's in-place
+        quantization of shared blobs).
     keep : iterable of str
         Extra tensors to return (``"*"`` keeps every tensor).
     """
@@ -84,6 +86,10 @@ def execute(
     for i, layer in enumerate(network.layers):
         ins = [env[t] for t in layer.inputs]
         out = evaluate(layer, ins)
+        if isinstance(out, tuple):
+            out, updates = out
+            for t, v in updates.items():
+                env[t] = v
         env[layer.output] = out
         if keep_all or layer.output in wanted:
             kept[layer.output] = out
@@ -106,7 +112,7 @@ def _eltwise(op: EltwiseOp, a, b):
 
 
 def float_layer(network: Network, layer: Layer, ins: list) -> np.ndarray:
-    """Float32 output batch of one layer given its input batches (dispatch on the spec type)."""
+    """Output batch of one layer given its input batches (dispatch on the spec type), in the inputs' dtype."""
     p = network.params.get(layer.name, {})
     x = ins[0]
     n = x.shape[0]
@@ -141,14 +147,14 @@ def float_layer(network: Network, layer: Layer, ins: list) -> np.ndarray:
         return activation(layer, x)
     if isinstance(layer, PRelu):
         slope = p["slope"]
-        return np.where(x >= 0, x, x * slope).astype(np.float32, copy=False)
+        return np.where(x >= 0, x, x * slope).astype(x.dtype, copy=False)
     if isinstance(layer, Scale):
         shape = [1] * x.ndim
         shape[layer.axis] = layer.channels
         out = x * p["weight"].reshape(shape)
         if "bias" in p:
             out = out + p["bias"].reshape(shape)
-        return out.astype(np.float32, copy=False)
+        return out.astype(x.dtype, copy=False)
     if isinstance(layer, LRN):
         return K.lrn(
             x, layer.size, layer.alpha, layer.beta, layer.k, layer.region is LRNRegion.ACROSS_CHANNELS
@@ -172,30 +178,31 @@ def activation(layer: Activation, x: np.ndarray) -> np.ndarray:
     """Float32 activation function of an ``Activation`` spec."""
     kind = layer.kind
     if kind is ActivationKind.RELU:
-        return np.maximum(x, np.float32(0))
+        return np.maximum(x, x.dtype.type(0))
     if kind is ActivationKind.LEAKY_RELU:
-        return np.where(x >= 0, x, x * np.float32(layer.alpha)).astype(np.float32, copy=False)
+        return np.where(x >= 0, x, x * x.dtype.type(layer.alpha)).astype(x.dtype, copy=False)
     if kind is ActivationKind.CLIP:
-        lo = -np.inf if layer.low is None else np.float32(layer.low)
-        hi = np.inf if layer.high is None else np.float32(layer.high)
-        return np.clip(x, lo, hi).astype(np.float32, copy=False)
+        lo = -np.inf if layer.low is None else x.dtype.type(layer.low)
+        hi = np.inf if layer.high is None else x.dtype.type(layer.high)
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
     if kind is ActivationKind.SIGMOID:
         return K.sigmoid(x)
-    return np.tanh(x).astype(np.float32, copy=False)
+    return np.tanh(x).astype(x.dtype, copy=False)
 
 
 def eltwise(layer: Eltwise, ins: list, constant) -> np.ndarray:
     """Float32 result of an ``Eltwise`` spec (tensor operands, or one tensor and its constant)."""
+    dtype = ins[0].dtype
     if layer.constant_index is not None:
         operands = [constant, ins[0]] if layer.constant_index == 0 else [ins[0], constant]
     else:
         operands = list(ins)
     if layer.coeffs is not None:
-        operands = [o * np.float32(c) for o, c in zip(operands, layer.coeffs, strict=True)]
+        operands = [o * dtype.type(c) for o, c in zip(operands, layer.coeffs, strict=True)]
     out = operands[0]
     for o in operands[1:]:
         out = _eltwise(layer.op, out, o)
-    return np.asarray(out, dtype=np.float32)
+    return np.asarray(out, dtype=dtype)
 
 
 def run_float(network: Network, x, *, keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
