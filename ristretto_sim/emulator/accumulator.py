@@ -34,8 +34,21 @@ from ristretto_sim.formats.rounding import round_to_integer
 
 #: widest accumulator supported (signed; unsigned accumulators one bit less)
 MAX_ACCUMULATOR_BITS = 64
-#: K is walked in chunks of this many products when saturation may occur
-WALK_CHUNK = 128
+#: largest and smallest number of products per chunk when K is walked (saturation possible)
+WALK_CHUNK = 256
+MIN_WALK_CHUNK = 4
+#: above this fraction of outputs to re-walk in a chunk, every output is walked (dense outer products)
+DENSE_WALK_FRACTION = 0.05
+
+
+def walk_chunk(col_bound: np.ndarray, k: int, span: int) -> int:
+    """Products per chunk of the saturation walk: a power of two such that a chunk's typical bound on
+    ``sum |p|`` is about a quarter of the accumulator span (so most outputs pass the chunk without a re-walk)."""
+    per_k = float(np.max(col_bound, initial=0.0)) / max(k, 1)
+    if per_k <= 0:
+        return WALK_CHUNK
+    c = 2 ** int(np.floor(np.log2(max(span / (4 * per_k), 1.0))))
+    return int(min(max(c, MIN_WALK_CHUNK), WALK_CHUNK))
 
 
 @dataclass(frozen=True)
@@ -202,6 +215,12 @@ class ProductSource:
         """Float64 array (..., N): an upper bound on ``sum_k |p[..., m, k, n]|`` for every m."""
         raise NotImplementedError
 
+    def products_dense(self, k: int, cols=None) -> np.ndarray:
+        """Exact int64 products at reduction index ``k`` for every output (of the columns ``cols``)."""
+        shape = self.out_shape[:-1] + ((self.out_shape[-1] if cols is None else len(cols)),)
+        idx = np.unravel_index(np.arange(int(np.prod(shape))), shape)
+        return self.products(idx, k, cols=cols).reshape(shape)
+
     def products(self, idx: tuple[np.ndarray, ...], k: int, cols=None) -> np.ndarray:  # pragma: no cover
         """Exact int64 products at reduction index ``k`` for the outputs ``idx`` (index arrays into
         out_shape)."""
@@ -237,6 +256,9 @@ class IntegerProducts(ProductSource):
 
     def column_bound(self):
         return self.bounds.sum(axis=-2)
+
+    def products_dense(self, k, cols=None):
+        return self.a[..., :, k, None].astype(np.int64) * self._w(cols)[..., None, k, :].astype(np.int64)
 
     def products(self, idx, k, cols=None):
         *lead, m, n = idx
@@ -316,16 +338,24 @@ def accumulate(
     cols = np.flatnonzero(~safe_col_n)
     s = np.array(np.broadcast_to(bias[..., cols], shape[:-1] + (len(cols),)), dtype=np.int64)
     clipped = np.zeros(s.shape, dtype=bool)
-    for k0 in range(0, products.K, WALK_CHUNK):
-        k1 = min(products.K, k0 + WALK_CHUNK)
+    chunk = walk_chunk(col_bound[..., cols], products.K, hi - lo)
+    for k0 in range(0, products.K, chunk):
+        k1 = min(products.K, k0 + chunk)
         part = products.partial(k0, k1, cols=cols)
         mass = products.abs_partial(k0, k1, cols=cols)
-        ok = (s + mass <= hi) & (s - mass >= lo)
+        ok = (s + mass <= hi) & (s - mass >= lo)  # no prefix of this chunk can leave the range
         if ok.all():
             s += part
             continue
+        unsafe = ~ok
+        if unsafe.mean() > DENSE_WALK_FRACTION:  # walk every output: outer products, no gathers
+            for k in range(k0, k1):
+                s += products.products_dense(k, cols=cols)
+                clipped |= (s < lo) | (s > hi)
+                np.clip(s, lo, hi, out=s)
+            continue
         s = np.where(ok, s + part, s)
-        idx = np.nonzero(~ok)
+        idx = np.nonzero(unsafe)
         sv = s[idx]
         cv = clipped[idx]
         for k in range(k0, k1):

@@ -162,3 +162,28 @@ def test_apytypes_oracle():
     got = fixed_matmul(a, w, fa, fw, accumulator=FixedPoint(17, 12), overflow="wrap")
     assert np.array_equal(np.ldexp(got.codes.astype(float), -12), np.asarray(C.to_numpy(), dtype=float))
     assert got.overflow_count > 0
+
+
+@pytest.mark.parametrize("dense_fraction", [0.0, 1.0])
+@pytest.mark.parametrize("chunk", [4, 64])
+def test_dense_and_sparse_rewalks_agree_with_reference(monkeypatch, dense_fraction, chunk):
+    """Force the dense (every output) or the sparse (only unsafe outputs) re-walk, with short and long chunks."""
+    from ristretto_sim.emulator import accumulator as acc_mod
+
+    monkeypatch.setattr(acc_mod, "DENSE_WALK_FRACTION", dense_fraction)
+    monkeypatch.setattr(acc_mod, "MIN_WALK_CHUNK", chunk)
+    monkeypatch.setattr(acc_mod, "WALK_CHUNK", chunk)
+    rng = np.random.default_rng(9)
+    a = rng.integers(-128, 128, size=(2, 8, 150))
+    w = rng.integers(-128, 128, size=(2, 150, 5))
+    a[0, 0] = 127
+    w[0, :, 0] = 127
+    for bits in (15, 18):
+        acc = FixedPoint(bits, 0)
+        r = fixed_matmul(a, w, I8, I8, accumulator=acc, bias_codes=np.array([0, 1000, -1000, 5, -5]))
+        count = 0
+        for g in range(2):
+            want, c = matmul_ref(a[g], w[g], [0, 1000, -1000, 5, -5], acc.min_code, acc.max_code, "saturate")
+            assert (r.codes[g].astype(object) == want).all()
+            count += c
+        assert r.overflow_count == count > 0
