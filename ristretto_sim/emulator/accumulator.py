@@ -43,7 +43,8 @@ DENSE_WALK_FRACTION = 0.05
 
 def walk_chunk(col_bound: np.ndarray, k: int, span: int) -> int:
     """Products per chunk of the saturation walk: a power of two such that a chunk's typical bound on
-    ``sum |p|`` is about a quarter of the accumulator span (so most outputs pass the chunk without a re-walk)."""
+    ``sum |p|`` is about a quarter of the accumulator span (most outputs then pass a chunk without a
+    re-walk)."""
     per_k = float(np.max(col_bound, initial=0.0)) / max(k, 1)
     if per_k <= 0:
         return WALK_CHUNK

@@ -167,7 +167,7 @@ def test_apytypes_oracle():
 @pytest.mark.parametrize("dense_fraction", [0.0, 1.0])
 @pytest.mark.parametrize("chunk", [4, 64])
 def test_dense_and_sparse_rewalks_agree_with_reference(monkeypatch, dense_fraction, chunk):
-    """Force the dense (every output) or the sparse (only unsafe outputs) re-walk, with short and long chunks."""
+    """Force the dense (every output) or the sparse (unsafe outputs only) re-walk; short and long chunks."""
     from ristretto_sim.emulator import accumulator as acc_mod
 
     monkeypatch.setattr(acc_mod, "DENSE_WALK_FRACTION", dense_fraction)
