@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import INT64_SAFE, column_bounds, exact_matmul
+from ristretto_sim.emulator.exact_sum import INT64_SAFE, column_max, exact_matmul
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 from ristretto_sim.formats.rounding import round_to_integer
 
@@ -243,8 +243,15 @@ class IntegerProducts(ProductSource):
 
     @property
     def bounds(self):
+        """``(column_bounds, max|a|, max|w|)``, computed once."""
         if self._bounds is None:
-            self._bounds = column_bounds(self.a, self.w)
+            acol = column_max(self.a)
+            wabs = np.abs(self.w.astype(np.float64))  # (np.abs of int8 -128 is -128)
+            self._bounds = (
+                acol[..., :, None] * wabs,
+                float(acol.max(initial=0.0)),
+                float(wabs.max(initial=0.0)),
+            )
         return self._bounds
 
     def partial(self, k0, k1, cols=None):
@@ -253,10 +260,10 @@ class IntegerProducts(ProductSource):
         return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :])
 
     def abs_partial(self, k0, k1, cols=None):
-        return exact_matmul(np.abs(self.a[..., k0:k1]), np.abs(self._w(cols)[..., k0:k1, :]))
+        return exact_matmul(_abs(self.a[..., k0:k1]), _abs(self._w(cols)[..., k0:k1, :]))
 
     def column_bound(self):
-        return self.bounds.sum(axis=-2)
+        return self.bounds[0].sum(axis=-2)
 
     def products_dense(self, k, cols=None):
         return self.a[..., :, k, None].astype(np.int64) * self._w(cols)[..., None, k, :].astype(np.int64)
@@ -269,6 +276,11 @@ class IntegerProducts(ProductSource):
         av = self.a[a_lead + (m, k)].astype(np.int64)
         wv = w[w_lead + (k, n)].astype(np.int64)
         return av * wv
+
+
+def _abs(x: np.ndarray) -> np.ndarray:
+    """``|x|`` without integer overflow (NumPy's abs of int8 -128 is -128)."""
+    return np.abs(x.astype(np.int64)) if x.dtype.kind in "iu" else np.abs(x)
 
 
 def _in_range(x, lo, hi):

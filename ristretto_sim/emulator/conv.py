@@ -37,7 +37,7 @@ from ristretto_sim.formats import FixedPoint, Overflow
 
 
 def _operand_dtype(x: np.ndarray):
-    top = float(np.abs(x).max(initial=0))
+    top = max(float(x.max(initial=0)), -float(x.min(initial=0)))
     if top <= F32_EXACT:
         return np.float32
     if top <= F64_EXACT:

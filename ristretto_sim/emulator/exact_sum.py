@@ -103,7 +103,7 @@ def _limbs(x: np.ndarray, bits: int) -> list[np.ndarray]:
         x = x >> np.int64(bits)
 
 
-def exact_matmul(a, w, *, bounds: np.ndarray | None = None) -> np.ndarray:
+def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
     """Exact ``a @ w`` of integer matrices, as ``int64``, computed with float32/float64 BLAS GEMMs.
 
     Parameters
@@ -112,8 +112,8 @@ def exact_matmul(a, w, *, bounds: np.ndarray | None = None) -> np.ndarray:
         Integer codes (any integer dtype, or a float dtype holding integers).
     w : array of integers, shape (..., K, N)
         Integer codes.
-    bounds : ndarray, optional
-        Precomputed :func:`column_bounds` of ``(a, w)``.
+    bounds : (ndarray, float, float), optional
+        Precomputed ``(column_bounds(a, w), max|a|, max|w|)``.
 
     Returns
     -------
@@ -141,9 +141,7 @@ def exact_matmul(a, w, *, bounds: np.ndarray | None = None) -> np.ndarray:
         amax = float(acol.max(initial=0.0))
         wmax = float(wabs.max(initial=0.0))
     else:
-        colprod = bounds
-        amax = float(np.abs(a).max())
-        wmax = float(np.abs(w).max())
+        colprod, amax, wmax = bounds
     total = float(colprod.sum(axis=-2).max(initial=0.0))
     if total >= INT64_SAFE:
         raise ValueError(
@@ -154,7 +152,7 @@ def exact_matmul(a, w, *, bounds: np.ndarray | None = None) -> np.ndarray:
     if total == 0.0:
         return np.zeros(out_shape, dtype=np.int64)
     if amax <= F32_EXACT and wmax <= F32_EXACT:
-        chunks = _plan_chunks(colprod, F32_EXACT, max_chunks=3)
+        chunks = _plan_chunks(colprod, F32_EXACT, max_chunks=max(3, a.shape[-1] // 128))
         if chunks is not None:
             return _float_gemm(a, w, chunks, np.float32)
     if amax <= F64_EXACT and wmax <= F64_EXACT:

@@ -187,3 +187,15 @@ def test_dense_and_sparse_rewalks_agree_with_reference(monkeypatch, dense_fracti
             assert (r.codes[g].astype(object) == want).all()
             count += c
         assert r.overflow_count == count > 0
+
+
+def test_narrow_integer_dtypes_with_extreme_codes():
+    """int8 codes of -128 (whose NumPy abs overflows) through the saturation walk."""
+    rng = np.random.default_rng(10)
+    a = rng.integers(-128, 128, size=(6, 300)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(300, 4)).astype(np.int8)
+    a[:3] = -128
+    w[:, :2] = -128
+    for bits in (16, 21):
+        _check(a, w, I8, I8, FixedPoint(bits, 0), "saturate")
+        _check(a, w, I8, I8, FixedPoint(bits, 0), "wrap")
