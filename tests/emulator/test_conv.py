@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ristretto_sim.emulator import ConvGeometry, fixed_conv2d, fixed_conv_transpose2d
 from ristretto_sim.emulator import im2col as im2col_mod
@@ -103,3 +105,35 @@ def test_geometry_validation():
         fixed_conv2d(x, np.zeros((2, 4, 7, 7), np.int64), I8, I8)
     with pytest.raises(ValueError, match="per-channel"):
         fixed_conv_transpose2d(x, np.zeros((4, 2, 3, 3), np.int64), I8, FixedPoint(8, (1, 2, 3, 4)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    c_per_group=st.integers(1, 3),
+    groups=st.integers(1, 3),
+    o_per_group=st.integers(1, 2),
+    hw=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dil=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    pad=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+    acc_bits=st.integers(10, 20),
+    mode=st.sampled_from(["saturate", "wrap"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_random_geometry(
+    c_per_group, groups, o_per_group, hw, k, stride, dil, pad, acc_bits, mode, seed
+):
+    h, w_ = hw
+    kh, kw = k
+    if h + pad[0] + pad[2] < dil[0] * (kh - 1) + 1 or w_ + pad[1] + pad[3] < dil[1] * (kw - 1) + 1:
+        return  # the kernel does not fit: covered by test_geometry_validation
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, size=(1, c_per_group * groups, h, w_))
+    w = rng.integers(-128, 128, size=(o_per_group * groups, c_per_group, kh, kw))
+    acc = FixedPoint(acc_bits, 0)
+    bias = rng.integers(acc.min_code, acc.max_code + 1, size=o_per_group * groups)
+    geom = ConvGeometry(stride=stride, padding=pad, dilation=dil, groups=groups)
+    r = fixed_conv2d(x, w, I8, I8, geom, accumulator=acc, overflow=mode, bias_codes=bias)
+    want, count = conv2d_ref(x, w, bias, acc.min_code, acc.max_code, mode, stride, pad, dil, groups)
+    assert (r.codes.astype(object) == want).all() and r.overflow_count == count

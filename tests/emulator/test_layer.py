@@ -173,3 +173,35 @@ def test_saturation_statistics():
     assert r.stats.input_saturations == 1 and r.stats.weight_saturations == 2
     # 127/16 * 127/128 - 127/256 = 7.38 -> 3; -127/16 - 1/4 = -8.19 -> -4; (127/16 - 1/2) / 4 = 1.86 -> 2
     assert r.stats.output_saturations == 2 and r.values.tolist() == [[3.0, -4.0, 2.0]]
+
+
+def test_ristretto_mode_minifloat_and_cpu_compat():
+    """Minifloat layers in Ristretto mode use Ristretto's own minifloat (no subnormals, truncating flush)."""
+    from ristretto_sim.formats import ristretto_minifloat
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 12)).astype(np.float32)
+    x[0, 0] = 0.0  # the CPU code stops quantizing at the first zero
+    w = (rng.normal(size=(3, 12)) * 0.1).astype(np.float32)
+    f = LayerFormats(Minifloat(4, 3), Minifloat(4, 3), outputs=Minifloat(5, 2))
+    for cpu in (False, True):
+        r = emulate_linear(x, w, None, f, mode="ristretto", cpu_compat=cpu)
+        xq = ristretto_minifloat(x, 4, 3, cpu_compat=cpu)
+        wq = ristretto_minifloat(w, 4, 3, cpu_compat=cpu)
+        want = ristretto_minifloat((xq @ wq.T).astype(np.float32), 5, 2, cpu_compat=cpu)
+        assert np.array_equal(r.values, want.astype(np.float64))
+    gpu = emulate_linear(x, w, None, f, mode="ristretto")
+    cpu = emulate_linear(x, w, None, f, mode="ristretto", cpu_compat=True)
+    assert not np.array_equal(gpu.values, cpu.values)
+
+
+def test_ristretto_mode_conv_transpose_matches_float_reference():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1, 2, 3, 3)).astype(np.float32)
+    w = rng.normal(size=(2, 2, 3, 3)).astype(np.float32)
+    f = LayerFormats(FixedPoint(8, 5), FixedPoint(8, 6))
+    r = emulate_conv_transpose2d(x, w, None, f, ConvGeometry(stride=2), mode="ristretto")
+    xq = np.ldexp(ristretto_fixed_point(x, 8, 5).astype(float), 5).astype(np.int64)
+    wq = np.ldexp(ristretto_fixed_point(w, 8, 6).astype(float), 6).astype(np.int64)
+    exact = conv_transpose2d_ref(xq, wq, (2, 2))
+    assert np.array_equal(r.values, np.ldexp(exact.astype(float), -11))  # small sums: float32 is exact here
