@@ -2,6 +2,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ristretto_sim.emulator import requantize, rounding_shift
 from ristretto_sim.formats import FixedPoint, Rounding
@@ -87,3 +89,24 @@ def test_bad_parameters():
         requantize(np.array([1]), 0, "int8")
     with pytest.raises(ValueError, match="rounding="):
         rounding_shift(np.array([1]), 1, "sideways")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    code=st.integers(-(2**62), 2**62 - 1),
+    f_in=st.integers(-10, 70),
+    out_bits=st.integers(1, 63),
+    f_out=st.integers(-10, 40),
+    signed=st.booleans(),
+    mode=st.sampled_from(DETERMINISTIC),
+)
+def test_property_any_widths_against_fractions(code, f_in, out_bits, f_out, signed, mode):
+    out = FixedPoint(out_bits, f_out, signed=signed)
+    r = requantize(np.array([code]), f_in, out, mode)
+    want = requantize_ref(code, f_in - f_out, mode.value, out.min_code, out.max_code)
+    assert int(r.codes[0]) == want
+    assert r.saturations == int(
+        not (
+            out.min_code <= requantize_ref(code, f_in - f_out, mode.value, -(2**200), 2**200) <= out.max_code
+        )
+    )
