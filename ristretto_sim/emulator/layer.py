@@ -113,6 +113,12 @@ class LayerFormats:
     product : Minifloat, optional
         Minifloat datapaths with a float accumulator: the format each product is rounded to before it is added
         (None: exact products).
+
+    Notes
+    -----
+    Fixed-point tensors are encoded with saturation. Minifloat tensors are converted with the format's natural
+    overflow (``ieee``: +-Inf, ``fn``: NaN, ``none``: +-max), so an overflowing activation shows up as NaN/Inf
+    outputs in :class:`LayerStats` instead of being silently clamped.
     """
 
     inputs: NumberFormat
@@ -178,7 +184,7 @@ class LayerStats:
     accumulator_overflows : int
         WRAP: outputs whose exact sum left the accumulator range; SATURATE: outputs clipped at least once.
     output_saturations : int
-        Outputs clamped by the output format.
+        Outputs beyond the output format's range (clamped; minifloat formats may overflow to Inf/NaN instead).
     input_saturations, weight_saturations, bias_saturations : int
         Values outside the range of their format (``|x| > max`` or ``x < min``); the bias count also includes
         bias values clamped when preloaded into the accumulator.
@@ -606,7 +612,7 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         lead = xq.shape[:-1]
         res = mac(xq.reshape(-1, xq.shape[-1]), wq.T, bq)
         values = res.values.reshape(lead + (n_out,))
-        nan, inf, name = res.nan_count, res.inf_count, res.accumulator
+        nan, inf, name, sat = res.nan_count, res.inf_count, res.accumulator, res.saturations
     else:
         xd, wd, pad, gd = _direct_conv_operands(kind, xq, wq, geometry)
         g = gd.groups
@@ -619,12 +625,13 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         wm = weight_matrix(wd, g)
         bias = None if bq is None else bq.reshape(g, 1, o // g)
         out = np.empty((n, ho, wo, o))
-        nan = inf = 0
+        nan = inf = sat = 0
         for bs, ys, patches in patch_chunks(xp, kh, kw, gd, (ho, wo), np.float64):
             res = mac(patches, wm, bias)
             out[bs, ys] = res.values.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
             nan += res.nan_count
             inf += res.inf_count
+            sat += res.saturations
             name = res.accumulator
         values = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
     stats = LayerStats(
@@ -633,6 +640,7 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         accumulator=name,
         outputs=int(values.size),
         macs=int(values.size) * k,
+        output_saturations=sat,
         input_saturations=_out_of_range(x, fin),
         weight_saturations=_out_of_range(w, fw),
         bias_saturations=0 if b is None else _out_of_range(b, formats.bias),

@@ -82,12 +82,16 @@ class MinifloatMacResult:
         ``"kulisch<bits>"`` or the float accumulator's text form.
     nan_count, inf_count : int
         Outputs that read out NaN / infinite (before the readout format).
+    saturations : int
+        Finite accumulator values outside the readout format's range (they saturate, or overflow to Inf/NaN as
+        the format does).
     """
 
     values: np.ndarray
     accumulator: str
     nan_count: int
     inf_count: int
+    saturations: int = 0
 
 
 def _check_values(x, fmt: Minifloat, name: str) -> np.ndarray:
@@ -307,7 +311,10 @@ def minifloat_matmul(
     values = _apply_flags(values, nan, pinf, ninf)
     nan_count = int(np.isnan(values).sum())
     inf_count = int(np.isinf(values).sum())
+    saturations = 0
     if readout is not None:
+        with np.errstate(invalid="ignore"):
+            saturations = int((np.isfinite(values) & ((values > readout.max) | (values < readout.min))).sum())
         if isinstance(readout, FixedPoint):  # NaN has no fixed-point code: it stays NaN
             isn = np.isnan(values)
             values = np.where(
@@ -315,7 +322,7 @@ def minifloat_matmul(
             )
         else:
             values = readout.quantize(values, rounding, rng=keys[1])
-    return MinifloatMacResult(values, acc_name, nan_count, inf_count)
+    return MinifloatMacResult(values, acc_name, nan_count, inf_count, saturations)
 
 
 def _kulisch(a, w, acol, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
