@@ -139,11 +139,15 @@ def pipelined_fold_cycles(f: Folding, t: int) -> np.ndarray:
     this equals SCALE-Sim's count; with more it is smaller by up to ``(F - 1) * (R + C - 2)``. The total is
     ``sum - 0`` of the returned array, which already includes SCALE-Sim's final ``-1``.
     """
-    n = f.folds
-    cycles = np.full(n, max(t, f.rows), dtype=np.int64)
-    cycles[-1] = t + f.rows + f.cols - 2
-    if f.dataflow is not Dataflow.OS:
-        cycles[0] += f.rows
+    return _pipelined(np.full(f.folds, t, dtype=np.int64), f.rows, f.cols, f.dataflow)
+
+
+def _pipelined(t: np.ndarray, rows: int, cols: int, dataflow: Dataflow) -> np.ndarray:
+    """``pipelined_fold_cycles`` for folds of (possibly) different stream lengths ``t``."""
+    cycles = np.maximum(t, rows).astype(np.int64)
+    cycles[-1] = t[-1] + rows + cols - 2
+    if dataflow is not Dataflow.OS:
+        cycles[0] += rows
     cycles[-1] -= 1
     return cycles
 
@@ -225,17 +229,21 @@ def schedule(
     m, n, k, g = problem.m, problem.n, problem.k, problem.groups
     R, C, df = config.rows, config.cols, config.dataflow
     f = folding(m, n, k, R, C, df)
-    t_cycles = f.t * cycles_per_mac
-    fold_cycles = (
-        serial_fold_cycles(f, t_cycles) if scalesim_compatible else pipelined_fold_cycles(f, t_cycles)
-    )
-
     in_b, w_b, out_b, acc_b = (
         formats.inputs.bits,
         formats.weights.bits,
         formats.outputs.bits,
         formats.accumulator.bits,
     )
+    # ws/is (our model, not SCALE-Sim's): when a column fold's partial sums do not fit the ofmap buffer half,
+    # the streamed dimension is cut into chunks whose partial sums do; the walk becomes column fold, chunk,
+    # row fold, and the stationary tiles are loaded once per chunk
+    t_chunk = f.t
+    if not scalesim_compatible and df is not Dataflow.OS and f.fr > 1:
+        row_bits = min(C, f.sc) * acc_b
+        if f.t * row_bits > config.ofmap.active_bits:
+            t_chunk = max(1, config.ofmap.active_bits // row_bits)
+    nt = _cdiv(f.t, t_chunk)
     ifmap_total = problem.input_elements * in_b
     filter_total = problem.weight_elements * w_b
     # im2col duplicates are not re-read from DRAM: a tile of e im2col entries costs e * distinct / entries
@@ -250,18 +258,30 @@ def schedule(
         "ifmap": input_on_chip or ifmap_total <= config.ifmap.capacity_bits,
         "filter": filter_total <= config.filter.capacity_bits,
     }
-    F = f.folds
-    J = np.repeat(np.arange(f.fc, dtype=np.int64), f.fr)  # column folds outer
-    I = np.tile(np.arange(f.fr, dtype=np.int64), f.fc)  # row folds inner
+    F = f.fc * nt * f.fr
+    J = np.repeat(np.arange(f.fc, dtype=np.int64), nt * f.fr)  # column folds outer
+    Tt = np.tile(np.repeat(np.arange(nt, dtype=np.int64), f.fr), f.fc)  # chunks of the stream
+    I = np.tile(np.arange(f.fr, dtype=np.int64), f.fc * nt)  # row folds inner
     rsz = np.minimum(R, f.sr - I * R)
     csz = np.minimum(C, f.sc - J * C)
-    # (operand, which fold index names its tile, elements per fold, streamed?, elements per time step)
-    if df is Dataflow.OS:
-        ops = (("ifmap", "row", rsz * k, True, rsz), ("filter", "col", k * csz, True, csz))
-    elif df is Dataflow.WS:
-        ops = (("filter", "both", rsz * csz, False, None), ("ifmap", "row", m * rsz, True, rsz))
+    tsz = np.minimum(t_chunk, f.t - Tt * t_chunk)
+    if scalesim_compatible:
+        fold_cycles = serial_fold_cycles(f, f.t * cycles_per_mac)
     else:
-        ops = (("ifmap", "both", rsz * csz, False, None), ("filter", "row", rsz * n, True, rsz))
+        fold_cycles = _pipelined(tsz * cycles_per_mac, R, C, df)
+    # (operand, tile id, elements per fold, streamed?, elements per time step)
+    if df is Dataflow.OS:
+        ops = (("ifmap", I, rsz * k, True, rsz), ("filter", J, k * csz, True, csz))
+    elif df is Dataflow.WS:
+        ops = (
+            ("filter", I + f.fr * J, rsz * csz, False, None),
+            ("ifmap", I + f.fr * Tt, tsz * rsz, True, rsz),
+        )
+    else:
+        ops = (
+            ("ifmap", I + f.fr * J, rsz * csz, False, None),
+            ("filter", I + f.fr * Tt, rsz * tsz, True, rsz),
+        )
 
     dram = {"ifmap": 0, "filter": 0, "ofmap": 0, "psum_write": 0, "psum_read": 0}
     chunks = np.ones(F, dtype=np.int64)
@@ -269,7 +289,7 @@ def schedule(
     other_reads = np.zeros(F, dtype=np.int64)
     first = np.zeros(F, dtype=bool)
     first[0] = True
-    for name, key, elems, streamed, edge in ops:
+    for name, tile, elems, streamed, edge in ops:
         if name == "ifmap" and input_on_chip:
             continue
         buf = getattr(config, name)
@@ -288,9 +308,9 @@ def schedule(
             if chunked.any():
                 _check_fit(int(bits_of(name, edge).max()), name, config, f"one {name} vector", layer)
                 chunks = np.maximum(chunks, np.where(chunked, -(-bits // buf.active_bits), 1))
-        tile = {"row": I, "col": J, "both": np.arange(F)}[key]
-        if resident[name]:
-            need = {"row": J == 0, "col": I == 0, "both": np.ones(F, dtype=bool)}[key]
+        if resident[name]:  # fetched at its first use only
+            need = np.zeros(F, dtype=bool)
+            need[np.unique(tile, return_index=True)[1]] = True
         else:
             changed = first.copy()
             changed[1:] |= tile[1:] != tile[:-1]
@@ -324,7 +344,7 @@ def schedule(
         dram["ofmap"] += int(writes.sum())
     else:
         _check_fit(min(C, f.sc) * acc_b, "ofmap", config, f"one row of {min(C, f.sc)} partial sums", layer)
-        out_elems = m * csz if df is Dataflow.WS else csz * n
+        out_elems = tsz * csz
         biggest = int(out_elems.max())
         # SCALE-Sim sends every partial sum to DRAM and never reads one back (reference §5.4)
         psum_on_chip = not scalesim_compatible and (f.fr == 1 or biggest * acc_b <= config.ofmap.active_bits)
@@ -371,9 +391,9 @@ def schedule(
         if df is Dataflow.OS:
             ir, fr_, ow_acc, ow_out = m * k * f.fc, k * n * f.fr, 0, m * n
         elif df is Dataflow.WS:
-            ir, fr_, ow_acc, ow_out = m * k * f.fc, k * n, m * n * (f.fr - 1), m * n
+            ir, fr_, ow_acc, ow_out = m * k * f.fc, k * n * nt, m * n * (f.fr - 1), m * n
         else:
-            ir, fr_, ow_acc, ow_out = m * k, k * n * f.fc, m * n * (f.fr - 1), m * n
+            ir, fr_, ow_acc, ow_out = m * k * nt, k * n * f.fc, m * n * (f.fr - 1), m * n
         words = {
             "ifmap_reads": g * ir,
             "filter_reads": g * fr_,
@@ -406,7 +426,7 @@ def schedule(
         compute_cycles=np.asarray(steps_c, dtype=np.int64),
         read_bits=np.asarray(steps_r, dtype=np.int64),
         write_bits=np.asarray(steps_w, dtype=np.int64),
-        folds=f.folds * g,
+        folds=F * g,
         dram_bits=dram,
         compulsory_bits=compulsory,
         sram_bits=sram_bits,
