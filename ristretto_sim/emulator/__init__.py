@@ -3,10 +3,10 @@ computes.
 
 Layer level (what the network runner calls)
 -------------------------------------------
-``emulate_layer(kind, x, weights, bias, formats, geometry=None, *, mode="exact", rng=None, cpu_compat=False)``
-and its shorthands ``emulate_linear``, ``emulate_conv2d``, ``emulate_conv_transpose2d`` take **float** tensors
-(input NCHW or ``(N, features)``, weights OIHW / ``(out, in)`` / ``(C_in, C_out/groups, kh, kw)``, bias one
-value per output channel) and a :class:`LayerFormats`::
+``emulate_layer(kind, x, weights, bias, formats, geometry=None, *, mode="exact", rng=None, cpu_compat=False,
+shift_pe=None)`` and its shorthands ``emulate_linear``, ``emulate_conv2d``, ``emulate_conv_transpose2d`` take
+**float** tensors (input NCHW or ``(N, features)``, weights OIHW / ``(out, in)`` / ``(C_in, C_out/groups, kh,
+kw)``, bias one value per output channel) and a :class:`LayerFormats`::
 
     from ristretto_sim.emulator import ConvGeometry, LayerFormats, emulate_conv2d
     from ristretto_sim.formats import FixedPoint
@@ -25,8 +25,8 @@ All parameter objects are frozen dataclasses; modes are enums that accept their 
 * :class:`LayerFormats` ``(inputs, weights, bias=None, outputs=None, accumulator=None, *, rounding, overflow,
   product=None)``: the formats the quantization plan owns for one layer. The datapath follows from the
   formats: fixed x fixed -> fixed-point MAC array; fixed x ``PowerOfTwo`` -> shift-and-add PE; minifloat x
-  minifloat -> minifloat MAC with a Kulisch accumulator (``accumulator`` None or ``FixedPoint``) or a float
-  accumulator (``accumulator`` a ``Minifloat``; ``product`` optionally rounds each product first).
+  minifloat -> minifloat MAC with an exact Kulisch accumulator (``accumulator`` None) or a float accumulator
+  (``accumulator`` a ``Minifloat``; ``product`` optionally rounds each product first).
 * :class:`ConvGeometry` ``(stride, padding, dilation, groups, output_padding)``; padding in ONNX order ``(top,
   left, bottom, right)`` or symmetric.
 * :class:`Mode`: ``EXACT`` (the hardware's integers) or ``RISTRETTO`` (the original tool: operands

@@ -12,8 +12,8 @@ Datapaths (chosen from the formats, ``Mode.EXACT``):
   (:mod:`~ristretto_sim.emulator.fixed_gemm`, :mod:`~ristretto_sim.emulator.conv`);
 * ``FixedPoint`` inputs x ``PowerOfTwo`` weights -> shift-and-add PE
   (:mod:`~ristretto_sim.emulator.shift_pe`);
-* ``Minifloat`` inputs x ``Minifloat`` weights -> minifloat MAC, Kulisch accumulator when ``accumulator`` is
-  None or a ``FixedPoint``, float accumulation when it is a ``Minifloat``
+* ``Minifloat`` inputs x ``Minifloat`` weights -> minifloat MAC, exact Kulisch accumulator when
+  ``accumulator`` is None, float accumulation when it is a ``Minifloat``
   (:mod:`~ristretto_sim.emulator.minifloat_mac`).
 
 ``Mode.RISTRETTO`` reproduces the original tool instead (:mod:`~ristretto_sim.emulator.ristretto_mode`).
@@ -104,8 +104,9 @@ class LayerFormats:
     accumulator : FixedPoint or Minifloat, optional
         Fixed-point datapaths: a ``FixedPoint`` with ``frac_bits == inputs.frac_bits + weights.frac_bits``
         (default: one that cannot overflow, ``in.bits + w.bits + ceil(log2 K) + 1`` bits). Minifloat
-        datapaths: None or a ``FixedPoint`` (exact Kulisch accumulator, width derived from the formats) or a
-        ``Minifloat`` (float accumulation, one rounding per addition).
+        datapaths: None (exact Kulisch accumulator, its width derived from the formats, see
+        ``kulisch_bits``) or a ``Minifloat`` (float accumulation, one rounding per addition). Shift-and-add
+        datapaths: a ``FixedPoint`` whose fraction sets the shifts (default: lossless, cannot overflow).
     rounding : Rounding or str
         Rounding of every quantization step of the layer (keyword-only; default nearest-even).
     overflow : Overflow or str
