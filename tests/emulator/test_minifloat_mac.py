@@ -184,3 +184,20 @@ def test_readout_saturation_count_and_layer_stats():
     assert r.saturations == 1 and r.values[:, 0].tolist() == [511.75, 2.0, -449.0]
     res = emulate_linear(a, w.T, None, LayerFormats(E4FN, E4FN, outputs=E4))  # e4m3 (ieee) max is 240
     assert res.stats.output_saturations == 2 and res.values[0, 0] == np.inf and res.values[2, 0] == -np.inf
+
+
+@pytest.mark.parametrize("name", ["e4m3fn", "e4m3", "e5m2"])
+def test_every_product_exhaustively_against_ml_dtypes(name):
+    """All pairs of finite codes (K = 1): exact products, read out into the same format, against ml_dtypes."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    fmt = CATALOG[name]
+    twin = {"e4m3fn": ml_dtypes.float8_e4m3fn, "e4m3": ml_dtypes.float8_e4m3, "e5m2": ml_dtypes.float8_e5m2}[
+        name
+    ]
+    v = fmt.values()
+    r = minifloat_matmul(v[:, None], v[None, :], fmt, fmt)
+    assert np.array_equal(r.values, v[:, None] * v[None, :])  # exact in float64
+    r = minifloat_matmul(v[:, None], v[None, :], fmt, fmt, readout=fmt)
+    # the products are exact in float32 (two 4-bit significands), so ml_dtypes' float32 path rounds once
+    want = (v[:, None] * v[None, :]).astype(np.float32).astype(twin).astype(np.float64)
+    assert np.array_equal(r.values, want, equal_nan=True)

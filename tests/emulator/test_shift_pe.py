@@ -109,3 +109,16 @@ def test_bad_parameters():
         emulate_linear(
             np.zeros((1, 2)), np.zeros((1, 2)), None, LayerFormats(FixedPoint(8, 0), POW2), shift_pe=5
         )
+
+
+@pytest.mark.parametrize(
+    "acc,bits", [(FixedPoint(20, 12), None), (FixedPoint(20, 8), None), (FixedPoint(16, 12), 9)], ids=str
+)
+def test_every_activation_code_times_every_weight_code(acc, bits):
+    """Exhaustive K = 1: all 256 int8 codes x all 16 nonzero codes of pow2[-8,-1] (+ zero), one shift each."""
+    fin = FixedPoint(8, 4)
+    wf = PowerOfTwo(-8, -1)
+    a = np.arange(-128, 128)[:, None]
+    w = wf.values()[None, :]
+    _check(a, w, fin, wf, acc, bits, "wrap")
+    _check(a, w, fin, wf, acc, bits, "saturate")
