@@ -305,7 +305,13 @@ def minifloat_matmul(
     if accumulator is None:
         values, acc_name = _kulisch(a, w, acol, in_fmt, w_fmt, b, readout is not None, rounding, keys[1])
     else:
-        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0])
+        native = (
+            accumulator == _FP32
+            and rounding is Rounding.NEAREST_EVEN
+            and product_format is None
+            and _products_exact_in_float32(in_fmt, w_fmt)
+        )
+        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0], native)
         nan, pinf, ninf = nan | flags[0], pinf | flags[1], ninf | flags[2]
         acc_name = str(accumulator)
     values = _apply_flags(values, nan, pinf, ninf)
@@ -358,8 +364,31 @@ def _kulisch(a, w, acol, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
     return np.ldexp(round_to_odd_sum(x, y), qa + qw), f"kulisch{width}"
 
 
-def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key):
+_FP32 = Minifloat(8, 23)
+
+
+def _products_exact_in_float32(in_fmt: Minifloat, w_fmt: Minifloat) -> bool:
+    """Whether every product of the two formats is a float32 number (so float32 hardware adds round once)."""
+    return (
+        in_fmt.man_bits + w_fmt.man_bits + 2 <= 24
+        and (in_fmt.emin - in_fmt.man_bits) + (w_fmt.emin - w_fmt.man_bits) >= -149
+        and (in_fmt.emax + 1) + (w_fmt.emax + 1) <= 128
+    )
+
+
+def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key, fp32_native=False):
     shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+    if fp32_native:
+        # IEEE float32 with round-to-nearest-even is this accumulator: NumPy's float32 additions are it, exactly
+        # (the products are float32 numbers, so each addition rounds the exact sum once)
+        a32, w32 = a.astype(np.float32), w.astype(np.float32)
+        acc = np.zeros(shape, dtype=np.float32)
+        if b is not None:
+            acc += np.asarray(b).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(a.shape[-1]):
+                acc += a32[..., :, k, None] * w32[..., k, None, :]
+        return acc.astype(np.float64), tuple(np.zeros(shape, dtype=bool) for _ in range(3))
     size = int(np.prod(shape))
     acc = np.zeros(shape)
     nan, pinf, ninf = (np.zeros(shape, dtype=bool) for _ in range(3))

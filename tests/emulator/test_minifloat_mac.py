@@ -201,3 +201,20 @@ def test_every_product_exhaustively_against_ml_dtypes(name):
     # the products are exact in float32 (two 4-bit significands), so ml_dtypes' float32 path rounds once
     want = (v[:, None] * v[None, :]).astype(np.float32).astype(twin).astype(np.float64)
     assert np.array_equal(r.values, want, equal_nan=True)
+
+
+def test_fp32_native_path_equals_the_generic_one(monkeypatch):
+    """The float32 fast path (NumPy float32 additions) and the generic one-rounding-per-addition path agree."""
+    from ristretto_sim.emulator import minifloat_mac as mm
+
+    rng = np.random.default_rng(11)
+    a = _values(E5, (7, 90), rng, spread=4.0)
+    w = _values(E5, (90, 6), rng, spread=4.0)
+    a[0, :3] = (
+        E5.max
+    )  # overflow to inf inside the accumulator is possible only beyond float32's range: not here
+    bias = rng.normal(size=6)
+    fast = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
+    monkeypatch.setattr(mm, "_products_exact_in_float32", lambda *_: False)
+    slow = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
+    assert np.array_equal(fast.values, slow.values)
