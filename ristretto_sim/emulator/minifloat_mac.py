@@ -379,7 +379,7 @@ def _products_exact_in_float32(in_fmt: Minifloat, w_fmt: Minifloat) -> bool:
 def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key, fp32_native=False):
     shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
     if fp32_native:
-        # IEEE float32 with round-to-nearest-even is this accumulator: NumPy's float32 additions are it, exactly
+        # IEEE float32 with round-to-nearest-even is this accumulator: NumPy float32 additions are exactly it
         # (the products are float32 numbers, so each addition rounds the exact sum once)
         a32, w32 = a.astype(np.float32), w.astype(np.float32)
         acc = np.zeros(shape, dtype=np.float32)

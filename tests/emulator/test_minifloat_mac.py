@@ -204,7 +204,7 @@ def test_every_product_exhaustively_against_ml_dtypes(name):
 
 
 def test_fp32_native_path_equals_the_generic_one(monkeypatch):
-    """The float32 fast path (NumPy float32 additions) and the generic one-rounding-per-addition path agree."""
+    """The float32 fast path (NumPy float32 additions) equals the generic one-rounding-per-addition path."""
     from ristretto_sim.emulator import minifloat_mac as mm
 
     rng = np.random.default_rng(11)
