@@ -1,23 +1,26 @@
-"""The SimPy model of one layer: a DRAM channel, double-buffered operand buffers and the PE array.
+"""The SimPy model of one layer: a shared DRAM channel, double-buffered operand buffers and the PE array.
 
-Time advances per tile transfer and per fold (never per cycle). Three processes share one DRAM channel:
+Time advances per tile transfer and per fold (never per cycle):
 
-* the **prefetcher** walks the steps in order; for each it waits for a free input-buffer half (two halves
-  when the ifmap and filter buffers are double-buffered, so the next tile fills while the current one is
-  computed; one otherwise), then asks the channel for the step's bytes;
-* the **array** waits for a step's tiles, claims an ofmap half if the step produces output, computes for the
-  step's cycles, frees the input half and hands the output to the drain;
-* the **drain** writes each output tile back through the channel and then frees its ofmap half.
+* the **DRAM channel** is one FIFO bandwidth resource shared by every operand: a request issued at time t
+  starts when the channel has finished the requests issued before it, occupies the channel for
+  ``ceil(bytes / bandwidth)`` cycles, and its data is usable ``latency`` cycles after its transfer ends; the
+  next request may start meanwhile (requests are pipelined);
+* the **array** process walks the steps in order. The tiles of the first steps are requested at time 0, one
+  per input-buffer half (two halves when the ifmap and filter buffers are double-buffered, so the next tile
+  fills while the current one is computed; one otherwise). For each step the array waits for its tiles, claims
+  an ofmap half if the step produces output (waiting for the oldest drain to finish when both are busy),
+  computes for the step's cycles, then frees its input half (the tile two steps ahead is requested at once)
+  and drains its output through the channel; the ofmap half is free when that write completes.
 
-The channel is a FIFO resource: a request occupies it for ``ceil(bytes / bandwidth)`` cycles; its data arrives
-``latency`` cycles after the transfer ends, and the next request may start meanwhile (pipelined). With
-unlimited bandwidth and no latency the layer takes exactly its compute cycles. Stalls are whatever time the
-array spends waiting, so they come only from bandwidth and buffer capacity.
+With unlimited bandwidth and no latency the layer takes exactly its compute cycles. Stalls are the time the
+array waits, so they come only from bandwidth, latency and buffer capacity.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +52,29 @@ class LayerTiming:
         return self.total_cycles - self.compute_cycles
 
 
-def _transfer_cycles(nbytes: int, bandwidth: float | None) -> int:
-    if bandwidth is None or nbytes == 0:
-        return 0
-    return math.ceil(nbytes / bandwidth)
+class DRAMChannel:
+    """The shared DRAM channel: FIFO in issue order, ``ceil(bytes / bandwidth)`` cycles a request, pipelined
+    latency (module docstring). ``request`` books a transfer at the current simulation time and returns the
+    time its data is usable."""
+
+    def __init__(self, env: simpy.Environment, bandwidth_bytes_per_cycle: float | None, latency_cycles: int):
+        self.env = env
+        self.bandwidth = bandwidth_bytes_per_cycle
+        self.latency = latency_cycles
+        self.free_at = 0
+        self.busy_cycles = 0
+
+    def transfer_cycles(self, nbytes: int) -> int:
+        if self.bandwidth is None or nbytes == 0:
+            return 0
+        return math.ceil(nbytes / self.bandwidth)
+
+    def request(self, nbytes: int) -> int:
+        cycles = self.transfer_cycles(nbytes)
+        start = max(self.env.now, self.free_at)
+        self.free_at = start + cycles
+        self.busy_cycles += cycles
+        return self.free_at + self.latency
 
 
 def run_layer(
@@ -60,70 +82,45 @@ def run_layer(
 ) -> LayerTiming:
     """Replay one layer's steps (``mapping.Schedule`` arrays) in SimPy and return its timing."""
     steps = len(compute_cycles)
-    compute = [int(c) for c in compute_cycles]
-    reads = [-(-int(b) // 8) for b in read_bits]
-    writes = [-(-int(b) // 8) for b in write_bits]
-    bw = config.dram.bandwidth_bytes_per_cycle
-    latency = config.dram.latency_cycles
-    total_compute = sum(compute)
-    if bw is None and latency == 0:
+    compute = compute_cycles.tolist()
+    reads = (-((-np.asarray(read_bits, dtype=np.int64)) // 8)).tolist()
+    writes = (-((-np.asarray(write_bits, dtype=np.int64)) // 8)).tolist()
+    total_compute = int(sum(compute))
+    if config.dram.bandwidth_bytes_per_cycle is None and config.dram.latency_cycles == 0:
         return LayerTiming(total_compute, total_compute, 0)
 
     env = simpy.Environment()
-    channel = simpy.Resource(env, capacity=1)
+    channel = DRAMChannel(env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles)
     in_depth = 2 if (config.ifmap.double_buffered and config.filter.double_buffered) else 1
     out_depth = 2 if config.ofmap.double_buffered else 1
-    in_slots = simpy.Container(env, capacity=in_depth, init=in_depth)
-    out_slots = simpy.Container(env, capacity=out_depth, init=out_depth)
-    ready = [env.event() for _ in range(steps)]
-    to_drain = simpy.Store(env)
-    busy = [0]
+    ready_at = [0] * steps
+    last_write = [0]
 
-    def transfer(nbytes):
-        cycles = _transfer_cycles(nbytes, bw)
-        with channel.request() as req:
-            yield req
-            if cycles:
-                busy[0] += cycles
-                yield env.timeout(cycles)
-        if latency:
-            yield env.timeout(latency)
-
-    def deliver(index, nbytes):
-        yield from transfer(nbytes)
-        ready[index].succeed()
-
-    def prefetcher():
-        for s in range(steps):
-            yield in_slots.get(1)
-            if reads[s]:
-                # the request joins the channel's queue now; the prefetcher moves on to the next step at once
-                env.process(deliver(s, reads[s]))
-            else:
-                ready[s].succeed()
+    def fetch(s: int) -> None:
+        ready_at[s] = channel.request(reads[s]) if reads[s] else env.now
 
     def array():
+        for s in range(min(in_depth, steps)):
+            fetch(s)
+        draining: deque[int] = deque()  # completion times of the writes occupying ofmap halves
         for s in range(steps):
-            yield ready[s]
+            if ready_at[s] > env.now:
+                yield env.timeout(ready_at[s] - env.now)
             if writes[s]:
-                yield out_slots.get(1)
+                while draining and draining[0] <= env.now:
+                    draining.popleft()
+                if len(draining) == out_depth:
+                    yield env.timeout(draining.popleft() - env.now)
             if compute[s]:
                 yield env.timeout(compute[s])
-            yield in_slots.put(1)
+            if s + in_depth < steps:
+                fetch(s + in_depth)
             if writes[s]:
-                yield to_drain.put(s)
-        yield to_drain.put(None)
+                done = channel.request(writes[s])
+                draining.append(done)
+                last_write[0] = max(last_write[0], done)
 
-    def drain():
-        while True:
-            s = yield to_drain.get()
-            if s is None:
-                return
-            yield from transfer(writes[s])
-            yield out_slots.put(1)
-
-    env.process(prefetcher())
     env.process(array())
-    finished = env.process(drain())
-    env.run(until=finished)
-    return LayerTiming(int(max(env.now, total_compute)), total_compute, busy[0])
+    env.run()
+    total = max(int(env.now), int(last_write[0]), total_compute)
+    return LayerTiming(total, total_compute, channel.busy_cycles)
