@@ -6,8 +6,9 @@ Three comparisons on one shape (default M=4096, K=1152, N=128: a 3x3x128 convolu
    against NumPy's float32 ``matmul`` of the same shapes (target: ratio <= 1.3);
 2. the same exact GEMM against APyTypes' fixed-point ``APyFixedArray`` matmul (results checked bit-identical;
    target: the emulator >= 9x faster);
-3. the exact e4m3fn MAC with Kulisch accumulation (``minifloat_matmul``) against float32 ``matmul`` (ratio
-   reported).
+3. the exact e4m3fn MAC with Kulisch accumulation (``minifloat_matmul`` on float64 arrays of e4m3fn values,
+   read out to the nearest float64; the operand-representability check is skipped, as in the layer path)
+   against float32 ``matmul`` of the same values (ratio reported).
 
 Each timing is the best of ``repeats`` runs, the contenders alternating so that machine load affects them
 alike. :func:`run_gemm_benchmark` returns a JSON-able dict; it prints nothing.
