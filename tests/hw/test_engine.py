@@ -107,3 +107,16 @@ def test_dram_traffic_never_below_compulsory(layer, cfg):
     assert row.dram_filter_bytes >= p.groups * p.weight_elements
     assert row.dram_ofmap_bytes == p.groups * p.output_elements  # finished outputs leave exactly once
     assert row.dram_read_bytes + row.dram_write_bytes >= row.compulsory_dram_bytes
+
+
+def test_output_drain_overlaps_compute_only_with_a_double_buffered_ofmap():
+    import numpy as np
+
+    steps = 10
+    comp, reads, writes = np.full(steps, 100), np.zeros(steps, dtype=int), np.full(steps, 8 * 100)
+    cfg = make_config(4, 4, "os", bandwidth=1.0)
+    double = run_layer(comp, reads, writes, cfg)
+    single = run_layer(comp, reads, writes, cfg.replace(ofmap=BufferConfig(65536, double_buffered=False)))
+    assert double.total_cycles == steps * 100 + 100  # the last drain is exposed
+    assert single.total_cycles == steps * 200  # each step waits for the previous drain
+    assert double.dram_busy_cycles == single.dram_busy_cycles == steps * 100
