@@ -117,6 +117,9 @@ class Network:
         ``{tensor_name: name_in_model_file}`` where the two differ (Caffe in-place blobs).
     task : str
         ``"classification"`` (scored by top-1/top-5) or ``"reconstruction"`` (scored by PSNR).
+    metadata : mapping of str to str
+        Free-form model properties from the file (ONNX ``metadata_props``, e.g. ``"dataset": "mnist"``),
+        written back by ``to_onnx``.
 
     Raises
     ------
@@ -136,6 +139,7 @@ class Network:
     foldings: tuple[Folding, ...] = ()
     source_names: Mapping[str, str] = field(default_factory=dict)
     task: str = "classification"
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", tuple(self.inputs))
@@ -147,6 +151,9 @@ class Network:
             raise TypeError(f"preprocess={self.preprocess!r} must be a data.Preprocessing or None")
         object.__setattr__(self, "params", _freeze_params(self.params))
         object.__setattr__(self, "source_names", MappingProxyType(dict(self.source_names)))
+        object.__setattr__(
+            self, "metadata", MappingProxyType({str(k): str(v) for k, v in dict(self.metadata).items()})
+        )
         if self.task not in ("classification", "reconstruction"):
             raise ValueError(f"task={self.task!r} must be 'classification' or 'reconstruction'")
         if not self.inputs:
@@ -335,9 +342,12 @@ class Network:
                 "foldings",
                 "source_names",
                 "task",
+                "metadata",
             )
         }
         kw["params"] = {k: dict(v) for k, v in self.params.items()}
+        kw["metadata"] = dict(self.metadata)
+        kw["source_names"] = dict(self.source_names)
         kw.update(changes)
         return Network(**kw)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph.layers import (
     LRN,
@@ -340,9 +341,30 @@ class _Importer:
                 foldings=tuple(self.foldings),
                 source_names=source_names,
                 input_layout=self.layout,
+                **self.model_properties(),
             )
         except ModelError as exc:
             raise ModelError(f"{self.source}: {exc}") from None
+
+    def model_properties(self) -> dict:
+        """Preprocessing, task and metadata from the model's ``metadata_props`` (the bundled models'
+        convention:
+        ``preprocessing.scale``, ``preprocessing.mean``, ``preprocessing.layout``, ``task``, ``dataset``)."""
+        import ast
+
+        props = {p.key: p.value for p in self.model.metadata_props}
+        out = {"metadata": props}
+        if "preprocessing.scale" in props or "preprocessing.mean" in props:
+            try:
+                scale = float(ast.literal_eval(props.get("preprocessing.scale") or "1.0"))
+                mean = ast.literal_eval(props.get("preprocessing.mean") or "()")
+                mean = tuple(float(m) for m in (mean if isinstance(mean, (tuple, list)) else (mean,)))
+                out["preprocess"] = Preprocessing(scale=scale, mean=mean)
+            except (ValueError, SyntaxError, TypeError) as exc:
+                raise ModelError(f"{self.source}: malformed preprocessing metadata ({exc})") from None
+        if props.get("task") in ("classification", "reconstruction"):
+            out["task"] = props["task"]
+        return out
 
     def fold(self, node):
         """Evaluate a node whose inputs are all constants with onnx.reference."""

