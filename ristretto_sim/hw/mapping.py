@@ -2,8 +2,7 @@
 
 Everything here is arithmetic on shapes, with no simulation. A layer is ``groups`` GEMMs (M x K) @ (K x N);
 the dataflow decides which matrix dimension runs along the array rows (Sr), which along the columns (Sc) and
-which is
-streamed in time (T), as SCALE-Sim does (``reference/systolic-timing.md`` §5.2):
+which is streamed in time (T), as SCALE-Sim does (``reference/systolic-timing.md`` §5.2):
 
 ====  ==========  ====  ====  ====
 df    stationary  Sr    Sc    T
@@ -16,9 +15,21 @@ is    inputs      K     M     N
 Folds are walked column fold outer, row fold inner. ``scalesim_*`` functions are SCALE-Sim's closed forms
 (§5.4), exact for its runs. ``schedule`` builds the per-fold step list the SimPy model replays: the bits each
 step reads from DRAM, the bits it writes, and its compute cycles, given the tensor formats (words pack
-densely: two 4-bit weights per byte; partial sums travel at accumulator width) and the buffers (an operand
-that fits its buffer is fetched once; otherwise a tile is refetched for every fold that uses it, unless the
-previous fold used the same tile).
+densely: two 4-bit weights per byte; partial sums cross the ofmap SRAM at accumulator width) and the buffers:
+
+* an operand that fits its whole buffer is fetched once; otherwise a tile is refetched for every fold that
+  uses it, unless the previous fold used the same tile;
+* a streamed tile larger than its buffer half is streamed in chunks (the fold becomes several steps);
+* ws/is partial sums stay in the ofmap buffer: when a column fold's partial sums do not fit its half, the
+  streamed dimension is cut into chunks that do, and each chunk runs all row folds (walk: column fold,
+  chunk, row fold). ``scalesim_compatible`` keeps SCALE-Sim's walk and, like SCALE-Sim, writes every partial
+  sum to DRAM;
+* im2col duplicates are not refetched: a tile of e im2col entries costs e x distinct inputs / entries, rounded
+  once over the whole fetch sequence (a full pass is exactly the input tensor). Halo overlap between tiles is
+  thereby averaged, not modelled per tile.
+
+Consecutive folds overlap by default (``pipelined_fold_cycles``); with ``scalesim_compatible`` they run
+serially with SCALE-Sim's lengths (``serial_fold_cycles``).
 """
 
 from __future__ import annotations
