@@ -147,5 +147,20 @@ def run(*, with_scalesim: bool = False, scalesim_python: str | Path | None = Non
             scalesim_wall_s=t_ss,
             cycles_identical=theirs == cycles,
             speedup_vs_cli=t_ss / t_cli,
+            dram={
+                x.name: {
+                    "ours_ifmap_filter_ofmap_bytes": [
+                        y.dram_ifmap_bytes,
+                        y.dram_filter_bytes,
+                        y.dram_ofmap_bytes + y.dram_psum_write_bytes,
+                    ],
+                    "scalesim_ifmap_filter_ofmap_words": [
+                        r.dram_ifmap_reads,
+                        r.dram_filter_reads,
+                        r.dram_ofmap_writes,
+                    ],
+                }
+                for x, y, r in zip(layers, report.layers, rows, strict=True)
+            },
         )
     return out
