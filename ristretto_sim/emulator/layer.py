@@ -223,8 +223,9 @@ class LayerResult:
         Output values, on the output format's grid (the accumulator's, when there is no output format); NCHW
         for convolutions, ``(N, out_features)`` for linear layers.
     stats : LayerStats
-    codes : ndarray of int64, optional
-        Output codes (fixed-point outputs in exact mode), else None.
+    codes : ndarray of int, optional
+        Exact mode with an output format: the output codes (fixed point: int64 codes; minifloat: unsigned bit
+        patterns), else None.
     """
 
     values: np.ndarray
@@ -594,7 +595,8 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
     if b is not None:
         bq = b if formats.bias is None else formats.bias.quantize(b, rnd, rng=kb)
 
-    def mac(a_mat, w_mat, bias):
+    def mac(a_mat, w_mat, bias, offset=0):
+        key = None if kout is None else StochasticKey(kout.seed, kout.offset + offset)
         return minifloat_matmul(
             a_mat,
             w_mat,
@@ -605,7 +607,7 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
             bias=bias,
             readout=formats.outputs,
             rounding=rnd,
-            rng=kout,
+            rng=key,
             check_operands=False,
         )
 
@@ -626,9 +628,10 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         wm = weight_matrix(wd, g)
         bias = None if bq is None else bq.reshape(g, 1, o // g)
         out = np.empty((n, ho, wo, o))
-        nan = inf = sat = 0
+        nan = inf = sat = offset = 0
         for bs, ys, patches in patch_chunks(xp, kh, kw, gd, (ho, wo), np.float64):
-            res = mac(patches, wm, bias)
+            res = mac(patches, wm, bias, offset)
+            offset += res.values.size * (2 * k + 4)  # stochastic draws of different chunks never overlap
             out[bs, ys] = res.values.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
             nan += res.nan_count
             inf += res.inf_count
@@ -648,4 +651,7 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         nan_outputs=nan,
         inf_outputs=inf,
     )
-    return LayerResult(values, stats, None)
+    codes = None
+    if isinstance(formats.outputs, Minifloat) or (formats.outputs is not None and not np.isnan(values).any()):
+        codes = formats.outputs.encode(values)  # values are on the grid: encoding is exact
+    return LayerResult(values, stats, codes)

@@ -173,6 +173,7 @@ def test_conv_layer_kulisch_equals_exact_sum_rounded_once():
                             )
                 assert r.values[0, o, yy, xx] == minifloat_round_ref(s, E4FN)
     assert r.stats.datapath == "minifloat-kulisch" and r.stats.accumulator.startswith("kulisch")
+    assert r.codes.dtype == np.uint8 and np.array_equal(E4FN.decode(r.codes), r.values)
 
 
 def test_readout_saturation_count_and_layer_stats():
