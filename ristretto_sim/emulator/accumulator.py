@@ -231,12 +231,13 @@ class ProductSource:
 class IntegerProducts(ProductSource):
     """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point)."""
 
-    def __init__(self, a: np.ndarray, w: np.ndarray):
+    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_max: np.ndarray | None = None):
         self.a = a
         self.w = w
         self.K = a.shape[-1]
         self.out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
         self._bounds = None
+        self._acol = a_column_max
 
     def _w(self, cols):
         return self.w if cols is None else self.w[..., cols]
@@ -245,7 +246,7 @@ class IntegerProducts(ProductSource):
     def bounds(self):
         """``(column_bounds, max|a|, max|w|)``, computed once."""
         if self._bounds is None:
-            acol = column_max(self.a)
+            acol = column_max(self.a) if self._acol is None else self._acol
             wabs = np.abs(self.w.astype(np.float64))  # (np.abs of int8 -128 is -128)
             self._bounds = (
                 acol[..., :, None] * wabs,

@@ -84,12 +84,23 @@ def fixed_matmul(
     """
     check_fixed(in_fmt, "in_fmt")
     check_fixed(w_fmt, "w_fmt")
-    a = check_codes(a, in_fmt, "a")
+    a = np.asarray(a)
     w = check_codes(w, w_fmt, "w")
     if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
         raise ValueError(
             f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
         )
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"a must be integer codes, got dtype {a.dtype}")
+    acol = None
+    if a.size:  # one pass gives both the code-range check and the column maxima of the exactness bound
+        hi_col, lo_col = a.max(axis=-2), a.min(axis=-2)
+        lo, hi = int(lo_col.min()), int(hi_col.max())
+        if lo < in_fmt.min_code or hi > in_fmt.max_code:
+            raise ValueError(
+                f"a codes span [{lo}, {hi}], outside {in_fmt}'s range [{in_fmt.min_code}, {in_fmt.max_code}]"
+            )
+        acol = np.maximum(hi_col.astype(np.float64), -lo_col.astype(np.float64))
     k, n = w.shape[-2], w.shape[-1]
     acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n)
     check_accumulator(acc, in_fmt, w_fmt, n)
@@ -97,7 +108,7 @@ def fixed_matmul(
         bias_codes = check_codes(bias_codes, acc, "bias_codes")
         if bias_codes.shape != (n,):
             raise ValueError(f"bias_codes has shape {bias_codes.shape}, expected ({n},)")
-    return accumulate(IntegerProducts(a, w), bias_codes, acc, overflow)
+    return accumulate(IntegerProducts(a, w, acol), bias_codes, acc, overflow)
 
 
 def fixed_dot(
