@@ -25,9 +25,8 @@ _PRESETS = {
         name="edge-32x32-int8",
         source=(
             "array, dataflow and SRAM sizes: SCALE-Sim's example configs/scale.cfg (32x32 os, 64 KB per "
-            "operand, scalesim-project/scale-sim-v2); int8 x int8 -> int32 PE; DRAM 16 B/cycle (a 64-bit "
-            "LPDDR4-3200 channel, 25.6 GB/s, at 1.6 GHz-equivalent; assumption) with 100-cycle latency "
-            "(assumption)"
+            "operand, scalesim-project/scale-sim-v2); int8 x int8 -> int32 PE; DRAM 16 B/cycle = 16 GB/s at "
+            "1 GHz, about one 32-bit LPDDR4-4266 channel (17 GB/s), and 100-cycle latency: assumptions"
         ),
     ),
     "tpu-mxu-128x128": AcceleratorConfig(
