@@ -285,10 +285,8 @@ def minifloat_matmul(
         if rounding is not Rounding.STOCHASTIC
         else (stochastic_key(rng), StochasticKey(stochastic_key(rng).seed + 1))
     )
-    # max/min propagate NaN and reach +-Inf: the column extremes (also the Kulisch GEMM's bound) tell if any
-    # operand is not finite
-    acol = column_max(a) if a.size else np.zeros(a.shape[:-2] + a.shape[-1:])
-    nonfinite = not (np.isfinite(acol).all() and np.isfinite(w).all() and (b is None or np.isfinite(b).all()))
+    # a sum is finite iff every term is (these magnitudes cannot overflow float64): one pass, no temporaries
+    nonfinite = not (np.isfinite(a.sum()) and np.isfinite(w.sum()) and (b is None or np.isfinite(b).all()))
     if nonfinite:
         nan, pinf, ninf = _special_flags(a, w)
         if b is not None:
@@ -298,12 +296,11 @@ def minifloat_matmul(
         a = np.where(np.isfinite(a), a, 0.0)
         w = np.where(np.isfinite(w), w, 0.0)
         b = None if b is None else np.where(np.isfinite(b), b, 0.0)
-        acol = column_max(a)
     if not nonfinite:
         shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], n)
         nan = pinf = ninf = np.zeros(shape, dtype=bool)
     if accumulator is None:
-        values, acc_name = _kulisch(a, w, acol, in_fmt, w_fmt, b, readout is not None, rounding, keys[1])
+        values, acc_name = _kulisch(a, w, in_fmt, w_fmt, b, readout is not None, rounding, keys[1])
     else:
         native = (
             accumulator == _FP32
@@ -331,7 +328,7 @@ def minifloat_matmul(
     return MinifloatMacResult(values, acc_name, nan_count, inf_count, saturations)
 
 
-def _kulisch(a, w, acol, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
+def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
     """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
     k = a.shape[-1]
     width = kulisch_bits(in_fmt, w_fmt, max(k, 1))
@@ -343,7 +340,9 @@ def _kulisch(a, w, acol, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
     qa, qw = _quantum_exp(in_fmt), _quantum_exp(w_fmt)
     # Every value is an integer multiple of 2**q, so a float64 GEMM on the values themselves is exact when the
     # column bound, in units of 2**(qa + qw), stays below 2**53 (power-of-two scaling commutes with rounding).
-    bound = float((acol[..., :, None] * np.abs(w)).sum(axis=-2).max(initial=0.0))
+    bound = k * in_fmt.max * w_fmt.max  # from the formats alone (no pass over the data)
+    if np.ldexp(bound, -(qa + qw)) > 2.0**53 * (1 - 1e-9):  # then from the data: sum_k max_m|a| * |w|
+        bound = float((column_max(a)[..., :, None] * np.abs(w)).sum(axis=-2).max(initial=0.0))
     if qa + qw >= -960 and np.ldexp(bound, -(qa + qw)) <= 2.0**53 * (1 - 1e-9):
         s = np.ldexp(np.matmul(a, w), -(qa + qw)).astype(np.int64)
         hi, lo = s >> np.int64(32), s & _M32
