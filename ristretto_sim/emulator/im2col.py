@@ -24,6 +24,8 @@ CHUNK_BYTES = 128 * 2**20
 def _pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value), int(value)
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"{name}={value!r} must be an int or a pair of ints")
     try:
         v = tuple(int(x) for x in value)
     except TypeError:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.im2col import ConvGeometry
+from ristretto_sim.emulator.im2col import ConvGeometry, _pair
 from ristretto_sim.emulator.requantize import Requantized, requantize
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 
@@ -46,8 +46,10 @@ class PoolGeometry:
     ceil_mode: bool = False
 
     def __post_init__(self):
-        g = ConvGeometry(stride=self.kernel if self.stride is None else self.stride, padding=self.padding)
-        k = ConvGeometry(stride=self.kernel).stride  # validates the kernel like a stride (ints >= 1)
+        k = _pair(self.kernel, "kernel")
+        if min(k) < 1:
+            raise ValueError(f"kernel={self.kernel!r} must be >= 1")
+        g = ConvGeometry(stride=k if self.stride is None else self.stride, padding=self.padding)
         object.__setattr__(self, "kernel", k)
         object.__setattr__(self, "stride", g.stride)
         object.__setattr__(self, "padding", g.padding)

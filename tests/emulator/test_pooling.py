@@ -87,3 +87,12 @@ def test_bad_parameters():
         )
     with pytest.raises(TypeError, match="geometry"):
         max_pool2d(np.zeros((1, 1, 2, 2)), 2)
+
+
+def test_kernel_validation_names_the_kernel():
+    with pytest.raises(ValueError, match="kernel=0"):
+        PoolGeometry(0)
+    with pytest.raises(TypeError, match="kernel="):
+        PoolGeometry("3")
+    with pytest.raises(TypeError, match="ceil_mode"):
+        PoolGeometry(2, ceil_mode="yes")
