@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import INT64_SAFE, column_max, exact_matmul
+from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 from ristretto_sim.formats.rounding import round_to_integer
 
@@ -216,6 +216,11 @@ class ProductSource:
         """Float64 array (..., N): an upper bound on ``sum_k |p[..., m, k, n]|`` for every m."""
         raise NotImplementedError
 
+    def column_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds ``(neg, pos)``, float64 (..., N), on every subset sum of ``p[..., m, :, n]``."""
+        cb = self.column_bound()
+        return -cb, cb
+
     def products_dense(self, k: int, cols=None) -> np.ndarray:
         """Exact int64 products at reduction index ``k`` for every output (of the columns ``cols``)."""
         shape = self.out_shape[:-1] + ((self.out_shape[-1] if cols is None else len(cols)),)
@@ -231,13 +236,32 @@ class ProductSource:
 class IntegerProducts(ProductSource):
     """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point)."""
 
-    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_max: np.ndarray | None = None):
+    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None):
         self.a = a
         self.w = w
         self.K = a.shape[-1]
         self.out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
         self._bounds = None
-        self._acol = a_column_max
+        self._extremes = a_column_extremes  # (max_m a, min_m a) per column k, float64, or None
+
+    def _column_extremes(self):
+        if self._extremes is None:
+            if self.a.shape[-2] == 0:
+                z = np.zeros(self.a.shape[:-2] + self.a.shape[-1:])
+                self._extremes = (z, z)
+            else:
+                self._extremes = (
+                    self.a.max(axis=-2).astype(np.float64),
+                    self.a.min(axis=-2).astype(np.float64),
+                )
+        return self._extremes
+
+    def column_range(self):
+        ahi, alo = self._column_extremes()
+        w = self.w.astype(np.float64)
+        p_hi = np.maximum(ahi[..., :, None] * w, alo[..., :, None] * w)  # largest product per (k, n)
+        p_lo = np.minimum(ahi[..., :, None] * w, alo[..., :, None] * w)
+        return np.minimum(p_lo, 0.0).sum(axis=-2), np.maximum(p_hi, 0.0).sum(axis=-2)
 
     def _w(self, cols):
         return self.w if cols is None else self.w[..., cols]
@@ -246,7 +270,8 @@ class IntegerProducts(ProductSource):
     def bounds(self):
         """``(column_bounds, max|a|, max|w|)``, computed once."""
         if self._bounds is None:
-            acol = column_max(self.a) if self._acol is None else self._acol
+            ahi, alo = self._column_extremes()
+            acol = np.maximum(ahi, -alo)
             wabs = np.abs(self.w.astype(np.float64))  # (np.abs of int8 -128 is -128)
             self._bounds = (
                 acol[..., :, None] * wabs,
@@ -339,7 +364,11 @@ def accumulate(
         return AccumulatorResult(s.astype(np.int64), acc, overflow, count)
 
     # SATURATE
-    safe_col = (bias_abs + col_bound) <= min(float(hi), -float(lo)) * (1 - 1e-12)
+    # every prefix sum of a column lies in [bias + neg, bias + pos]; inside the range, nothing can clip
+    neg, pos = products.column_range()
+    bias_f = bias.astype(np.float64)[..., 0, :]
+    margin = 1e-12 * max(float(hi), -float(lo), 1.0)  # the float64 bounds are exact to far better than this
+    safe_col = (bias_f + pos <= float(hi) - margin) & (bias_f + neg >= float(lo) + margin)
     safe_col_n = safe_col.reshape((-1, shape[-1])).all(axis=0)  # safe for every group
     out = np.empty(shape, dtype=np.int64)
     count = 0
@@ -357,7 +386,9 @@ def accumulate(
         k1 = min(products.K, k0 + chunk)
         part = products.partial(k0, k1, cols=cols)
         mass = products.abs_partial(k0, k1, cols=cols)
-        ok = (s + mass <= hi) & (s - mass >= lo)  # no prefix of this chunk can leave the range
+        # sum|p| = P + N and sum p = P - N (P, N: positive and negative parts), so every prefix of the chunk
+        # lies in [s - N, s + P]; where that is inside the range no prefix can leave it
+        ok = (s + ((mass + part) >> 1) <= hi) & (s - ((mass - part) >> 1) >= lo)
         if ok.all():
             s += part
             continue

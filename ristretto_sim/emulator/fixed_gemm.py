@@ -100,7 +100,7 @@ def fixed_matmul(
             raise ValueError(
                 f"a codes span [{lo}, {hi}], outside {in_fmt}'s range [{in_fmt.min_code}, {in_fmt.max_code}]"
             )
-        acol = np.maximum(hi_col.astype(np.float64), -lo_col.astype(np.float64))
+        acol = (hi_col.astype(np.float64), lo_col.astype(np.float64))
     k, n = w.shape[-2], w.shape[-1]
     acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n)
     check_accumulator(acc, in_fmt, w_fmt, n)

@@ -199,3 +199,17 @@ def test_narrow_integer_dtypes_with_extreme_codes():
     for bits in (16, 21):
         _check(a, w, I8, I8, FixedPoint(bits, 0), "saturate")
         _check(a, w, I8, I8, FixedPoint(bits, 0), "wrap")
+
+
+def test_unsigned_everything():
+    """Unsigned inputs, weights and accumulator: only the top can clip."""
+    rng = np.random.default_rng(12)
+    u8 = FixedPoint(8, 0, signed=False)
+    a = rng.integers(0, 256, size=(5, 200))
+    w = rng.integers(0, 256, size=(200, 3))
+    a[0] = 255
+    for bits in (18, 24):
+        acc = FixedPoint(bits, 0, signed=False)
+        for mode in ("saturate", "wrap"):
+            r, count = _check(a, w, u8, u8, acc, mode, bias=np.array([0, 7, 100]))
+            assert (count > 0) == (bits == 18)
