@@ -160,3 +160,23 @@ def test_mnist8_round_trip_through_onnx():
     net = load_onnx(MNIST8)
     x = RNG.uniform(0, 1, (16, 1, 28, 28)).astype(np.float32)
     close(ort(net.to_onnx(), x), run_float(net, x)[net.outputs[0]])
+
+
+CAFFE_LENET = MNIST8.parents[1] / "caffe-lenet"
+
+
+@pytest.mark.skipif(
+    not CAFFE_LENET.exists(), reason=f"{CAFFE_LENET} not present (shared data directory absent)"
+)
+def test_caffe_lenet_exports_and_matches_onnxruntime(tmp_path):
+    from ristretto_sim.graph.caffe_import import load_caffe
+
+    net = load_caffe(CAFFE_LENET / "lenet_train_test.prototxt", CAFFE_LENET / "lenet_iter_10000.caffemodel")
+    x = RNG.uniform(0, 1, (32, *net.input.shape)).astype(np.float32)
+    ours = run_float(net, x)
+    model = net.to_onnx(tmp_path / "caffe_lenet.onnx")
+    got = ort(model, x)
+    close(got, ours[net.outputs[0]])
+    back = load_onnx(tmp_path / "caffe_lenet.onnx")
+    assert back.preprocess.scale == pytest.approx(0.00390625)
+    close(run_float(back, x)[back.outputs[0]], got)

@@ -373,3 +373,65 @@ def test_mnist8_matches_onnxruntime():
     ref = np.concatenate([sess.run(None, {"Input3": x[i : i + 1]})[0] for i in range(len(x))])
     close(y, ref, 1e-5)
     assert (y.argmax(1) == ref.argmax(1)).all()
+
+
+def _oracle(model, x):
+    """onnxruntime when it runs the model's opset, else onnx.reference."""
+    try:
+        return onnxruntime_run(model, x)
+    except Exception:  # onnxruntime does not implement this opset yet
+        return reference(model, x)
+
+
+@pytest.mark.parametrize("opset", range(7, max_opset() + 1))
+def test_versioned_ops_every_opset(opset):
+    """BatchNormalization, Dropout, Clip, Pad, Squeeze, Unsqueeze, Softmax in their per-opset forms."""
+    c = 3
+    inits = {
+        "w": RNG.normal(size=(c, 2, 3, 3)).astype(np.float32),
+        "s": RNG.uniform(0.5, 1.5, c).astype(np.float32),
+        "b": RNG.normal(size=c).astype(np.float32),
+        "m": RNG.normal(size=c).astype(np.float32),
+        "v": RNG.uniform(0.5, 2, c).astype(np.float32),
+        "fc": RNG.normal(size=(12, 4)).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["bn"], epsilon=1e-4),
+        helper.make_node("Dropout", ["bn"], ["d"]),
+        helper.make_node("LeakyRelu", ["d"], ["l"], alpha=0.3),
+    ]
+    if opset < 11:
+        nodes += [
+            helper.make_node("Clip", ["l"], ["cl"], min=-0.5, max=2.0),
+            helper.make_node("Pad", ["cl"], ["p"], pads=[0, 0, 1, 0, 0, 0, 0, 1], mode="edge"),
+        ]
+    else:
+        inits.update(
+            lo=np.float32(-0.5), hi=np.float32(2.0), pads=np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64)
+        )
+        nodes += [
+            helper.make_node("Clip", ["l", "lo", "hi"], ["cl"]),
+            helper.make_node("Pad", ["cl", "pads"], ["p"], mode="edge"),
+        ]
+    nodes += [helper.make_node("GlobalAveragePool", ["p"], ["g"])]
+    if opset < 13:
+        nodes += [
+            helper.make_node("Squeeze", ["g"], ["sq"], axes=[3]),
+            helper.make_node("Unsqueeze", ["sq"], ["u"], axes=[3]),
+        ]
+    else:
+        inits.update(ax=np.array([3], np.int64))
+        nodes += [
+            helper.make_node("Squeeze", ["g", "ax"], ["sq"]),
+            helper.make_node("Unsqueeze", ["sq", "ax"], ["u"]),
+        ]
+    nodes += [
+        helper.make_node("Flatten", ["u"], ["f"]),
+        helper.make_node("Concat", ["f", "f", "f", "f"], ["cat"], axis=1),
+        helper.make_node("MatMul", ["cat", "fc"], ["mm"]),
+        helper.make_node("Softmax", ["mm"], ["y"]),
+    ]
+    m = _graph(nodes, inits, (2, 2, 7, 7), opset=opset)
+    x = RNG.normal(size=(2, 2, 7, 7)).astype(np.float32)
+    close(ours(m, x), _oracle(m, x))
