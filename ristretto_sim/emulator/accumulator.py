@@ -10,11 +10,14 @@ channel innermost.
 * ``Overflow.SATURATE``: the running sum is clamped after every addition; the count is the number of outputs
   that were clipped at least once.
 
-Fast path: if ``|bias| + sum_k max|a*w|`` fits the range for an output column, no addition can clip and the
-exact BLAS sum is the answer. Otherwise K is walked in chunks carrying the clipped running sum: for each
-chunk, the outputs for which ``running sum +- sum|products of the chunk|`` stays in range take the exact chunk
-sum at once (no prefix inside the chunk can leave the range), and only the others are re-walked one product at
-a time (vectorised over those outputs). The result is exactly equal to clamping after every addition.
+Fast path: if ``bias + sum_k max(a*w)`` and ``bias + sum_k min(a*w)`` (positive and negative parts bounded
+per column from the column extremes of ``a``) lie in the range, no addition can clip and the exact BLAS sum
+is the answer. Otherwise K is walked in chunks (a power of two sized so that a chunk's products span about a
+quarter of the range) carrying the clipped running sum ``s``: per chunk two exact GEMMs give the sum ``P - N``
+and the magnitude sum ``P + N`` of the products of every output; where ``[s - N, s + P]`` lies in the range
+no prefix of the chunk can leave it and the output takes the exact chunk sum at once; only the others are
+re-walked one product at a time, vectorised over those outputs (or over all outputs, with outer products,
+when many need it). The result is exactly equal to clamping after every addition.
 
 The products come from a :class:`ProductSource` (plain fixed point x fixed point, or a shift-and-add PE), so
 every PE kind shares this one accumulator model. Supported accumulators: up to 64 bits signed (63 unsigned),
