@@ -25,8 +25,9 @@ from ristretto_sim.emulator.accumulator import (
 from ristretto_sim.formats import FixedPoint, Overflow
 
 
-def check_codes(codes, fmt: FixedPoint, name: str, channel_axis: int | None = None) -> np.ndarray:
-    """Validate integer codes against ``fmt``'s code range; return them as an integer array.
+def check_codes(codes, fmt: FixedPoint, name: str) -> np.ndarray:
+    """Validate integer codes against ``fmt``'s code range (shared by every channel of a per-channel format);
+    return them as an integer array.
 
     Parameters
     ----------
@@ -34,8 +35,6 @@ def check_codes(codes, fmt: FixedPoint, name: str, channel_axis: int | None = No
     fmt : FixedPoint
     name : str
         Parameter name used in error messages.
-    channel_axis : int, optional
-        Unused for the range check (per-channel formats share one code range); documents intent.
     """
     c = np.asarray(codes)
     if c.dtype.kind not in "iu":
