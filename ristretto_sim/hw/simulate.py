@@ -153,19 +153,9 @@ def simulate(
             leakage_pj=leak_w * latency_s * 1e12,
         )
         g = problem.groups
-        ss_cycles = (
-            g
-            * (
-                scalesim_compute_cycles(
-                    problem.m, problem.n, problem.k, config.rows, config.cols, config.dataflow
-                )
-                + 1
-            )
-            - 1
-            if g > 1
-            else scalesim_compute_cycles(
-                problem.m, problem.n, problem.k, config.rows, config.cols, config.dataflow
-            )
+        # SCALE-Sim runs each group as its own layer (depthwise rows expand), each ending with its "-1"
+        ss_cycles = g * scalesim_compute_cycles(
+            problem.m, problem.n, problem.k, config.rows, config.cols, config.dataflow
         )
         w = sched.sram_words
         reports.append(

@@ -207,3 +207,14 @@ def test_streamed_tile_larger_than_half_buffer_is_chunked_and_refetched():
     assert sched.dram_bits["ifmap"] == 64 * 4096 * 8 * 8
     assert sched.dram_bits["filter"] == 64 * 4096 * 8 * 8
     assert np.all(sched.read_bits >= 0)
+
+
+def test_grouped_layer_equals_scalesims_expanded_depthwise_rows():
+    # SCALE-Sim expands a "DP" row into one single-channel layer per channel; the grouped layer sums them
+    grouped = ConvShape("DP1", 14, 14, 16, 16, kernel=3, groups=16, ceil_mode=True)
+    single = ConvShape("DP1Channel_0", 14, 14, 1, 1, kernel=3, ceil_mode=True)
+    for df in ("os", "ws", "is"):
+        cfg = make_config(8, 4, df, kb=256)
+        g = simulate([grouped], None, cfg, scalesim_compatible=True).layers[0]
+        s = simulate([single], None, cfg, scalesim_compatible=True).layers[0]
+        assert g.compute_cycles == g.scalesim_compute_cycles == 16 * s.compute_cycles
