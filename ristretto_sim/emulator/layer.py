@@ -181,7 +181,8 @@ class LayerStats:
     outputs : int
         Number of output values.
     macs : int
-        Number of products (outputs x K).
+        Number of products (outputs x K; for transposed convolutions, inputs x kernel taps x output channels
+        per group).
     accumulator_overflows : int
         WRAP: outputs whose exact sum left the accumulator range; SATURATE: outputs clipped at least once.
     output_saturations : int
@@ -289,6 +290,14 @@ def _check_shapes(kind: LayerKind, x, w, b, geometry):
     if b is not None and b.shape != (n_out,):
         raise ValueError(f"bias has shape {b.shape}, expected ({n_out},)")
     return n_out
+
+
+def _macs(kind: LayerKind, x, w, n_outputs: int, k: int) -> int:
+    """Products computed: outputs x K; for a transposed convolution, every input pixel times every kernel tap
+    (the zeros the direct form inserts are not counted)."""
+    if kind is LayerKind.CONV_TRANSPOSE2D:
+        return int(x.size) * int(w.shape[1] * w.shape[2] * w.shape[3])
+    return n_outputs * k
 
 
 def _reduction_length(kind: LayerKind, w, geometry) -> int:
@@ -456,7 +465,7 @@ def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerR
         datapath="fixed",
         accumulator=str(acc),
         outputs=int(values.size),
-        macs=int(values.size) * k,
+        macs=_macs(kind, x, w, int(values.size), k),
         accumulator_overflows=r.overflow_count,
         output_saturations=out_sat,
         input_saturations=_out_of_range(x, fin),
@@ -500,7 +509,7 @@ def _ristretto(kind, x, w, b, formats: LayerFormats, geometry, rng, cpu_compat) 
         datapath="ristretto-float32",
         accumulator="float32",
         outputs=int(yq.size),
-        macs=int(yq.size) * k,
+        macs=_macs(kind, x, w, int(yq.size), k),
         output_saturations=out_sat,
         input_saturations=_out_of_range(x, formats.inputs),
         weight_saturations=_out_of_range(w, formats.weights),
@@ -567,7 +576,7 @@ def _shift(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng, pe) -> La
         datapath="shift",
         accumulator=str(acc),
         outputs=int(values.size),
-        macs=int(values.size) * k,
+        macs=_macs(kind, x, w, int(values.size), k),
         accumulator_overflows=r.overflow_count,
         output_saturations=out_sat,
         input_saturations=_out_of_range(x, fin),
@@ -643,7 +652,7 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         datapath=formats.datapath,
         accumulator=name,
         outputs=int(values.size),
-        macs=int(values.size) * k,
+        macs=_macs(kind, x, w, int(values.size), k),
         output_saturations=sat,
         input_saturations=_out_of_range(x, fin),
         weight_saturations=_out_of_range(w, fw),

@@ -80,6 +80,7 @@ def test_conv_transpose_layer():
     r = emulate_conv_transpose2d(x, w, None, f, geom)
     exact = conv_transpose2d_ref(fin.encode(x), fw.encode(w), (2, 2), (1, 1, 1, 1), (1, 1), 1, (1, 1))
     assert r.values.shape == (1, 3, 6, 6)
+    assert r.stats.macs == x.size * 3 * 9  # every input pixel times every tap of every output channel
     assert np.array_equal(r.codes, exact.astype(np.int64))  # 10 fractional bits: no rounding needed
 
 
