@@ -213,3 +213,42 @@ def test_unsigned_everything():
         for mode in ("saturate", "wrap"):
             r, count = _check(a, w, u8, u8, acc, mode, bias=np.array([0, 7, 100]))
             assert (count > 0) == (bits == 18)
+
+
+def test_large_k_conv_layer_against_float64_sums():
+    """K = 3*3*512 with extreme codes: one float32 GEMM would be inexact; the exact sums fit float64."""
+    from ristretto_sim.emulator import ConvGeometry, fixed_conv2d
+
+    rng = np.random.default_rng(13)
+    x = rng.integers(-128, 128, size=(1, 512, 4, 4))
+    w = rng.integers(-128, 128, size=(8, 512, 3, 3))
+    x[0, :, 0, 0] = -128
+    w[0] = -128
+    r = fixed_conv2d(x, w, I8, I8, ConvGeometry(padding=1), accumulator=FixedPoint(32, 0))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want = np.zeros((1, 8, 4, 4))
+    for ky in range(3):
+        for kx in range(3):
+            want += np.einsum(
+                "nchw,oc->nohw", xp[:, :, ky : ky + 4, kx : kx + 4], w[:, :, ky, kx].astype(float)
+            )
+    assert np.array_equal(r.codes, want.astype(np.int64)) and r.overflow_count == 0
+
+
+@pytest.mark.slow
+def test_big_saturating_gemm_against_a_plain_sequential_loop():
+    """A layer-sized GEMM with a narrow saturating accumulator against the obvious k-by-k loop (int64)."""
+    rng = np.random.default_rng(14)
+    a = rng.integers(-128, 128, size=(512, 2304))
+    w = rng.integers(-128, 128, size=(2304, 64))
+    for bits in (18, 22):
+        acc = FixedPoint(bits, 0)
+        bias = rng.integers(acc.min_code, acc.max_code + 1, size=64)
+        r = fixed_matmul(a, w, I8, I8, accumulator=acc, bias_codes=bias)
+        s = np.broadcast_to(bias, (512, 64)).astype(np.int64).copy()
+        clipped = np.zeros(s.shape, bool)
+        for k in range(a.shape[1]):
+            s += a[:, k, None] * w[None, k, :]
+            clipped |= (s > acc.max_code) | (s < acc.min_code)
+            np.clip(s, acc.min_code, acc.max_code, out=s)
+        assert np.array_equal(r.codes, s) and r.overflow_count == int(clipped.sum())
