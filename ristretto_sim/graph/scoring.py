@@ -36,7 +36,8 @@ class Score:
     top1, top5 : float or None
         Accuracies (classification); None for reconstruction.
     psnr_db : float or None
-        Mean PSNR over images (reconstruction), peak = the largest preprocessed pixel value.
+        Reconstruction: PSNR over the whole set, ``10 log10(peak^2 / MSE)`` with the MSE over every pixel of
+        every image and peak = the largest preprocessed pixel value (1.0 for pixel/255).
     seconds : float
         Wall time of the runs.
     records : dict
@@ -66,7 +67,7 @@ class Score:
             "images": self.images,
             "top1": self.top1,
             "top5": self.top5,
-            "psnr_db": self.psnr_db,
+            "psnr_db": "inf" if self.psnr_db == math.inf else self.psnr_db,
             "seconds": round(self.seconds, 3),
             "overflows": self.overflows,
         }
@@ -135,7 +136,7 @@ def score_network(
     if n == 0:
         raise DataError(f"dataset {data.name!r} has no images to score")
     top1 = top5 = 0
-    psnr_sum = 0.0
+    sse, pixels = 0.0, 0
     parts = []
     peak = None
     start = time.perf_counter()
@@ -157,8 +158,8 @@ def score_network(
                     f"reconstruction model {network.name!r} outputs {out.shape[1:]}, input is {x.shape[1:]}"
                 )
             peak = float(pre(np.full((1, *data.shape), data.pixel_max)).max()) if peak is None else peak
-            mse = np.mean((out - x.astype(np.float64)) ** 2, axis=tuple(range(1, x.ndim)))
-            psnr_sum += float(np.sum(10 * np.log10(peak**2 / np.maximum(mse, 1e-30))))
+            sse += float(np.sum((out - x.astype(np.float64)) ** 2))
+            pixels += int(out.size)
         done += len(images)
         if progress is not None:
             progress(done, n)
@@ -168,7 +169,9 @@ def score_network(
     mode_name = merged.mode
     if network.task == "classification":
         return Score(network.name, name, mode_name, n, top1 / n, top5 / n, None, seconds, merged.records)
-    return Score(network.name, name, mode_name, n, None, None, psnr_sum / n, seconds, merged.records)
+    mse = sse / pixels
+    psnr_db = math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
+    return Score(network.name, name, mode_name, n, None, None, psnr_db, seconds, merged.records)
 
 
 def psnr(reference: np.ndarray, estimate: np.ndarray, peak: float) -> float:
