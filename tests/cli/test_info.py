@@ -1,6 +1,9 @@
 """``ristretto-sim info``."""
 
 import json
+from pathlib import Path
+
+import pytest
 
 from ristretto_sim.cli import main
 from tests.graph.tiny_models import tiny_classifier
@@ -23,3 +26,17 @@ def test_missing_model_is_one_line(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope.onnx")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "nope.onnx" in err
+
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (SHARED / "ristretto").exists(), reason="shared Ristretto SqueezeNet prototxt not present"
+)
+def test_prototxt_without_weights_shows_the_structure(capsys):
+    path = SHARED / "ristretto" / "squeezenet_v1.0_dfp8_quantized.prototxt"
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert not info["weights_loaded"] and info["inputs"][0]["shape"] == [3, 227, 227]
+    assert any(row["name"] == "conv10" and row["type"] == "Conv" for row in info["layers"])

@@ -61,15 +61,30 @@ def describe(network) -> dict:
     }
 
 
-def run(args) -> int:
+def load_structure(model: str, weights):
+    """The network, or for a Caffe prototxt without weights its structure (zero weights: shapes and MACs)."""
+    from pathlib import Path
+
     from ristretto_sim import load_model
 
-    network = load_model(args.model, args.weights)
+    path = Path(model)
+    if weights is None and path.suffix.lower() in (".prototxt", ".pbtxt") and path.is_file():
+        from ristretto_sim.graph.caffe_import import load_caffe_model
+
+        return load_caffe_model(path, structure_only=True).network, True
+    return load_model(model, weights), False
+
+
+def run(args) -> int:
+    network, structure_only = load_structure(args.model, args.weights)
     info = describe(network)
+    info["weights_loaded"] = not structure_only
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     print(f"model {info['model']} ({info['source']}), task: {info['task']}")
+    if structure_only:
+        print("(structure only: no caffemodel given, weights not loaded)")
     rows = [
         (
             r["name"],
