@@ -1,21 +1,22 @@
-"""Train the bundled ``cifar10_full_lrn`` model: Caffe's cifar10_full layer sizes on Fashion-MNIST, with 2 LRN layers.
+"""Train the bundled ``cifar10_full_lrn`` model: cifar10_full layer sizes, 2 LRN layers, on Fashion-MNIST.
 
 Architecture (Caffe ``examples/cifar10/cifar10_full_train_test.prototxt`` layer sizes, on a 1x28x28 input):
-conv1 32@5x5 pad 2 -> max-pool 3x3/2 (Caffe ceil mode) -> ReLU -> LRN -> conv2 32@5x5 pad 2 -> ReLU -> ave-pool
-3x3/2 (ceil) -> LRN -> conv3 64@5x5 pad 2 -> ReLU -> ave-pool 3x3/2 (ceil) -> ip1 10. Shapes 28 -> 14 -> 7 -> 3.
+conv1 32@5x5 pad 2 -> max-pool 3x3/2 (Caffe ceil mode) -> ReLU -> LRN -> conv2 32@5x5 pad 2 -> ReLU ->
+ave-pool 3x3/2 (ceil) -> LRN -> conv3 64@5x5 pad 2 -> ReLU -> ave-pool 3x3/2 (ceil) -> ip1 10. Shapes 28 -> 14
+-> 7 -> 3.
 
 Documented deviation: Caffe's cifar10_full uses WITHIN_CHANNEL LRN; ONNX's LRN is across channels, so both LRN
-layers here are ACROSS_CHANNELS with local_size 3, alpha 5e-5, beta 0.75, k 1 (PyTorch ``LocalResponseNorm``, the
-same formula as ONNX ``LRN``). PyTorch exports LocalResponseNorm as a composite, so the ONNX graph is written here
-with onnx.helper from the trained weights (opset 13, 2 real ``LRN`` nodes, ``ceil_mode=1`` pools; the average pools
-use ``count_include_pad=0``, which equals Caffe's divisor when the padding is 0).
+layers here are ACROSS_CHANNELS with local_size 3, alpha 5e-5, beta 0.75, k 1 (PyTorch ``LocalResponseNorm``,
+the same formula as ONNX ``LRN``). PyTorch exports LocalResponseNorm as a composite, so the ONNX graph is
+written here with onnx.helper from the trained weights (opset 13, 2 real ``LRN`` nodes, ``ceil_mode=1`` pools;
+the average pools use ``count_include_pad=0``, which equals Caffe's divisor when the padding is 0).
 
-Data: Fashion-MNIST from Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``): the 60,000
-training images (random horizontal flips), scored on the 10,000 test images. Preprocessing ``x = (pixel - 73) / 80``
-(the training-set mean, rounded; Caffe's ``mean_value: 73``, ``scale: 0.0125``).
+Data: Fashion-MNIST from Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``):
+the 60,000 training images (random horizontal flips), scored on the 10,000 test images. Preprocessing ``x =
+(pixel - 73) / 80`` (the training-set mean, rounded; Caffe's ``mean_value: 73``, ``scale: 0.0125``).
 
-Recipe: Adam (lr 1e-3, cosine decay to 0), weight decay 1e-4, batch 64, ``EPOCHS`` epochs, seed 0, one CPU thread.
-Writes ``cifar10_full_lrn.onnx`` and ``metrics.json``. Run from the repository root:
+Recipe: Adam (lr 1e-3, cosine decay to 0), weight decay 1e-4, batch 64, ``EPOCHS`` epochs, seed 0, one CPU
+thread. Writes ``cifar10_full_lrn.onnx`` and ``metrics.json``. Run from the repository root:
 ``.venv/bin/python models/cifar10_full_lrn/train.py`` (needs the ``train`` extra: torch).
 """
 

