@@ -31,7 +31,8 @@ layer writes a new tensor named after the layer, ``Network.source_names`` maps i
 whole forward pass, so they see the last in-place writer).
 
 Ristretto layer types carry a ``quantization_param`` that is read into ``CaffeModel.quantization``
-(``caffe_quant``). Every error is a ``ModelError`` naming the file, the layer and, for a prototxt, the line.
+(``caffe_quant``); on any other layer type it is ignored, as Ristretto's Caffe ignores it. Every error is a
+``ModelError`` naming the file, the layer and, for a prototxt, the line.
 """
 
 from __future__ import annotations
@@ -478,6 +479,9 @@ class _Importer:
         md = layer.msg.sub("memory_data_param")
         if layer.type == "MemoryData" and md.has("channels"):
             return (md.get("channels"), md.get("height"), md.get("width"))
+        im = layer.msg.sub("image_data_param")
+        if layer.type == "ImageData" and im.get("new_height", 0) and im.get("new_width", 0):
+            return (3 if im.get("is_color", True) else 1, im.get("new_height"), im.get("new_width"))
         msg = layer.msg
         source = msg.sub("data_param").get("source") or msg.sub("image_data_param").get("source") or ""
         for key, shape in SOURCE_HINTS:

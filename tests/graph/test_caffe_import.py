@@ -443,3 +443,16 @@ def test_data_layer_transform_param_mean_file_and_crop(tmp_path):
     assert net2.input.shape == (2, 5, 5) and net2.preprocess.mean == (1.0, 2.0)
     with pytest.raises(ModelError, match="mean_file 'nope.binaryproto' not found"):
         load_caffe(write(tmp_path / "b", text.replace("mean.binaryproto", "nope.binaryproto"))[0])
+
+
+@pytest.mark.parametrize("data_layer,shape", [
+    ('type: "MemoryData" memory_data_param { batch_size: 4 channels: 2 height: 5 width: 6 }', (2, 5, 6)),
+    ('type: "ImageData" image_data_param { source: "list.txt" new_height: 9 new_width: 7 }', (3, 9, 7)),
+    ('type: "ImageData" image_data_param { source: "l.txt" new_height: 9 new_width: 7 is_color: false }',
+     (1, 9, 7)),
+    ('type: "Data" data_param { source: "examples/cifar10/cifar10_test_lmdb" }', (3, 32, 32)),
+])
+def test_data_layer_shapes(tmp_path, data_layer, shape):
+    text = (f'layer {{ name: "d" {data_layer} top: "data" top: "label" }}\n'
+            'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }')
+    assert load_caffe(write(tmp_path, text)[0]).input.shape == shape
