@@ -163,10 +163,8 @@ class FixedPoint(NumberFormat):
             u &= np.uint64((1 << self.bits) - 1)
         if not self.signed:
             return u if self.bits == 64 else u.astype(np.int64)
-        if self.bits == 64:
-            return u.view(np.int64)
-        s = u.astype(np.int64)
-        return np.where(s >= (1 << (self.bits - 1)), s - (1 << self.bits), s)
+        shift = np.uint64(64 - self.bits)  # sign-extend: move the sign bit to bit 63, shift back arithmetically
+        return (u << shift).view(np.int64) >> shift.astype(np.int64)
 
     def decode(self, codes) -> np.ndarray:
         """Values (float64) of integer codes; codes outside [``min_code``, ``max_code``] raise ``ValueError``."""

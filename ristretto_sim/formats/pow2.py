@@ -16,7 +16,8 @@ Ristretto's [-8, -1] is 4 bits without zero and 5 with.
   value; ``log2`` in float64) and unbiased in the value in the linear domain (P(up) = ``a/2**k - 1``).
 
 **Below the range** (``a < 2**exp_min``), with ``has_zero`` the choice is between 0 and ``2**exp_min``: the nearest
-modes flush to zero below ``2**(exp_min - 1/2)`` (log) or ``2**(exp_min - 1)`` (linear; the midpoint goes up),
+modes flush to zero below ``2**(exp_min - 1/2)`` (log) or ``2**(exp_min - 1)`` (linear; the midpoint goes to
+``2**exp_min``, or with ``NEAREST_UP`` toward +inf),
 directed modes go toward their side, stochastic rounds up with probability ``a / 2**exp_min``. With
 ``has_zero=False`` (Ristretto) nothing flushes: 0, -0 and tiny values become ``2**exp_min`` with their sign (0 and -0
 become ``+2**exp_min``). **Above the range** every value saturates to ``±2**exp_max`` (infinities too); ``NATURAL``
@@ -151,7 +152,7 @@ class PowerOfTwo(NumberFormat):
                 low_up = np.ldexp(fr, 53) >= _SQRT2_SIGNIFICAND
                 low_up = (k == self.exp_min - 1) & low_up
             else:
-                low_up = a >= half
+                low_up = (a > half) | ((a == half) & ~(neg & (rounding is Rounding.NEAREST_UP)))
         elif rounding is Rounding.TOWARD_ZERO:
             low_up = np.zeros_like(exact)
         elif rounding is Rounding.FLOOR:

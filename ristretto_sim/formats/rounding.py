@@ -144,6 +144,9 @@ def uniform_bits53(key: StochasticKey, shape) -> np.ndarray:
 def round_to_integer(x: np.ndarray, rounding: Rounding, rng=None) -> np.ndarray:
     """Round a float64 array to integers (still float64), exactly, with the given mode.
 
+    The decision uses ``|x| = floor(|x|) + d`` with the fractional part ``d`` exact (``x - floor(x)`` is not exact
+    for small negative ``x``).
+
     Infinities pass through unchanged; NaN stays NaN. Callers scale by a power of two before calling.
     """
     x = np.asarray(x, dtype=np.float64)
@@ -155,21 +158,24 @@ def round_to_integer(x: np.ndarray, rounding: Rounding, rng=None) -> np.ndarray:
         return np.ceil(x)
     if rounding is Rounding.TOWARD_ZERO:
         return np.trunc(x)
+    neg = np.signbit(x)
     with np.errstate(invalid="ignore"):
-        f = np.floor(x)
-        d = x - f  # exact for every finite float64; in [0, 1)
+        a = np.abs(x)
+        f = np.floor(a)
+        d = a - f  # the fractional part of |x|: exact for every finite float64, in [0, 1)
     if rounding is Rounding.NEAREST_AWAY:
-        up = (d > 0.5) | ((d == 0.5) & (x > 0))
+        away = d >= 0.5
     elif rounding is Rounding.NEAREST_UP:
-        up = d >= 0.5
+        away = (d > 0.5) | ((d == 0.5) & ~neg)
     elif rounding is Rounding.STOCHASTIC:
         key = stochastic_key(rng)
-        k = uniform_bits53(key, x.shape).astype(np.float64)  # exact: k < 2**53
-        # floor(x + u) = f + [d + u >= 1], u = k / 2**53  <=>  k >= 2**53 - floor(d * 2**53)   (all exact integers)
+        k = uniform_bits53(key, x.shape).astype(np.float64)  # exact: k < 2**53, u = k / 2**53
         with np.errstate(invalid="ignore"):
-            dd = np.floor(np.ldexp(np.where(np.isfinite(d), d, 0.0), 53))
-        up = k >= (2.0**53 - dd)
+            dd = np.ldexp(np.where(np.isfinite(d), d, 0.0), 53)
+        # floor(x + u): for x >= 0 up iff u >= 1 - d  <=>  k >= 2**53 - floor(d * 2**53);
+        #               for x < 0 away from zero iff u < d  <=>  k < ceil(d * 2**53)      (all exact integers)
+        away = np.where(neg, k < np.ceil(dd), k >= 2.0**53 - np.floor(dd))
     else:  # pragma: no cover - enum is closed
         raise AssertionError(rounding)
-    out = np.copysign(f + up, x)  # a negative value that rounds to zero gives -0.0, as IEEE 754 does
+    out = np.copysign(f + away, x)  # a negative value that rounds to zero gives -0.0, as IEEE 754 does
     return np.where(np.isfinite(x), out, x)
