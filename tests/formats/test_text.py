@@ -58,8 +58,8 @@ def test_every_format_round_trips_through_its_text(fmt):
     assert f"{fmt}" == str(fmt)
 
 
-@pytest.mark.parametrize("text", ["fixed8", "fixed8.x", "e4", "pow2[1]", "float8", "e4m3[bias=]", "e4m3fn[specials=none]",
-                                  "pow2[0,1,square]", "", "fixed0.0", "pow2[3,1]", "e1m3"])
+@pytest.mark.parametrize("text", ["fixed8", "fixed8.x", "e4", "pow2[1]", "float8", "e4m3[bias=]",
+                                  "e4m3fn[specials=none]", "pow2[0,1,square]", "", "fixed0.0", "pow2[3,1]", "e1m3"])
 def test_bad_text_names_itself(text):
     with pytest.raises(FormatError, match="format|option|invalid"):
         parse_format(text)
