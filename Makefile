@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test test-all bench lint install install-test clean
+.PHONY: demo test test-all bench lint install install-test clean scalesim-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,14 @@ test-all: lint
 bench: $(VENV)/.installed-bench
 	$(BIN)/ristretto-sim bench --output bench.json
 
+# SCALE-Sim needs numpy<2.4: it lives in its own environment, used by the SCALE-Sim comparison tests and
+# `ristretto-sim bench --with-scalesim` (tests that need it skip, saying so, when it is absent).
+SCALESIM_VENV := .venv-scalesim
+scalesim-venv: $(SCALESIM_VENV)/bin/python
+$(SCALESIM_VENV)/bin/python:
+	$(PYTHON) -m venv $(SCALESIM_VENV)
+	$(SCALESIM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCALESIM_VENV)/bin/python -m pip install --quiet scalesim "numpy<2.4"
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SCALESIM_VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -13,7 +13,9 @@ DESCRIPTION = (
 
 
 def add_arguments(p):
-    p.add_argument("model", nargs="?", help="model file: .onnx or Caffe .prototxt (or give --topology)")
+    p.add_argument("model", nargs="?",
+                   help="model: .onnx, Caffe .prototxt or a bundled name such as lenet (or give --topology)")
+    p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights (not needed: shapes come from the prototxt)")
     p.add_argument("--plan", help="quantization plan YAML for MODEL (default: the PE datapath formats)")
     p.add_argument("--batch", type=int, default=1, help="images per inference for MODEL (default 1)")
     p.add_argument("--topology", "-t", metavar="T.csv", help="SCALE-Sim topology CSV (conv or GEMM form)")
@@ -75,25 +77,22 @@ def _table(report) -> str:
     return "\n".join(lines)
 
 
-def _load_model(path: str, plan_path: str | None, batch: int):
+def _load_model(path: str, plan_path: str | None, batch: int, weights: str | None = None):
     from pathlib import Path
 
-    from ristretto_sim.errors import ConfigError, ModelError
+    from ristretto_sim.errors import ConfigError
     from ristretto_sim.hw.network import layers_from_network
 
     if batch < 1:
         raise ValueError(f"--batch={batch} must be >= 1")
-    suffix = Path(path).suffix.lower()
-    if suffix == ".onnx":
-        from ristretto_sim.graph.onnx_import import load_onnx
+    if Path(path).suffix.lower() in (".prototxt", ".pbtxt") and weights is None:
+        from ristretto_sim.graph.caffe_import import load_caffe_model
 
-        network = load_onnx(path)
-    elif suffix == ".prototxt":
-        from ristretto_sim.graph.caffe_import import load_caffe
-
-        network = load_caffe(path)
+        network = load_caffe_model(path, structure_only=True).network  # shapes suffice for the cycle model
     else:
-        raise ModelError(f"{path}: model files must be .onnx or Caffe .prototxt")
+        from ristretto_sim import load_model
+
+        network = load_model(path, weights)
     layers, skipped = layers_from_network(network, batch=batch)
     plan = None
     if plan_path is not None:
@@ -123,7 +122,7 @@ def run(args) -> int:
     formats = None
     skipped: list[str] = []
     if args.model is not None:
-        layers, skipped, formats = _load_model(args.model, args.plan, args.batch)
+        layers, skipped, formats = _load_model(args.model, args.plan, args.batch, args.weights)
     else:
         mode = "scalesim" if args.scalesim_compatible else args.padding
         layers = read_topology(args.topology, gemm=True if args.gemm else None, mode=mode)
