@@ -17,6 +17,23 @@ supported (every 8-bit, 6-bit and 4-bit format, fp16 up to K = 2**13); wider for
 accumulator. The readout rounds the exact sum once to the output format (via a round-to-odd float64, which is
 exact double rounding for every target of at most 51 significant bits).
 
+Kulisch widths of the catalog formats (same format for inputs and weights), from ``kulisch_bits``; bf16 and
+fp32 exceed the supported 94 bits (use a float accumulator):
+
+===========  ====  ======  =========  ===========
+format       emax  q       K = 1024   K = 1152
+===========  ====  ======  =========  ===========
+fp4_e2m1     2     -1      19         20
+fp6_e2m3     2     -3      23         24
+fp6_e3m2     4     -4      29         30
+e4m3         7     -9      45         46
+e4m3fn       8     -9      47         48
+e5m2         15    -16     75         76
+fp16         15    -24     91         92
+bf16         127   -133    533        534
+fp32         127   -149    565        566
+===========  ====  ======  =========  ===========
+
 **Float accumulation** (``accumulator`` a ``Minifloat``, e.g. fp32, fp16): the bias is rounded to the
 accumulator format and preloaded; then the products (optionally rounded to ``product_format`` first) are added
 over K in order, each addition rounded once to the accumulator format (the exact sum is formed with TwoSum and
