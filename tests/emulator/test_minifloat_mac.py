@@ -219,3 +219,16 @@ def test_fp32_native_path_equals_the_generic_one(monkeypatch):
     monkeypatch.setattr(mm, "_products_exact_in_float32", lambda *_: False)
     slow = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
     assert np.array_equal(fast.values, slow.values)
+
+
+def test_docstring_table_of_kulisch_widths_is_true():
+    import re
+
+    from ristretto_sim.emulator import minifloat_mac
+
+    rows = re.findall(r"^(\w+)\s+(\d+)\s+(-\d+)\s+(\d+)\s+(\d+)$", minifloat_mac.__doc__, flags=re.M)
+    assert len(rows) == 9
+    for name, emax, q, k1024, k1152 in rows:
+        f = CATALOG[name]
+        assert (f.emax, f.emin - f.man_bits) == (int(emax), int(q))
+        assert (kulisch_bits(f, f, 1024), kulisch_bits(f, f, 1152)) == (int(k1024), int(k1152))
