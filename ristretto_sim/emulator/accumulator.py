@@ -44,11 +44,11 @@ MIN_WALK_CHUNK = 4
 DENSE_WALK_FRACTION = 0.05
 
 
-def walk_chunk(col_bound: np.ndarray, k: int, span: int) -> int:
-    """Products per chunk of the saturation walk: a power of two such that a chunk's typical bound on
-    ``sum |p|`` is about a quarter of the accumulator span (most outputs then pass a chunk without a
-    re-walk)."""
-    per_k = float(np.max(col_bound, initial=0.0)) / max(k, 1)
+def walk_chunk(mass: np.ndarray, k: int, span: int) -> int:
+    """Products per chunk of the saturation walk: a power of two such that the typical output's ``sum |p|``
+    over a chunk (``mass / k`` per product) is about a quarter of the accumulator span, so that most outputs
+    pass a chunk without a re-walk."""
+    per_k = float(np.median(mass)) / max(k, 1) if mass.size else 0.0
     if per_k <= 0:
         return WALK_CHUNK
     c = 2 ** int(np.floor(np.log2(max(span / (4 * per_k), 1.0))))
@@ -83,9 +83,7 @@ class AccumulatorResult:
 def _frac_vector(fmt: FixedPoint, n: int, name: str) -> np.ndarray:
     if fmt.per_channel:
         if len(fmt.frac_bits) != n:
-            raise ValueError(
-                f"{name}={fmt} has {len(fmt.frac_bits)} per-channel fractional lengths, expected {n}"
-            )
+            raise ValueError(f"{name}={fmt} has {len(fmt.frac_bits)} per-channel fractional lengths, expected {n}")
         return np.asarray(fmt.frac_bits, dtype=np.int64)
     return np.full(n, fmt.frac_bits, dtype=np.int64)
 
@@ -108,9 +106,7 @@ def accumulator_frac_bits(in_fmt: FixedPoint, w_fmt: FixedPoint, n_out: int):
     return tuple(int(f) for f in fr)
 
 
-def default_accumulator(
-    in_fmt: FixedPoint, w_fmt: FixedPoint, k: int, n_out: int | None = None
-) -> FixedPoint:
+def default_accumulator(in_fmt: FixedPoint, w_fmt: FixedPoint, k: int, n_out: int | None = None) -> FixedPoint:
     """The accumulator that cannot overflow: ``bits = in.bits + w.bits + ceil(log2 K) + 1``.
 
     Parameters
@@ -156,9 +152,7 @@ def check_accumulator(acc: FixedPoint, in_fmt: FixedPoint, w_fmt: FixedPoint, n_
     return have_v
 
 
-def bias_to_accumulator(
-    bias, acc: FixedPoint, frac_bits: np.ndarray, rounding=Rounding.NEAREST_EVEN, rng=None
-):
+def bias_to_accumulator(bias, acc: FixedPoint, frac_bits: np.ndarray, rounding=Rounding.NEAREST_EVEN, rng=None):
     """Round bias values to the accumulator's fraction and clamp them into its range (the preload).
 
     Parameters
@@ -183,9 +177,7 @@ def bias_to_accumulator(
     rounding = Rounding.coerce(rounding, "rounding")
     b = np.asarray(bias, dtype=np.float64)
     if b.shape != frac_bits.shape:
-        raise ValueError(
-            f"bias has shape {b.shape}, expected {frac_bits.shape} (one value per output channel)"
-        )
+        raise ValueError(f"bias has shape {b.shape}, expected {frac_bits.shape} (one value per output channel)")
     if not np.isfinite(b).all():
         raise ValueError("bias contains NaN or infinite values")
     r = round_to_integer(np.ldexp(b, frac_bits), rounding, rng)
@@ -316,9 +308,7 @@ def _in_range(x, lo, hi):
     return (x >= lo) & (x <= hi)
 
 
-def accumulate(
-    products: ProductSource, bias_codes, acc: FixedPoint, overflow=Overflow.SATURATE
-) -> AccumulatorResult:
+def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Overflow.SATURATE) -> AccumulatorResult:
     """Run the accumulator contract (module docstring) over the products.
 
     Parameters
@@ -342,18 +332,12 @@ def accumulate(
     lo, hi = acc.min_code, acc.max_code
     shape = products.out_shape
     no_bias = bias_codes is None
-    bias = (
-        np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64)
-        if bias_codes is None
-        else np.asarray(bias_codes)
-    )
+    bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if bias_codes is None else np.asarray(bias_codes)
     bias = np.broadcast_to(bias.astype(np.int64), shape[:-2] + (1, shape[-1]))
     bias_abs = np.abs(bias.astype(np.float64))[..., 0, :]  # (..., N)
     col_bound = products.column_bound()  # (..., N)
     if float((bias_abs + col_bound).max(initial=0.0)) >= INT64_SAFE:
-        raise ValueError(
-            f"exact sums in accumulator={acc} could reach 2**62: operands too wide for int64 results"
-        )
+        raise ValueError(f"exact sums in accumulator={acc} could reach 2**62: operands too wide for int64 results")
     if overflow is Overflow.WRAP or products.K == 0:
         s = products.partial(0, products.K) + bias
         out_of_range = ~_in_range(s, lo, hi)
@@ -383,8 +367,15 @@ def accumulate(
         out[..., cols] = products.partial(0, products.K, cols=cols) + bias[..., cols]
     cols = np.flatnonzero(~safe_col_n)
     s = np.array(np.broadcast_to(bias[..., cols], shape[:-1] + (len(cols),)), dtype=np.int64)
+    # per output over the whole of K (two GEMMs): most outputs usually stay far from the rails
+    part = products.partial(0, products.K, cols=cols)
+    mass = products.abs_partial(0, products.K, cols=cols)
+    ok = (s + ((mass + part) >> 1) <= hi) & (s - ((mass - part) >> 1) >= lo)
+    if ok.all():
+        out[..., cols] = s + part
+        return AccumulatorResult(out, acc, overflow, 0)
     clipped = np.zeros(s.shape, dtype=bool)
-    chunk = walk_chunk(col_bound[..., cols], products.K, hi - lo)
+    chunk = walk_chunk(mass[~ok], products.K, hi - lo)
     for k0 in range(0, products.K, chunk):
         k1 = min(products.K, k0 + chunk)
         part = products.partial(k0, k1, cols=cols)

@@ -88,9 +88,7 @@ def conv_accumulate(
     ho = (h + top + bottom - dh * (kh - 1) - 1) // geom.stride[0] + 1
     wo = (wd + left + right - dw * (kw - 1) - 1) // geom.stride[1] + 1
     if ho < 1 or wo < 1:
-        raise ValueError(
-            f"kernel {kh}x{kw} (dilation {geom.dilation}) does not fit the padded {h}x{wd} input"
-        )
+        raise ValueError(f"kernel {kh}x{kw} (dilation {geom.dilation}) does not fit the padded {h}x{wd} input")
     dtype = _operand_dtype(x)
     xp = pad_nhwc(x.astype(dtype, copy=False), pad)
     wm = weight_matrix(w, g) if w_matrix is None else w_matrix
@@ -203,9 +201,7 @@ def fixed_conv_transpose2d(
         raise TypeError(f"geometry={geometry!r} must be a ConvGeometry")
     check_fixed(w_fmt, "w_fmt")
     if w_fmt.per_channel:
-        raise ValueError(
-            f"w_fmt={w_fmt}: per-channel weight formats are not supported for transposed convolutions"
-        )
+        raise ValueError(f"w_fmt={w_fmt}: per-channel weight formats are not supported for transposed convolutions")
     x = np.asarray(x)
     w = np.asarray(w)
     xd, wd, pad, gd = transposed_as_direct(x, w, geom)

@@ -42,9 +42,7 @@ def check_codes(codes, fmt: FixedPoint, name: str) -> np.ndarray:
     if c.size:
         lo, hi = int(c.min()), int(c.max())
         if lo < fmt.min_code or hi > fmt.max_code:
-            raise ValueError(
-                f"{name} codes span [{lo}, {hi}], outside {fmt}'s range [{fmt.min_code}, {fmt.max_code}]"
-            )
+            raise ValueError(f"{name} codes span [{lo}, {hi}], outside {fmt}'s range [{fmt.min_code}, {fmt.max_code}]")
     return c
 
 
@@ -127,15 +125,9 @@ def fixed_dot(
     a = np.asarray(a)
     w = np.asarray(w)
     if a.ndim != 1 or w.shape != a.shape:
-        raise ValueError(
-            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need two vectors of length K)"
-        )
+        raise ValueError(f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need two vectors of length K)")
     if w_fmt.per_channel:
         raise ValueError(f"w_fmt={w_fmt} is per-channel; a dot product has one output channel")
     bias = None if bias_code is None else np.asarray([bias_code], dtype=np.int64)
-    r = fixed_matmul(
-        a[None, :], w[:, None], in_fmt, w_fmt, accumulator=accumulator, overflow=overflow, bias_codes=bias
-    )
-    return AccumulatorResult(
-        r.codes.reshape(()), r.accumulator, r.overflow, r.overflow_count, r.bias_saturations
-    )
+    r = fixed_matmul(a[None, :], w[:, None], in_fmt, w_fmt, accumulator=accumulator, overflow=overflow, bias_codes=bias)
+    return AccumulatorResult(r.codes.reshape(()), r.accumulator, r.overflow, r.overflow_count, r.bias_saturations)

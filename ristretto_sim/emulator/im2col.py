@@ -99,20 +99,14 @@ class ConvGeometry:
         ho = (h + top + bottom - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
         wo = (w + left + right - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
         if ho < 1 or wo < 1:
-            raise ValueError(
-                f"kernel {kh}x{kw} (dilation {self.dilation}) does not fit the padded {h}x{w} input"
-            )
+            raise ValueError(f"kernel {kh}x{kw} (dilation {self.dilation}) does not fit the padded {h}x{w} input")
         return ho, wo
 
     def transposed_output_size(self, h: int, w: int, kh: int, kw: int) -> tuple[int, int]:
         """Output height and width (pixels) of a transposed convolution."""
         top, left, bottom, right = self.padding
-        ho = (
-            (h - 1) * self.stride[0] - top - bottom + self.dilation[0] * (kh - 1) + self.output_padding[0] + 1
-        )
-        wo = (
-            (w - 1) * self.stride[1] - left - right + self.dilation[1] * (kw - 1) + self.output_padding[1] + 1
-        )
+        ho = (h - 1) * self.stride[0] - top - bottom + self.dilation[0] * (kh - 1) + self.output_padding[0] + 1
+        wo = (w - 1) * self.stride[1] - left - right + self.dilation[1] * (kw - 1) + self.output_padding[1] + 1
         if ho < 1 or wo < 1:
             raise ValueError(f"transposed convolution output would be {ho}x{wo}")
         return ho, wo
@@ -126,9 +120,7 @@ def check_conv_shapes(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> None:
         raise ValueError(f"weights must be OIHW (4-D), got shape {w.shape}")
     g = geom.groups
     if x.shape[1] % g or w.shape[0] % g:
-        raise ValueError(
-            f"groups={g} must divide input channels {x.shape[1]} and output channels {w.shape[0]}"
-        )
+        raise ValueError(f"groups={g} must divide input channels {x.shape[1]} and output channels {w.shape[0]}")
     if w.shape[1] * g != x.shape[1]:
         raise ValueError(
             f"shape mismatch: weights {w.shape} expect {w.shape[1] * g} input channels (groups={g}), "
@@ -207,9 +199,7 @@ def transposed_as_direct(x: np.ndarray, w: np.ndarray, geom: ConvGeometry):
     clip nothing.
     """
     if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(
-            f"input must be NCHW and weights (C_in, C_out/groups, kh, kw); got {x.shape}, {w.shape}"
-        )
+        raise ValueError(f"input must be NCHW and weights (C_in, C_out/groups, kh, kw); got {x.shape}, {w.shape}")
     g = geom.groups
     cin, cout_g, kh, kw = w.shape
     if x.shape[1] != cin or cin % g:

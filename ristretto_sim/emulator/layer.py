@@ -80,8 +80,7 @@ def _check_format(value, name: str, allow_none: bool = True):
         return None
     if not isinstance(value, NumberFormat):
         raise TypeError(
-            f"{name}={value!r} must be a FixedPoint, Minifloat or PowerOfTwo"
-            + (" or None" if allow_none else "")
+            f"{name}={value!r} must be a FixedPoint, Minifloat or PowerOfTwo" + (" or None" if allow_none else "")
         )
     return value
 
@@ -138,9 +137,7 @@ class LayerFormats:
         for name in ("bias", "outputs", "accumulator"):
             _check_format(getattr(self, name), name)
         if isinstance(self.inputs, PowerOfTwo):
-            raise ValueError(
-                f"inputs={self.inputs}: power-of-two activations are not supported (weights only)"
-            )
+            raise ValueError(f"inputs={self.inputs}: power-of-two activations are not supported (weights only)")
         if isinstance(self.outputs, PowerOfTwo):
             raise ValueError(f"outputs={self.outputs}: power-of-two outputs are not supported")
         if isinstance(self.accumulator, PowerOfTwo):
@@ -283,9 +280,7 @@ def _check_shapes(kind: LayerKind, x, w, b, geometry):
             n_out = w.shape[0]
         else:
             if w.shape[0] != x.shape[1] or w.shape[0] % g:
-                raise ValueError(
-                    f"shape mismatch: weights {w.shape} need {w.shape[0]} input channels; input {x.shape}"
-                )
+                raise ValueError(f"shape mismatch: weights {w.shape} need {w.shape[0]} input channels; input {x.shape}")
             n_out = w.shape[1] * g
     if b is not None and b.shape != (n_out,):
         raise ValueError(f"bias has shape {b.shape}, expected ({n_out},)")
@@ -394,9 +389,7 @@ def emulate_conv_transpose2d(
 
 
 # ----------------------------------------------------------------------------------- exact fixed point
-def output_stage(
-    acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: LayerFormats, channel_axis: int, key
-):
+def output_stage(acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: LayerFormats, channel_axis: int, key):
     """Accumulator codes -> (values, output codes or None, output saturations) per the output format."""
     out = formats.outputs
     if isinstance(out, FixedPoint):
@@ -409,9 +402,7 @@ def output_stage(
         return np.ldexp(rq.codes.astype(np.float64), -f), rq.codes, rq.saturations
     shape = [1] * acc_codes.ndim
     shape[channel_axis] = acc_frac.size
-    values = np.ldexp(
-        acc_codes.astype(np.float64), -acc_frac.reshape(shape)
-    )  # exact for accumulators <= 53 bits
+    values = np.ldexp(acc_codes.astype(np.float64), -acc_frac.reshape(shape))  # exact for accumulators <= 53 bits
     if out is None:
         return values, None, 0
     sat = _out_of_range(values, out)
@@ -428,9 +419,7 @@ def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerR
     elif not isinstance(acc, FixedPoint):
         raise TypeError(f"accumulator={acc} must be a FixedPoint for fixed-point inputs and weights")
     if kind is LayerKind.CONV_TRANSPOSE2D and fw.per_channel:
-        raise ValueError(
-            f"weights={fw}: per-channel weight formats are not supported for transposed convolutions"
-        )
+        raise ValueError(f"weights={fw}: per-channel weight formats are not supported for transposed convolutions")
     acc_frac = check_accumulator(acc, fin, fw, n_out)
     xc = fin.encode(x, formats.rounding, Overflow.SATURATE, kin)
     wc = fw.encode(w, formats.rounding, Overflow.SATURATE, kw_)

@@ -23,9 +23,7 @@ import numpy as np
 from ristretto_sim.formats import ristretto_minifloat
 
 
-def ristretto_lrn(
-    x, size: int, alpha: float, beta: float, k: float, exp_bits: int, man_bits: int
-) -> np.ndarray:
+def ristretto_lrn(x, size: int, alpha: float, beta: float, k: float, exp_bits: int, man_bits: int) -> np.ndarray:
     """LRN across channels with every intermediate quantized to Ristretto's minifloat (module docstring).
 
     Parameters
@@ -50,9 +48,7 @@ def ristretto_lrn(
         raise ValueError(f"x must be NCHW (4-D), got shape {x.shape}")
 
     def q(v):
-        return ristretto_minifloat(
-            np.asarray(v, dtype=np.float32), exp_bits, man_bits, rounding="nearest_even"
-        )
+        return ristretto_minifloat(np.asarray(v, dtype=np.float32), exp_bits, man_bits, rounding="nearest_even")
 
     f32 = np.float32
     channels = x.shape[1]

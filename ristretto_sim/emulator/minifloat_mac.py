@@ -280,9 +280,7 @@ def minifloat_matmul(
             f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
         )
     if accumulator is not None and not isinstance(accumulator, Minifloat):
-        raise TypeError(
-            f"accumulator={accumulator!r} must be a Minifloat (or None for a Kulisch accumulator)"
-        )
+        raise TypeError(f"accumulator={accumulator!r} must be a Minifloat (or None for a Kulisch accumulator)")
     if product_format is not None:
         if not isinstance(product_format, Minifloat):
             raise TypeError(f"product_format={product_format!r} must be a Minifloat")
@@ -337,9 +335,7 @@ def minifloat_matmul(
             saturations = int((np.isfinite(values) & ((values > readout.max) | (values < readout.min))).sum())
         if isinstance(readout, FixedPoint):  # NaN has no fixed-point code: it stays NaN
             isn = np.isnan(values)
-            values = np.where(
-                isn, np.nan, readout.quantize(np.where(isn, 0.0, values), rounding, rng=keys[1])
-            )
+            values = np.where(isn, np.nan, readout.quantize(np.where(isn, 0.0, values), rounding, rng=keys[1]))
         else:
             values = readout.quantize(values, rounding, rng=keys[1])
     return MinifloatMacResult(values, acc_name, nan_count, inf_count, saturations)

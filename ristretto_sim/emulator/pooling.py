@@ -184,6 +184,4 @@ def avg_pool2d(
     r_round = Rounding.NEAREST_EVEN if rounding is Rounding.STOCHASTIC else rounding
     recip = reciprocal.encode(1.0 / counts.astype(np.float64), r_round, Overflow.SATURATE)
     prod = sums * recip  # exact: |sum| < 2**(in.bits + log2 n), recip < 2**reciprocal.bits
-    return requantize(
-        prod, in_fmt.frac_bits + reciprocal.frac_bits, out_fmt, rounding, Overflow.SATURATE, rng
-    )
+    return requantize(prod, in_fmt.frac_bits + reciprocal.frac_bits, out_fmt, rounding, Overflow.SATURATE, rng)

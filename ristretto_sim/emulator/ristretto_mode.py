@@ -62,23 +62,15 @@ def ristretto_quantize(x, fmt, rounding="nearest_even", cpu_compat: bool = False
                 raise ValueError(f"per-channel format {fmt} does not match a tensor of shape {x.shape}")
             return np.stack(
                 [
-                    ristretto_fixed_point(
-                        x[i], fmt.bits, f, rounding=rounding, cpu_compat=cpu_compat, rng=rng
-                    )
+                    ristretto_fixed_point(x[i], fmt.bits, f, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
                     for i, f in enumerate(fmt.frac_bits)
                 ]
             ).astype(np.float32)
-        return ristretto_fixed_point(
-            x, fmt.bits, fmt.frac_bits, rounding=rounding, cpu_compat=cpu_compat, rng=rng
-        )
+        return ristretto_fixed_point(x, fmt.bits, fmt.frac_bits, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
     if isinstance(fmt, Minifloat):
-        return ristretto_minifloat(
-            x, fmt.exp_bits, fmt.man_bits, rounding=rounding, cpu_compat=cpu_compat, rng=rng
-        )
+        return ristretto_minifloat(x, fmt.exp_bits, fmt.man_bits, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
     if isinstance(fmt, PowerOfTwo):
-        return ristretto_power_of_two(
-            x, fmt.exp_min, fmt.exp_max, rounding=rounding, cpu_compat=cpu_compat, rng=rng
-        )
+        return ristretto_power_of_two(x, fmt.exp_min, fmt.exp_max, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
     raise TypeError(f"format {fmt!r} is not a FixedPoint, Minifloat or PowerOfTwo")
 
 
@@ -102,7 +94,5 @@ def float32_conv2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry, pad
 
 def float32_conv_transpose2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     """Float32 transposed convolution (``w`` is ``(C_in, C_out/groups, kh, kw)``)."""
-    xd, wd, pad, gd = transposed_as_direct(
-        np.asarray(x32, dtype=np.float32), np.asarray(w32, np.float32), geometry
-    )
+    xd, wd, pad, gd = transposed_as_direct(np.asarray(x32, dtype=np.float32), np.asarray(w32, np.float32), geometry)
     return float32_conv2d(xd, wd, gd, pad)
