@@ -12,12 +12,14 @@ channel innermost.
 
 Fast path: if ``bias + sum_k max(a*w)`` and ``bias + sum_k min(a*w)`` (positive and negative parts bounded
 per column from the column extremes of ``a``) lie in the range, no addition can clip and the exact BLAS sum
-is the answer. Otherwise K is walked in chunks (a power of two sized so that a chunk's products span about a
-quarter of the range) carrying the clipped running sum ``s``: per chunk two exact GEMMs give the sum ``P - N``
-and the magnitude sum ``P + N`` of the products of every output; where ``[s - N, s + P]`` lies in the range
-no prefix of the chunk can leave it and the output takes the exact chunk sum at once; only the others are
-re-walked one product at a time, vectorised over those outputs (or over all outputs, with outer products,
-when many need it). The result is exactly equal to clamping after every addition.
+is the answer. Otherwise two exact GEMMs give, per output, the sum ``P - N`` and the magnitude sum ``P + N``
+of its products (``P``, ``N``: positive and negative parts); every prefix sum lies in ``[bias - N, bias +
+P]``, and if that is inside the range for every output, the exact sum is again the answer. Otherwise K is
+walked in chunks (a power of two sized so that the typical output's chunk spans about a quarter of the range)
+carrying the clipped running sum ``s``, with the same test per chunk: outputs whose ``[s - N, s + P]`` stays
+in range take the exact chunk sum at once; only the others are re-walked one product at a time, vectorised
+over those outputs (or over all outputs, with outer products, when many need it). The result is exactly
+equal to clamping after every addition.
 
 The products come from a :class:`ProductSource` (plain fixed point x fixed point, or a shift-and-add PE), so
 every PE kind shares this one accumulator model. Supported accumulators: up to 64 bits signed (63 unsigned),
