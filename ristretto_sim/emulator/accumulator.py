@@ -354,10 +354,12 @@ def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Ov
 
     # SATURATE
     # every prefix sum of a column lies in [bias + neg, bias + pos]; inside the range, nothing can clip
-    neg, pos = products.column_range()
-    bias_f = bias.astype(np.float64)[..., 0, :]
     margin = 1e-12 * max(float(hi), -float(lo), 1.0)  # the float64 bounds are exact to far better than this
-    safe_col = (bias_f + pos <= float(hi) - margin) & (bias_f + neg >= float(lo) + margin)
+    safe_col = bias_abs + col_bound <= min(float(hi), -float(lo)) - margin  # symmetric bound: cheapest
+    if not safe_col.all():  # signed bounds (unsigned accumulators, one-signed products, asymmetric bias)
+        neg, pos = products.column_range()
+        bias_f = bias.astype(np.float64)[..., 0, :]
+        safe_col |= (bias_f + pos <= float(hi) - margin) & (bias_f + neg >= float(lo) + margin)
     safe_col_n = safe_col.reshape((-1, shape[-1])).all(axis=0)  # safe for every group
     out = np.empty(shape, dtype=np.int64)
     count = 0
