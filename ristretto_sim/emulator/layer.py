@@ -40,7 +40,7 @@ from ristretto_sim.emulator.im2col import (
     transposed_as_direct,
     weight_matrix,
 )
-from ristretto_sim.emulator.minifloat_mac import minifloat_matmul
+from ristretto_sim.emulator.minifloat_mac import minifloat_matmul, round_to_odd_sum
 from ristretto_sim.emulator.requantize import requantize
 from ristretto_sim.emulator.ristretto_mode import (
     float32_conv2d,
@@ -402,9 +402,13 @@ def output_stage(acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: Laye
         return np.ldexp(rq.codes.astype(np.float64), -f), rq.codes, rq.saturations
     shape = [1] * acc_codes.ndim
     shape[channel_axis] = acc_frac.size
-    values = np.ldexp(acc_codes.astype(np.float64), -acc_frac.reshape(shape))  # exact for accumulators <= 53 bits
-    if out is None:
-        return values, None, 0
+    scale = -acc_frac.reshape(shape)
+    codes = np.asarray(acc_codes, dtype=np.int64)
+    hi = np.ldexp((codes >> np.int64(32)).astype(np.float64), 32)  # codes = hi + lo, both exact in float64
+    lo = (codes & np.int64(0xFFFFFFFF)).astype(np.float64)
+    if out is None:  # the nearest float64 (exact for accumulators of at most 53 bits)
+        return np.ldexp(hi + lo, scale), None, 0
+    values = np.ldexp(round_to_odd_sum(hi, lo), scale)  # exact, or rounded to odd: one more rounding is correct
     sat = _out_of_range(values, out)
     return out.quantize(values, formats.rounding, rng=key), None, sat
 

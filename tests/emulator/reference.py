@@ -70,9 +70,7 @@ def conv2d_ref(x, w, bias, lo, hi, mode, stride=(1, 1), pad=(0, 0, 0, 0), dilati
     return out, count
 
 
-def conv_transpose2d_ref(
-    x, w, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1, output_padding=(0, 0)
-):
+def conv_transpose2d_ref(x, w, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1, output_padding=(0, 0)):
     """Transposed convolution by scattering (exact sums only, no clamping): x NCHW, w (C_in, C_out/g, kh,
     kw)."""
     N, Cin, H, W = x.shape
@@ -93,9 +91,7 @@ def conv_transpose2d_ref(
                                 yo = y * stride[0] - top + ky * dilation[0]
                                 xo = xx * stride[1] - left + kx * dilation[1]
                                 if 0 <= yo < Ho and 0 <= xo < Wo:
-                                    out[n, g * Cog + co, yo, xo] += int(x[n, ci, y, xx]) * int(
-                                        w[ci, co, ky, kx]
-                                    )
+                                    out[n, g * Cog + co, yo, xo] += int(x[n, ci, y, xx]) * int(w[ci, co, ky, kx])
     return out
 
 
@@ -122,9 +118,7 @@ def round_fraction(q: Fraction, mode: str, u: Fraction | None = None) -> int:
 
 def requantize_ref(code: int, shift: int, mode: str, lo: int, hi: int, u: Fraction | None = None) -> int:
     """Rounding shift of one integer code by ``shift`` bits, then saturation to [lo, hi]."""
-    q = round_fraction(
-        Fraction(int(code), 2**shift) if shift >= 0 else Fraction(int(code) * 2**-shift), mode, u
-    )
+    q = round_fraction(Fraction(int(code), 2**shift) if shift >= 0 else Fraction(int(code) * 2**-shift), mode, u)
     return min(max(q, lo), hi)
 
 

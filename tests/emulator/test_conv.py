@@ -73,9 +73,7 @@ def test_chunking_does_not_change_results(monkeypatch):
     geom = ConvGeometry(padding=1, stride=1)
     whole = fixed_conv2d(x, w, I8, I8, geom, accumulator=FixedPoint(17, 0))
     monkeypatch.setattr(im2col_mod, "CHUNK_BYTES", 200)  # one output row per chunk
-    chunks = list(
-        im2col_mod.patch_chunks(np.zeros((3, 11, 11, 5), np.float32), 3, 3, geom, (9, 9), np.float32)
-    )
+    chunks = list(im2col_mod.patch_chunks(np.zeros((3, 11, 11, 5), np.float32), 3, 3, geom, (9, 9), np.float32))
     assert len(chunks) == 27
     parts = fixed_conv2d(x, w, I8, I8, geom, accumulator=FixedPoint(17, 0))
     assert np.array_equal(whole.codes, parts.codes) and whole.overflow_count == parts.overflow_count > 0
@@ -121,9 +119,7 @@ def test_geometry_validation():
     mode=st.sampled_from(["saturate", "wrap"]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_property_random_geometry(
-    c_per_group, groups, o_per_group, hw, k, stride, dil, pad, acc_bits, mode, seed
-):
+def test_property_random_geometry(c_per_group, groups, o_per_group, hw, k, stride, dil, pad, acc_bits, mode, seed):
     h, w_ = hw
     kh, kw = k
     if h + pad[0] + pad[2] < dil[0] * (kh - 1) + 1 or w_ + pad[1] + pad[3] < dil[1] * (kw - 1) + 1:

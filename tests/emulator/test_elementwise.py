@@ -19,15 +19,11 @@ def test_add_aligns_fractions_exactly(mode):
     r = add_fixed(a, fa, b, fb, fo, mode)
     want = [requantize_ref(int(x) + (int(y) << 4), 6 - 3, mode, -128, 127) for x, y in zip(a, b, strict=True)]
     assert r.codes.tolist() == want
-    assert r.saturations == sum(
-        1 for x, y in zip(a, b, strict=True) if abs((int(x) + (int(y) << 4)) / 8) > 127.5
-    )
+    assert r.saturations == sum(1 for x, y in zip(a, b, strict=True) if abs((int(x) + (int(y) << 4)) / 8) > 127.5)
 
 
 def test_add_unsigned_output_and_left_shift():
-    r = add_fixed(
-        np.array([3, -5]), FixedPoint(8, 0), np.array([1, 1]), FixedPoint(4, 0), FixedPoint(8, 2, False)
-    )
+    r = add_fixed(np.array([3, -5]), FixedPoint(8, 0), np.array([1, 1]), FixedPoint(4, 0), FixedPoint(8, 2, False))
     assert r.codes.tolist() == [16, 0] and r.saturations == 1
 
 

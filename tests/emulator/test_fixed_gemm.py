@@ -229,9 +229,7 @@ def test_large_k_conv_layer_against_float64_sums():
     want = np.zeros((1, 8, 4, 4))
     for ky in range(3):
         for kx in range(3):
-            want += np.einsum(
-                "nchw,oc->nohw", xp[:, :, ky : ky + 4, kx : kx + 4], w[:, :, ky, kx].astype(float)
-            )
+            want += np.einsum("nchw,oc->nohw", xp[:, :, ky : ky + 4, kx : kx + 4], w[:, :, ky, kx].astype(float))
     assert np.array_equal(r.codes, want.astype(np.int64)) and r.overflow_count == 0
 
 

@@ -53,9 +53,7 @@ def test_linear_layer_with_narrow_accumulator_counts_overflows():
     for mode in ("saturate", "wrap"):
         f = LayerFormats(fin, fw, None, FixedPoint(8, 3), FixedPoint(16, 14), overflow=mode, rounding="floor")
         r = emulate_linear(x, w, None, f)
-        want, count = matmul_ref(
-            fin.encode(x, "floor"), fw.encode(w, "floor").T, None, -(2**15), 2**15 - 1, mode
-        )
+        want, count = matmul_ref(fin.encode(x, "floor"), fw.encode(w, "floor").T, None, -(2**15), 2**15 - 1, mode)
         expect = np.vectorize(lambda c: requantize_ref(c, 11, "floor", -128, 127), otypes=[object])(want)
         assert np.array_equal(r.codes, expect.astype(np.int64)) and r.stats.accumulator_overflows == count > 0
 
@@ -153,17 +151,13 @@ def test_bad_inputs_name_the_parameter():
     with pytest.raises(ValueError, match="rounding="):
         LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), rounding="up-ish")
     with pytest.raises(ValueError, match="frac_bits must equal"):
-        emulate_linear(
-            x, w, None, LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), accumulator=FixedPoint(32, 4))
-        )
+        emulate_linear(x, w, None, LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), accumulator=FixedPoint(32, 4)))
     with pytest.raises(ValueError, match="no datapath"):
         emulate_linear(x, w, None, LayerFormats(FixedPoint(8, 4), Minifloat(4, 3)))
     with pytest.raises(TypeError, match="geometry="):
         emulate_conv2d(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 1, 1)), None, f, geometry=(1, 1))
     with pytest.raises(TypeError):
-        LayerFormats(
-            FixedPoint(8, 4), FixedPoint(8, 4), None, None, None, "floor"
-        )  # rounding is keyword-only
+        LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), None, None, None, "floor")  # rounding is keyword-only
 
 
 def test_saturation_statistics():
@@ -206,3 +200,17 @@ def test_ristretto_mode_conv_transpose_matches_float_reference():
     wq = np.ldexp(ristretto_fixed_point(w, 8, 6).astype(float), 6).astype(np.int64)
     exact = conv_transpose2d_ref(xq, wq, (2, 2))
     assert np.array_equal(r.values, np.ldexp(exact.astype(float), -11))  # small sums: float32 is exact here
+
+
+def test_wide_accumulator_read_out_to_a_minifloat_rounds_once():
+    """2**57 + 2**33 + 1 lies just above an fp32 midpoint; its nearest float64 IS the midpoint, so reading the
+    accumulator through float64 would round to even (2**57), while one rounding gives 2**57 + 2**34."""
+    from ristretto_sim.formats import CATALOG
+
+    fin = fw = FixedPoint(30, 0)
+    x = np.array([[2.0**28, 2.0**28, 2.0**28, 1.0]])
+    w = np.array([[2.0**28, 2.0**28, 2.0**5, 1.0]])
+    r = emulate_linear(x, w, None, LayerFormats(fin, fw, outputs=CATALOG["fp32"], accumulator=FixedPoint(62, 0)))
+    assert r.values[0, 0] == 2.0**57 + 2.0**34
+    r = emulate_linear(x, w, None, LayerFormats(fin, fw, accumulator=FixedPoint(62, 0)))
+    assert r.values[0, 0] == float(2**57 + 2**33 + 1)  # the nearest float64

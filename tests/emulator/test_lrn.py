@@ -54,9 +54,7 @@ def test_quantization_changes_the_result():
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(1, 6, 4, 4)) * 30).astype(np.float32)
     strict = ristretto_lrn(x, 5, 1e-2, 0.75, 2.0, 5, 2)
-    wide = ristretto_lrn(
-        x, 5, 1e-2, 0.75, 2.0, 8, 23
-    )  # float32 itself: Ristretto's default 23/8 is the identity
+    wide = ristretto_lrn(x, 5, 1e-2, 0.75, 2.0, 8, 23)  # float32 itself: Ristretto's default 23/8 is the identity
     sq = np.pad(x.astype(np.float64) ** 2, ((0, 0), (2, 2), (0, 0), (0, 0)))
     ref = x / (2.0 + 1e-2 / 5 * sum(sq[:, i : i + 6] for i in range(5))) ** 0.75
     assert np.allclose(wide, ref, rtol=1e-5)

@@ -20,8 +20,7 @@ def _exact(a, w):
     M, K = a.shape
     N = w.shape[1]
     return [
-        [sum(Fraction(float(a[m, k])) * Fraction(float(w[k, n])) for k in range(K)) for n in range(N)]
-        for m in range(M)
+        [sum(Fraction(float(a[m, k])) * Fraction(float(w[k, n])) for k in range(K)) for n in range(N)] for m in range(M)
     ]
 
 
@@ -168,9 +167,7 @@ def test_conv_layer_kulisch_equals_exact_sum_rounded_once():
                 for c in range(2):
                     for ky in range(3):
                         for kx in range(3):
-                            s += Fraction(float(xp[0, 2 * g + c, yy + ky, xx + kx])) * Fraction(
-                                float(wq[o, c, ky, kx])
-                            )
+                            s += Fraction(float(xp[0, 2 * g + c, yy + ky, xx + kx])) * Fraction(float(wq[o, c, ky, kx]))
                 assert r.values[0, o, yy, xx] == minifloat_round_ref(s, E4FN)
     assert r.stats.datapath == "minifloat-kulisch" and r.stats.accumulator.startswith("kulisch")
     assert r.codes.dtype == np.uint8 and np.array_equal(E4FN.decode(r.codes), r.values)
@@ -192,9 +189,7 @@ def test_every_product_exhaustively_against_ml_dtypes(name):
     """All pairs of finite codes (K = 1): exact products, read out into the same format, against ml_dtypes."""
     ml_dtypes = pytest.importorskip("ml_dtypes")
     fmt = CATALOG[name]
-    twin = {"e4m3fn": ml_dtypes.float8_e4m3fn, "e4m3": ml_dtypes.float8_e4m3, "e5m2": ml_dtypes.float8_e5m2}[
-        name
-    ]
+    twin = {"e4m3fn": ml_dtypes.float8_e4m3fn, "e4m3": ml_dtypes.float8_e4m3, "e5m2": ml_dtypes.float8_e5m2}[name]
     v = fmt.values()
     r = minifloat_matmul(v[:, None], v[None, :], fmt, fmt)
     assert np.array_equal(r.values, v[:, None] * v[None, :])  # exact in float64
@@ -211,9 +206,7 @@ def test_fp32_native_path_equals_the_generic_one(monkeypatch):
     rng = np.random.default_rng(11)
     a = _values(E5, (7, 90), rng, spread=4.0)
     w = _values(E5, (90, 6), rng, spread=4.0)
-    a[0, :3] = (
-        E5.max
-    )  # overflow to inf inside the accumulator is possible only beyond float32's range: not here
+    a[0, :3] = E5.max  # overflow to inf inside the accumulator is possible only beyond float32's range: not here
     bias = rng.normal(size=6)
     fast = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
     monkeypatch.setattr(mm, "_products_exact_in_float32", lambda *_: False)

@@ -64,9 +64,7 @@ def test_avg_pool_sum_times_quantized_reciprocal(geom, include_pad, mode):
 def test_global_average_of_constant_is_close_and_reciprocal_error_visible():
     x = np.full((1, 1, 3, 3), 100)
     fin = FixedPoint(8, 0)
-    r = avg_pool2d(
-        x, fin, PoolGeometry(3), reciprocal=FixedPoint(4, 4, signed=False), out_fmt=FixedPoint(8, 0)
-    )
+    r = avg_pool2d(x, fin, PoolGeometry(3), reciprocal=FixedPoint(4, 4, signed=False), out_fmt=FixedPoint(8, 0))
     assert r.codes[0, 0, 0, 0] == 112  # 1/9 rounds to 2/16; 900 * 2/16 = 112.5 -> 112 (ties to even)
     exact = avg_pool2d(x, fin, PoolGeometry(3), reciprocal=FixedPoint(16, 16, signed=False), out_fmt=fin)
     assert exact.codes[0, 0, 0, 0] == 100

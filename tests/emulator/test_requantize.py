@@ -106,7 +106,5 @@ def test_property_any_widths_against_fractions(code, f_in, out_bits, f_out, sign
     want = requantize_ref(code, f_in - f_out, mode.value, out.min_code, out.max_code)
     assert int(r.codes[0]) == want
     assert r.saturations == int(
-        not (
-            out.min_code <= requantize_ref(code, f_in - f_out, mode.value, -(2**200), 2**200) <= out.max_code
-        )
+        not (out.min_code <= requantize_ref(code, f_in - f_out, mode.value, -(2**200), 2**200) <= out.max_code)
     )

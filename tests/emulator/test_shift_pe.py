@@ -93,9 +93,7 @@ def test_layer_linear_narrow_shifter_counts():
     fin = f.inputs
     sign, e, zero = POW2.exponents(w.T)
     want, count = shift_matmul_ref(fin.encode(x), sign, e, zero, 4, f.accumulator, 6, True, "wrap")
-    assert (
-        np.array_equal(r.values, np.ldexp(want.astype(float), -8)) and r.stats.accumulator_overflows == count
-    )
+    assert np.array_equal(r.values, np.ldexp(want.astype(float), -8)) and r.stats.accumulator_overflows == count
 
 
 def test_bad_parameters():
@@ -106,9 +104,7 @@ def test_bad_parameters():
     with pytest.raises(ValueError, match="shape mismatch"):
         shift_matmul(np.zeros((1, 2), np.int64), np.zeros((3, 1)), FixedPoint(8, 0), POW2)
     with pytest.raises(TypeError, match="shift_pe"):
-        emulate_linear(
-            np.zeros((1, 2)), np.zeros((1, 2)), None, LayerFormats(FixedPoint(8, 0), POW2), shift_pe=5
-        )
+        emulate_linear(np.zeros((1, 2)), np.zeros((1, 2)), None, LayerFormats(FixedPoint(8, 0), POW2), shift_pe=5)
 
 
 @pytest.mark.parametrize(
