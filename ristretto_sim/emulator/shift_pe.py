@@ -135,6 +135,11 @@ class ShiftProducts(ProductSource):
             bound = np.minimum(bound, 2.0**self.bits)
         return bound.sum(axis=-2)
 
+    def products_dense(self, k, cols=None):
+        code = self._w(cols)[..., None, k, :]  # (..., 1, N)
+        v = _shifter(self.a[..., :, k, None], self._t(np.abs(code)), self.bits, self.signed)
+        return np.sign(code) * v  # zero weights have code 0
+
     def products(self, idx, k, cols=None):
         *lead, m, n = idx
         wc = self._w(cols)

@@ -118,3 +118,14 @@ def test_every_activation_code_times_every_weight_code(acc, bits):
     w = wf.values()[None, :]
     _check(a, w, fin, wf, acc, bits, "wrap")
     _check(a, w, fin, wf, acc, bits, "saturate")
+
+
+def test_dense_rewalk_of_a_lossy_shifter(monkeypatch):
+    from ristretto_sim.emulator import accumulator as acc_mod
+
+    monkeypatch.setattr(acc_mod, "DENSE_WALK_FRACTION", 0.0)
+    rng = np.random.default_rng(4)
+    a = rng.integers(-128, 128, size=(6, 80))
+    w = rng.normal(size=(80, 3)) * 0.3
+    w[:4, 0] = 0.0
+    _check(a, w, FixedPoint(8, 4), POW2, FixedPoint(11, 8), 9, "saturate")
