@@ -44,7 +44,7 @@ def _best_of(fns: dict, repeats: int) -> dict:
 
 
 def run_gemm_benchmark(
-    m: int = 4096, k: int = 1152, n: int = 128, *, repeats: int = 7, seed: int = 0, apytypes: bool = True
+    m: int = 4096, k: int = 1152, n: int = 128, *, repeats: int = 11, seed: int = 0, apytypes: bool = True
 ) -> dict:
     """Run the GEMM benchmark and return its figures.
 
