@@ -70,7 +70,7 @@ def test_formats_and_yaml_arch(topo, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["model.txt", "--arch", "edge-32x32-int8"], "must be .onnx or Caffe .prototxt"),
+        (["model.txt", "--arch", "edge-32x32-int8"], "not a file, and not a bundled model"),
         (["--arch", "edge-32x32-int8"], "give the network either as MODEL"),
         (["-t", "TOPO", "--arch", "edge-32x32-int8", "--plan", "p.yaml"], "--plan needs MODEL"),
         (["-t", "TOPO", "--arch", "nope"], "neither a preset"),
