@@ -1,6 +1,8 @@
 """Float and quantized runners: exact mode against an independent int64 reference, Ristretto's in-place
 quantization of shared tensors, records of ranges and overflows, batch chunking."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,9 +56,7 @@ def reference_exact(net, x, plan):
     """Independent int64 model of the exact fixed-point pipeline (nearest-even, saturating, wide acc.)."""
 
     def enc(v, f):
-        return np.clip(np.rint(np.ldexp(v.astype(np.float64), f.frac_bits)), f.min_code, f.max_code).astype(
-            np.int64
-        )
+        return np.clip(np.rint(np.ldexp(v.astype(np.float64), f.frac_bits)), f.min_code, f.max_code).astype(np.int64)
 
     def out_stage(acc, acc_frac, fo):
         q = round_half_even_shift(acc, acc_frac - fo.frac_bits)
@@ -147,9 +147,7 @@ def test_ristretto_mode_quantizes_shared_inputs_in_place():
         Eltwise(name="late", inputs=("x", "x"), outputs=("l",), op="max"),
         Eltwise(name="sum", inputs=("c", "l"), outputs=("y",), op="add"),
     )
-    net = Network(
-        "shared", (TensorSpec("x", (1, 2, 2)),), layers, ("y",), {"conv": {"weight": np.ones((1, 1, 1, 1))}}
-    )
+    net = Network("shared", (TensorSpec("x", (1, 2, 2)),), layers, ("y",), {"conv": {"weight": np.ones((1, 1, 1, 1))}})
     plan = QuantPlan({"conv": LayerPlan("fixed8.2", "fixed8.6", outputs="fixed16.8")})
     x = np.array([[[[0.1, 0.3], [1.13, -0.6]]]], np.float32)
     late = run_network(net, x, plan, "ristretto", keep=["l"]).tensors["l"]
@@ -177,3 +175,28 @@ def test_plan_errors_and_input_shape():
     with pytest.raises(ValueError, match=r"does not match network 'small'"):
         run(net, np.zeros((1, 3, 6, 8)))
     assert run(net, np.zeros((2, 6, 8))).shape == (1, 5)  # a single sample gets a batch axis
+
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (SHARED / "caffe-lenet").exists() or not (SHARED / "mnist").exists(),
+    reason="shared Caffe LeNet / MNIST not present",
+)
+def test_caffe_lenet_8bit_exact_and_ristretto_modes_on_mnist():
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.graph.caffe_import import load_caffe
+
+    d = SHARED / "caffe-lenet"
+    net = load_caffe(d / "lenet_train_test.prototxt", d / "lenet_iter_10000.caffemodel")
+    data = load_dataset(SHARED / "mnist").take(400)
+    x = net.preprocess(data.images)
+    plan = dynamic_fixed_point_plan(net, x[:100], 8)
+    outs = {
+        m: run_network(net, x, plan if m != "float" else None, None if m == "float" else m)
+        for m in ("float", "exact", "ristretto")
+    }
+    top1 = {m: float(np.mean(r.output.reshape(len(x), -1).argmax(1) == data.labels)) for m, r in outs.items()}
+    assert top1["float"] >= 0.98 and top1["exact"] >= 0.96 and abs(top1["exact"] - top1["ristretto"]) <= 0.01
+    assert outs["exact"].records["conv1"].stats.datapath == "fixed"
