@@ -366,9 +366,9 @@ def test_mnist8_matches_onnxruntime():
     if mnist.exists():
         from ristretto_sim.data import load_dataset
 
-        x = load_dataset(mnist).images[:300].astype(np.float32) / 255.0
+        x = load_dataset(mnist).images.astype(np.float32) / 255.0  # all 10,000 test images
     else:
-        x = RNG.uniform(0, 1, (300, 1, 28, 28)).astype(np.float32)
+        x = RNG.uniform(0, 1, (1000, 1, 28, 28)).astype(np.float32)
     y = run_float(net, x)[net.outputs[0]]
     ref = np.concatenate([sess.run(None, {"Input3": x[i : i + 1]})[0] for i in range(len(x))])
     close(y, ref, 1e-5)
