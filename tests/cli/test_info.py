@@ -31,12 +31,24 @@ def test_missing_model_is_one_line(tmp_path, capsys):
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
-@pytest.mark.skipif(
-    not (SHARED / "ristretto").exists(), reason="shared Ristretto SqueezeNet prototxt not present"
-)
+@pytest.mark.skipif(not (SHARED / "ristretto").exists(), reason="shared Ristretto SqueezeNet prototxt not present")
 def test_prototxt_without_weights_shows_the_structure(capsys):
     path = SHARED / "ristretto" / "squeezenet_v1.0_dfp8_quantized.prototxt"
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert not info["weights_loaded"] and info["inputs"][0]["shape"] == [3, 227, 227]
     assert any(row["name"] == "conv10" and row["type"] == "Conv" for row in info["layers"])
+
+
+def test_plan_columns(tmp_path, capsys):
+    from tests.graph.tiny_models import PLAN_8BIT
+
+    path = tiny_classifier(tmp_path / "tiny.onnx")
+    plan = tmp_path / "p.yaml"
+    plan.write_text(PLAN_8BIT)
+    assert main(["info", str(path), "--plan", str(plan)]) == 0
+    out = capsys.readouterr().out
+    assert "fixed8.7  fixed8.6  fixed8.4  fixed32.13" in out and "plan: " in out
+    assert main(["info", str(path), "--plan", str(plan), "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["layers"]}
+    assert rows["fc"]["formats"]["weights"] == "fixed8.7" and rows["relu"]["formats"] == {}

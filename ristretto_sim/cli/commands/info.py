@@ -15,10 +15,9 @@ DESCRIPTION = (
 
 
 def add_arguments(p):
-    p.add_argument(
-        "model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)"
-    )
+    p.add_argument("model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)")
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
+    p.add_argument("--plan", metavar="PLAN.yaml", help="also show each layer's formats from a quantization plan")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -79,6 +78,15 @@ def run(args) -> int:
     network, structure_only = load_structure(args.model, args.weights)
     info = describe(network)
     info["weights_loaded"] = not structure_only
+    plan = None
+    if args.plan:
+        from ristretto_sim import load_plan
+
+        plan = load_plan(args.plan, network)
+        info["plan_mode"] = plan.mode.value
+        for row in info["layers"]:
+            entry = plan.get(row["name"])
+            row["formats"] = {} if entry is None else {k: str(v) for k, v in entry.items()}
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -97,8 +105,14 @@ def run(args) -> int:
         for r in info["layers"]
     ]
     heads = ("layer", "type", "input", "output", "MACs", "params")
+    if plan is not None:
+        keys = ("inputs", "weights", "outputs", "accumulator")
+        rows = [
+            row + tuple(r["formats"].get(k, "-") for k in keys) for row, r in zip(rows, info["layers"], strict=True)
+        ]
+        heads = heads + ("in", "w", "out", "acc")
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(heads)]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 4 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:<{w}}}" if i < 4 or i > 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
     print(fmt.format(*heads))
     for row in rows:
         print(fmt.format(*row))
@@ -114,4 +128,9 @@ def run(args) -> int:
         print(f"preprocessing: x = (pixel - {mean}) * {pre['scale']:g}{crop}")
     for f in info["folded"]:
         print(f"folded: {f['kind']} {f['folded']!r} into {f['into']!r}")
+    if plan is not None:
+        print(
+            f"plan: {args.plan} (mode {plan.mode.value}, rounding {plan.rounding.value}, "
+            f"overflow {plan.overflow.value})"
+        )
     return 0
