@@ -113,9 +113,9 @@ def run(args) -> int:
         heads = heads + ("in", "w", "out", "acc")
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(heads)]
     fmt = "  ".join(f"{{:<{w}}}" if i < 4 or i > 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    print(fmt.format(*heads))
+    print(fmt.format(*heads).rstrip())
     for row in rows:
-        print(fmt.format(*row))
+        print(fmt.format(*row).rstrip())
     print(f"total: {info['total_macs']:,} MACs per image, {info['total_params']:,} parameters")
     for i in info["inputs"]:
         print(f"input {i['name']}: {_shape(i['shape'])} (NCHW; file layout {info['input_layout'].upper()})")
