@@ -33,7 +33,7 @@ from types import MappingProxyType
 
 from ristretto_sim.emulator import LayerFormats, Mode
 from ristretto_sim.errors import FormatError, PlanError
-from ristretto_sim.formats import Minifloat, Overflow, Rounding, parse_format
+from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
 from ristretto_sim.formats.base import NumberFormat
 
 PLAN_VERSION = 1
@@ -222,14 +222,26 @@ class QuantPlan:
                 )
             if weighted and (entry.inputs is None or entry.weights is None):
                 raise PlanError(
-                    f"{where(name)}: layer {name!r} ({layer.op_type}) needs both 'inputs' and "
-                    "'weights' formats"
+                    f"{where(name)}: layer {name!r} ({layer.op_type}) needs both 'inputs' and 'weights' formats"
                 )
             if weighted:
                 try:
                     self.layer_formats(name).datapath  # noqa: B018 - validates the combination
                 except (PlanError, ValueError) as exc:
                     raise PlanError(f"{where(name)}: {exc}") from None
+                i, w, a = entry.inputs, entry.weights, entry.accumulator
+                if (
+                    isinstance(a, FixedPoint)
+                    and isinstance(i, FixedPoint)
+                    and isinstance(w, FixedPoint)
+                    and not (i.per_channel or w.per_channel or a.per_channel)
+                    and a.frac_bits != i.frac_bits + w.frac_bits
+                ):
+                    raise PlanError(
+                        f"{where(name)}: layer {name!r} accumulator {a} must have inputs + weights "
+                        f"fractional bits ({i.frac_bits} + {w.frac_bits} = {i.frac_bits + w.frac_bits}),"
+                        f" e.g. fixed{a.bits}.{i.frac_bits + w.frac_bits}"
+                    )
 
     # ------------------------------------------------------------------ YAML
     def to_yaml(self) -> str:
@@ -316,9 +328,7 @@ def _comment_start(line: str) -> int:
 def _quote_outside_strings(code: str) -> str:
     """Quote unquoted bracketed format texts, leaving quoted strings alone."""
     parts = re.split(r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^']|'')*')", code)
-    return "".join(
-        p if i % 2 else _BRACKETED.sub(lambda m: '"' + m.group(1) + '"', p) for i, p in enumerate(parts)
-    )
+    return "".join(p if i % 2 else _BRACKETED.sub(lambda m: '"' + m.group(1) + '"', p) for i, p in enumerate(parts))
 
 
 def _parse(text: str, source: str):
@@ -370,8 +380,7 @@ def _parse(text: str, source: str):
     k, v = top["version"]
     if scalar(v, "version") != str(PLAN_VERSION):
         raise PlanError(
-            f"{line(v)}: unsupported plan version {v.value!r} (this ristretto-sim reads version "
-            f"{PLAN_VERSION})"
+            f"{line(v)}: unsupported plan version {v.value!r} (this ristretto-sim reads version {PLAN_VERSION})"
         )
     kw = {}
     if "mode" in top:
@@ -404,8 +413,7 @@ def _parse(text: str, source: str):
                 key = ek.value
                 if key not in LAYER_KEYS:
                     raise PlanError(
-                        f"{line(ek)}: unknown key {key!r} for layer {name!r} (expected: "
-                        f"{', '.join(LAYER_KEYS)})"
+                        f"{line(ek)}: unknown key {key!r} for layer {name!r} (expected: {', '.join(LAYER_KEYS)})"
                     )
                 value = scalar(ev, f"{name}.{key}")
                 try:

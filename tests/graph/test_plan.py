@@ -83,6 +83,12 @@ def test_checked_against_the_network():
         QuantPlan.from_yaml("version: 1\nlayers:\n  pool1: {weights: fixed8.7}\n", net, source="p.yaml")
     with pytest.raises(PlanError, match=r"p.yaml:3: .*'conv1'.*needs both"):
         QuantPlan.from_yaml("version: 1\nlayers:\n  conv1: {weights: fixed8.7}\n", net, source="p.yaml")
+    with pytest.raises(PlanError, match=r"p.yaml:3: .*accumulator fixed32.5 .* e.g. fixed32.7"):
+        QuantPlan.from_yaml(
+            "version: 1\nlayers:\n  conv1: {inputs: fixed8.0, weights: fixed8.7, accumulator: fixed32.5}\n",
+            net,
+            source="p.yaml",
+        )
     with pytest.raises(PlanError, match="no datapath"):
         QuantPlan.from_yaml("version: 1\nlayers:\n  conv1: {inputs: e4m3fn, weights: pow2[-8,-1]}\n", net)
 
