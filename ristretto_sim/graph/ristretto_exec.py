@@ -33,6 +33,7 @@ import numpy as np
 
 from ristretto_sim.emulator import ConvGeometry, Mode, emulate_layer
 from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_transpose2d, ristretto_quantize
+from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, PowerOfTwo, Rounding
 from ristretto_sim.graph.float_runner import check_input, float_layer
 from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
@@ -62,7 +63,7 @@ def fast_ristretto_fixed_point(x, bits: int, frac_bits: int, cpu_compat: bool = 
         from ristretto_sim.formats import ristretto_fixed_point
 
         return ristretto_fixed_point(x, bits, frac_bits, cpu_compat=cpu_compat)
-    y = np.rint(np.clip(x, lo, hi) * np.float32(2.0**frac_bits))
+    y = np.rint(np.minimum(np.maximum(x, lo), hi) * np.float32(2.0**frac_bits))
     return (y * np.float32(2.0**-frac_bits)).astype(np.float32, copy=False)
 
 
@@ -318,8 +319,12 @@ class PlanExecutor:
                 env[layer.output] = np.asarray(y, dtype=np.float32).reshape(out_shape)
                 counts[layer.name] = counts.get(layer.name, LayerCounts()) + LayerCounts(0, sat)
                 return
-            res = emulate_layer(kind, xin, p["weight"], p.get("bias"), plan.layer_formats(layer.name), geom,
-                                mode="exact")
+            try:
+                res = emulate_layer(kind, xin, p["weight"], p.get("bias"), plan.layer_formats(layer.name), geom,
+                                    mode="exact")
+            except (ValueError, TypeError) as exc:
+                raise PlanError(f"exact mode cannot run layer {layer.name!r} with inputs {entry.inputs} and weights "
+                                f"{entry.weights}: {exc}") from None
             env[layer.output] = np.asarray(res.values, dtype=np.float64).reshape(out_shape)
             counts[layer.name] = counts.get(layer.name, LayerCounts()) + LayerCounts(
                 int(res.stats.accumulator_overflows), int(res.stats.output_saturations))
