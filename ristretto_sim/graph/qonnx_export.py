@@ -41,7 +41,7 @@ from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, S
 from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.graph.quantized_weights import FLOAT32, layer_tensors
+from ristretto_sim.graph.quantized_weights import Float32Format, layer_tensors
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 
@@ -261,7 +261,7 @@ def _weights(network, plan, layer, mode, rounding, b: _Builder, before, quant_re
         return
     bias_t = tensors["bias"]
     fb = bias_t.fmt
-    if fb is FLOAT32:
+    if isinstance(fb, Float32Format):
         return
     if isinstance(fb, FixedPoint) or _is_ieee_minifloat(fb, mode):
         q = f"{name}.bias/quant"

@@ -23,6 +23,7 @@ transposed convolutions, ``(out, in)`` for dense layers), row-major.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,28 +37,22 @@ from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 
 
+@dataclass(frozen=True)
 class Float32Format:
-    """The pseudo-format of a tensor kept in IEEE 754 binary32: codes are its bit patterns (uint32)."""
+    """The pseudo-format of a tensor kept in IEEE 754 binary32: codes are its bit patterns (uint32 values)."""
 
-    bits = 32
+    bits: ClassVar[int] = 32
 
     def encode(self, x) -> np.ndarray:
+        """Bit patterns (int64 holding the uint32 pattern) of ``x`` rounded to float32."""
         return np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.int64)
 
     def decode(self, codes) -> np.ndarray:
+        """Values (float64) of binary32 bit patterns."""
         return np.asarray(codes, dtype=np.int64).astype(np.uint32).view(np.float32).astype(np.float64)
 
     def __str__(self) -> str:
         return "float32"
-
-    def __repr__(self) -> str:
-        return "FLOAT32"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Float32Format)
-
-    def __hash__(self) -> int:
-        return hash("float32")
 
 
 #: the binary32 pseudo-format (float biases)
