@@ -177,3 +177,18 @@ def pow2_plan(network: Network, stats: RangeStatistics, options: PlanOptions, *,
         else:
             layers[name] = LayerPlan(fin, pw, None, fout, rounding=Rounding.NEAREST_EVEN)
     return QuantPlan(layers, mode=options.mode)
+
+
+def exact_plan(plan: QuantPlan, network: Network, *, acc_bits: int | None = None) -> QuantPlan:
+    """``plan`` for exact arithmetic: fixed-point layers get an accumulator with ``frac = fl_in + fl_w`` that cannot
+    overflow (or ``acc_bits`` wide); other entries are kept. Mode ``exact``."""
+    layers = {}
+    for name, e in plan.layers.items():
+        if isinstance(e.inputs, FixedPoint) and isinstance(e.weights, FixedPoint) and e.accumulator is None:
+            if acc_bits is None:
+                acc = no_overflow_accumulator(e.inputs, e.weights, reduction_length(network, name))
+            else:
+                acc = FixedPoint(acc_bits, e.inputs.frac_bits + e.weights.frac_bits)
+            e = LayerPlan(e.inputs, e.weights, e.bias, e.outputs, acc, rounding=e.rounding, overflow=e.overflow)
+        layers[name] = e
+    return QuantPlan(layers, mode=Mode.EXACT, rounding=plan.rounding, overflow=plan.overflow)

