@@ -137,3 +137,19 @@ layers:
     back = load_packed(tmp_path / "lenet.rsw")
     for name in ("conv1", "conv2", "ip1", "ip2"):
         assert np.array_equal(back.tensor(name).codes, _emulator_weight_codes(net, p, name, None))
+
+
+@pytest.mark.parametrize("name", ["ae_deconv", "cifar10_full_lrn"])
+def test_bundled_models_round_trip(tmp_path, name):
+    from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
+
+    net = load_model(name)
+    x = np.random.default_rng(0).random((2,) + net.input.shape).astype(np.float32)
+    p = dynamic_fixed_point_plan(net, x, 6)
+    pack_network(net, p).save(tmp_path / "w.rsw")
+    back = load_packed(tmp_path / "w.rsw")
+    for layer in p.layers:
+        assert np.array_equal(back.tensor(layer).codes, _emulator_weight_codes(net, p, layer, None))
+        assert back.tensor(layer).shape == net.params[layer]["weight"].shape
+    net_q = net.replace(params={k: {pk: v.astype(np.float32) for pk, v in g.items()} for k, g in back.decode().items()})
+    assert np.array_equal(run_network(net, x, p, record=False).output, run_network(net_q, x, p, record=False).output)

@@ -151,3 +151,14 @@ layers:
     ctx, ours, checked = _check_quant_outputs(net, p, onnx.load(str(path)), x)
     assert checked == 16
     assert np.array_equal(ctx["ip2"].argmax(1), ours.output.argmax(1))
+
+
+@pytest.mark.parametrize("name", ["ae_deconv", "cifar10_full_lrn"])
+def test_bundled_models_deconv_and_lrn(name):
+    from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
+
+    net = load_model(name)
+    x = np.random.default_rng(0).random((4,) + net.input.shape).astype(np.float32)
+    p = dynamic_fixed_point_plan(net, x, 8)
+    _, _, checked = _check_quant_outputs(net, p, to_qonnx(net, p, batch=4), x)
+    assert checked == 4 * len(p.layers)
