@@ -28,6 +28,9 @@ Input quantizers are inserted per consumer, the exact mode's semantics: Ristrett
 blob shared with a later non-Ristretto reader is not reproduced. The integer GEMMs become float ONNX
 Conv/Gemm, so accumulator width and saturation inside the sum are not modelled (a real accumulator that can
 overflow will differ); outputs agree with the emulator's within one output LSB.
+
+To execute the file with qonnx (``qonnx.core.onnx_exec.execute_onnx``), export it with a fixed ``batch`` and run
+qonnx's ``InferShapes`` transformation first: its executor needs static shapes.
 """
 
 from __future__ import annotations
