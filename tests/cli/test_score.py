@@ -1,6 +1,7 @@
 """``ristretto-sim score``."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,9 +78,7 @@ def test_preprocessing_flags(tmp_path, capsys):
     assert main(["score", str(bare), "--limit", "20", "--input-scale", "0.00392156862745098", "--json"]) == 0
     with_flags = json.loads(capsys.readouterr().out)
     assert main(["score", str(tiny_classifier(tmp_path / "pre.onnx")), "--limit", "20", "--json"]) == 0
-    assert (
-        json.loads(capsys.readouterr().out)["top1"] == with_flags["top1"]
-    )  # same weights, same preprocessing
+    assert json.loads(capsys.readouterr().out)["top1"] == with_flags["top1"]  # same weights, same preprocessing
     assert main(["score", str(bare), "--input-scale", "1", "--input-mean", "a,b"]) == 2
     rgb = tiny_classifier(tmp_path / "rgb.onnx", channels=3)
     assert main(["score", str(rgb), "--limit", "5"]) == 2
@@ -97,3 +96,40 @@ def test_dfp_plan_is_made_saved_and_reusable(model, tmp_path, capsys):
     assert again["top1"] == made["top1"] and again["overflows"] == made["overflows"]
     assert main(["score", str(model), "--dfp", "8", "--plan", str(out)]) == 2
     assert "either --plan or --dfp" in capsys.readouterr().err
+
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (SHARED / "caffe-lenet").exists() or not (SHARED / "mnist").exists(),
+    reason="shared Caffe LeNet / MNIST not present",
+)
+def test_embedded_ristretto_plan_of_a_prototxt(tmp_path, capsys):
+    d = SHARED / "caffe-lenet"
+    text = (d / "lenet_train_test.prototxt").read_text()
+    quant = (
+        'type: "ConvolutionRistretto"\n  quantization_param { bw_layer_in: 8 bw_layer_out: 8 bw_params: 8 '
+        "fl_layer_in: 8 fl_layer_out: 4 fl_params: 7 }"
+    )
+    proto = tmp_path / "lenet_ristretto.prototxt"
+    proto.write_text(text.replace('type: "Convolution"', quant, 1))
+    args = [
+        "score",
+        str(proto),
+        "--weights",
+        str(d / "lenet_iter_10000.caffemodel"),
+        "--data",
+        str(SHARED / "mnist"),
+        "--limit",
+        "200",
+        "--json",
+    ]
+    assert main([*args, "--plan", "embedded"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["mode"] == "ristretto" and set(res["layers"]) == {"conv1"} and res["top1"] > 0.95
+    assert main([*args, "--plan", "embedded", "--mode", "exact"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "exact"
+    plain = d / "lenet_train_test.prototxt"
+    assert main(["score", str(plain), "--weights", str(d / "lenet_iter_10000.caffemodel"), "--plan", "embedded"]) == 2
+    assert "nothing is embedded" in capsys.readouterr().err

