@@ -5,7 +5,7 @@ the (preprocessed) training images, each a TRAIN-phase forward of ``train.torch_
 biases quantized with seeded stochastic rounding, activations float unless ``config.quantize_activations``),
 straight-through gradients into the full-precision shadow weights, and a solver update (ADAM by default; the
 original used ADAM with lr 1e-6, momentum 0.9/0.999, delta 1e-8 over 2000 iterations of 1024 images; the default
-here is lr 1e-4 for short CPU runs). Classifiers are trained with softmax cross-entropy on the network's output
+here is lr 1e-3 for short CPU runs). Classifiers are trained with softmax cross-entropy on the network's output
 (on the Softmax's input when the network ends in one), autoencoders with the mean squared error against their input.
 
 The result holds the network with its weights replaced by the trained shadow weights (what Ristretto's snapshots
@@ -75,7 +75,7 @@ class FinetuneConfig:
     iterations: int = 200
     batch_size: int = 64
     solver: Solver = Solver.ADAM
-    lr: float = 1e-4
+    lr: float = 1e-3
     momentum: float = 0.9
     momentum2: float = 0.999
     delta: float = 1e-8
