@@ -11,8 +11,11 @@ holds the preprocessed images and runs them in chunks (the TEST batches) under a
   semantics by default; ``cpu_compat=True`` adds the CPU quirks (ties away from zero, the minifloat early
   return, and power-of-two layers whose activations are not quantized at all).
 * **exact**: planned weighted layers run through ``emulator.emulate_layer`` (integer codes, declared
-  accumulator); accumulator overflows and output saturations are counted per layer.
+  accumulator; their outputs are float64 values on the output grid); accumulator overflows and output
+  saturations are counted per layer.
 * **float**: no plan, float32.
+
+In every mode, layers without a plan entry compute as the float net does (Conv/Dense: float32 im2col GEMMs).
 
 Prefix cache: the live tensors before every weighted layer are kept (per chunk) under a key made of the mode and
 the plan entries of every layer executed before that point. A later run whose plan agrees with an earlier one up
@@ -77,6 +80,22 @@ def ristretto_trim(x, fmt, rounding=Rounding.NEAREST_EVEN, cpu_compat: bool = Fa
     return ristretto_quantize(x, fmt, rounding, cpu_compat)
 
 
+_TRANSPOSED: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _transposed(w: np.ndarray) -> np.ndarray:
+    """A contiguous float32 ``w.T`` (cached per weight array): OpenBLAS multiplies a transposed view of a
+    small-batch Dense layer several times slower."""
+    hit = _TRANSPOSED.get(id(w))
+    if hit is not None and hit[0] is w:
+        return hit[1]
+    wt = np.ascontiguousarray(np.asarray(w, dtype=np.float32).T)
+    if len(_TRANSPOSED) > 256:
+        _TRANSPOSED.clear()
+    _TRANSPOSED[id(w)] = (w, wt)
+    return wt
+
+
 def fast_float_layer(network: Network, layer, ins: list) -> np.ndarray:
     """``float_runner.float_layer`` with Caffe's float32 im2col GEMM for Conv and Dense layers (several times
     faster on small batches); other layers go to ``float_layer``. Float64 inputs give float64 outputs computed
@@ -86,7 +105,7 @@ def fast_float_layer(network: Network, layer, ins: list) -> np.ndarray:
         p = network.params.get(layer.name, {})
         x32 = np.asarray(x, dtype=np.float32)
         if isinstance(layer, Dense):
-            y = np.matmul(x32.reshape(x32.shape[0], -1), np.asarray(p["weight"], np.float32).T)
+            y = np.matmul(x32.reshape(x32.shape[0], -1), _transposed(p["weight"]))
         else:
             y = float32_conv2d(x32, np.asarray(p["weight"], np.float32), _geometry(layer))
         b = p.get("bias")
@@ -177,14 +196,15 @@ class PlanExecutor:
             for t in layer.inputs:
                 self._last_use[t] = i
         self._cut_points = [i for i, layer in enumerate(network.layers) if isinstance(layer, WEIGHTED)]
+        self._weights: dict = {}
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     # ------------------------------------------------------------------ cache
     def _keys(self, plan: QuantPlan | None, mode: str, cpu_compat: bool, output: str) -> list:
-        # float and ristretto runs carry float32 tensors and compute unplanned layers alike; exact runs float64
-        head = ("f64" if mode == "exact" else "f32", bool(cpu_compat), output)
+        # every mode computes unplanned layers alike (float32 GEMMs), so an unplanned prefix is shared by all
+        head = (bool(cpu_compat), output)
         keys = []
         prefix: tuple = ()
         for layer in self.network.layers:
@@ -249,8 +269,6 @@ class PlanExecutor:
         for c, lo in enumerate(range(0, len(self), self.chunk)):
             if snapshots is None:
                 env = {net.input.name: self.x[lo:lo + self.chunk]}
-                if mode_name == "exact":
-                    env = {k: v.astype(np.float64) for k, v in env.items()}
                 chunk_counts: dict[str, LayerCounts] = {}
             else:
                 env, chunk_counts = dict(snapshots[c][0]), dict(snapshots[c][1])
@@ -271,6 +289,24 @@ class PlanExecutor:
             self._store(keys[i], snaps, nbytes)
         # counts of a cached prefix were carried in the snapshots
         return ExecResult(np.concatenate(outs), counts, mode_name, layers_run)
+
+    def _ristretto_params(self, name: str, wfmt, rounding, cpu_compat: bool):
+        """Trimmed weights (Dense: transposed, contiguous) and bias of a layer, computed once per format."""
+        key = (name, wfmt, rounding, cpu_compat)
+        hit = self._weights.get(key)
+        if hit is None:
+            p = self.network.params[name]
+            wq = ristretto_trim(p["weight"], wfmt, rounding, cpu_compat)
+            if isinstance(self.network.layer(name), Dense):
+                wq = np.ascontiguousarray(wq.T)
+            b = p.get("bias")
+            bq = None
+            if b is not None:  # the bias in the weights' format; float for power-of-two weights (reference §3)
+                bq = ristretto_trim(b, None if isinstance(wfmt, PowerOfTwo) else wfmt, rounding, cpu_compat)
+            if len(self._weights) > 64:
+                self._weights.clear()
+            hit = self._weights[key] = (wq, bq)
+        return hit
 
     def _step(self, layer, env: dict, plan, mode: str, cpu_compat: bool, counts: dict) -> None:
         net = self.network
@@ -297,17 +333,14 @@ class PlanExecutor:
                 xq = ristretto_trim(xin, fin, rounding, cpu_compat)
                 if fin is not None and len(net.consumers(layer.inputs[0])) > 1:
                     env[layer.inputs[0]] = xq.reshape(x0.shape)  # in place on the shared blob
-                wq = ristretto_trim(p["weight"], entry.weights, rounding, cpu_compat)
+                wq, bq = self._ristretto_params(layer.name, entry.weights, rounding, cpu_compat)
                 if kind == "linear":
-                    y = np.matmul(xq, wq.T)
+                    y = np.matmul(xq, wq)
                 elif kind == "conv2d":
                     y = float32_conv2d(xq, wq, geom)
                 else:
                     y = float32_conv_transpose2d(xq, wq, geom)
-                b = p.get("bias")
-                if b is not None:
-                    bfmt = None if isinstance(entry.weights, PowerOfTwo) else entry.weights
-                    bq = ristretto_trim(b, bfmt, rounding, cpu_compat)
+                if bq is not None:
                     shape = [1] * y.ndim
                     shape[1] = bq.size
                     y = (y + bq.reshape(shape)).astype(np.float32)

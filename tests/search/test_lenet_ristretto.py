@@ -118,3 +118,23 @@ def test_exact_mode_accumulators(lenet):
     wide = ev.evaluate(dfp_plan(net, res.statistics, widths, PlanOptions(mode="exact")))
     narrow = ev.evaluate(dfp_plan(net, res.statistics, widths, PlanOptions(mode="exact", acc_bits=14)))
     assert sum(wide.overflows.values()) == 0 and sum(narrow.overflows.values()) > 0
+
+
+def test_cpu_compat_leaves_pow2_activations_float(lenet):
+    """Reference §3: Ristretto's CPU code quantizes no activation in power-of-two mode (GPU: 8-bit DFP)."""
+    from ristretto_sim.formats import PowerOfTwo, ristretto_power_of_two
+
+    net = lenet.network
+    x = net.preprocess(mnist_images(50))
+    w = PowerOfTwo(-8, -1, has_zero=False)
+    plan = QuantPlan({"ip2": LayerPlan(FixedPoint(8, 4), w, None, FixedPoint(8, 3), rounding="nearest_even")},
+                     mode="ristretto")
+    ex = PlanExecutor(net, x, chunk=25)
+    hidden = ex.run(None, output="relu1").output
+    p = net.params["ip2"]
+    wq = ristretto_power_of_two(p["weight"], -8, -1, cpu_compat=True)
+    ref = (np.matmul(hidden, np.ascontiguousarray(wq.T)) + p["bias"].astype(np.float32)).astype(np.float32)
+    np.testing.assert_array_equal(ex.run(plan, cpu_compat=True).output, ref)
+    gpu = ex.run(plan).output
+    assert not np.array_equal(gpu, ref)  # GPU semantics quantize the activations to 8-bit DFP
+    assert np.all(gpu * 8 == np.rint(gpu * 8))
