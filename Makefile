@@ -14,8 +14,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(PIP) install --quiet -e .
 	touch $@
 
+# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,train]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed
