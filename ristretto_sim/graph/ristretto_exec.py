@@ -178,9 +178,13 @@ class PlanExecutor:
         Images per forward pass (Caffe's TEST batch size).
     cache_bytes : int
         Memory bound of the prefix cache (0 disables it).
+    workers : int, optional
+        Threads running chunks in parallel (default 1: on the shared 2-core machine BLAS already uses both
+        cores and threads did not help); results do not depend on it.
     """
 
-    def __init__(self, network: Network, x, *, chunk: int = 100, cache_bytes: int = 768 << 20):
+    def __init__(self, network: Network, x, *, chunk: int = 100, cache_bytes: int = 512 << 20,
+                 workers: int | None = None):
         if not isinstance(network, Network):
             raise TypeError(f"network={network!r} must be a Network")
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
@@ -189,6 +193,11 @@ class PlanExecutor:
         self.x = check_input(network, x)
         self.chunk = chunk
         self.cache_bytes = int(cache_bytes)
+        if workers is None:
+            workers = 1
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers={workers!r} must be a positive integer")
+        self.workers = workers
         self._cache: OrderedDict = OrderedDict()
         self._cached_bytes = 0
         self._last_use: dict[str, int] = {}
@@ -264,26 +273,43 @@ class PlanExecutor:
                 self._cache.move_to_end(keys[i])
                 start, snapshots = i, hit[0]
                 break
-        outs, counts, layers_run = [], {}, 0
-        new_snaps: dict[int, list] = {i: [] for i in self._cut_points if i > start}
-        for c, lo in enumerate(range(0, len(self), self.chunk)):
+        run_from = [i for i in self._cut_points if i > start]
+
+        def one_chunk(c: int):
+            lo = c * self.chunk
             if snapshots is None:
                 env = {net.input.name: self.x[lo:lo + self.chunk]}
                 chunk_counts: dict[str, LayerCounts] = {}
             else:
                 env, chunk_counts = dict(snapshots[c][0]), dict(snapshots[c][1])
+            snaps = {}
             for i in range(start, len(net.layers)):
                 layer = net.layers[i]
-                if i in new_snaps:
-                    new_snaps[i].append((dict(env), dict(chunk_counts)))
+                if i in run_from:
+                    snaps[i] = (dict(env), dict(chunk_counts))
                 self._step(layer, env, plan, mode_name, cpu_compat, chunk_counts)
-                layers_run += 1
                 for t in set(layer.inputs):
                     if self._last_use.get(t) == i and t != output:
                         env.pop(t, None)
-            outs.append(env[output])
-            for k, v in chunk_counts.items():
+            return env[output], chunk_counts, snaps
+
+        n_chunks = -(-len(self) // self.chunk)
+        if self.workers > 1 and n_chunks > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:
+                parts = list(pool.map(one_chunk, range(n_chunks)))
+        else:
+            parts = [one_chunk(c) for c in range(n_chunks)]
+        outs, counts = [], {}
+        new_snaps: dict[int, list] = {i: [] for i in run_from}
+        for out_c, counts_c, snaps_c in parts:
+            outs.append(out_c)
+            for k, v in counts_c.items():
                 counts[k] = counts.get(k, LayerCounts()) + v
+            for i, snap in snaps_c.items():
+                new_snaps[i].append(snap)
+        layers_run = n_chunks * (len(net.layers) - start)
         for i, snaps in new_snaps.items():
             nbytes = sum(a.nbytes for env, _ in snaps for a in env.values())
             self._store(keys[i], snaps, nbytes)

@@ -49,6 +49,8 @@ def test_executor_equals_the_graph_runner(lenet):
     ex.run(plan.replace(layers={k: v for k, v in plan.layers.items() if k.startswith("ip")}))
     again = ex.run(plan)  # served partly from the prefix cache: same values
     np.testing.assert_array_equal(again.output, mine)
+    threaded = PlanExecutor(net, x, chunk=100, workers=2, cache_bytes=0).run(plan).output
+    np.testing.assert_array_equal(threaded, mine)
     exact = plan.with_mode("exact")
     np.testing.assert_array_equal(ex.run(exact).output, run_network(net, x, exact, record=False).output)
 
