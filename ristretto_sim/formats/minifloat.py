@@ -39,11 +39,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats.base import NumberFormat, check_int, code_dtype
-from ristretto_sim.formats.rounding import Overflow, Rounding, _NamedEnum, round_to_integer
+from ristretto_sim.formats.rounding import Overflow, Rounding, round_to_integer
 
 
-class Specials(_NamedEnum):
+class Specials(NamedEnum):
     """What a minifloat's top exponent field encodes (see the module docstring)."""
 
     IEEE = "ieee"

@@ -31,14 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats.base import NumberFormat, check_int, code_dtype
-from ristretto_sim.formats.rounding import Overflow, Rounding, _NamedEnum, round_to_integer
+from ristretto_sim.formats.rounding import Overflow, Rounding, round_to_integer
 
 #: smallest 53-bit significand M with M**2 >= 2**105, i.e. M >= 2**52.5 (sqrt(2) is irrational, so never equal)
 _SQRT2_SIGNIFICAND = math.isqrt(1 << 105) + 1
 
 
-class Domain(_NamedEnum):
+class Domain(NamedEnum):
     """Where a power-of-two format rounds: on ``log2|x|`` (geometric midpoints) or on ``|x|`` (arithmetic)."""
 
     LOG = "log"

@@ -15,12 +15,12 @@ import math
 
 import numpy as np
 
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats.fixed import FixedPoint
 from ristretto_sim.formats.minifloat import Minifloat
-from ristretto_sim.formats.rounding import _NamedEnum
 
 
-class RangeRule(_NamedEnum):
+class RangeRule(NamedEnum):
     """How ``fixed_point_for_range`` chooses the fractional length."""
 
     RISTRETTO_WEIGHTS = "ristretto_weights"

@@ -11,38 +11,16 @@ chunks or spread over processes: pass ``StochasticKey(seed, offset)`` for a chun
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.enums import NamedEnum
 
-class _NamedEnum(enum.Enum):
-    """An enum that also accepts its member name or value as a string, case-insensitively."""
-
-    @classmethod
-    def _missing_(cls, value):
-        if isinstance(value, str):
-            key = value.strip().lower().replace("-", "_")
-            for member in cls:
-                if member.value == key or member.name.lower() == key:
-                    return member
-        return None
-
-    @classmethod
-    def coerce(cls, value, name: str):
-        """Return ``value`` as a member, or raise ``ValueError`` naming the parameter ``name``."""
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(m.value for m in cls)
-            raise ValueError(f"{name}={value!r} is not a valid {cls.__name__}; choose one of: {choices}") from None
-
-    def __str__(self) -> str:
-        return self.value
+_NamedEnum = NamedEnum  # older private name, still imported by some modules
 
 
-class Rounding(_NamedEnum):
+class Rounding(NamedEnum):
     """How a value between two grid points is rounded.
 
     ``NEAREST_EVEN`` (default; IEEE 754, CUDA ``rint``), ``NEAREST_AWAY`` (ties away from zero, C ``round``),
@@ -65,7 +43,7 @@ class Rounding(_NamedEnum):
         return self in (Rounding.NEAREST_EVEN, Rounding.NEAREST_AWAY, Rounding.NEAREST_UP)
 
 
-class Overflow(_NamedEnum):
+class Overflow(NamedEnum):
     """What happens to a value beyond a format's range.
 
     ``SATURATE`` clamps to the largest/smallest finite value (the fixed-point default). ``WRAP`` keeps the low bits of

@@ -27,38 +27,23 @@ shape inference and for its layer table.
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from ristretto_sim.enums import NamedEnum
+
 Shape = tuple[int, ...]
 
 
-class _NamedEnum(enum.Enum):
-    """An enum that also accepts its value or member name as a string, case-insensitively."""
-
-    @classmethod
-    def _missing_(cls, value):
-        if isinstance(value, str):
-            key = value.strip().lower().replace("-", "_")
-            for member in cls:
-                if member.value == key or member.name.lower() == key:
-                    return member
-        return None
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class PoolKind(_NamedEnum):
+class PoolKind(NamedEnum):
     """Pooling operation: ``MAX`` or ``AVG`` (average)."""
 
     MAX = "max"
     AVG = "avg"
 
 
-class ActivationKind(_NamedEnum):
+class ActivationKind(NamedEnum):
     """Elementwise activation functions of ``Activation``.
 
     ``RELU`` max(x, 0); ``LEAKY_RELU`` x if x >= 0 else alpha*x; ``CLIP`` min(max(x, low), high) (ReLU6 is
@@ -72,7 +57,7 @@ class ActivationKind(_NamedEnum):
     TANH = "tanh"
 
 
-class EltwiseOp(_NamedEnum):
+class EltwiseOp(NamedEnum):
     """Binary elementwise operations of ``Eltwise`` (NumPy broadcasting): ``ADD``, ``SUB``, ``MUL``, ``DIV``,
     ``MAX``."""
 
@@ -83,14 +68,14 @@ class EltwiseOp(_NamedEnum):
     MAX = "max"
 
 
-class LRNRegion(_NamedEnum):
+class LRNRegion(NamedEnum):
     """Local response normalisation region: ``ACROSS_CHANNELS`` (ONNX LRN) or ``WITHIN_CHANNEL`` (Caffe)."""
 
     ACROSS_CHANNELS = "across_channels"
     WITHIN_CHANNEL = "within_channel"
 
 
-class PadMode(_NamedEnum):
+class PadMode(NamedEnum):
     """Padding mode of ``Pad``: ``CONSTANT``, ``REFLECT`` or ``EDGE``."""
 
     CONSTANT = "constant"

@@ -25,11 +25,12 @@ from types import MappingProxyType
 import numpy as np
 
 from ristretto_sim.data.preprocess import Preprocessing
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.errors import ModelError
-from ristretto_sim.graph.layers import Eltwise, Layer, PRelu, Shape, _NamedEnum
+from ristretto_sim.graph.layers import Eltwise, Layer, PRelu, Shape
 
 
-class Layout(_NamedEnum):
+class Layout(NamedEnum):
     """Memory layout of an image batch: ``NCHW`` (channels first) or ``NHWC`` (channels last)."""
 
     NCHW = "nchw"
