@@ -140,3 +140,14 @@ def test_cpu_compat_leaves_pow2_activations_float(lenet):
     gpu = ex.run(plan).output
     assert not np.array_equal(gpu, ref)  # GPU semantics quantize the activations to 8-bit DFP
     assert np.all(gpu * 8 == np.rint(gpu * 8))
+
+
+@pytest.mark.slow
+def test_full_mnist_test_set_ristretto_mode():
+    """Ristretto's LeNet setup: 100 TEST batches of 100 (all 10,000 images), 10 TRAIN batches of 64, margin 1."""
+    res = quantize(LENET_PROTOTXT, MNIST, weights=LENET_WEIGHTS, iterations=100, margin=1.0, mode="ristretto")
+    assert res.images == 10000 and res.baseline == pytest.approx(0.9904)
+    assert dict(res.chosen) == {"conv": 2, "fc": 4, "activations": 8}
+    assert {k: round(v, 4) for k, v in res.sweeps["conv"].tried.items()} == {
+        16: 0.9904, 8: 0.9904, 4: 0.9905, 2: 0.9864, 1: 0.0892}
+    assert res.accuracy == pytest.approx(0.9792) and res.within_margin is False
