@@ -237,6 +237,11 @@ def run(args) -> int:
             score_output=args.score_output, acc_bits=args.acc_bits, bias_at_accumulator=args.bias_at_accumulator,
             granularity=args.granularity, backoff=args.backoff, minifloat_splits=args.minifloat_splits,
             pow2_range=args.pow2_range, seed=args.seed, state_path=state, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        if state is not None:
+            print(f"finished evaluations are saved in {state}; rerun the same command to resume", file=sys.stderr)
+        raise
     finally:
         bar.close()
     written = write_outputs(result, args, plan_path, proto_path)
