@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import PowerOfTwo, ristretto_minifloat_exp_bits
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
@@ -312,7 +313,7 @@ def _minifloat_splits(network, options, score, baseline, margin, widths) -> Exte
             fmt = ristretto_minifloat_format(bits, e)
             try:
                 a = score(minifloat_plan(network, fmt, options), MINIFLOAT_SPLITS, f"{bits}bit {fmt}").accuracy
-            except ValueError as exc:  # a format the exact datapath cannot take
+            except (ValueError, PlanError) as exc:  # a format the exact datapath cannot take
                 steps.append(Step(f"{bits}bit e{e}m{bits - 1 - e} skipped: {exc}", 0.0, False))
                 continue
             ok = passes(a, baseline, margin)

