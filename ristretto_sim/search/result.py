@@ -35,13 +35,14 @@ class Step:
     ----------
     description : str
         What changed, e.g. ``"conv 4 -> 8"`` or ``"ip1 weights 8 -> 4"``.
-    accuracy : float
+    accuracy : float or None
+        None for a step that could not be scored (e.g. a format the exact datapath cannot run).
     accepted : bool
         The change was kept.
     """
 
     description: str
-    accuracy: float
+    accuracy: float | None
     accepted: bool = True
 
     def as_dict(self) -> dict:
@@ -206,8 +207,9 @@ class QuantizeResult:
                          "passes": self.within_margin, "chosen": True})
         for ext in self.extensions:
             for step in ext.steps:
+                ok = step.accuracy is not None and passes(step.accuracy, self.baseline, self.margin)
                 rows.append({"stage": ext.name, "group": step.description, "bits": None, "accuracy": step.accuracy,
-                             "passes": passes(step.accuracy, self.baseline, self.margin), "chosen": step.accepted})
+                             "passes": ok, "chosen": step.accepted})
         return pd.DataFrame(rows, columns=["stage", "group", "bits", "accuracy", "passes", "chosen"])
 
     def as_json(self) -> dict:

@@ -314,7 +314,7 @@ def _minifloat_splits(network, options, score, baseline, margin, widths) -> Exte
             try:
                 a = score(minifloat_plan(network, fmt, options), MINIFLOAT_SPLITS, f"{bits}bit {fmt}").accuracy
             except (ValueError, PlanError) as exc:  # a format the exact datapath cannot take
-                steps.append(Step(f"{bits}bit e{e}m{bits - 1 - e} skipped: {exc}", 0.0, False))
+                steps.append(Step(f"{bits}bit e{e}m{bits - 1 - e} skipped ({exc})", None, False))
                 continue
             ok = passes(a, baseline, margin)
             steps.append(Step(f"{bits}bit e{e}m{bits - 1 - e}", a, ok))

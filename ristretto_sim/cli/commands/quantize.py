@@ -184,6 +184,9 @@ def analysis_lines(result) -> list[str]:
     for ext in result.extensions:
         out.append(f"[extension] {ext.name}:")
         for s in ext.steps:
+            if s.accuracy is None:
+                out.append(f"  {s.description}")
+                continue
             mark = "" if s.accepted else "  (rejected)"
             out.append(f"  {s.description}: {s.accuracy:.4f}{mark}")
         if ext.note:
