@@ -129,6 +129,7 @@ def quantize(
     minifloat_splits: bool = False,
     pow2_range: bool = False,
     seed: int = 0,
+    preprocess=None,
     widths=RISTRETTO_WIDTHS,
     state_path=None,
     progress=None,
@@ -162,6 +163,8 @@ def quantize(
         Exact mode extension.
     seed : int
         Seed of the TRAIN-phase Dropout masks of the statistics pass.
+    preprocess : data.Preprocessing, optional
+        How raw pixels become the input, for models that do not say (default: the model's own).
     state_path : path, optional
         Resume file: finished evaluations are saved there and reused by a rerun with the same setup.
     progress : callable, optional
@@ -182,7 +185,7 @@ def quantize(
     test_batch = batch_size or sizes.get("TEST", DEFAULT_TEST_BATCH)
     train_batch = calibration_batch_size or sizes.get("TRAIN", DEFAULT_TRAIN_BATCH)
     tensor, top_k, label = score_target(network, heads, score_output)
-    pre = resolve_preprocess(network, None)
+    pre = resolve_preprocess(network, preprocess)
     scored = _dataset(data, split)
     calib = scored if calibration_data is None and calibration_split is None else _dataset(
         data if calibration_data is None else calibration_data, calibration_split or split)
@@ -216,6 +219,7 @@ def quantize(
         "mode": mode.value,
         "cpu_compat": bool(cpu_compat),
         "score": [tensor, top_k, label],
+        "preprocess": repr(pre),
     }
     store = ScoreStore(state_path, config)
     return trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,

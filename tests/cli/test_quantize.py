@@ -131,3 +131,20 @@ def test_progress_bar_on_stderr(capsys):
     assert main(["quantize", *argv]) == 0
     err = capsys.readouterr().err
     assert "quantize" in err and "pow2 4bit" in err
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="shared MNIST absent")
+def test_caffe_models_preprocessing_and_score_output(capsys):
+    lenet = "/work/shared/data/caffe-lenet/"
+    deploy = ["--model", lenet + "lenet.prototxt", "--weights", lenet + "lenet_iter_10000.caffemodel", *SMALL,
+              "--json", "--trimming_mode", "integer_power_of_2_weights"]
+    one_line_error(capsys, deploy, "--input-scale")
+    assert main(["quantize", *deploy, "--input-scale", "0.00390625"]) == 0
+    assert json.loads(capsys.readouterr().out)["baseline"] > 0.9
+    train_val = ["--model", lenet + "lenet_train_test.prototxt", "--weights", lenet + "lenet_iter_10000.caffemodel",
+                 *SMALL, "--json", "--trimming_mode", "integer_power_of_2_weights"]
+    assert main(["quantize", *train_val, "--score-output", "accuracy"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["batch_size"] == 100 and d["calibration_images"] == 2 * 64  # the prototxt's TEST / TRAIN batch sizes
+    one_line_error(capsys, [*train_val, "--score-output", "nope"], "--score-output")
+    one_line_error(capsys, ["--model", lenet + "lenet_train_test.prototxt", *SMALL], "--weights")

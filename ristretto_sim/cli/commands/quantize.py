@@ -70,6 +70,9 @@ def add_arguments(p):
     o.add_argument("--acc-bits", type=int, metavar="N", help="exact mode: declare an N-bit accumulator and report "
                    "overflow counts per layer (default: no-overflow width, at most 64 bits)")
     o.add_argument("--seed", type=int, default=0, help="seed of TRAIN-phase Dropout in the statistics pass")
+    o.add_argument("--input-scale", type=float, metavar="S", help="preprocessing x = (pixel - M) * S for models that "
+                   "do not carry theirs (e.g. a deploy prototxt)")
+    o.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)")
     x = p.add_argument_group("beyond the original (each named in the output)")
     x.add_argument("--backoff", action="store_true", help="margin back-off: raise groups until the combined net "
                    "meets the margin")
@@ -229,6 +232,13 @@ def run(args) -> int:
         state = str(Path(args.model_quantized).with_suffix("")) + ".state.json"
     if state is not None and args.no_resume and Path(state).is_file():
         Path(state).unlink()
+    preprocess = None
+    if args.input_scale is not None or args.input_mean is not None:
+        from ristretto_sim.cli.commands.score import parse_mean
+        from ristretto_sim.data import Preprocessing
+
+        preprocess = Preprocessing(scale=1.0 if args.input_scale is None else args.input_scale,
+                                   mean=parse_mean(args.input_mean) or ())
     show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty() and not args.json)
     bar = _Bar(show)
     try:
@@ -239,7 +249,7 @@ def run(args) -> int:
             trimming_mode=trimming, margin=args.error_margin, mode=args.mode, cpu_compat=args.cpu_compat,
             score_output=args.score_output, acc_bits=args.acc_bits, bias_at_accumulator=args.bias_at_accumulator,
             granularity=args.granularity, backoff=args.backoff, minifloat_splits=args.minifloat_splits,
-            pow2_range=args.pow2_range, seed=args.seed, state_path=state, progress=bar)
+            pow2_range=args.pow2_range, seed=args.seed, preprocess=preprocess, state_path=state, progress=bar)
     except KeyboardInterrupt:
         bar.close()
         if state is not None:
