@@ -182,6 +182,9 @@ def quantize(
         raise ValueError("cpu_compat reproduces Ristretto's CPU code: it needs mode 'ristretto'")
     options = PlanOptions(mode=mode, acc_bits=acc_bits, bias_at_accumulator=bias_at_accumulator)
     network, stats_net, inplace, heads, sizes = load_for_search(model, weights, mode=mode)
+    if network.task != "classification":
+        raise ModelError(f"model {network.name!r} is a {network.task} model; quantize scores classifiers (top-1 of "
+                         "the first Accuracy layer or of --score-output)")
     test_batch = batch_size or sizes.get("TEST", DEFAULT_TEST_BATCH)
     train_batch = calibration_batch_size or sizes.get("TRAIN", DEFAULT_TRAIN_BATCH)
     tensor, top_k, label = score_target(network, heads, score_output)

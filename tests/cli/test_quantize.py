@@ -148,3 +148,7 @@ def test_caffe_models_preprocessing_and_score_output(capsys):
     assert d["batch_size"] == 100 and d["calibration_images"] == 2 * 64  # the prototxt's TEST / TRAIN batch sizes
     one_line_error(capsys, [*train_val, "--score-output", "nope"], "--score-output")
     one_line_error(capsys, ["--model", lenet + "lenet_train_test.prototxt", *SMALL], "--weights")
+
+
+def test_reconstruction_models_are_refused(capsys):
+    one_line_error(capsys, ["--model", "ae_deconv", *SMALL], "classifiers")
