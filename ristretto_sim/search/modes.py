@@ -8,7 +8,7 @@ groups, and the granularity of the widths.
 
 from __future__ import annotations
 
-from ristretto_sim.formats.rounding import _NamedEnum
+from ristretto_sim.enums import NamedEnum
 
 #: Ristretto's pre-2016 (V1) trimming-mode names -> the current names
 MODE_ALIASES = {
@@ -18,7 +18,7 @@ MODE_ALIASES = {
 }
 
 
-class TrimmingMode(_NamedEnum):
+class TrimmingMode(NamedEnum):
     """What the search trims: ``dynamic_fixed_point``, ``minifloat`` or ``integer_power_of_2_weights``."""
 
     DYNAMIC_FIXED_POINT = "dynamic_fixed_point"
@@ -44,7 +44,7 @@ class TrimmingMode(_NamedEnum):
             raise ValueError(f"{name}={value!r} is not a trimming mode; choose one of: {choices}") from None
 
 
-class Group(_NamedEnum):
+class Group(NamedEnum):
     """A parameter group of the dynamic-fixed-point search: conv weights, FC weights, layer activations."""
 
     CONV = "conv"
@@ -52,7 +52,7 @@ class Group(_NamedEnum):
     ACTIVATIONS = "activations"
 
 
-class Granularity(_NamedEnum):
+class Granularity(NamedEnum):
     """``group``: one width per group (Ristretto); ``layer``: per-layer widths (an extension)."""
 
     GROUP = "group"
