@@ -152,3 +152,18 @@ def test_caffe_models_preprocessing_and_score_output(capsys):
 
 def test_reconstruction_models_are_refused(capsys):
     one_line_error(capsys, ["--model", "ae_deconv", *SMALL], "classifiers")
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="shared MNIST absent")
+def test_written_prototxt_scores_the_combined_accuracy(capsys, tmp_path):
+    """``ristretto-sim score q.prototxt --plan embedded`` runs what Ristretto's written file says: the same accuracy."""
+    lenet = "/work/shared/data/caffe-lenet/"
+    weights = lenet + "lenet_iter_10000.caffemodel"
+    out = tmp_path / "q.prototxt"
+    assert main(["quantize", "--model", lenet + "lenet_train_test.prototxt", "--weights", weights, *SMALL,
+                 "--model_quantized", str(out), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert main(["score", str(out), "--weights", weights, "--plan", "embedded", "--data", DATA, "--limit", "200",
+                 "--batch-size", "100", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["mode"] == "ristretto" and s["top1"] == pytest.approx(d["accuracy"], abs=1e-12)
