@@ -32,6 +32,7 @@ from ristretto_sim.emulator.accumulator import (
     default_accumulator,
 )
 from ristretto_sim.emulator.conv import conv_accumulate, fixed_conv2d, fixed_conv_transpose2d
+from ristretto_sim.emulator.fast_fixed import FastFixed, prepare_fast_fixed
 from ristretto_sim.emulator.fixed_gemm import fixed_matmul
 from ristretto_sim.emulator.im2col import (
     ConvGeometry,
@@ -388,6 +389,90 @@ def emulate_conv_transpose2d(
     return emulate_layer(LayerKind.CONV_TRANSPOSE2D, x, weights, bias, formats, geometry, **options)
 
 
+class PreparedLayer:
+    """One Conv / ConvTranspose / fully connected layer ready to run on many batches: what does not depend on
+    the input (encoded weights, bias preload, the fast exact path's scaled weight matrix) is computed once.
+
+    ``PreparedLayer(kind, weights, bias, formats, geometry=None, mode="exact")(x)`` returns the same
+    :class:`LayerResult` as ``emulate_layer(kind, x, weights, bias, formats, geometry, mode=mode)``. Only the
+    exact fixed-point datapath with a deterministic rounding mode is prepared; every other case (and any
+    weights the formats reject: the error is then raised per call, as ``emulate_layer`` raises it) runs
+    ``emulate_layer`` per call.
+
+    Parameters
+    ----------
+    kind, weights, bias, formats, geometry, mode
+        As :func:`emulate_layer`.
+    """
+
+    def __init__(self, kind, weights, bias, formats: LayerFormats, geometry: ConvGeometry | None = None, *,
+                 mode=Mode.EXACT):
+        self.kind = LayerKind.coerce(kind, "kind")
+        self.mode = Mode.coerce(mode, "mode")
+        self.weights = weights
+        self.bias = bias
+        self.formats = formats
+        self.geometry = geometry
+        self._fixed = None
+        try:
+            self._fixed = self._prepare()
+        except (ValueError, TypeError):
+            self._fixed = None  # emulate_layer raises it, per call
+
+    def _prepare(self):
+        f = self.formats
+        if self.mode is not Mode.EXACT or not isinstance(f, LayerFormats) or f.rounding is Rounding.STOCHASTIC:
+            return None
+        if f.datapath != "fixed":
+            return None
+        kind, geometry = self.kind, self.geometry
+        if kind is LayerKind.LINEAR:
+            if geometry is not None:
+                return None
+        else:
+            geometry = ConvGeometry() if geometry is None else geometry
+            if not isinstance(geometry, ConvGeometry):
+                return None
+        w = _as_float(self.weights, "weights")
+        b = None if self.bias is None else _as_float(self.bias, "bias")
+        if w.ndim != (2 if kind is LayerKind.LINEAR else 4):
+            return None
+        n_out = w.shape[0] if kind is not LayerKind.CONV_TRANSPOSE2D else w.shape[1] * geometry.groups
+        if b is not None and b.shape != (n_out,):
+            return None
+        acc, acc_frac, k = _fixed_accumulator(kind, w, f, geometry, n_out)
+        prep = _fixed_weights(kind, w, b, f, geometry, acc, acc_frac, k, None, None)
+        return prep, w, b, geometry, n_out
+
+    def __call__(self, x, *, rng=None, codes: bool = True, float32_values: bool = False) -> LayerResult:
+        """Run the layer on batch ``x``.
+
+        Parameters
+        ----------
+        x : array_like of float
+            As :func:`emulate_layer`.
+        rng : optional
+            Seed for stochastic rounding.
+        codes : bool
+            Return the output codes (False: ``LayerResult.codes`` is None, saving a pass).
+        float32_values : bool
+            Allow ``values`` as float32 when every value is exactly a float32 (the fast path with output codes of
+            at most 24 bits); they are float64 otherwise.
+        """
+        if self._fixed is None:
+            res = emulate_layer(self.kind, x, self.weights, self.bias, self.formats, self.geometry, mode=self.mode,
+                                rng=rng)
+            return res if codes else LayerResult(res.values, res.stats, None)
+        prep, w, b, geometry, n_out = self._fixed
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"x must be real numbers, got dtype {arr.dtype}")
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+        _check_shapes(self.kind, arr, w, b, geometry)
+        return _fixed_apply(prep, self.kind, arr, self.formats, geometry, n_out, None, None, codes, float32_values)
+
+
 # ----------------------------------------------------------------------------------- exact fixed point
 def output_stage(acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: LayerFormats, channel_axis: int, key):
     """Accumulator codes -> (values, output codes or None, output saturations) per the output format."""
@@ -413,9 +498,23 @@ def output_stage(acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: Laye
     return out.quantize(values, formats.rounding, rng=key), None, sat
 
 
-def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerResult:
+@dataclass(frozen=True, eq=False)
+class _FixedWeights:
+    """What a fixed-point layer computes once, independently of its input: accumulator, encoded weights, bias
+    preload, their saturation counts and (when it can apply) the fast exact path."""
+
+    acc: FixedPoint
+    acc_frac: np.ndarray
+    wc: np.ndarray
+    bias_codes: np.ndarray | None
+    bias_sat: int
+    weight_sat: int
+    k: int
+    fast: FastFixed | None
+
+
+def _fixed_accumulator(kind, w, formats: LayerFormats, geometry, n_out):
     fin, fw = formats.inputs, formats.weights
-    kin, kw_, kb, kout = _keys(rng, formats.rounding)
     k = _reduction_length(kind, w, geometry)
     acc = formats.accumulator
     if acc is None:
@@ -425,7 +524,11 @@ def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerR
     if kind is LayerKind.CONV_TRANSPOSE2D and fw.per_channel:
         raise ValueError(f"weights={fw}: per-channel weight formats are not supported for transposed convolutions")
     acc_frac = check_accumulator(acc, fin, fw, n_out)
-    xc = fin.encode(x, formats.rounding, Overflow.SATURATE, kin)
+    return acc, acc_frac, k
+
+
+def _fixed_weights(kind, w, b, formats: LayerFormats, geometry, acc, acc_frac, k, kw_, kb) -> _FixedWeights:
+    fw = formats.weights
     wc = fw.encode(w, formats.rounding, Overflow.SATURATE, kw_)
     bias_sat = 0
     bias_codes = None
@@ -434,6 +537,52 @@ def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerR
         bq = b if formats.bias is None else formats.bias.quantize(b, formats.rounding, Overflow.SATURATE, kb)
         bias_codes, clamped = bias_to_accumulator(bq, acc, acc_frac, formats.rounding, kb)
         bias_sat += clamped
+    fast = None
+    if kind is not LayerKind.CONV_TRANSPOSE2D:
+        fast = prepare_fast_fixed(kind.value, wc, bias_codes, formats, acc, acc_frac, geometry)
+    return _FixedWeights(acc, acc_frac, wc, bias_codes, bias_sat, _out_of_range(w, fw), k, fast)
+
+
+def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerResult:
+    kin, kw_, kb, kout = _keys(rng, formats.rounding)
+    acc, acc_frac, k = _fixed_accumulator(kind, w, formats, geometry, n_out)
+    try:
+        prep = _fixed_weights(kind, w, b, formats, geometry, acc, acc_frac, k, kw_, kb)
+    except ValueError:
+        formats.inputs.encode(x, formats.rounding, Overflow.SATURATE, kin)  # the general path encodes x first
+        raise
+    return _fixed_apply(prep, kind, x, formats, geometry, n_out, kin, kout, True)
+
+
+def _fixed_apply(
+    prep: _FixedWeights, kind, x, formats: LayerFormats, geometry, n_out, kin, kout, want_codes, float32_values=False
+):
+    fin, fw = formats.inputs, formats.weights
+    acc, acc_frac, k = prep.acc, prep.acc_frac, prep.k
+    if prep.fast is not None and kin is None and kout is None:
+        xin = x.reshape(-1, x.shape[-1]) if kind is LayerKind.LINEAR else x
+        fast = prep.fast.run(xin, want_codes and formats.outputs is not None, float32_values)
+        if fast is not None:
+            values, codes, out_sat, in_sat = fast
+            if kind is LayerKind.LINEAR:
+                values = values.reshape(x.shape[:-1] + (n_out,))
+                codes = None if codes is None else codes.reshape(values.shape)
+            stats = LayerStats(
+                mode=Mode.EXACT,
+                datapath="fixed",
+                accumulator=str(acc),
+                outputs=int(values.size),
+                macs=int(values.size) * k,
+                accumulator_overflows=0,
+                output_saturations=out_sat,
+                input_saturations=in_sat,
+                weight_saturations=prep.weight_sat,
+                bias_saturations=prep.bias_sat,
+            )
+            return LayerResult(values, stats, codes)
+    x = x.astype(np.float64, copy=False)
+    xc = fin.encode(x, formats.rounding, Overflow.SATURATE, kin)
+    wc, bias_codes = prep.wc, prep.bias_codes
     if kind is LayerKind.LINEAR:
         lead = xc.shape[:-1]
         r = fixed_matmul(
@@ -458,14 +607,14 @@ def _fixed(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> LayerR
         datapath="fixed",
         accumulator=str(acc),
         outputs=int(values.size),
-        macs=_macs(kind, x, w, int(values.size), k),
+        macs=_macs(kind, x, prep.wc, int(values.size), k),
         accumulator_overflows=r.overflow_count,
         output_saturations=out_sat,
         input_saturations=_out_of_range(x, fin),
-        weight_saturations=_out_of_range(w, fw),
-        bias_saturations=bias_sat,
+        weight_saturations=prep.weight_sat,
+        bias_saturations=prep.bias_sat,
     )
-    return LayerResult(values, stats, codes)
+    return LayerResult(values, stats, codes if want_codes else None)
 
 
 # -------------------------------------------------------------------------------------- Ristretto mode

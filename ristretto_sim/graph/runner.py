@@ -7,11 +7,16 @@ the emulator's statistics: accumulator overflows, saturations).
 Modes
 -----
 - **float**: float32 NumPy (``float_runner``), no plan.
-- **exact**: Conv, ConvTranspose and Dense layers with a plan entry run through ``emulator.emulate_layer``
-  (integer codes, declared accumulator, requantized outputs); every tensor is carried as float64 so values on
+- **exact**: Conv, ConvTranspose and Dense layers with a plan entry run through the emulator
+  (``emulator.PreparedLayer``, the same results as ``emulate_layer``, with the weights encoded once per run:
+  integer codes, declared accumulator, requantized outputs); every tensor is carried as float64 so values on
   wide grids stay exact. Other layers compute in float64 on those values; a plan entry on them (``inputs``
   and/or ``outputs`` only) quantizes that tensor with the format's own ``quantize`` (plan rounding and
-  overflow). Layers without a plan entry run unquantized.
+  overflow). Layers without a plan entry run unquantized. Speed without a change of result: a tensor whose
+  every value is exactly a float32 (the network input; outputs of planned layers with at most 24-bit codes)
+  stays float32 while only layers that merely select, move or compare values (max pooling, ReLU, flatten,
+  reshape, transpose, concat) or planned weighted layers read it; any other reader gets it as float64, and
+  the run's outputs and kept tensors are float64.
 - **ristretto**: the original tool (``reference/ristretto.md`` section 1.3): planned Conv/ConvTranspose/Dense
   layers fake-quantize inputs, weights and bias (bias in the weights' format), run a float32 GEMM and quantize
   the output (``emulate_layer(mode="ristretto")``); every other layer is float32. The input quantization is
@@ -26,11 +31,24 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from ristretto_sim.emulator import ConvGeometry, LayerStats, Mode, emulate_layer, ristretto_quantize
+from ristretto_sim.emulator import ConvGeometry, LayerStats, Mode, PreparedLayer, ristretto_quantize
 from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, Overflow
 from ristretto_sim.graph.float_runner import check_input, execute, float_layer
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, Layer
+from ristretto_sim.graph.layers import (
+    Activation,
+    ActivationKind,
+    Concat,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Flatten,
+    Layer,
+    Pool,
+    PoolKind,
+    Reshape,
+    Transpose,
+)
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 
@@ -189,21 +207,31 @@ def run_network(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
     x = check_input(network, x)
+    prepared: dict[str, PreparedLayer] = {}  # weights encoded once for every batch
     if len(x) > batch_size:
         parts = [
-            run_network(
-                network,
-                x[i : i + batch_size],
-                plan,
-                mode,
-                record=record,
-                keep=keep,
-                rng=rng,
-                batch_size=batch_size,
-            )
+            _run_batch(network, x[i : i + batch_size], plan, mode, record, keep, rng, prepared)
             for i in range(0, len(x), batch_size)
         ]
         return _merge(parts)
+    return _run_batch(network, x, plan, mode, record, keep, rng, prepared)
+
+
+def _float32_exact_op(layer: Layer) -> bool:
+    """Layers whose float32 result on float32 values is exactly their float64 result (they only select,
+    move or compare values)."""
+    if isinstance(layer, Pool):
+        return layer.kind is PoolKind.MAX
+    if isinstance(layer, Activation):
+        return layer.kind is ActivationKind.RELU
+    return isinstance(layer, (Flatten, Reshape, Transpose, Concat))
+
+
+def _f64(v: np.ndarray) -> np.ndarray:
+    return v.astype(np.float64, copy=False)
+
+
+def _run_batch(network, x, plan, mode, record, keep, rng, prepared) -> RunResult:
     if plan is None:
         x32 = check_input(network, x)
         records: dict[str, LayerRecord] = {}
@@ -224,7 +252,9 @@ def run_network(
     mode = plan.mode if mode is None else Mode.coerce(mode, "mode")
     plan.check(network)
     exact = mode is Mode.EXACT
-    x_in = check_input(network, x).astype(np.float64 if exact else np.float32)
+    # exact mode: float32 input values are exact in float64; tensors stay float32 while every value is exactly a
+    # float32 and only float32-exact layers read them (``_float32_exact_op``, planned weighted layers)
+    x_in = check_input(network, x)
     records = {}
 
     def evaluate(layer: Layer, ins: list):
@@ -233,23 +263,30 @@ def run_network(
         updates = {}
         stats = None
         in_sat = out_sat = 0
+        if exact and not (isinstance(layer, (Conv, ConvTranspose, Dense)) and entry is not None):
+            if entry is not None or not _float32_exact_op(layer):
+                ins = [_f64(v) for v in ins]
         if entry is None:
             out = float_layer(network, layer, ins)
         elif isinstance(layer, (Conv, ConvTranspose, Dense)):
             p = network.params.get(layer.name, {})
-            formats = plan.layer_formats(layer.name)
             if isinstance(layer, Dense):
                 kind, geometry, xin = "linear", None, x0.reshape(x0.shape[0], -1)
             else:
                 kind = "conv2d" if isinstance(layer, Conv) else "conv_transpose2d"
                 geometry, xin = _geometry(layer), x0
             try:
-                res = emulate_layer(
-                    kind, xin, p["weight"], p.get("bias"), formats, geometry, mode=mode, rng=rng
-                )
+                prep = prepared.get(layer.name)
+                if prep is None:
+                    formats = plan.layer_formats(layer.name)
+                    prep = prepared[layer.name] = PreparedLayer(
+                        kind, p["weight"], p.get("bias"), formats, geometry, mode=mode
+                    )
+                res = prep(xin, rng=rng, codes=False, float32_values=exact)
             except (ValueError, TypeError) as exc:
                 raise PlanError(f"plan layer {layer.name!r}: {exc}") from None
-            out = np.asarray(res.values, dtype=x0.dtype).reshape((x0.shape[0],) + network.shape(layer.output))
+            values = res.values if exact else np.asarray(res.values, dtype=x0.dtype)
+            out = values.reshape((x0.shape[0],) + network.shape(layer.output))
             stats = res.stats
             if not exact and len(network.consumers(layer.inputs[0])) > 1:
                 # Caffe: the layer rounded its (shared) bottom blob in place; later readers see it rounded
@@ -258,6 +295,7 @@ def run_network(
                 ).astype(np.float32)
         else:
             r, ov = plan.rounding_of(layer.name), plan.overflow_of(layer.name)
+            x0 = ins[0]
             if entry.inputs is not None:
                 in_sat = _out_of_range(x0, entry.inputs)
                 ins = [_quantize(v, entry.inputs, r, ov, exact, rng) for v in ins]
@@ -282,6 +320,8 @@ def run_network(
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         env = execute(network, {network.input.name: x_in}, evaluate, keep)
+    if exact:
+        env = {t: _f64(v) for t, v in env.items()}
     return _result(network, env, mode.value, records)
 
 

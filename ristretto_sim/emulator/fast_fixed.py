@@ -1,0 +1,326 @@
+"""Fast exact path of a fixed-point Conv2d / Dense layer whose accumulator provably cannot overflow.
+
+:func:`~ristretto_sim.emulator.layer.emulate_layer` walks the general accumulator contract (int64 codes, column
+bounds from the data, chunked K, saturation walk, integer rounding shift). For the common case, 8-bit operands
+into a 32-bit accumulator, almost all of that work is unnecessary, and this module does the same arithmetic in
+a handful of passes over float arrays. It is used only when, for the batch at hand, the following bounds hold;
+otherwise the caller runs the general path (so every result is still bit-exact).
+
+Exactness argument
+------------------
+Let ``A`` bound the magnitude of every input code (first the format's maximum ``max(-min_code, max_code)``,
+which needs no data pass; only when that bound is too weak, the data's, from the input's min and max, which
+rounding maps to the extreme codes because rounding is monotone), and let ``W_n = sum_k |w[k, n]|`` (weights'
+codes, computed once per layer). Every partial sum of output ``n``, in any order and with any blocking, lies in
+``[-A W_n, A W_n]``.
+
+* **GEMM.** If ``A * max_n W_n <= 2**24`` (``2**53``), every partial sum is an integer exactly representable in
+  float32 (float64), so the BLAS GEMM of the codes, held as float32 (float64), is exact whatever its
+  summation order, blocking or FMA use. The im2col patches are built once per chunk of images, straight in
+  that dtype.
+* **No overflow.** If ``|bias_n| + A W_n <= min(max_code, -min_code)`` of the (signed) accumulator for every
+  ``n``, no prefix sum of the preloaded accumulator can leave its range: clamping after every addition
+  (saturate) and two's complement wrap-around both leave the exact sum, ``bias + sum_k a w``, and the
+  overflow count is 0. This is the same test as the general path's first one, with a bound that needs no
+  pass over the patches.
+* **Requantization in floating point.** With ``T = max_n (|bias_n| + A W_n) <= 2**24`` (else ``2**53``, in
+  float64), ``v = acc + bias`` is exact in float32 (float64); multiplying by ``2**-s`` (``s = f_acc - f_out``,
+  ``|s| <= 100``; ``<= 900`` in float64) only changes the exponent (no overflow, no subnormal), so ``t = v *
+  2**-s`` is the exact quotient; ``rint``/``floor``/``ceil``/``trunc`` are exact IEEE operations
+  (round-half-even, floor, ceil, toward zero), and the two other deterministic modes use
+  :func:`~ristretto_sim.formats.rounding.round_to_integer` in float64, exact for every finite float64. The
+  result is the integer the rounding shift of :mod:`~ristretto_sim.emulator.requantize` computes; clamping to
+  the output codes and counting the values outside them is the same saturation. Values are then ``q *
+  2**-f_out`` in float64 (exact). Stochastic rounding always takes the general path.
+* **Encoding.** ``x * 2**f_in`` is ``ldexp`` (exact scaling), rounded with the same functions and clamped to
+  the code range (clamping integer bounds commutes with rounding), which is what ``FixedPoint.encode`` does;
+  input saturations are counted against ``fin.min``/``fin.max`` exactly as the general path counts them, and
+  only when the batch's min or max shows there can be any. NaN inputs fall back to the general path (which
+  raises).
+
+Memory: images are processed in chunks whose patch matrix stays below ``im2col.CHUNK_BYTES``; a single image
+whose patches exceed that falls back to the general path (which chunks output rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry
+from ristretto_sim.formats import FixedPoint, Rounding
+from ristretto_sim.formats.rounding import round_to_integer
+
+F32_EXACT = float(2**24)
+F64_EXACT = float(2**53)
+#: relative margin on float64 bounds (their own rounding error is far below this)
+_MARGIN = 1.0 - 1e-9
+#: largest |shift| handled in float32 / float64 requantization (keeps every scaled value normal and finite)
+_MAX_SHIFT32 = 100
+_MAX_SHIFT64 = 900
+
+_IEEE_ROUND = {
+    Rounding.NEAREST_EVEN: np.rint,
+    Rounding.FLOOR: np.floor,
+    Rounding.CEIL: np.ceil,
+    Rounding.TOWARD_ZERO: np.trunc,
+}
+
+
+def _round_into(t: np.ndarray, rounding: Rounding, out: np.ndarray) -> None:
+    """``out[...] = round(t)``, exact (``t`` float64 or float32 holding exactly scaled values)."""
+    fn = _IEEE_ROUND.get(rounding)
+    if fn is not None:
+        fn(t, out=out)
+    else:
+        out[...] = round_to_integer(t, rounding)
+
+
+def _pow2(exponent) -> np.ndarray:
+    """``2.0 ** exponent`` as float64 (exact for |exponent| <= 1000)."""
+    return np.ldexp(1.0, np.asarray(exponent, dtype=np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class FastFixed:
+    """A fixed-point Conv2d / Dense layer prepared for the fast exact path (weights encoded once).
+
+    Build with :func:`prepare_fast_fixed`; call :meth:`run` per batch. Attributes are internal.
+    """
+
+    kind: str  # "linear" or "conv2d"
+    geometry: ConvGeometry | None
+    fin: FixedPoint
+    acc: FixedPoint
+    out: FixedPoint | None
+    rounding: Rounding
+    k: int
+    n_out: int
+    kernel: tuple[int, int]
+    w32: np.ndarray | None  # scaled weights (and bias row) as float32, or None when they do not fit
+    w64: np.ndarray  # linear: (K [+1], O); conv: (G, O/G, K [+1]) in (ky, kx, c) order
+    has_bias: bool
+    w_colsum: np.ndarray  # (O,) float64: sum_k |w code|
+    w_absmax: float
+    bias_abs: np.ndarray  # (O,) float64: |bias code|
+    scale_exp: np.ndarray  # (O,) int64: the GEMM computes (acc + bias) * 2**-scale_exp
+    out_frac: np.ndarray | None  # (O,) int64
+    needs_rounding: bool  # some channel shifts right
+
+    # ---------------------------------------------------------------------------------------- bounds
+    def _gemm_dtype(self, amax: float):
+        """GEMM dtype for input codes bounded by ``amax`` (module docstring), or None if a bound fails."""
+        if amax > F64_EXACT or self.w_absmax > F64_EXACT:
+            return None
+        total = float((amax * self.w_colsum + self.bias_abs).max(initial=0.0))
+        safe = min(self.acc.max_code, -self.acc.min_code)
+        if total > safe * _MARGIN:
+            return None  # the accumulator might overflow: the general path walks K
+        emax = int(np.abs(self.scale_exp).max(initial=0))
+        if self.w32 is not None and total <= F32_EXACT * _MARGIN and amax <= F32_EXACT and emax <= _MAX_SHIFT32:
+            return np.float32
+        if total <= F64_EXACT * _MARGIN and emax <= _MAX_SHIFT64:
+            return np.float64
+        return None
+
+    # ---------------------------------------------------------------------------------------- run
+    def run(self, x: np.ndarray, want_codes: bool = True, float32_values: bool = False):
+        """Run the layer on input ``x`` (float32 or float64 values).
+
+        Returns ``(values, codes or None, output saturations, input saturations)``, or None when this batch
+        needs the general path. ``values`` are float64, or float32 when ``float32_values`` is set and every
+        value is exactly a float32 (float32 GEMM, output codes of at most 24 bits).
+        """
+        fin = self.fin
+        if x.size == 0:
+            return None
+        xmin, xmax = float(x.min()), float(x.max())
+        if np.isnan(xmin) or np.isnan(xmax):
+            return None  # the general path raises
+        fmax, fmin = np.float64(fin.max), np.float64(fin.min)  # numpy scalars: compared in float64
+        clip = xmax > fmax or xmin < fmin
+        gemm = self._gemm_dtype(float(max(-fin.min_code, fin.max_code)))
+        if gemm is None:  # the format's maxima are too weak: bound with the data's extreme codes
+            ends = np.clip(round_to_integer(np.ldexp(np.array([xmin, xmax]), fin.frac_bits), self.rounding),
+                           fin.min_code, fin.max_code)
+            gemm = self._gemm_dtype(float(np.abs(ends).max()))
+            if gemm is None:
+                return None
+        in_sat = int(np.count_nonzero(x > fmax)) + int(np.count_nonzero(x < fmin)) if clip else 0
+        vdtype = np.float64
+        if float32_values and gemm is np.float32 and (self.out is None or self.out.bits <= 24):
+            vdtype = np.float32  # out frac bits are within +-100 (checked at preparation) when out is set
+        if self.kind == "linear":
+            r = self._linear(x, gemm, clip, want_codes, vdtype)
+        else:
+            r = self._conv(x, gemm, clip, want_codes, vdtype)
+        return None if r is None else r + (in_sat,)
+
+    def _encode_into(self, x: np.ndarray, out: np.ndarray, clip: bool) -> None:
+        """Input codes of ``x`` written into ``out`` (any float dtype holding them exactly)."""
+        fin = self.fin
+        t = x * np.float64(2.0**fin.frac_bits)  # exact scaling (|frac_bits| <= 1000), in float64
+        if clip:
+            np.clip(t, float(fin.min_code), float(fin.max_code), out=t)
+        _round_into(t, self.rounding, out)
+
+    def _linear(self, x, gemm, clip, want_codes, vdtype):
+        n = x.shape[0]
+        w = self.w32 if gemm is np.float32 else self.w64
+        kb = self.k + self.has_bias
+        rows = max(1, CHUNK_BYTES // max(1, kb * np.dtype(gemm).itemsize))
+        values = np.empty((n, self.n_out), dtype=vdtype)
+        codes = np.empty((n, self.n_out), dtype=np.int64) if want_codes else None
+        sat = 0
+        for r0 in range(0, n, rows):
+            r1 = min(n, r0 + rows)
+            a = np.empty((r1 - r0, kb), dtype=gemm)
+            self._encode_into(x[r0:r1], a[:, : self.k], clip)
+            if self.has_bias:
+                a[:, self.k] = 1.0  # the bias row of ``w``: the preload, added exactly inside the GEMM
+            t = a @ w
+            sat += self._output(t, values[r0:r1], None if codes is None else codes[r0:r1])
+        return values, codes, sat
+
+    def _conv(self, x, gemm, clip, want_codes, vdtype):
+        geom = self.geometry
+        n, c, h, wd = x.shape
+        kh, kw = self.kernel
+        top, left, bottom, right = geom.padding
+        ho, wo = geom.output_size(h, wd, kh, kw)
+        g = geom.groups
+        cg = c // g
+        kb = self.k + self.has_bias
+        per_image = kb * g * ho * wo * np.dtype(gemm).itemsize
+        if per_image > CHUNK_BYTES:
+            return None
+        imgs = max(1, CHUNK_BYTES // per_image)
+        w = self.w32 if gemm is np.float32 else self.w64  # (G, Og, K [+1])
+        values = np.empty((n, self.n_out, ho, wo), dtype=vdtype)
+        codes = np.empty((n, self.n_out, ho, wo), dtype=np.int64) if want_codes else None
+        sh, sw = geom.stride
+        dh, dw = geom.dilation
+        hp, wp = h + top + bottom, wd + left + right
+        padded = any(geom.padding)
+        sat = 0
+        for n0 in range(0, n, imgs):
+            n1 = min(n, n0 + imgs)
+            nb = n1 - n0
+            xp = np.zeros((nb, c, hp, wp), dtype=gemm) if padded else np.empty((nb, c, h, wd), dtype=gemm)
+            self._encode_into(x[n0:n1], xp[:, :, top : top + h, left : left + wd], clip)
+            xg = xp.reshape(nb, g, cg, hp, wp)
+            cols = np.empty((nb, g, kb, ho * wo), dtype=gemm)
+            patches = cols[:, :, : self.k].reshape(nb, g, kh, kw, cg, ho, wo)  # a view: rows in (ky, kx, c)
+            for ky in range(kh):
+                for kx in range(kw):
+                    y0, x0 = ky * dh, kx * dw
+                    ys, xs = slice(y0, y0 + sh * (ho - 1) + 1, sh), slice(x0, x0 + sw * (wo - 1) + 1, sw)
+                    patches[:, :, ky, kx] = xg[:, :, :, ys, xs]
+            if self.has_bias:
+                cols[:, :, self.k] = 1.0  # the bias column of ``w``: the preload, added exactly in the GEMM
+            t = np.matmul(w, cols).reshape(nb, self.n_out, ho * wo)  # (nb, G, Og, P): already NCHW order
+            sat += self._output(
+                t,
+                values[n0:n1].reshape(nb, self.n_out, ho * wo),
+                None if codes is None else codes[n0:n1].reshape(nb, self.n_out, ho * wo),
+            )
+        return values, codes, sat
+
+    def _output(self, t: np.ndarray, values: np.ndarray, codes) -> int:
+        """``t = (acc + bias) * 2**-scale_exp`` (exact, channels on axis 1) -> output values written into
+        ``values`` (and codes into ``codes``); returns the output saturations."""
+        ch = (self.n_out,) + (1,) * (t.ndim - 2)
+        out = self.out
+        if out is None:  # the accumulator's value, exact in the GEMM's dtype
+            values[...] = t
+            return 0
+        if self.needs_rounding:
+            _round_into(t, self.rounding, t)
+        lo, hi = np.float64(out.min_code), np.float64(out.max_code)  # compared in float64
+        sat = 0
+        if float(t.min(initial=lo)) < lo or float(t.max(initial=hi)) > hi:
+            sat = int(np.count_nonzero(t < lo)) + int(np.count_nonzero(t > hi))
+            np.clip(t, lo, hi, out=t)
+        t += 0.0  # a fixed-point zero has no sign (rounding may give -0.0)
+        if codes is not None:
+            codes[...] = t
+        f = self.out_frac
+        if (f == f[0]).all():
+            np.multiply(t, values.dtype.type(2.0 ** -int(f[0])), out=values)
+        else:
+            np.multiply(t, _pow2(-f).astype(values.dtype).reshape(ch), out=values)
+        return sat
+
+
+def prepare_fast_fixed(kind: str, wc: np.ndarray, bias_codes, formats, acc: FixedPoint, acc_frac: np.ndarray,
+                       geometry: ConvGeometry | None) -> FastFixed | None:
+    """A :class:`FastFixed` for encoded weights ``wc`` (int64 codes, ``(O, K)`` or OIHW), or None when the
+    fast path can never apply (transposed convolution, stochastic rounding, non-fixed-point output, unsigned
+    or over-wide accumulator, extreme fractions)."""
+    out = formats.outputs
+    if kind not in ("linear", "conv2d") or formats.rounding is Rounding.STOCHASTIC:
+        return None
+    if not acc.signed or acc.bits > 64 or (out is not None and not isinstance(out, FixedPoint)):
+        return None
+    n_out = wc.shape[0]
+    acc_frac = np.asarray(acc_frac, dtype=np.int64)
+    if out is None:
+        out_frac = None
+        scale_exp = acc_frac  # the GEMM gives the accumulator's values
+    else:
+        out_frac = np.broadcast_to(np.asarray(out.frac_bits, dtype=np.int64), (n_out,)).copy()
+        if int(np.abs(out_frac).max()) > _MAX_SHIFT32:
+            return None
+        scale_exp = acc_frac - out_frac  # the GEMM gives the quotient of the rounding shift, before rounding
+    if int(np.abs(scale_exp).max()) > _MAX_SHIFT64:
+        return None
+    scale = _pow2(-scale_exp)  # (O,)
+    has_bias = bias_codes is not None
+    bias = np.asarray(bias_codes, dtype=np.float64) if has_bias else np.zeros(n_out)
+    if kind == "linear":
+        k = wc.shape[1]
+        kernel = (1, 1)
+        wk = wc.T.astype(np.float64)  # (K, O)
+        colsum = np.abs(wk).sum(axis=0)
+        w_absmax = float(np.abs(wk).max(initial=0.0))
+        if has_bias:
+            wk = np.concatenate([wk, bias[None, :]], axis=0)
+        w64 = np.ascontiguousarray(wk * scale[None, :])  # exact: power-of-two scaling per column
+    else:
+        g = geometry.groups
+        o, cg, kh, kw = wc.shape
+        kernel = (kh, kw)
+        k = cg * kh * kw
+        wk = wc.reshape(g, o // g, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(g, o // g, k).astype(np.float64)
+        colsum = np.abs(wk).sum(axis=2).reshape(o)
+        w_absmax = float(np.abs(wk).max(initial=0.0))
+        if has_bias:
+            wk = np.concatenate([wk, bias.reshape(g, o // g, 1)], axis=2)
+        w64 = np.ascontiguousarray(wk * scale.reshape(g, o // g, 1))
+    # float32 copy only when every scaled weight and bias is exactly a float32 (integers below 2**24 scaled by
+    # a power of two within +-100 stay normal floats)
+    w32 = None
+    operand_max = max(w_absmax, float(np.abs(bias).max(initial=0.0)))
+    if operand_max <= F32_EXACT and int(np.abs(scale_exp).max()) <= _MAX_SHIFT32:
+        w32 = w64.astype(np.float32)
+    return FastFixed(
+        kind=kind,
+        geometry=geometry,
+        fin=formats.inputs,
+        acc=acc,
+        out=out,
+        rounding=formats.rounding,
+        k=k,
+        n_out=n_out,
+        kernel=kernel,
+        w32=w32,
+        w64=w64,
+        has_bias=has_bias,
+        w_colsum=colsum,
+        w_absmax=w_absmax,
+        bias_abs=np.abs(bias),
+        scale_exp=scale_exp,
+        out_frac=out_frac,
+        needs_rounding=bool((scale_exp > 0).any()),
+    )
