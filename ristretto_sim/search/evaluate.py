@@ -2,8 +2,8 @@
 
 ``Evaluator`` holds the scoring images (already preprocessed), their labels and the arithmetic, and returns an
 ``Evaluation`` per plan: the score (mean over batches of the per-batch top-k accuracy, as Caffe's
-``test_score[0] / iterations``), per-layer overflow counts, and the time taken. Runs reuse unchanged prefixes
-(``graph.ristretto_exec.PlanExecutor``).
+``test_score[0] / iterations``, with its float32 arithmetic), per-layer overflow counts, and the time taken.
+Runs reuse unchanged prefixes (``graph.ristretto_exec.PlanExecutor``).
 """
 
 from __future__ import annotations
@@ -93,15 +93,22 @@ class Evaluator:
         return len(self.labels)
 
     def accuracy_of(self, logits: np.ndarray) -> float:
-        """Mean over batches of the batch top-k accuracy."""
+        """Mean over batches of the batch top-k accuracy, in float32 as Caffe and Ristretto computed it."""
         out = np.asarray(logits, dtype=np.float64).reshape(len(logits), -1)
         if self.top_k == 1:
             hit = np.argmax(out, axis=1) == self.labels
         else:
             order = np.argsort(-out, axis=1, kind="stable")[:, : self.top_k]
             hit = (order == self.labels[:, None]).any(axis=1)
-        means = [float(np.mean(hit[i:i + self.batch_size])) for i in range(0, len(hit), self.batch_size)]
-        return float(np.mean(means))
+        # Caffe's Accuracy layer: float32 hits / count per batch; Ristretto's tool: a float32 running sum of the
+        # batch scores divided by the number of batches (RunForwardBatches)
+        total = np.float32(0.0)
+        batches = 0
+        for i in range(0, len(hit), self.batch_size):
+            part = hit[i:i + self.batch_size]
+            total = np.float32(total + np.float32(np.count_nonzero(part)) / np.float32(len(part)))
+            batches += 1
+        return float(np.float32(total / np.float32(batches)))
 
     def evaluate(self, plan: QuantPlan | None) -> Evaluation:
         """Score ``plan`` (None: the float32 baseline)."""

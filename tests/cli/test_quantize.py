@@ -166,4 +166,4 @@ def test_written_prototxt_scores_the_combined_accuracy(capsys, tmp_path):
     assert main(["score", str(out), "--weights", weights, "--plan", "embedded", "--data", DATA, "--limit", "200",
                  "--batch-size", "100", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
-    assert s["mode"] == "ristretto" and s["top1"] == pytest.approx(d["accuracy"], abs=1e-12)
+    assert s["mode"] == "ristretto" and s["top1"] == pytest.approx(d["accuracy"], abs=1e-7)  # float32 score

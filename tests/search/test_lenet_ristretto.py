@@ -99,9 +99,9 @@ def test_every_accuracy_is_what_ristrettos_quantizers_give(result, lenet):
     labels = load_idx(MNIST, "test").take(400).labels
     out = run_network(net, ds_x, result.plan, batch_size=100, record=False).output
     per_batch = [np.mean(np.argmax(out[i:i + 100], 1) == labels[i:i + 100]) for i in range(0, 400, 100)]
-    assert result.accuracy == pytest.approx(float(np.mean(per_batch)), abs=0)
+    assert result.accuracy == float(np.float32(np.float32(sum(np.float32(a) for a in per_batch)) / np.float32(4)))
     base = run_network(net, ds_x, record=False).output
-    assert result.baseline == pytest.approx(float(np.mean(np.argmax(base, 1) == labels)), abs=1e-12)
+    assert result.baseline == pytest.approx(float(np.mean(np.argmax(base, 1) == labels)), abs=1e-7)
 
 
 def test_exact_mode_accumulators(lenet):
