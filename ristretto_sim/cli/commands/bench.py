@@ -2,8 +2,9 @@
 
 Suites (``--only``): ``gemm`` (exact fixed-point GEMM vs NumPy float32 and APyTypes; e4m3fn Kulisch MAC),
 ``simulate`` (cycle model on AlexNet's conv layers and a ResNet-18-size network; ``--with-scalesim`` adds the real
-SCALE-Sim), ``network`` (every MNIST test image through Caffe LeNet: float vs exact 8-bit vs onnxruntime), when
-that suite is installed. Ratios are what matters: both sides run in the same process, alternating.
+SCALE-Sim), ``network`` (every MNIST test image through Caffe LeNet: float vs exact 8-bit vs onnxruntime),
+``quantize`` (the full Ristretto trimming search on Caffe LeNet over the 10,000 MNIST test images).
+Ratios are what matters: both sides run in the same process, alternating.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ NAME = "bench"
 HELP = "run the benchmarks (side-by-side ratios) and write them as JSON"
 DESCRIPTION = __doc__
 
-SUITES = ("gemm", "simulate", "network")
+SUITES = ("gemm", "simulate", "network", "quantize")
 
 
 def add_arguments(p):
