@@ -211,7 +211,11 @@ class FastFixed:
             self._encode_into(x[n0:n1], xp[:, :, top : top + h, left : left + wd], clip)
             xg = xp.reshape(nb, g, cg, hp, wp)
             cols = np.empty((nb, g, kb, ho * wo), dtype=gemm)
-            patches = cols[:, :, : self.k].reshape(nb, g, kh, kw, cg, ho, wo)  # a view: rows in (ky, kx, c)
+            e = cols.itemsize  # the first K rows of ``cols`` as (ky, kx, c, y, x): a view, written in place
+            p = ho * wo * e
+            patches = np.lib.stride_tricks.as_strided(
+                cols, (nb, g, kh, kw, cg, ho, wo), (g * kb * p, kb * p, kw * cg * p, cg * p, p, wo * e, e)
+            )
             for ky in range(kh):
                 for kx in range(kw):
                     y0, x0 = ky * dh, kx * dw

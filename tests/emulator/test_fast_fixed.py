@@ -1,0 +1,169 @@
+"""The fast exact fixed-point path (``emulator.fast_fixed``) against the general path of ``emulate_layer``.
+
+The general path (int64 codes, data bounds, saturation walk, integer rounding shift) is itself checked against
+the slow references in ``test_layer.py``; here every output of the fast path must equal it bit for bit: values,
+codes and statistics, for both layer kinds, every deterministic rounding mode, per-channel formats, padding,
+stride, dilation, groups, saturating inputs and outputs, left shifts, wide operands (float64 GEMM) and no output
+format.
+"""
+
+import numpy as np
+import pytest
+
+from ristretto_sim.emulator import ConvGeometry, LayerFormats, PreparedLayer, emulate_layer, fast_fixed
+from ristretto_sim.emulator import layer as layer_mod
+from ristretto_sim.formats import FixedPoint
+
+ROUNDINGS = ("nearest_even", "nearest_away", "nearest_up", "floor", "ceil", "toward_zero")
+
+
+def _general(monkeypatch, *args, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(layer_mod, "prepare_fast_fixed", lambda *a, **k: None)
+        return emulate_layer(*args, **kwargs)
+
+
+def _taken(monkeypatch):
+    """Count the batches the fast path answered."""
+    calls = []
+    original = fast_fixed.FastFixed.run
+
+    def run(self, *a, **k):
+        r = original(self, *a, **k)
+        calls.append(r is not None)
+        return r
+
+    monkeypatch.setattr(fast_fixed.FastFixed, "run", run)
+    return calls
+
+
+def _same(a, b):
+    assert a.values.dtype == b.values.dtype == np.float64
+    assert np.array_equal(a.values, b.values)
+    assert not np.signbit(a.values[a.values == 0]).any()
+    if b.codes is None:
+        assert a.codes is None
+    else:
+        assert a.codes.dtype == np.int64 and np.array_equal(a.codes, b.codes)
+    assert a.stats == b.stats
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize(
+    "geom",
+    [
+        ConvGeometry(),
+        ConvGeometry(stride=2, padding=1),
+        ConvGeometry(stride=(1, 2), padding=(2, 0, 1, 1), dilation=(2, 1)),
+        ConvGeometry(padding=1, groups=2),
+    ],
+)
+def test_conv_fast_path_equals_general_path(monkeypatch, rounding, geom):
+    rng = np.random.default_rng([ROUNDINGS.index(rounding), *geom.stride, *geom.padding, geom.groups])
+    x = rng.normal(size=(3, 4, 9, 8)) * 3  # beyond fixed8.5's range: input saturations
+    w = rng.normal(size=(6, 4 // geom.groups, 3, 3)) * 0.3
+    b = rng.normal(size=6)
+    f = LayerFormats(FixedPoint(8, 5), FixedPoint(8, 7), FixedPoint(16, 10), FixedPoint(6, 3), FixedPoint(32, 12),
+                     rounding=rounding)
+    calls = _taken(monkeypatch)
+    fast = emulate_layer("conv2d", x, w, b, f, geom)
+    assert calls == [True]
+    slow = _general(monkeypatch, "conv2d", x, w, b, f, geom)
+    _same(fast, slow)
+    assert fast.stats.input_saturations > 0 and fast.stats.output_saturations > 0
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_linear_fast_path_equals_general_path_per_channel(monkeypatch, rounding):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 5, 40))  # leading dimensions
+    w = rng.normal(size=(7, 40)) * np.array([0.1, 0.2, 0.5, 1, 2, 4, 0.05])[:, None]
+    b = rng.normal(size=7)
+    fw = FixedPoint(8, (9, 8, 7, 6, 5, 4, 10))
+    fin = FixedPoint(8, 5)
+    fout = FixedPoint(6, (2, 3, 2, 1, 0, -1, 3))
+    acc = FixedPoint(24, tuple(5 + f for f in fw.frac_bits))
+    f = LayerFormats(fin, fw, None, fout, acc, rounding=rounding)
+    calls = _taken(monkeypatch)
+    fast = emulate_layer("linear", x, w, b, f)
+    assert calls == [True]
+    _same(fast, _general(monkeypatch, "linear", x, w, b, f))
+
+
+def test_left_shift_no_output_format_and_wide_operands(monkeypatch):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 3, 6, 6))
+    w = rng.normal(size=(5, 3, 3, 3))
+    b = rng.normal(size=5)
+    cases = [
+        LayerFormats(FixedPoint(8, 2), FixedPoint(8, 1), None, FixedPoint(16, 6), FixedPoint(32, 3)),  # left shift
+        LayerFormats(FixedPoint(8, 6), FixedPoint(8, 6), FixedPoint(12, 8), None, FixedPoint(32, 12)),  # no output
+        # 16-bit x 16-bit codes into 48 bits: partial sums beyond 2**24, float64 GEMM
+        LayerFormats(FixedPoint(16, 12), FixedPoint(16, 14), None, FixedPoint(16, 8), FixedPoint(48, 26)),
+        LayerFormats(FixedPoint(16, 12), FixedPoint(16, 14), None, None, FixedPoint(48, 26)),
+    ]
+    for f in cases:
+        calls = _taken(monkeypatch)
+        fast = emulate_layer("conv2d", x, w, b, f, ConvGeometry(padding=1))
+        assert calls == [True], f
+        _same(fast, _general(monkeypatch, "conv2d", x, w, b, f, ConvGeometry(padding=1)))
+        monkeypatch.undo()
+
+
+def test_data_bound_and_fallback_when_the_accumulator_may_overflow(monkeypatch):
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 200)) * 0.5
+    fin, fw = FixedPoint(8, 4), FixedPoint(8, 7)
+    f = LayerFormats(fin, fw, None, FixedPoint(8, 2), FixedPoint(18, 11), rounding="nearest_even")
+    # small inputs: the format's maxima do not prove 18 bits safe, the data's extreme codes do
+    x_small = rng.uniform(-0.05, 0.05, size=(6, 200))
+    calls = _taken(monkeypatch)
+    fast = emulate_layer("linear", x_small, w, None, f)
+    assert calls == [True]
+    _same(fast, _general(monkeypatch, "linear", x_small, w, None, f))
+    # large inputs: the accumulator may overflow, the general path walks K (and counts the clipping)
+    x_big = rng.uniform(-8, 8, size=(6, 200))
+    calls.clear()
+    big = emulate_layer("linear", x_big, w, None, f)
+    assert calls == [False]
+    _same(big, _general(monkeypatch, "linear", x_big, w, None, f))
+
+
+def test_nan_and_infinite_inputs(monkeypatch):
+    w = np.ones((2, 3))
+    f = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), None, FixedPoint(8, 2), FixedPoint(32, 8))
+    x = np.array([[np.inf, -np.inf, 1.0], [0.5, 2.0, -3.0]])
+    _same(emulate_layer("linear", x, w, None, f), _general(monkeypatch, "linear", x, w, None, f))
+    with pytest.raises(ValueError, match="NaN"):
+        emulate_layer("linear", np.array([[np.nan, 0.0, 1.0]]), w, None, f)
+
+
+def test_prepared_layer_float32_values_and_no_codes():
+    rng = np.random.default_rng(11)
+    x = (rng.normal(size=(5, 2, 7, 7)) * 2).astype(np.float32)
+    w = rng.normal(size=(3, 2, 3, 3)) * 0.3
+    b = rng.normal(size=3)
+    f = LayerFormats(FixedPoint(8, 5), FixedPoint(8, 7), None, FixedPoint(8, 3), FixedPoint(32, 12))
+    geom = ConvGeometry(stride=2, padding=1)
+    ref = emulate_layer("conv2d", x, w, b, f, geom)
+    prep = PreparedLayer("conv2d", w, b, f, geom)
+    for chunk in (x[:2], x[2:]):
+        r = prep(chunk, codes=False, float32_values=True)
+        assert r.codes is None and r.values.dtype == np.float32
+    r = prep(x, codes=False, float32_values=True)
+    assert np.array_equal(r.values.astype(np.float64), ref.values) and r.stats == ref.stats
+    r64 = prep(x)
+    _same(r64, ref)
+
+
+def test_prepared_layer_defers_errors_and_other_datapaths():
+    w = np.ones((2, 3))
+    bad = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), None, FixedPoint(8, 2), FixedPoint(32, 3))
+    prep = PreparedLayer("linear", w, None, bad)
+    with pytest.raises(ValueError, match="frac_bits"):
+        prep(np.zeros((1, 3)))
+    stoch = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), None, FixedPoint(8, 2), FixedPoint(32, 8),
+                         rounding="stochastic")
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    r = PreparedLayer("linear", w, None, stoch)(x, rng=3)
+    assert np.array_equal(r.values, emulate_layer("linear", x, w, None, stoch, rng=3).values)
