@@ -56,6 +56,13 @@ Integer GEMMs run as float32 (or float64) BLAS GEMMs on chunks of K whose partia
 mantissa (``2**24`` / ``2**53``; the bound ``sum_k max_m|a| * |w|`` is computed from the data), chunk sums are
 added in int64, and wider operands are split into limbs; no NumPy integer matmul, no per-element Python loops.
 Limits: accumulators up to 64 bits (signed; 63 unsigned) and exact sums below ``2**62``.
+
+Layers take a faster exact path (:mod:`~ristretto_sim.emulator.fast_fixed`) when cheap bounds (the input
+format's maxima, else the batch's extreme codes, times the weights' column sums) prove the accumulator cannot
+overflow and the GEMM fits the mantissa: one im2col per chunk of images straight in float32, the bias preload
+and the requantization shift folded into a power-of-two-scaled weight matrix, IEEE rounding of the exact
+quotients; bit-identical to the general path, which runs otherwise. :class:`PreparedLayer` encodes a layer's
+weights once for many batches (the network runner uses it).
 """
 
 from ristretto_sim.emulator.accumulator import (
