@@ -193,6 +193,25 @@ def _conv_out(size: int, k: int, s: int, d: int, p0: int, p1: int) -> int:
     return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
 
 
+
+def _check_conv_geometry(layer) -> None:
+    """Validate and normalise the fields ``Conv`` and ``ConvTranspose`` share (kernel, stride, dilation, pads,
+    channels, groups, bias)."""
+    _set(layer, "kernel", _int_tuple(layer.kernel, "kernel", 2, 1))
+    _set(layer, "stride", _int_tuple(layer.stride, "stride", 2, 1))
+    _set(layer, "dilation", _int_tuple(layer.dilation, "dilation", 2, 1))
+    _set(layer, "pads", _int_tuple(layer.pads, "pads", 4, 0))
+    for name in ("in_channels", "out_channels", "groups"):
+        (v,) = _int_tuple((getattr(layer, name),), name, 1, 1)
+        _set(layer, name, v)
+    if layer.in_channels % layer.groups or layer.out_channels % layer.groups:
+        raise ValueError(
+            f"layer {layer.name!r}: groups={layer.groups} must divide in_channels="
+            f"{layer.in_channels} and out_channels={layer.out_channels}"
+        )
+    _set(layer, "bias", bool(layer.bias))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Conv(Layer):
     """2-D convolution (cross-correlation, as in ONNX/Caffe/PyTorch), NCHW.
@@ -228,19 +247,7 @@ class Conv(Layer):
 
     def __post_init__(self):
         super().__post_init__()
-        _set(self, "kernel", _int_tuple(self.kernel, "kernel", 2, 1))
-        _set(self, "stride", _int_tuple(self.stride, "stride", 2, 1))
-        _set(self, "dilation", _int_tuple(self.dilation, "dilation", 2, 1))
-        _set(self, "pads", _int_tuple(self.pads, "pads", 4, 0))
-        for name in ("in_channels", "out_channels", "groups"):
-            (v,) = _int_tuple((getattr(self, name),), name, 1, 1)
-            _set(self, name, v)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(
-                f"layer {self.name!r}: groups={self.groups} must divide in_channels="
-                f"{self.in_channels} and out_channels={self.out_channels}"
-            )
-        _set(self, "bias", bool(self.bias))
+        _check_conv_geometry(self)
 
     def output_shapes(self, input_shapes):
         shape = input_shapes[0]
@@ -290,20 +297,8 @@ class ConvTranspose(Layer):
 
     def __post_init__(self):
         super().__post_init__()
-        _set(self, "kernel", _int_tuple(self.kernel, "kernel", 2, 1))
-        _set(self, "stride", _int_tuple(self.stride, "stride", 2, 1))
-        _set(self, "dilation", _int_tuple(self.dilation, "dilation", 2, 1))
-        _set(self, "pads", _int_tuple(self.pads, "pads", 4, 0))
+        _check_conv_geometry(self)
         _set(self, "output_padding", _int_tuple(self.output_padding, "output_padding", 2, 0))
-        for name in ("in_channels", "out_channels", "groups"):
-            (v,) = _int_tuple((getattr(self, name),), name, 1, 1)
-            _set(self, name, v)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(
-                f"layer {self.name!r}: groups={self.groups} must divide in_channels="
-                f"{self.in_channels} and out_channels={self.out_channels}"
-            )
-        _set(self, "bias", bool(self.bias))
 
     def output_shapes(self, input_shapes):
         shape = input_shapes[0]
