@@ -16,7 +16,9 @@ With the model's own prototxt (``source``), its text is edited in place (types r
 ``quantization_param`` blocks replaced; comments, other layers and both phases kept). Without one (an ONNX or
 bundled model), a deploy prototxt is generated from the ``Network`` (``Input`` layer; the preprocessing is noted in
 a comment). ``ristretto_view(plan)`` is the part of a plan a prototxt can hold (what ``CaffeModel.quant_plan()``
-reads back): Ristretto has no accumulator and puts the bias in the weights' format (float for power-of-two).
+reads back): Ristretto has no accumulator and puts the bias in the weights' format (float for power-of-two); a
+minifloat LRN entry (with or without ``internal``) is written as ``LRNRistretto`` and reads back with its one
+minifloat as ``inputs``, ``outputs`` and ``internal`` (strict minifloat LRN).
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ RISTRETTO_TYPES = tuple(RENAME.values())
 
 
 def _role_entry(entry: LayerPlan, rounding: Rounding) -> LayerPlan:
+    if entry.weights is None:
+        # only an LRN in minifloat can be a Ristretto layer without weights (quantization_fields): LRNRistretto,
+        # whose one minifloat is read back as inputs, outputs and internal (strict minifloat LRN)
+        mf = next((f for f in (entry.internal, entry.inputs, entry.outputs) if isinstance(f, Minifloat)), None)
+        if mf is not None:
+            return LayerPlan(mf, None, None, mf, rounding=rounding, internal=mf)
     if isinstance(entry.weights, PowerOfTwo):
         bias = None
     elif entry.weights is not None:
@@ -89,8 +97,8 @@ def quantization_fields(name: str, entry: LayerPlan, rounding: Rounding) -> list
         return [("precision", "INTEGER_POWER_OF_2_WEIGHTS"), *scheme, ("bw_layer_in", fi.bits),
                 ("bw_layer_out", fo.bits), ("fl_layer_in", fi.frac_bits), ("fl_layer_out", fo.frac_bits),
                 ("exp_min", fw.exp_min), ("exp_max", fw.exp_max)]
-    if isinstance(fin, Minifloat) or isinstance(fw, Minifloat):
-        fmts = [f for f in (fin, fw, fout) if f is not None]
+    if isinstance(fin, Minifloat) or isinstance(fw, Minifloat) or entry.internal is not None:
+        fmts = [f for f in (fin, fw, fout, entry.internal) if f is not None]
         if any(not isinstance(f, Minifloat) for f in fmts) or len({(f.exp_bits, f.man_bits) for f in fmts}) != 1:
             raise ValueError(f"layer {name!r}: Ristretto's minifloat layers use one format for every tensor; "
                              f"got {', '.join(map(str, fmts))}")

@@ -157,15 +157,16 @@ class CaffeModel:
         """The Ristretto layers' formats as a ``QuantPlan`` (default mode ``ristretto``, as the file meant).
 
         One entry per Ristretto layer with its inputs, weights, bias and outputs formats and its rounding;
-        LRNRistretto's ``internal`` format has no plan key and is left out (its inputs/outputs are kept).
-        Layers without ``quantization_param`` stay float, as in Ristretto.
+        LRNRistretto's entry also has ``internal`` (its minifloat, ``Minifloat(exp_bits, mant_bits,
+        subnormals=False, specials="none")``), which makes the runners compute it with Ristretto's strict minifloat
+        LRN (``emulator.ristretto_lrn``); an LRNRistretto over WITHIN_CHANNEL is a ``PlanError`` (Ristretto is
+        FATAL there). Layers without ``quantization_param`` stay float, as in Ristretto.
         """
         from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 
         layers = {}
         for name, q in self.quantization.items():
-            fmts = {k: v for k, v in q.formats().items() if k != "internal"}
-            layers[name] = LayerPlan(**fmts, rounding=q.rounding)
+            layers[name] = LayerPlan(**q.formats(), rounding=q.rounding)
         plan = QuantPlan(layers, mode=mode)
         plan.check(self.network, source=self.network.source)
         return plan

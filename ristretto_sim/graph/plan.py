@@ -11,15 +11,19 @@ The plan file (version 1)::
 
 Formats use the text form of ``ristretto_sim.formats`` (``parse_format``; ``str(fmt)`` is written back).
 Per-layer keys: ``inputs``, ``weights``, ``bias``, ``outputs``, ``accumulator``, and optionally ``rounding``,
-``overflow`` (overriding ``defaults``) and ``product`` (minifloat datapaths with a float accumulator: the
-format each product is rounded to). Block style (one key per line) works as well as the flow style above. The
-file is YAML with one convenience: format texts containing brackets or parentheses (``pow2[-8,-1]``,
-``fixed8.(7,6)``, ``e4m3[bias=8]``) need no quotes inside ``{...}``.
+``overflow`` (overriding ``defaults``), ``product`` (minifloat datapaths with a float accumulator: the format
+each product is rounded to) and ``internal`` (LRN layers only, a minifloat: run the layer in Ristretto's strict
+minifloat LRN arithmetic, ``LRNRistretto``: every intermediate of the scale computation rounded to that format,
+``emulator.ristretto_lrn``; ACROSS_CHANNELS only; ``inputs``/``outputs``, if given, must be the same format, as
+Ristretto's single ``quantization_param`` states them). Block style (one key per line) works as well as the
+flow style above. The file is YAML with one convenience: format texts containing brackets or parentheses
+(``pow2[-8,-1]``, ``fixed8.(7,6)``, ``e4m3[bias=8]``) need no quotes inside ``{...}``.
 
 Errors (``PlanError``) name the file and line: unknown keys, formats that do not parse, unknown layers, and,
 when a network is given, layers the network lacks, weight formats on layers without weights, weighted layers
-without input or weight formats. ``QuantPlan.to_yaml()`` writes the canonical form above, and
-``QuantPlan.from_yaml(plan.to_yaml()) == plan``; a file already in canonical form is written back unchanged.
+without input or weight formats, ``internal`` on a layer that is not an ACROSS_CHANNELS LRN.
+``QuantPlan.to_yaml()`` writes the canonical form above, and ``QuantPlan.from_yaml(plan.to_yaml()) == plan``; a
+file already in canonical form is written back unchanged.
 
 The plan describes tensor formats only; the PE datapath belongs to the accelerator description."""
 
@@ -35,10 +39,11 @@ from ristretto_sim.emulator import LayerFormats, Mode
 from ristretto_sim.errors import FormatError, PlanError
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
 from ristretto_sim.formats.base import NumberFormat
+from ristretto_sim.graph.layers import LRN, LRNRegion
 
 PLAN_VERSION = 1
 FORMAT_KEYS = ("inputs", "weights", "bias", "outputs", "accumulator")
-LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product")
+LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product", "internal")
 TOP_KEYS = ("version", "mode", "defaults", "layers")
 DEFAULT_KEYS = ("rounding", "overflow")
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Dense")
@@ -65,6 +70,11 @@ class LayerPlan:
         Per-layer overrides of the plan's defaults (keyword-only).
     product : Minifloat or None
         Rounding of each product in minifloat datapaths with a float accumulator (keyword-only).
+    internal : Minifloat or None
+        LRN layers only (keyword-only): the format of every intermediate of Ristretto's strict minifloat LRN
+        (``LRNRistretto``, reference ``ristretto.md`` §5); the runners then compute the layer with
+        ``emulator.ristretto_lrn``. Ristretto's minifloat is used (``exp_bits``/``man_bits``, round to nearest even,
+        whatever ``rounding`` says).
     """
 
     inputs: NumberFormat | None = None
@@ -76,12 +86,15 @@ class LayerPlan:
     rounding: Rounding | None = None
     overflow: Overflow | None = None
     product: Minifloat | None = None
+    internal: Minifloat | None = None
 
     def __post_init__(self):
-        for name in FORMAT_KEYS + ("product",):
+        for name in FORMAT_KEYS + ("product", "internal"):
             object.__setattr__(self, name, _fmt(getattr(self, name), name))
         if self.product is not None and not isinstance(self.product, Minifloat):
             raise TypeError(f"product={self.product} must be a minifloat format")
+        if self.internal is not None and not isinstance(self.internal, Minifloat):
+            raise TypeError(f"internal={self.internal} must be a minifloat format (Ristretto's LRNRistretto)")
         if self.rounding is not None:
             object.__setattr__(self, "rounding", Rounding.coerce(self.rounding, "rounding"))
         if self.overflow is not None:
@@ -215,6 +228,25 @@ class QuantPlan:
                 )
             layer = network.layer(name)
             weighted = layer.op_type in WEIGHTED_OPS
+            if entry.internal is not None:
+                if not isinstance(layer, LRN):
+                    raise PlanError(
+                        f"{where(name)}: layer {name!r} ({layer.op_type}): 'internal' (strict minifloat LRN) "
+                        "applies to LRN layers only"
+                    )
+                if layer.region is not LRNRegion.ACROSS_CHANNELS:
+                    raise PlanError(
+                        f"{where(name)}: layer {name!r} (LRN {layer.region.name}): strict minifloat LRN "
+                        "('internal', Ristretto's LRNRistretto) supports ACROSS_CHANNELS only (Ristretto is FATAL "
+                        "on WITHIN_CHANNEL)"
+                    )
+                for key in ("inputs", "outputs"):
+                    fmt = getattr(entry, key)
+                    if fmt is not None and fmt != entry.internal:
+                        raise PlanError(
+                            f"{where(name)}: layer {name!r} {key} format {fmt} must equal its 'internal' format "
+                            f"{entry.internal} (LRNRistretto uses one minifloat for every tensor) or be left out"
+                        )
             if not weighted and entry.has_weight_formats:
                 raise PlanError(
                     f"{where(name)}: layer {name!r} ({layer.op_type}) has no weights; only 'inputs' "

@@ -15,6 +15,10 @@ holds the preprocessed images and runs them in chunks (the TEST batches) under a
   saturations are counted per layer.
 * **float**: no plan, float32.
 
+An LRN layer whose plan entry has ``internal`` runs Ristretto's strict minifloat LRN (``LRNRistretto``,
+``emulator.ristretto_lrn``) in both ristretto and exact mode, as ``runner`` does (see its module docstring; the
+exact-mode result is carried as float64).
+
 In every mode, layers without a plan entry compute as the float net does (Conv/Dense: float32 im2col GEMMs).
 
 Prefix cache: the live tensors before every weighted layer are kept (per chunk) under a key made of the mode and
@@ -39,9 +43,10 @@ from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_t
 from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, PowerOfTwo, Rounding
 from ristretto_sim.graph.float_runner import check_input, float_layer
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
+from ristretto_sim.graph.layers import LRN, Conv, ConvTranspose, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.graph.runner import strict_lrn
 
 WEIGHTED = (Conv, ConvTranspose, Dense)
 
@@ -390,6 +395,11 @@ class PlanExecutor:
             return
         overflow = plan.overflow_of(layer.name)
         exact = mode == "exact"
+        if isinstance(layer, LRN) and entry.internal is not None:  # strict minifloat LRN (module docstring)
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                out = strict_lrn(layer, x0, entry.internal)
+            env[layer.output] = out.astype(np.float64) if exact else out
+            return
 
         def q(v, fmt):
             if fmt is None:

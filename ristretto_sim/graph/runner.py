@@ -22,6 +22,17 @@ Modes
   the output (``emulate_layer(mode="ristretto")``); every other layer is float32. The input quantization is
   done **in place**: readers of the same tensor that run later see the quantized values, as Caffe's shared
   blobs (Split) did; earlier readers saw the float values.
+
+Strict minifloat LRN: an LRN layer whose plan entry has ``internal`` (Ristretto's ``LRNRistretto``, reference
+section 5) runs through ``emulator.ristretto_lrn`` in **both** quantized modes: it quantizes the input it reads,
+every square, the running sum and the scale to that minifloat (always round to nearest even) and returns the
+quantized output; its shared input tensor is not rounded in place (the GPU kernel rounds the values it reads).
+Exact mode uses the same arithmetic because it *is* the hardware semantics of a minifloat LRN unit (every
+intermediate is rounded to the declared format; the float32 steps between roundings are exact or are the
+unit's own arithmetic); the input is read as float32 first (as the kernel reads Caffe's float blobs; a
+wider-grid float64 input is thus rounded twice), and the float32 result is carried as float64 like every
+exact-mode tensor. ``PlanError`` (from ``QuantPlan.check``) if such a layer is WITHIN_CHANNEL, as Ristretto was
+FATAL there.
 """
 
 from __future__ import annotations
@@ -31,11 +42,12 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from ristretto_sim.emulator import ConvGeometry, LayerStats, Mode, PreparedLayer, ristretto_quantize
+from ristretto_sim.emulator import ConvGeometry, LayerStats, Mode, PreparedLayer, ristretto_lrn, ristretto_quantize
 from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, Overflow
 from ristretto_sim.graph.float_runner import check_input, execute, float_layer
 from ristretto_sim.graph.layers import (
+    LRN,
     Activation,
     ActivationKind,
     Concat,
@@ -44,6 +56,7 @@ from ristretto_sim.graph.layers import (
     Dense,
     Flatten,
     Layer,
+    LRNRegion,
     Pool,
     PoolKind,
     Reshape,
@@ -293,6 +306,13 @@ def _run_batch(network, x, plan, mode, record, keep, rng, prepared) -> RunResult
                 updates[layer.inputs[0]] = ristretto_quantize(
                     x0, entry.inputs, plan.rounding_of(layer.name), rng=rng
                 ).astype(np.float32)
+        elif isinstance(layer, LRN) and entry.internal is not None:
+            # strict minifloat LRN (module docstring); plan.check allowed ACROSS_CHANNELS only
+            fmt = entry.internal
+            in_sat = _out_of_range(x0, fmt)
+            out = strict_lrn(layer, x0, fmt)
+            out = _f64(out) if exact else out
+            out_sat = _out_of_range(out, fmt)
         else:
             r, ov = plan.rounding_of(layer.name), plan.overflow_of(layer.name)
             x0 = ins[0]
@@ -353,6 +373,15 @@ def _merge(parts: list[RunResult]) -> RunResult:
             sum(r.output_saturations for r in rs),
         )
     return RunResult(outputs, first.mode, records, tensors)
+
+
+def strict_lrn(layer: LRN, x: np.ndarray, fmt) -> np.ndarray:
+    """Ristretto's strict minifloat LRN (``LRNRistretto``) of ``layer`` on ``x``, every intermediate in minifloat
+    ``fmt`` (float32 out); ``PlanError`` naming the layer unless the layer is ACROSS_CHANNELS."""
+    if layer.region is not LRNRegion.ACROSS_CHANNELS:
+        raise PlanError(f"plan layer {layer.name!r}: strict minifloat LRN (Ristretto's LRNRistretto) supports "
+                        f"ACROSS_CHANNELS only, not {layer.region.name}")
+    return ristretto_lrn(x, layer.size, layer.alpha, layer.beta, layer.k, fmt.exp_bits, fmt.man_bits)
 
 
 def _quantize(x: np.ndarray, fmt, rounding, overflow: Overflow, exact: bool, rng) -> np.ndarray:
