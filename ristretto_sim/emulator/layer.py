@@ -55,12 +55,13 @@ from ristretto_sim.emulator.shift_pe import (
     shift_products,
     weight_shift_codes,
 )
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo, Rounding
 from ristretto_sim.formats.base import NumberFormat
-from ristretto_sim.formats.rounding import StochasticKey, _NamedEnum, stochastic_key
+from ristretto_sim.formats.rounding import StochasticKey, stochastic_key
 
 
-class Mode(_NamedEnum):
+class Mode(NamedEnum):
     """Which arithmetic produced a result: ``EXACT`` (the integers of the hardware) or ``RISTRETTO`` (the
     original     tool's fake-quantized float32 simulation)."""
 
@@ -68,7 +69,7 @@ class Mode(_NamedEnum):
     RISTRETTO = "ristretto"
 
 
-class LayerKind(_NamedEnum):
+class LayerKind(NamedEnum):
     """The layer types this module emulates."""
 
     LINEAR = "linear"

@@ -17,8 +17,6 @@ import numpy as np
 
 from ristretto_sim.enums import NamedEnum
 
-_NamedEnum = NamedEnum  # older private name, still imported by some modules
-
 
 class Rounding(NamedEnum):
     """How a value between two grid points is rounded.

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ristretto_sim.emulator import ConvGeometry, Mode, emulate_layer
+from ristretto_sim.emulator import Mode, emulate_layer
 from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_transpose2d, ristretto_quantize
 from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, PowerOfTwo, Rounding
@@ -46,7 +46,7 @@ from ristretto_sim.graph.float_runner import check_input, float_layer
 from ristretto_sim.graph.layers import LRN, Conv, ConvTranspose, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.graph.runner import strict_lrn
+from ristretto_sim.graph.runner import conv_geometry, emulator_call, strict_lrn
 
 WEIGHTED = (Conv, ConvTranspose, Dense)
 
@@ -112,7 +112,7 @@ def fast_float_layer(network: Network, layer, ins: list) -> np.ndarray:
         if isinstance(layer, Dense):
             y = np.matmul(x32.reshape(x32.shape[0], -1), _transposed(p["weight"]))
         else:
-            y = float32_conv2d(x32, np.asarray(p["weight"], np.float32), _geometry(layer))
+            y = float32_conv2d(x32, np.asarray(p["weight"], np.float32), conv_geometry(layer))
         b = p.get("bias")
         if b is not None:
             shape = [1] * y.ndim
@@ -121,13 +121,6 @@ def fast_float_layer(network: Network, layer, ins: list) -> np.ndarray:
         y = y.reshape((x.shape[0],) + network.shape(layer.output))
         return y.astype(x.dtype, copy=False)
     return float_layer(network, layer, ins)
-
-
-def _geometry(layer) -> ConvGeometry:
-    if isinstance(layer, ConvTranspose):
-        return ConvGeometry(stride=layer.stride, padding=layer.pads, dilation=layer.dilation, groups=layer.groups,
-                            output_padding=layer.output_padding)
-    return ConvGeometry(stride=layer.stride, padding=layer.pads, dilation=layer.dilation, groups=layer.groups)
 
 
 @dataclass(frozen=True)
@@ -351,11 +344,7 @@ class PlanExecutor:
         rounding = plan.rounding_of(layer.name)
         if isinstance(layer, WEIGHTED):
             p = net.params.get(layer.name, {})
-            if isinstance(layer, Dense):
-                kind, geom, xin = "linear", None, x0.reshape(x0.shape[0], -1)
-            else:
-                kind = "conv2d" if isinstance(layer, Conv) else "conv_transpose2d"
-                geom, xin = _geometry(layer), x0
+            kind, geom, xin = emulator_call(layer, x0)
             out_shape = (x0.shape[0],) + net.shape(layer.output)
             if mode == "ristretto":
                 quantize_acts = not (cpu_compat and isinstance(entry.weights, PowerOfTwo))

@@ -165,7 +165,8 @@ def _out_of_range(x: np.ndarray, fmt) -> int:
         return int(np.count_nonzero((x > hi) | (x < lo)))
 
 
-def _geometry(layer) -> ConvGeometry:
+def conv_geometry(layer) -> ConvGeometry:
+    """The emulator's ``ConvGeometry`` of a ``Conv`` or ``ConvTranspose`` layer."""
     if isinstance(layer, ConvTranspose):
         return ConvGeometry(
             stride=layer.stride,
@@ -175,6 +176,14 @@ def _geometry(layer) -> ConvGeometry:
             output_padding=layer.output_padding,
         )
     return ConvGeometry(stride=layer.stride, padding=layer.pads, dilation=layer.dilation, groups=layer.groups)
+
+
+def emulator_call(layer, x0):
+    """``(kind, geometry, input)`` for the emulator's ``emulate_layer`` on a Conv, ConvTranspose or Dense layer
+    (a Dense layer's input is flattened to ``(N, features)``)."""
+    if isinstance(layer, Dense):
+        return "linear", None, x0.reshape(x0.shape[0], -1)
+    return ("conv2d" if isinstance(layer, Conv) else "conv_transpose2d"), conv_geometry(layer), x0
 
 
 def run_network(
@@ -283,11 +292,7 @@ def _run_batch(network, x, plan, mode, record, keep, rng, prepared) -> RunResult
             out = float_layer(network, layer, ins)
         elif isinstance(layer, (Conv, ConvTranspose, Dense)):
             p = network.params.get(layer.name, {})
-            if isinstance(layer, Dense):
-                kind, geometry, xin = "linear", None, x0.reshape(x0.shape[0], -1)
-            else:
-                kind = "conv2d" if isinstance(layer, Conv) else "conv_transpose2d"
-                geometry, xin = _geometry(layer), x0
+            kind, geometry, xin = emulator_call(layer, x0)
             try:
                 prep = prepared.get(layer.name)
                 if prep is None:

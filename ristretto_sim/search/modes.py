@@ -26,22 +26,12 @@ class TrimmingMode(NamedEnum):
     INTEGER_POWER_OF_2_WEIGHTS = "integer_power_of_2_weights"
 
     @classmethod
-    def _missing_(cls, value):
-        if isinstance(value, str):
-            key = value.strip().lower().replace("-", "_")
-            key = MODE_ALIASES.get(key, key)
-            for member in cls:
-                if member.value == key:
-                    return member
-        return None
+    def aliases(cls) -> dict[str, str]:
+        return MODE_ALIASES
 
     @classmethod
-    def coerce(cls, value, name: str):
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join([m.value for m in cls] + list(MODE_ALIASES))
-            raise ValueError(f"{name}={value!r} is not a trimming mode; choose one of: {choices}") from None
+    def label(cls) -> str:
+        return "a trimming mode"
 
 
 class Group(NamedEnum):

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ristretto_sim.emulator import Mode
-from ristretto_sim.formats.rounding import _NamedEnum
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.graph.layers import Softmax
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 
 
-class Solver(_NamedEnum):
+class Solver(NamedEnum):
     """The optimiser updating the shadow weights: ``ADAM`` (Ristretto's demo solver) or ``SGD`` (with momentum)."""
 
     ADAM = "adam"
