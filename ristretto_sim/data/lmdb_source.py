@@ -1,0 +1,293 @@
+"""Caffe LMDB data sources: ``Datum`` records read in the database's key order into a ``Dataset``, and written.
+
+An LMDB source (a directory holding ``data.mdb``) maps keys to serialized ``caffe.Datum`` messages: ``channels``
+(1), ``height`` (2), ``width`` (3), ``data`` (4, the pixels as bytes, CHW), ``label`` (5), ``float_data`` (6,
+repeated float) and ``encoded`` (7, ``data`` holds a JPEG/PNG file). Caffe's Data layer reads the records with
+a cursor, in key order; so does ``read_lmdb`` ("file order"), and ``limit`` stops after the first records so a
+1.2M-image database is not loaded to score 50 batches. Records with ``data`` give ``uint8`` pixels NCHW, records
+with ``float_data`` ``float32``. Encoded records are decoded with Pillow (as OpenCV's ``imdecode`` does for Caffe:
+colour images in BGR channel order, greyscale as one channel); without Pillow they raise ``DataError`` saying how
+to install it.
+
+``write_datum_lmdb`` writes what Caffe's ``convert_mnist_data`` writes: keys ``"%08d"`` from 0, uncompressed
+``Datum`` values. LMDB access uses the optional ``lmdb`` package (``pip install 'ristretto-sim[lmdb]'``); the
+rest of ristretto-sim works without it. LevelDB sources are not read.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.protowire import (
+    WireError,
+    length_field,
+    read_varint,
+    unpacked_run,
+    varint_field,
+)
+from ristretto_sim.errors import DataError
+
+INSTALL_LMDB = "pip install 'ristretto-sim[lmdb]' (or pip install lmdb)"
+INSTALL_PILLOW = "pip install pillow"
+_FLOAT_TAG = bytes([6 << 3 | 5])
+_VARINT_FIELDS = {1: "channels", 2: "height", 3: "width", 5: "label", 7: "encoded"}
+
+
+def lmdb_module():
+    """The ``lmdb`` package, or ``DataError`` saying how to install it."""
+    try:
+        import lmdb
+    except ImportError:
+        raise DataError(f"reading Caffe LMDB sources needs the lmdb package: {INSTALL_LMDB}") from None
+    return lmdb
+
+
+def is_lmdb(path) -> bool:
+    """True for an LMDB environment directory (one holding ``data.mdb``)."""
+    return (Path(path) / "data.mdb").is_file()
+
+
+@dataclass(frozen=True)
+class Datum:
+    """One decoded ``caffe.Datum``: the declared shape, the label and exactly one of ``data`` (bytes) and
+    ``float_data`` (float32 array); ``encoded`` when ``data`` holds an image file."""
+
+    channels: int = 0
+    height: int = 0
+    width: int = 0
+    data: bytes = b""
+    label: int = 0
+    float_data: np.ndarray | None = None
+    encoded: bool = False
+
+    def __post_init__(self):
+        for name in ("channels", "height", "width"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.data and self.float_data is not None and len(self.float_data):
+            raise ValueError("a Datum holds either data or float_data, not both")
+
+
+def _signed32(value: int) -> int:
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def decode_datum(buf: bytes) -> Datum:
+    """Decode one serialized ``caffe.Datum`` (``WireError`` on malformed bytes; unknown fields are skipped)."""
+    fields: dict[str, object] = {}
+    floats: list[np.ndarray] = []
+    pos, end = 0, len(buf)
+    while pos < end:
+        tag_start = pos
+        key, pos = read_varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = read_varint(buf, pos)
+            if number in _VARINT_FIELDS:
+                fields[_VARINT_FIELDS[number]] = _signed32(value) if number == 5 else value
+        elif wire == 2:
+            length, pos = read_varint(buf, pos)
+            if pos + length > end:
+                raise WireError(f"length {length} at byte {tag_start} runs past the end of the Datum")
+            if number == 4:
+                fields["data"] = bytes(buf[pos:pos + length])
+            elif number == 6:  # packed float_data
+                if length % 4:
+                    raise WireError(f"packed float_data of {length} bytes at byte {pos}")
+                floats.append(np.frombuffer(buf, dtype="<f4", count=length // 4, offset=pos))
+            pos += length
+        elif wire == 5:
+            if pos + 4 > end:
+                raise WireError(f"truncated fixed32 at byte {pos}")
+            if number == 6:  # unpacked float_data: one tag per value, as proto2 Caffe writes it
+                values, pos = unpacked_run(buf, pos, end, buf[tag_start:pos], "<f4", 4)
+                floats.append(values)
+            else:
+                pos += 4
+        elif wire == 1:
+            pos += 8
+        else:
+            raise WireError(f"invalid wire type {wire} at byte {tag_start} in a Datum")
+    if pos != end:
+        raise WireError(f"Datum overruns its length (ends at byte {pos}, expected {end})")
+    float_data = np.concatenate(floats).astype(np.float32) if floats else None
+    return Datum(channels=int(fields.get("channels", 0)), height=int(fields.get("height", 0)),
+                 width=int(fields.get("width", 0)), data=fields.get("data", b""), label=int(fields.get("label", 0)),
+                 float_data=float_data, encoded=bool(fields.get("encoded", 0)))
+
+
+def encode_datum(image, label: int) -> bytes:
+    """Serialize one ``(C, H, W)`` image as a ``caffe.Datum``: ``uint8`` pixels as ``data``, floats as unpacked
+    ``float_data`` (as Caffe's proto2 code writes them)."""
+    x = np.asarray(image)
+    if x.ndim != 3:
+        raise ValueError(f"image must be (C, H, W), got shape {x.shape}")
+    c, h, w = (int(d) for d in x.shape)
+    out = varint_field(1, c) + varint_field(2, h) + varint_field(3, w)
+    if x.dtype == np.uint8:
+        out += length_field(4, np.ascontiguousarray(x).tobytes())
+    elif np.issubdtype(x.dtype, np.floating):
+        runs = np.empty((x.size, 5), dtype=np.uint8)
+        runs[:, 0] = _FLOAT_TAG[0]
+        runs[:, 1:] = np.ascontiguousarray(x, dtype="<f4").reshape(-1, 1).view(np.uint8)
+        out += runs.tobytes()
+    else:
+        raise TypeError(f"images must be uint8 (Datum.data) or floating point (Datum.float_data), got {x.dtype}")
+    return out + varint_field(5, int(label))
+
+
+def _decode_image(datum: Datum, where: str) -> np.ndarray:
+    """An encoded record's image as ``(C, H, W)`` uint8, in OpenCV's channel order (BGR)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataError(f"{where} is an encoded (JPEG/PNG) Datum; decoding it needs Pillow: {INSTALL_PILLOW}") \
+            from None
+    try:
+        img = Image.open(io.BytesIO(datum.data))
+        img.load()
+    except Exception as exc:  # Pillow raises many types for corrupt files
+        raise DataError(f"{where}: the encoded image cannot be decoded ({exc})") from None
+    if img.mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim == 2:
+        return arr[None]
+    return np.ascontiguousarray(arr[:, :, [2, 1, 0, 3][:arr.shape[2]]].transpose(2, 0, 1))
+
+
+def _pixels(datum: Datum, where: str) -> np.ndarray:
+    if datum.encoded:
+        return _decode_image(datum, where)
+    shape = (datum.channels, datum.height, datum.width)
+    count = int(np.prod(shape))
+    if datum.float_data is not None and len(datum.float_data):
+        values = datum.float_data
+    else:
+        values = np.frombuffer(datum.data, dtype=np.uint8)
+    if values.size != count or count == 0:
+        raise DataError(f"{where}: the Datum declares {shape} but holds {values.size} values")
+    return values.reshape(shape)
+
+
+def read_lmdb(path, limit: int | None = None, *, name: str | None = None) -> Dataset:
+    """Read the ``Datum`` records of a Caffe LMDB source, in key order (Caffe's read order).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The LMDB directory (holding ``data.mdb``), as a Caffe ``data_param.source`` names it.
+    limit : int, optional
+        Read only the first ``limit`` records (default: all).
+    name : str, optional
+        Dataset name for reports (default: the directory name).
+
+    Returns
+    -------
+    Dataset
+        ``uint8`` (``data``) or ``float32`` (``float_data``) images NCHW, integer labels, split ``"all"``,
+        ``source`` the path as given.
+
+    Raises
+    ------
+    DataError
+        Missing directory, no lmdb package, malformed or inconsistent records, or encoded records without Pillow;
+        the message names the record (its key) and the fix.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
+        raise ValueError(f"limit={limit!r} must be a non-negative integer or None")
+    path = Path(os.fspath(path))
+    if not is_lmdb(path):
+        raise DataError(f"{path}: not an LMDB source (no data.mdb in that directory)")
+    lmdb = lmdb_module()
+    try:
+        env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True, max_readers=1)
+    except lmdb.Error as exc:
+        raise DataError(f"{path}: cannot open the LMDB ({exc})") from None
+    images: np.ndarray | None = None
+    labels: list[int] = []
+    try:
+        with env.begin(buffers=False) as txn:
+            total = int(txn.stat()["entries"])
+            count = total if limit is None else min(total, int(limit))
+            cursor = txn.cursor()
+            for i, (key, value) in enumerate(cursor):
+                if i >= count:
+                    break
+                where = f"{path}: record {i} (key {key.decode('latin-1')!r})"
+                try:
+                    datum = decode_datum(value)
+                except WireError as exc:
+                    raise DataError(f"{where} is not a caffe.Datum ({exc})") from None
+                pixels = _pixels(datum, where)
+                if images is None:
+                    images = np.empty((count, *pixels.shape), dtype=np.uint8 if pixels.dtype == np.uint8
+                                      else np.float32)
+                elif pixels.shape != images.shape[1:] or (pixels.dtype == np.uint8) != (images.dtype == np.uint8):
+                    raise DataError(f"{where} holds a {pixels.dtype} image of shape {pixels.shape}; the first "
+                                    f"record's is {images.dtype} {images.shape[1:]} (every record must match)")
+                images[i] = pixels
+                if datum.label < 0:
+                    raise DataError(f"{where}: negative label {datum.label}")
+                labels.append(datum.label)
+    finally:
+        env.close()
+    if images is None:
+        raise DataError(f"{path}: the LMDB holds no records" if limit is None or limit > 0 else
+                        f"{path}: limit=0 reads no records")
+    images = images[:len(labels)]
+    label_arr = np.asarray(labels, dtype=np.int64)
+    classes = tuple(str(i) for i in range(max(10, int(label_arr.max()) + 1)))
+    pixel_max = 255.0 if images.dtype == np.uint8 else max(1.0, float(np.abs(images).max()))
+    return Dataset(images, label_arr, name=name or path.name, split="all", source=str(path), pixel_max=pixel_max,
+                   classes=classes)
+
+
+def write_datum_lmdb(path, images, labels, *, map_size: int | None = None) -> Path:
+    """Write images and labels as a Caffe LMDB source, as ``convert_mnist_data`` does: keys ``"%08d"`` from 0,
+    uncompressed ``Datum`` values (``uint8`` images as ``data``, float images as ``float_data``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The LMDB directory to create; it must not exist or be empty (Caffe refuses to overwrite).
+    images : array_like
+        ``(N, C, H, W)``, ``uint8`` or floating point.
+    labels : array_like
+        ``(N,)`` integers.
+    map_size : int, optional
+        LMDB map size in bytes (default: generous for the data).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    x = np.asarray(images)
+    y = np.asarray(labels)
+    if x.ndim != 4:
+        raise ValueError(f"images must be NCHW (4-D), got shape {x.shape}")
+    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be {x.shape[0]} integers, got {y.dtype} {y.shape}")
+    path = Path(os.fspath(path))
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FileExistsError(f"{path} exists and is not an empty directory")
+    lmdb = lmdb_module()
+    path.mkdir(parents=True, exist_ok=True)
+    per_image = x[0].size * (1 if x.dtype == np.uint8 else 5) + 64 if len(x) else 64
+    size = map_size or int(2 * per_image * max(len(x), 1) + (16 << 20))
+    env = lmdb.open(str(path), map_size=size, subdir=True)
+    try:
+        with env.begin(write=True) as txn:
+            for i in range(len(x)):
+                txn.put(b"%08d" % i, encode_datum(x[i], int(y[i])))
+    finally:
+        env.close()
+    return path
