@@ -22,8 +22,14 @@ over those outputs (or over all outputs, with outer products, when many need it)
 equal to clamping after every addition.
 
 The products come from a :class:`ProductSource` (plain fixed point x fixed point, or a shift-and-add PE), so
-every PE kind shares this one accumulator model. Supported accumulators: up to 64 bits signed (63 unsigned),
-and exact sums (bias included) bounded by ``2**62`` in magnitude.
+every PE kind shares this one accumulator model.
+
+Widths. Accumulators up to 128 bits signed (127 unsigned, :data:`MAX_ACCUMULATOR_BITS`). While the exact sums
+(bias included) are bounded by ``2**62`` in magnitude everything above runs in int64. Beyond that, the limb
+path (:mod:`~ristretto_sim.emulator.wide_accumulator`) computes the same contract with
+:class:`~ristretto_sim.emulator.wide.WideInt` sums (integer products only; shift-and-add PEs keep the
+``2**62`` limit). Accumulator codes are int64 when the accumulator's range fits int64 (signed up to 64 bits,
+unsigned up to 63) and a ``WideInt`` otherwise (:func:`wide_accumulator`), whichever path computed them.
 """
 
 from __future__ import annotations
@@ -33,12 +39,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul
+from ristretto_sim.emulator import wide as wd
+from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul, wide_matmul
+from ristretto_sim.emulator.wide import WideInt, digits_for
+from ristretto_sim.emulator.wide_accumulator import accumulate_wide
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 from ristretto_sim.formats.rounding import round_to_integer
 
-#: widest accumulator supported (signed; unsigned accumulators one bit less)
-MAX_ACCUMULATOR_BITS = 64
+#: widest accumulator supported (signed; unsigned accumulators one bit less): FixedPoint's own maximum
+MAX_ACCUMULATOR_BITS = 128
 #: largest and smallest number of products per chunk when K is walked (saturation possible)
 WALK_CHUNK = 256
 MIN_WALK_CHUNK = 4
@@ -63,8 +72,9 @@ class AccumulatorResult:
 
     Attributes
     ----------
-    codes : ndarray of int64
-        Accumulator codes (value = ``code * 2**-acc.frac_bits``).
+    codes : ndarray of int64 or WideInt
+        Accumulator codes (value = ``code * 2**-acc.frac_bits``): int64 when the accumulator's range fits int64,
+        a :class:`~ristretto_sim.emulator.wide.WideInt` otherwise (:func:`wide_accumulator`).
     accumulator : FixedPoint
         The accumulator format.
     overflow : Overflow
@@ -80,6 +90,12 @@ class AccumulatorResult:
     overflow: Overflow
     overflow_count: int
     bias_saturations: int = 0
+
+
+def wide_accumulator(acc: FixedPoint) -> bool:
+    """Whether codes of ``acc`` are held as :class:`~ristretto_sim.emulator.wide.WideInt` (its range does not fit
+    int64: signed wider than 64 bits, unsigned wider than 63)."""
+    return acc.bits > (64 if acc.signed else 63)
 
 
 def _frac_vector(fmt: FixedPoint, n: int, name: str) -> np.ndarray:
@@ -172,7 +188,8 @@ def bias_to_accumulator(bias, acc: FixedPoint, frac_bits: np.ndarray, rounding=R
 
     Returns
     -------
-    codes : ndarray of int64, shape (n_out,)
+    codes : ndarray of int64 or WideInt, shape (n_out,)
+        A WideInt when the accumulator's range does not fit int64 (:func:`wide_accumulator`).
     saturations : int
         Number of bias values clamped into the accumulator range.
     """
@@ -186,6 +203,9 @@ def bias_to_accumulator(bias, acc: FixedPoint, frac_bits: np.ndarray, rounding=R
     top = np.ldexp(1.0, acc.bits - 1 if acc.signed else acc.bits)  # first code above the range (exact)
     over = r >= top
     under = r < float(acc.min_code)
+    if wide_accumulator(acc):  # codes beyond int64: exact through Python ints (one per output channel)
+        vals = [acc.max_code if o else acc.min_code if u else int(v) for v, o, u in zip(r, over, under, strict=True)]
+        return WideInt.from_ints(vals, digits_for(acc.bits)), int(over.sum() + under.sum())
     codes = np.where(over | under, 0.0, r).astype(np.int64)
     codes[over] = acc.max_code
     codes[under] = acc.min_code
@@ -228,6 +248,26 @@ class ProductSource:
         """Exact int64 products at reduction index ``k`` for the outputs ``idx`` (index arrays into
         out_shape)."""
         raise NotImplementedError
+
+    # the limb path (wide sums); sources that cannot provide it keep the int64 limit
+    def partial_wide(self, n: int) -> WideInt:
+        """Exact sums over all of K as a WideInt of ``n`` digits."""
+        raise ValueError(
+            f"{type(self).__name__}: exact sums could reach 2**62; this PE supports int64 sums only "
+            "(operands too wide)"
+        )
+
+    def mass_bound(self) -> np.ndarray:
+        """Float64 (..., M, N): an upper bound (up to float64 rounding) on ``sum_k |p|`` per output."""
+        return np.broadcast_to(self.column_bound()[..., None, :], self.out_shape)
+
+    def max_product(self) -> float:
+        """Upper bound on ``|p|`` over every product (float64)."""
+        return float("inf")
+
+    def products_wide(self, idx: tuple[np.ndarray, ...], k: int, n: int) -> WideInt:
+        """Exact products at ``k`` for the outputs ``idx`` as a WideInt of ``n`` digits."""
+        return WideInt.from_int64(self.products(idx, k), n)
 
 
 class IntegerProducts(ProductSource):
@@ -291,14 +331,33 @@ class IntegerProducts(ProductSource):
     def products_dense(self, k, cols=None):
         return self.a[..., :, k, None].astype(np.int64) * self._w(cols)[..., None, k, :].astype(np.int64)
 
-    def products(self, idx, k, cols=None):
+    def _operands(self, idx, k, cols=None):
         *lead, m, n = idx
         w = self._w(cols)
         a_lead = tuple(ix if self.a.shape[i] != 1 else 0 for i, ix in enumerate(lead))
         w_lead = tuple(ix if w.shape[i] != 1 else 0 for i, ix in enumerate(lead))
-        av = self.a[a_lead + (m, k)].astype(np.int64)
-        wv = w[w_lead + (k, n)].astype(np.int64)
+        return self.a[a_lead + (m, k)].astype(np.int64), w[w_lead + (k, n)].astype(np.int64)
+
+    def products(self, idx, k, cols=None):
+        av, wv = self._operands(idx, k, cols)
         return av * wv
+
+    def partial_wide(self, n):
+        return wide_matmul(self.a, self.w, n)
+
+    def mass_bound(self):
+        a = np.abs(self.a.astype(np.float64))
+        return np.matmul(a, np.abs(self.w.astype(np.float64)))
+
+    def max_product(self):
+        _, amax, wmax = self.bounds
+        return amax * wmax
+
+    def products_wide(self, idx, k, n):
+        av, wv = self._operands(idx, k)
+        if self.max_product() < float(2**62):
+            return WideInt.from_int64(av * wv, n)
+        return wd.product_int64(av, wv, n)
 
 
 def _abs(x: np.ndarray) -> np.ndarray:
@@ -317,29 +376,49 @@ def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Ov
     ----------
     products : ProductSource
         The exact products, shape (..., M, K, N) conceptually.
-    bias_codes : array of int64, broadcastable to (..., 1, N) or None
+    bias_codes : array of int64 or WideInt, broadcastable to (..., 1, N), or None
         Preloaded accumulator codes (on the accumulator grid, inside its range).
     acc : FixedPoint
-        Accumulator format (``bits`` <= 64 signed, 63 unsigned).
+        Accumulator format (``bits`` <= 128 signed, 127 unsigned).
     overflow : Overflow or str
         ``"wrap"`` or ``"saturate"`` (``"natural"`` means saturate).
 
     Returns
     -------
     AccumulatorResult
+        ``codes`` int64, or a WideInt when the accumulator's range does not fit int64.
     """
     overflow = Overflow.coerce(overflow, "overflow")
     if overflow is Overflow.NATURAL:
         overflow = Overflow.SATURATE
-    lo, hi = acc.min_code, acc.max_code
+    shape = products.out_shape
+    wide_codes = wide_accumulator(acc)
+    col_bound = products.column_bound()  # (..., N)
+    if isinstance(bias_codes, WideInt):
+        bias_abs = np.abs(wd.to_float64(bias_codes.broadcast_to(shape[:-2] + (1, shape[-1]))))[..., 0, :]
+    else:
+        bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if bias_codes is None else bias_codes
+        bias = np.broadcast_to(np.asarray(bias).astype(np.int64), shape[:-2] + (1, shape[-1]))
+        bias_abs = np.abs(bias.astype(np.float64))[..., 0, :]  # (..., N)
+        if float((bias_abs + col_bound).max(initial=0.0)) < INT64_SAFE:
+            r = _accumulate_int64(products, None if bias_codes is None else bias, bias_abs, col_bound, acc, overflow)
+            if wide_codes:
+                codes = WideInt.from_int64(r.codes, digits_for(acc.bits))
+                r = AccumulatorResult(codes, acc, overflow, r.overflow_count)
+            return r
+        bias_codes = bias
+    codes, count = accumulate_wide(products, bias_codes, acc, overflow, bias_abs, col_bound, wide_codes)
+    return AccumulatorResult(codes, acc, overflow, count)
+
+
+def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, acc: FixedPoint,
+                      overflow: Overflow) -> AccumulatorResult:
+    """The contract with int64 sums (``|bias| + sum_k max|p| < 2**62``)."""
+    # every prefix sum lies within +-2**62, so a wider range acts as if cut there (keeps lo, hi int64)
+    lo, hi = max(acc.min_code, -(2**62)), min(acc.max_code, 2**62)
     shape = products.out_shape
     no_bias = bias_codes is None
-    bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if bias_codes is None else np.asarray(bias_codes)
-    bias = np.broadcast_to(bias.astype(np.int64), shape[:-2] + (1, shape[-1]))
-    bias_abs = np.abs(bias.astype(np.float64))[..., 0, :]  # (..., N)
-    col_bound = products.column_bound()  # (..., N)
-    if float((bias_abs + col_bound).max(initial=0.0)) >= INT64_SAFE:
-        raise ValueError(f"exact sums in accumulator={acc} could reach 2**62: operands too wide for int64 results")
+    bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if no_bias else bias_codes
     if overflow is Overflow.WRAP or products.K == 0:
         s = products.partial(0, products.K) + bias
         out_of_range = ~_in_range(s, lo, hi)

@@ -22,6 +22,7 @@ from ristretto_sim.emulator.accumulator import (
     check_accumulator,
     check_fixed,
     default_accumulator,
+    wide_accumulator,
 )
 from ristretto_sim.emulator.exact_sum import F32_EXACT, F64_EXACT
 from ristretto_sim.emulator.fixed_gemm import check_codes
@@ -33,6 +34,7 @@ from ristretto_sim.emulator.im2col import (
     transposed_as_direct,
     weight_matrix,
 )
+from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
 
 
@@ -92,16 +94,26 @@ def conv_accumulate(
     dtype = _operand_dtype(x)
     xp = pad_nhwc(x.astype(dtype, copy=False), pad)
     wm = weight_matrix(w, g) if w_matrix is None else w_matrix
-    bias = None if bias_codes is None else np.asarray(bias_codes, dtype=np.int64).reshape(g, 1, o // g)
-    out = np.empty((n, ho, wo, o), dtype=np.int64)
+    if bias_codes is None:
+        bias = None
+    elif isinstance(bias_codes, WideInt):
+        bias = bias_codes.reshape((g, 1, o // g))
+    else:
+        bias = np.asarray(bias_codes, dtype=np.int64).reshape(g, 1, o // g)
+    wide = wide_accumulator(acc)  # codes as WideInt digits: (digits, N, Ho, Wo, O) while assembling
+    out = np.empty(((digits_for(acc.bits),) if wide else ()) + (n, ho, wo, o), dtype=np.int64)
+    lead = (slice(None),) if wide else ()
     count = 0
     overflow = Overflow.coerce(overflow, "overflow")
     for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), dtype):
         r = accumulate(products_cls(patches, wm), bias, acc, overflow)
         nb, yb = bs.stop - bs.start, ys.stop - ys.start
-        out[bs, ys] = r.codes.transpose(1, 0, 2).reshape(nb, yb, wo, o)
+        codes = r.codes.transpose(1, 0, 2).reshape((nb, yb, wo, o))
+        out[lead + (bs, ys)] = codes.digits if wide else codes
         count += r.overflow_count
     overflow = Overflow.SATURATE if overflow is Overflow.NATURAL else overflow
+    if wide:
+        return AccumulatorResult(WideInt(np.ascontiguousarray(out.transpose(0, 1, 4, 2, 3))), acc, overflow, count)
     return AccumulatorResult(np.ascontiguousarray(out.transpose(0, 3, 1, 2)), acc, overflow, count)
 
 
@@ -147,13 +159,14 @@ def fixed_conv2d(
         ``K = kh * kw * C_in / groups``.
     overflow : Overflow or str
         ``"saturate"`` or ``"wrap"``.
-    bias_codes : array of int, shape (C_out,), optional
+    bias_codes : array of int or WideInt, shape (C_out,), optional
         Accumulator codes preloaded before the products.
 
     Returns
     -------
     AccumulatorResult
-        Accumulator codes of shape (N, C_out, Ho, Wo) and the overflow count (over all outputs).
+        Accumulator codes of shape (N, C_out, Ho, Wo) (int64, or WideInt for accumulators wider than int64) and
+        the overflow count (over all outputs).
     """
     geom = ConvGeometry() if geometry is None else geometry
     if not isinstance(geom, ConvGeometry):

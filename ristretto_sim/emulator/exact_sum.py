@@ -13,13 +13,20 @@ float GEMMs whose every partial sum is provably an exactly representable integer
   shifted and added in ``int64``.
 
 The final sums must fit ``int64``: :func:`exact_matmul` raises ``ValueError`` when the bound on ``|sum|``
-reaches ``2**62``. Leading (batch) dimensions broadcast as in ``numpy.matmul``; operands are integer arrays or
-float arrays holding integers.
+reaches ``2**62``. Wider sums (accumulators beyond 62 bits) go through :func:`wide_matmul`: the operands are
+split into 20-bit limbs, K into runs of at most ``2**21`` (so each limb-pair GEMM's sums stay below
+``2**61``), and every limb-pair GEMM (an :func:`exact_matmul`) is added into a
+:class:`~ristretto_sim.emulator.wide.WideInt` at its shift.
+
+Leading (batch) dimensions broadcast as in ``numpy.matmul``; operands are integer arrays or float arrays
+holding integers.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ristretto_sim.emulator.wide import WideInt, sum_int64
 
 #: largest magnitude below which every integer is exact in float32 / float64
 F32_EXACT = float(2**24)
@@ -28,6 +35,8 @@ F64_EXACT = float(2**53)
 INT64_SAFE = float(2**62)
 #: limb width used when products do not fit float64's mantissa
 LIMB_BITS = 20
+#: longest run of K per limb-pair GEMM in :func:`wide_matmul` (20-bit limbs: sums below 2**61)
+WIDE_K_RUN = 2**21
 #: relative safety margin on float64 bounds (their own rounding error is far below this)
 _MARGIN = 1.0 - 1e-9
 
@@ -167,3 +176,46 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
             with np.errstate(over="ignore"):
                 out += part << np.int64(LIMB_BITS * (i + j))  # wraps mod 2**64; the final sum fits int64
     return out
+
+
+def wide_matmul(a, w, n: int) -> WideInt:
+    """Exact ``a @ w`` of int64 codes of any magnitude, as a :class:`~ristretto_sim.emulator.wide.WideInt` of
+    ``n`` digits (``32 n`` bits must hold every sum; the result wraps modulo ``2**(32 n)`` otherwise).
+
+    Parameters
+    ----------
+    a : array of integers, shape (..., M, K)
+        Integer codes (signed integer dtype up to int64, or a float dtype holding integers).
+    w : array of integers, shape (..., K, N)
+    n : int
+        Digits of the result.
+
+    Returns
+    -------
+    WideInt, shape (..., M, N)
+    """
+    a = np.asarray(a)
+    w = np.asarray(w)
+    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
+        raise ValueError(
+            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
+        )
+    out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+    K = a.shape[-1]
+    if K == 0 or a.size == 0 or w.size == 0:
+        return WideInt.zeros(n, out_shape)
+    total = float(column_bounds(a, w).sum(axis=-2).max(initial=0.0))
+    if total < INT64_SAFE * _MARGIN:
+        return WideInt.from_int64(exact_matmul(a, w), n)
+    a_limbs = _limbs(a, LIMB_BITS)
+    w_limbs = _limbs(w, LIMB_BITS)
+
+    def parts():  # one limb-pair GEMM at a time, added into the digits as it comes
+        for k0 in range(0, K, WIDE_K_RUN):
+            k1 = min(K, k0 + WIDE_K_RUN)
+            for i, al in enumerate(a_limbs):
+                for j, wl in enumerate(w_limbs):
+                    part = exact_matmul(al[..., k0:k1], wl[..., k0:k1, :])
+                    yield np.broadcast_to(part, out_shape), LIMB_BITS * (i + j)
+
+    return sum_int64(parts(), n)

@@ -6,14 +6,17 @@ wrap or saturation as in :mod:`ristretto_sim.emulator.accumulator`. It runs on f
 the partial sums provably fit the mantissa (:mod:`ristretto_sim.emulator.exact_sum`), and is bit-exact for
 every input.
 
-Limits: accumulators up to 64 bits (signed; 63 unsigned) and exact sums below ``2**62`` in magnitude (``|bias|
-+ sum_k max|a*w|``); operand codes up to 64 bits.
+Limits: accumulators up to 128 bits (signed; 127 unsigned), operand codes of int64, K below ``2**31``. Exact sums
+below ``2**62`` in magnitude (``|bias| + sum_k max|a*w|``) run in int64; wider ones through the limb path
+(:mod:`~ristretto_sim.emulator.wide_accumulator`). Accumulators wider than int64 give
+:class:`~ristretto_sim.emulator.wide.WideInt` codes (and take WideInt ``bias_codes``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ristretto_sim.emulator import wide as wd
 from ristretto_sim.emulator.accumulator import (
     AccumulatorResult,
     IntegerProducts,
@@ -22,6 +25,7 @@ from ristretto_sim.emulator.accumulator import (
     check_fixed,
     default_accumulator,
 )
+from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
 
 
@@ -36,7 +40,13 @@ def check_codes(codes, fmt: FixedPoint, name: str) -> np.ndarray:
     name : str
         Parameter name used in error messages.
     """
+    if isinstance(codes, WideInt):
+        if codes.size and (wd.less_than(codes, fmt.min_code) | wd.greater_than(codes, fmt.max_code)).any():
+            raise ValueError(f"{name} codes lie outside {fmt}'s range [{fmt.min_code}, {fmt.max_code}]")
+        return codes
     c = np.asarray(codes)
+    if c.dtype.kind == "O" and c.size:  # Python integers (e.g. codes of a wide accumulator)
+        return check_codes(WideInt.from_ints(c, digits_for(max(int(v).bit_length() for v in c.flat) + 1)), fmt, name)
     if c.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integer codes, got dtype {c.dtype}")
     if c.size:
@@ -71,13 +81,14 @@ def fixed_matmul(
         that cannot overflow, ``in.bits + w.bits + ceil(log2 K) + 1`` bits.
     overflow : Overflow or str
         ``"saturate"`` (clamp after every addition) or ``"wrap"``.
-    bias_codes : array of int, shape (N,), optional
+    bias_codes : array of int or WideInt, shape (N,), optional
         Accumulator codes preloaded before the first product (see ``bias_to_accumulator``).
 
     Returns
     -------
     AccumulatorResult
-        Accumulator codes, shape (..., M, N), and the overflow count.
+        Accumulator codes, shape (..., M, N) (int64, or WideInt for accumulators wider than int64), and the
+        overflow count.
     """
     check_fixed(in_fmt, "in_fmt")
     check_fixed(w_fmt, "w_fmt")
@@ -128,6 +139,8 @@ def fixed_dot(
         raise ValueError(f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need two vectors of length K)")
     if w_fmt.per_channel:
         raise ValueError(f"w_fmt={w_fmt} is per-channel; a dot product has one output channel")
-    bias = None if bias_code is None else np.asarray([bias_code], dtype=np.int64)
+    bias = None
+    if bias_code is not None:
+        bias = np.asarray([bias_code], dtype=object if abs(int(bias_code)) >= 2**63 else np.int64)
     r = fixed_matmul(a[None, :], w[:, None], in_fmt, w_fmt, accumulator=accumulator, overflow=overflow, bias_codes=bias)
     return AccumulatorResult(r.codes.reshape(()), r.accumulator, r.overflow, r.overflow_count, r.bias_saturations)

@@ -25,6 +25,7 @@ from dataclasses import KW_ONLY, asdict, dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import wide as wd
 from ristretto_sim.emulator.accumulator import (
     accumulate,
     bias_to_accumulator,
@@ -55,6 +56,7 @@ from ristretto_sim.emulator.shift_pe import (
     shift_products,
     weight_shift_codes,
 )
+from ristretto_sim.emulator.wide import WideInt
 from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo, Rounding
 from ristretto_sim.formats.base import NumberFormat
@@ -476,7 +478,8 @@ class PreparedLayer:
 
 # ----------------------------------------------------------------------------------- exact fixed point
 def output_stage(acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: LayerFormats, channel_axis: int, key):
-    """Accumulator codes -> (values, output codes or None, output saturations) per the output format."""
+    """Accumulator codes (int64 or WideInt) -> (values, output codes or None, output saturations) per the output
+    format."""
     out = formats.outputs
     if isinstance(out, FixedPoint):
         rq = requantize(acc_codes, acc_frac, out, formats.rounding, Overflow.SATURATE, key, channel_axis)
@@ -489,6 +492,11 @@ def output_stage(acc_codes, acc: FixedPoint, acc_frac: np.ndarray, formats: Laye
     shape = [1] * acc_codes.ndim
     shape[channel_axis] = acc_frac.size
     scale = -acc_frac.reshape(shape)
+    if isinstance(acc_codes, WideInt):  # correctly rounded, or rounded to odd for one more correct rounding
+        if out is None:
+            return np.ldexp(wd.to_float64(acc_codes), scale), None, 0
+        values = np.ldexp(wd.to_float64(acc_codes, odd=True), scale)
+        return out.quantize(values, formats.rounding, rng=key), None, _out_of_range(values, out)
     codes = np.asarray(acc_codes, dtype=np.int64)
     hi = np.ldexp((codes >> np.int64(32)).astype(np.float64), 32)  # codes = hi + lo, both exact in float64
     lo = (codes & np.int64(0xFFFFFFFF)).astype(np.float64)

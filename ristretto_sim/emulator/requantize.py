@@ -8,7 +8,12 @@ shifts left (exact). The result is clamped to the output range (``Overflow.SATUR
 
 Stochastic rounding uses the formats' counter-based generator (``uniform_bits53``): element ``i`` of the
 flattened array gets draw ``u_i``, and the value rounds up iff ``frac + u >= 1``, the same rule as
-``round_to_integer``.
+``round_to_integer`` (decided on the 53 bits below the point, which is exact since ``u`` has 53 bits).
+
+Accumulator codes are int64, or :class:`~ristretto_sim.emulator.wide.WideInt` for accumulators wider than int64
+(up to 128 bits): the same decisions are then taken on the wide value's bits (floor quotient, half bit, sticky
+bits below it, parity, the 53 bits below the point), one pass per distinct shift, and the result is
+saturated (or wrapped) to the output format (at most 64 bits) exactly as for int64 codes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import wide as wd
+from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 from ristretto_sim.formats.rounding import stochastic_key, uniform_bits53
 
@@ -100,7 +107,7 @@ def requantize(
 
     Parameters
     ----------
-    codes : array of int64
+    codes : array of int64 or WideInt
         Accumulator codes.
     frac_bits : int or array of int
         Fraction of ``codes`` (per output channel allowed: a vector along ``channel_axis``).
@@ -121,7 +128,8 @@ def requantize(
     if not isinstance(out, FixedPoint):
         raise TypeError(f"out={out!r} must be a FixedPoint")
     overflow = Overflow.coerce(overflow, "overflow")
-    v = np.asarray(codes, dtype=np.int64)
+    rounding = Rounding.coerce(rounding, "rounding")
+    v = codes if isinstance(codes, WideInt) else np.asarray(codes, dtype=np.int64)
 
     def along(f):
         f = np.asarray(f, dtype=np.int64)
@@ -136,6 +144,8 @@ def requantize(
     f_in = along(frac_bits)
     f_out = along(out.frac_bits)
     s = f_in - f_out
+    if isinstance(v, WideInt):
+        return _requantize_wide(v, np.broadcast_to(s, v.shape), out, rounding, overflow, rng)
     # clamp before left shifts so they cannot overflow int64 (anything beyond the output range saturates
     # anyway)
     if np.any(s < 0):
@@ -151,3 +161,56 @@ def requantize(
     else:
         q = np.clip(q, lo, hi)
     return Requantized(q.astype(np.int64), out, n_bad)
+
+
+def _round_wide(v: WideInt, s: int, rounding: Rounding, draws) -> WideInt:
+    """``v / 2**s`` rounded (``s > 0``), decided exactly on the bits of ``v``; ``draws`` as ``uniform_bits53``."""
+    q = wd.shift_right_floor(v, s)
+    half = wd.bits_at(v, s - 1, 1).astype(bool)
+    sticky = wd.any_bits_below(v, s - 1)
+    inexact = half | sticky
+    if rounding is Rounding.NEAREST_EVEN:
+        up = half & (sticky | (q.digits[0] & 1).astype(bool))
+    elif rounding is Rounding.NEAREST_AWAY:
+        up = half & (sticky | ~wd.is_negative(q))
+    elif rounding is Rounding.NEAREST_UP:
+        up = half
+    elif rounding is Rounding.FLOOR:
+        return q
+    elif rounding is Rounding.CEIL:
+        up = inexact
+    elif rounding is Rounding.TOWARD_ZERO:
+        up = inexact & wd.is_negative(q)
+    else:  # STOCHASTIC: up iff r / 2**s + u >= 1 with u = k / 2**53, decided on t = the 53 bits below the point
+        t = wd.bits_at(v, s - 53, 53) if s > 53 else wd.bits_at(v, 0, s) << np.int64(53 - s)
+        up = (draws >= (np.int64(1 << 53) - t)) & inexact
+    return wd.add(q, WideInt.from_int64(up.astype(np.int64), q.n))
+
+
+def _requantize_wide(v: WideInt, s: np.ndarray, out: FixedPoint, rounding: Rounding, overflow: Overflow,
+                     rng) -> Requantized:
+    """:func:`requantize` of WideInt codes; ``s`` is the shift per element."""
+    draws = None
+    if rounding is Rounding.STOCHASTIC:
+        draws = uniform_bits53(stochastic_key(rng), v.shape).astype(np.int64)
+    shifts = np.unique(s)
+    q = None
+    for sh in shifts.tolist():
+        if sh > 0:
+            r = _round_wide(v, sh, rounding, draws)
+        elif sh < 0:
+            # beyond 66 bits every nonzero value saturates and wraps to 0 in <= 64-bit outputs: cap the shift
+            left = min(-sh, 66)
+            r = wd.shift_left(v.resize(digits_for(32 * v.n + left)), left)
+        else:
+            r = v
+        q = r if q is None else wd.where(s == sh, r, q)
+    if q is None:
+        q = v
+    lo, hi = out.min_code, out.max_code
+    bad = wd.less_than(q, lo) | wd.greater_than(q, hi)
+    if overflow is Overflow.WRAP:
+        q = wd.wrap(q.resize(max(q.n, digits_for(out.bits + 1))), out.bits, out.signed)
+    else:
+        q, _ = wd.clamp(q, lo, hi)
+    return Requantized(wd.to_int64(q), out, int(bad.sum()))

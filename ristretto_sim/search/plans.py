@@ -9,10 +9,11 @@ subnormals, no specials). Power of two: weights ``pow2[exp_min, exp_max]`` witho
 activations 8-bit DFP.
 
 ``exact`` mode adds what hardware needs: an accumulator with ``frac = fl_in + fl_w`` whose width cannot overflow
-(``in.bits + w.bits + ceil(log2 K) + 1``, capped at the emulator's 64 bits; then overflows are counted) or is
-declared (``acc_bits``), and optionally the bias at the accumulator's precision (an extension) instead of the
-weights' format. ``ristretto`` mode plans carry no accumulator (Ristretto used float32) and rounding NEAREST (its
-GPU ``rint``), so they equal what the Caffe importer reads back from the written prototxt.
+(``in.bits + w.bits + ceil(log2 K) + 1``, capped at the emulator's 128 bits, which only operands wider than 32
+bits can reach; then overflows are counted) or is declared (``acc_bits``), and optionally the bias at the
+accumulator's precision (an extension) instead of the weights' format. ``ristretto`` mode plans carry no
+accumulator (Ristretto used float32) and rounding NEAREST (its GPU ``rint``), so they equal what the Caffe
+importer reads back from the written prototxt.
 """
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ def test_contract_violations():
         fixed_matmul(a + 200, w, I8, I8)
     with pytest.raises(TypeError, match="integer codes"):
         fixed_matmul(a.astype(float), w, I8, I8)
-    with pytest.raises(ValueError, match="at most 64"):
-        fixed_matmul(a, w, I8, I8, accumulator=FixedPoint(65, 0))
+    with pytest.raises(ValueError, match="at most 127"):
+        fixed_matmul(a, w, I8, I8, accumulator=FixedPoint(128, 0, signed=False))
     with pytest.raises(ValueError, match="overflow='bogus'"):
         fixed_matmul(a, w, I8, I8, overflow="bogus")
     with pytest.raises(TypeError, match="in_fmt"):
