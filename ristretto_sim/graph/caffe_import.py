@@ -19,8 +19,9 @@ What each Caffe layer becomes (the layer specs of ``graph.layers`` encode Caffe'
   moving average factor; 0 counts as 1/0 = 0 as in Caffe); ``Scale`` -> ``Scale``;
 * ``Split`` and ``Dropout`` (identity at inference) alias their top to their bottom; no layer is emitted;
 * ``Data``/``Input``/``MemoryData``/``ImageData``/legacy ``input:`` fields -> network inputs;
-  ``transform_param`` (scale, mean_value, mean_file, crop_size) -> ``Network.preprocess``; the ``label`` top
-  is dropped;
+  ``transform_param`` (scale, mean_value, mean_file, crop_size, mirror) -> ``Network.preprocess``; the ``label``
+  top is dropped; the phase's data layer (its source, backend and batch size) -> ``CaffeModel.data_source``
+  (``data_sources`` gives both phases' without building the nets);
 * ``Accuracy`` and loss layers (``SoftmaxWithLoss``, ``EuclideanLoss``, ...) and ``Silence`` are heads, not
   layers: the tensors they score become network outputs and are listed in ``CaffeModel.heads``.
 
@@ -46,6 +47,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ristretto_sim.data.caffe_source import PHASES, DataSource
 from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph.caffe_quant import RistrettoQuant, read_quantization
@@ -133,6 +135,9 @@ class CaffeModel:
         ``"TEST"`` or ``"TRAIN"``, the phase the layers were selected for.
     weights_loaded : bool
         False when built with ``structure_only=True`` (all weights zero).
+    data_source : DataSource or None
+        The phase's data layer (``Data``, ``ImageData``, ...): its source, backend and batch size; None for
+        ``Input`` layers and ``input:`` fields.
     """
 
     network: Network
@@ -142,6 +147,7 @@ class CaffeModel:
     heads: tuple[Head, ...] = ()
     phase: str = "TEST"
     weights_loaded: bool = True
+    data_source: DataSource | None = None
 
     def __post_init__(self):
         if not isinstance(self.network, Network):
@@ -152,6 +158,8 @@ class CaffeModel:
         object.__setattr__(self, "heads", tuple(self.heads))
         if self.phase not in ("TEST", "TRAIN"):
             raise ValueError(f"phase={self.phase!r} must be 'TEST' or 'TRAIN'")
+        if self.data_source is not None and not isinstance(self.data_source, DataSource):
+            raise TypeError(f"data_source={self.data_source!r} must be a DataSource or None")
 
     def quant_plan(self, mode: str = "ristretto"):
         """The Ristretto layers' formats as a ``QuantPlan`` (default mode ``ristretto``, as the file meant).
@@ -292,6 +300,42 @@ def _net_layers(net: Message) -> list[_Layer]:
     return [_normalise(m, v1, i) for i, m in enumerate(net.all("layers") if v1 else net.all("layer"))]
 
 
+_SOURCE_PARAMS = ("data_param", "image_data_param", "memory_data_param", "window_data_param")
+
+
+def _data_source(layer: _Layer, phase: str, path: Path) -> DataSource:
+    """The ``DataSource`` of a data layer (not ``Input``): source, backend (``Data`` only), batch size."""
+    msg = layer.msg
+    source, batch = "", None
+    for sub in _SOURCE_PARAMS:
+        p = msg.sub(sub)
+        if p.has("batch_size") and batch is None:
+            batch = int(p.get("batch_size"))
+        if p.has("source") and not source:
+            source = str(p.get("source"))
+    backend = str(msg.sub("data_param").get("backend")) if layer.type == "Data" else None
+    return DataSource(phase, layer.name, layer.type, source, backend, batch or None, str(path))
+
+
+def data_sources(prototxt, *, level: int = 0, stages: Sequence[str] = ()) -> dict[str, DataSource]:
+    """``{"TRAIN": DataSource, "TEST": DataSource}``: each phase's first data layer (``Data``, ``ImageData``,
+    ...; not ``Input``), selected by the same ``include``/``exclude`` rules as the importer, without building
+    the nets. Phases without one are left out."""
+    path = Path(os.fspath(prototxt))
+    net = read_prototxt(path)
+    try:
+        layers = _net_layers(net)
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    found = {}
+    for phase in PHASES:
+        for layer in layers:
+            if layer.type in INPUT_TYPES and layer.type != "Input" and _included(layer, phase, level, stages):
+                found[phase] = _data_source(layer, phase, path)
+                break
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- the importer
 class _Importer:
     def __init__(self, path: Path, net: Message, weights: Message | None, weights_path: Path | None, *,
@@ -323,6 +367,7 @@ class _Importer:
         self.heads: list[Head] = []
         self.quant: dict[str, RistrettoQuant] = {}
         self.preprocess: Preprocessing | None = None
+        self.data_source: DataSource | None = None
         self.consumed: set[str] = set()
         self.label_blobs: set[str] = set()
         self.all_blob_names: set[str] = set()
@@ -440,6 +485,7 @@ class _Importer:
         dp = msg.sub("data_param")
         scale = tp.get("scale") if tp.has("scale") else dp.get("scale")
         crop = tp.get("crop_size") if tp.has("crop_size") else dp.get("crop_size")
+        mirror = bool(tp.get("mirror") if tp.has("mirror") else dp.get("mirror"))
         mean = tuple(float(v) for v in tp.all("mean_value"))
         mean_file = tp.get("mean_file") if tp.has("mean_file") else dp.get("mean_file")
         mean_image = None
@@ -448,7 +494,8 @@ class _Importer:
                 raise self.err(layer, "transform_param sets both mean_file and mean_value (Caffe forbids it)")
             mean_image = read_mean_file(self.resolve(layer, mean_file))
         try:
-            self.preprocess = Preprocessing(scale=scale, mean=mean, mean_image=mean_image, crop_size=crop)
+            self.preprocess = Preprocessing(scale=scale, mean=mean, mean_image=mean_image, crop_size=crop,
+                                            mirror=mirror)
         except ValueError as exc:
             raise self.err(layer, f"transform_param: {exc}") from None
         shape = self.data_shape(layer, mean_image, crop, mean)
@@ -459,6 +506,8 @@ class _Importer:
         self.add_input(layer, layer.tops[0], per_sample)
         for top in layer.tops[1:]:
             self.label_blobs.add(top)
+        if self.data_source is None:
+            self.data_source = _data_source(layer, self.phase, self.path)
 
     def resolve(self, layer: _Layer, name: str) -> Path:
         p = Path(name)
@@ -796,8 +845,7 @@ class _Importer:
         except ModelError as exc:
             raise ModelError(f"{self.path}: {exc}") from None
         return CaffeModel(network, self.quant, tuple(self.inplace), self.aliases, tuple(self.heads),
-                          self.phase,
-                          weights_loaded=not self.structure_only)
+                          self.phase, weights_loaded=not self.structure_only, data_source=self.data_source)
 
 
 def load_caffe_model(prototxt, weights=None, *, phase: str = "TEST", level: int = 0,

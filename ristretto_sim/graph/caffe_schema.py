@@ -128,7 +128,8 @@ MESSAGES: dict[str, dict[int, Field]] = {
                                                                                         "uint32"),
                                 4: _f("mean_file", "string"), 5: _f("mean_value", "float", R)},
     "DataParameter": {1: _f("source", "string"), 4: _f("batch_size", "uint32"), 8: _f("backend", "enum:DB"),
-                      2: _f("scale", "float"), 3: _f("mean_file", "string"), 5: _f("crop_size", "uint32")},
+                      2: _f("scale", "float"), 3: _f("mean_file", "string"), 5: _f("crop_size", "uint32"),
+                      6: _f("mirror", "bool")},
     "MemoryDataParameter": {1: _f("batch_size", "uint32"), 2: _f("channels", "uint32"), 3: _f("height",
                                                                                               "uint32"),
                             4: _f("width", "uint32")},
@@ -183,7 +184,7 @@ BY_NAME: dict[str, dict[str, Field]] = {m: {f.name: f for f in fs.values()} for 
 DEFAULTS: dict[str, dict[str, object]] = {
     "NetState": {"phase": "TEST", "level": 0},
     "TransformationParameter": {"scale": 1.0, "mirror": False, "crop_size": 0},
-    "DataParameter": {"scale": 1.0, "crop_size": 0},
+    "DataParameter": {"scale": 1.0, "crop_size": 0, "mirror": False, "backend": "LEVELDB"},
     "AccuracyParameter": {"top_k": 1, "axis": 1},
     "ConcatParameter": {"axis": 1, "concat_dim": 1},
     "BatchNormParameter": {"moving_average_fraction": 0.999, "eps": 1e-5},

@@ -115,6 +115,11 @@ class QuantizeResult:
     final_accuracy : float or None
     statistics : RangeStatistics
     images, calibration_images : int
+    scored_on, calibrated_on : str
+        Where the scored and the statistics-pass images came from (e.g. ``"LMDB examples/mnist/mnist_test_lmdb"``).
+    transforms : mapping of str to str
+        ``scored`` (the TEST transform when it crops or mirrors, else empty) and ``calibration`` (e.g.
+        ``"TRAIN transform: random crop 227, mirror, seed 0"``).
     batch_size : int
         TEST batch size of the score.
     exp_bits : int or None
@@ -149,6 +154,9 @@ class QuantizeResult:
     images: int = 0
     calibration_images: int = 0
     batch_size: int = 0
+    scored_on: str = ""
+    calibrated_on: str = ""
+    transforms: Mapping[str, str] = field(default_factory=dict)
     exp_bits: int | None = None
     overflows: Mapping[str, int] = field(default_factory=dict)
     saturations: Mapping[str, int] = field(default_factory=dict)
@@ -168,6 +176,7 @@ class QuantizeResult:
         object.__setattr__(self, "extensions", tuple(self.extensions))
         object.__setattr__(self, "overflows", MappingProxyType(dict(self.overflows)))
         object.__setattr__(self, "saturations", MappingProxyType(dict(self.saturations)))
+        object.__setattr__(self, "transforms", MappingProxyType(dict(self.transforms)))
         if self.final_plan is None:
             object.__setattr__(self, "final_plan", self.plan)
             object.__setattr__(self, "final_accuracy", self.accuracy)
@@ -227,6 +236,8 @@ class QuantizeResult:
             "images": self.images,
             "batch_size": self.batch_size,
             "calibration_images": self.calibration_images,
+            "data": {"scored": self.scored_on, "calibration": self.calibrated_on,
+                     "transforms": dict(self.transforms)},
             "granularity": self.granularity.value,
             "acc_bits": self.acc_bits,
             "bias_at_accumulator": self.bias_at_accumulator,

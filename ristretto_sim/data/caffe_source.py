@@ -1,0 +1,123 @@
+"""The data a Caffe data layer names: ``DataSource`` (phase, layer, source path, backend, batch size) and loading it.
+
+A prototxt's ``Data`` layer reads ``data_param.source`` with ``data_param.backend`` (``LEVELDB``, Caffe's default
+when unset, or ``LMDB``) in batches of ``data_param.batch_size``; train_val files have one per phase (TRAIN: the
+training set, TEST: the validation set). Caffe opens the source relative to the *current directory* (the
+examples are run from Caffe's root: ``examples/mnist/mnist_test_lmdb``); ``DataSource.candidates`` tries that
+first, then relative to the prototxt's directory. Only LMDB sources of ``Data`` layers are read
+(``lmdb_source``); anything else (LevelDB, ``ImageData`` lists, HDF5) is a ``DataError`` saying how to go on.
+The Caffe importer (``graph.caffe_import``) builds these; this module only reads files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.lmdb_source import INSTALL_LMDB, is_lmdb, lmdb_module, read_lmdb
+from ristretto_sim.errors import DataError
+
+PHASES = ("TRAIN", "TEST")
+BACKENDS = ("LMDB", "LEVELDB")
+OR_DATA = "or pass --data (a directory of IDX files or CIFAR-10 batches, an LMDB directory, or a dataset name)"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One data layer of one phase of a Caffe prototxt.
+
+    Parameters
+    ----------
+    phase : {"TRAIN", "TEST"}
+    layer : str
+        The data layer's name.
+    type : str
+        Its Caffe type (``Data``, ``ImageData``, ``MemoryData``, ...).
+    source : str
+        ``data_param.source`` (or ``image_data_param.source``) as written; empty when the layer names none.
+    backend : str or None
+        ``"LMDB"`` or ``"LEVELDB"`` for a ``Data`` layer (Caffe's default ``LEVELDB`` when unset), else None.
+    batch_size : int or None
+        The layer's ``batch_size``.
+    prototxt : str
+        The file that declares the layer (sources are also looked for beside it).
+    """
+
+    phase: str
+    layer: str
+    type: str
+    source: str = ""
+    backend: str | None = None
+    batch_size: int | None = None
+    prototxt: str = ""
+
+    def __post_init__(self):
+        if self.phase not in PHASES:
+            raise ValueError(f"phase={self.phase!r} must be one of {PHASES}")
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise ValueError(f"backend={self.backend!r} must be one of {BACKENDS} or None")
+        if self.batch_size is not None:
+            if isinstance(self.batch_size, bool) or int(self.batch_size) != self.batch_size or self.batch_size < 1:
+                raise ValueError(f"batch_size={self.batch_size!r} must be a positive integer or None")
+            object.__setattr__(self, "batch_size", int(self.batch_size))
+        for name in ("layer", "type", "source", "prototxt"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string")
+
+    @property
+    def where(self) -> str:
+        """``"Data layer 'mnist' (TEST phase) of lenet_train_test.prototxt"``, for messages."""
+        return f"{self.type} layer {self.layer!r} ({self.phase} phase)" + (
+            f" of {self.prototxt}" if self.prototxt else "")
+
+    def candidates(self) -> tuple[Path, ...]:
+        """Where the source is looked for: as written (relative to the current directory, as Caffe opens it),
+        then relative to the prototxt's directory."""
+        p = Path(self.source)
+        if p.is_absolute() or not self.prototxt:
+            return (p,)
+        beside = Path(self.prototxt).parent / p
+        return (p,) if beside == p else (p, beside)
+
+    def locate(self) -> Path | None:
+        """The first candidate that exists, or None."""
+        return next((c for c in self.candidates() if c.exists()), None)
+
+    def describe(self) -> str:
+        """``"LMDB examples/mnist/mnist_test_lmdb"``."""
+        return f"{self.backend or self.type} {self.source}"
+
+
+def load_source(source: DataSource, limit: int | None = None) -> Dataset:
+    """Read the first ``limit`` images of a data layer's LMDB source, in Caffe's read order.
+
+    Raises
+    ------
+    DataError
+        A layer type or backend that is not read (LevelDB: convert it to LMDB), a source that is not found (the
+        message lists the paths tried), or the ``lmdb`` package missing (the message says how to install it);
+        each message also offers ``--data``.
+    """
+    if source.type != "Data":
+        raise DataError(f"{source.where}: {source.type} sources are not read; {OR_DATA}")
+    if not source.source:
+        raise DataError(f"{source.where} names no data_param.source; {OR_DATA}")
+    if source.backend != "LMDB":
+        raise DataError(f"{source.where}: source {source.source!r} has backend {source.backend} (Caffe's default "
+                        "when data_param.backend is not set); LevelDB is not supported: convert it to LMDB (Caffe's "
+                        f"convert_imageset --backend=lmdb) and set backend: LMDB, {OR_DATA}")
+    tried = ", ".join(str(c.absolute()) for c in source.candidates())
+    path = source.locate()
+    if path is None:
+        raise DataError(f"{source.where}: LMDB source {source.source!r} not found (looked for {tried}; Caffe "
+                        "opens it relative to the current directory): run from the directory its path is relative to "
+                        f"(Caffe's root for the Caffe examples), {OR_DATA}")
+    if not is_lmdb(path):
+        raise DataError(f"{source.where}: {path} is not an LMDB (no data.mdb in it); {OR_DATA}")
+    try:
+        lmdb_module()
+    except DataError:
+        raise DataError(f"{source.where}: reading the LMDB source {str(path.absolute())!r} needs the lmdb package: "
+                        f"{INSTALL_LMDB}; {OR_DATA}") from None
+    return read_lmdb(path, limit)
