@@ -355,7 +355,7 @@ class IntegerProducts(ProductSource):
 
     def products_wide(self, idx, k, n):
         av, wv = self._operands(idx, k)
-        if self.max_product() < float(2**62):
+        if self.max_product() <= float(2**62):
             return WideInt.from_int64(av * wv, n)
         return wd.product_int64(av, wv, n)
 
@@ -400,7 +400,8 @@ def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Ov
         bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if bias_codes is None else bias_codes
         bias = np.broadcast_to(np.asarray(bias).astype(np.int64), shape[:-2] + (1, shape[-1]))
         bias_abs = np.abs(bias.astype(np.float64))[..., 0, :]  # (..., N)
-        if float((bias_abs + col_bound).max(initial=0.0)) < INT64_SAFE:
+        # int64 sums; a wide accumulator then cannot overflow if signed (unsigned ones wrap negative sums)
+        if float((bias_abs + col_bound).max(initial=0.0)) < INT64_SAFE and (acc.signed or not wide_codes):
             r = _accumulate_int64(products, None if bias_codes is None else bias, bias_abs, col_bound, acc, overflow)
             if wide_codes:
                 codes = WideInt.from_int64(r.codes, digits_for(acc.bits))
@@ -414,7 +415,8 @@ def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Ov
 def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, acc: FixedPoint,
                       overflow: Overflow) -> AccumulatorResult:
     """The contract with int64 sums (``|bias| + sum_k max|p| < 2**62``)."""
-    # every prefix sum lies within +-2**62, so a wider range acts as if cut there (keeps lo, hi int64)
+    # every prefix sum lies within +-2**62, so a wider range acts as if cut there (keeps lo, hi int64; callers
+    # send wide accumulators here only when signed)
     lo, hi = max(acc.min_code, -(2**62)), min(acc.max_code, 2**62)
     shape = products.out_shape
     no_bias = bias_codes is None

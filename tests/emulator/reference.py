@@ -168,3 +168,34 @@ def shift_matmul_ref(a, sign, exp, zero, in_frac, acc, shifter_bits, signed, mod
             out[m, n] = s
             count += c
     return out, count
+
+
+def float_round_to_odd(v: int) -> float:
+    """An integer as float64 rounded to odd at 53 significant bits: truncated, the lowest bit set if inexact."""
+    mag = abs(int(v))
+    drop = max(mag.bit_length() - 53, 0)
+    top = mag >> drop
+    if top << drop != mag:
+        top |= 1
+    r = float(top) * 2.0**drop
+    return -r if v < 0 else r
+
+
+def wide_layer_ref(xc, wc, bias_codes, acc, out, acc_frac, out_frac, mode="nearest_even"):
+    """A linear layer on codes, one output at a time in Python integers: bias preload, products added in order
+    with per-addition saturation to ``acc``, rounding shift by ``acc_frac - out_frac`` (per output channel
+    allowed), saturation to ``out``. xc (M, K), wc (N, K) -> (codes (M, N), accumulator overflows)."""
+    M, K = xc.shape
+    N = wc.shape[0]
+    af = np.broadcast_to(np.asarray(acc_frac), (N,))
+    of = np.broadcast_to(np.asarray(out_frac), (N,))
+    codes = np.zeros((M, N), dtype=object)
+    count = 0
+    for m in range(M):
+        for n in range(N):
+            s, c = clamp_walk(0 if bias_codes is None else int(bias_codes[n]),
+                              [int(xc[m, k]) * int(wc[n, k]) for k in range(K)], acc.min_code, acc.max_code,
+                              "saturate")
+            count += c
+            codes[m, n] = requantize_ref(s, int(af[n]) - int(of[n]), mode, out.min_code, out.max_code)
+    return codes, count

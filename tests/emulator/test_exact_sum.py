@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ristretto_sim.emulator.exact_sum import _plan_chunks, column_bounds, exact_matmul
+from ristretto_sim.emulator.exact_sum import _plan_chunks, column_bounds, exact_matmul, wide_matmul
 
 
 def _int_ref(a, w):
@@ -100,3 +100,40 @@ def test_property_exact_for_any_widths(bits, m, k, n, seed):
     a = rng.integers(-(2 ** (bits[0] - 1)), 2 ** (bits[0] - 1) + 1, size=(m, k))
     w = rng.integers(-(2 ** (bits[1] - 1)), 2 ** (bits[1] - 1) + 1, size=(k, n))
     assert (exact_matmul(a, w).astype(object) == _int_ref(a, w)).all()
+
+
+def _dot_ref(a, w):
+    """Python-int ``a @ w`` with leading dims broadcast (small arrays)."""
+    lead = np.broadcast_shapes(a.shape[:-2], w.shape[:-2])
+    a = np.broadcast_to(a, lead + a.shape[-2:])
+    w = np.broadcast_to(w, lead + w.shape[-2:])
+    out = np.zeros(lead + (a.shape[-2], w.shape[-1]), dtype=object)
+    for idx in np.ndindex(*out.shape):
+        *b, m, n = idx
+        out[idx] = sum(int(a[(*b, m, k)]) * int(w[(*b, k, n)]) for k in range(a.shape[-1]))
+    return out
+
+
+@pytest.mark.parametrize("bits", [32, 63])
+@pytest.mark.parametrize("seed", range(3))
+def test_wide_matmul_equals_python_integers(bits, seed):
+    rng = np.random.default_rng(seed)
+    lead = [(), (2,), (3, 1)][seed]
+    m, k, n = (int(v) for v in rng.integers(1, 40, size=3))
+    a = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=lead + (m, k), dtype=np.int64)
+    w = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=(k, n) if seed != 2 else (2, k, n), dtype=np.int64)
+    a.reshape(-1)[0] = -(2 ** (bits - 1))  # the extreme code
+    w.reshape(-1)[0] = -(2 ** (bits - 1))
+    got = wide_matmul(a, w, 6)
+    assert (got.to_python() == _dot_ref(a, w)).all()
+
+
+def test_wide_matmul_small_sums_and_float_operands():
+    a = np.arange(12, dtype=np.int64).reshape(3, 4) - 6
+    w = np.arange(8, dtype=np.int64).reshape(4, 2)
+    assert (wide_matmul(a, w, 2).to_python() == _dot_ref(a, w)).all()  # one exact_matmul, no limbs
+    big = (np.arange(6, dtype=np.float64).reshape(2, 3) - 3) * 2.0**40  # float arrays holding integers
+    assert (wide_matmul(big, big.T, 4).to_python() == _dot_ref(big.astype(np.int64), big.T.astype(np.int64))).all()
+    assert wide_matmul(np.zeros((2, 0)), np.zeros((0, 3)), 3).shape == (2, 3)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        wide_matmul(a, w.T, 3)

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ristretto_sim.emulator import default_accumulator, fixed_dot, fixed_matmul
-from ristretto_sim.emulator.accumulator import WALK_CHUNK, bias_to_accumulator
+from ristretto_sim.emulator.accumulator import WALK_CHUNK, bias_to_accumulator, wide_accumulator
+from ristretto_sim.emulator.wide import WideInt
 from ristretto_sim.formats import FixedPoint
 from tests.emulator.reference import matmul_ref
 
@@ -250,3 +251,92 @@ def test_big_saturating_gemm_against_a_plain_sequential_loop():
             clipped |= (s > acc.max_code) | (s < acc.min_code)
             np.clip(s, acc.min_code, acc.max_code, out=s)
         assert np.array_equal(r.codes, s) and r.overflow_count == int(clipped.sum())
+
+
+# ------------------------------------------------------------------ the limb path (sums beyond 2**62)
+I32 = FixedPoint(32, 0)
+I64 = FixedPoint(64, 0)
+
+
+def _check_any(a, w, in_fmt, w_fmt, acc, mode, bias=None, wide_bias=False):
+    """fixed_matmul against the Python-int walk; codes are a WideInt exactly when the accumulator's range does
+    not fit int64."""
+    bias_arg = None if bias is None else (WideInt.from_ints(bias, 5) if wide_bias else np.asarray(bias, np.int64))
+    r = fixed_matmul(a, w, in_fmt, w_fmt, accumulator=acc, overflow=mode, bias_codes=bias_arg)
+    want, count = matmul_ref(a, w, bias, acc.min_code, acc.max_code, mode)
+    if wide_accumulator(acc):
+        assert isinstance(r.codes, WideInt)
+        got = r.codes.to_python()
+    else:
+        assert r.codes.dtype == np.int64
+        got = r.codes.astype(object)
+    assert (got == want).all()
+    assert r.overflow_count == count
+    return r, count
+
+
+def _codes(rng, fmt, shape):
+    return rng.integers(fmt.min_code, fmt.max_code, size=shape, endpoint=True, dtype=np.int64)
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+@pytest.mark.parametrize("acc_bits", [40, 62])
+def test_narrow_accumulator_fed_by_32x32_products(mode, acc_bits):
+    """Exact sums beyond 2**62 (products up to 2**62) into a narrow accumulator: today's int64 path raised."""
+    rng = np.random.default_rng(acc_bits)
+    a, w = _codes(rng, I32, (6, 50)), _codes(rng, I32, (50, 5))
+    a[0], w[:, 0] = I32.min_code, I32.min_code  # products of 2**62: the largest
+    a[1, ::2] = I32.max_code  # a row that swings between the rails
+    bias = [int(v) for v in rng.integers(-(2 ** (acc_bits - 2)), 2 ** (acc_bits - 2), size=5)]
+    _, count = _check_any(a, w, I32, I32, FixedPoint(acc_bits, 0), mode, bias)
+    assert count > 0
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+def test_default_accumulator_of_32_bit_operands(mode):
+    rng = np.random.default_rng(5)
+    a, w = _codes(rng, I32, (7, 800)), _codes(rng, I32, (800, 4))
+    acc = default_accumulator(I32, I32, 800)
+    assert acc.bits == 75
+    _, count = _check_any(a[:, :800], w, I32, I32, acc, mode)
+    assert count == 0
+    # a bias at the rails of the 75-bit accumulator: now sums leave the range both ways
+    bias = [acc.max_code, acc.min_code, acc.max_code - 2**60, 12345]
+    _check_any(a, w, I32, I32, acc, mode, bias, wide_bias=True)
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+@pytest.mark.parametrize("acc_bits", [96, 128])
+def test_64_bit_operands_into_wide_accumulators(mode, acc_bits):
+    """Products up to 2**126: the walk adds WideInt products."""
+    rng = np.random.default_rng(acc_bits)
+    a, w = _codes(rng, I64, (5, 9)), _codes(rng, I64, (9, 4))
+    a[0], w[:, 0] = I64.min_code, I64.min_code
+    a[1] = I64.max_code
+    bias = [0, -(2 ** (acc_bits - 2)), 2 ** (acc_bits - 2), 7]
+    _, count = _check_any(a, w, I64, I64, FixedPoint(acc_bits, 0), mode, bias, wide_bias=True)
+    assert count > 0
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+def test_unsigned_wide_accumulator_and_small_sums(mode):
+    rng = np.random.default_rng(2)
+    a, w = _codes(rng, I32, (4, 30)), _codes(rng, I32, (30, 3))
+    _check_any(a, w, I32, I32, FixedPoint(100, 0, signed=False), mode, [0, 2**99, 2**70], wide_bias=True)
+    # small sums into a wide accumulator: the int64 path computes them, codes are still a WideInt
+    a16, w16 = _codes(rng, FixedPoint(16, 0), (4, 30)), _codes(rng, FixedPoint(16, 0), (30, 3))
+    f16 = FixedPoint(16, 0)
+    _check_any(a16, w16, f16, f16, FixedPoint(96, 0), mode, [1, -1, 5])
+    _check_any(a16, w16, f16, f16, FixedPoint(90, 0, signed=False), mode, [1, 0, 5])
+
+
+def test_wide_dot_and_bias_validation():
+    a = np.array([2**31 - 1, -(2**31), 5])
+    r = fixed_dot(a, a, I32, I32, accumulator=FixedPoint(75, 0), bias_code=2**73)
+    assert r.codes.shape == () and r.codes.to_python() == 2**73 + (2**31 - 1) ** 2 + 2**62 + 25
+    r = fixed_dot(a, a, I32, I32, accumulator=FixedPoint(75, 0), bias_code=2**74 - 1)
+    assert r.codes.to_python() == 2**74 - 1 and r.overflow_count == 1
+    with pytest.raises(ValueError, match="outside"):
+        fixed_dot(a, a, I32, I32, accumulator=FixedPoint(75, 0), bias_code=2**74)
+    codes, sat = bias_to_accumulator([2.0**80, -(2.0**80), 3.5, 1e30], FixedPoint(100, 10), np.full(4, 10))
+    assert codes.to_python().tolist() == [2**90, -(2**90), 3584, 2**99 - 1] and sat == 1
