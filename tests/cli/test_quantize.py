@@ -1,6 +1,7 @@
 """``ristretto-sim quantize``: Ristretto's flags, outputs, JSON, resume and errors."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,44 @@ def test_written_prototxt_scores_the_combined_accuracy(capsys, tmp_path):
                  "--batch-size", "100", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert s["mode"] == "ristretto" and s["top1"] == pytest.approx(d["accuracy"], abs=1e-7)  # float32 score
+
+
+LENET_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "caffe-lenet"
+
+
+@pytest.mark.skipif(not (MNIST.is_dir() and LENET_DIR.is_dir()), reason="shared MNIST / Caffe LeNet absent")
+def test_caffe_lmdb_sources_from_the_prototxt(capsys, tmp_path, monkeypatch):
+    """Without --data, Caffe LeNet reads examples/mnist/mnist_{train,test}_lmdb from the current directory, as
+    Caffe does; the analysis equals the run on the same images from IDX files."""
+    pytest.importorskip("lmdb", reason="the optional lmdb package is not installed (pip install lmdb)")
+    from ristretto_sim.data import load_idx, write_datum_lmdb
+
+    mnist = load_idx(MNIST, "test").take(1000)
+    for name in ("mnist_train_lmdb", "mnist_test_lmdb"):
+        write_datum_lmdb(tmp_path / "examples" / "mnist" / name, mnist.images, mnist.labels)
+    monkeypatch.chdir(tmp_path)
+    lenet = ["--model", str(LENET_DIR / "lenet_train_test.prototxt"), "--weights",
+             str(LENET_DIR / "lenet_iter_10000.caffemodel"), "--iterations", "2", "--progress", "off"]
+    assert main(["quantize", *lenet]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header == ("scored on 200 images of LMDB examples/mnist/mnist_test_lmdb (100 per batch); statistics pass "
+                      "on 640 images of LMDB examples/mnist/mnist_train_lmdb (TRAIN transform: no crop, no mirror)")
+    assert main(["quantize", *lenet, "--json"]) == 0
+    from_lmdb = json.loads(capsys.readouterr().out)
+    assert main(["quantize", *lenet, "--json", "--data", str(MNIST)]) == 0
+    from_idx = json.loads(capsys.readouterr().out)
+    assert from_lmdb["data"]["scored"] == "LMDB examples/mnist/mnist_test_lmdb"
+    assert from_idx["data"]["scored"] == f"mnist test ({MNIST})"
+    for d in (from_lmdb, from_idx):
+        for key in ("data", "seconds"):
+            d.pop(key)
+    assert from_lmdb == from_idx
+    # --data given: the LMDB directory itself works as well
+    assert main(["quantize", *lenet, "--json", "--data", "examples/mnist/mnist_test_lmdb"]) == 0
+    assert json.loads(capsys.readouterr().out)["sweeps"] == from_idx["sweeps"]
+    # errors: one line, naming what was looked for and the fixes
+    monkeypatch.chdir(tmp_path / "examples")
+    one_line_error(capsys, lenet, "LMDB source 'examples/mnist/mnist_test_lmdb' not found (looked for")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "lmdb", None)
+    one_line_error(capsys, lenet, "needs the lmdb package: pip install 'ristretto-sim[lmdb]'")

@@ -456,3 +456,48 @@ def test_data_layer_shapes(tmp_path, data_layer, shape):
     text = (f'layer {{ name: "d" {data_layer} top: "data" top: "label" }}\n'
             'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }')
     assert load_caffe(write(tmp_path, text)[0]).input.shape == shape
+
+
+def test_data_sources_per_phase_and_the_mirror(tmp_path):
+    from ristretto_sim.graph.caffe_import import data_sources
+
+    text = """
+    layer { name: "train" type: "Data" top: "data" top: "label" include { phase: TRAIN }
+            transform_param { scale: 0.5 crop_size: 4 mirror: true }
+            data_param { source: "train_lmdb" batch_size: 32 backend: LMDB } }
+    layer { name: "val" type: "Data" top: "data" top: "label" include { phase: TEST }
+            transform_param { scale: 0.5 crop_size: 4 }
+            data_param { source: "val_lmdb" batch_size: 10 } }
+    layer { name: "r" type: "ReLU" bottom: "data" top: "r" }
+    """
+    proto = write(tmp_path, text)[0]
+    found = data_sources(proto)
+    assert set(found) == {"TRAIN", "TEST"}
+    train, test = found["TRAIN"], found["TEST"]
+    assert (train.layer, train.type, train.source, train.backend, train.batch_size) == (
+        "train", "Data", "train_lmdb", "LMDB", 32)
+    assert (test.layer, test.source, test.backend, test.batch_size) == ("val", "val_lmdb", "LEVELDB", 10)  # default
+    assert test.prototxt == str(proto) and test.phase == "TEST"
+    model = load_caffe_model(proto, input_shape=(3, 6, 6))
+    assert model.data_source == test and model.network.preprocess.mirror is False
+    train_model = load_caffe_model(proto, phase="TRAIN", input_shape=(3, 6, 6))
+    assert train_model.data_source == train and train_model.network.preprocess.mirror is True
+    # the deprecated data_param.mirror counts too; Input layers have no source
+    legacy = text.replace("crop_size: 4 }\n            data_param { source: \"val_lmdb\"",
+                          "crop_size: 4 }\n            data_param { mirror: true source: \"val_lmdb\"")
+    (tmp_path / "b").mkdir()
+    assert load_caffe(write(tmp_path / "b", legacy)[0], input_shape=(3, 6, 6)).preprocess.mirror is True
+    (tmp_path / "c").mkdir()
+    deploy = write(tmp_path / "c", input_layer((1, 1, 4, 4)) + 'layer { name: "r" type: "ReLU" bottom: "data" '
+                   'top: "r" }')[0]
+    assert data_sources(deploy) == {} and load_caffe_model(deploy).data_source is None
+
+
+@pytest.mark.skipif(not (LENET / "lenet_train_test.prototxt").is_file(), reason="../shared/data/caffe-lenet absent")
+def test_caffe_lenet_data_sources():
+    from ristretto_sim.graph.caffe_import import data_sources
+
+    found = data_sources(LENET / "lenet_train_test.prototxt")
+    assert {p: (s.source, s.backend, s.batch_size) for p, s in found.items()} == {
+        "TRAIN": ("examples/mnist/mnist_train_lmdb", "LMDB", 64),
+        "TEST": ("examples/mnist/mnist_test_lmdb", "LMDB", 100)}
