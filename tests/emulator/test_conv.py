@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from ristretto_sim.emulator import ConvGeometry, fixed_conv2d, fixed_conv_transpose2d
 from ristretto_sim.emulator import im2col as im2col_mod
+from ristretto_sim.emulator.wide import WideInt
 from ristretto_sim.formats import FixedPoint
 from tests.emulator.reference import conv2d_ref, conv_transpose2d_ref
 
@@ -133,3 +134,40 @@ def test_property_random_geometry(c_per_group, groups, o_per_group, hw, k, strid
     r = fixed_conv2d(x, w, I8, I8, geom, accumulator=acc, overflow=mode, bias_codes=bias)
     want, count = conv2d_ref(x, w, bias, acc.min_code, acc.max_code, mode, stride, pad, dil, groups)
     assert (r.codes.astype(object) == want).all() and r.overflow_count == count
+
+
+# ------------------------------------------------------------------ the limb path
+@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+@pytest.mark.parametrize("bits,acc_bits", [(32, 40), (32, 75), (64, 100)])
+def test_conv2d_wide_sums_against_python_integers(case, mode, bits, acc_bits, monkeypatch):
+    """32- and 64-bit codes into narrow and wide accumulators, chunked output rows (WideInt assembly)."""
+    c, o, h, w_, kh, kw, stride, pad, dil, g = case
+    monkeypatch.setattr(im2col_mod, "CHUNK_BYTES", 2000)  # several patch chunks
+    fmt = FixedPoint(bits, 0)
+    rng = np.random.default_rng(sum(case[:6]) + bits)
+    x = rng.integers(fmt.min_code, fmt.max_code, size=(2, c, h, w_), endpoint=True, dtype=np.int64)
+    w = rng.integers(fmt.min_code, fmt.max_code, size=(o, c // g, kh, kw), endpoint=True, dtype=np.int64)
+    x[0, :, 0, :] = fmt.min_code
+    acc = FixedPoint(acc_bits, 0)
+    bias = [int(v) * 2 ** (acc_bits - 40) for v in rng.integers(-(2**37), 2**37, size=o)]
+    bias[0] = acc.max_code
+    bias_codes = WideInt.from_ints(bias, 4) if acc_bits > 64 else np.array(bias, dtype=np.int64)
+    geom = ConvGeometry(stride=stride, padding=pad, dilation=dil, groups=g)
+    r = fixed_conv2d(x, w, fmt, fmt, geom, accumulator=acc, overflow=mode, bias_codes=bias_codes)
+    want, count = conv2d_ref(x, w, bias, acc.min_code, acc.max_code, mode, stride, pad, dil, g)
+    got = r.codes.to_python() if acc_bits > 64 else r.codes.astype(object)
+    assert got.shape == want.shape and (got == want).all()
+    assert r.overflow_count == count > 0
+
+
+def test_conv_transpose_wide_sums():
+    rng = np.random.default_rng(21)
+    fmt = FixedPoint(40, 0)
+    x = rng.integers(fmt.min_code, fmt.max_code, size=(1, 4, 3, 4), endpoint=True, dtype=np.int64)
+    w = rng.integers(fmt.min_code, fmt.max_code, size=(4, 3, 3, 3), endpoint=True, dtype=np.int64)
+    geom = ConvGeometry(stride=2, padding=1, groups=2, output_padding=1)
+    r = fixed_conv_transpose2d(x, w, fmt, fmt, geom)
+    assert r.accumulator.bits == 40 + 40 + 5 + 1  # K = 2 * 3 * 3
+    want = conv_transpose2d_ref(x, w, (2, 2), (1, 1, 1, 1), (1, 1), 2, (1, 1))
+    assert (r.codes.to_python() == want).all() and r.overflow_count == 0

@@ -1,4 +1,5 @@
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -11,9 +12,16 @@ from ristretto_sim.emulator import (
     emulate_layer,
     emulate_linear,
 )
-from ristretto_sim.emulator.layer import emulate_conv_transpose2d
-from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, ristretto_fixed_point
-from tests.emulator.reference import conv2d_ref, conv_transpose2d_ref, matmul_ref, requantize_ref
+from ristretto_sim.emulator.layer import _keys, emulate_conv_transpose2d
+from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, ristretto_fixed_point
+from ristretto_sim.formats.rounding import uniform_bits53
+from tests.emulator.reference import (
+    conv2d_ref,
+    conv_transpose2d_ref,
+    matmul_ref,
+    requantize_ref,
+    wide_layer_ref,
+)
 
 
 def _round_half_even(v):
@@ -214,3 +222,96 @@ def test_wide_accumulator_read_out_to_a_minifloat_rounds_once():
     assert r.values[0, 0] == 2.0**57 + 2.0**34
     r = emulate_linear(x, w, None, LayerFormats(fin, fw, accumulator=FixedPoint(62, 0)))
     assert r.values[0, 0] == float(2**57 + 2**33 + 1)  # the nearest float64
+
+
+# ------------------------------------------------------------------ 32-bit operands: the limb path
+F32_IN, F32_W = FixedPoint(32, 16), FixedPoint(32, 24)
+
+
+def _bias_ref(b, fb, acc_frac):
+    """Bias quantized to ``fb``, then rounded (nearest even) to the accumulator grid, in Python integers."""
+    bq = b if fb is None else fb.quantize(b)
+    return [round(Fraction(float(v)) * 2 ** int(f)) for v, f in zip(bq, np.broadcast_to(acc_frac, bq.shape),
+                                                                    strict=True)]
+
+
+def test_linear_32_bit_operands_with_the_default_accumulator():
+    """K = 800: the default accumulator has 32 + 32 + 10 + 1 = 75 bits (the int64 path raised before)."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3, 800)) * 2000
+    w = rng.normal(size=(4, 800)) * 40
+    b = rng.normal(size=4) * 100
+    fb, fout = FixedPoint(32, 16), FixedPoint(32, 4)
+    f = LayerFormats(F32_IN, F32_W, fb, fout)
+    r = emulate_linear(x, w, b, f)
+    assert r.stats.accumulator == "fixed75.40" and r.stats.accumulator_overflows == 0
+    acc = FixedPoint(75, 40)
+    want, count = wide_layer_ref(F32_IN.encode(x), F32_W.encode(w), _bias_ref(b, fb, 40), acc, fout, 40, 4)
+    assert count == 0 and r.codes.tolist() == want.tolist()
+    assert r.stats.output_saturations == 0 and np.array_equal(r.values, np.ldexp(r.codes.astype(float), -4))
+    # no output format: the accumulator's values, correctly rounded to float64
+    r = emulate_linear(x, w, b, LayerFormats(F32_IN, F32_W, fb))
+    sums, _ = wide_layer_ref(F32_IN.encode(x), F32_W.encode(w), _bias_ref(b, fb, 40), acc, acc, 40, 40)
+    assert r.values.tolist() == [[float(Fraction(int(v), 2**40)) for v in row] for row in sums]
+
+
+def test_linear_32_bit_operands_saturating_narrow_accumulator_and_stochastic():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(4, 60)) * 20000
+    w = rng.normal(size=(3, 60)) * 100
+    acc, fout = FixedPoint(64, 40), FixedPoint(16, 20)
+    f = LayerFormats(F32_IN, F32_W, None, fout, acc)
+    r = emulate_linear(x, w, np.array([1e6, -1e6, 0.0]), f)
+    want, count = wide_layer_ref(F32_IN.encode(x), F32_W.encode(w), _bias_ref(np.array([1e6, -1e6, 0.0]), None, 40),
+                                 acc, fout, 40, 20)
+    assert count > 0 and r.stats.accumulator_overflows == count and r.codes.tolist() == want.tolist()
+    # stochastic rounding everywhere: the output's 53-bit rule on the wide accumulator, same seed, same codes
+    fout = FixedPoint(48, 8)
+    f = LayerFormats(F32_IN, F32_W, None, fout, rounding="stochastic")
+    r1, r2 = emulate_linear(x, w, None, f, rng=5), emulate_linear(x, w, None, f, rng=5)
+    assert np.array_equal(r1.codes, r2.codes) and r1.stats.accumulator == "fixed71.40"
+    kin, kw, _, kout = _keys(5, Rounding.STOCHASTIC)
+    xc, wc = F32_IN.encode(x, "stochastic", rng=kin), F32_W.encode(w, "stochastic", rng=kw)
+    sums, _ = matmul_ref(xc, wc.T, None, -(2**70), 2**70 - 1, "saturate")
+    draws = uniform_bits53(kout, sums.shape)
+    expect = [[requantize_ref(int(sums[m, n]), 32, "stochastic", fout.min_code, fout.max_code,
+                              Fraction(int(draws[m, n]), 2**53)) for n in range(3)] for m in range(4)]
+    assert r1.codes.tolist() == expect
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_32_bit_operands_with_per_channel_weights(groups):
+    rng = np.random.default_rng(13 + groups)
+    x = rng.normal(size=(2, 4, 5, 5)) * 3000
+    w = rng.normal(size=(4, 4 // groups, 3, 3)) * 30
+    b = rng.normal(size=4) * 50
+    fw = FixedPoint(32, (24, 22, 25, 20))
+    fout = FixedPoint(32, 2)
+    f = LayerFormats(F32_IN, fw, None, fout)
+    geom = ConvGeometry(stride=(1, 2), padding=1, groups=groups)
+    r = emulate_conv2d(x, w, b, f, geom)
+    k = 9 * 4 // groups
+    acc = FixedPoint(32 + 32 + int(np.ceil(np.log2(k))) + 1, (40, 38, 41, 36))
+    assert r.stats.accumulator == str(acc)
+    accf = np.array(acc.frac_bits)
+    xc, wc = F32_IN.encode(x), fw.encode(w)
+    sums, count = conv2d_ref(xc, wc, _bias_ref(b, None, accf), acc.min_code, acc.max_code, "saturate", (1, 2),
+                             (1, 1, 1, 1), groups=groups)
+    expect = np.vectorize(lambda c, s: requantize_ref(c, s, "nearest_even", fout.min_code, fout.max_code),
+                          otypes=[object])(sums, (accf - 2).reshape(1, 4, 1, 1))
+    assert count == 0 and r.codes.tolist() == expect.tolist()
+
+
+def test_conv_transpose2d_32_bit_operands():
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(1, 2, 3, 3)) * 10000
+    w = rng.normal(size=(2, 3, 3, 3)) * 40
+    fout = FixedPoint(40, 8)
+    f = LayerFormats(F32_IN, F32_W, outputs=fout)
+    geom = ConvGeometry(stride=2, padding=1, output_padding=1)
+    r = emulate_conv_transpose2d(x, w, None, f, geom)
+    assert r.stats.accumulator == "fixed70.40"  # K = 2 * 3 * 3 = 18: 32 + 32 + 5 + 1
+    exact = conv_transpose2d_ref(F32_IN.encode(x), F32_W.encode(w), (2, 2), (1, 1, 1, 1), (1, 1), 1, (1, 1))
+    expect = np.vectorize(lambda c: requantize_ref(c, 32, "nearest_even", fout.min_code, fout.max_code),
+                          otypes=[object])(exact)
+    assert r.codes.tolist() == expect.tolist()

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ristretto_sim.emulator import requantize, rounding_shift
+from ristretto_sim.emulator.wide import WideInt
 from ristretto_sim.formats import FixedPoint, Rounding
 from ristretto_sim.formats.rounding import StochasticKey, uniform_bits53
 from tests.emulator.reference import requantize_ref
@@ -108,3 +109,54 @@ def test_property_any_widths_against_fractions(code, f_in, out_bits, f_out, sign
     assert r.saturations == int(
         not (out.min_code <= requantize_ref(code, f_in - f_out, mode.value, -(2**200), 2**200) <= out.max_code)
     )
+
+
+# ------------------------------------------------------------------ wide (WideInt) accumulator codes
+def _wide_codes(rng, n):
+    vals = [int(v) for v in rng.integers(-(2**62), 2**62, size=n)]
+    vals = [v * (2**63 + 12345) + int(r) for v, r in zip(vals, rng.integers(0, 2**40, size=n), strict=True)]
+    vals[:8] = [2**126 - 1, -(2**126), 0, -1, 1, 2**70 + 2**69, -(2**70) - 2**69, 3 * 2**60]
+    return vals
+
+
+@pytest.mark.parametrize("mode", list(Rounding))
+@pytest.mark.parametrize("shift", [-3, 0, 1, 17, 53, 54, 60, 70, 100, 126])
+def test_wide_codes_every_rounding_mode(mode, shift):
+    rng = np.random.default_rng(shift + 200)
+    vals = _wide_codes(rng, 200)
+    codes = WideInt.from_ints(vals, 5)
+    out = FixedPoint(40, 0)
+    key = StochasticKey(9, 3)
+    r = requantize(codes, shift, out, mode, rng=key if mode is Rounding.STOCHASTIC else None)
+    draws = uniform_bits53(key, (len(vals),))
+    want = [
+        requantize_ref(v, shift, mode.value, out.min_code, out.max_code, Fraction(int(u), 2**53))
+        for v, u in zip(vals, draws, strict=True)
+    ]
+    assert r.codes.dtype == np.int64 and r.codes.tolist() == want
+    unclamped = [
+        requantize_ref(v, shift, mode.value, -(2**300), 2**300, Fraction(int(u), 2**53))
+        for v, u in zip(vals, draws, strict=True)
+    ]
+    assert r.saturations == sum(not out.min_code <= q <= out.max_code for q in unclamped)
+
+
+def test_wide_codes_per_channel_fractions_wrap_and_unsigned():
+    rng = np.random.default_rng(7)
+    vals = np.array(_wide_codes(rng, 24), dtype=object).reshape(2, 4, 3)
+    codes = WideInt.from_ints(vals, 5)
+    acc_frac = np.array([60, 90, 5, 64])
+    out = FixedPoint(16, (3, -4, 8, 0))  # shifts 57, 94, -3, 64 along axis 1
+    for mode in ("nearest_even", "stochastic"):
+        r = requantize(codes, acc_frac, out, mode, channel_axis=1, rng=11)
+        draws = uniform_bits53(StochasticKey(11), vals.shape)
+        for idx in np.ndindex(*vals.shape):
+            s = int(acc_frac[idx[1]]) - out.frac_bits[idx[1]]
+            want = requantize_ref(vals[idx], s, mode, out.min_code, out.max_code, Fraction(int(draws[idx]), 2**53))
+            assert int(r.codes[idx]) == want, (idx, mode)
+    r = requantize(codes, 64, FixedPoint(12, 0), "floor", overflow="wrap")
+    assert r.codes.tolist() == (np.vectorize(lambda v: (v >> 64) % 2**12 - (((v >> 64) % 2**12) >> 11) * 2**12,
+                                             otypes=[object])(vals)).tolist()
+    r = requantize(codes, 100, FixedPoint(8, 0, signed=False), "nearest_even")
+    assert r.codes.tolist() == np.vectorize(lambda v: requantize_ref(v, 100, "nearest_even", 0, 255),
+                                            otypes=[object])(vals).tolist()
