@@ -55,7 +55,16 @@ Fast and exact
 Integer GEMMs run as float32 (or float64) BLAS GEMMs on chunks of K whose partial sums provably fit the
 mantissa (``2**24`` / ``2**53``; the bound ``sum_k max_m|a| * |w|`` is computed from the data), chunk sums are
 added in int64, and wider operands are split into limbs; no NumPy integer matmul, no per-element Python loops.
-Limits: accumulators up to 64 bits (signed; 63 unsigned) and exact sums below ``2**62``.
+
+Limits: accumulators up to 128 bits (signed; 127 unsigned: ``MAX_ACCUMULATOR_BITS``, FixedPoint's own maximum),
+operand codes up to 64 bits (int64), K below ``2**31``. Exact sums below ``2**62`` run in int64; wider ones (e.g.
+32-bit inputs x 32-bit weights, whose default accumulator has 70+ bits) take the limb path
+(:mod:`~ristretto_sim.emulator.wide_accumulator`): limb-pair BLAS GEMMs added into
+:class:`~ristretto_sim.emulator.wide.WideInt` numbers (32-bit digits), the same wrap and per-addition saturation
+(outputs near the rails walked product by product), the rounding shift decided on the wide bits; bit-exact.
+Accumulator codes (``AccumulatorResult.codes``) are a ``WideInt`` when the accumulator's range does not fit
+int64 (signed above 64 bits, unsigned above 63), int64 otherwise. The shift-and-add PE keeps int64 sums (62-bit
+accumulators).
 
 Layers take a faster exact path (:mod:`~ristretto_sim.emulator.fast_fixed`) when cheap bounds (the input
 format's maxima, else the batch's extreme codes, times the weights' column sums) prove the accumulator cannot

@@ -340,3 +340,18 @@ def test_wide_dot_and_bias_validation():
         fixed_dot(a, a, I32, I32, accumulator=FixedPoint(75, 0), bias_code=2**74)
     codes, sat = bias_to_accumulator([2.0**80, -(2.0**80), 3.5, 1e30], FixedPoint(100, 10), np.full(4, 10))
     assert codes.to_python().tolist() == [2**90, -(2**90), 3584, 2**99 - 1] and sat == 1
+
+
+def test_product_sources_without_a_limb_path_keep_the_int64_limit():
+    """A PE whose products cannot be summed in wide arithmetic (the shift-and-add PE) raises a clear error."""
+    from ristretto_sim.emulator.accumulator import ProductSource, accumulate
+
+    class Huge(ProductSource):
+        K = 1
+        out_shape = (1, 1)
+
+        def column_bound(self):
+            return np.array([2.0**70])
+
+    with pytest.raises(ValueError, match="could reach 2\\*\\*62.*int64 sums only"):
+        accumulate(Huge(), None, FixedPoint(62, 0))

@@ -210,7 +210,7 @@ def test_ristretto_mode_conv_transpose_matches_float_reference():
     assert np.array_equal(r.values, np.ldexp(exact.astype(float), -11))  # small sums: float32 is exact here
 
 
-def test_wide_accumulator_read_out_to_a_minifloat_rounds_once():
+def test_62_bit_accumulator_read_out_to_a_minifloat_rounds_once():
     """2**57 + 2**33 + 1 lies just above an fp32 midpoint; its nearest float64 IS the midpoint, so reading the
     accumulator through float64 would round to even (2**57), while one rounding gives 2**57 + 2**34."""
     from ristretto_sim.formats import CATALOG
@@ -315,3 +315,18 @@ def test_conv_transpose2d_32_bit_operands():
     expect = np.vectorize(lambda c: requantize_ref(c, 32, "nearest_even", fout.min_code, fout.max_code),
                           otypes=[object])(exact)
     assert r.codes.tolist() == expect.tolist()
+
+
+def test_wide_accumulator_read_out_to_a_minifloat_rounds_once():
+    """The same trap beyond int64: 2**91 + 2**67 + 1 is just above an fp32 midpoint (the nearest float64 is the
+    midpoint, which rounds to even: 2**91); the rounded-to-odd read-out gives 2**91 + 2**68."""
+    from ristretto_sim.formats import CATALOG
+
+    fin = fw = FixedPoint(48, 0)
+    x = np.array([[2.0**45, 2.0**45, 2.0**45, 1.0]])
+    w = np.array([[2.0**45, 2.0**45, 2.0**22, 1.0]])
+    acc = FixedPoint(96, 0)
+    r = emulate_linear(x, w, None, LayerFormats(fin, fw, outputs=CATALOG["fp32"], accumulator=acc))
+    assert r.values[0, 0] == 2.0**91 + 2.0**68
+    r = emulate_linear(x, w, None, LayerFormats(fin, fw, accumulator=acc))
+    assert r.values[0, 0] == float(2**91 + 2**67 + 1)

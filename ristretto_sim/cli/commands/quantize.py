@@ -155,7 +155,8 @@ def header_lines(result) -> list[str]:
         arith = f"mode ristretto: fake-quantized float32 arithmetic, {sem}"
     else:
         acc = f"declared {result.acc_bits}-bit accumulators" if result.acc_bits else \
-            "accumulators that cannot overflow (in.bits + w.bits + ceil(log2 K) + 1, at most 64 bits)"
+            ("accumulators that cannot overflow (in.bits + w.bits + ceil(log2 K) + 1, up to 128 bits; wider than 62 "
+             "bits through the emulator's limb path)")
         bias = "bias at accumulator precision [extension]" if result.bias_at_accumulator else \
             "bias in the weights' format (as Ristretto)"
         arith = f"mode exact: integer arithmetic, {acc}, outputs requantized nearest-even with saturation, {bias}"
