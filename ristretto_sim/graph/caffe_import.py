@@ -16,7 +16,12 @@ What each Caffe layer becomes (the layer specs of ``graph.layers`` encode Caffe'
 * ``LRN``/``LRNRistretto`` -> ``LRN`` (ACROSS_CHANNELS, or WITHIN_CHANNEL with Caffe's ``k = 1``);
 * ``Concat``, ``Eltwise`` (PROD/SUM with coefficients/MAX), ``Flatten``, ``Softmax`` -> the same-named specs;
 * ``BatchNorm`` -> ``Scale`` with ``1/sqrt(var/f + eps)`` and ``-mean/f`` scaled, ``f`` the third blob (the
-  moving average factor; 0 counts as 1/0 = 0 as in Caffe); ``Scale`` -> ``Scale``;
+  moving average factor; 0 counts as 1/0 = 0 as in Caffe); ``Scale`` -> ``Scale``; ``Bias`` (a learned
+  per-channel bias) -> ``Scale`` with unit weights; ``Power`` with ``power: 1`` (``shift + scale * x``) ->
+  ``Scale`` with constant vectors (other powers are an error);
+* ``PReLU`` -> ``PRelu`` (per channel, or one slope with ``channel_shared``); ``Reshape`` -> ``Reshape`` (``0``
+  copies a dimension, ``-1`` is inferred, ``axis``/``num_axes`` select the replaced range; the batch axis must
+  stay);
 * ``Split`` and ``Dropout`` (identity at inference) alias their top to their bottom; no layer is emitted;
 * ``Data``/``Input``/``MemoryData``/``ImageData``/legacy ``input:`` fields -> network inputs;
   ``transform_param`` (scale, mean_value, mean_file, crop_size, mirror) -> ``Network.preprocess``; the ``label``
@@ -66,6 +71,7 @@ from ristretto_sim.graph.layers import (
     Layer,
     LRNRegion,
     Pool,
+    PRelu,
     Reshape,
     Scale,
     Softmax,
@@ -83,8 +89,7 @@ HEAD_TYPES = ("Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntro
 ALIAS_TYPES = ("Split", "Dropout")
 SUPPORTED_TYPES = (CONV_TYPES + DECONV_TYPES + FC_TYPES + LRN_TYPES + INPUT_TYPES + HEAD_TYPES + ALIAS_TYPES
                    + ("Pooling", "ReLU", "Sigmoid", "TanH", "Concat", "Eltwise", "Flatten", "Softmax",
-                      "BatchNorm",
-                      "Scale"))
+                      "BatchNorm", "Scale", "Bias", "PReLU", "Power", "Reshape"))
 
 #: per-sample input shapes of Caffe's example data sources, used when a Data layer gives no shape
 SOURCE_HINTS = (("mnist", (1, 28, 28)), ("cifar", (3, 32, 32)))
@@ -719,6 +724,75 @@ class _Importer:
             params["bias"] = self.fit(layer, blobs[1] if blobs else None, (c,), "bias")
         self.emit(layer, Scale, params, channels=c, axis=1, bias=bias)
 
+    def bias(self, layer: _Layer) -> None:
+        p = layer.msg.sub("bias_param")
+        if len(layer.bottoms) != 1:
+            raise self.err(layer, "Bias with the bias as a second bottom is not supported")
+        if p.get("axis") != 1 or p.get("num_axes") != 1:
+            raise self.err(layer, "only Bias over the channel axis (axis 1, num_axes 1) is supported")
+        c = self.in_shape(layer)[0]
+        blobs = self.layer_blobs(layer, (1, 1))
+        b = self.fit(layer, blobs[0] if blobs else None, (c,), "bias")
+        self.emit(layer, Scale, {"weight": np.ones(c, dtype=np.float32), "bias": b}, channels=c, axis=1, bias=True)
+
+    def power(self, layer: _Layer) -> None:
+        p = layer.msg.sub("power_param")
+        power, scale, shift = float(p.get("power")), float(p.get("scale")), float(p.get("shift"))
+        if power != 1.0:
+            raise self.err(layer, f"power: {power:g} is not supported (only power: 1, the affine shift + scale * x)")
+        c = self.in_shape(layer)[0]
+        self.emit(layer, Scale, {"weight": np.full(c, scale, dtype=np.float32),
+                                 "bias": np.full(c, shift, dtype=np.float32)}, channels=c, axis=1, bias=True)
+
+    def prelu(self, layer: _Layer) -> None:
+        shape = self.in_shape(layer)
+        shared = bool(layer.msg.sub("prelu_param").get("channel_shared"))
+        c = 1 if shared else shape[0]
+        blobs = self.layer_blobs(layer, (1, 1))
+        slope = self.fit(layer, blobs[0] if blobs else None, (c,), "slope")
+        if not shared:  # one slope per channel (axis 1), broadcast over the spatial axes
+            slope = slope.reshape((c,) + (1,) * (len(shape) - 1))
+        self.emit(layer, PRelu, {"slope": slope})
+
+    def reshape(self, layer: _Layer) -> None:
+        p = layer.msg.sub("reshape_param")
+        per_sample = self.in_shape(layer)
+        full = ("N",) + tuple(per_sample)  # "N": the batch size
+        rank = len(full)
+        dims = [int(d) for d in p.sub("shape").all("dim")]
+        axis, num_axes = int(p.get("axis")), int(p.get("num_axes"))
+        start = axis + rank + 1 if axis < 0 else axis
+        end = rank if num_axes == -1 else start + num_axes
+        if not 0 <= start <= end <= rank:
+            raise self.err(layer, f"axis {axis} / num_axes {num_axes} do not fit a rank-{rank} blob")
+        new = []
+        for i, d in enumerate(dims):
+            if d == 0:
+                if start + i >= end:
+                    raise self.err(layer, f"dim {i} is 0 (copy) but the input has no axis {start + i} to copy")
+                new.append(full[start + i])
+            elif d >= -1:
+                new.append(d)
+            else:
+                raise self.err(layer, f"dim {d} is invalid (give a size, 0 to copy or -1 to infer)")
+        out = list(full[:start]) + new + list(full[end:])
+        total = math.prod(per_sample)
+        if out.count(-1) > 1:
+            raise self.err(layer, "only one dim may be -1")
+        if not out or out[0] not in ("N", -1) or "N" in out[1:]:
+            raise self.err(layer, f"reshape to {tuple(out)} must keep the batch axis first (dim 0: 0)")
+        rest = out[1:]
+        if out[0] == -1:  # the batch inferred: the per-sample size must stay the same
+            if math.prod(rest) != total:
+                raise self.err(layer, f"reshape to {tuple(out)} would change the batch size ({total} values per "
+                                      f"sample, {math.prod(rest)} asked)")
+        elif -1 in rest:
+            known = math.prod(d for d in rest if d != -1)
+            if known == 0 or total % known:
+                raise self.err(layer, f"cannot infer -1: {total} values per sample do not split into {rest}")
+            rest[rest.index(-1)] = total // known
+        self.emit(layer, Reshape, shape=tuple(rest))
+
     def alias(self, layer: _Layer) -> None:
         if len(layer.bottoms) != 1:
             raise self.err(layer, f"takes one bottom, got {layer.bottoms}")
@@ -817,6 +891,14 @@ class _Importer:
                 self.batch_norm(layer)
             elif t == "Scale":
                 self.scale(layer)
+            elif t == "Bias":
+                self.bias(layer)
+            elif t == "Power":
+                self.power(layer)
+            elif t == "PReLU":
+                self.prelu(layer)
+            elif t == "Reshape":
+                self.reshape(layer)
             elif t in ALIAS_TYPES:
                 self.alias(layer)
             elif t in HEAD_TYPES:

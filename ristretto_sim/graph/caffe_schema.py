@@ -84,7 +84,8 @@ _PARAMS = {
     "pooling_param": "PoolingParameter", "relu_param": "ReLUParameter", "scale_param": "ScaleParameter",
     "softmax_param": "SoftmaxParameter", "transform_param": "TransformationParameter",
     "quantization_param": "QuantizationParameter", "memory_data_param": "MemoryDataParameter",
-    "image_data_param": "ImageDataParameter",
+    "image_data_param": "ImageDataParameter", "prelu_param": "PReLUParameter", "power_param": "PowerParameter",
+    "bias_param": "BiasParameter", "reshape_param": "ReshapeParameter",
 }
 _LAYER_NUMBERS = {
     "transform_param": 100, "accuracy_param": 102, "batch_norm_param": 139, "concat_param": 104,
@@ -93,13 +94,13 @@ _LAYER_NUMBERS = {
     "image_data_param": 115, "inner_product_param": 117, "input_param": 143, "lrn_param": 118,
     "memory_data_param": 119, "pooling_param": 121, "relu_param": 123, "scale_param": 142,
     "softmax_param": 125,
-    "quantization_param": 148,
+    "quantization_param": 148, "power_param": 122, "prelu_param": 131, "reshape_param": 133, "bias_param": 141,
 }
 _V1_NUMBERS = {
     "accuracy_param": 27, "concat_param": 9, "convolution_param": 10, "data_param": 11, "dropout_param": 12,
     "eltwise_param": 24, "image_data_param": 15, "inner_product_param": 17, "lrn_param": 18,
     "memory_data_param": 22, "pooling_param": 19, "relu_param": 30, "softmax_param": 39,
-    "transform_param": 36,
+    "transform_param": 36, "power_param": 21,
 }
 
 MESSAGES: dict[str, dict[int, Field]] = {
@@ -170,6 +171,10 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "ReLUParameter": {1: _f("negative_slope", "float"), 2: _f("engine", "enum:Engine")},
     "ScaleParameter": {1: _f("axis", "int32"), 2: _f("num_axes", "int32"), 4: _f("bias_term", "bool")},
     "SoftmaxParameter": {1: _f("engine", "enum:Engine"), 2: _f("axis", "int32")},
+    "PReLUParameter": {2: _f("channel_shared", "bool")},
+    "PowerParameter": {1: _f("power", "float"), 2: _f("scale", "float"), 3: _f("shift", "float")},
+    "BiasParameter": {1: _f("axis", "int32"), 2: _f("num_axes", "int32")},
+    "ReshapeParameter": {1: _f("shape", "BlobShape"), 2: _f("axis", "int32"), 3: _f("num_axes", "int32")},
     "QuantizationParameter": {1: _f("precision", "enum:Precision"), 2: _f("rounding_scheme", "enum:Rounding"),
                               3: _f("bw_layer_in", "uint32"), 4: _f("bw_layer_out", "uint32"),
                               5: _f("bw_params", "uint32"), 6: _f("fl_layer_in", "int32"),
@@ -201,6 +206,10 @@ DEFAULTS: dict[str, dict[str, object]] = {
     "ReLUParameter": {"negative_slope": 0.0},
     "ScaleParameter": {"axis": 1, "num_axes": 1, "bias_term": False},
     "SoftmaxParameter": {"axis": 1},
+    "PReLUParameter": {"channel_shared": False},
+    "PowerParameter": {"power": 1.0, "scale": 1.0, "shift": 0.0},
+    "BiasParameter": {"axis": 1, "num_axes": 1},
+    "ReshapeParameter": {"axis": 0, "num_axes": -1},
     "QuantizationParameter": {"precision": "DYNAMIC_FIXED_POINT", "rounding_scheme": "NEAREST",
                               "bw_layer_in": 32,
                               "bw_layer_out": 32, "bw_params": 32, "fl_layer_in": 16, "fl_layer_out": 16,

@@ -501,3 +501,49 @@ def test_caffe_lenet_data_sources():
     assert {p: (s.source, s.backend, s.batch_size) for p, s in found.items()} == {
         "TRAIN": ("examples/mnist/mnist_train_lmdb", "LMDB", 64),
         "TEST": ("examples/mnist/mnist_test_lmdb", "LMDB", 100)}
+
+
+# ------------------------------------------------------------------ PReLU, Bias, Power, Reshape
+def test_prelu_bias_power_and_reshape_match_caffe(tmp_path):
+    rng = np.random.default_rng(11)
+    slope, shared, bias = rng.normal(size=3), rng.normal(size=1), rng.normal(size=3)
+    text = input_layer((2, 3, 4, 4)) + (
+        'layer { name: "pr" type: "PReLU" bottom: "data" top: "pr" }\n'
+        'layer { name: "bi" type: "Bias" bottom: "pr" top: "pr" }\n'
+        'layer { name: "pw" type: "Power" bottom: "pr" top: "pw" power_param { scale: 0.5 shift: -1.25 } }\n'
+        'layer { name: "rs" type: "Reshape" bottom: "pw" top: "rs" reshape_param { shape { dim: 0 dim: -1 '
+        'dim: 8 } } }\n'
+        'layer { name: "ps" type: "PReLU" bottom: "rs" top: "ps" prelu_param { channel_shared: true } }\n'
+        'layer { name: "r2" type: "Reshape" bottom: "ps" top: "r2" reshape_param { axis: 1 shape { dim: 2 '
+        'dim: -1 } } }\n')
+    weights = enc.net("n", enc.layer("pr", "PReLU", blobs=[enc.blob(slope, shape=(3,))]),
+                      enc.layer("bi", "Bias", blobs=[enc.blob(bias, shape=(3,))]),
+                      enc.layer("ps", "PReLU", blobs=[enc.blob(shared, shape=(1,))]))
+    network = load_caffe(*write(tmp_path, text, weights))
+    assert network.tensor_shapes["rs"] == (6, 8) and network.tensor_shapes["r2"] == (2, 24)
+    x = rng.normal(size=(2, 3, 4, 4)).astype(np.float32)
+    # Caffe's forward loops: PReLU max(x,0) + a_c min(x,0); Bias x + b_c; Power (shift + scale x)^1
+    s32, b32 = slope.astype(np.float32).reshape(1, 3, 1, 1), bias.astype(np.float32).reshape(1, 3, 1, 1)
+    y = np.maximum(x, 0) + s32 * np.minimum(x, 0)
+    y = np.float32(0.5) * (y + b32) + np.float32(-1.25)
+    y = y.reshape(2, 6, 8)
+    y = np.maximum(y, 0) + shared.astype(np.float32)[0] * np.minimum(y, 0)
+    out = run_float(network, x)["r2"]
+    np.testing.assert_allclose(out, y.reshape(2, 2, 24), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("body,match", [
+    ('layer { name: "pw" type: "Power" bottom: "data" top: "p" power_param { power: 2 } }',
+     "power: 2 is not supported"),
+    ('layer { name: "rs" type: "Reshape" bottom: "data" top: "r" reshape_param { shape { dim: -1 dim: 4 } } }',
+     "would change the batch size"),
+    ('layer { name: "rs" type: "Reshape" bottom: "data" top: "r" reshape_param { shape { dim: 0 dim: -1 '
+     'dim: -1 } } }', "only one dim may be -1"),
+    ('layer { name: "rs" type: "Reshape" bottom: "data" top: "r" reshape_param { shape { dim: 0 dim: 5 '
+     'dim: -1 } } }', "cannot infer -1"),
+    ('layer { name: "b" type: "Bias" bottom: "data" bottom: "data" top: "b" }', "second bottom"),
+])
+def test_prelu_bias_power_reshape_errors(tmp_path, body, match):
+    proto, _ = write(tmp_path, input_layer((1, 2, 4, 4)) + body)
+    with pytest.raises(ModelError, match=match):
+        load_caffe(proto, structure_only=True)
