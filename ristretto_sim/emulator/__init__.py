@@ -46,7 +46,8 @@ Code level (integer codes in, accumulator codes out)
 ----------------------------------------------------
 ``fixed_matmul``, ``fixed_dot``, ``fixed_conv2d``, ``fixed_conv_transpose2d`` -> :class:`AccumulatorResult`;
 ``default_accumulator``, ``bias_to_accumulator``, ``requantize``, ``rounding_shift``; ``exact_matmul`` (exact
-integer GEMM on float BLAS). Minifloat MAC: ``minifloat_matmul``, ``kulisch_bits``. Shift-and-add PE:
+integer GEMM on float BLAS); :class:`WideInt` (accumulator codes wider than int64; ``to_python()`` gives Python
+integers). Minifloat MAC: ``minifloat_matmul``, ``kulisch_bits``. Shift-and-add PE:
 ``shift_matmul``, :class:`ShiftPE`. Other layers: ``max_pool2d``, ``avg_pool2d``, ``relu``, ``add_fixed``,
 ``concat_fixed``, ``ristretto_lrn`` (pooling windows are :class:`PoolGeometry`).
 
@@ -108,6 +109,7 @@ from ristretto_sim.emulator.pooling import PoolGeometry, avg_pool2d, max_pool2d
 from ristretto_sim.emulator.requantize import Requantized, requantize, rounding_shift
 from ristretto_sim.emulator.ristretto_mode import ristretto_quantize
 from ristretto_sim.emulator.shift_pe import ShiftPE, default_shift_accumulator, shift_matmul
+from ristretto_sim.emulator.wide import WideInt
 
 __all__ = [
     "MAX_ACCUMULATOR_BITS",
@@ -115,6 +117,7 @@ __all__ = [
     "MinifloatMacResult",
     "PoolGeometry",
     "ShiftPE",
+    "WideInt",
     "add_fixed",
     "avg_pool2d",
     "concat_fixed",
