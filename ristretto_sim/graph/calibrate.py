@@ -3,18 +3,35 @@
 ``dynamic_fixed_point_plan(network, x_calib, bits=8)`` runs the network in float on calibration data and gives
 every Conv/ConvTranspose/Dense layer fixed-point inputs, weights and outputs of ``bits`` bits with fractional
 lengths from the observed maxima (Ristretto's rules, ``reference/ristretto.md`` section 1.4: activations
-``ceil(log2 max)`` integer bits, weights ``ceil(log2 max + 1)``), and a ``acc_bits``-bit accumulator (and
-bias) whose fraction is ``in.frac + w.frac``. It is the starting point of the Ristretto trimming search and
+``ceil(log2 max)`` integer bits, weights ``ceil(log2 max + 1)``), and an accumulator (and bias) whose fraction
+is ``in.frac + w.frac``: ``acc_bits`` wide, or (``acc_bits=None``) the width that cannot overflow,
+``in.bits + w.bits + ceil(log2 K) + 1`` (``no_overflow_accumulator``; above 62 bits the emulator's limb path
+computes it). It is the starting point of the Ristretto trimming search and
 the plan ``make demo`` uses; it is not a search."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ristretto_sim.emulator.accumulator import MAX_ACCUMULATOR_BITS
 from ristretto_sim.formats import FixedPoint, RangeRule, fixed_point_for_range
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
+from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, layer_reduction_length
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+
+
+def reduction_length(network: Network, name: str) -> int:
+    """Products per output (K) of weighted layer ``name`` (for a transposed convolution, the most any output
+    gets)."""
+    return layer_reduction_length(network.layer(name), network.params[name]["weight"])
+
+
+def no_overflow_accumulator(fin: FixedPoint, fw: FixedPoint, k: int) -> FixedPoint:
+    """``in.bits + w.bits + ceil(log2 K) + 1`` bits (capped at the emulator's maximum), ``frac = fl_in + fl_w``."""
+    bits = fin.bits + fw.bits + math.ceil(math.log2(max(k, 1))) + 1
+    return FixedPoint(min(bits, MAX_ACCUMULATOR_BITS), fin.frac_bits + fw.frac_bits)
 
 
 def dynamic_fixed_point_plan(
@@ -23,7 +40,7 @@ def dynamic_fixed_point_plan(
     bits: int = 8,
     *,
     weight_bits: int | None = None,
-    acc_bits: int = 32,
+    acc_bits: int | None = 32,
     mode="exact",
 ) -> QuantPlan:
     """An ``bits``-bit dynamic fixed point plan for every weighted layer, from a float run on ``x_calib``.
@@ -37,8 +54,8 @@ def dynamic_fixed_point_plan(
         Activation (input and output) width.
     weight_bits : int, optional
         Weight width (default ``bits``).
-    acc_bits : int
-        Accumulator and bias width.
+    acc_bits : int or None
+        Accumulator and bias width; None: per layer, the width that cannot overflow.
     mode : str
         Mode recorded in the plan.
     """
@@ -57,6 +74,9 @@ def dynamic_fixed_point_plan(
             max(float(np.max(np.abs(w))), 2.0**-20), weight_bits, RangeRule.RISTRETTO_WEIGHTS
         )
         fout = fixed_point_for_range(max(rec.max_abs_output, 2.0**-20), bits, RangeRule.RISTRETTO_ACTIVATIONS)
-        acc = FixedPoint(acc_bits, fin.frac_bits + fw.frac_bits)
+        if acc_bits is None:
+            acc = no_overflow_accumulator(fin, fw, reduction_length(network, layer.name))
+        else:
+            acc = FixedPoint(acc_bits, fin.frac_bits + fw.frac_bits)
         layers[layer.name] = LayerPlan(fin, fw, acc, fout, acc)
     return QuantPlan(layers, mode=mode)

@@ -371,6 +371,20 @@ class Dense(Layer):
         return self.in_features * self.out_features
 
 
+def layer_reduction_length(layer: Layer, weight) -> int:
+    """Products per output (K) of a ``Conv``, ``ConvTranspose`` or ``Dense`` layer with weights ``weight``
+    (OIHW, ``(C_in, C_out/groups, kh, kw)``, ``(out, in)``); for a transposed convolution the most any output
+    gets."""
+    shape = weight.shape
+    if isinstance(layer, Dense):
+        return int(shape[1])
+    if isinstance(layer, ConvTranspose):
+        return int(shape[0] // layer.groups * shape[2] * shape[3])
+    if isinstance(layer, Conv):
+        return int(shape[1] * shape[2] * shape[3])
+    raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) has no reduction length")
+
+
 def pool_output_size(size: int, k: int, s: int, p0: int, p1: int, ceil_mode: bool) -> int:
     """Output length of a pooling window sweep along one axis.
 
@@ -780,5 +794,6 @@ __all__ = [
     "Shape",
     "Softmax",
     "Transpose",
+    "layer_reduction_length",
     "pool_output_size",
 ]

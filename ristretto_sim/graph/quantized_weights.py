@@ -32,7 +32,7 @@ from ristretto_sim.emulator.layer import _keys
 from ristretto_sim.emulator.shift_pe import default_shift_accumulator
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo
 from ristretto_sim.formats.base import NumberFormat
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
+from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, layer_reduction_length
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 
@@ -133,14 +133,6 @@ def _encode_exactly(fmt, values: np.ndarray, what: str) -> np.ndarray:
     return codes
 
 
-def _reduction_length(layer, w: np.ndarray) -> int:
-    if isinstance(layer, Dense):
-        return int(w.shape[1])
-    if isinstance(layer, Conv):
-        return int(w.shape[1] * w.shape[2] * w.shape[3])
-    return int(w.shape[0] // layer.groups * w.shape[2] * w.shape[3])
-
-
 def _n_out(layer, w: np.ndarray) -> int:
     return int(w.shape[1] * layer.groups) if isinstance(layer, ConvTranspose) else int(w.shape[0])
 
@@ -186,7 +178,7 @@ def layer_tensors(network: Network, plan: QuantPlan, name: str, *, mode=None, rn
         bcodes = np.asarray(fb.encode(b, rounding, ov, kb)).astype(np.int64)
         out.append(QuantizedTensor(name, "bias", fb, bcodes))
     elif path in ("fixed", "shift"):
-        k = _reduction_length(layer, w)
+        k = layer_reduction_length(layer, w)
         n_out = _n_out(layer, w)
         acc = formats.accumulator
         if acc is None:

@@ -18,14 +18,14 @@ importer reads back from the written prototxt.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ristretto_sim.emulator import Mode
 from ristretto_sim.emulator.accumulator import MAX_ACCUMULATOR_BITS
 from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
+from ristretto_sim.graph.calibrate import no_overflow_accumulator, reduction_length
+from ristretto_sim.graph.layers import Conv, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 from ristretto_sim.search.modes import Group
@@ -80,23 +80,6 @@ def layer_groups(network: Network) -> dict[Group, tuple[str, ...]]:
     fc = tuple(layer.name for layer in network.layers if isinstance(layer, Dense))
     acts = tuple(layer.name for layer in network.layers if isinstance(layer, (Conv, Dense)))
     return {Group.CONV: conv, Group.FC: fc, Group.ACTIVATIONS: acts}
-
-
-def reduction_length(network: Network, name: str) -> int:
-    """Products per output (K) of weighted layer ``name``."""
-    layer = network.layer(name)
-    w = network.params[name]["weight"]
-    if isinstance(layer, Dense):
-        return int(w.shape[1])
-    if isinstance(layer, ConvTranspose):
-        return int(w.shape[0] // layer.groups * w.shape[2] * w.shape[3])
-    return int(w.shape[1] * w.shape[2] * w.shape[3])
-
-
-def no_overflow_accumulator(fin: FixedPoint, fw: FixedPoint, k: int) -> FixedPoint:
-    """``in.bits + w.bits + ceil(log2 K) + 1`` bits (capped at the emulator's maximum), ``frac = fl_in + fl_w``."""
-    bits = fin.bits + fw.bits + math.ceil(math.log2(max(k, 1))) + 1
-    return FixedPoint(min(bits, MAX_ACCUMULATOR_BITS), fin.frac_bits + fw.frac_bits)
 
 
 def dfp_layer(network: Network, stats: RangeStatistics, name: str, weight_bits: int | None,

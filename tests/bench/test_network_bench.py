@@ -18,9 +18,10 @@ def test_result_has_the_figures(result):
     for key in ("data", "model", "calibration", "threads", "time_s", "ratios", "targets", "met", "top1",
                 "peak_memory_mb", "notes", "batch_size"):
         assert key in result
-    for name in ("float", "exact", "ristretto"):
+    for name in ("float", "exact", "ristretto", "exact_wide"):
         assert result["time_s"][name] > 0
-    assert set(result["ratios"]) >= {"exact_over_float", "ristretto_over_float"}
+    assert set(result["ratios"]) >= {"exact_over_float", "ristretto_over_float", "exact_wide_over_float"}
+    assert "fixed7" in result["wide_plan"]  # accumulators of 70+ bits: the limb path ran
     assert result["targets"]["exact_over_float"] == 1.5
     assert 0 < result["peak_memory_mb"] < 1e6
 
@@ -30,6 +31,7 @@ def test_top1_agree(result):
     assert top1["float"] > 0.9
     assert abs(top1["exact"] - top1["float"]) <= 0.02
     assert abs(top1["ristretto"] - top1["float"]) <= 0.02
+    assert abs(top1["exact_wide"] - top1["float"]) <= 0.02
     assert result["exact_agrees_with_float"] > 0.97
 
 

@@ -75,7 +75,8 @@ def add_arguments(p):
     o.add_argument("--score-output", metavar="NAME", help="Accuracy layer or tensor to score (default: the first "
                    "Accuracy layer, else the first output)")
     o.add_argument("--acc-bits", type=int, metavar="N", help="exact mode: declare an N-bit accumulator and report "
-                   "overflow counts per layer (default: no-overflow width, at most 64 bits)")
+                   "overflow counts per layer (default: the width that cannot overflow, up to 128 bits; wider than 62 "
+                   "bits through the emulator's limb path)")
     o.add_argument("--seed", type=int, default=0, help="seed of the statistics pass's TRAIN-phase Dropout and "
                    "TRAIN transforms (random crops, mirrors), and of TEST-phase mirrors (default 0)")
     o.add_argument("--input-scale", type=float, metavar="S", help="preprocessing x = (pixel - M) * S for models that "

