@@ -86,6 +86,19 @@ class Dataset:
         return Dataset(self.images[:limit], self.labels[:limit], self.name, self.split, self.source,
                        pixel_max=self.pixel_max, classes=self.classes)
 
+    def cycle(self, count: int) -> Dataset:
+        """``count`` images read as Caffe's data layers read a source: in order, and from the first again after
+        the last (``take(count)`` when the set is long enough)."""
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"count={count!r} must be a non-negative integer")
+        if count <= len(self):
+            return self.take(count)
+        if len(self) == 0:
+            raise ValueError(f"dataset {self.name!r} is empty")
+        idx = np.arange(count) % len(self)
+        return Dataset(self.images[idx], self.labels[idx], self.name, self.split, self.source,
+                       pixel_max=self.pixel_max, classes=self.classes)
+
     def batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(images, labels)`` in order, ``batch_size`` at a time (the last batch may be shorter)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

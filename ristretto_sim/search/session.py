@@ -13,7 +13,8 @@ Data, defined so results are reproducible (issue 4):
   layer's transform with the TRAIN transforms (a random crop per image, and a random mirror if ``mirror`` is set;
   seeded by ``seed``, also the Dropout seed). In ``exact`` mode they come from the scored net without the quirks,
   on clean inputs: the TEST transform (centre crop; a random mirror only if the TEST layer sets ``mirror``);
-* scoring uses the first ``iterations`` x TEST batch size images of the data (fewer when the set is smaller),
+* scoring uses the first ``iterations`` x TEST batch size images of the data; a shorter set is read from its
+  first image again after the last, as Caffe's data layers do (the statistics pass likewise),
   with the TEST transform (centre crop; mirror, seeded by ``seed``, only if the TEST layer sets it); the score is
   the mean over batches of the batch top-1 (or top-k of the scored Accuracy layer).
 
@@ -108,11 +109,14 @@ def _prototxt_source(model, sources, phase: str, what: str) -> DataSource:
     return sources.get(phase) or sources.get("TEST") or next(iter(sources.values()))
 
 
-def describe_data(dataset: Dataset) -> str:
-    """``"LMDB examples/mnist/mnist_test_lmdb"`` or ``"mnist test (/path)"``, for the header."""
-    if is_lmdb(dataset.source):
-        return f"LMDB {dataset.source}"
-    return f"{dataset.name} {dataset.split} ({dataset.source})"
+def describe_data(dataset: Dataset, distinct: int | None = None) -> str:
+    """``"LMDB examples/mnist/mnist_test_lmdb"`` or ``"mnist test (/path)"``, for the header; with ``distinct``
+    below the images read, says that the set was read again from its start."""
+    text = f"LMDB {dataset.source}" if is_lmdb(dataset.source) else \
+        f"{dataset.name} {dataset.split} ({dataset.source})"
+    if distinct is not None and distinct < len(dataset):
+        text += f", {distinct} distinct images read from the start again after the last, as Caffe does"
+    return text
 
 
 def quantize(
@@ -223,10 +227,11 @@ def quantize(
     else:
         calib = _dataset(data if calibration_data is None else calibration_data, calibration_split or split,
                          n_calib)
-    scored = scored.take(n_scored)
-    calib = calib.take(n_calib)
     if len(scored) == 0 or len(calib) == 0:
         raise DataError("no images to score or to calibrate on")
+    distinct = {"scored": min(len(scored), n_scored), "calibration": min(len(calib), n_calib)}
+    scored = scored.cycle(n_scored)
+    calib = calib.cycle(n_calib)
     try:
         x = pre(scored.images, phase="TEST", seed=seed)
         xc = pre_calib(calib.images, phase=calib_phase, seed=seed)
@@ -250,7 +255,7 @@ def quantize(
     config = {
         "model": str(model) if not isinstance(model, Network) else model.name,
         "weights": None if weights is None else str(weights),
-        "data": [getattr(scored, "source", str(data)), scored.split, len(scored)],
+        "data": [getattr(scored, "source", str(data)), scored.split, len(scored), distinct["scored"]],
         "calibration": [calib.source, calib.split, len(calib), train_batch, seed],
         "transforms": {"scored": pre.describe("TEST", seed), "calibration": pre_calib.describe(calib_phase, seed),
                        "calibration_preprocess": repr(pre_calib)},
@@ -264,7 +269,8 @@ def quantize(
     result = trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,
                   granularity=granularity, backoff=backoff, minifloat_splits=minifloat_splits, pow2_range=pow2_range,
                   widths=widths, store=store, progress=progress)
-    return replace(result, scored_on=describe_data(scored), calibrated_on=describe_data(calib),
+    return replace(result, scored_on=describe_data(scored, distinct["scored"]),
+                   calibrated_on=describe_data(calib, distinct["calibration"]),
                    transforms={"scored": _transform_note(pre, "TEST", seed),
                                "calibration": pre_calib.describe(calib_phase, seed)})
 

