@@ -41,7 +41,11 @@ from ristretto_sim.graph.layers import (
     LRNRegion,
     Pool,
     PoolKind,
+    PRelu,
+    Reshape,
+    Scale,
     Softmax,
+    pool_output_size,
 )
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
@@ -278,10 +282,19 @@ def _symmetric(layer, pads) -> tuple[int, int]:
     return top, left
 
 
+def _caffe_rounding_differs(layer: Pool, shape) -> bool:
+    """Caffe's ceil rule would give ``layer`` (a floor-mode pool on input ``shape``) another output size."""
+    (kh, kw), (sh, sw), (t, lft, b, r) = layer.kernel, layer.stride, layer.pads
+    return any(pool_output_size(n, k, s, p0, p1, True) != pool_output_size(n, k, s, p0, p1, False)
+               for n, k, s, p0, p1 in ((shape[1], kh, sh, t, b), (shape[2], kw, sw, lft, r)))
+
+
 def network_prototxt(network: Network, plan: QuantPlan | None = None) -> str:
     """A deploy prototxt of ``network`` (Input layer, blobs named after the tensors), with ``plan``'s layers
-    in Ristretto form. Supports Conv, ConvTranspose, Dense, Pool, ReLU/Sigmoid/TanH, LRN, Flatten, Softmax,
-    Concat and Eltwise; other layers raise ``ValueError`` naming them."""
+    in Ristretto form. Supports Conv, ConvTranspose, Dense, Pool, ReLU/Sigmoid/TanH, PRelu, Scale, LRN, Flatten,
+    Reshape, Softmax, Concat and Eltwise; other layers raise ``ValueError`` naming them (also a floor-mode pool
+    whose size Caffe's ceil rule would change is written with ``round_mode: FLOOR``, which BVLC Caffe reads but
+    Ristretto's older Caffe does not, and an average pool that excludes padding has no Caffe form)."""
     plan = plan or QuantPlan({})
     inp = network.input
     out = [f'name: "{network.name}"']
@@ -323,11 +336,29 @@ def network_prototxt(network: Network, plan: QuantPlan | None = None) -> str:
                 lines.append(f"pooling_param {{ pool: {kind} global_pooling: true }}")
             else:
                 ph, pw = _symmetric(layer, layer.pads)
+                if kind == "AVE" and (ph or pw) and not layer.count_include_pad:
+                    raise ValueError(f"layer {layer.name!r}: an average pool that leaves the padding out of its "
+                                     "divisor has no Caffe form (Caffe's AVE counts it)")
                 p = [f"pool: {kind}", *_pair("kernel_size", layer.kernel, "kernel"),
                      *_pair("stride", layer.stride, "stride")]
                 if ph or pw:
                     p += _pair("pad", (ph, pw), "pad")
+                if not layer.ceil_mode and _caffe_rounding_differs(layer, network.tensor_shapes[layer.inputs[0]]):
+                    p.append("round_mode: FLOOR")
                 lines.append("pooling_param { " + " ".join(p) + " }")
+        elif isinstance(layer, PRelu):
+            ltype = "PReLU"
+            if network.params[layer.name]["slope"].size == 1:
+                lines.append("prelu_param { channel_shared: true }")
+        elif isinstance(layer, Scale):
+            if layer.axis != 1:
+                raise ValueError(f"layer {layer.name!r}: a Scale over axis {layer.axis} has no Caffe form here")
+            ltype = "Scale"
+            lines.append(f"scale_param {{ bias_term: {'true' if layer.bias else 'false'} }}")
+        elif isinstance(layer, Reshape):
+            ltype = "Reshape"
+            dims = " ".join(f"dim: {d}" for d in (0, *layer.shape))
+            lines.append(f"reshape_param {{ shape {{ {dims} }} }}")
         elif isinstance(layer, Activation):
             if layer.kind is ActivationKind.RELU:
                 ltype = "ReLU"

@@ -10,8 +10,9 @@ What each Caffe layer becomes (the layer specs of ``graph.layers`` encode Caffe'
 * ``Convolution``/``ConvolutionRistretto`` -> ``Conv``; ``Deconvolution``/``DeconvolutionRistretto`` ->
   ``ConvTranspose``; ``InnerProduct``/``FcRistretto`` -> ``Dense`` (``transpose: true`` weights are
   transposed);
-* ``Pooling`` MAX/AVE -> ``Pool`` in Caffe's ceil mode, AVE dividing by the window clipped to the padded
-  input; ``global_pooling`` -> a global pool; STOCHASTIC pooling is an error;
+* ``Pooling`` MAX/AVE -> ``Pool`` in Caffe's ceil mode (``round_mode: FLOOR``, BVLC Caffe's later field: floor
+  mode), AVE dividing by the window clipped to the padded input; ``global_pooling`` -> a global pool;
+  STOCHASTIC pooling is an error;
 * ``ReLU`` -> ``Activation`` (relu, or leaky_relu with ``negative_slope``); ``Sigmoid``, ``TanH`` likewise;
 * ``LRN``/``LRNRistretto`` -> ``LRN`` (ACROSS_CHANNELS, or WITHIN_CHANNEL with Caffe's ``k = 1``);
 * ``Concat``, ``Eltwise`` (PROD/SUM with coefficients/MAX), ``Flatten``, ``Softmax`` -> the same-named specs;
@@ -668,7 +669,8 @@ class _Importer:
         if len(shape) != 3:
             raise self.err(layer, f"expects a (C, H, W) input, got {shape}")
         self.emit(layer, Pool, kind="max" if kind == "MAX" else "avg", kernel=kernel, stride=stride,
-                  pads=(pad[0], pad[1], pad[0], pad[1]), ceil_mode=True, count_include_pad=True)
+                  pads=(pad[0], pad[1], pad[0], pad[1]), ceil_mode=p.get("round_mode") != "FLOOR",
+                  count_include_pad=True)
 
     def lrn(self, layer: _Layer) -> None:
         p = layer.msg.sub("lrn_param")

@@ -1,8 +1,8 @@
 """Writing a network's weights as a binary Caffe ``.caffemodel`` (``NetParameter`` protobuf), pure Python + NumPy.
 
 ``save_caffemodel(network, path, reference=None)`` writes one ``LayerParameter`` (field 100 of ``NetParameter``)
-per layer with weights: ``name`` (1), ``type`` (2: ``Convolution``, ``Deconvolution``, ``InnerProduct``, ``Scale``)
-and its ``blobs`` (7), each a ``BlobProto`` with ``shape`` (7: ``BlobShape.dim``, field 1, packed int64) and
+per layer with weights: ``name`` (1), ``type`` (2: ``Convolution``, ``Deconvolution``, ``InnerProduct``, ``Scale``,
+``PReLU``) and its ``blobs`` (7), each a ``BlobProto`` with ``shape`` (7: ``BlobShape.dim``, field 1, packed int64) and
 packed float ``data`` (5), the encoding current Caffe writes. Caffe's ``CopyTrainedLayersFrom`` matches layers by
 name and checks blob shapes, so the file loads into the original prototxt (this is how fine-tuned weights go back
 to a Caffe or Ristretto user).
@@ -22,10 +22,11 @@ import numpy as np
 
 from ristretto_sim.data.protowire import encode_varint as _varint
 from ristretto_sim.data.protowire import length_field as _field
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, Scale
+from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, PRelu, Scale
 from ristretto_sim.graph.network import Network
 
-_TYPES = {Conv: "Convolution", ConvTranspose: "Deconvolution", Dense: "InnerProduct", Scale: "Scale"}
+_TYPES = {Conv: "Convolution", ConvTranspose: "Deconvolution", Dense: "InnerProduct", Scale: "Scale",
+          PRelu: "PReLU"}
 
 
 def blob_proto(array: np.ndarray, shape=None) -> bytes:
@@ -79,7 +80,10 @@ def caffemodel_bytes(network: Network, reference=None) -> bytes:
         type_ = next((t for cls, t in _TYPES.items() if isinstance(layer, cls)), None)
         if type_ is None:
             raise ValueError(f"layer {layer.name!r} ({layer.op_type}) has weights Caffe has no layer type for")
-        arrays = [params["weight"]] + ([params["bias"]] if "bias" in params else [])
+        if isinstance(layer, PRelu):  # one slope per channel (or one shared), stored flat
+            arrays = [np.asarray(params["slope"]).reshape(-1)]
+        else:
+            arrays = [params["weight"]] + ([params["bias"]] if "bias" in params else [])
         shapes = [a.shape for a in arrays]
         if layer.name in ref:
             type_, ref_shapes = ref[layer.name]

@@ -209,3 +209,26 @@ def test_caffe_lmdb_sources_from_the_prototxt(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "lmdb", None)
     one_line_error(capsys, lenet, "needs the lmdb package: pip install 'ristretto-sim[lmdb]'")
+
+
+def test_a_network_without_caffe_form_fails_before_the_search(capsys, tmp_path):
+    import numpy as np
+
+    from ristretto_sim.graph import Network
+    from ristretto_sim.graph.layers import Dense, Flatten, Pool
+    from ristretto_sim.graph.network import TensorSpec
+
+    rng = np.random.default_rng(0)
+    net = Network(name="t", inputs=(TensorSpec("x", (1, 28, 28)),), outputs=("y",),
+                  layers=(Pool(name="p", inputs=("x",), outputs=("a",), kind="avg", kernel=(3, 3), stride=(2, 2),
+                               pads=(1, 1, 1, 1)),
+                          Flatten(name="f", inputs=("a",), outputs=("b",)),
+                          Dense(name="fc", inputs=("b",), outputs=("y",), in_features=196, out_features=10)),
+                  params={"fc": {"weight": rng.normal(size=(10, 196)).astype(np.float32),
+                                 "bias": np.zeros(10, np.float32)}})
+    model = tmp_path / "t.onnx"
+    model.write_bytes(net.to_onnx().SerializeToString())
+    state = tmp_path / "q.state.json"
+    one_line_error(capsys, ["--model", str(model), *SMALL, "--input-scale", "0.004",
+                            "--model_quantized", str(tmp_path / "q.prototxt")], "no Caffe form")
+    assert not state.exists()  # nothing was scored

@@ -100,3 +100,76 @@ def test_errors_name_the_layer(plan):
     per_channel = QuantPlan.from_yaml("version: 1\nlayers:\n  c: {inputs: fixed8.2, weights: fixed8.(7,6)}\n")
     with pytest.raises(ValueError, match="'c'"):
         quantization_fields("c", per_channel.layers["c"], "nearest_even")
+
+
+ONNX_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "onnx" / "mnist-8.onnx"
+
+
+def _round_trip(net, tmp_path):
+    from ristretto_sim.graph.caffemodel_export import save_caffemodel
+
+    proto, weights = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
+    proto.write_text(network_prototxt(net))
+    save_caffemodel(net, weights)
+    return load_caffe_model(proto, weights).network
+
+
+@pytest.mark.skipif(not ONNX_MNIST.is_file(), reason="shared ONNX mnist-8 absent (../shared/data/onnx)")
+def test_onnx_mnist_as_caffe_keeps_its_floor_mode_pool_and_reshape(tmp_path):
+    import numpy as np
+
+    from ristretto_sim.graph.float_runner import run_float
+
+    net = load_model(ONNX_MNIST)
+    text = network_prototxt(net)
+    assert "round_mode: FLOOR" in text and 'type: "Reshape"' in text
+    back = _round_trip(net, tmp_path)
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(run_float(back, x)[back.outputs[0]], run_float(net, x)[net.outputs[0]],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_prelu_scale_reshape_and_pools_round_trip_through_caffe(tmp_path):
+    import numpy as np
+
+    from ristretto_sim.graph import Network
+    from ristretto_sim.graph.float_runner import run_float
+    from ristretto_sim.graph.layers import Dense, Pool, PRelu, Reshape, Scale
+    from ristretto_sim.graph.network import TensorSpec
+
+    rng = np.random.default_rng(1)
+    layers = (
+        PRelu(name="pr", inputs=("x",), outputs=("a",)),
+        Scale(name="sc", inputs=("a",), outputs=("b",), channels=3),
+        Pool(name="pf", inputs=("b",), outputs=("c",), kind="max", kernel=(2, 2), stride=(2, 2)),
+        Pool(name="pc", inputs=("c",), outputs=("d",), kind="avg", kernel=(2, 2), stride=(2, 2), ceil_mode=True,
+             count_include_pad=True),
+        PRelu(name="ps", inputs=("d",), outputs=("e",)),
+        Reshape(name="rs", inputs=("e",), outputs=("f",), shape=(12,)),
+        Dense(name="fc", inputs=("f",), outputs=("y",), in_features=12, out_features=5),
+    )
+    params = {"pr": {"slope": rng.normal(size=(3, 1, 1)).astype(np.float32)},
+              "sc": {"weight": rng.normal(size=3).astype(np.float32), "bias": rng.normal(size=3).astype(np.float32)},
+              "ps": {"slope": np.array([0.25], np.float32)},
+              "fc": {"weight": rng.normal(size=(5, 12)).astype(np.float32),
+                     "bias": rng.normal(size=5).astype(np.float32)}}
+    net = Network(name="t", inputs=(TensorSpec("x", (3, 9, 7)),), layers=layers, outputs=("y",), params=params)
+    assert net.tensor_shapes["c"] == (3, 4, 3) and net.tensor_shapes["d"] == (3, 2, 2)
+    text = network_prototxt(net)
+    assert text.count("round_mode: FLOOR") == 1 and "channel_shared: true" in text
+    back = _round_trip(net, tmp_path)
+    assert back.tensor_shapes[back.outputs[0]] == (5,)
+    x = rng.normal(size=(2, 3, 9, 7)).astype(np.float32)
+    np.testing.assert_allclose(run_float(back, x)[back.outputs[0]], run_float(net, x)["y"], rtol=1e-5, atol=1e-5)
+
+
+def test_average_pool_without_padding_in_its_divisor_has_no_caffe_form():
+    from ristretto_sim.graph import Network
+    from ristretto_sim.graph.layers import Pool
+    from ristretto_sim.graph.network import TensorSpec
+
+    net = Network(name="t", inputs=(TensorSpec("x", (1, 4, 4)),), outputs=("y",), params={},
+                  layers=(Pool(name="p", inputs=("x",), outputs=("y",), kind="avg", kernel=(3, 3), stride=(1, 1),
+                               pads=(1, 1, 1, 1)),))
+    with pytest.raises(ValueError, match="'p'.*no Caffe form"):
+        network_prototxt(net)

@@ -242,6 +242,15 @@ def run(args) -> int:
     for path in (plan_path, proto_path):
         if path is not None:
             check_writable(path)
+    if proto_path is not None and not _is_prototxt(args.model):
+        # fail before the search, not after it: the network must have a Caffe form
+        from ristretto_sim import load_model
+        from ristretto_sim.graph.caffe_export import network_prototxt
+
+        try:
+            network_prototxt(load_model(args.model, args.weights))
+        except ValueError as exc:
+            raise ValueError(f"--model_quantized {proto_path}: {exc}; write a .yaml plan instead") from None
     if args.gpu is not None:
         print(f"note: --gpu {args.gpu} is accepted for compatibility and ignored: ristretto-sim runs on the CPU; "
               "--mode ristretto reproduces Ristretto's GPU arithmetic (--cpu-compat its CPU quirks)", file=sys.stderr)
@@ -296,6 +305,11 @@ def run(args) -> int:
     return 0
 
 
+def _is_prototxt(model) -> bool:
+    p = Path(str(model))
+    return p.suffix.lower() in (".prototxt", ".pbtxt") and p.is_file()
+
+
 def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None) -> dict:
     """Write the plan, the prototxt and the plot; return ``{what: path}``."""
     written = {}
@@ -306,7 +320,7 @@ def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None)
         from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
 
         model = Path(str(args.model))
-        if model.suffix.lower() in (".prototxt", ".pbtxt") and model.is_file():
+        if _is_prototxt(args.model):
             write_ristretto_prototxt(result.final_plan, proto_path, source=model)
         else:
             from ristretto_sim import load_model
