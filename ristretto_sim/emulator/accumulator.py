@@ -250,8 +250,8 @@ class ProductSource:
         raise NotImplementedError
 
     # the limb path (wide sums); sources that cannot provide it keep the int64 limit
-    def partial_wide(self, n: int) -> WideInt:
-        """Exact sums over all of K as a WideInt of ``n`` digits."""
+    def partial_wide(self, n: int, base: WideInt | None = None) -> WideInt:
+        """Exact sums over all of K (plus ``base``, broadcast) as a WideInt of ``n`` digits."""
         raise ValueError(
             f"{type(self).__name__}: exact sums could reach 2**62; this PE supports int64 sums only "
             "(operands too wide)"
@@ -342,8 +342,8 @@ class IntegerProducts(ProductSource):
         av, wv = self._operands(idx, k, cols)
         return av * wv
 
-    def partial_wide(self, n):
-        return wide_matmul(self.a, self.w, n)
+    def partial_wide(self, n, base=None):
+        return wide_matmul(self.a, self.w, n, base)
 
     def mass_bound(self):
         a = np.abs(self.a.astype(np.float64))

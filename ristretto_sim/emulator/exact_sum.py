@@ -178,9 +178,10 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
     return out
 
 
-def wide_matmul(a, w, n: int) -> WideInt:
-    """Exact ``a @ w`` of int64 codes of any magnitude, as a :class:`~ristretto_sim.emulator.wide.WideInt` of
-    ``n`` digits (``32 n`` bits must hold every sum; the result wraps modulo ``2**(32 n)`` otherwise).
+def wide_matmul(a, w, n: int, base: WideInt | None = None) -> WideInt:
+    """Exact ``a @ w`` (plus ``base``) of int64 codes of any magnitude, as a
+    :class:`~ristretto_sim.emulator.wide.WideInt` of ``n`` digits (``32 n`` bits must hold every sum; the result
+    wraps modulo ``2**(32 n)`` otherwise).
 
     Parameters
     ----------
@@ -189,10 +190,19 @@ def wide_matmul(a, w, n: int) -> WideInt:
     w : array of integers, shape (..., K, N)
     n : int
         Digits of the result.
+    base : WideInt, optional
+        Added to every sum (broadcast against (..., M, N); e.g. the accumulator's bias preload).
 
     Returns
     -------
     WideInt, shape (..., M, N)
+
+    Notes
+    -----
+    The operands are split once into float64 limbs (:func:`_float_limbs`); every limb pair is one float64
+    GEMM, cut along K into runs short enough to be exact (:func:`_exact_limb_gemm`), converted to int64 once;
+    pairs with the same shift ``i + j`` are added in int64 while their bound allows, and the few resulting
+    terms go into the digits in one carry-save pass (:func:`~ristretto_sim.emulator.wide.sum_int64`).
     """
     a = np.asarray(a)
     w = np.asarray(w)
@@ -203,19 +213,70 @@ def wide_matmul(a, w, n: int) -> WideInt:
     out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
     K = a.shape[-1]
     if K == 0 or a.size == 0 or w.size == 0:
-        return WideInt.zeros(n, out_shape)
+        zero = WideInt.zeros(n, out_shape)
+        return zero if base is None else sum_int64([], n, base.broadcast_to(out_shape))
     total = float(column_bounds(a, w).sum(axis=-2).max(initial=0.0))
     if total < INT64_SAFE * _MARGIN:
-        return WideInt.from_int64(exact_matmul(a, w), n)
-    a_limbs = _limbs(a, LIMB_BITS)
-    w_limbs = _limbs(w, LIMB_BITS)
+        terms = [(np.broadcast_to(exact_matmul(a, w), out_shape), 0, int(total * (1.0 + 1e-6)) + 1)]
+        return sum_int64(terms, n, base)
+    a_limbs = _float_limbs(a)
+    w_limbs = _float_limbs(w)
+    groups: dict[int, list] = {}  # shift -> [(int64 sum, bound), ...], each sum below 2**62
+    for k0 in range(0, K, WIDE_K_RUN):  # limb products are below 2**40: sums over a run stay below 2**61
+        k1 = min(K, k0 + WIDE_K_RUN)
+        for i, (al, abound) in enumerate(a_limbs):
+            for j, (wl, wbound) in enumerate(w_limbs):
+                bound = (k1 - k0) * abound * wbound
+                part = _exact_limb_gemm(al[..., k0:k1], wl[..., k0:k1, :], abound * wbound)
+                terms = groups.setdefault(LIMB_BITS * (i + j), [])
+                if terms and terms[-1][1] + bound < INT64_SAFE:
+                    terms[-1] = (terms[-1][0] + part, terms[-1][1] + bound)
+                else:
+                    terms.append((part, bound))
+    parts = [(np.broadcast_to(x, out_shape), shift, b) for shift, terms in sorted(groups.items()) for x, b in terms]
+    return sum_int64(parts, n, base)
 
-    def parts():  # one limb-pair GEMM at a time, added into the digits as it comes
-        for k0 in range(0, K, WIDE_K_RUN):
-            k1 = min(K, k0 + WIDE_K_RUN)
-            for i, al in enumerate(a_limbs):
-                for j, wl in enumerate(w_limbs):
-                    part = exact_matmul(al[..., k0:k1], wl[..., k0:k1, :])
-                    yield np.broadcast_to(part, out_shape), LIMB_BITS * (i + j)
 
-    return sum_int64(parts(), n)
+def _float_limbs(x: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """``x`` split into ``LIMB_BITS``-bit limbs held exactly in float64, with a bound on each one's magnitude.
+
+    ``x = sum_i limb_i * 2**(LIMB_BITS i)``; low limbs in ``[0, 2**LIMB_BITS)``, the top limb signed (the
+    same limbs as :func:`_limbs`). Float inputs (integers of at most 53 bits) are split with exact float
+    arithmetic (scaling by a power of two, floor, subtraction), integer ones with masks and shifts.
+    """
+    hi, lo = int(x.max()), int(x.min())
+    count = 1
+    while max(hi >> (LIMB_BITS * (count - 1)), -(lo >> (LIMB_BITS * (count - 1)))) >= (1 << LIMB_BITS):
+        count += 1
+    top = LIMB_BITS * (count - 1)
+    top_bound = max(abs(hi >> top), abs(lo >> top))
+    low_bound = (1 << LIMB_BITS) - 1
+    limbs = []
+    if x.dtype.kind == "f" and max(abs(hi), abs(lo)) <= 2**53:
+        rest = x.astype(np.float64, copy=False)
+        for _ in range(count - 1):
+            q = np.floor(rest * 2.0**-LIMB_BITS)
+            limbs.append((rest - q * 2.0**LIMB_BITS, low_bound))
+            rest = q
+        limbs.append((rest, top_bound))
+        return limbs
+    rest = x.astype(np.int64)
+    mask = np.int64(low_bound)
+    for _ in range(count - 1):
+        limbs.append(((rest & mask).astype(np.float64), low_bound))
+        rest = rest >> np.int64(LIMB_BITS)
+    limbs.append((rest.astype(np.float64), top_bound))
+    return limbs
+
+
+def _exact_limb_gemm(a: np.ndarray, w: np.ndarray, product_bound: int) -> np.ndarray:
+    """``a @ w`` of float64 limbs as int64, exact: K is cut into runs whose sums of products (each at most
+    ``product_bound``) stay below ``2**53``, one float64 GEMM per run."""
+    K = a.shape[-1]
+    run = K if product_bound == 0 else max(1, min(K, int(F64_EXACT * _MARGIN) // product_bound))
+    out = None
+    for k0 in range(0, K, run):
+        k1 = min(K, k0 + run)
+        part = np.matmul(a[..., k0:k1], w[..., k0:k1, :]).astype(np.int64)
+        out = part if out is None else out + part
+    return out

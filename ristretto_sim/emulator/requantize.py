@@ -145,7 +145,10 @@ def requantize(
     f_out = along(out.frac_bits)
     s = f_in - f_out
     if isinstance(v, WideInt):
-        return _requantize_wide(v, np.broadcast_to(s, v.shape), out, rounding, overflow, rng)
+        if _fast_wide(out, rounding, overflow):
+            v, s = _int64_stand_in(v, s, channel_axis)
+        else:
+            return _requantize_wide(v, s, out, rounding, overflow, rng)
     # clamp before left shifts so they cannot overflow int64 (anything beyond the output range saturates
     # anyway)
     if np.any(s < 0):
@@ -187,13 +190,66 @@ def _round_wide(v: WideInt, s: int, rounding: Rounding, draws) -> WideInt:
     return wd.add(q, WideInt.from_int64(up.astype(np.int64), q.n))
 
 
+def _fast_wide(out: FixedPoint, rounding: Rounding, overflow: Overflow) -> bool:
+    """Whether WideInt codes can go through :func:`_int64_stand_in`: deterministic rounding, saturation, and an
+    output range inside ``(-2**58, 2**58)`` (any value beyond the stand-in's window saturates)."""
+    return (
+        rounding is not Rounding.STOCHASTIC
+        and overflow is not Overflow.WRAP
+        and out.min_code > -_STAND_IN_SAT
+        and out.max_code < _STAND_IN_SAT
+    )
+
+
+#: the stand-in's window: ``floor(v / 2**k)`` exact in ``[-2**59, 2**59)``, else +-2**61
+_STAND_IN_WINDOW = 59
+_STAND_IN_CLAMP = 1 << 61
+#: outputs strictly inside +-this saturate every value beyond the window (quotients of magnitude >= 2**58)
+_STAND_IN_SAT = 1 << 58
+
+
+def _stand_in(v: WideInt, sh: int) -> tuple[np.ndarray, int]:
+    """int64 codes and a shift that requantize exactly as ``v`` shifted by ``sh`` (see :func:`_int64_stand_in`)."""
+    if sh <= 0:
+        return wd.floor_shift_clamped(v, 0, _STAND_IN_WINDOW, _STAND_IN_CLAMP), sh
+    t = wd.floor_shift_clamped(v, sh - 1, _STAND_IN_WINDOW, _STAND_IN_CLAMP)
+    sticky = wd.any_bits_below(v, sh - 1)
+    return (t << np.int64(1)) | sticky, 2
+
+
+def _int64_stand_in(v: WideInt, s: np.ndarray, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """int64 codes and shifts that requantize (deterministic rounding, saturating outputs, :func:`_fast_wide`)
+    exactly as the WideInt codes ``v`` with shifts ``s`` (a scalar, or per channel along ``channel_axis``).
+
+    For a shift ``sh >= 1`` the rounding depends only on ``t = floor(v / 2**(sh - 1))`` (the quotient is ``t >>
+    1``, the half bit ``t & 1``) and the sticky bit (any bit below ``sh - 1``): ``2 t + sticky`` shifted right by
+    2 has the same quotient, half bit and sticky bit. For ``sh <= 0`` the stand-in is ``v`` itself. Either is
+    exact where ``t`` (or ``v``) lies in ``[-2**59, 2**59)``; elsewhere it is ``+-2**61``, which saturates like
+    the true value (``|quotient| >= 2**58``, outside the output range).
+    """
+    if s.size == 1:
+        codes, sh = _stand_in(v, int(s.reshape(-1)[0]))
+        return codes, np.asarray(sh, dtype=np.int64)
+    axis = channel_axis % v.ndim
+    per_channel = s.reshape(-1)
+    codes = np.empty(v.shape, dtype=np.int64)
+    shifts = np.empty(per_channel.shape, dtype=np.int64)
+    for sh in np.unique(per_channel).tolist():
+        idx = np.flatnonzero(per_channel == sh)
+        c, shifts[idx] = _stand_in(v.take(idx, axis), sh)
+        np.moveaxis(codes, axis, 0)[idx] = np.moveaxis(c, axis, 0)
+    return codes, shifts.reshape(s.shape)
+
+
 def _requantize_wide(v: WideInt, s: np.ndarray, out: FixedPoint, rounding: Rounding, overflow: Overflow,
                      rng) -> Requantized:
-    """:func:`requantize` of WideInt codes; ``s`` is the shift per element."""
+    """:func:`requantize` of WideInt codes in general (stochastic rounding, wrapping, outputs wider than 58 bits);
+    ``s`` is the shift, broadcast against the codes (a scalar, or per channel)."""
     draws = None
     if rounding is Rounding.STOCHASTIC:
         draws = uniform_bits53(stochastic_key(rng), v.shape).astype(np.int64)
     shifts = np.unique(s)
+    s = np.broadcast_to(s, v.shape)
     q = None
     for sh in shifts.tolist():
         if sh > 0:

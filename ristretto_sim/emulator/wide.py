@@ -181,18 +181,84 @@ def add(a: WideInt, b: WideInt) -> WideInt:
     return _normalize(da + db)
 
 
-def sum_int64(parts, n: int) -> WideInt:
-    """``sum_i x_i * 2**shift_i`` of ``(x_i, shift_i)`` pairs (int64 arrays, shifts >= 0), over ``n`` digits.
+def sum_int64(parts, n: int, base: WideInt | None = None) -> WideInt:
+    """``base + sum_i x_i * 2**shift_i`` over ``n`` digits (modulo ``2**(32 n)``), in carry-save form.
 
-    Raw digits are added first (each below ``2**32``) and carries propagated once; up to ``2**30`` terms.
+    Parameters
+    ----------
+    parts : iterable of (x, shift) or (x, shift, bound)
+        ``x`` an int64 array (shapes broadcast), ``shift >= 0``; ``bound`` (optional, a Python int) bounds
+        ``|x|``: tighter bounds let a term go in with fewer operations.
+    n : int
+        Digits of the result.
+    base : WideInt, optional
+        Added as well (broadcast against the terms).
+
+    Each term is added into *raw* digits: signed int64 arrays ``raw[t]`` with value ``sum_t raw[t] *
+    2**(32 t)``. A term at ``shift = 32 q + r`` whose ``bound * 2**r`` stays below ``2**62`` goes into
+    ``raw[q]`` whole (``x << r``); a larger one is split into its low ``32 - r`` bits (into ``raw[q]``) and the
+    rest (``x >> (32 - r)``, into ``raw[q + 1]``). A bound per raw digit (Python ints) keeps every ``raw[t]``
+    inside int64: before an addition could overflow, carries are propagated (:func:`_carry`), which brings
+    every digit back into ``[0, 2**32)``. Carries are propagated once more at the end.
     """
     raw = None
-    for x, shift in parts:
-        d = WideInt.from_int64(x, n, shift).digits
-        raw = d if raw is None else raw + d
+    bounds = [0] * n
+
+    def add_piece(t, v, b):
+        nonlocal raw
+        if t >= n:
+            return  # beyond the top digit: vanishes modulo 2**(32 n)
+        shape = np.broadcast_shapes(raw.shape[1:], np.shape(v))
+        if shape != raw.shape[1:]:
+            raw = np.array(np.broadcast_to(raw, (n,) + shape))
+        if bounds[t] + b >= _RAW_LIMIT:
+            _carry(raw)
+            bounds[:] = [1 << DIGIT_BITS] * n
+        raw[t] += v
+        bounds[t] += b
+
+    for part in parts:
+        x, shift = part[0], int(part[1])
+        bound = int(part[2]) if len(part) > 2 and part[2] is not None else 1 << 63
+        x = np.asarray(x, dtype=np.int64)
+        if shift < 0:
+            raise ValueError(f"shift={shift} must be >= 0")
+        if raw is None:
+            raw = np.zeros((n,) + x.shape, dtype=np.int64)
+        q, r = divmod(shift, DIGIT_BITS)
+        if (bound << r) < _RAW_LIMIT:
+            add_piece(q, x << np.int64(r) if r else x, bound << r)
+        else:
+            keep = DIGIT_BITS - r  # low bits of x that stay in digit q
+            add_piece(q, (x & np.int64((1 << keep) - 1)) << np.int64(r), 1 << DIGIT_BITS)
+            add_piece(q + 1, x >> np.int64(keep), (bound >> keep) + 1)
+    if base is not None:
+        digits = base.resize(n).digits
+        if raw is None:
+            raw = np.array(digits)
+        else:
+            for t in range(n):
+                add_piece(t, digits[t], 1 << DIGIT_BITS)
     if raw is None:
         raise ValueError("sum_int64 needs at least one term")
-    return _normalize(raw)
+    _carry(raw)
+    return WideInt(raw)
+
+
+#: raw digits of :func:`sum_int64` stay below this in magnitude (so that adding a carry cannot overflow)
+_RAW_LIMIT = 1 << 62
+
+
+def _carry(raw: np.ndarray) -> None:
+    """Propagate carries through signed raw digits in place: each digit ends in ``[0, 2**32)``, the value is
+    kept modulo ``2**(32 n)``."""
+    carry = np.empty(raw.shape[1:], dtype=np.int64)
+    for t in range(raw.shape[0]):
+        if t:
+            raw[t] += carry
+        if t + 1 < raw.shape[0]:
+            np.right_shift(raw[t], DIGIT_BITS, out=carry)
+        raw[t] &= _MASK
 
 
 def negate(a: WideInt) -> WideInt:
@@ -334,6 +400,51 @@ def any_bits_below(a: WideInt, k) -> np.ndarray:
         out |= (a.digits[t] & ((np.int64(1) << c) - 1)) != 0
     out |= (k > DIGIT_BITS * a.n) & is_negative(a)  # sign bits above the top digit
     return out
+
+
+def sign_run_from(a: WideInt, b: int) -> np.ndarray:
+    """Whether every bit of each element from bit ``b`` up (``b >= 0``) equals its sign bit, i.e. ``a >> b`` is
+    0 or -1."""
+    b = int(b)
+    fill = np.where(is_negative(a), _MASK, np.int64(0))
+    out = np.ones(a.shape, dtype=bool)
+    for t in range(b // DIGIT_BITS, a.n):
+        keep = np.int64(_MASK & ~((1 << max(b - DIGIT_BITS * t, 0)) - 1))  # bits of digit t at or above b
+        out &= ((a.digits[t] ^ fill) & keep) == 0
+    return out
+
+
+def low_int64_at(a: WideInt, k: int) -> np.ndarray:
+    """Bits ``[k, k + 64)`` of each element as int64 (``k >= 0``): ``floor(a / 2**k)`` modulo ``2**64``, the
+    exact quotient wherever it fits int64."""
+    q, r = divmod(int(k), DIGIT_BITS)
+    fill = None
+
+    def digit(t):
+        nonlocal fill
+        if t < a.n:
+            return a.digits[t].view(_U64)
+        if fill is None:
+            fill = a._fill().view(_U64)
+        return fill
+
+    u = digit(q) >> _U64(r)
+    u = u | (digit(q + 1) << _U64(DIGIT_BITS - r))
+    if r:
+        u = u | (digit(q + 2) << _U64(2 * DIGIT_BITS - r))
+    return u.view(np.int64)
+
+
+def floor_shift_clamped(a: WideInt, k: int, window_bits: int, clamp: int) -> np.ndarray:
+    """``floor(a / 2**k)`` as int64 where it lies in ``[-2**window_bits, 2**window_bits)``; ``clamp`` (positive
+    values) or ``-clamp`` (negative ones) elsewhere. ``k >= 0``, ``window_bits <= 62``, ``clamp < 2**63``.
+
+    One pass over the few digits around bit ``k``: callers for whom every value beyond the window saturates
+    anyway (``clamp`` beyond the window) get an exact int64 stand-in for the wide value.
+    """
+    inside = sign_run_from(a, int(k) + int(window_bits))
+    low = low_int64_at(a, k)
+    return np.where(inside, low, np.where(is_negative(a), np.int64(-clamp), np.int64(clamp)))
 
 
 def shift_right_floor(a: WideInt, s: int) -> WideInt:

@@ -4,8 +4,8 @@ Same semantics as :func:`~ristretto_sim.emulator.accumulator.accumulate` (bias p
 K in order, two's complement wrap or clamping after every addition, the same overflow counts), with the sums
 held as :class:`~ristretto_sim.emulator.wide.WideInt`:
 
-* the exact sum of every output comes from :func:`~ristretto_sim.emulator.exact_sum.wide_matmul` (limb-pair
-  BLAS GEMMs added into 32-bit digits), plus the bias;
+* the exact sum of every output plus the bias comes from :func:`~ristretto_sim.emulator.exact_sum.wide_matmul`
+  (limb-pair BLAS GEMMs and the bias added into 32-bit digits in one carry-save pass);
 * ``WRAP``: the exact sum wrapped to the accumulator's width; the count is the number of exact sums outside
   the range;
 * ``SATURATE``: where float64 bounds with a rigorous error margin show that no prefix sum can leave the range
@@ -85,8 +85,7 @@ def accumulate_wide(products, bias, acc: FixedPoint, overflow: Overflow, bias_ab
         b = bias.resize(n).broadcast_to(bshape)
     else:
         b = WideInt.from_int64(np.broadcast_to(np.asarray(bias, dtype=np.int64), bshape), n)
-    part = products.partial_wide(n)
-    s = wd.add(part, b.broadcast_to(shape))
+    s = products.partial_wide(n, base=b)  # the bias goes into the same carry-save pass as the products
     if overflow is Overflow.WRAP or products.K == 0:
         out = wd.less_than(s, lo) | wd.greater_than(s, hi)
         count = int(out.sum())
@@ -101,6 +100,7 @@ def accumulate_wide(products, bias, acc: FixedPoint, overflow: Overflow, bias_ab
         return result_codes(s, acc, wide_codes), 0
     # per output: prefix sums lie in [bias - N, bias + P]; P + N = sum|p| (mass), P - N = sum p (part)
     bias_f = np.broadcast_to(_as_float(b), shape)
+    part = wd.subtract(s, b.broadcast_to(shape))  # exact: n has guard bits
     part_f = wd.to_float64(part)
     mass_f = np.maximum(products.mass_bound(), np.abs(part_f))
     err = rel * (mass_f + np.abs(part_f) + np.abs(bias_f)) + 4.0
