@@ -146,9 +146,9 @@ def requantize(
     s = f_in - f_out
     if isinstance(v, WideInt):
         if _fast_wide(out, rounding, overflow):
-            v, s = _int64_stand_in(v, s, channel_axis)
-        else:
-            return _requantize_wide(v, s, out, rounding, overflow, rng)
+            q, n_bad = _requantize_wide_fast(v, s, out, rounding, channel_axis)
+            return Requantized(q, out, n_bad)
+        return _requantize_wide(v, s, out, rounding, overflow, rng)
     # clamp before left shifts so they cannot overflow int64 (anything beyond the output range saturates
     # anyway)
     if np.any(s < 0):
@@ -171,74 +171,93 @@ def _round_wide(v: WideInt, s: int, rounding: Rounding, draws) -> WideInt:
     q = wd.shift_right_floor(v, s)
     half = wd.bits_at(v, s - 1, 1).astype(bool)
     sticky = wd.any_bits_below(v, s - 1)
-    inexact = half | sticky
-    if rounding is Rounding.NEAREST_EVEN:
-        up = half & (sticky | (q.digits[0] & 1).astype(bool))
-    elif rounding is Rounding.NEAREST_AWAY:
-        up = half & (sticky | ~wd.is_negative(q))
-    elif rounding is Rounding.NEAREST_UP:
-        up = half
-    elif rounding is Rounding.FLOOR:
+    if rounding is Rounding.FLOOR:
         return q
-    elif rounding is Rounding.CEIL:
-        up = inexact
-    elif rounding is Rounding.TOWARD_ZERO:
-        up = inexact & wd.is_negative(q)
-    else:  # STOCHASTIC: up iff r / 2**s + u >= 1 with u = k / 2**53, decided on t = the 53 bits below the point
+    if rounding is Rounding.STOCHASTIC:
+        # up iff r / 2**s + u >= 1 with u = k / 2**53, decided on t = the 53 bits below the point
         t = wd.bits_at(v, s - 53, 53) if s > 53 else wd.bits_at(v, 0, s) << np.int64(53 - s)
-        up = (draws >= (np.int64(1 << 53) - t)) & inexact
+        up = (draws >= (np.int64(1 << 53) - t)) & (half | sticky)
+    else:
+        up = _round_up((q.digits[0] & 1).astype(bool), wd.is_negative(q), half, sticky, rounding)
     return wd.add(q, WideInt.from_int64(up.astype(np.int64), q.n))
 
 
 def _fast_wide(out: FixedPoint, rounding: Rounding, overflow: Overflow) -> bool:
-    """Whether WideInt codes can go through :func:`_int64_stand_in`: deterministic rounding, saturation, and an
-    output range inside ``(-2**58, 2**58)`` (any value beyond the stand-in's window saturates)."""
+    """Whether WideInt codes can take :func:`_requantize_wide_fast`: deterministic rounding, saturation, and an
+    output range strictly inside ``(-2**58, 2**58)``."""
     return (
         rounding is not Rounding.STOCHASTIC
         and overflow is not Overflow.WRAP
-        and out.min_code > -_STAND_IN_SAT
-        and out.max_code < _STAND_IN_SAT
+        and out.min_code > -_FAST_SAT
+        and out.max_code < _FAST_SAT
     )
 
 
-#: the stand-in's window: ``floor(v / 2**k)`` exact in ``[-2**59, 2**59)``, else +-2**61
-_STAND_IN_WINDOW = 59
-_STAND_IN_CLAMP = 1 << 61
-#: outputs strictly inside +-this saturate every value beyond the window (quotients of magnitude >= 2**58)
-_STAND_IN_SAT = 1 << 58
+#: :func:`_shifted_int64`'s window: quotients exact in ``[-2**59, 2**59)``, else +-2**61
+_FAST_WINDOW = 59
+_FAST_CLAMP = 1 << 61
+#: outputs strictly inside +-this saturate every quotient beyond the window (magnitude >= 2**58 once rounded)
+_FAST_SAT = 1 << 58
 
 
-def _stand_in(v: WideInt, sh: int) -> tuple[np.ndarray, int]:
-    """int64 codes and a shift that requantize exactly as ``v`` shifted by ``sh`` (see :func:`_int64_stand_in`)."""
-    if sh <= 0:
-        return wd.floor_shift_clamped(v, 0, _STAND_IN_WINDOW, _STAND_IN_CLAMP), sh
-    t = wd.floor_shift_clamped(v, sh - 1, _STAND_IN_WINDOW, _STAND_IN_CLAMP)
-    sticky = wd.any_bits_below(v, sh - 1)
-    return (t << np.int64(1)) | sticky, 2
+def _round_up(q_odd, q_negative, half, sticky, rounding: Rounding):
+    """Whether a floor quotient ``q`` rounds up, from its parity, its sign, the half bit (the first bit
+    discarded) and the sticky bit (any bit below it): every deterministic rounding mode."""
+    if rounding is Rounding.NEAREST_EVEN:
+        return half & (sticky | q_odd)
+    if rounding is Rounding.NEAREST_AWAY:
+        return half & (sticky | ~q_negative)
+    if rounding is Rounding.NEAREST_UP:
+        return half
+    if rounding is Rounding.FLOOR:
+        return np.zeros(np.shape(half), dtype=bool)
+    if rounding is Rounding.CEIL:
+        return half | sticky
+    if rounding is Rounding.TOWARD_ZERO:
+        return (half | sticky) & q_negative
+    raise ValueError(f"{rounding} is not a deterministic rounding mode")
 
 
-def _int64_stand_in(v: WideInt, s: np.ndarray, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """int64 codes and shifts that requantize (deterministic rounding, saturating outputs, :func:`_fast_wide`)
-    exactly as the WideInt codes ``v`` with shifts ``s`` (a scalar, or per channel along ``channel_axis``).
+def _shifted_int64(v: WideInt, sh: int, rounding: Rounding) -> np.ndarray:
+    """``v`` shifted by ``sh`` and rounded, as int64, exact wherever the result can land in a :func:`_fast_wide`
+    output range, and of magnitude at least ``2**58`` (saturating) elsewhere.
 
-    For a shift ``sh >= 1`` the rounding depends only on ``t = floor(v / 2**(sh - 1))`` (the quotient is ``t >>
-    1``, the half bit ``t & 1``) and the sticky bit (any bit below ``sh - 1``): ``2 t + sticky`` shifted right by
-    2 has the same quotient, half bit and sticky bit. For ``sh <= 0`` the stand-in is ``v`` itself. Either is
-    exact where ``t`` (or ``v``) lies in ``[-2**59, 2**59)``; elsewhere it is ``+-2**61``, which saturates like
-    the true value (``|quotient| >= 2**58``, outside the output range).
+    ``sh >= 1``: one pass over the digits around bit ``sh - 1`` gives ``t = floor(v / 2**(sh - 1))`` clamped to
+    an int64 window (:func:`~ristretto_sim.emulator.wide.floor_shift_clamped`) and the sticky bit; the quotient
+    is ``t >> 1``, the half bit ``t & 1``, and the rounding rule runs in int64. Beyond the window (``|t| >=
+    2**59``) the true quotient has magnitude at least ``2**58``, and so has the clamped one. ``sh <= 0``: ``v``
+    (clamped the same way) shifted left, after clamping to ``+-2**(58 + sh)`` so that the shift cannot overflow.
     """
-    if s.size == 1:
-        codes, sh = _stand_in(v, int(s.reshape(-1)[0]))
-        return codes, np.asarray(sh, dtype=np.int64)
-    axis = channel_axis % v.ndim
-    per_channel = s.reshape(-1)
-    codes = np.empty(v.shape, dtype=np.int64)
-    shifts = np.empty(per_channel.shape, dtype=np.int64)
-    for sh in np.unique(per_channel).tolist():
-        idx = np.flatnonzero(per_channel == sh)
-        c, shifts[idx] = _stand_in(v.take(idx, axis), sh)
-        np.moveaxis(codes, axis, 0)[idx] = np.moveaxis(c, axis, 0)
-    return codes, shifts.reshape(s.shape)
+    if sh <= 0:
+        e = min(-sh, 58)
+        lim = np.int64(1 << (58 - e))
+        t = wd.floor_shift_clamped(v, 0, _FAST_WINDOW, _FAST_CLAMP)
+        return np.clip(t, -lim, lim) << np.int64(e)
+    t = wd.floor_shift_clamped(v, sh - 1, _FAST_WINDOW, _FAST_CLAMP)
+    sticky = wd.any_bits_below(v, sh - 1)
+    q = t >> np.int64(1)
+    half = (t & 1).astype(bool)
+    return q + _round_up((q & 1).astype(bool), q < 0, half, sticky, rounding)
+
+
+def _requantize_wide_fast(v: WideInt, s: np.ndarray, out: FixedPoint, rounding: Rounding,
+                          channel_axis: int) -> tuple[np.ndarray, int]:
+    """Output codes (int64, saturated) and the saturation count of WideInt codes ``v`` with shifts ``s`` (a
+    scalar, or per channel along ``channel_axis``), under :func:`_fast_wide`: one :func:`_shifted_int64` per
+    distinct shift, on the channels that have it."""
+    shifts = np.unique(s).tolist()
+    if len(shifts) == 1:
+        q = _shifted_int64(v, shifts[0], rounding)
+    else:
+        axis = channel_axis % v.ndim
+        per_channel = s.reshape(-1)
+        q = np.empty(v.shape, dtype=np.int64)
+        for sh in shifts:
+            idx = np.flatnonzero(per_channel == sh)
+            np.moveaxis(q, axis, 0)[idx] = np.moveaxis(_shifted_int64(v.take(idx, axis), sh, rounding), axis, 0)
+    lo, hi = out.min_code, out.max_code
+    n_bad = int(np.count_nonzero(q < lo)) + int(np.count_nonzero(q > hi))
+    return np.clip(q, lo, hi), n_bad
 
 
 def _requantize_wide(v: WideInt, s: np.ndarray, out: FixedPoint, rounding: Rounding, overflow: Overflow,

@@ -137,3 +137,37 @@ def test_wide_matmul_small_sums_and_float_operands():
     assert wide_matmul(np.zeros((2, 0)), np.zeros((0, 3)), 3).shape == (2, 3)
     with pytest.raises(ValueError, match="shape mismatch"):
         wide_matmul(a, w.T, 3)
+
+
+@pytest.mark.parametrize("abits,wbits", [(32, 32), (33, 21), (53, 20), (64, 64), (21, 64), (41, 41)])
+def test_wide_matmul_limb_counts_base_and_float_operands(abits, wbits):
+    """Operands of 1-4 limbs (int64, and float64 holding integers up to 53 bits), a bias base added in the same
+    carry-save pass, extremes of both signs."""
+    from ristretto_sim.emulator.wide import WideInt
+
+    rng = np.random.default_rng(abits * 100 + wbits)
+    a = rng.integers(-(2 ** (abits - 1)), 2 ** (abits - 1), size=(2, 7, 30), dtype=np.int64)
+    w = rng.integers(-(2 ** (wbits - 1)), 2 ** (wbits - 1), size=(30, 5), dtype=np.int64)
+    a[0, 0, :] = -(2 ** (abits - 1))
+    w[:, 0] = -(2 ** (wbits - 1))
+    a[1, 1, :] = 2 ** (abits - 1) - 1
+    w[:, 1] = 2 ** (wbits - 1) - 1
+    bias = [2**125 - 1, -(2**125), 0, 12345, -(2**64)]
+    base = WideInt.from_ints(np.array(bias, dtype=object).reshape(1, 5), 5)
+    want = _dot_ref(a, w) + np.array(bias, dtype=object)
+    assert (wide_matmul(a, w, 5, base).to_python() == want).all()
+    if abits <= 53:
+        assert (wide_matmul(a.astype(np.float64), w, 5, base).to_python() == want).all()
+
+
+def test_exact_limb_gemm_cuts_k_into_exact_runs():
+    """A product bound near 2**53 forces runs of one or two products; the int64 result stays exact."""
+    from ristretto_sim.emulator.exact_sum import _exact_limb_gemm
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 2**20, size=(4, 9)).astype(np.float64)
+    w = rng.integers(-(2**20), 2**20, size=(9, 3)).astype(np.float64)
+    want = _dot_ref(a.astype(np.int64), w.astype(np.int64))
+    for bound in (2**40, 2**52, 2**53 - 1, 0):
+        got = _exact_limb_gemm(a, w, bound) if bound else _exact_limb_gemm(a * 0, w, 0)
+        assert got.dtype == np.int64 and (got == (want if bound else 0)).all()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from ristretto_sim.emulator import requantize, rounding_shift
 from ristretto_sim.emulator.wide import WideInt
-from ristretto_sim.formats import FixedPoint, Rounding
+from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 from ristretto_sim.formats.rounding import StochasticKey, uniform_bits53
 from tests.emulator.reference import requantize_ref
 
@@ -160,3 +160,80 @@ def test_wide_codes_per_channel_fractions_wrap_and_unsigned():
     r = requantize(codes, 100, FixedPoint(8, 0, signed=False), "nearest_even")
     assert r.codes.tolist() == np.vectorize(lambda v: requantize_ref(v, 100, "nearest_even", 0, 255),
                                             otypes=[object])(vals).tolist()
+
+
+# ------------------------------------------------------------------ the int64 fast path of WideInt codes
+DETERMINISTIC = [m for m in Rounding if m is not Rounding.STOCHASTIC]
+
+
+def _edge_values(shift: int, acc_bits: int, out: FixedPoint) -> list[int]:
+    """Accumulator extremes, ties, values just around the output range and the fast path's window."""
+    top = 2 ** (acc_bits - 1)
+    vals = [top - 1, -top, 0, 1, -1]
+    scale = 2**shift if shift > 0 else 1
+    for q in (out.max_code, out.min_code, out.max_code + 1, out.min_code - 1, 2**58, -(2**58), 2**59, -(2**59),
+              2**60, -(2**60) - 1, 3, -3):
+        base = q * scale if shift > 0 else q >> -shift if shift < 0 else q
+        vals += [base, base - 1, base + 1]
+        if shift > 0:
+            vals += [base + scale // 2, base - scale // 2, base + scale // 2 + 1]  # ties and just above
+    return [v for v in vals if -top <= v < top]
+
+
+@pytest.mark.parametrize("mode", DETERMINISTIC)
+@pytest.mark.parametrize("shift", [-70, -5, -1, 0, 1, 2, 31, 32, 33, 63, 64, 65, 95, 120])
+@pytest.mark.parametrize("out", [FixedPoint(32, 0), FixedPoint(58, 0), FixedPoint(8, 0, signed=False),
+                                 FixedPoint(2, 0), FixedPoint(57, 0, signed=False)])
+def test_wide_fast_path_edges(mode, shift, out):
+    """Outputs inside +-2**58 take the int64 stand-in: accumulator extremes (128 bits), ties, values just inside
+    and outside the output range and the stand-in's window, negative values, shifts <= 0."""
+    from ristretto_sim.emulator.requantize import _fast_wide
+
+    assert _fast_wide(out, mode, Overflow.SATURATE)
+    vals = _edge_values(shift, 128, out)
+    r = requantize(WideInt.from_ints(vals, 5), shift, out, mode)
+    want = [requantize_ref(v, shift, mode.value, out.min_code, out.max_code) for v in vals]
+    assert r.codes.dtype == np.int64 and r.codes.tolist() == want
+    unclamped = [requantize_ref(v, shift, mode.value, -(2**300), 2**300) for v in vals]
+    assert r.saturations == sum(not out.min_code <= q <= out.max_code for q in unclamped)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(-(2**127), 2**127 - 1), min_size=1, max_size=6),
+    st.lists(st.integers(-40, 140), min_size=1, max_size=4),
+    st.integers(1, 64),
+    st.booleans(),
+    st.sampled_from(DETERMINISTIC),
+    st.integers(3, 5),
+)
+def test_wide_fast_path_matches_python_and_the_general_path(vals, shifts, out_bits, signed, mode, n):
+    """Per-channel shifts (mixed signs, repeats), any output width (above 58 bits: the general path), against
+    Python integers and against the general WideInt path."""
+    from ristretto_sim.emulator.requantize import _requantize_wide
+
+    top = 2 ** (32 * n - 3)
+    vals = [max(min(v, top - 1), -top) for v in vals]
+    out_bits = min(out_bits, 63) if not signed else out_bits
+    out = FixedPoint(out_bits, 0, signed=signed)
+    grid = np.array([[v] * len(shifts) for v in vals], dtype=object)  # (M, C): channels along axis 1
+    codes = WideInt.from_ints(grid, n)
+    frac = np.array(shifts, dtype=np.int64) + 200
+    r = requantize(codes, frac, FixedPoint(out_bits, 200, signed=signed), mode, channel_axis=1)
+    want = [[requantize_ref(v, s, mode.value, out.min_code, out.max_code) for s in shifts] for v in vals]
+    assert r.codes.tolist() == want
+    unclamped = [requantize_ref(v, s, mode.value, -(2**400), 2**400) for v in vals for s in shifts]
+    assert r.saturations == sum(not out.min_code <= q <= out.max_code for q in unclamped)
+    general = _requantize_wide(codes, np.array(shifts, dtype=np.int64).reshape(1, -1), out, mode,
+                               Overflow.SATURATE, None)
+    assert general.codes.tolist() == want and general.saturations == r.saturations
+
+
+def test_wide_fast_path_is_not_taken_where_it_cannot_be_exact():
+    from ristretto_sim.emulator.requantize import _fast_wide
+
+    assert not _fast_wide(FixedPoint(59, 0), Rounding.NEAREST_EVEN, Overflow.SATURATE)
+    assert not _fast_wide(FixedPoint(64, 0), Rounding.FLOOR, Overflow.SATURATE)
+    assert not _fast_wide(FixedPoint(32, 0), Rounding.STOCHASTIC, Overflow.SATURATE)
+    assert not _fast_wide(FixedPoint(32, 0), Rounding.NEAREST_EVEN, Overflow.WRAP)
+    assert _fast_wide(FixedPoint(58, 0, signed=False), Rounding.NEAREST_EVEN, Overflow.NATURAL)

@@ -136,3 +136,61 @@ def test_exact_products_of_int64(pairs):
     x = np.array([p[0] for p in pairs], dtype=np.int64)
     y = np.array([p[1] for p in pairs], dtype=np.int64)
     assert _list(wd.product_int64(x, y, 5)) == [a * b for a, b in pairs]
+
+
+# ------------------------------------------------------------------ carry-save sums and int64 windows
+terms = st.tuples(int64s, st.integers(0, 140), st.booleans())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(terms, min_size=3, max_size=3), min_size=1, max_size=8), st.integers(2, 5),
+       st.one_of(st.none(), st.lists(wide_ints, min_size=3, max_size=3)))
+def test_sum_int64_with_bounds_and_base(rows, n, base):
+    """Every term shape (whole or split, with or without a bound), a base, and carries mid-way all give the sum
+    modulo 2**(32 n)."""
+    parts = []
+    for j in range(len(rows)):
+        xs = np.array([rows[j][i][0] for i in range(3)], dtype=np.int64)
+        shift = rows[j][0][1]
+        bound = max(abs(int(v)) for v in xs.tolist()) if rows[j][0][2] else None
+        parts.append((xs, shift) if bound is None else (xs, shift, bound))
+    b = None if base is None else WideInt.from_ints(base, 5)
+    got = wd.sum_int64(parts, n, b)
+    mod = 2 ** (32 * n)
+    for i in range(3):
+        want = sum(int(p[0][i]) << p[1] for p in parts) + (0 if base is None else base[i])
+        assert _list(got)[i] == (want + mod // 2) % mod - mod // 2
+
+
+def test_sum_int64_many_large_terms_carry_in_between():
+    """Terms near 2**62 at shifts that keep them whole force carries before the raw digits could overflow."""
+    x = np.array([2**62 - 1, -(2**62), 12345, -1], dtype=np.int64)
+    parts = [(x, s, 2**62) for s in (0, 0, 1, 32, 33, 64, 31, 63)] * 3
+    got = wd.sum_int64(parts, 5, WideInt.from_ints([2**100, -(2**100), 7, 0], 5))
+    want = [sum(int(v) << s for _, s, _ in parts) for v in x.tolist()]
+    want = [w + b for w, b in zip(want, [2**100, -(2**100), 7, 0], strict=True)]
+    assert _list(got) == want
+    # broadcasting terms, and a base alone
+    got = wd.sum_int64([(np.array([[1], [2]], dtype=np.int64), 40), (np.array([3, 4, 5], dtype=np.int64), 0)], 3)
+    assert got.shape == (2, 3) and _list(got.reshape(-1)) == [(r << 40) + c for r in (1, 2) for c in (3, 4, 5)]
+    assert _list(wd.sum_int64([], 3, WideInt.from_ints([5, -5], 3))) == [5, -5]
+    with pytest.raises(ValueError, match="at least one term"):
+        wd.sum_int64([], 3)
+    with pytest.raises(ValueError, match="shift"):
+        wd.sum_int64([(x, -1)], 3)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(wide_ints, min_size=1, max_size=10), st.integers(0, 170), st.integers(1, 62))
+def test_int64_windows(xs, k, window):
+    """low_int64_at, sign_run_from and floor_shift_clamped against Python integers, at and around the window
+    edges."""
+    extra = [((2**window) << k) - 1, -((2**window) << k), (2**window) << k, -((2**window) << k) - 1]
+    xs = xs + [v for v in extra if -B127 <= v < B127]
+    a = _w(xs)
+    low = wd.low_int64_at(a, k)
+    assert [int(v) for v in low.tolist()] == [((v >> k) + 2**63) % 2**64 - 2**63 for v in xs]
+    assert wd.sign_run_from(a, k).tolist() == [(v >> k) in (0, -1) for v in xs]
+    got = wd.floor_shift_clamped(a, k, window, 2**61)
+    want = [v >> k if -(2**window) <= v >> k < 2**window else (2**61 if v >= 0 else -(2**61)) for v in xs]
+    assert [int(v) for v in got.tolist()] == want
