@@ -343,7 +343,10 @@ class IntegerProducts(ProductSource):
         return av * wv
 
     def partial_wide(self, n, base=None):
-        return wide_matmul(self.a, self.w, n, base)
+        ahi, alo = self._column_extremes()
+        top = max(float(ahi.max(initial=0.0)), -float(alo.min(initial=0.0)))
+        a_range = (int(alo.min(initial=0.0)), int(ahi.max(initial=0.0))) if top <= 2.0**53 else None  # exact
+        return wide_matmul(self.a, self.w, n, base, bounds=self.bounds, a_range=a_range)
 
     def mass_bound(self):
         a = np.abs(self.a.astype(np.float64))

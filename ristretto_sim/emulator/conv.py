@@ -100,21 +100,37 @@ def conv_accumulate(
         bias = bias_codes.reshape((g, 1, o // g))
     else:
         bias = np.asarray(bias_codes, dtype=np.int64).reshape(g, 1, o // g)
-    wide = wide_accumulator(acc)  # codes as WideInt digits: (digits, N, Ho, Wo, O) while assembling
-    out = np.empty(((digits_for(acc.bits),) if wide else ()) + (n, ho, wo, o), dtype=np.int64)
-    lead = (slice(None),) if wide else ()
-    count = 0
     overflow = Overflow.coerce(overflow, "overflow")
-    for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), dtype):
+    chunks = patch_chunks(xp, kh, kw, geom, (ho, wo), dtype)
+    if wide_accumulator(acc):
+        return _assemble_wide(chunks, products_cls, wm, bias, acc, overflow, (n, o, ho, wo), g)
+    out = np.empty((n, ho, wo, o), dtype=np.int64)
+    count = 0
+    for bs, ys, patches in chunks:
         r = accumulate(products_cls(patches, wm), bias, acc, overflow)
         nb, yb = bs.stop - bs.start, ys.stop - ys.start
-        codes = r.codes.transpose(1, 0, 2).reshape((nb, yb, wo, o))
-        out[lead + (bs, ys)] = codes.digits if wide else codes
+        out[bs, ys] = r.codes.transpose(1, 0, 2).reshape((nb, yb, wo, o))
         count += r.overflow_count
     overflow = Overflow.SATURATE if overflow is Overflow.NATURAL else overflow
-    if wide:
-        return AccumulatorResult(WideInt(np.ascontiguousarray(out.transpose(0, 1, 4, 2, 3))), acc, overflow, count)
     return AccumulatorResult(np.ascontiguousarray(out.transpose(0, 3, 1, 2)), acc, overflow, count)
+
+
+def _assemble_wide(chunks, products_cls, wm, bias, acc: FixedPoint, overflow: Overflow, shape, g: int):
+    """:func:`conv_accumulate` with WideInt codes: each chunk's digits ``(digits, groups, P, O/groups)`` are
+    written once, straight into the NCHW digits ``(digits, N, O, Ho, Wo)``."""
+    n, o, ho, wo = shape
+    nd = digits_for(acc.bits)
+    out = np.empty((nd, n, o, ho, wo), dtype=np.int64)
+    by_group = out.reshape(nd, n, g, o // g, ho, wo)  # a view: O split into (group, channel in group)
+    count = 0
+    for bs, ys, patches in chunks:
+        r = accumulate(products_cls(patches, wm), bias, acc, overflow)
+        nb, yb = bs.stop - bs.start, ys.stop - ys.start
+        d = r.codes.digits.reshape(nd, g, nb, yb, wo, o // g)
+        by_group[:, bs, :, :, ys, :] = d.transpose(0, 2, 1, 5, 3, 4)
+        count += r.overflow_count
+    overflow = Overflow.SATURATE if overflow is Overflow.NATURAL else overflow
+    return AccumulatorResult(WideInt(out), acc, overflow, count)
 
 
 def _prepare(x, w, in_fmt, w_fmt, accumulator, bias_codes, n_out, k):

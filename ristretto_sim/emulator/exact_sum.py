@@ -178,7 +178,8 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
     return out
 
 
-def wide_matmul(a, w, n: int, base: WideInt | None = None) -> WideInt:
+def wide_matmul(a, w, n: int, base: WideInt | None = None, *, bounds: tuple | None = None,
+                a_range: tuple[int, int] | None = None) -> WideInt:
     """Exact ``a @ w`` (plus ``base``) of int64 codes of any magnitude, as a
     :class:`~ristretto_sim.emulator.wide.WideInt` of ``n`` digits (``32 n`` bits must hold every sum; the result
     wraps modulo ``2**(32 n)`` otherwise).
@@ -192,6 +193,10 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None) -> WideInt:
         Digits of the result.
     base : WideInt, optional
         Added to every sum (broadcast against (..., M, N); e.g. the accumulator's bias preload).
+    bounds : (ndarray, float, float), optional
+        Precomputed ``(column_bounds(a, w), max|a|, max|w|)``.
+    a_range : (int, int), optional
+        Exact ``(min(a), max(a))`` if known (saves two passes over ``a``).
 
     Returns
     -------
@@ -199,10 +204,11 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None) -> WideInt:
 
     Notes
     -----
-    The operands are split once into float64 limbs (:func:`_float_limbs`); every limb pair is one float64
-    GEMM, cut along K into runs short enough to be exact (:func:`_exact_limb_gemm`), converted to int64 once;
-    pairs with the same shift ``i + j`` are added in int64 while their bound allows, and the few resulting
-    terms go into the digits in one carry-save pass (:func:`~ristretto_sim.emulator.wide.sum_int64`).
+    The operands are split once into float64 limbs (:func:`_float_limbs`); limb pairs become exact float64
+    GEMMs converted to int64 once (:func:`_limb_products`: one GEMM per pair, or Karatsuba's three for two
+    limbs each), products with the same shift ``i + j`` are added in int64 while their bound allows, and the
+    few resulting terms go into the digits in one carry-save pass
+    (:func:`~ristretto_sim.emulator.wide.sum_int64`).
     """
     a = np.asarray(a)
     w = np.asarray(w)
@@ -215,36 +221,67 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None) -> WideInt:
     if K == 0 or a.size == 0 or w.size == 0:
         zero = WideInt.zeros(n, out_shape)
         return zero if base is None else sum_int64([], n, base.broadcast_to(out_shape))
-    total = float(column_bounds(a, w).sum(axis=-2).max(initial=0.0))
+    colprod = column_bounds(a, w) if bounds is None else bounds[0]
+    total = float(colprod.sum(axis=-2).max(initial=0.0))
     if total < INT64_SAFE * _MARGIN:
-        terms = [(np.broadcast_to(exact_matmul(a, w), out_shape), 0, int(total * (1.0 + 1e-6)) + 1)]
+        terms = [(np.broadcast_to(exact_matmul(a, w, bounds=bounds), out_shape), 0, int(total * (1.0 + 1e-6)) + 1)]
         return sum_int64(terms, n, base)
-    a_limbs = _float_limbs(a)
+    a_limbs = _float_limbs(a, a_range)
     w_limbs = _float_limbs(w)
     groups: dict[int, list] = {}  # shift -> [(int64 sum, bound), ...], each sum below 2**62
     for k0 in range(0, K, WIDE_K_RUN):  # limb products are below 2**40: sums over a run stay below 2**61
         k1 = min(K, k0 + WIDE_K_RUN)
-        for i, (al, abound) in enumerate(a_limbs):
-            for j, (wl, wbound) in enumerate(w_limbs):
-                bound = (k1 - k0) * abound * wbound
-                part = _exact_limb_gemm(al[..., k0:k1], wl[..., k0:k1, :], abound * wbound)
-                terms = groups.setdefault(LIMB_BITS * (i + j), [])
-                if terms and terms[-1][1] + bound < INT64_SAFE:
-                    terms[-1] = (terms[-1][0] + part, terms[-1][1] + bound)
-                else:
-                    terms.append((part, bound))
+        for shift, part, bound in _limb_products(a_limbs, w_limbs, k0, k1):
+            terms = groups.setdefault(shift, [])
+            if terms and terms[-1][1] + bound < INT64_SAFE:
+                terms[-1][0] += part
+                terms[-1][1] += bound
+            else:
+                terms.append([part, bound])
     parts = [(np.broadcast_to(x, out_shape), shift, b) for shift, terms in sorted(groups.items()) for x, b in terms]
     return sum_int64(parts, n, base)
 
 
-def _float_limbs(x: np.ndarray) -> list[tuple[np.ndarray, int]]:
+def _limb_products(a_limbs, w_limbs, k0: int, k1: int):
+    """Yield ``(shift, int64 sums, bound)``: the exact products of limbs over ``K`` in ``[k0, k1)``.
+
+    Two limbs each (operands of 21 to 40 bits): Karatsuba, three GEMMs instead of four, when the middle sum's
+    bound fits int64: ``a0 w1 + a1 w0 = (a0 + a1)(w0 + w1) - a0 w0 - a1 w1`` (limb sums exact in float64).
+    Otherwise one GEMM per limb pair, at shift ``LIMB_BITS * (i + j)``.
+    """
+    run = k1 - k0
+
+    def gemm(al, wl, product_bound):
+        return _exact_limb_gemm(al[..., k0:k1], wl[..., k0:k1, :], product_bound)
+
+    if len(a_limbs) == 2 and len(w_limbs) == 2:
+        (a0, ab0), (a1, ab1) = a_limbs
+        (w0, wb0), (w1, wb1) = w_limbs
+        if run * (ab0 + ab1) * (wb0 + wb1) < INT64_SAFE:
+            low = gemm(a0, w0, ab0 * wb0)
+            high = gemm(a1, w1, ab1 * wb1)
+            mid = _exact_limb_gemm(a0[..., k0:k1] + a1[..., k0:k1], w0[..., k0:k1, :] + w1[..., k0:k1, :],
+                                   (ab0 + ab1) * (wb0 + wb1))
+            mid -= low
+            mid -= high
+            yield 0, low, run * ab0 * wb0
+            yield LIMB_BITS, mid, run * (ab0 * wb1 + ab1 * wb0)
+            yield 2 * LIMB_BITS, high, run * ab1 * wb1
+            return
+    for i, (al, abound) in enumerate(a_limbs):
+        for j, (wl, wbound) in enumerate(w_limbs):
+            yield LIMB_BITS * (i + j), gemm(al, wl, abound * wbound), run * abound * wbound
+
+
+def _float_limbs(x: np.ndarray, x_range: tuple[int, int] | None = None) -> list[tuple[np.ndarray, int]]:
     """``x`` split into ``LIMB_BITS``-bit limbs held exactly in float64, with a bound on each one's magnitude.
 
     ``x = sum_i limb_i * 2**(LIMB_BITS i)``; low limbs in ``[0, 2**LIMB_BITS)``, the top limb signed (the
     same limbs as :func:`_limbs`). Float inputs (integers of at most 53 bits) are split with exact float
     arithmetic (scaling by a power of two, floor, subtraction), integer ones with masks and shifts.
+    ``x_range``: exact ``(min(x), max(x))`` if known.
     """
-    hi, lo = int(x.max()), int(x.min())
+    lo, hi = (int(x.min()), int(x.max())) if x_range is None else (int(x_range[0]), int(x_range[1]))
     count = 1
     while max(hi >> (LIMB_BITS * (count - 1)), -(lo >> (LIMB_BITS * (count - 1)))) >= (1 << LIMB_BITS):
         count += 1
@@ -255,8 +292,11 @@ def _float_limbs(x: np.ndarray) -> list[tuple[np.ndarray, int]]:
     if x.dtype.kind == "f" and max(abs(hi), abs(lo)) <= 2**53:
         rest = x.astype(np.float64, copy=False)
         for _ in range(count - 1):
-            q = np.floor(rest * 2.0**-LIMB_BITS)
-            limbs.append((rest - q * 2.0**LIMB_BITS, low_bound))
+            q = np.multiply(rest, 2.0**-LIMB_BITS)
+            np.floor(q, out=q)
+            low = np.multiply(q, 2.0**LIMB_BITS)
+            np.subtract(rest, low, out=low)
+            limbs.append((low, low_bound))
             rest = q
         limbs.append((rest, top_bound))
         return limbs

@@ -201,48 +201,89 @@ def sum_int64(parts, n: int, base: WideInt | None = None) -> WideInt:
     inside int64: before an addition could overflow, carries are propagated (:func:`_carry`), which brings
     every digit back into ``[0, 2**32)``. Carries are propagated once more at the end.
     """
-    raw = None
-    bounds = [0] * n
-
-    def add_piece(t, v, b):
-        nonlocal raw
-        if t >= n:
-            return  # beyond the top digit: vanishes modulo 2**(32 n)
-        shape = np.broadcast_shapes(raw.shape[1:], np.shape(v))
-        if shape != raw.shape[1:]:
-            raw = np.array(np.broadcast_to(raw, (n,) + shape))
-        if bounds[t] + b >= _RAW_LIMIT:
-            _carry(raw)
-            bounds[:] = [1 << DIGIT_BITS] * n
-        raw[t] += v
-        bounds[t] += b
-
+    acc = _RawDigits(n)
     for part in parts:
-        x, shift = part[0], int(part[1])
+        x, shift = np.asarray(part[0], dtype=np.int64), int(part[1])
         bound = int(part[2]) if len(part) > 2 and part[2] is not None else 1 << 63
-        x = np.asarray(x, dtype=np.int64)
         if shift < 0:
             raise ValueError(f"shift={shift} must be >= 0")
-        if raw is None:
-            raw = np.zeros((n,) + x.shape, dtype=np.int64)
         q, r = divmod(shift, DIGIT_BITS)
         if (bound << r) < _RAW_LIMIT:
-            add_piece(q, x << np.int64(r) if r else x, bound << r)
+            acc.add(q, x, bound << r, (lambda o, x=x, r=r: np.left_shift(x, np.int64(r), out=o)) if r else None)
         else:
             keep = DIGIT_BITS - r  # low bits of x that stay in digit q
-            add_piece(q, (x & np.int64((1 << keep) - 1)) << np.int64(r), 1 << DIGIT_BITS)
-            add_piece(q + 1, x >> np.int64(keep), (bound >> keep) + 1)
+            mask = np.int64((1 << keep) - 1)
+            acc.add(q, x, 1 << DIGIT_BITS,
+                    lambda o, x=x, r=r, mask=mask: np.left_shift(np.bitwise_and(x, mask, out=o), np.int64(r), out=o))
+            acc.add(q + 1, x, (bound >> keep) + 1, lambda o, x=x, keep=keep: np.right_shift(x, np.int64(keep), out=o))
     if base is not None:
         digits = base.resize(n).digits
-        if raw is None:
-            raw = np.array(digits)
-        else:
-            for t in range(n):
-                add_piece(t, digits[t], 1 << DIGIT_BITS)
-    if raw is None:
+        for t in range(n):
+            acc.add(t, digits[t], 1 << DIGIT_BITS, None)
+    if acc.raw is None:
         raise ValueError("sum_int64 needs at least one term")
-    _carry(raw)
-    return WideInt(raw)
+    return WideInt(acc.finish())
+
+
+class _RawDigits:
+    """The raw digits of :func:`sum_int64`: signed int64 arrays ``raw[t]`` (value ``sum_t raw[t] * 2**(32 t)``),
+    with a bound per digit; pieces are written in place (into an empty digit, or a scratch array then added)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.raw = None
+        self.scratch = None
+        self.bounds = [0] * n
+        self.started = [False] * n
+
+    def add(self, t: int, x: np.ndarray, bound: int, make) -> None:
+        """Add a piece to digit ``t``: ``x`` itself (``make`` None) or what ``make(out)`` writes from ``x``."""
+        self._fit(np.shape(x))
+        if t >= self.n:
+            return  # beyond the top digit: vanishes modulo 2**(32 n)
+        if self.bounds[t] + bound >= _RAW_LIMIT:
+            self._carry()
+        dst = self.raw[t]
+        if make is None:
+            if self.started[t]:
+                dst += x
+            else:
+                np.copyto(dst, x)
+        elif self.started[t]:
+            if self.scratch is None:
+                self.scratch = np.empty(dst.shape, dtype=np.int64)
+            make(self.scratch)
+            dst += self.scratch
+        else:
+            make(dst)
+        self.started[t] = True
+        self.bounds[t] += bound
+
+    def _fit(self, shape) -> None:
+        """Allocate the digits, or grow them to a broadcast shape."""
+        if self.raw is None:
+            self.raw = np.empty((self.n,) + tuple(shape), dtype=np.int64)
+            return
+        full = np.broadcast_shapes(self.raw.shape[1:], tuple(shape))
+        if full != self.raw.shape[1:]:
+            self._zero_unstarted()
+            self.raw = np.array(np.broadcast_to(self.raw, (self.n,) + full))
+            self.scratch = None
+
+    def _zero_unstarted(self) -> None:
+        for t in range(self.n):
+            if not self.started[t]:
+                self.raw[t] = 0
+                self.started[t] = True
+
+    def _carry(self) -> None:
+        self._zero_unstarted()
+        _carry(self.raw)
+        self.bounds = [1 << DIGIT_BITS] * self.n
+
+    def finish(self) -> np.ndarray:
+        self._carry()
+        return self.raw
 
 
 #: raw digits of :func:`sum_int64` stay below this in magnitude (so that adding a carry cannot overflow)
