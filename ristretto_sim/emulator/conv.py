@@ -24,9 +24,10 @@ from ristretto_sim.emulator.accumulator import (
     default_accumulator,
     wide_accumulator,
 )
-from ristretto_sim.emulator.exact_sum import F32_EXACT, F64_EXACT
+from ristretto_sim.emulator.exact_sum import F32_EXACT, F64_EXACT, INT64_SAFE
 from ristretto_sim.emulator.fixed_gemm import check_codes
 from ristretto_sim.emulator.im2col import (
+    WIDE_CHUNK_BYTES,
     ConvGeometry,
     check_conv_shapes,
     pad_nhwc,
@@ -38,8 +39,13 @@ from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
 
 
-def _operand_dtype(x: np.ndarray):
-    top = max(float(x.max(initial=0)), -float(x.min(initial=0)))
+def _abs_max(x: np.ndarray) -> float:
+    """``max |x|`` as float64 (0 for an empty array)."""
+    return max(float(x.max(initial=0)), -float(x.min(initial=0)))
+
+
+def _operand_dtype(top: float):
+    """GEMM operand dtype for integer codes of magnitude at most ``top``."""
     if top <= F32_EXACT:
         return np.float32
     if top <= F64_EXACT:
@@ -91,7 +97,8 @@ def conv_accumulate(
     wo = (wd + left + right - dw * (kw - 1) - 1) // geom.stride[1] + 1
     if ho < 1 or wo < 1:
         raise ValueError(f"kernel {kh}x{kw} (dilation {geom.dilation}) does not fit the padded {h}x{wd} input")
-    dtype = _operand_dtype(x)
+    x_max = _abs_max(x)
+    dtype = _operand_dtype(x_max)
     xp = pad_nhwc(x.astype(dtype, copy=False), pad)
     wm = weight_matrix(w, g) if w_matrix is None else w_matrix
     if bias_codes is None:
@@ -101,7 +108,10 @@ def conv_accumulate(
     else:
         bias = np.asarray(bias_codes, dtype=np.int64).reshape(g, 1, o // g)
     overflow = Overflow.coerce(overflow, "overflow")
-    chunks = patch_chunks(xp, kh, kw, geom, (ho, wo), dtype)
+    # sums that may need the limb path (worst case K max|x| max|w| >= 2**62) go in smaller chunks
+    worst = x_max * _abs_max(wm) * (kh * kw * c // g)
+    chunk_bytes = WIDE_CHUNK_BYTES if worst >= INT64_SAFE else None
+    chunks = patch_chunks(xp, kh, kw, geom, (ho, wo), dtype, chunk_bytes)
     if wide_accumulator(acc):
         return _assemble_wide(chunks, products_cls, wm, bias, acc, overflow, (n, o, ho, wo), g)
     out = np.empty((n, ho, wo, o), dtype=np.int64)

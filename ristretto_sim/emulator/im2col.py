@@ -19,6 +19,9 @@ import numpy as np
 
 #: target size of one chunk's patch matrix, in bytes
 CHUNK_BYTES = 128 * 2**20
+#: the same for convolutions whose sums go through the limb path (a dozen passes over patches and sums per
+#: chunk: smaller chunks keep their temporaries in the allocator's reused memory and in cache)
+WIDE_CHUNK_BYTES = 4 * 2**20
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -151,9 +154,11 @@ def weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def patch_chunks(
-    xp: np.ndarray, kh: int, kw: int, geom: ConvGeometry, out_hw: tuple[int, int], dtype
+    xp: np.ndarray, kh: int, kw: int, geom: ConvGeometry, out_hw: tuple[int, int], dtype,
+    chunk_bytes: int | None = None,
 ) -> Iterator[tuple[slice, slice, np.ndarray]]:
-    """Yield ``(batch_slice, row_slice, patches)`` with patches of shape ``(groups, P, kh*kw*C/groups)``.
+    """Yield ``(batch_slice, row_slice, patches)`` with patches of shape ``(groups, P, kh*kw*C/groups)``, about
+    ``chunk_bytes`` (default :data:`CHUNK_BYTES`) each.
 
     ``xp`` is the padded NHWC input; ``P`` = batch chunk x output rows x output width; rows of a chunk are
     output pixels in (n, y, x) order and columns are (ky, kx, c) with ``c`` innermost.
@@ -172,7 +177,7 @@ def patch_chunks(
     )
     k = kh * kw * c
     row_bytes = max(1, k * np.dtype(dtype).itemsize * wo)
-    rows = max(1, CHUNK_BYTES // row_bytes)  # output rows (of one image) per chunk
+    rows = max(1, (CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // row_bytes)  # output rows per chunk
     if rows >= ho:
         imgs = max(1, rows // ho)
         for n0 in range(0, n, imgs):

@@ -171,3 +171,20 @@ def test_exact_limb_gemm_cuts_k_into_exact_runs():
     for bound in (2**40, 2**52, 2**53 - 1, 0):
         got = _exact_limb_gemm(a, w, bound) if bound else _exact_limb_gemm(a * 0, w, 0)
         assert got.dtype == np.int64 and (got == (want if bound else 0)).all()
+
+
+def test_wide_matmul_schoolbook_and_split_groups_when_bounds_are_tight(monkeypatch):
+    """With a (test-only) lower int64 limit, Karatsuba's middle sum and same-shift groups no longer fit: the limb
+    pairs go in one GEMM each and as separate terms, still exact."""
+    import ristretto_sim.emulator.exact_sum as es
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(-(2**31), 2**31, size=(6, 40), dtype=np.int64)
+    w = rng.integers(-(2**31), 2**31, size=(40, 4), dtype=np.int64)
+    a[0] = -(2**31)
+    w[:, 0] = -(2**31)
+    want = _dot_ref(a, w)
+    for limit in (2.0**62, 2.0**47, 2.0**45):
+        monkeypatch.setattr(es, "INT64_SAFE", limit)
+        assert (es.wide_matmul(a, w, 4).to_python() == want).all()
+        assert (es.wide_matmul(a.astype(np.float64), w, 4).to_python() == want).all()
