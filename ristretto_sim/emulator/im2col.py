@@ -157,8 +157,8 @@ def patch_chunks(
     xp: np.ndarray, kh: int, kw: int, geom: ConvGeometry, out_hw: tuple[int, int], dtype,
     chunk_bytes: int | None = None,
 ) -> Iterator[tuple[slice, slice, np.ndarray]]:
-    """Yield ``(batch_slice, row_slice, patches)`` with patches of shape ``(groups, P, kh*kw*C/groups)``, about
-    ``chunk_bytes`` (default :data:`CHUNK_BYTES`) each.
+    """Yield ``(batch_slice, row_slice, patches)`` with patches of shape ``(groups, P, kh*kw*C/groups)``, of about
+    :data:`CHUNK_BYTES` each, or ``chunk_bytes`` if smaller.
 
     ``xp`` is the padded NHWC input; ``P`` = batch chunk x output rows x output width; rows of a chunk are
     output pixels in (n, y, x) order and columns are (ky, kx, c) with ``c`` innermost.
@@ -177,7 +177,8 @@ def patch_chunks(
     )
     k = kh * kw * c
     row_bytes = max(1, k * np.dtype(dtype).itemsize * wo)
-    rows = max(1, (CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // row_bytes)  # output rows per chunk
+    limit = CHUNK_BYTES if chunk_bytes is None else min(CHUNK_BYTES, chunk_bytes)
+    rows = max(1, limit // row_bytes)  # output rows (of one image) per chunk
     if rows >= ho:
         imgs = max(1, rows // ho)
         for n0 in range(0, n, imgs):

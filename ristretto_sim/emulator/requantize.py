@@ -240,11 +240,31 @@ def _shifted_int64(v: WideInt, sh: int, rounding: Rounding) -> np.ndarray:
     return q + _round_up((q & 1).astype(bool), q < 0, half, sticky, rounding)
 
 
+#: elements per block of :func:`_requantize_wide_fast` (its dozen temporaries stay in cache)
+_FAST_BLOCK = 1 << 17
+
+
 def _requantize_wide_fast(v: WideInt, s: np.ndarray, out: FixedPoint, rounding: Rounding,
                           channel_axis: int) -> tuple[np.ndarray, int]:
     """Output codes (int64, saturated) and the saturation count of WideInt codes ``v`` with shifts ``s`` (a
-    scalar, or per channel along ``channel_axis``), under :func:`_fast_wide`: one :func:`_shifted_int64` per
-    distinct shift, on the channels that have it."""
+    scalar, or per channel along ``channel_axis``), under :func:`_fast_wide`, in blocks of about
+    :data:`_FAST_BLOCK` elements along the first axis (unless it holds the channels)."""
+    per_row = v.size // v.shape[0] if v.ndim and v.shape[0] else 0
+    rows = max(1, _FAST_BLOCK // max(per_row, 1))
+    if not per_row or v.shape[0] <= rows or (s.size > 1 and channel_axis % v.ndim == 0):
+        return _requantize_wide_block(v, s, out, rounding, channel_axis)
+    q = np.empty(v.shape, dtype=np.int64)
+    n_bad = 0
+    for r0 in range(0, v.shape[0], rows):
+        q[r0:r0 + rows], bad = _requantize_wide_block(v[r0:r0 + rows], s, out, rounding, channel_axis)
+        n_bad += bad
+    return q, n_bad
+
+
+def _requantize_wide_block(v: WideInt, s: np.ndarray, out: FixedPoint, rounding: Rounding,
+                           channel_axis: int) -> tuple[np.ndarray, int]:
+    """:func:`_requantize_wide_fast` of one block: one :func:`_shifted_int64` per distinct shift, on the channels
+    that have it."""
     shifts = np.unique(s).tolist()
     if len(shifts) == 1:
         q = _shifted_int64(v, shifts[0], rounding)
