@@ -226,10 +226,9 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None, *, bounds: tuple | No
     if total < INT64_SAFE * _MARGIN:
         terms = [(np.broadcast_to(exact_matmul(a, w, bounds=bounds), out_shape), 0, int(total * (1.0 + 1e-6)) + 1)]
         return sum_int64(terms, n, base)
-    a_limbs = _float_limbs(a, a_range)
-    w_limbs = _float_limbs(w)
+    a_limbs, w_limbs = _split_operands(a, w, a_range, min(K, WIDE_K_RUN))
     groups: dict[int, list] = {}  # shift -> [(int64 sum, bound), ...], each sum below 2**62
-    for k0 in range(0, K, WIDE_K_RUN):  # limb products are below 2**40: sums over a run stay below 2**61
+    for k0 in range(0, K, WIDE_K_RUN):  # each limb GEMM's sums over a run stay below 2**61
         k1 = min(K, k0 + WIDE_K_RUN)
         for shift, part, bound in _limb_products(a_limbs, w_limbs, k0, k1):
             terms = groups.setdefault(shift, [])
@@ -242,21 +241,52 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None, *, bounds: tuple | No
     return sum_int64(parts, n, base)
 
 
+#: the largest integer below which float64 sums are exact, with the margin of :func:`_exact_limb_gemm`
+_F64_EXACT_INT = int(F64_EXACT * _MARGIN)
+
+
+def _split_operands(a: np.ndarray, w: np.ndarray, a_range, k_run: int):
+    """The limbs ``[(array, bound, shift), ...]`` of ``a`` and ``w`` for :func:`_limb_products`.
+
+    When ``a`` fits float64 whole and the weights need at most three limbs of the width ``L`` that keeps
+    ``max|a| * 2**L * k_run`` exact in float64, only the weights are split (two or three GEMMs, and no pass
+    over the large operand ``a``: e.g. 32-bit codes with K up to about 2**10). Otherwise both operands are
+    split into ``LIMB_BITS``-bit limbs.
+    """
+    lo, hi = (int(a.min()), int(a.max())) if a_range is None else (int(a_range[0]), int(a_range[1]))
+    amax = max(hi, -lo)
+    if 0 < amax <= 2**53 and amax * k_run * 2 <= _F64_EXACT_INT:
+        bits = (_F64_EXACT_INT // (amax * k_run)).bit_length() - 1  # largest L: amax * 2**L * k_run fits
+        w_range = (int(w.min()), int(w.max()))
+        if _limb_count(w_range, bits) <= 3:
+            return [(a.astype(np.float64, copy=False), amax, 0)], _float_limbs(w, w_range, bits)
+    return _float_limbs(a, (lo, hi)), _float_limbs(w)
+
+
+def _limb_count(x_range: tuple[int, int], bits: int) -> int:
+    """Limbs of ``bits`` bits for values in ``[lo, hi]`` (low limbs unsigned, the top limb signed)."""
+    lo, hi = x_range
+    count = 1
+    while max(hi >> (bits * (count - 1)), -(lo >> (bits * (count - 1)))) >= (1 << bits):
+        count += 1
+    return count
+
+
 def _limb_products(a_limbs, w_limbs, k0: int, k1: int):
     """Yield ``(shift, int64 sums, bound)``: the exact products of limbs over ``K`` in ``[k0, k1)``.
 
-    Two limbs each (operands of 21 to 40 bits): Karatsuba, three GEMMs instead of four, when the middle sum's
-    bound fits int64: ``a0 w1 + a1 w0 = (a0 + a1)(w0 + w1) - a0 w0 - a1 w1`` (limb sums exact in float64).
-    Otherwise one GEMM per limb pair, at shift ``LIMB_BITS * (i + j)``.
+    Two ``LIMB_BITS``-bit limbs each (operands of 21 to 40 bits): Karatsuba, three GEMMs instead of four, when
+    the middle sum's bound fits int64: ``a0 w1 + a1 w0 = (a0 + a1)(w0 + w1) - a0 w0 - a1 w1`` (limb sums exact in
+    float64). Otherwise one GEMM per limb pair, at the sum of the limbs' shifts.
     """
     run = k1 - k0
 
     def gemm(al, wl, product_bound):
         return _exact_limb_gemm(al[..., k0:k1], wl[..., k0:k1, :], product_bound)
 
-    if len(a_limbs) == 2 and len(w_limbs) == 2:
-        (a0, ab0), (a1, ab1) = a_limbs
-        (w0, wb0), (w1, wb1) = w_limbs
+    if [s for _, _, s in a_limbs] == [0, LIMB_BITS] == [s for _, _, s in w_limbs]:
+        (a0, ab0, _), (a1, ab1, _) = a_limbs
+        (w0, wb0, _), (w1, wb1, _) = w_limbs
         if run * (ab0 + ab1) * (wb0 + wb1) < INT64_SAFE:
             low = gemm(a0, w0, ab0 * wb0)
             high = gemm(a1, w1, ab1 * wb1)
@@ -268,44 +298,43 @@ def _limb_products(a_limbs, w_limbs, k0: int, k1: int):
             yield LIMB_BITS, mid, run * (ab0 * wb1 + ab1 * wb0)
             yield 2 * LIMB_BITS, high, run * ab1 * wb1
             return
-    for i, (al, abound) in enumerate(a_limbs):
-        for j, (wl, wbound) in enumerate(w_limbs):
-            yield LIMB_BITS * (i + j), gemm(al, wl, abound * wbound), run * abound * wbound
+    for al, abound, ashift in a_limbs:
+        for wl, wbound, wshift in w_limbs:
+            yield ashift + wshift, gemm(al, wl, abound * wbound), run * abound * wbound
 
 
-def _float_limbs(x: np.ndarray, x_range: tuple[int, int] | None = None) -> list[tuple[np.ndarray, int]]:
-    """``x`` split into ``LIMB_BITS``-bit limbs held exactly in float64, with a bound on each one's magnitude.
+def _float_limbs(x: np.ndarray, x_range: tuple[int, int] | None = None,
+                 bits: int = LIMB_BITS) -> list[tuple[np.ndarray, int, int]]:
+    """``x`` split into ``bits``-bit limbs held exactly in float64: ``(limb, bound on |limb|, shift)`` each.
 
-    ``x = sum_i limb_i * 2**(LIMB_BITS i)``; low limbs in ``[0, 2**LIMB_BITS)``, the top limb signed (the
-    same limbs as :func:`_limbs`). Float inputs (integers of at most 53 bits) are split with exact float
+    ``x = sum_i limb_i * 2**(bits i)``; low limbs in ``[0, 2**bits)``, the top limb signed (for ``LIMB_BITS``
+    the same limbs as :func:`_limbs`). Float inputs (integers of at most 53 bits) are split with exact float
     arithmetic (scaling by a power of two, floor, subtraction), integer ones with masks and shifts.
     ``x_range``: exact ``(min(x), max(x))`` if known.
     """
     lo, hi = (int(x.min()), int(x.max())) if x_range is None else (int(x_range[0]), int(x_range[1]))
-    count = 1
-    while max(hi >> (LIMB_BITS * (count - 1)), -(lo >> (LIMB_BITS * (count - 1)))) >= (1 << LIMB_BITS):
-        count += 1
-    top = LIMB_BITS * (count - 1)
+    count = _limb_count((lo, hi), bits)
+    top = bits * (count - 1)
     top_bound = max(abs(hi >> top), abs(lo >> top))
-    low_bound = (1 << LIMB_BITS) - 1
+    low_bound = (1 << bits) - 1
     limbs = []
     if x.dtype.kind == "f" and max(abs(hi), abs(lo)) <= 2**53:
         rest = x.astype(np.float64, copy=False)
-        for _ in range(count - 1):
-            q = np.multiply(rest, 2.0**-LIMB_BITS)
+        for i in range(count - 1):
+            q = np.multiply(rest, 2.0**-bits)
             np.floor(q, out=q)
-            low = np.multiply(q, 2.0**LIMB_BITS)
+            low = np.multiply(q, 2.0**bits)
             np.subtract(rest, low, out=low)
-            limbs.append((low, low_bound))
+            limbs.append((low, low_bound, bits * i))
             rest = q
-        limbs.append((rest, top_bound))
+        limbs.append((rest, top_bound, top))
         return limbs
     rest = x.astype(np.int64)
     mask = np.int64(low_bound)
-    for _ in range(count - 1):
-        limbs.append(((rest & mask).astype(np.float64), low_bound))
-        rest = rest >> np.int64(LIMB_BITS)
-    limbs.append((rest.astype(np.float64), top_bound))
+    for i in range(count - 1):
+        limbs.append(((rest & mask).astype(np.float64), low_bound, bits * i))
+        rest = rest >> np.int64(bits)
+    limbs.append((rest.astype(np.float64), top_bound, top))
     return limbs
 
 

@@ -139,7 +139,9 @@ def test_wide_matmul_small_sums_and_float_operands():
         wide_matmul(a, w.T, 3)
 
 
-@pytest.mark.parametrize("abits,wbits", [(32, 32), (33, 21), (53, 20), (64, 64), (21, 64), (41, 41)])
+@pytest.mark.parametrize(
+    "abits,wbits", [(32, 32), (33, 21), (53, 20), (64, 64), (21, 64), (41, 41), (40, 40), (38, 22)]
+)
 def test_wide_matmul_limb_counts_base_and_float_operands(abits, wbits):
     """Operands of 1-4 limbs (int64, and float64 holding integers up to 53 bits), a bias base added in the same
     carry-save pass, extremes of both signs."""
@@ -188,3 +190,35 @@ def test_wide_matmul_schoolbook_and_split_groups_when_bounds_are_tight(monkeypat
         monkeypatch.setattr(es, "INT64_SAFE", limit)
         assert (es.wide_matmul(a, w, 4).to_python() == want).all()
         assert (es.wide_matmul(a.astype(np.float64), w, 4).to_python() == want).all()
+
+
+def test_split_operands_weights_only_or_both():
+    """32-bit codes with K up to about 2**10 split only the weights (2-3 GEMMs, a kept whole); wider codes or
+    longer K split both (Karatsuba for two limbs each); every choice is exact, also at the largest K and codes
+    that still fit the weights-only split."""
+    from ristretto_sim.emulator.exact_sum import _F64_EXACT_INT, _split_operands
+
+    def shifts(a, w):
+        al, wl = _split_operands(a, w, None, a.shape[-1])
+        return [s for _, _, s in al], [s for _, _, s in wl]
+
+    rng = np.random.default_rng(8)
+    for abits, wbits, k, want in [(32, 32, 25, ([0], [0, 17])), (32, 32, 500, ([0], [0, 13, 26])),
+                                  (32, 32, 800, ([0], [0, 12, 24])), (40, 40, 30, ([0, 20], [0, 20])),
+                                  (32, 32, 5000, ([0, 20], [0, 20]))]:
+        a = rng.integers(-(2 ** (abits - 1)), 2 ** (abits - 1), size=(3, k), dtype=np.int64)
+        w = rng.integers(-(2 ** (wbits - 1)), 2 ** (wbits - 1), size=(k, 2), dtype=np.int64)
+        a[0] = -(2 ** (abits - 1))
+        a[1] = 2 ** (abits - 1) - 1
+        w[:, 0] = -(2 ** (wbits - 1))
+        w[:, 1] = 2 ** (wbits - 1) - 1
+        assert shifts(a, w) == want, (abits, wbits, k)
+        assert (wide_matmul(a, w, 4).to_python() == _dot_ref(a, w)).all()
+        assert (wide_matmul(a.astype(np.float64), w, 4).to_python() == _dot_ref(a, w)).all()
+    # at the edge: max|a| * 2**L * K just fits
+    a = np.full((2, 1024), 2**31, dtype=np.int64)
+    a[1] = -(2**31)
+    w = np.full((1024, 1), 2**31 - 1, dtype=np.int64)
+    al, wl = _split_operands(a, w, None, 1024)
+    assert len(al) == 1 and 2**31 * (1 << wl[1][2]) * 1024 <= _F64_EXACT_INT
+    assert (wide_matmul(a, w, 4).to_python() == _dot_ref(a, w)).all()
