@@ -3,7 +3,10 @@
 A convolution is run as one GEMM per group over im2col patches in (ky, kx, c) order (channel innermost), chunk
 by chunk of output rows (:mod:`ristretto_sim.emulator.im2col`), through the same accumulator contract as
 :func:`~ristretto_sim.emulator.fixed_gemm.fixed_matmul`: bias preloaded, products added over K in (ky, kx, c)
-order, wrap or per-addition saturation, overflow counts. Padding inserts code 0 (value 0).
+order, wrap or per-addition saturation, overflow counts. Padding inserts code 0 (value 0). Convolutions whose
+sums may need the limb path (``K max|x| max|w| >= 2**62``) go in smaller chunks
+(:data:`~ristretto_sim.emulator.im2col.WIDE_CHUNK_BYTES`), and WideInt accumulator codes are written once per
+chunk straight into their NCHW digits.
 
 A transposed convolution is computed as the equivalent direct convolution (zero-inserted input, flipped
 kernel, stride 1); its K order is therefore (ky, kx, c) over the flipped kernel, and the inserted zeros add

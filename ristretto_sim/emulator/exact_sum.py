@@ -13,10 +13,17 @@ float GEMMs whose every partial sum is provably an exactly representable integer
   shifted and added in ``int64``.
 
 The final sums must fit ``int64``: :func:`exact_matmul` raises ``ValueError`` when the bound on ``|sum|``
-reaches ``2**62``. Wider sums (accumulators beyond 62 bits) go through :func:`wide_matmul`: the operands are
-split into 20-bit limbs, K into runs of at most ``2**21`` (so each limb-pair GEMM's sums stay below
-``2**61``), and every limb-pair GEMM (an :func:`exact_matmul`) is added into a
-:class:`~ristretto_sim.emulator.wide.WideInt` at its shift.
+reaches ``2**62``. Wider sums (accumulators beyond 62 bits) go through :func:`wide_matmul` (the limb path):
+
+* the operands are split once into limbs held exactly in float64 (:func:`_split_operands`): only the weights
+  when the large operand fits float64 whole and the weights need at most three limbs of the width ``L`` that
+  keeps ``max|a| * 2**L * K`` below ``2**53`` (32-bit codes with K up to about a thousand: two or three GEMMs
+  and no pass over the large operand), otherwise both into 20-bit limbs;
+* K is cut into runs of at most ``2**21``, and each limb-pair GEMM into runs short enough to be exact
+  (:func:`_exact_limb_gemm`), converted to int64 once; two 20-bit limbs each use Karatsuba (three GEMMs);
+* GEMM results with the same shift are added in int64 while their bound allows, and the few terms (with the
+  bias preload, if any) go into the 32-bit digits of a :class:`~ristretto_sim.emulator.wide.WideInt` in one
+  carry-save pass (:func:`~ristretto_sim.emulator.wide.sum_int64`).
 
 Leading (batch) dimensions broadcast as in ``numpy.matmul``; operands are integer arrays or float arrays
 holding integers.

@@ -12,8 +12,16 @@ flattened array gets draw ``u_i``, and the value rounds up iff ``frac + u >= 1``
 
 Accumulator codes are int64, or :class:`~ristretto_sim.emulator.wide.WideInt` for accumulators wider than int64
 (up to 128 bits): the same decisions are then taken on the wide value's bits (floor quotient, half bit, sticky
-bits below it, parity, the 53 bits below the point), one pass per distinct shift, and the result is
-saturated (or wrapped) to the output format (at most 64 bits) exactly as for int64 codes.
+bits below it, parity, the 53 bits below the point), one pass per distinct shift (distinct values of the
+per-channel vector), and the result is saturated (or wrapped) to the output format (at most 64 bits) exactly
+as for int64 codes.
+
+Fast path for WideInt codes (deterministic rounding, saturation, outputs inside ``+-2**58``: every layer's
+usual case): per distinct shift ``s >= 1``, one pass over the digits around bit ``s - 1`` gives ``t =
+floor(v / 2**(s - 1))`` in int64 (exact inside ``[-2**59, 2**59)``, clamped to ``+-2**61`` outside, where the
+output saturates either way) and the sticky bit; the quotient ``t >> 1``, the half bit ``t & 1`` and the
+rounding rule then run in int64, in cache-sized blocks. Stochastic rounding, wrapping and wider outputs take
+the general path.
 """
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ to int64 (exact when the value fits) and to float64 (correctly rounded, or round
 
 Arithmetic is modulo ``2**(32 n)``; callers pick ``n`` with guard bits (:func:`digits_for`) so that no value
 they form can wrap. Digit values stay below ``2**33`` inside an addition, so int64 never overflows.
+
+Sums of many int64 terms at various shifts (the limb path's GEMM results) are formed in carry-save form by
+:func:`sum_int64`: each term goes whole (or split in two) into signed raw digits, with a bound per digit so
+that no raw digit can overflow, and carries are propagated once at the end. Reading a wide value back into
+int64 for requantization goes through windows: :func:`low_int64_at` (the 64 bits at a shift),
+:func:`sign_run_from` (whether the value fits below a bit) and :func:`floor_shift_clamped` (an exact floor
+quotient inside a window, a clamp outside).
 """
 
 from __future__ import annotations
