@@ -119,6 +119,17 @@ def _limbs(x: np.ndarray, bits: int) -> list[np.ndarray]:
         x = x >> np.int64(bits)
 
 
+def _chained(a, w) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``(a, w, out_shape)`` of a GEMM ``(..., M, K) @ (..., K, N)``; ``ValueError`` if the shapes do not chain."""
+    a = np.asarray(a)
+    w = np.asarray(w)
+    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
+        raise ValueError(
+            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
+        )
+    return a, w, np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+
+
 def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
     """Exact ``a @ w`` of integer matrices, as ``int64``, computed with float32/float64 BLAS GEMMs.
 
@@ -141,13 +152,7 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
     ValueError
         If the shapes do not chain, or the exact sums could reach ``2**62`` (they would not fit ``int64``).
     """
-    a = np.asarray(a)
-    w = np.asarray(w)
-    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
-        raise ValueError(
-            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
-        )
-    out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+    a, w, out_shape = _chained(a, w)
     if a.shape[-1] == 0 or a.size == 0 or w.size == 0:
         return np.zeros(out_shape, dtype=np.int64)
     if bounds is None:
@@ -217,13 +222,7 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None, *, bounds: tuple | No
     few resulting terms go into the digits in one carry-save pass
     (:func:`~ristretto_sim.emulator.wide.sum_int64`).
     """
-    a = np.asarray(a)
-    w = np.asarray(w)
-    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
-        raise ValueError(
-            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
-        )
-    out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
+    a, w, out_shape = _chained(a, w)
     K = a.shape[-1]
     if K == 0 or a.size == 0 or w.size == 0:
         zero = WideInt.zeros(n, out_shape)
