@@ -93,14 +93,16 @@ def _plan_chunks(colprod: np.ndarray, limit: float, max_chunks: int) -> list[tup
 
 
 def _float_gemm(a, w, chunks, dtype) -> np.ndarray:
+    # convert each operand once (a contiguous pass is faster than converting strided K slices); BLAS takes the
+    # chunks as strided views
+    af, wf = a.astype(dtype, copy=False), w.astype(dtype, copy=False)
     out = None
     for k0, k1 in chunks:
         if k0 == 0 and k1 == a.shape[-1]:
-            af, wf = a.astype(dtype, copy=False), w.astype(dtype, copy=False)
+            part = np.matmul(af, wf)
         else:
-            af, wf = a[..., k0:k1].astype(dtype, copy=False), w[..., k0:k1, :].astype(dtype, copy=False)
-        part = np.matmul(af, wf).astype(np.int64)
-        out = part if out is None else out + part
+            part = np.matmul(af[..., k0:k1], wf[..., k0:k1, :])
+        out = part.astype(np.int64) if out is None else out + part.astype(np.int64)
     return out
 
 
