@@ -4,8 +4,9 @@ A prototxt's ``Data`` layer reads ``data_param.source`` with ``data_param.backen
 when unset, or ``LMDB``) in batches of ``data_param.batch_size``; train_val files have one per phase (TRAIN: the
 training set, TEST: the validation set). Caffe opens the source relative to the *current directory* (the
 examples are run from Caffe's root: ``examples/mnist/mnist_test_lmdb``); ``DataSource.candidates`` tries that
-first, then relative to the prototxt's directory. Only LMDB sources of ``Data`` layers are read
-(``lmdb_source``); anything else (LevelDB, ``ImageData`` lists, HDF5) is a ``DataError`` saying how to go on.
+first, then relative to the prototxt's directory. LMDB and LevelDB sources of ``Data`` layers are read
+(``lmdb_source``, ``leveldb_source``); anything else (``ImageData`` lists, HDF5) is a ``DataError`` saying how to go
+on.
 The Caffe importer (``graph.caffe_import``) builds these; this module only reads files.
 """
 
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.leveldb_source import INSTALL_PLYVEL, is_leveldb, plyvel_module, read_leveldb
 from ristretto_sim.data.lmdb_source import INSTALL_LMDB, is_lmdb, lmdb_module, read_lmdb
 from ristretto_sim.errors import DataError
 
 PHASES = ("TRAIN", "TEST")
 BACKENDS = ("LMDB", "LEVELDB")
-OR_DATA = "or pass --data (a directory of IDX files or CIFAR-10 batches, an LMDB directory, or a dataset name)"
+OR_DATA = ("or pass --data (a directory of IDX files or CIFAR-10 batches, an LMDB or LevelDB directory, or a "
+           "dataset name)")
 
 
 @dataclass(frozen=True)
@@ -89,35 +92,44 @@ class DataSource:
         return f"{self.backend or self.type} {self.source}"
 
 
+#: per backend: (is it one?, what marks it, its package, package check, how to install, reader)
+_BACKENDS = {
+    "LMDB": (is_lmdb, "no data.mdb in it", "lmdb", lmdb_module, INSTALL_LMDB, read_lmdb),
+    "LEVELDB": (is_leveldb, "no CURRENT and MANIFEST files in it", "plyvel", plyvel_module, INSTALL_PLYVEL,
+                read_leveldb),
+}
+
+
 def load_source(source: DataSource, limit: int | None = None) -> Dataset:
-    """Read the first ``limit`` images of a data layer's LMDB source, in Caffe's read order.
+    """Read the first ``limit`` images of a data layer's LMDB or LevelDB source, in Caffe's read order.
 
     Raises
     ------
     DataError
-        A layer type or backend that is not read (LevelDB: convert it to LMDB), a source that is not found (the
-        message lists the paths tried), or the ``lmdb`` package missing (the message says how to install it);
-        each message also offers ``--data``.
+        A layer type that is not read, a source that is not found (the message lists the paths tried), or the
+        ``lmdb``/``plyvel`` package missing (the message says how to install it); each message also offers
+        ``--data``.
     """
     if source.type != "Data":
         raise DataError(f"{source.where}: {source.type} sources are not read; {OR_DATA}")
     if not source.source:
         raise DataError(f"{source.where} names no data_param.source; {OR_DATA}")
-    if source.backend != "LMDB":
-        raise DataError(f"{source.where}: source {source.source!r} has backend {source.backend} (Caffe's default "
-                        "when data_param.backend is not set); LevelDB is not supported: convert it to LMDB (Caffe's "
-                        f"convert_imageset --backend=lmdb) and set backend: LMDB, {OR_DATA}")
+    backend = source.backend or "LEVELDB"
+    is_kind, mark, package, module, install, reader = _BACKENDS[backend]
+    name = "LMDB" if backend == "LMDB" else "LevelDB"
     tried = ", ".join(str(c.absolute()) for c in source.candidates())
     path = source.locate()
     if path is None:
-        raise DataError(f"{source.where}: LMDB source {source.source!r} not found (looked for {tried}; Caffe "
+        raise DataError(f"{source.where}: {name} source {source.source!r} not found (looked for {tried}; Caffe "
                         "opens it relative to the current directory): run from the directory its path is relative to "
                         f"(Caffe's root for the Caffe examples), {OR_DATA}")
-    if not is_lmdb(path):
-        raise DataError(f"{source.where}: {path} is not an LMDB (no data.mdb in it); {OR_DATA}")
+    if not is_kind(path):
+        other = " (it is an LMDB: set backend: LMDB)" if backend == "LEVELDB" and is_lmdb(path) else (
+            " (it is a LevelDB: set backend: LEVELDB)" if backend == "LMDB" and is_leveldb(path) else "")
+        raise DataError(f"{source.where}: {path} is not a {name} ({mark}){other}; {OR_DATA}")
     try:
-        lmdb_module()
+        module()
     except DataError:
-        raise DataError(f"{source.where}: reading the LMDB source {str(path.absolute())!r} needs the lmdb package: "
-                        f"{INSTALL_LMDB}; {OR_DATA}") from None
-    return read_lmdb(path, limit)
+        raise DataError(f"{source.where}: reading the {name} source {str(path.absolute())!r} needs the {package} "
+                        f"package: {install}; {OR_DATA}") from None
+    return reader(path, limit)

