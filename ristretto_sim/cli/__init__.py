@@ -17,7 +17,7 @@ from ristretto_sim import __version__
 from ristretto_sim.errors import RistrettoSimError
 
 USER_ERRORS = (RistrettoSimError, ValueError, TypeError, FileNotFoundError, IsADirectoryError,
-               PermissionError, NotADirectoryError)
+               PermissionError, NotADirectoryError, FileExistsError)
 
 
 def _commands():
