@@ -355,3 +355,26 @@ def test_product_sources_without_a_limb_path_keep_the_int64_limit():
 
     with pytest.raises(ValueError, match="could reach 2\\*\\*62.*int64 sums only"):
         accumulate(Huge(), None, FixedPoint(62, 0))
+
+
+@pytest.mark.parametrize("mode", ["saturate", "wrap"])
+def test_int8_codes_take_the_format_bound_without_a_data_pass(mode, monkeypatch):
+    """int8 codes of an 8-bit format need no range check; the format bound (|a| <= 128) stands in for the data's
+    column extremes when it still gives one float32 GEMM and no overflow; otherwise the data pass runs."""
+    import ristretto_sim.emulator.fixed_gemm as fg
+
+    rng = np.random.default_rng(12)
+    a = rng.integers(-128, 128, size=(40, 900)).astype(np.int8)
+    a[0] = -128
+    w = rng.integers(-128, 128, size=(900, 6)).astype(np.int8)
+    used = []
+    real = fg._format_extremes
+    monkeypatch.setattr(fg, "_format_extremes", lambda *args: used.append(real(*args)) or used[-1])
+    _check(a, w, I8, I8, FixedPoint(32, 0), mode)  # bound 128 * sum|w| < 2**24: the format bound
+    assert used[-1] is not None
+    _check(a, w, I8, I8, FixedPoint(24, 0), mode, bias=np.full(6, 2**22))  # may clip: the data's extremes
+    assert used[-1] is None
+    _check(a.astype(np.int16), w, I8, I8, FixedPoint(32, 0), mode)  # int16 could hold bad codes: checked
+    assert used[-1] is None
+    with pytest.raises(ValueError, match="outside"):
+        fixed_matmul(np.full((2, 3), 300, np.int16), w[:3], I8, I8, accumulator=FixedPoint(32, 0))
