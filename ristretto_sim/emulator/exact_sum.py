@@ -92,10 +92,18 @@ def _plan_chunks(colprod: np.ndarray, limit: float, max_chunks: int) -> list[tup
     return chunks
 
 
+#: bytes of one row block of converted operands in :func:`_float_gemm` (stays in the L2 cache)
+BLOCK_BYTES = 2 << 20
+
+
 def _float_gemm(a, w, chunks, dtype) -> np.ndarray:
-    # convert each operand once (a contiguous pass is faster than converting strided K slices); BLAS takes the
-    # chunks as strided views
-    af, wf = a.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    """``sum over chunks of (a[..., k0:k1] @ w[..., k0:k1, :])`` in ``dtype`` BLAS GEMMs, as int64 (each chunk's
+    sums are exact integers in ``dtype``, module docstring)."""
+    wf = w.astype(dtype, copy=False)
+    if a.ndim == 2 and w.ndim == 2 and a.dtype != dtype and a.shape[0] > 1:
+        return _blocked_gemm(a, wf, chunks, dtype)
+    # convert once (a contiguous pass is faster than converting strided K slices); BLAS takes strided chunks
+    af = a.astype(dtype, copy=False)
     out = None
     for k0, k1 in chunks:
         if k0 == 0 and k1 == a.shape[-1]:
@@ -103,6 +111,27 @@ def _float_gemm(a, w, chunks, dtype) -> np.ndarray:
         else:
             part = np.matmul(af[..., k0:k1], wf[..., k0:k1, :])
         out = part.astype(np.int64) if out is None else out + part.astype(np.int64)
+    return out
+
+
+def _blocked_gemm(a, wf, chunks, dtype) -> np.ndarray:
+    """:func:`_float_gemm` of a 2-D integer ``a`` that needs converting, a block of rows at a time: each block is
+    converted into a buffer that stays in cache while BLAS reads it (instead of converting all of ``a`` through
+    memory first), which makes the integer GEMM about as fast as the float GEMM of already-converted operands."""
+    m, k = a.shape
+    rows = max(16, BLOCK_BYTES // max(1, k * np.dtype(dtype).itemsize))
+    out = np.empty((m, wf.shape[1]), dtype=np.int64)
+    buf = np.empty((min(rows, m), k), dtype=dtype)
+    for r0 in range(0, m, rows):
+        blk = buf[: min(rows, m - r0)]
+        np.copyto(blk, a[r0:r0 + len(blk)], casting="unsafe")  # integers -> float: exact (|a| < 2**24 or 2**53)
+        dst = out[r0:r0 + len(blk)]
+        for i, (k0, k1) in enumerate(chunks):
+            part = np.matmul(blk[:, k0:k1], wf[k0:k1]) if (k0, k1) != (0, k) else np.matmul(blk, wf)
+            if i == 0:
+                dst[...] = part
+            else:
+                dst += part.astype(np.int64)
     return out
 
 
