@@ -1,6 +1,4 @@
-"""Shared fixtures of the hw tests: small configs and layers."""
-
-import pytest
+"""Shared helpers of the hw tests: small accelerator configs."""
 
 from ristretto_sim.hw.config import AcceleratorConfig, BufferConfig, DRAMConfig
 
@@ -16,8 +14,3 @@ def make_config(rows=8, cols=8, dataflow="os", bandwidth=None, latency=0, kb=64,
         dram=DRAMConfig(bandwidth, latency),
         **kw,
     )
-
-
-@pytest.fixture
-def small_config():
-    return make_config()
