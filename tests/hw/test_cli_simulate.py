@@ -92,7 +92,6 @@ LENET = Path(__file__).resolve().parents[2] / "models" / "lenet" / "lenet.onnx"
 
 @pytest.mark.skipif(not LENET.exists(), reason="models/lenet/lenet.onnx is not in this checkout")
 def test_model_with_plan(tmp_path, capsys):
-    pytest.importorskip("ristretto_sim.graph.plan", reason="graph.plan (QuantPlan) not present")
     plan = tmp_path / "plan.yaml"
     plan.write_text("version: 1\nlayers:\n  ip1: {inputs: fixed8.0, weights: fixed4.3, outputs: fixed8.0}\n")
     assert main(["simulate", str(LENET), "--arch", "edge-32x32-int8", "--json"]) == 0

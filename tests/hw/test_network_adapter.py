@@ -7,6 +7,7 @@ import pytest
 
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph import Conv, ConvTranspose, Dense, Flatten, Network, TensorSpec
+from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.hw import ConvShape, ConvTransposeShape, GemmShape, LayerFormats, simulate
 from ristretto_sim.hw.network import layers_from_network
 from ristretto_sim.hw.plan import ForeignPlan
@@ -110,9 +111,6 @@ def test_asymmetric_transposed_pads_are_refused():
 
 
 def test_quant_plan_drives_formats():
-    QuantPlan = pytest.importorskip(
-        "ristretto_sim.graph.plan", reason="graph.plan (QuantPlan) not present"
-    ).QuantPlan
     net = _net(
         [
             Conv(

@@ -80,7 +80,6 @@ def _table(report) -> str:
 def _load_model(path: str, plan_path: str | None, batch: int, weights: str | None = None):
     from pathlib import Path
 
-    from ristretto_sim.errors import ConfigError
     from ristretto_sim.hw.network import layers_from_network
 
     if batch < 1:
@@ -96,13 +95,9 @@ def _load_model(path: str, plan_path: str | None, batch: int, weights: str | Non
     layers, skipped = layers_from_network(network, batch=batch)
     plan = None
     if plan_path is not None:
-        try:
-            from ristretto_sim.graph.plan import QuantPlan
-        except ImportError:
-            raise ConfigError(
-                "--plan needs the graph package's QuantPlan, which this installation lacks"
-            ) from None
-        plan = QuantPlan.load(plan_path, network)
+        from ristretto_sim import load_plan
+
+        plan = load_plan(plan_path, network)
     return layers, skipped, plan
 
 
