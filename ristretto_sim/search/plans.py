@@ -72,6 +72,20 @@ class PlanOptions:
     def exact(self) -> bool:
         return self.mode is Mode.EXACT
 
+    @property
+    def rounding(self) -> Rounding | None:
+        """The rounding of every layer entry: None (the plan's default) in exact mode, NEAREST_EVEN (Ristretto's GPU
+        ``rint``) in ristretto mode."""
+        return None if self.exact else Rounding.NEAREST_EVEN
+
+
+def _accumulator(network: Network, name: str, fin: FixedPoint, fw: FixedPoint, acc_bits: int | None) -> FixedPoint:
+    """Layer ``name``'s accumulator: ``acc_bits`` wide with ``frac = fl_in + fl_w``, or (None) one that cannot
+    overflow."""
+    if acc_bits is None:
+        return no_overflow_accumulator(fin, fw, reduction_length(network, name))
+    return FixedPoint(acc_bits, fin.frac_bits + fw.frac_bits)
+
 
 def layer_groups(network: Network) -> dict[Group, tuple[str, ...]]:
     """Ristretto's groups: ``conv`` = Convolution layers, ``fc`` = InnerProduct layers (Deconvolution is in
@@ -90,11 +104,8 @@ def dfp_layer(network: Network, stats: RangeStatistics, name: str, weight_bits: 
     fin = Q16_16 if act_bits is None else FixedPoint(act_bits, act_bits - il_in)
     fout = Q16_16 if act_bits is None else FixedPoint(act_bits, act_bits - il_out)
     if not options.exact:
-        return LayerPlan(fin, fw, fw, fout, rounding=Rounding.NEAREST_EVEN)
-    if options.acc_bits is not None:
-        acc = FixedPoint(options.acc_bits, fin.frac_bits + fw.frac_bits)
-    else:
-        acc = no_overflow_accumulator(fin, fw, reduction_length(network, name))
+        return LayerPlan(fin, fw, fw, fout, rounding=options.rounding)
+    acc = _accumulator(network, name, fin, fw, options.acc_bits)
     bias = acc if options.bias_at_accumulator else fw
     return LayerPlan(fin, fw, bias, fout, acc)
 
@@ -140,10 +151,7 @@ def minifloat_plan(network: Network, fmt: Minifloat, options: PlanOptions) -> Qu
     exactly (Kulisch accumulator)."""
     layers = {}
     for name in layer_groups(network)[Group.ACTIVATIONS]:
-        if options.exact:
-            layers[name] = LayerPlan(fmt, fmt, fmt, fmt)
-        else:
-            layers[name] = LayerPlan(fmt, fmt, fmt, fmt, rounding=Rounding.NEAREST_EVEN)
+        layers[name] = LayerPlan(fmt, fmt, fmt, fmt, rounding=options.rounding)
     return QuantPlan(layers, mode=options.mode)
 
 
@@ -156,10 +164,7 @@ def pow2_plan(network: Network, stats: RangeStatistics, options: PlanOptions, *,
     for name in layer_groups(network)[Group.ACTIVATIONS]:
         il_in, il_out, _ = stats[name].integer_lengths()
         fin, fout = FixedPoint(act_bits, act_bits - il_in), FixedPoint(act_bits, act_bits - il_out)
-        if options.exact:
-            layers[name] = LayerPlan(fin, pw, None, fout)
-        else:
-            layers[name] = LayerPlan(fin, pw, None, fout, rounding=Rounding.NEAREST_EVEN)
+        layers[name] = LayerPlan(fin, pw, None, fout, rounding=options.rounding)
     return QuantPlan(layers, mode=options.mode)
 
 
@@ -169,10 +174,7 @@ def exact_plan(plan: QuantPlan, network: Network, *, acc_bits: int | None = None
     layers = {}
     for name, e in plan.layers.items():
         if isinstance(e.inputs, FixedPoint) and isinstance(e.weights, FixedPoint) and e.accumulator is None:
-            if acc_bits is None:
-                acc = no_overflow_accumulator(e.inputs, e.weights, reduction_length(network, name))
-            else:
-                acc = FixedPoint(acc_bits, e.inputs.frac_bits + e.weights.frac_bits)
+            acc = _accumulator(network, name, e.inputs, e.weights, acc_bits)
             e = LayerPlan(e.inputs, e.weights, e.bias, e.outputs, acc, rounding=e.rounding, overflow=e.overflow)
         layers[name] = e
     return QuantPlan(layers, mode=Mode.EXACT, rounding=plan.rounding, overflow=plan.overflow)
