@@ -48,14 +48,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT, F64_EXACT
 from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry
 from ristretto_sim.formats import FixedPoint, Rounding
 from ristretto_sim.formats.rounding import round_to_integer
 
-F32_EXACT = float(2**24)
-F64_EXACT = float(2**53)
-#: relative margin on float64 bounds (their own rounding error is far below this)
-_MARGIN = 1.0 - 1e-9
 #: largest |shift| handled in float32 / float64 requantization (keeps every scaled value normal and finite)
 _MAX_SHIFT32 = 100
 _MAX_SHIFT64 = 900

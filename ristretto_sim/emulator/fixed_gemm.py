@@ -25,12 +25,9 @@ from ristretto_sim.emulator.accumulator import (
     check_fixed,
     default_accumulator,
 )
-from ristretto_sim.emulator.exact_sum import F32_EXACT
+from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
-
-#: relative safety margin on float64 bounds (their own rounding error is far below this)
-_MARGIN = 1.0 - 1e-9
 
 
 def check_codes(codes, fmt: FixedPoint, name: str) -> np.ndarray:
