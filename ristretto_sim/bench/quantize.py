@@ -23,7 +23,7 @@ def shared_data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def _setup(limit: int | None):
+def _setup():
     from ristretto_sim.data import load_idx
 
     root = shared_data_dir()
@@ -52,7 +52,7 @@ def run(repeats: int = 1, *, limit: int | None = None, modes=("ristretto", "exac
     """
     from ristretto_sim.search import quantize
 
-    setup = _setup(limit)
+    setup = _setup()
     data = setup["data"]
     if limit is not None:
         data = data.take(limit)
