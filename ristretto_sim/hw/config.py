@@ -97,11 +97,6 @@ class PEConfig:
                 f"pe.precision='serial' is modelled for fixed_mac PEs only, not pe.kind={self.kind.value!r}"
             )
 
-    @property
-    def serial_bits(self) -> int:
-        """Width of the serial operand in the datapath."""
-        return (self.inputs if self.serial_operand is SerialOperand.INPUTS else self.weights).bits
-
     def cycles_per_mac(self, formats: LayerFormats) -> int:
         """Cycles one MAC takes for a layer in ``formats`` (1 when bit-parallel)."""
         if self.precision is Precision.PARALLEL:
