@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import LIMB_BITS, column_max, exact_matmul
+from ristretto_sim.emulator.exact_sum import LIMB_BITS, _limbs, column_max, exact_matmul
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 
@@ -64,11 +64,6 @@ _M32 = np.int64(0xFFFFFFFF)
 
 def _quantum_exp(fmt: Minifloat) -> int:
     return fmt.emin - fmt.man_bits
-
-
-def kulisch_frac_bits(in_fmt: Minifloat, w_fmt: Minifloat) -> int:
-    """Fractional bits of the Kulisch accumulator: ``-(qa + qw)`` with ``q = emin - man_bits``."""
-    return -(_quantum_exp(in_fmt) + _quantum_exp(w_fmt))
 
 
 def kulisch_bits(in_fmt: Minifloat, w_fmt: Minifloat, k: int) -> int:
@@ -171,8 +166,8 @@ def _two_word_matmul(ai: np.ndarray, wi: np.ndarray):
         return s >> np.int64(32), s & _M32
     ai = ai.astype(np.int64)
     wi = wi.astype(np.int64)
-    a_limbs = _limbs(ai)
-    w_limbs = _limbs(wi)
+    a_limbs = _limbs(ai, LIMB_BITS)
+    w_limbs = _limbs(wi, LIMB_BITS)
     shape = np.broadcast_shapes(ai.shape[:-2], wi.shape[:-2]) + (ai.shape[-2], wi.shape[-1])
     hi = np.zeros(shape, np.int64)
     lo = np.zeros(shape, np.int64)
@@ -193,18 +188,6 @@ def _two_word_matmul(ai: np.ndarray, wi: np.ndarray):
             hi += lo >> np.int64(32)
             lo &= _M32
     return hi, lo
-
-
-def _limbs(x: np.ndarray) -> list[np.ndarray]:
-    x = x.astype(np.int64)
-    out = []
-    mask = np.int64((1 << LIMB_BITS) - 1)
-    while True:
-        if int(np.abs(x).max(initial=0)) < (1 << LIMB_BITS):
-            out.append(x)
-            return out
-        out.append(x & mask)
-        x = x >> np.int64(LIMB_BITS)
 
 
 def round_to_odd_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
