@@ -346,7 +346,7 @@ def _pow2(network, stats, options, score, baseline, margin, search_range) -> dic
     return out
 
 
-def _pow2_range_plan(network, stats, options, base: QuantPlan, codes: int) -> tuple[QuantPlan, dict]:
+def _pow2_range_plan(network, options, base: QuantPlan, codes: int) -> tuple[QuantPlan, dict]:
     layers, windows = {}, {}
     for name, entry in base.layers.items():
         wmax = float(np.max(np.abs(network.params[name]["weight"])))
@@ -363,7 +363,7 @@ def _pow2_range(network, stats, options, score, baseline, margin) -> Extension:
     steps, found = [], None
     for bits in (5, 4, 3, 2):
         codes = 1 << (bits - 1)
-        plan, windows = _pow2_range_plan(network, stats, options, base, codes)
+        plan, windows = _pow2_range_plan(network, options, base, codes)
         a = score(plan, POW2_RANGE, f"{bits}bit ({codes} exponents per layer)").accuracy
         ok = passes(a, baseline, margin)
         steps.append(Step(f"{bits}bit: {codes} exponents ending at rint(log2 max|w|)", a, ok))
