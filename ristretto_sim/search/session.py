@@ -40,7 +40,7 @@ from ristretto_sim.search.evaluate import Evaluator
 from ristretto_sim.search.modes import RISTRETTO_WIDTHS, TrimmingMode
 from ristretto_sim.search.plans import PlanOptions
 from ristretto_sim.search.result import QuantizeResult
-from ristretto_sim.search.statistics import collect_statistics
+from ristretto_sim.search.statistics import WEIGHTED, collect_statistics
 from ristretto_sim.search.store import ScoreStore
 from ristretto_sim.search.trimming import trim
 
@@ -249,9 +249,7 @@ def quantize(
         raise DataError(f"dataset {scored.name!r} images become {tuple(x.shape[1:])} after preprocessing; model "
                         f"{network.name!r} takes {network.input.shape}")
     stats = collect_statistics(stats_net, xc, batch_size=train_batch, inplace=inplace, seed=seed)
-    missing = [layer.name for layer in network.layers if layer.name in dict(network.params)
-               and "weight" in network.params[layer.name] and layer.op_type in ("Conv", "ConvTranspose", "Dense")
-               and layer.name not in stats.layers]
+    missing = [layer.name for layer in network.layers if isinstance(layer, WEIGHTED) and layer.name not in stats.layers]
     if missing:
         raise ModelError(f"layers {missing} are in the TEST-phase net but not in the TRAIN-phase net, so the "
                          "statistics pass has no range for them (the original tool crashed here)")
@@ -260,7 +258,7 @@ def quantize(
     config = {
         "model": str(model) if not isinstance(model, Network) else model.name,
         "weights": None if weights is None else str(weights),
-        "data": [getattr(scored, "source", str(data)), scored.split, len(scored), distinct["scored"]],
+        "data": [scored.source, scored.split, len(scored), distinct["scored"]],
         "calibration": [calib.source, calib.split, len(calib), train_batch, seed],
         "transforms": {"scored": pre.describe("TEST", seed), "calibration": pre_calib.describe(calib_phase, seed),
                        "calibration_preprocess": repr(pre_calib)},
