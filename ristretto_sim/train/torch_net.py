@@ -222,7 +222,7 @@ class QuantTrainNet(torch.nn.Module):
         x = ins[0]
         n = x.shape[0]
         params = self.network.params.get(layer.name, {})
-        if isinstance(layer, (Conv, ConvTranspose, Dense)):
+        if isinstance(layer, WEIGHTED):
             w = self._weight(layer, "weight", step)
             b = self._weight(layer, "bias", step) if "bias" in params else None
             if isinstance(layer, Dense):
