@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ristretto_sim.data.dataset import Dataset
-from ristretto_sim.data.lmdb_source import check_new_database, encode_datum, records_to_dataset
+from ristretto_sim.data.lmdb_source import check_new_database, encode_datum, optional_module, records_to_dataset
 from ristretto_sim.errors import DataError
 
 INSTALL_PLYVEL = "pip install 'ristretto-sim[leveldb]' (or pip install plyvel)"
@@ -25,11 +25,7 @@ INSTALL_PLYVEL = "pip install 'ristretto-sim[leveldb]' (or pip install plyvel)"
 
 def plyvel_module():
     """The ``plyvel`` package, or ``DataError`` saying how to install it."""
-    try:
-        import plyvel
-    except ImportError:
-        raise DataError(f"reading Caffe LevelDB sources needs the plyvel package: {INSTALL_PLYVEL}") from None
-    return plyvel
+    return optional_module("plyvel", "LevelDB", INSTALL_PLYVEL)
 
 
 def is_leveldb(path) -> bool:

@@ -16,6 +16,7 @@ rest of ristretto-sim works without it. LevelDB sources: ``leveldb_source`` (the
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from dataclasses import dataclass
@@ -39,13 +40,17 @@ _FLOAT_TAG = bytes([6 << 3 | 5])
 _VARINT_FIELDS = {1: "channels", 2: "height", 3: "width", 5: "label", 7: "encoded"}
 
 
+def optional_module(package: str, kind: str, install: str):
+    """The optional ``package`` that reads Caffe ``kind`` sources, or ``DataError`` saying how to install it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise DataError(f"reading Caffe {kind} sources needs the {package} package: {install}") from None
+
+
 def lmdb_module():
     """The ``lmdb`` package, or ``DataError`` saying how to install it."""
-    try:
-        import lmdb
-    except ImportError:
-        raise DataError(f"reading Caffe LMDB sources needs the lmdb package: {INSTALL_LMDB}") from None
-    return lmdb
+    return optional_module("lmdb", "LMDB", INSTALL_LMDB)
 
 
 def is_lmdb(path) -> bool:
