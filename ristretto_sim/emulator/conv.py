@@ -94,12 +94,7 @@ def conv_accumulate(
     n, c, h, wd = x.shape
     o, _, kh, kw = w.shape
     g = geom.groups
-    top, left, bottom, right = pad
-    dh, dw = geom.dilation
-    ho = (h + top + bottom - dh * (kh - 1) - 1) // geom.stride[0] + 1
-    wo = (wd + left + right - dw * (kw - 1) - 1) // geom.stride[1] + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(f"kernel {kh}x{kw} (dilation {geom.dilation}) does not fit the padded {h}x{wd} input")
+    ho, wo = geom.output_size(h, wd, kh, kw, pad)
     x_max = _abs_max(x)
     dtype = _operand_dtype(x_max)
     xp = pad_nhwc(x.astype(dtype, copy=False), pad)

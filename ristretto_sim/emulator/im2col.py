@@ -95,23 +95,15 @@ class ConvGeometry:
         object.__setattr__(self, "output_padding", out_pad)
         object.__setattr__(self, "groups", int(self.groups))
 
-    def output_size(self, h: int, w: int, kh: int, kw: int) -> tuple[int, int]:
+    def output_size(self, h: int, w: int, kh: int, kw: int, pad=None) -> tuple[int, int]:
         """Output height and width (pixels) of a direct convolution of an ``h x w`` input with a ``kh x kw``
-        kernel."""
-        top, left, bottom, right = self.padding
+        kernel; ``pad`` ``(top, left, bottom, right)``, negative entries cropping, replaces ``padding`` (the
+        direct form of a transposed convolution)."""
+        top, left, bottom, right = self.padding if pad is None else pad
         ho = (h + top + bottom - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
         wo = (w + left + right - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
         if ho < 1 or wo < 1:
             raise ValueError(f"kernel {kh}x{kw} (dilation {self.dilation}) does not fit the padded {h}x{w} input")
-        return ho, wo
-
-    def transposed_output_size(self, h: int, w: int, kh: int, kw: int) -> tuple[int, int]:
-        """Output height and width (pixels) of a transposed convolution."""
-        top, left, bottom, right = self.padding
-        ho = (h - 1) * self.stride[0] - top - bottom + self.dilation[0] * (kh - 1) + self.output_padding[0] + 1
-        wo = (w - 1) * self.stride[1] - left - right + self.dilation[1] * (kw - 1) + self.output_padding[1] + 1
-        if ho < 1 or wo < 1:
-            raise ValueError(f"transposed convolution output would be {ho}x{wo}")
         return ho, wo
 
 

@@ -782,9 +782,7 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
         o, _, kh, kw = wd.shape
         n = xd.shape[0]
         xp = pad_nhwc(xd, pad)
-        top, left, bottom, right = pad
-        ho = (xd.shape[2] + top + bottom - gd.dilation[0] * (kh - 1) - 1) // gd.stride[0] + 1
-        wo = (xd.shape[3] + left + right - gd.dilation[1] * (kw - 1) - 1) // gd.stride[1] + 1
+        ho, wo = gd.output_size(xd.shape[2], xd.shape[3], kh, kw, pad)
         wm = weight_matrix(wd, g)
         bias = None if bq is None else bq.reshape(g, 1, o // g)
         out = np.empty((n, ho, wo, o))

@@ -80,9 +80,7 @@ def float32_conv2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry, pad
     pad = geom.padding if pad is None else pad
     o, _, kh, kw = w32.shape
     n, _, h, wd = x32.shape
-    top, left, bottom, right = pad
-    ho = (h + top + bottom - geom.dilation[0] * (kh - 1) - 1) // geom.stride[0] + 1
-    wo = (wd + left + right - geom.dilation[1] * (kw - 1) - 1) // geom.stride[1] + 1
+    ho, wo = geom.output_size(h, wd, kh, kw, pad)
     xp = pad_nhwc(x32.astype(np.float32, copy=False), pad)
     wm = weight_matrix(w32.astype(np.float32, copy=False), geom.groups)
     out = np.empty((n, ho, wo, o), dtype=np.float32)

@@ -330,3 +330,17 @@ def test_wide_accumulator_read_out_to_a_minifloat_rounds_once():
     assert r.values[0, 0] == 2.0**91 + 2.0**68
     r = emulate_linear(x, w, None, LayerFormats(fin, fw, accumulator=acc))
     assert r.values[0, 0] == float(2**91 + 2**67 + 1)
+
+
+@pytest.mark.parametrize(
+    "formats, mode",
+    [
+        (LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4)), "exact"),
+        (LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4)), "ristretto"),
+        (LayerFormats(Minifloat(4, 3), Minifloat(4, 3)), "exact"),
+    ],
+)
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_a_kernel_larger_than_the_padded_input_is_a_value_error(formats, mode, kernel):
+    with pytest.raises(ValueError, match="does not fit the padded 2x2 input"):
+        emulate_conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, kernel, kernel)), None, formats, mode=mode)
