@@ -19,7 +19,7 @@ from ristretto_sim.hw.config import AcceleratorConfig, check_fits
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy
 from ristretto_sim.hw.engine import run_layer
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmShape
-from ristretto_sim.hw.mapping import scalesim_compute_cycles, schedule
+from ristretto_sim.hw.mapping import _cdiv, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.plan import FormatPlan, LayerFormats, resolve_plan
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
 
@@ -33,10 +33,6 @@ def _input_elements(layer) -> int:
     if isinstance(layer, GemmShape):
         return layer.m * layer.k
     return layer.batch * layer.h * layer.w * layer.c
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def simulate(
