@@ -78,20 +78,12 @@ def _table(report) -> str:
 
 
 def _load_model(path: str, plan_path: str | None, batch: int, weights: str | None = None):
-    from pathlib import Path
-
+    from ristretto_sim.cli.commands.info import load_structure
     from ristretto_sim.hw.network import layers_from_network
 
     if batch < 1:
         raise ValueError(f"--batch={batch} must be >= 1")
-    if Path(path).suffix.lower() in (".prototxt", ".pbtxt") and weights is None:
-        from ristretto_sim.graph.caffe_import import load_caffe_model
-
-        network = load_caffe_model(path, structure_only=True).network  # shapes suffice for the cycle model
-    else:
-        from ristretto_sim import load_model
-
-        network = load_model(path, weights)
+    network, _ = load_structure(path, weights)  # a prototxt without weights: shapes suffice for the cycle model
     layers, skipped = layers_from_network(network, batch=batch)
     plan = None
     if plan_path is not None:
