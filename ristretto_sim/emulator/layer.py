@@ -536,16 +536,21 @@ def _fixed_accumulator(kind, w, formats: LayerFormats, geometry, n_out):
     return acc, acc_frac, k
 
 
+def _bias_preload(b, formats: LayerFormats, acc: FixedPoint, acc_frac: np.ndarray, key):
+    """The bias quantized to ``formats.bias`` (if any), then rounded and clamped into the accumulator:
+    ``(codes or None, saturations)``, the saturations counting values outside ``formats.bias`` and values
+    clamped into the accumulator."""
+    if b is None:
+        return None, 0
+    bq = b if formats.bias is None else formats.bias.quantize(b, formats.rounding, Overflow.SATURATE, key)
+    codes, clamped = bias_to_accumulator(bq, acc, acc_frac, formats.rounding, key)
+    return codes, _out_of_range(b, formats.bias) + clamped
+
+
 def _fixed_weights(kind, w, b, formats: LayerFormats, geometry, acc, acc_frac, k, kw_, kb) -> _FixedWeights:
     fw = formats.weights
     wc = fw.encode(w, formats.rounding, Overflow.SATURATE, kw_)
-    bias_sat = 0
-    bias_codes = None
-    if b is not None:
-        bias_sat = _out_of_range(b, formats.bias)
-        bq = b if formats.bias is None else formats.bias.quantize(b, formats.rounding, Overflow.SATURATE, kb)
-        bias_codes, clamped = bias_to_accumulator(bq, acc, acc_frac, formats.rounding, kb)
-        bias_sat += clamped
+    bias_codes, bias_sat = _bias_preload(b, formats, acc, acc_frac, kb)
     fast = None
     if kind is not LayerKind.CONV_TRANSPOSE2D:
         fast = prepare_fast_fixed(kind.value, wc, bias_codes, formats, acc, acc_frac, geometry)
@@ -690,12 +695,7 @@ def _shift(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng, pe) -> La
     check_shift_accumulator(acc, fin, fw)
     acc_frac = np.full(n_out, acc.frac_bits, dtype=np.int64)
     xc = fin.encode(x, formats.rounding, Overflow.SATURATE, kin)
-    bias_codes, bias_sat = None, 0
-    if b is not None:
-        bias_sat = _out_of_range(b, formats.bias)
-        bq = b if formats.bias is None else formats.bias.quantize(b, formats.rounding, Overflow.SATURATE, kb)
-        bias_codes, clamped = bias_to_accumulator(bq, acc, acc_frac, formats.rounding, kb)
-        bias_sat += clamped
+    bias_codes, bias_sat = _bias_preload(b, formats, acc, acc_frac, kb)
     if kind is LayerKind.LINEAR:
         wcode, t_min = weight_shift_codes(w, fw, fin, acc, formats.rounding, kw_)
         lead = xc.shape[:-1]
@@ -731,7 +731,7 @@ def _shift(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng, pe) -> La
         accumulator_overflows=r.overflow_count,
         output_saturations=out_sat,
         input_saturations=_out_of_range(x, fin),
-        weight_saturations=int((np.abs(w) > fw.max).sum()),
+        weight_saturations=_out_of_range(w, fw),
         bias_saturations=bias_sat,
     )
     return LayerResult(values, stats, codes)
