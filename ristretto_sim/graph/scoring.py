@@ -173,8 +173,3 @@ def score_network(
     psnr_db = math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
     return Score(network.name, name, mode_name, n, None, None, psnr_db, seconds, merged.records)
 
-
-def psnr(reference: np.ndarray, estimate: np.ndarray, peak: float) -> float:
-    """PSNR in dB of ``estimate`` against ``reference`` with the given peak value."""
-    mse = float(np.mean((np.asarray(estimate, np.float64) - np.asarray(reference, np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
