@@ -62,12 +62,7 @@ def _role_entry(entry: LayerPlan, rounding: Rounding) -> LayerPlan:
         mf = next((f for f in (entry.internal, entry.inputs, entry.outputs) if isinstance(f, Minifloat)), None)
         if mf is not None:
             return LayerPlan(mf, None, None, mf, rounding=rounding, internal=mf)
-    if isinstance(entry.weights, PowerOfTwo):
-        bias = None
-    elif entry.weights is not None:
-        bias = entry.weights
-    else:
-        bias = None
+    bias = None if isinstance(entry.weights, PowerOfTwo) else entry.weights
     return LayerPlan(entry.inputs, entry.weights, bias, entry.outputs, rounding=rounding)
 
 
@@ -309,10 +304,8 @@ def network_prototxt(network: Network, plan: QuantPlan | None = None) -> str:
         lines: list[str] = []
         if isinstance(layer, (Conv, ConvTranspose)):
             ltype = "Convolution" if isinstance(layer, Conv) else "Deconvolution"
-            w = network.params[layer.name]["weight"]
-            n_out = w.shape[0] if isinstance(layer, Conv) else w.shape[1] * layer.groups
             ph, pw = _symmetric(layer, layer.pads)
-            p = [f"num_output: {n_out}", *_pair("kernel_size", layer.kernel, "kernel"),
+            p = [f"num_output: {layer.out_channels}", *_pair("kernel_size", layer.kernel, "kernel"),
                  *_pair("stride", layer.stride, "stride")]
             if ph or pw:
                 p += _pair("pad", (ph, pw), "pad")

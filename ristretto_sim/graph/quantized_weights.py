@@ -133,10 +133,6 @@ def _encode_exactly(fmt, values: np.ndarray, what: str) -> np.ndarray:
     return codes
 
 
-def _n_out(layer, w: np.ndarray) -> int:
-    return int(w.shape[1] * layer.groups) if isinstance(layer, ConvTranspose) else int(w.shape[0])
-
-
 def layer_tensors(network: Network, plan: QuantPlan, name: str, *, mode=None, rng=None) -> list[QuantizedTensor]:
     """The quantized weight (and bias, if any) of one planned weighted layer (module docstring)."""
     layer = network.layer(name)
@@ -179,7 +175,7 @@ def layer_tensors(network: Network, plan: QuantPlan, name: str, *, mode=None, rn
         out.append(QuantizedTensor(name, "bias", fb, bcodes))
     elif path in ("fixed", "shift"):
         k = layer_reduction_length(layer, w)
-        n_out = _n_out(layer, w)
+        n_out = layer.out_features if isinstance(layer, Dense) else layer.out_channels
         acc = formats.accumulator
         if acc is None:
             acc = default_accumulator(formats.inputs, fw, k, n_out) if path == "fixed" else (
