@@ -10,9 +10,9 @@ holds the preprocessed images and runs them in chunks (the TEST batches) under a
   input tensor has other readers, those that run later see the rounded values (Caffe's shared Split blobs). GPU
   semantics by default; ``cpu_compat=True`` adds the CPU quirks (ties away from zero, the minifloat early
   return, and power-of-two layers whose activations are not quantized at all).
-* **exact**: planned weighted layers run through ``emulator.emulate_layer`` (integer codes, declared
-  accumulator; their outputs are float64 values on the output grid); accumulator overflows and output
-  saturations are counted per layer.
+* **exact**: planned weighted layers run through the emulator (``emulator.PreparedLayer``: the results of
+  ``emulate_layer``, weights encoded once per format; integer codes, declared accumulator; their outputs are
+  float64 values on the output grid); accumulator overflows and output saturations are counted per layer.
 * **float**: no plan, float32.
 
 An LRN layer whose plan entry has ``internal`` runs Ristretto's strict minifloat LRN (``LRNRistretto``,
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ristretto_sim.emulator import Mode, emulate_layer
+from ristretto_sim.emulator import Mode, PreparedLayer
 from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_transpose2d, ristretto_quantize
 from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, PowerOfTwo, Rounding
@@ -204,6 +204,7 @@ class PlanExecutor:
                 self._last_use[t] = i
         self._cut_points = [i for i, layer in enumerate(network.layers) if isinstance(layer, WEIGHTED)]
         self._weights: dict = {}
+        self._prepared: dict[str, tuple] = {}  # exact mode: layer -> (formats, PreparedLayer), the latest formats
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -332,6 +333,15 @@ class PlanExecutor:
             hit = self._weights[key] = (wq, bq)
         return hit
 
+    def _prepared_layer(self, name: str, kind, geom, formats) -> PreparedLayer:
+        """Exact mode: the layer's ``PreparedLayer`` under ``formats`` (weights encoded once, not per chunk and run;
+        one per layer, for the formats it last ran with)."""
+        hit = self._prepared.get(name)
+        if hit is None or hit[0] != formats:
+            p = self.network.params[name]
+            hit = self._prepared[name] = (formats, PreparedLayer(kind, p["weight"], p.get("bias"), formats, geom))
+        return hit[1]
+
     def _step(self, layer, env: dict, plan, mode: str, cpu_compat: bool, counts: dict) -> None:
         net = self.network
         ins = [env[t] for t in layer.inputs]
@@ -343,7 +353,6 @@ class PlanExecutor:
         x0 = ins[0]
         rounding = plan.rounding_of(layer.name)
         if isinstance(layer, WEIGHTED):
-            p = net.params.get(layer.name, {})
             kind, geom, xin = emulator_call(layer, x0)
             out_shape = (x0.shape[0],) + net.shape(layer.output)
             if mode == "ristretto":
@@ -373,8 +382,7 @@ class PlanExecutor:
                 counts[layer.name] = counts.get(layer.name, LayerCounts()) + LayerCounts(0, sat)
                 return
             try:
-                res = emulate_layer(kind, xin, p["weight"], p.get("bias"), plan.layer_formats(layer.name), geom,
-                                    mode="exact")
+                res = self._prepared_layer(layer.name, kind, geom, plan.layer_formats(layer.name))(xin, codes=False)
             except (ValueError, TypeError) as exc:
                 raise PlanError(f"exact mode cannot run layer {layer.name!r} with inputs {entry.inputs} and weights "
                                 f"{entry.weights}: {exc}") from None
