@@ -13,6 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def check_limit(limit) -> None:
+    """``ValueError`` unless ``limit`` (how many images to read) is a non-negative integer or None."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
+        raise ValueError(f"limit={limit!r} must be a non-negative integer or None")
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Images and labels of one split of one dataset.
@@ -79,10 +85,9 @@ class Dataset:
 
     def take(self, limit: int | None) -> Dataset:
         """The first ``limit`` images (all when ``limit`` is None or larger than the set)."""
+        check_limit(limit)
         if limit is None:
             return self
-        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
-            raise ValueError(f"limit={limit!r} must be a non-negative integer or None")
         return Dataset(self.images[:limit], self.labels[:limit], self.name, self.split, self.source,
                        pixel_max=self.pixel_max, classes=self.classes)
 

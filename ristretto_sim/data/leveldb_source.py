@@ -14,9 +14,7 @@ import itertools
 import os
 from pathlib import Path
 
-import numpy as np
-
-from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.dataset import Dataset, check_limit
 from ristretto_sim.data.lmdb_source import check_new_database, encode_datum, optional_module, records_to_dataset
 from ristretto_sim.errors import DataError
 
@@ -51,8 +49,7 @@ def read_leveldb(path, limit: int | None = None, *, name: str | None = None) -> 
     DataError
         Not a LevelDB, no plyvel package, or malformed or inconsistent records (the message names the record).
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
-        raise ValueError(f"limit={limit!r} must be a non-negative integer or None")
+    check_limit(limit)
     path = Path(os.fspath(path))
     if not is_leveldb(path):
         raise DataError(f"{path}: not a LevelDB source (no CURRENT and MANIFEST files in that directory)")

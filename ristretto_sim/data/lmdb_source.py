@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.dataset import Dataset, check_limit
 from ristretto_sim.data.protowire import (
     WireError,
     length_field,
@@ -206,8 +206,7 @@ def read_lmdb(path, limit: int | None = None, *, name: str | None = None) -> Dat
         Missing directory, no lmdb package, malformed or inconsistent records, or encoded records without Pillow;
         the message names the record (its key) and the fix.
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
-        raise ValueError(f"limit={limit!r} must be a non-negative integer or None")
+    check_limit(limit)
     path = Path(os.fspath(path))
     if not is_lmdb(path):
         raise DataError(f"{path}: not an LMDB source (no data.mdb in that directory)")
