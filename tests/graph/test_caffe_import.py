@@ -13,6 +13,7 @@ from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding
 from ristretto_sim.graph import Conv, ConvTranspose, Dense, Pool, Scale
 from ristretto_sim.graph.caffe_import import load_caffe, load_caffe_model
 from ristretto_sim.graph.float_runner import run_float
+from ristretto_sim.graph.plan import QuantPlan
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 LENET = SHARED / "caffe-lenet"
@@ -407,7 +408,6 @@ def test_caffe_lenet_scores_99_percent_on_the_mnist_test_set():
 
 @pytest.mark.skipif(not SQUEEZE.is_file(), reason="../shared/data/ristretto not present")
 def test_squeezenet_quantization_as_a_quant_plan():
-    plan_module = pytest.importorskip("ristretto_sim.graph.plan")
     model = load_caffe_model(SQUEEZE, structure_only=True)
     plan = model.quant_plan()
     assert plan.mode.value == "ristretto" and list(plan.layers) == list(model.quantization)
@@ -415,7 +415,7 @@ def test_squeezenet_quantization_as_a_quant_plan():
     assert (entry.inputs, entry.weights, entry.bias, entry.outputs) == (
         FixedPoint(8, -3), FixedPoint(8, 8), FixedPoint(8, 8), FixedPoint(8, -3))
     assert entry.rounding is Rounding.NEAREST_EVEN and entry.accumulator is None
-    assert plan_module.QuantPlan.from_yaml(plan.to_yaml(), model.network) == plan
+    assert QuantPlan.from_yaml(plan.to_yaml(), model.network) == plan
 
 
 def test_data_layer_transform_param_mean_file_and_crop(tmp_path):
