@@ -25,7 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.accumulator import AccumulatorResult, ProductSource, accumulate, check_fixed
+from ristretto_sim.emulator.accumulator import (
+    AccumulatorResult,
+    IntegerProducts,
+    ProductSource,
+    accumulate,
+    check_fixed,
+)
 from ristretto_sim.emulator.exact_sum import column_max, exact_matmul
 from ristretto_sim.emulator.fixed_gemm import check_codes
 from ristretto_sim.formats import FixedPoint, Overflow, PowerOfTwo, Rounding
@@ -248,8 +254,6 @@ def shift_products(a, wcode, t_min, pe, in_fmt, w_fmt, acc):
     """The ProductSource of a shift PE: one integer GEMM when lossless, else one GEMM per shift amount."""
     bits, lossless = resolve_shifter(pe, in_fmt, w_fmt, acc)
     if lossless:
-        from ristretto_sim.emulator.accumulator import IntegerProducts
-
         t = np.abs(wcode) + t_min - 1
         w_int = np.where(wcode == 0, 0, np.sign(wcode) * (np.int64(1) << np.clip(t, 0, 62)))
         return IntegerProducts(a, w_int)

@@ -99,7 +99,7 @@ def accumulate_wide(products, bias, acc: FixedPoint, overflow: Overflow, bias_ab
     if safe_col.all():
         return result_codes(s, acc, wide_codes), 0
     # per output: prefix sums lie in [bias - N, bias + P]; P + N = sum|p| (mass), P - N = sum p (part)
-    bias_f = np.broadcast_to(_as_float(b), shape)
+    bias_f = np.broadcast_to(wd.to_float64(b), shape)
     part = wd.subtract(s, b.broadcast_to(shape))  # exact: n has guard bits
     part_f = wd.to_float64(part)
     mass_f = np.maximum(products.mass_bound(), np.abs(part_f))
@@ -113,10 +113,6 @@ def accumulate_wide(products, bias, acc: FixedPoint, overflow: Overflow, bias_ab
     d = np.array(s.digits)
     d[(slice(None),) + idx] = walked.digits
     return result_codes(WideInt(d), acc, wide_codes), int(clipped.sum())
-
-
-def _as_float(b: WideInt) -> np.ndarray:
-    return wd.to_float64(b)
 
 
 def _walk(products, start: WideInt, idx, acc: FixedPoint, n: int):
