@@ -22,13 +22,11 @@ from ristretto_sim.emulator.accumulator import (
     AccumulatorResult,
     IntegerProducts,
     accumulate,
-    check_accumulator,
     check_fixed,
-    default_accumulator,
     wide_accumulator,
 )
 from ristretto_sim.emulator.exact_sum import F32_EXACT, F64_EXACT, INT64_SAFE
-from ristretto_sim.emulator.fixed_gemm import check_codes
+from ristretto_sim.emulator.fixed_gemm import check_codes, resolve_accumulator
 from ristretto_sim.emulator.im2col import (
     WIDE_CHUNK_BYTES,
     ConvGeometry,
@@ -146,12 +144,7 @@ def _prepare(x, w, in_fmt, w_fmt, accumulator, bias_codes, n_out, k):
     check_fixed(w_fmt, "w_fmt")
     x = check_codes(x, in_fmt, "x")
     w = check_codes(w, w_fmt, "w")
-    acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n_out)
-    check_accumulator(acc, in_fmt, w_fmt, n_out)
-    if bias_codes is not None:
-        bias_codes = check_codes(bias_codes, acc, "bias_codes")
-        if bias_codes.shape != (n_out,):
-            raise ValueError(f"bias_codes has shape {bias_codes.shape}, expected ({n_out},)")
+    acc, bias_codes = resolve_accumulator(in_fmt, w_fmt, accumulator, bias_codes, k, n_out)
     return x, w, acc, bias_codes
 
 

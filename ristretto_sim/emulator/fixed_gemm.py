@@ -57,6 +57,19 @@ def check_codes(codes, fmt: FixedPoint, name: str) -> np.ndarray:
     return c
 
 
+def resolve_accumulator(in_fmt: FixedPoint, w_fmt: FixedPoint, accumulator, bias_codes, k: int, n: int):
+    """The accumulator (``accumulator``, or the default for ``k`` products and ``n`` output channels), checked
+    against the contract, and ``bias_codes`` checked against it (``n`` codes in its range):
+    ``(acc, bias_codes)``."""
+    acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n)
+    check_accumulator(acc, in_fmt, w_fmt, n)
+    if bias_codes is not None:
+        bias_codes = check_codes(bias_codes, acc, "bias_codes")
+        if bias_codes.shape != (n,):
+            raise ValueError(f"bias_codes has shape {bias_codes.shape}, expected ({n},)")
+    return acc, bias_codes
+
+
 def fixed_matmul(
     a,
     w,
@@ -101,13 +114,7 @@ def fixed_matmul(
         )
     if a.dtype.kind not in "iu":
         raise TypeError(f"a must be integer codes, got dtype {a.dtype}")
-    k, n = w.shape[-2], w.shape[-1]
-    acc = accumulator if accumulator is not None else default_accumulator(in_fmt, w_fmt, max(k, 1), n)
-    check_accumulator(acc, in_fmt, w_fmt, n)
-    if bias_codes is not None:
-        bias_codes = check_codes(bias_codes, acc, "bias_codes")
-        if bias_codes.shape != (n,):
-            raise ValueError(f"bias_codes has shape {bias_codes.shape}, expected ({n},)")
+    acc, bias_codes = resolve_accumulator(in_fmt, w_fmt, accumulator, bias_codes, w.shape[-2], w.shape[-1])
     acol = _format_extremes(a, w, in_fmt, acc, bias_codes)
     if acol is None and a.size:  # one pass gives both the code-range check and the column maxima of the bound
         hi_col, lo_col = a.max(axis=-2), a.min(axis=-2)
