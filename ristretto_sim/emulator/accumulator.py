@@ -238,11 +238,9 @@ class ProductSource:
         cb = self.column_bound()
         return -cb, cb
 
-    def products_dense(self, k: int, cols=None) -> np.ndarray:
+    def products_dense(self, k: int, cols=None) -> np.ndarray:  # pragma: no cover - interface
         """Exact int64 products at reduction index ``k`` for every output (of the columns ``cols``)."""
-        shape = self.out_shape[:-1] + ((self.out_shape[-1] if cols is None else len(cols)),)
-        idx = np.unravel_index(np.arange(int(np.prod(shape))), shape)
-        return self.products(idx, k, cols=cols).reshape(shape)
+        raise NotImplementedError
 
     def products(self, idx: tuple[np.ndarray, ...], k: int, cols=None) -> np.ndarray:  # pragma: no cover
         """Exact int64 products at reduction index ``k`` for the outputs ``idx`` (index arrays into
@@ -446,7 +444,6 @@ def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, 
         safe_col |= (bias_f + pos <= float(hi) - margin) & (bias_f + neg >= float(lo) + margin)
     safe_col_n = safe_col.reshape((-1, shape[-1])).all(axis=0)  # safe for every group
     out = np.empty(shape, dtype=np.int64)
-    count = 0
     if safe_col_n.all():
         s = products.partial(0, products.K)
         return AccumulatorResult(s if no_bias else s + bias, acc, overflow, 0)
