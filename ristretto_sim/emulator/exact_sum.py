@@ -150,14 +150,20 @@ def _limbs(x: np.ndarray, bits: int) -> list[np.ndarray]:
         x = x >> np.int64(bits)
 
 
-def _chained(a, w) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """``(a, w, out_shape)`` of a GEMM ``(..., M, K) @ (..., K, N)``; ``ValueError`` if the shapes do not chain."""
-    a = np.asarray(a)
-    w = np.asarray(w)
+def check_chain(a, w) -> None:
+    """``ValueError`` unless ``a`` and ``w`` (anything with ``shape`` and ``ndim``) chain as a GEMM
+    ``(..., M, K) @ (..., K, N)``."""
     if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
         raise ValueError(
             f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
         )
+
+
+def _chained(a, w) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``(a, w, out_shape)`` of a GEMM ``(..., M, K) @ (..., K, N)``; ``ValueError`` if the shapes do not chain."""
+    a = np.asarray(a)
+    w = np.asarray(w)
+    check_chain(a, w)
     return a, w, np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
 
 

@@ -25,7 +25,7 @@ from ristretto_sim.emulator.accumulator import (
     check_fixed,
     default_accumulator,
 )
-from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT
+from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT, check_chain
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
 
@@ -108,10 +108,7 @@ def fixed_matmul(
     check_fixed(w_fmt, "w_fmt")
     a = np.asarray(a)
     w = check_codes(w, w_fmt, "w")
-    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
-        raise ValueError(
-            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
-        )
+    check_chain(a, w)
     if a.dtype.kind not in "iu":
         raise TypeError(f"a must be integer codes, got dtype {a.dtype}")
     acc, bias_codes = resolve_accumulator(in_fmt, w_fmt, accumulator, bias_codes, w.shape[-2], w.shape[-1])

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import LIMB_BITS, _limbs, column_max, exact_matmul
+from ristretto_sim.emulator.exact_sum import LIMB_BITS, _limbs, check_chain, column_max, exact_matmul
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 
@@ -258,10 +258,7 @@ def minifloat_matmul(
     else:
         a = np.asarray(a, dtype=np.float64)
         w = np.asarray(w, dtype=np.float64)
-    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
-        raise ValueError(
-            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
-        )
+    check_chain(a, w)
     if accumulator is not None and not isinstance(accumulator, Minifloat):
         raise TypeError(f"accumulator={accumulator!r} must be a Minifloat (or None for a Kulisch accumulator)")
     if product_format is not None:

@@ -32,7 +32,7 @@ from ristretto_sim.emulator.accumulator import (
     accumulate,
     check_fixed,
 )
-from ristretto_sim.emulator.exact_sum import column_max, exact_matmul
+from ristretto_sim.emulator.exact_sum import check_chain, column_max, exact_matmul
 from ristretto_sim.emulator.fixed_gemm import check_codes
 from ristretto_sim.formats import FixedPoint, Overflow, PowerOfTwo, Rounding
 from ristretto_sim.formats.base import check_int
@@ -238,10 +238,7 @@ def shift_matmul(
         raise ValueError(f"in_fmt={in_fmt} cannot be per-channel")
     a = check_codes(a, in_fmt, "a")
     w = np.asarray(w, dtype=np.float64)
-    if a.ndim < 2 or w.ndim < 2 or a.shape[-1] != w.shape[-2]:
-        raise ValueError(
-            f"shape mismatch: a has shape {a.shape}, w has shape {w.shape} (need (..., M, K) @ (..., K, N))"
-        )
+    check_chain(a, w)
     acc = accumulator if accumulator is not None else default_shift_accumulator(in_fmt, w_fmt, a.shape[-1])
     check_shift_accumulator(acc, in_fmt, w_fmt)
     if bias_codes is not None:
