@@ -177,10 +177,10 @@ def requantize(
 def _round_wide(v: WideInt, s: int, rounding: Rounding, draws) -> WideInt:
     """``v / 2**s`` rounded (``s > 0``), decided exactly on the bits of ``v``; ``draws`` as ``uniform_bits53``."""
     q = wd.shift_right_floor(v, s)
-    half = wd.bits_at(v, s - 1, 1).astype(bool)
-    sticky = wd.any_bits_below(v, s - 1)
     if rounding is Rounding.FLOOR:
         return q
+    half = wd.bits_at(v, s - 1, 1).astype(bool)
+    sticky = wd.any_bits_below(v, s - 1)
     if rounding is Rounding.STOCHASTIC:
         # up iff r / 2**s + u >= 1 with u = k / 2**53, decided on t = the 53 bits below the point
         t = wd.bits_at(v, s - 53, 53) if s > 53 else wd.bits_at(v, 0, s) << np.int64(53 - s)
