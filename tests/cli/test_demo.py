@@ -12,7 +12,7 @@ def test_demo_small(tmp_path, capsys):
     assert main(["demo", "--iterations", "2", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for text in ("Baseline 32bit float:", "Dynamic fixed point CONV", "Accuracy:", "[extension] margin back-off:",
-                 "exact integer arithmetic", "on edge-32x32-int8"):
+                 "exact integer arithmetic", "on edge-32x32-int8", "Layer conv1, integer length input="):
         assert text in out
     plan = QuantPlan.load(tmp_path / "lenet_quantized.yaml")
     proto = load_caffe_model(tmp_path / "lenet_quantized.prototxt", structure_only=True)

@@ -33,7 +33,7 @@ def run(args) -> int:
     import time
 
     from ristretto_sim import load_model, score
-    from ristretto_sim.cli.commands.quantize import analysis_lines, header_lines
+    from ristretto_sim.cli.commands.quantize import report_lines
     from ristretto_sim.errors import DataError, PlanError
     from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
     from ristretto_sim.hw import datapath_for, load_accelerator, simulate
@@ -68,11 +68,7 @@ def run(args) -> int:
           f"--iterations {args.iterations} --mode {args.mode} --backoff")
     result = quantize(network, args.data, iterations=args.iterations, batch_size=100, margin=args.margin,
                       mode=args.mode, backoff=True, state_path=str(stem) + ".state.json", **calibration)
-    for line in header_lines(result):
-        print(line)
-    for name, (il_in, il_out, il_w) in result.integer_lengths().items():
-        print(f"Layer {name}, integer length input={il_in}, output={il_out}, parameters={il_w}")
-    for line in analysis_lines(result):
+    for line in report_lines(result):  # dynamic fixed point: with the integer lengths
         print(line)
     plan = result.final_plan
     plan_path = plan.save(stem.with_suffix(".yaml"))

@@ -223,6 +223,15 @@ def analysis_lines(result) -> list[str]:
     return out
 
 
+def report_lines(result) -> list[str]:
+    """What ``quantize`` prints: the arithmetic and data lines, each layer's integer lengths (not for minifloat),
+    then Ristretto's analysis."""
+    lengths = [] if result.trimming_mode.value == "minifloat" else [
+        f"Layer {name}, integer length input={il_in}, output={il_out}, parameters={il_w}"
+        for name, (il_in, il_out, il_w) in result.integer_lengths().items()]
+    return header_lines(result) + lengths + analysis_lines(result)
+
+
 def run(args) -> int:
     from ristretto_sim.search import TrimmingMode, quantize
 
@@ -291,12 +300,7 @@ def run(args) -> int:
         d["outputs"] = {k: str(v) for k, v in written.items()}
         print(json.dumps(d))
         return 0
-    for line in header_lines(result):
-        print(line)
-    if result.trimming_mode.value != "minifloat":
-        for name, (il_in, il_out, il_w) in result.integer_lengths().items():
-            print(f"Layer {name}, integer length input={il_in}, output={il_out}, parameters={il_w}")
-    for line in analysis_lines(result):
+    for line in report_lines(result):
         print(line)
     if result.resumed:
         print(f"({result.resumed} evaluations reused from the state file {state})")
