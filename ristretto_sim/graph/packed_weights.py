@@ -57,6 +57,11 @@ MAX_BITS = 64
 _HEAD = struct.Struct("<8sI")
 
 
+def _stream_bytes(count: int, bits: int) -> int:
+    """Bytes of the bitstream of ``count`` codes of ``bits`` bits (the last byte zero-padded)."""
+    return -(-count * bits // 8)
+
+
 def pack_bits(codes, bits: int) -> bytes:
     """The LSB-first bitstream of integer codes at ``bits`` bits each (two's complement for negative codes).
 
@@ -90,7 +95,7 @@ def unpack_bits(data, bits: int, count: int, *, signed: bool) -> np.ndarray:
     if not 1 <= bits <= MAX_BITS:
         raise ValueError(f"bits={bits!r} must be in 1..{MAX_BITS}")
     buf = np.frombuffer(bytes(data), dtype=np.uint8)
-    need = -(-count * bits // 8)
+    need = _stream_bytes(count, bits)
     if buf.size < need:
         raise ValueError(f"{count} codes of {bits} bits need {need} bytes, got {buf.size}")
     if bits % 8 == 0:
@@ -154,15 +159,11 @@ class PackedWeights:
             out.setdefault(t.layer, {})[t.param] = t.values()
         return out
 
-    @property
-    def payload_bytes(self) -> int:
-        return sum(-(-int(t.codes.size) * t.fmt.bits // 8) for t in self.tensors)
-
     def header(self) -> dict:
         """The JSON header (module docstring)."""
         entries, offset = [], 0
         for t in self.tensors:
-            nbytes = -(-int(t.codes.size) * t.fmt.bits // 8)
+            nbytes = _stream_bytes(int(t.codes.size), t.fmt.bits)
             entries.append(
                 {
                     "layer": t.layer,
@@ -255,7 +256,7 @@ def parse_packed(data: bytes, source: str = "<bytes>") -> PackedWeights:
         if fmt.bits != bits:
             _fail(source, f"tensor {name}: format {text} has {fmt.bits} bits, header says {bits}")
         count = int(np.prod(shape, dtype=np.int64))
-        if nbytes != -(-count * bits // 8) or offset < 0 or offset + nbytes > len(payload):
+        if nbytes != _stream_bytes(count, bits) or offset < 0 or offset + nbytes > len(payload):
             _fail(source, f"tensor {name}: {nbytes} bytes at offset {offset} do not hold {count} {bits}-bit codes")
         signed = isinstance(fmt, FixedPoint) and fmt.signed
         if e.get("code") != ("twos-complement" if signed else "unsigned"):
