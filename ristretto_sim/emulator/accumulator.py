@@ -113,6 +113,15 @@ def check_fixed(fmt, name: str) -> FixedPoint:
     return fmt
 
 
+def check_per_tensor(fmt, name: str) -> FixedPoint:
+    """Return ``fmt`` if it is a per-tensor ``FixedPoint``; else ``TypeError`` / ``ValueError`` naming the
+    parameter."""
+    check_fixed(fmt, name)
+    if fmt.per_channel:
+        raise ValueError(f"{name}={fmt} must be per-tensor")
+    return fmt
+
+
 def accumulator_frac_bits(in_fmt: FixedPoint, w_fmt: FixedPoint, n_out: int):
     """The accumulator fraction the contract requires: ``in.frac_bits + w.frac_bits`` (a tuple if
     per-channel)."""

@@ -11,15 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ristretto_sim.emulator.accumulator import check_per_tensor
 from ristretto_sim.emulator.requantize import Requantized, requantize
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
-
-
-def _check(fmt, name):
-    if not isinstance(fmt, FixedPoint):
-        raise TypeError(f"{name}={fmt!r} must be a FixedPoint")
-    if fmt.per_channel:
-        raise ValueError(f"{name}={fmt} must be per-tensor")
 
 
 def _codes(c, name):
@@ -56,7 +50,7 @@ def add_fixed(
     Requantized
     """
     for f, n in ((a_fmt, "a_fmt"), (b_fmt, "b_fmt"), (out_fmt, "out_fmt")):
-        _check(f, n)
+        check_per_tensor(f, n)
     a = _codes(a, "a")
     b = _codes(b, "b")
     f = max(a_fmt.frac_bits, b_fmt.frac_bits)
@@ -84,12 +78,12 @@ def concat_fixed(inputs, out_fmt: FixedPoint, axis: int = 1, rounding=Rounding.N
     Requantized
         Concatenated codes; ``saturations`` summed over the inputs.
     """
-    _check(out_fmt, "out_fmt")
+    check_per_tensor(out_fmt, "out_fmt")
     if not inputs:
         raise ValueError("inputs must list at least one (codes, format) pair")
     parts, sat = [], 0
     for i, (c, f) in enumerate(inputs):
-        _check(f, f"inputs[{i}] format")
+        check_per_tensor(f, f"inputs[{i}] format")
         r = requantize(_codes(c, f"inputs[{i}]"), f.frac_bits, out_fmt, rounding)
         parts.append(r.codes)
         sat += r.saturations

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator.accumulator import check_per_tensor
 from ristretto_sim.emulator.im2col import ConvGeometry, _pair
 from ristretto_sim.emulator.requantize import Requantized, requantize
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
@@ -169,10 +170,7 @@ def avg_pool2d(
         Output codes (N, C, Ho, Wo) and the number of saturated outputs.
     """
     for f, name in ((in_fmt, "in_fmt"), (reciprocal, "reciprocal"), (out_fmt, "out_fmt")):
-        if not isinstance(f, FixedPoint):
-            raise TypeError(f"{name}={f!r} must be a FixedPoint")
-        if f.per_channel:
-            raise ValueError(f"{name}={f} must be per-tensor")
+        check_per_tensor(f, name)
     if not isinstance(geometry, PoolGeometry):
         raise TypeError(f"geometry={geometry!r} must be a PoolGeometry")
     rounding = Rounding.coerce(rounding, "rounding")
