@@ -118,8 +118,9 @@ class ShiftProducts(ProductSource):
     def partial(self, k0, k1, cols=None):
         wc = self._w(cols)[..., k0:k1, :]
         out = np.zeros(self.out_shape[:-1] + (wc.shape[-1],), dtype=np.int64)
+        sign, mag = np.sign(wc), np.abs(wc)
         for code in self.shifts:
-            sel = np.sign(wc) * (np.abs(wc) == code)
+            sel = sign * (mag == code)
             if sel.any():
                 out += exact_matmul(self._a_shifted(code)[..., k0:k1], sel)
         return out
@@ -127,8 +128,9 @@ class ShiftProducts(ProductSource):
     def abs_partial(self, k0, k1, cols=None):
         wc = self._w(cols)[..., k0:k1, :]
         out = np.zeros(self.out_shape[:-1] + (wc.shape[-1],), dtype=np.int64)
+        mag = np.abs(wc)
         for code in self.shifts:
-            sel = (np.abs(wc) == code).astype(np.int64)
+            sel = (mag == code).astype(np.int64)
             if sel.any():
                 out += exact_matmul(np.abs(self._a_shifted(code)[..., k0:k1]), sel)
         return out
