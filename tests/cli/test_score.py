@@ -80,6 +80,7 @@ def test_preprocessing_flags(tmp_path, capsys):
     assert main(["score", str(tiny_classifier(tmp_path / "pre.onnx")), "--limit", "20", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["top1"] == with_flags["top1"]  # same weights, same preprocessing
     assert main(["score", str(bare), "--input-scale", "1", "--input-mean", "a,b"]) == 2
+    assert "--input-mean 'a,b'" in capsys.readouterr().err
     rgb = tiny_classifier(tmp_path / "rgb.onnx", channels=3)
     assert main(["score", str(rgb), "--limit", "5"]) == 2
     assert "do not match model" in capsys.readouterr().err
