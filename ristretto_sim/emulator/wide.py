@@ -554,7 +554,12 @@ def to_int64(a: WideInt) -> np.ndarray:
 
 def bit_length(a: WideInt) -> np.ndarray:
     """Bit length of ``|a|`` per element (int64; 0 for 0). ``a`` must not be the most negative value."""
-    mag = where(is_negative(a), negate(a), a).digits
+    return _magnitude_bit_length(where(is_negative(a), negate(a), a))
+
+
+def _magnitude_bit_length(a: WideInt) -> np.ndarray:
+    """:func:`bit_length` of non-negative values."""
+    mag = a.digits
     out = np.zeros(a.shape, dtype=np.int64)
     for t in range(a.n):
         d = mag[t]
@@ -574,7 +579,7 @@ def to_float64(a: WideInt, odd: bool = False) -> np.ndarray:
     """
     neg = is_negative(a)
     mag = where(neg, negate(a), a)
-    length = bit_length(mag)
+    length = _magnitude_bit_length(mag)  # mag is non-negative: bit_length would negate it again
     p = 53 if odd else 62
     start = np.maximum(length - p, 0)
     top = bits_at(mag, start, p)  # the top p bits (exact value when length <= p)
