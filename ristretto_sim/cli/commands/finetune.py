@@ -65,14 +65,15 @@ def _caffe_source(args, phase: str):
         return None
 
 
-def train_transform(args, network):
+def train_transform(args):
     """Caffe's TRAIN-phase transform of a prototxt whose TRAIN data layer crops or mirrors at random, as a
     ``transform(pixels, start=...)`` for ``finetune`` (seeded by ``--seed``); None otherwise."""
     if not args.weights or Path(str(args.model)).suffix.lower() not in (".prototxt", ".pbtxt"):
         return None
     from ristretto_sim.graph.caffe_import import load_caffe_model
 
-    pre = load_caffe_model(args.model, args.weights, phase="TRAIN").network.preprocess
+    # the transform is the prototxt's: its structure suffices, the weights were read once by load_model
+    pre = load_caffe_model(args.model, phase="TRAIN", structure_only=True).network.preprocess
     if pre is None or not pre.is_random("TRAIN"):
         return None
 
@@ -129,7 +130,7 @@ def run(args) -> int:
     order = np.random.default_rng(args.seed).permutation(len(train))  # datasets may be sorted by class
     if args.limit is not None:
         order = order[: args.limit]
-    transform = train_transform(args, network)
+    transform = train_transform(args)
     if transform is None:
         x = resolve_preprocess(network, None)(train.images[order])
     else:  # raw pixels: every batch gets Caffe's TRAIN transform as it is drawn
