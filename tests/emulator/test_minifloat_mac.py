@@ -208,9 +208,13 @@ def test_fp32_native_path_equals_the_generic_one(monkeypatch):
     w = _values(E5, (90, 6), rng, spread=4.0)
     a[0, :3] = E5.max  # overflow to inf inside the accumulator is possible only beyond float32's range: not here
     bias = rng.normal(size=6)
+    native = []
+    real = mm._float_accumulate
+    monkeypatch.setattr(mm, "_float_accumulate", lambda *args: native.append(args[-1]) or real(*args))
     fast = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
     monkeypatch.setattr(mm, "_products_exact_in_float32", lambda *_: False)
     slow = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
+    assert native == [True, False]  # the two calls did take the two paths
     assert np.array_equal(fast.values, slow.values)
 
 
