@@ -90,7 +90,6 @@ def test_user_errors_are_one_line_exit_2(topo, capsys, argv, message):
 LENET = Path(__file__).resolve().parents[2] / "models" / "lenet" / "lenet.onnx"
 
 
-@pytest.mark.skipif(not LENET.exists(), reason="models/lenet/lenet.onnx is not in this checkout")
 def test_model_with_plan(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text("version: 1\nlayers:\n  ip1: {inputs: fixed8.0, weights: fixed4.3, outputs: fixed8.0}\n")
