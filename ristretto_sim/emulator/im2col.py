@@ -181,6 +181,23 @@ def patch_chunks(
                 yield from _emit(win, slice(n0, n0 + 1), slice(y0, min(ho, y0 + rows)), g, dtype)
 
 
+def im2col_conv(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtype, gemm) -> np.ndarray:
+    """A direct convolution (NCHW x OIHW -> NCHW; ``pad`` replaces ``geom.padding``, see
+    :meth:`ConvGeometry.output_size`) computed chunk by chunk of patches: ``gemm(patches, w_matrix)`` maps a
+    chunk's patches ``(groups, P, K)``, in ``dtype``, and the weight matrix to its outputs ``(groups, P,
+    O/groups)``; the result is in ``dtype``."""
+    n, _, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    ho, wo = geom.output_size(h, wd, kh, kw, pad)
+    xp = pad_nhwc(x, pad)
+    wm = weight_matrix(w, geom.groups)
+    out = np.empty((n, ho, wo, o), dtype=dtype)
+    for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), dtype):
+        r = gemm(patches, wm)
+        out[bs, ys] = r.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
 def _emit(win, bs, ys, g, dtype):
     part = win[bs, ys]  # (nb, yb, wo, kh, kw, c)
     nb, yb, wo, kh, kw, c = part.shape

@@ -35,13 +35,7 @@ from ristretto_sim.emulator.accumulator import (
 from ristretto_sim.emulator.conv import conv_accumulate, fixed_conv2d, fixed_conv_transpose2d
 from ristretto_sim.emulator.fast_fixed import FastFixed, prepare_fast_fixed
 from ristretto_sim.emulator.fixed_gemm import fixed_matmul
-from ristretto_sim.emulator.im2col import (
-    ConvGeometry,
-    pad_nhwc,
-    patch_chunks,
-    transposed_as_direct,
-    weight_matrix,
-)
+from ristretto_sim.emulator.im2col import ConvGeometry, im2col_conv, transposed_as_direct, weight_matrix
 from ristretto_sim.emulator.minifloat_mac import minifloat_matmul, round_to_odd_sum
 from ristretto_sim.emulator.requantize import requantize
 from ristretto_sim.emulator.ristretto_mode import (
@@ -779,23 +773,20 @@ def _minifloat(kind, x, w, b, formats: LayerFormats, geometry, n_out, rng) -> La
     else:
         xd, wd, pad, gd = _direct_conv_operands(kind, xq, wq, geometry)
         g = gd.groups
-        o, _, kh, kw = wd.shape
-        n = xd.shape[0]
-        xp = pad_nhwc(xd, pad)
-        ho, wo = gd.output_size(xd.shape[2], xd.shape[3], kh, kw, pad)
-        wm = weight_matrix(wd, g)
-        bias = None if bq is None else bq.reshape(g, 1, o // g)
-        out = np.empty((n, ho, wo, o))
+        bias = None if bq is None else bq.reshape(g, 1, wd.shape[0] // g)
         nan = inf = sat = offset = 0
-        for bs, ys, patches in patch_chunks(xp, kh, kw, gd, (ho, wo), np.float64):
+
+        def chunk(patches, wm):
+            nonlocal nan, inf, sat, offset, name
             res = mac(patches, wm, bias, offset)
             offset += res.values.size * (2 * k + 4)  # stochastic draws of different chunks never overlap
-            out[bs, ys] = res.values.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
             nan += res.nan_count
             inf += res.inf_count
             sat += res.saturations
             name = res.accumulator
-        values = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+            return res.values
+
+        values = im2col_conv(xd, wd, pad, gd, np.float64, chunk)
     stats = LayerStats(
         mode=Mode.EXACT,
         datapath=formats.datapath,

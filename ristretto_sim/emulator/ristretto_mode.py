@@ -16,13 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ristretto_sim.emulator.im2col import (
-    ConvGeometry,
-    pad_nhwc,
-    patch_chunks,
-    transposed_as_direct,
-    weight_matrix,
-)
+from ristretto_sim.emulator.im2col import ConvGeometry, im2col_conv, transposed_as_direct
 from ristretto_sim.formats import (
     FixedPoint,
     Minifloat,
@@ -76,18 +70,9 @@ def ristretto_quantize(x, fmt, rounding="nearest_even", cpu_compat: bool = False
 
 def float32_conv2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry, pad=None) -> np.ndarray:
     """Float32 convolution (NCHW x OIHW -> NCHW) by im2col and float32 GEMMs, as Caffe forward_cpu_gemm."""
-    geom = geometry
-    pad = geom.padding if pad is None else pad
-    o, _, kh, kw = w32.shape
-    n, _, h, wd = x32.shape
-    ho, wo = geom.output_size(h, wd, kh, kw, pad)
-    xp = pad_nhwc(x32.astype(np.float32, copy=False), pad)
-    wm = weight_matrix(w32.astype(np.float32, copy=False), geom.groups)
-    out = np.empty((n, ho, wo, o), dtype=np.float32)
-    for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), np.float32):
-        r = np.matmul(patches, wm)  # (G, P, Og)
-        out[bs, ys] = r.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    pad = geometry.padding if pad is None else pad
+    x32, w32 = x32.astype(np.float32, copy=False), w32.astype(np.float32, copy=False)
+    return im2col_conv(x32, w32, pad, geometry, np.float32, np.matmul)
 
 
 def float32_conv_transpose2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
