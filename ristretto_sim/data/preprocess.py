@@ -20,7 +20,7 @@ LeNet: ``scale = 1/256``; ONNX mnist-8: ``1/255``), never to the dataset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -171,6 +171,20 @@ class Preprocessing:
         if self.scale != 1.0:
             x = x * np.float32(self.scale)
         return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def override(base: Preprocessing | None, *, scale: float | None = None, mean=None) -> Preprocessing | None:
+    """``base`` with a user's ``scale`` and/or ``mean`` (CLI ``--input-scale``/``--input-mean``) in place of its
+    own: its crop and mirror are kept, a given mean replaces a mean image; ``base`` itself when neither is given;
+    ``(pixel - mean) * scale`` from scratch (scale 1, no mean by default) when there is no base."""
+    if scale is None and mean is None:
+        return base
+    if base is None:
+        return Preprocessing(scale=1.0 if scale is None else scale, mean=() if mean is None else mean)
+    changes = {} if scale is None else {"scale": scale}
+    if mean is not None:
+        changes.update(mean=mean, mean_image=None)
+    return replace(base, **changes)
 
 
 _BLOCK = 4096

@@ -154,3 +154,18 @@ def test_transform_validation():
     assert Preprocessing(mirror=True) != Preprocessing() and Preprocessing(mirror=True) == Preprocessing(mirror=True)
     assert Preprocessing(crop_size=3).describe("TRAIN") == "TRAIN transform: random crop 3, seed 0"
     assert Preprocessing().describe("TRAIN") == "TRAIN transform: no crop, no mirror"
+
+
+def test_override_replaces_scale_or_mean_and_keeps_crop_and_mirror():
+    from ristretto_sim.data.preprocess import override
+
+    base = Preprocessing(scale=0.5, mean=(10.0,), crop_size=2, mirror=True)
+    assert override(base) is base and override(None) is None
+    assert override(base, scale=0.25) == Preprocessing(scale=0.25, mean=(10.0,), crop_size=2, mirror=True)
+    assert override(base, mean=3) == Preprocessing(scale=0.5, mean=(3.0,), crop_size=2, mirror=True)
+    assert override(None, scale=2.0) == Preprocessing(scale=2.0)
+    assert override(None, mean=(1, 2, 3)) == Preprocessing(mean=(1.0, 2.0, 3.0))
+    with_image = Preprocessing(mean_image=np.ones((1, 4, 4)), crop_size=2)
+    assert override(with_image, scale=2.0).mean_image is not None  # only the scale changes
+    swapped = override(with_image, mean=5)
+    assert swapped.mean_image is None and swapped.mean == (5.0,) and swapped.crop_size == 2

@@ -46,7 +46,8 @@ def _db(v: float) -> str:
 def run(args) -> int:
     from ristretto_sim import load_model
     from ristretto_sim.cli.commands.score import data_spec, load_plan_arg, parse_mean, progress_bar
-    from ristretto_sim.data import Preprocessing, load_dataset
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.compare import compare_modes, plot_comparison
     from ristretto_sim.graph.scoring import resolve_preprocess
 
@@ -54,15 +55,8 @@ def run(args) -> int:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")
     network = load_model(args.model, args.weights)
     plan = load_plan_arg(args.plan, args.model, args.weights, network)
-    pre = None
-    mean = parse_mean(args.input_mean)
-    if args.input_scale is not None or mean is not None:
-        base = network.preprocess
-        pre = Preprocessing(
-            scale=args.input_scale if args.input_scale is not None else (base.scale if base else 1.0),
-            mean=mean if mean is not None else (base.mean if base else ()),
-        )
-    pre = resolve_preprocess(network, pre)
+    pre = resolve_preprocess(network, override(network.preprocess, scale=args.input_scale,
+                                                mean=parse_mean(args.input_mean)))
     data = load_dataset(data_spec(network, args.data), args.split).take(args.limit)
     x = pre(data.images)
     if tuple(x.shape[1:]) != tuple(network.input.shape):

@@ -271,11 +271,13 @@ def run(args) -> int:
         Path(state).unlink()
     preprocess = None
     if args.input_scale is not None or args.input_mean is not None:
+        # the flags replace the scored model's own scale/mean, keeping its crop and mirror
+        from ristretto_sim import load_model
         from ristretto_sim.cli.commands.score import parse_mean
-        from ristretto_sim.data import Preprocessing
+        from ristretto_sim.data.preprocess import override
 
-        preprocess = Preprocessing(scale=1.0 if args.input_scale is None else args.input_scale,
-                                   mean=parse_mean(args.input_mean) or ())
+        preprocess = override(load_model(args.model, args.weights).preprocess, scale=args.input_scale,
+                              mean=parse_mean(args.input_mean))
     show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty() and not args.json)
     bar = _Bar(show)
     try:

@@ -109,7 +109,8 @@ def load_plan_arg(plan_arg, model, weights, network):
 
 def dfp_plan(network, args):
     """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``graph.calibrate``)."""
-    from ristretto_sim.data import Preprocessing, load_dataset
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.data.preprocess import override
     from ristretto_sim.errors import DataError
     from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
     from ristretto_sim.graph.scoring import resolve_preprocess
@@ -122,10 +123,7 @@ def dfp_plan(network, args):
         calib = load_dataset(spec, "train")
     except (DataError, ValueError):
         calib = load_dataset(spec, args.split)
-    pre = None
-    mean = parse_mean(args.input_mean)
-    if args.input_scale is not None or mean is not None:
-        pre = Preprocessing(scale=args.input_scale if args.input_scale is not None else 1.0, mean=mean or ())
+    pre = override(network.preprocess, scale=args.input_scale, mean=parse_mean(args.input_mean))
     x = resolve_preprocess(network, pre)(calib.take(500).images)
     return dynamic_fixed_point_plan(network, x, args.dfp, acc_bits=acc_bits, mode=args.mode or "exact")
 
