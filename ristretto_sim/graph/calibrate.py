@@ -17,7 +17,7 @@ import numpy as np
 
 from ristretto_sim.emulator.accumulator import MAX_ACCUMULATOR_BITS
 from ristretto_sim.formats import FixedPoint, RangeRule, fixed_point_for_range
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, layer_reduction_length
+from ristretto_sim.graph.layers import WEIGHTED, layer_reduction_length
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 
@@ -65,7 +65,7 @@ def dynamic_fixed_point_plan(
     result = run_network(network, x_calib, record=True)
     layers = {}
     for layer in network.layers:
-        if not isinstance(layer, (Conv, ConvTranspose, Dense)):
+        if not isinstance(layer, WEIGHTED):
             continue
         rec = result.records[layer.name]
         w = network.params[layer.name]["weight"]

@@ -371,6 +371,10 @@ class Dense(Layer):
         return self.in_features * self.out_features
 
 
+#: the layers whose weights a MAC array multiplies (the ones a quantization plan gives weight formats)
+WEIGHTED = (Conv, ConvTranspose, Dense)
+
+
 def layer_reduction_length(layer: Layer, weight) -> int:
     """Products per output (K) of a ``Conv``, ``ConvTranspose`` or ``Dense`` layer with weights ``weight``
     (OIHW, ``(C_in, C_out/groups, kh, kw)``, ``(out, in)``); for a transposed convolution the most any output
@@ -794,6 +798,7 @@ __all__ = [
     "Shape",
     "Softmax",
     "Transpose",
+    "WEIGHTED",
     "layer_reduction_length",
     "pool_output_size",
 ]

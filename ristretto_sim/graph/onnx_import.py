@@ -36,6 +36,7 @@ from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph.layers import (
     LRN,
+    WEIGHTED,
     Activation,
     Concat,
     Conv,
@@ -723,7 +724,7 @@ class _Importer:
         out = node.output[0]
         i = self.producer_index(x)
         prod = self.layers[i] if i is not None else None
-        if isinstance(prod, (Conv, ConvTranspose, Dense)) and self.uses.get(x, 0) == 1:
+        if isinstance(prod, WEIGHTED) and self.uses.get(x, 0) == 1:
             p = {k: np.asarray(v, dtype=np.float64) for k, v in self.params[prod.name].items()}
             w = p["weight"]
             if isinstance(prod, Conv):
@@ -778,7 +779,7 @@ class _Importer:
         per-channel."""
         i = self.producer_index(x)
         prod = self.layers[i] if i is not None else None
-        if not isinstance(prod, (Conv, ConvTranspose, Dense)) or self.uses.get(x, 0) != 1:
+        if not isinstance(prod, WEIGHTED) or self.uses.get(x, 0) != 1:
             return False
         shape = self.shapes[x]
         try:

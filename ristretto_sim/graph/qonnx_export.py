@@ -41,7 +41,7 @@ import numpy as np
 
 from ristretto_sim.emulator import Mode, ristretto_quantize
 from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, Specials
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense
+from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.graph.quantized_weights import Float32Format, layer_tensors
@@ -186,7 +186,7 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
             continue
         name = layer.name
         rounding = plan.rounding_of(name)
-        weighted = isinstance(layer, (Conv, ConvTranspose, Dense))
+        weighted = isinstance(layer, WEIGHTED)
         reads = layer.inputs[:1] if weighted else layer.inputs
         quant_reads = {}
         if entry.inputs is not None:

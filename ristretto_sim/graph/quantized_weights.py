@@ -32,7 +32,7 @@ from ristretto_sim.emulator.layer import _keys
 from ristretto_sim.emulator.shift_pe import default_shift_accumulator
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo
 from ristretto_sim.formats.base import NumberFormat
-from ristretto_sim.graph.layers import Conv, ConvTranspose, Dense, layer_reduction_length
+from ristretto_sim.graph.layers import WEIGHTED, Dense, layer_reduction_length
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 
@@ -58,7 +58,6 @@ class Float32Format:
 #: the binary32 pseudo-format (float biases)
 FLOAT32 = Float32Format()
 
-WEIGHTED = (Conv, ConvTranspose, Dense)
 
 
 @dataclass(frozen=True, eq=False)

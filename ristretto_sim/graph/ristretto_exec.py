@@ -43,12 +43,10 @@ from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_t
 from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, PowerOfTwo, Rounding
 from ristretto_sim.graph.float_runner import check_input, float_layer
-from ristretto_sim.graph.layers import LRN, Conv, ConvTranspose, Dense
+from ristretto_sim.graph.layers import LRN, WEIGHTED, Conv, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.graph.runner import conv_geometry, emulator_call, strict_lrn
-
-WEIGHTED = (Conv, ConvTranspose, Dense)
 
 
 def fast_ristretto_fixed_point(x, bits: int, frac_bits: int, cpu_compat: bool = False) -> np.ndarray:

@@ -48,6 +48,7 @@ from ristretto_sim.formats import FixedPoint, Overflow
 from ristretto_sim.graph.float_runner import check_input, execute, float_layer
 from ristretto_sim.graph.layers import (
     LRN,
+    WEIGHTED,
     Activation,
     ActivationKind,
     Concat,
@@ -284,12 +285,12 @@ def _run_batch(network, x, plan, mode, record, keep, rng, prepared) -> RunResult
         updates = {}
         stats = None
         in_sat = out_sat = 0
-        if exact and not (isinstance(layer, (Conv, ConvTranspose, Dense)) and entry is not None):
+        if exact and not (isinstance(layer, WEIGHTED) and entry is not None):
             if entry is not None or not _float32_exact_op(layer):
                 ins = [_f64(v) for v in ins]
         if entry is None:
             out = float_layer(network, layer, ins)
-        elif isinstance(layer, (Conv, ConvTranspose, Dense)):
+        elif isinstance(layer, WEIGHTED):
             p = network.params.get(layer.name, {})
             kind, geometry, xin = emulator_call(layer, x0)
             try:

@@ -34,13 +34,14 @@ from ristretto_sim.data.leveldb_source import is_leveldb
 from ristretto_sim.data.lmdb_source import is_lmdb
 from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError, ModelError
+from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.scoring import resolve_preprocess
 from ristretto_sim.search.evaluate import Evaluator
 from ristretto_sim.search.modes import RISTRETTO_WIDTHS, TrimmingMode
 from ristretto_sim.search.plans import PlanOptions
 from ristretto_sim.search.result import QuantizeResult
-from ristretto_sim.search.statistics import WEIGHTED, collect_statistics
+from ristretto_sim.search.statistics import collect_statistics
 from ristretto_sim.search.store import ScoreStore
 from ristretto_sim.search.trimming import trim
 

@@ -35,11 +35,11 @@ from ristretto_sim.errors import ModelError
 from ristretto_sim.formats import PowerOfTwo, Rounding, StochasticKey
 from ristretto_sim.graph.layers import (
     LRN,
+    WEIGHTED,
     Activation,
     ActivationKind,
     Concat,
     Conv,
-    ConvTranspose,
     Dense,
     Eltwise,
     EltwiseOp,
@@ -53,8 +53,6 @@ from ristretto_sim.graph.layers import (
 )
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-
-WEIGHTED = (Conv, ConvTranspose, Dense)
 
 
 class _StraightThrough(torch.autograd.Function):
