@@ -15,7 +15,8 @@ def test_import_layers_contract_is_kept():
     if not exe.exists():
         found = shutil.which("lint-imports")
         if found is None:
-            pytest.skip("import-linter is not installed (it is in the test extra: pip install -e '.[test]')")
+            pytest.skip("import-linter is not installed "
+                              "(it is in the test extra: pip install -e '.[test]')")
         exe = Path(found)
     proc = subprocess.run([str(exe), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -36,7 +36,8 @@ def test_top1_agree(result):
 
 
 def test_onnxruntime_matches_our_float_path(result):
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed "
+                              "(it is in the test extra: pip install -e '.[test]')")
     assert result["threads"]["onnxruntime_intra_op"] == result["threads"]["onnxruntime_inter_op"] == 1
     assert result["top1"]["onnxruntime"] == result["top1"]["float"]
     assert result["float_max_abs_diff_vs_onnxruntime"] < 1e-3

@@ -96,7 +96,7 @@ def _encoded_db(tmp_path):
 
 
 def test_encoded_records_decoded_as_opencv_does(tmp_path):
-    pytest.importorskip("PIL")
+    pytest.importorskip("PIL", reason="Pillow is not installed (pip install pillow; matplotlib normally brings it)")
     path, rgb = _encoded_db(tmp_path)
     d = read_lmdb(path)
     assert d.images.shape == (1, 3, 4, 5) and d.labels.tolist() == [3]
@@ -104,7 +104,7 @@ def test_encoded_records_decoded_as_opencv_does(tmp_path):
 
 
 def test_encoded_records_without_pillow(tmp_path, monkeypatch):
-    pytest.importorskip("PIL")
+    pytest.importorskip("PIL", reason="Pillow is not installed (pip install pillow; matplotlib normally brings it)")
     path, _ = _encoded_db(tmp_path)
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(DataError, match=r"record 0 \(key '00000000'\).*encoded.*pip install pillow"):

@@ -8,7 +8,8 @@ from ristretto_sim.bench.gemm import run_gemm_benchmark
 
 
 def test_small_benchmark_is_json_and_bit_identical():
-    pytest.importorskip("apytypes")
+    pytest.importorskip("apytypes", reason="APyTypes is not installed "
+                              "(it is in the test extra: pip install -e '.[test]')")
     r = run_gemm_benchmark(256, 300, 32, repeats=2)
     json.dumps(r)
     assert r["exact_fixed_correct"] is True

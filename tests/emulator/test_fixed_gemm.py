@@ -152,7 +152,8 @@ def test_property_matches_reference(m, k, n, acc_bits, mode, seed):
 
 
 def test_apytypes_oracle():
-    apy = pytest.importorskip("apytypes")
+    apy = pytest.importorskip("apytypes", reason="APyTypes is not installed "
+                              "(it is in the test extra: pip install -e '.[test]')")
     rng = np.random.default_rng(8)
     fa, fw = FixedPoint(8, 5), FixedPoint(8, 7)
     a = rng.integers(-128, 128, size=(40, 200))

@@ -67,7 +67,8 @@ def test_stochastic_matches_formula_and_is_chunk_independent():
 
 
 def test_apytypes_cast_oracle():
-    apy = pytest.importorskip("apytypes")
+    apy = pytest.importorskip("apytypes", reason="APyTypes is not installed "
+                              "(it is in the test extra: pip install -e '.[test]')")
     qmap = {
         Rounding.NEAREST_EVEN: apy.QuantizationMode.TIES_EVEN,
         Rounding.NEAREST_AWAY: apy.QuantizationMode.TIES_AWAY,
