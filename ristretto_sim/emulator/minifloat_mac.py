@@ -62,7 +62,9 @@ MAX_KULISCH_BITS = 94
 _M32 = np.int64(0xFFFFFFFF)
 
 
-def _quantum_exp(fmt: Minifloat) -> int:
+def quantum_exp(fmt: Minifloat) -> int:
+    """Exponent of the quantum of ``fmt``'s lowest binade, ``emin - man_bits``: every value is a multiple of
+    ``2**quantum_exp``."""
     return fmt.emin - fmt.man_bits
 
 
@@ -77,8 +79,14 @@ def kulisch_bits(in_fmt: Minifloat, w_fmt: Minifloat, k: int) -> int:
             raise TypeError(f"{n}={f!r} must be a Minifloat")
     if k < 1:
         raise ValueError(f"k={k} must be >= 1")
-    span = (in_fmt.emax - _quantum_exp(in_fmt)) + (w_fmt.emax - _quantum_exp(w_fmt))
+    span = (in_fmt.emax - quantum_exp(in_fmt)) + (w_fmt.emax - quantum_exp(w_fmt))
     return span + 2 + math.ceil(math.log2(k)) + 1
+
+
+def kulisch_format(in_fmt: Minifloat, w_fmt: Minifloat, k: int) -> FixedPoint:
+    """The exact (Kulisch) accumulator as a fixed-point register: ``kulisch_bits`` wide, its fraction the
+    products' quantum (``-(q_in + q_w)``), so its integer codes are the exact sums."""
+    return FixedPoint(kulisch_bits(in_fmt, w_fmt, k), -(quantum_exp(in_fmt) + quantum_exp(w_fmt)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -330,7 +338,7 @@ def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
             f"a Kulisch accumulator for {in_fmt} x {w_fmt} with K={k} needs {width} bits; at most "
             f"{MAX_KULISCH_BITS} are supported: declare a float accumulator (e.g. accumulator=fp32)"
         )
-    qa, qw = _quantum_exp(in_fmt), _quantum_exp(w_fmt)
+    qa, qw = quantum_exp(in_fmt), quantum_exp(w_fmt)
     # Every value is an integer multiple of 2**q, so a float64 GEMM on the values themselves is exact when the
     # column bound, in units of 2**(qa + qw), stays below 2**53 (power-of-two scaling commutes with rounding).
     bound = k * in_fmt.max * w_fmt.max  # from the formats alone (no pass over the data)

@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from ristretto_sim.emulator import Mode, bias_to_accumulator, default_accumulator, ristretto_quantize
-from ristretto_sim.emulator.layer import _keys
+from ristretto_sim.emulator.datapaths import Keys
 from ristretto_sim.emulator.shift_pe import default_shift_accumulator
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo
 from ristretto_sim.formats.base import NumberFormat
@@ -138,7 +138,8 @@ def layer_tensors(network: Network, plan: QuantPlan, name: str, *, mode=None, rn
     mode = plan.mode if mode is None else Mode.coerce(mode, "mode")
     formats = plan.layer_formats(name)
     rounding = formats.rounding
-    _, kw, kb, _ = _keys(rng, rounding)
+    keys = Keys.of(rng, rounding)
+    kw, kb = keys.weights, keys.bias
     params = network.params[name]
     w = np.asarray(params["weight"], dtype=np.float64)
     b = params.get("bias")

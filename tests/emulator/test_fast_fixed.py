@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ristretto_sim.emulator import ConvGeometry, LayerFormats, PreparedLayer, emulate_layer, fast_fixed
-from ristretto_sim.emulator import layer as layer_mod
+from ristretto_sim.emulator.datapaths import fixed as layer_mod
 from ristretto_sim.formats import FixedPoint
 
 ROUNDINGS = ("nearest_even", "nearest_away", "nearest_up", "floor", "ceil", "toward_zero")
@@ -156,12 +156,13 @@ def test_prepared_layer_float32_values_and_no_codes():
     _same(r64, ref)
 
 
-def test_prepared_layer_defers_errors_and_other_datapaths():
+def test_prepared_layer_raises_description_errors_when_prepared_and_runs_other_datapaths():
     w = np.ones((2, 3))
     bad = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), None, FixedPoint(8, 2), FixedPoint(32, 3))
-    prep = PreparedLayer("linear", w, None, bad)
+    with pytest.raises(ValueError, match="frac_bits"):  # a preparation error is not swallowed
+        PreparedLayer("linear", w, None, bad)
     with pytest.raises(ValueError, match="frac_bits"):
-        prep(np.zeros((1, 3)))
+        emulate_layer("linear", np.zeros((1, 3)), w, None, bad)
     stoch = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), None, FixedPoint(8, 2), FixedPoint(32, 8),
                          rounding="stochastic")
     x = np.random.default_rng(0).normal(size=(4, 3))

@@ -12,7 +12,8 @@ from ristretto_sim.emulator import (
     emulate_layer,
     emulate_linear,
 )
-from ristretto_sim.emulator.layer import _keys, emulate_conv_transpose2d
+from ristretto_sim.emulator.datapaths import Keys
+from ristretto_sim.emulator.layer import emulate_conv_transpose2d
 from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, ristretto_fixed_point
 from ristretto_sim.formats.rounding import uniform_bits53
 from tests.emulator.reference import (
@@ -270,7 +271,8 @@ def test_linear_32_bit_operands_saturating_narrow_accumulator_and_stochastic():
     f = LayerFormats(F32_IN, F32_W, None, fout, rounding="stochastic")
     r1, r2 = emulate_linear(x, w, None, f, rng=5), emulate_linear(x, w, None, f, rng=5)
     assert np.array_equal(r1.codes, r2.codes) and r1.stats.accumulator == "fixed71.40"
-    kin, kw, _, kout = _keys(5, Rounding.STOCHASTIC)
+    keys = Keys.of(5, Rounding.STOCHASTIC)
+    kin, kw, kout = keys.inputs, keys.weights, keys.outputs
     xc, wc = F32_IN.encode(x, "stochastic", rng=kin), F32_W.encode(w, "stochastic", rng=kw)
     sums, _ = matmul_ref(xc, wc.T, None, -(2**70), 2**70 - 1, "saturate")
     draws = uniform_bits53(kout, sums.shape)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ristretto_sim import load_model, load_plan
-from ristretto_sim.emulator.layer import _keys
+from ristretto_sim.emulator.datapaths import Keys
 from ristretto_sim.errors import ModelError
 from ristretto_sim.formats import FixedPoint, Overflow, PowerOfTwo
 from ristretto_sim.graph.packed_weights import (
@@ -55,7 +55,7 @@ def test_pack_rejects_codes_that_do_not_fit():
 def _emulator_weight_codes(network, p, name, rng):
     """The weight codes exactly as emulator.emulate_layer encodes them in exact mode."""
     f = p.layer_formats(name)
-    _, kw, _, _ = _keys(rng, f.rounding)
+    kw = Keys.of(rng, f.rounding).weights
     w = network.params[name]["weight"]
     ov = Overflow.SATURATE if isinstance(f.weights, (FixedPoint, PowerOfTwo)) else None
     return f.weights.encode(w, f.rounding, ov, kw).astype(np.int64)
