@@ -20,6 +20,7 @@ from ristretto_sim.formats.range import (
 from ristretto_sim.formats.ristretto import ristretto_fixed_point, ristretto_minifloat, ristretto_power_of_two
 from ristretto_sim.formats.rounding import Overflow, Rounding, StochasticKey
 from ristretto_sim.formats.text import parse_format
+from ristretto_sim.formats.widths import fits_in, format_kind, widest
 
 
 def catalog(name: str):
@@ -31,6 +32,9 @@ def catalog(name: str):
 
 
 __all__ = [
+    "fits_in",
+    "format_kind",
+    "widest",
     "CATALOG",
     "Domain",
     "FixedPoint",

@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ristretto_sim.formats.fixed import FixedPoint
+from ristretto_sim.formats.minifloat import Minifloat
+from ristretto_sim.formats.pow2 import PowerOfTwo
 from ristretto_sim.formats.rounding import Rounding, round_to_integer
 
 #: Ristretto's hard-coded integer-power-of-two exponent range (reference §3: caffe.proto defaults exp_min/exp_max)
@@ -106,3 +109,44 @@ def ristretto_power_of_two(x, exp_min: int = RISTRETTO_POW2_EXP_MIN, exp_max: in
     e = np.clip(r, exp_min, exp_max)
     sign = np.where(x32 >= 0, 1.0, -1.0)
     return (sign * np.ldexp(1.0, e.astype(np.int64))).astype(np.float32)
+
+
+def ristretto_quantize(x, fmt, rounding="nearest_even", cpu_compat: bool = False, rng=None) -> np.ndarray:
+    """Fake-quantize ``x`` the way Ristretto does for ``fmt`` (float32 values out).
+
+    Parameters
+    ----------
+    x : array_like of float
+    fmt : FixedPoint, Minifloat or PowerOfTwo
+        ``FixedPoint`` -> dynamic fixed point ``(bits, frac_bits)`` (per-channel fractions along axis 0 are
+        applied slice by slice; Ristretto itself had none); ``Minifloat`` -> ``(exp_bits, man_bits)`` with
+        Ristretto's bias, no subnormals and no specials (the format's other fields are ignored);
+        ``PowerOfTwo`` -> ``[exp_min, exp_max]`` (zero becomes ``+2**exp_min``).
+    rounding : Rounding or str
+        ``nearest_even`` (GPU ``rint``), ``nearest_away`` (CPU ``round``) or ``stochastic``.
+    cpu_compat : bool
+        Reproduce Ristretto's CPU code paths.
+    rng : optional
+        Seed for stochastic rounding.
+    """
+    if fmt is None:
+        return np.asarray(x, dtype=np.float32)
+    if isinstance(fmt, FixedPoint):
+        if not fmt.signed:
+            raise ValueError(f"Ristretto's dynamic fixed point is signed; format {fmt} is unsigned")
+        if fmt.per_channel:
+            x = np.asarray(x)
+            if x.shape[:1] != (len(fmt.frac_bits),):
+                raise ValueError(f"per-channel format {fmt} does not match a tensor of shape {x.shape}")
+            return np.stack(
+                [
+                    ristretto_fixed_point(x[i], fmt.bits, f, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
+                    for i, f in enumerate(fmt.frac_bits)
+                ]
+            ).astype(np.float32)
+        return ristretto_fixed_point(x, fmt.bits, fmt.frac_bits, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
+    if isinstance(fmt, Minifloat):
+        return ristretto_minifloat(x, fmt.exp_bits, fmt.man_bits, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
+    if isinstance(fmt, PowerOfTwo):
+        return ristretto_power_of_two(x, fmt.exp_min, fmt.exp_max, rounding=rounding, cpu_compat=cpu_compat, rng=rng)
+    raise TypeError(f"format {fmt!r} is not a FixedPoint, Minifloat or PowerOfTwo")

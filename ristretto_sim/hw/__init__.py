@@ -6,6 +6,7 @@
 ``Report``. pandas and matplotlib are imported only by the functions that need them.
 """
 
+from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.hw.config import (
     AcceleratorConfig,
     BufferConfig,
@@ -18,11 +19,11 @@ from ristretto_sim.hw.energy import TechnologyTable, area, default_table
 from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import folding, scalesim_compute_cycles, schedule
-from ristretto_sim.hw.plan import FormatPlan, LayerFormats
+from ristretto_sim.hw.plan import PlanView
 from ristretto_sim.hw.presets import PRESETS, preset
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report
 from ristretto_sim.hw.scalesim_cfg import read_scalesim_cfg, write_scalesim_cfg
-from ristretto_sim.hw.simulate import simulate
+from ristretto_sim.hw.simulate import pe_for, simulate
 from ristretto_sim.hw.topology import read_topology, write_topology
 
 
@@ -51,7 +52,7 @@ __all__ = [
     "DRAMConfig",
     "Dataflow",
     "EnergyBreakdown",
-    "FormatPlan",
+    "PlanView",
     "GemmProblem",
     "GemmShape",
     "LayerFormats",
@@ -73,6 +74,7 @@ __all__ = [
     "read_topology",
     "scalesim_compute_cycles",
     "schedule",
+    "pe_for",
     "simulate",
     "write_scalesim_cfg",
     "write_topology",

@@ -1,8 +1,10 @@
 """``AcceleratorConfig``: the accelerator the model simulates (array, PE datapath, buffers, DRAM, clock).
 
-The config owns the PE datapath: its kind, the widest operand formats it accepts, its accumulator, and
-whether it is bit-parallel or bit-serial. Tensor formats belong to the plan (``ristretto_sim.hw.plan``); a
-layer whose formats do not fit the PE is an error (``check_fits``). Configs are frozen and validated;
+The config owns the PE datapath: its kind, the widest operand formats it accepts, its accumulator (and a
+shift PE's shifter), and whether it is bit-parallel or bit-serial; the datapath object itself is the
+emulator's (``PEConfig.datapath``), so the cost model and the emulator describe one arithmetic. Tensor formats
+belong to the plan (``ristretto_sim.hw.plan``); a layer whose formats do not fit the PE is an error
+(``check_fits``). Configs are frozen and validated;
 ``to_dict``/``from_dict`` and ``to_yaml``/``from_yaml`` are their file form (formats as text, enums as their
 names).
 """
@@ -14,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from ristretto_sim.emulator import LayerFormats
+from ristretto_sim.emulator.datapaths import Datapath, select
 from ristretto_sim.errors import ConfigError, PlanError
-from ristretto_sim.formats import FixedPoint, Minifloat, NumberFormat, PowerOfTwo
+from ristretto_sim.formats import FixedPoint, NumberFormat, format_kind, widest
 from ristretto_sim.formats.base import check_int
 from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
-from ristretto_sim.hw.plan import LayerFormats, as_format
+from ristretto_sim.hw.plan import as_format
 
 
 def _check_number(value, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
@@ -42,7 +46,8 @@ def _check_bool(value, name: str) -> bool:
 
 @dataclass(frozen=True)
 class PEConfig:
-    """A processing element's datapath.
+    """A processing element's datapath: a registered emulator datapath (``ristretto_sim.emulator.datapaths``) made
+    from the widest formats the PE accepts, plus how it is clocked.
 
     Parameters
     ----------
@@ -51,14 +56,18 @@ class PEConfig:
     inputs, weights : format or str
         The widest input-activation and weight formats the datapath accepts.
     accumulator : format or str
-        The accumulator register's format.
-    precision : {"parallel", "serial"} or Precision
+        The accumulator register: a ``FixedPoint`` for fixed_mac and shift PEs; for a minifloat PE a
+        ``Minifloat`` (float accumulation) or a ``FixedPoint`` Kulisch register (exact accumulation; its
+        fraction the products' quantum, e.g. ``kulisch_format(inputs, weights, K)``).
+    precision : {"parallel", "serial"} or PEKind
         Bit-parallel (one MAC per cycle whatever the layer's widths) or bit-serial.
     bits_per_cycle : int
         Bits of the serial operand consumed per cycle (bit-serial only): a MAC takes ceil(bits /
         bits_per_cycle).
     serial_operand : {"inputs", "weights"} or SerialOperand
         The operand streamed bit-serially (Stripes streams activations).
+    shifter_bits : int, optional
+        Shift PEs: the barrel shifter's output width (None: lossless for the PE's formats).
     """
 
     kind: PEKind = PEKind.FIXED_MAC
@@ -68,6 +77,7 @@ class PEConfig:
     precision: Precision = Precision.PARALLEL
     bits_per_cycle: int = 1
     serial_operand: SerialOperand = SerialOperand.INPUTS
+    shifter_bits: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "kind", PEKind.coerce(self.kind, "pe.kind"))
@@ -80,22 +90,40 @@ class PEConfig:
         object.__setattr__(
             self, "bits_per_cycle", check_int(self.bits_per_cycle, "pe.bits_per_cycle", minimum=1)
         )
-        expected = {
-            PEKind.FIXED_MAC: (FixedPoint, FixedPoint, FixedPoint),
-            PEKind.MINIFLOAT: (Minifloat, Minifloat, Minifloat),
-            PEKind.SHIFT: (FixedPoint, PowerOfTwo, FixedPoint),
-        }[self.kind]
-        for name, cls in zip(("inputs", "weights", "accumulator"), expected, strict=True):
+        if self.shifter_bits is not None and self.kind is not PEKind.SHIFT:
+            raise ValueError(f"pe.shifter_bits={self.shifter_bits} is for shift PEs, not pe.kind={self.kind.value!r}")
+        names = {"fixed": "FixedPoint", "minifloat": "Minifloat", "pow2": "PowerOfTwo"}
+        for name, kinds in self.kind.operand_kinds.items():
             fmt = getattr(self, name)
-            if not isinstance(fmt, cls):
+            if format_kind(fmt) not in kinds:
                 raise ValueError(
                     f"pe.{name}={fmt} is a {type(fmt).__name__}; a {self.kind.value} PE needs "
-                    f"a {cls.__name__}"
+                    f"a {' or a '.join(names[k] for k in kinds)}"
                 )
+        try:
+            dp = self.datapath
+        except ValueError as exc:
+            raise ValueError(f"pe: {exc}") from None
+        if dp.name not in self.kind.datapaths:
+            expected = " or ".join(self.kind.datapaths)
+            raise ValueError(
+                f"pe.inputs={self.inputs}, pe.weights={self.weights}, pe.accumulator={self.accumulator} make a "
+                f"{dp.name} datapath; a {self.kind.value} PE is {expected}"
+            )
+        if dp.name.startswith("minifloat-kulisch"):
+            try:
+                dp.accumulator_for(1)
+            except ValueError as exc:
+                raise ValueError(f"pe.accumulator: {exc}") from None
         if self.precision is Precision.SERIAL and self.kind is not PEKind.FIXED_MAC:
             raise ValueError(
                 f"pe.precision='serial' is modelled for fixed_mac PEs only, not pe.kind={self.kind.value!r}"
             )
+
+    @property
+    def datapath(self) -> Datapath:
+        """The PE's datapath object (the registry's choice for the PE's formats)."""
+        return select(self.datapath_formats())
 
     def cycles_per_mac(self, formats: LayerFormats) -> int:
         """Cycles one MAC takes for a layer in ``formats`` (1 when bit-parallel)."""
@@ -106,7 +134,8 @@ class PEConfig:
 
     def datapath_formats(self) -> LayerFormats:
         """The datapath formats as a ``LayerFormats`` (outputs in the input format): the default plan."""
-        return LayerFormats(self.inputs, self.weights, self.inputs, self.accumulator)
+        return LayerFormats(self.inputs, self.weights, outputs=self.inputs, accumulator=self.accumulator,
+                            shifter_bits=self.shifter_bits)
 
     def to_dict(self) -> dict:
         d = {
@@ -118,38 +147,19 @@ class PEConfig:
         }
         if self.precision is Precision.SERIAL:
             d.update(bits_per_cycle=self.bits_per_cycle, serial_operand=self.serial_operand.value)
+        if self.shifter_bits is not None:
+            d["shifter_bits"] = self.shifter_bits
         return d
 
 
-def _fits(fmt: NumberFormat, datapath: NumberFormat) -> bool:
-    """Whether values in ``fmt`` can enter a datapath built for ``datapath`` without loss."""
-    if isinstance(datapath, FixedPoint):
-        if isinstance(fmt, FixedPoint):
-            # an unsigned operand needs one bit more in a signed datapath; a signed one never fits an
-            # unsigned one
-            needed = fmt.bits + (1 if datapath.signed and not fmt.signed else 0)
-            return needed <= datapath.bits and (datapath.signed or not fmt.signed)
-        return False
-    if isinstance(datapath, Minifloat):
-        return (
-            isinstance(fmt, Minifloat)
-            and fmt.exp_bits <= datapath.exp_bits
-            and fmt.man_bits <= datapath.man_bits
-        )
-    if isinstance(datapath, PowerOfTwo):
-        return isinstance(fmt, PowerOfTwo) and fmt.shift_range <= datapath.shift_range
-    return False  # pragma: no cover
-
-
-def check_fits(formats: LayerFormats, pe: PEConfig, layer: str) -> None:
-    """Raise ``PlanError`` naming ``layer`` if its formats do not fit the PE datapath."""
-    for name, dp in (("inputs", pe.inputs), ("weights", pe.weights), ("accumulator", pe.accumulator)):
-        fmt = getattr(formats, name)
-        if not _fits(fmt, dp):
-            raise PlanError(
-                f"layer {layer!r}: {name} format {fmt} does not fit the {pe.kind.value} PE's "
-                f"{name} datapath {dp}"
-            )
+def check_fits(formats: LayerFormats, pe: PEConfig, layer: str, k: int = 1, n_out: int = 1) -> None:
+    """Raise ``PlanError`` naming ``layer`` if its formats (reduction length ``k``) do not fit the PE datapath."""
+    try:
+        reason = pe.datapath.accepts(select(formats), k, n_out)
+    except ValueError as exc:
+        raise PlanError(f"layer {layer!r}: {exc}") from None
+    if reason is not None:
+        raise PlanError(f"layer {layer!r}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -390,49 +400,36 @@ class AcceleratorConfig:
         return cls.from_dict(data, where)
 
 
-def _widest(fmts: list, name: str) -> NumberFormat:
-    kinds = {type(f) for f in fmts}
-    if len(kinds) != 1:
-        raise PlanError(
-            f"the layers' {name} formats mix kinds ({', '.join(sorted(k.__name__ for k in kinds))}); "
-            "one PE datapath cannot serve them"
-        )
-    kind = kinds.pop()
-    if kind is FixedPoint:
-        signed = any(f.signed for f in fmts)
-        bits = max(f.bits + (1 if signed and not f.signed else 0) for f in fmts)
-        return FixedPoint(bits, 0, signed=signed)
-    if kind is Minifloat:
-        return Minifloat(max(f.exp_bits for f in fmts), max(f.man_bits for f in fmts))
-    lo, hi = min(f.exp_min for f in fmts), max(f.exp_max for f in fmts)
-    return PowerOfTwo(lo, hi)
-
-
 def datapath_for(
     formats, *, precision="parallel", bits_per_cycle: int = 1, serial_operand="inputs"
 ) -> PEConfig:
     """The narrowest PE datapath every ``LayerFormats`` in ``formats`` fits (the widest format per operand).
 
-    The PE kind follows the formats: fixed-point operands -> ``fixed_mac``, minifloats -> ``minifloat``,
+    The formats must have their accumulators (``LayerFormats.resolved(k)`` fills in the default one). The PE
+    kind follows the formats' datapath: fixed-point operands -> ``fixed_mac``, minifloats -> ``minifloat``,
     power-of-two weights with fixed-point inputs -> ``shift``.
 
     Raises
     ------
     PlanError
-        If the layers mix format kinds for one operand.
+        If the layers mix format kinds for one operand, or their datapaths differ.
     """
     formats = list(formats)
     if not formats:
         raise ValueError("formats=[] must name at least one layer's formats")
-    inputs = _widest([f.inputs for f in formats], "inputs")
-    weights = _widest([f.weights for f in formats], "weights")
-    acc = _widest([f.accumulator for f in formats], "accumulator")
-    if isinstance(weights, PowerOfTwo):
-        kind = PEKind.SHIFT
-    elif isinstance(inputs, Minifloat):
-        kind = PEKind.MINIFLOAT
-    else:
-        kind = PEKind.FIXED_MAC
+    try:
+        inputs = widest([f.inputs for f in formats], "inputs")
+        weights = widest([f.weights for f in formats], "weights")
+        paths = {select(f) for f in formats}
+        names = sorted({p.name for p in paths})
+        if len(names) != 1:
+            raise ValueError(f"the layers use different datapaths ({', '.join(names)}); one PE cannot serve them")
+        acc = next(iter(paths)).widest_accumulator([f.accumulator for f in formats], inputs, weights)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
+    kind = next(k for k in PEKind if names[0] in k.datapaths)
+    shifters = [f.shifter_bits for f in formats]
+    shifter = None if any(s is None for s in shifters) else max(shifters)
     pe = PEConfig(
         kind,
         inputs,
@@ -441,6 +438,7 @@ def datapath_for(
         precision=precision,
         bits_per_cycle=bits_per_cycle,
         serial_operand=serial_operand,
+        shifter_bits=shifter,
     )
     for i, f in enumerate(formats):
         check_fits(f, pe, f"#{i}")

@@ -21,14 +21,14 @@ not MAC energy); a bit-serial PE spends ``ceil(bits / k)`` cycles of a ``k x n``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from ristretto_sim.errors import ConfigError
 from ristretto_sim.formats import Minifloat
 from ristretto_sim.hw.config import AcceleratorConfig, BufferConfig, PEConfig
-from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
+from ristretto_sim.hw.enums import Dataflow, Precision, SerialOperand
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "data" / "energy_45nm.yaml"
 
@@ -278,44 +278,51 @@ class MacEnergy:
     register_pj: float
 
 
+def _units(pe: PEConfig, cycles_per_mac: int):
+    """The PE datapath's arithmetic units, a bit-serial PE's multiplier narrowed to its slice."""
+    units = pe.datapath.units(1)
+    if pe.precision is not Precision.SERIAL:
+        return units, 1
+    other = pe.weights.bits if pe.serial_operand is SerialOperand.INPUTS else pe.inputs.bits
+    serial = tuple(
+        replace(u, bits=(pe.bits_per_cycle, other)) if u.op == "int_mul" else u for u in units
+    )
+    return serial, cycles_per_mac
+
+
+#: the table's price of each arithmetic unit a datapath names (``ArithmeticUnit.op``): energy, area
+_PRICES = {
+    "int_mul": (lambda t, u: t.int_mul_pj(*u.bits), lambda t, u: t.int_mul_um2(*u.bits)),
+    "int_add": (lambda t, u: t.int_add_pj(*u.bits), lambda t, u: t.int_add_um2(*u.bits)),
+    "float_mul": (lambda t, u: t.float_mul_pj(*u.formats), lambda t, u: t.float_mul_um2(*u.formats)),
+    "float_add": (lambda t, u: t.float_add_pj(*u.bits), lambda t, u: t.float_add_um2(*u.bits)),
+    "shift": (lambda t, u: t.shift_pj(*u.bits), lambda t, u: t.shift_um2(*u.bits)),
+}
+
+
 def mac_energy(
     pe: PEConfig, dataflow: Dataflow, table: TechnologyTable, cycles_per_mac: int = 1
 ) -> MacEnergy:
-    """Energy per MAC of ``pe`` (datapath widths; a bit-serial PE pays ``cycles_per_mac`` slices)."""
+    """Energy per MAC of ``pe``: its datapath's arithmetic units priced by the table (a bit-serial PE pays
+    ``cycles_per_mac`` slices), plus the operand and accumulator registers written per MAC."""
     acc_bits = pe.accumulator.bits
-    if pe.kind is PEKind.FIXED_MAC:
-        if pe.precision is Precision.SERIAL:
-            other = pe.weights.bits if pe.serial_operand is SerialOperand.INPUTS else pe.inputs.bits
-            arith = cycles_per_mac * (table.int_mul_pj(pe.bits_per_cycle, other) + table.int_add_pj(acc_bits))
-        else:
-            arith = table.int_mul_pj(pe.inputs.bits, pe.weights.bits) + table.int_add_pj(acc_bits)
-    elif pe.kind is PEKind.MINIFLOAT:
-        arith = table.float_mul_pj(pe.inputs, pe.weights) + table.float_add_pj(acc_bits)
-    else:
-        arith = table.shift_pj(pe.inputs.bits, pe.weights.shift_range) + table.int_add_pj(acc_bits)
+    units, slices = _units(pe, cycles_per_mac)
+    arith = slices * sum(_PRICES[u.op][0](table, u) for u in units)
     # operand and accumulator registers written per MAC: what moves through (or updates in) each PE
     moving = {
         Dataflow.OS: pe.inputs.bits + pe.weights.bits + acc_bits,
         Dataflow.WS: pe.inputs.bits + acc_bits,
         Dataflow.IS: pe.weights.bits + acc_bits,
     }[dataflow]
-    return MacEnergy(
-        arith, moving * table.reg_pj_per_bit * (cycles_per_mac if pe.precision is Precision.SERIAL else 1)
-    )
+    return MacEnergy(arith, moving * table.reg_pj_per_bit * slices)
 
 
 def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
-    """Area of one PE: arithmetic plus operand and accumulator registers (Horowitz area table)."""
-    acc = pe.accumulator.bits
-    regs = (pe.inputs.bits + pe.weights.bits + acc) * table.reg_um2_per_bit
-    if pe.kind is PEKind.FIXED_MAC:
-        if pe.precision is Precision.SERIAL:
-            other = pe.weights.bits if pe.serial_operand is SerialOperand.INPUTS else pe.inputs.bits
-            return table.int_mul_um2(pe.bits_per_cycle, other) + table.int_add_um2(acc) + regs
-        return table.int_mul_um2(pe.inputs.bits, pe.weights.bits) + table.int_add_um2(acc) + regs
-    if pe.kind is PEKind.MINIFLOAT:
-        return table.float_mul_um2(pe.inputs, pe.weights) + table.float_add_um2(acc) + regs
-    return table.shift_um2(pe.inputs.bits, pe.weights.shift_range) + table.int_add_um2(acc) + regs
+    """Area of one PE: its datapath's arithmetic units plus operand and accumulator registers (Horowitz area
+    table)."""
+    regs = (pe.inputs.bits + pe.weights.bits + pe.accumulator.bits) * table.reg_um2_per_bit
+    units, _ = _units(pe, 1)
+    return sum(_PRICES[u.op][1](table, u) for u in units) + regs
 
 
 @dataclass(frozen=True)

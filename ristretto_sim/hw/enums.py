@@ -15,11 +15,23 @@ class Dataflow(NamedEnum):
 
 
 class PEKind(NamedEnum):
-    """The arithmetic of a processing element."""
+    """The arithmetic of a processing element, by the names of the emulator datapaths it is
+    (``ristretto_sim.emulator.datapaths``)."""
 
     FIXED_MAC = "fixed_mac"  #: integer / fixed-point multiplier + adder
-    MINIFLOAT = "minifloat"  #: minifloat multiplier + float adder
+    MINIFLOAT = "minifloat"  #: minifloat multiplier + Kulisch register or float adder
     SHIFT = "shift"  #: power-of-two weights: barrel shifter + adder
+
+    @property
+    def datapaths(self) -> tuple[str, ...]:
+        """The registered datapaths a PE of this kind is."""
+        return _DATAPATHS[self]
+
+    @property
+    def operand_kinds(self) -> dict[str, tuple[str, ...]]:
+        """The number kinds (``formats.format_kind``) each PE field may have, for messages that name the
+        field."""
+        return _OPERANDS[self]
 
 
 class Precision(NamedEnum):
@@ -35,3 +47,16 @@ class SerialOperand(NamedEnum):
 
     INPUTS = "inputs"
     WEIGHTS = "weights"
+
+
+_DATAPATHS = {
+    PEKind.FIXED_MAC: ("fixed",),
+    PEKind.MINIFLOAT: ("minifloat-kulisch", "minifloat-float"),
+    PEKind.SHIFT: ("shift",),
+}
+
+_OPERANDS = {
+    PEKind.FIXED_MAC: {"inputs": ("fixed",), "weights": ("fixed",), "accumulator": ("fixed",)},
+    PEKind.MINIFLOAT: {"inputs": ("minifloat",), "weights": ("minifloat",), "accumulator": ("minifloat", "fixed")},
+    PEKind.SHIFT: {"inputs": ("fixed",), "weights": ("pow2",), "accumulator": ("fixed",)},
+}

@@ -38,11 +38,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ConfigError
 from ristretto_sim.hw.config import AcceleratorConfig
 from ristretto_sim.hw.enums import Dataflow
 from ristretto_sim.hw.layers import GemmProblem
-from ristretto_sim.hw.plan import LayerFormats
 
 
 def _cdiv(a: int, b: int) -> int:

@@ -13,18 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ristretto_sim.errors import ModelError
+from ristretto_sim.emulator import LayerFormats
+from ristretto_sim.errors import ModelError, PlanError
 from ristretto_sim.formats import FixedPoint
-from ristretto_sim.hw.config import AcceleratorConfig, check_fits
+from ristretto_sim.hw.config import AcceleratorConfig, check_fits, datapath_for
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy
 from ristretto_sim.hw.engine import run_layer
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmShape
 from ristretto_sim.hw.mapping import _cdiv, scalesim_compute_cycles, schedule
-from ristretto_sim.hw.plan import FormatPlan, LayerFormats, resolve_plan
+from ristretto_sim.hw.plan import PlanView
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
 
 #: SCALE-Sim's words are one byte whatever the data (``reference/systolic-timing.md`` §6.1)
-SCALESIM_FORMATS = LayerFormats(FixedPoint(8, 0), FixedPoint(8, 0), FixedPoint(8, 0), FixedPoint(8, 0))
+SCALESIM_FORMATS = LayerFormats(
+    FixedPoint(8, 0), FixedPoint(8, 0), outputs=FixedPoint(8, 0), accumulator=FixedPoint(8, 0)
+)
+
+#: the formats that set a layer's widths in the report (rounding and overflow do not)
+_WIDTH_KEYS = ("inputs", "weights", "outputs", "accumulator")
 
 _KINDS = {ConvShape: "conv", GemmShape: "gemm", ConvTransposeShape: "conv_transpose"}
 
@@ -33,6 +39,25 @@ def _input_elements(layer) -> int:
     if isinstance(layer, GemmShape):
         return layer.m * layer.k
     return layer.batch * layer.h * layer.w * layer.c
+
+
+def resolved_formats(formats: LayerFormats, k: int, n_out: int, layer: str) -> LayerFormats:
+    """``formats`` with the datapath's accumulator for reduction length ``k`` (``PlanError`` naming ``layer``)."""
+    try:
+        return formats.resolved(k, n_out)
+    except ValueError as exc:
+        raise PlanError(f"layer {layer!r}: {exc}") from None
+
+
+def pe_for(layers: Iterable, plan_or_formats, config: AcceleratorConfig, **pe_options):
+    """The narrowest PE datapath every layer's formats fit (``datapath_for`` over the layers' resolved
+    formats: each accumulator the declared one or the datapath's default for that layer's K)."""
+    plan = PlanView(plan_or_formats, config.pe.datapath_formats())
+    resolved = []
+    for layer in layers:
+        p = layer.problem()
+        resolved.append(resolved_formats(plan.formats(layer.name), p.k, p.n, layer.name))
+    return datapath_for(resolved, **pe_options)
 
 
 def simulate(
@@ -49,8 +74,9 @@ def simulate(
     ----------
     layers : iterable of ConvShape, GemmShape or ConvTransposeShape
         The network, in execution order (names must be unique).
-    plan_or_formats : None, LayerFormats, FormatPlan, mapping or object with ``layer_formats(name)``
-        Tensor formats per layer; ``None`` runs every layer in the PE's datapath formats.
+    plan_or_formats : None, LayerFormats, QuantPlan or mapping of layer names to LayerFormats
+        Tensor formats per layer (``ristretto_sim.hw.plan``); ``None`` runs every layer in the PE's datapath
+        formats. A missing accumulator is the layer datapath's default.
     config : AcceleratorConfig
         The accelerator.
     scalesim_compatible : bool
@@ -79,9 +105,8 @@ def simulate(
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ModelError(f"layer names must be unique; repeated: {', '.join(dup)}")
-    plan = resolve_plan(plan_or_formats, config.pe.datapath_formats())
-    if isinstance(plan, FormatPlan):
-        plan.check_names(names)
+    plan = PlanView(plan_or_formats, config.pe.datapath_formats())
+    plan.check_names(names)
     table = technology or default_table()
     pe_count = config.num_pes
     clock_hz = config.clock_mhz * 1e6
@@ -96,13 +121,12 @@ def simulate(
     prev_output_on_chip = False
     problems = [x.problem() for x in layers]
     for index, (layer, problem) in enumerate(zip(layers, problems, strict=True)):
-        formats = plan.layer_formats(layer.name)
-        if not isinstance(formats, LayerFormats):
-            raise TypeError(f"plan gave {formats!r} for layer {layer.name!r}; expected LayerFormats")
         if scalesim_compatible:
             formats = SCALESIM_FORMATS
         else:
-            check_fits(formats, config.pe, layer.name)
+            formats = plan.formats(layer.name)
+            check_fits(formats, config.pe, layer.name, problem.k, problem.n)
+            formats = resolved_formats(formats, problem.k, problem.n, layer.name)
         cpm = 1 if scalesim_compatible else config.pe.cycles_per_mac(formats)
         out_bits_total = problem.groups * problem.output_elements * formats.outputs.bits
         output_on_chip = False
@@ -203,7 +227,7 @@ def simulate(
                 edge_ofmap_writes_words=w["ofmap_writes"],
                 energy=energy,
                 latency_s=latency_s,
-                formats=" ".join(f"{k}={v}" for k, v in formats.to_dict().items()),
+                formats=" ".join(f"{k}={getattr(formats, k)}" for k in _WIDTH_KEYS),
             )
         )
     total = total_of(reports, config.rows, config.cols)

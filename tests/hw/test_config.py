@@ -2,11 +2,11 @@
 
 import pytest
 
+from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ConfigError
 from ristretto_sim.formats import FixedPoint, Minifloat
 from ristretto_sim.hw.config import AcceleratorConfig, BufferConfig, DRAMConfig, PEConfig, check_fits
 from ristretto_sim.hw.enums import Dataflow, PEKind
-from ristretto_sim.hw.plan import LayerFormats
 from ristretto_sim.hw.presets import PRESETS, preset
 
 
@@ -80,12 +80,13 @@ def test_preset_lookup():
 
 def test_fit_rules():
     pe = PEConfig("fixed_mac", "int8", "int8", "int32")
-    check_fits(LayerFormats("int4", "int8", "int8", "int32"), pe, "x")
-    check_fits(LayerFormats("uint4", "int8", "int8", "int32"), pe, "x")
-    check_fits(LayerFormats(FixedPoint(8, 7), "int4", "int8", "int32"), pe, "x")  # fraction bits are free
+    check_fits(LayerFormats("int4", "int8", outputs="int8", accumulator="int32"), pe, "x")
+    check_fits(LayerFormats("uint4", "int8", outputs="int8", accumulator="int32"), pe, "x")
+    # fraction bits are free
+    check_fits(LayerFormats(FixedPoint(8, 7), "int4", outputs="int8", accumulator="int32"), pe, "x")
     for bad in (
-        LayerFormats("uint8", "int8", "int8", "int32"),
-        LayerFormats("int8", "int8", "int8", "fixed40.0"),
+        LayerFormats("uint8", "int8", outputs="int8", accumulator="int32"),
+        LayerFormats("int8", "int8", outputs="int8", accumulator="fixed40.0"),
     ):
         with pytest.raises(Exception, match="does not fit"):
             check_fits(bad, pe, "x")
@@ -95,9 +96,9 @@ def test_serial_cycles_per_mac():
     pe = PEConfig(
         "fixed_mac", "int8", "int8", "int32", precision="serial", bits_per_cycle=3, serial_operand="weights"
     )
-    assert pe.cycles_per_mac(LayerFormats("int8", "int8", "int8", "int32")) == 3
-    assert pe.cycles_per_mac(LayerFormats("int8", "int4", "int8", "int32")) == 2
-    assert PEConfig().cycles_per_mac(LayerFormats("int8", "int4", "int8", "int32")) == 1
+    assert pe.cycles_per_mac(LayerFormats("int8", "int8", outputs="int8", accumulator="int32")) == 3
+    assert pe.cycles_per_mac(LayerFormats("int8", "int4", outputs="int8", accumulator="int32")) == 2
+    assert PEConfig().cycles_per_mac(LayerFormats("int8", "int4", outputs="int8", accumulator="int32")) == 1
 
 
 def test_datapath_for_takes_the_widest_format_per_operand():
@@ -105,20 +106,26 @@ def test_datapath_for_takes_the_widest_format_per_operand():
     from ristretto_sim.hw.config import datapath_for
 
     pe = datapath_for(
-        [LayerFormats("int4", "int8", "int8", "int16"), LayerFormats("uint8", "int4", "int8", "int32")]
+        [
+            LayerFormats("int4", "int8", outputs="int8", accumulator="int16"),
+            LayerFormats("uint8", "int4", outputs="int8", accumulator="int32"),
+        ]
     )
     assert (str(pe.inputs), str(pe.weights), str(pe.accumulator)) == ("fixed9.0", "fixed8.0", "fixed32.0")
     assert pe.kind is PEKind.FIXED_MAC
-    fp = datapath_for([LayerFormats("e4m3", "e5m2", "e4m3", "fp16")])
+    fp = datapath_for([LayerFormats("e4m3", "e5m2", outputs="e4m3", accumulator="fp16")])
     assert fp.kind is PEKind.MINIFLOAT and (fp.weights.exp_bits, fp.weights.man_bits) == (5, 2)
     sh = datapath_for(
         [
-            LayerFormats("int8", "pow2[-4,0]", "int8", "int32"),
-            LayerFormats("int8", "pow2[-8,-2]", "int8", "int32"),
+            LayerFormats("int8", "pow2[-4,0]", outputs="int8", accumulator="int32"),
+            LayerFormats("int8", "pow2[-8,-2]", outputs="int8", accumulator="int32"),
         ]
     )
     assert sh.kind is PEKind.SHIFT and sh.weights.shift_range == 9
     with pytest.raises(PlanError, match="mix kinds"):
         datapath_for(
-            [LayerFormats("int8", "int8", "int8", "int32"), LayerFormats("int8", "e4m3", "int8", "int32")]
+            [
+                LayerFormats("int8", "int8", outputs="int8", accumulator="int32"),
+                LayerFormats("int8", "e4m3", outputs="int8", accumulator="int32"),
+            ]
         )

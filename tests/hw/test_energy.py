@@ -72,10 +72,10 @@ def test_every_number_has_a_source():
 def test_bit_parallel_pe_energy_ignores_layer_formats_but_traffic_does_not():
     cfg = make_config(8, 8, "os", kb=256)
     layer = GemmShape("g", 32, 32, 64)
-    from ristretto_sim.hw.plan import LayerFormats
+    from ristretto_sim.emulator import LayerFormats
 
-    wide = simulate([layer], LayerFormats("int8", "int8", "int8", "int32"), cfg).layers[0]
-    narrow = simulate([layer], LayerFormats("int4", "int4", "int4", "int32"), cfg).layers[0]
+    wide = simulate([layer], LayerFormats("int8", "int8", outputs="int8", accumulator="int32"), cfg).layers[0]
+    narrow = simulate([layer], LayerFormats("int4", "int4", outputs="int4", accumulator="int32"), cfg).layers[0]
     assert narrow.energy.arithmetic_pj == wide.energy.arithmetic_pj
     assert narrow.energy.dram_pj < wide.energy.dram_pj
     assert narrow.energy.sram_pj < wide.energy.sram_pj

@@ -6,16 +6,16 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.hw.config import BufferConfig
 from ristretto_sim.hw.engine import run_layer
 from ristretto_sim.hw.layers import ConvShape, GemmShape
 from ristretto_sim.hw.mapping import schedule
-from ristretto_sim.hw.plan import LayerFormats
 from ristretto_sim.hw.simulate import simulate
 
 from .conftest import make_config
 
-INT8 = LayerFormats("int8", "int8", "int8", "int32")
+INT8 = LayerFormats("int8", "int8", outputs="int8", accumulator="int32")
 
 layers = st.one_of(
     st.builds(

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ConfigError
 from ristretto_sim.hw.layers import ConvShape, GemmShape
 from ristretto_sim.hw.mapping import (
@@ -16,12 +17,11 @@ from ristretto_sim.hw.mapping import (
     scalesim_sram_words,
     schedule,
 )
-from ristretto_sim.hw.plan import LayerFormats
 from ristretto_sim.hw.simulate import SCALESIM_FORMATS, simulate
 
 from .conftest import make_config
 
-INT8 = LayerFormats("int8", "int8", "int8", "int32")
+INT8 = LayerFormats("int8", "int8", outputs="int8", accumulator="int32")
 
 
 def reference_cycles(m, n, k, R, C, df):
@@ -148,7 +148,7 @@ def test_four_bit_weights_pack_two_per_byte():
     layer = GemmShape("g", 16, 64, 64)
     cfg = make_config(8, 8, "os", kb=1024)
     f8 = schedule(layer.problem(), INT8, cfg)
-    f4 = schedule(layer.problem(), LayerFormats("int8", "int4", "int8", "int32"), cfg)
+    f4 = schedule(layer.problem(), LayerFormats("int8", "int4", outputs="int8", accumulator="int32"), cfg)
     assert f8.dram_bits["filter"] == 64 * 64 * 8
     assert f4.dram_bits["filter"] == 64 * 64 * 4
 

@@ -10,7 +10,6 @@ from ristretto_sim.graph import Conv, ConvTranspose, Dense, Flatten, Network, Te
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.hw import ConvShape, ConvTransposeShape, GemmShape, LayerFormats, simulate
 from ristretto_sim.hw.network import layers_from_network
-from ristretto_sim.hw.plan import ForeignPlan
 
 from .conftest import make_config
 
@@ -128,32 +127,24 @@ def test_quant_plan_drives_formats():
     layers, _ = layers_from_network(net)
     row = simulate(layers, plan, make_config(kb=256)).layers[0]
     assert row.dram_filter_bytes == 8 * 27 * 4 // 8
-    # outputs unset: they leave the array at the accumulator's (the PE's int32) width
-    assert row.dram_ofmap_bytes == 14 * 14 * 8 * 4
+    # outputs unset: they leave the array at the accumulator's width; the accumulator unset is the datapath's
+    # default, as in the emulator: no overflow for K = 27, 8 + 4 + 5 + 1 = 18 bits
+    assert row.dram_ofmap_bytes == 14 * 14 * 8 * 18 // 8
     assert "weights=fixed4.2" in row.formats
 
 
-def test_foreign_plan_fallbacks():
-    default = LayerFormats("int8", "int8", "int8", "int32")
-    plan = SimpleNamespace(
-        layer_formats=lambda name: SimpleNamespace(inputs=None, weights="x", outputs=None, accumulator=None)
-    )
-    plan.get = lambda name: (
-        None
-        if name == "other"
-        else SimpleNamespace(
-            inputs=None,
-            weights=LayerFormats("int4", "int4", "int4", "int16").weights,
-            outputs=None,
-            accumulator=None,
-        )
-    )
-    fp = ForeignPlan(plan, default)
-    assert fp.layer_formats("other") == default
-    got = fp.layer_formats("c")
-    assert (str(got.inputs), str(got.weights), str(got.outputs), str(got.accumulator)) == (
-        "fixed8.0",
-        "fixed4.0",
-        "fixed32.0",
-        "fixed32.0",
-    )
+def test_plan_view_reads_a_quant_plan_as_the_emulator_does():
+    from ristretto_sim.hw.plan import PlanView
+
+    default = LayerFormats("int8", "int8", outputs="int8", accumulator="int32")
+    plan = QuantPlan({"c": {"inputs": "fixed8.0", "weights": "fixed4.0"}})
+    view = PlanView(plan, default)
+    assert view.formats("other") == default  # layers the plan does not name run in the PE's formats
+    got = view.formats("c")
+    assert got == plan.layer_formats("c")  # the plan's own LayerFormats, nothing filled from the PE
+    # a missing accumulator is the datapath's default (no overflow: 8 + 4 + ceil(log2 27) + 1 bits), as in the
+    # emulator, and missing outputs leave the array at its width
+    r = got.resolved(27)
+    assert (str(r.accumulator), str(r.outputs)) == ("fixed18.0", "fixed18.0")
+    with pytest.raises(TypeError, match="must be None, a LayerFormats"):
+        PlanView(SimpleNamespace(layer_formats=lambda name: default), default)

@@ -7,18 +7,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ModelError, PlanError
 from ristretto_sim.formats import FixedPoint
 from ristretto_sim.hw.config import PEConfig
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmShape
-from ristretto_sim.hw.plan import FormatPlan, LayerFormats
 from ristretto_sim.hw.simulate import simulate
 
 from .conftest import make_config
 
 
 def fmts(w_bits, in_bits=8):
-    return LayerFormats(FixedPoint(in_bits, 0), FixedPoint(w_bits, 0), FixedPoint(in_bits, 0), "int32")
+    return LayerFormats(
+        FixedPoint(in_bits, 0), FixedPoint(w_bits, 0), outputs=FixedPoint(in_bits, 0), accumulator="int32"
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -85,24 +87,24 @@ def test_layer_formats_must_fit_the_pe():
     with pytest.raises(PlanError, match=r"layer 'g': weights format fixed16.0 does not fit"):
         simulate([GemmShape("g", 4, 4, 4)], fmts(16), cfg)
     with pytest.raises(PlanError, match="minifloat|does not fit"):
-        simulate([GemmShape("g", 4, 4, 4)], LayerFormats("e4m3", "e4m3", "e4m3", "fp16"), cfg)
+        simulate([GemmShape("g", 4, 4, 4)], LayerFormats("e4m3", "e4m3", outputs="e4m3", accumulator="fp16"), cfg)
     fp_cfg = cfg.replace(pe=PEConfig("minifloat", "bf16", "bf16", "fp32"))
-    ok = simulate([GemmShape("g", 4, 4, 4)], LayerFormats("e4m3", "e4m3", "bf16", "fp32"), fp_cfg)
+    ok = simulate([GemmShape("g", 4, 4, 4)], LayerFormats("e4m3", "e4m3", outputs="bf16", accumulator="fp32"), fp_cfg)
     assert ok.layers[0].dram_filter_bytes == 16
     with pytest.raises(
-        PlanError, match="weights format fp16 does not fit the minifloat PE's weights datapath"
+        PlanError, match="weights format fp16 does not fit the minifloat-float PE's weights datapath"
     ):
-        simulate([GemmShape("g", 4, 4, 4)], LayerFormats("e5m2", "fp16", "bf16", "fp32"), fp_cfg)
+        simulate([GemmShape("g", 4, 4, 4)], LayerFormats("e5m2", "fp16", outputs="bf16", accumulator="fp32"), fp_cfg)
 
 
 def test_plan_per_layer_and_unknown_names():
     cfg = make_config(kb=256)
     layers = [GemmShape("a", 8, 8, 8), GemmShape("b", 8, 8, 8)]
-    plan = FormatPlan(fmts(8), {"b": fmts(4)})
+    plan = {"a": fmts(8), "b": fmts(4)}
     r = simulate(layers, plan, cfg)
     assert (r.layer("a").dram_filter_bytes, r.layer("b").dram_filter_bytes) == (64, 32)
     with pytest.raises(PlanError, match="lacks: c"):
-        simulate(layers, FormatPlan(fmts(8), {"c": fmts(4)}), cfg)
+        simulate(layers, {"c": fmts(4)}, cfg)
     with pytest.raises(ModelError, match="unique"):
         simulate([layers[0], layers[0]], None, cfg)
 
@@ -110,7 +112,7 @@ def test_plan_per_layer_and_unknown_names():
 def test_shift_pe_with_power_of_two_weights():
     pe = PEConfig("shift", "int8", "pow2[-8,0]", "fixed24.0")
     cfg = make_config(kb=256).replace(pe=pe)
-    f = LayerFormats("int8", "pow2[-4,0]", "int8", "fixed24.0")
+    f = LayerFormats("int8", "pow2[-4,0]", outputs="int8", accumulator="fixed24.0")
     row = simulate([GemmShape("g", 8, 8, 8)], f, cfg).layers[0]
     assert row.dram_filter_bytes == 64 * f.weights.bits // 8
     int_row = simulate([GemmShape("g", 8, 8, 8)], None, make_config(kb=256)).layers[0]

@@ -36,9 +36,8 @@ def run(args) -> int:
     from ristretto_sim.cli.commands.quantize import report_lines
     from ristretto_sim.errors import DataError, PlanError
     from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
-    from ristretto_sim.hw import datapath_for, load_accelerator, simulate
+    from ristretto_sim.hw import load_accelerator, pe_for, simulate
     from ristretto_sim.hw.network import layers_from_network
-    from ristretto_sim.hw.plan import resolve_plan
     from ristretto_sim.search import quantize
     from ristretto_sim.search.plans import exact_plan
     from ristretto_sim.search.plot import plot_result
@@ -90,8 +89,7 @@ def run(args) -> int:
         arch = args.arch
     except PlanError as exc:
         # the plan needs a wider PE than the preset has: the same array with the datapath the plan needs
-        wanted = resolve_plan(exact, config.pe.datapath_formats())
-        pe = datapath_for([wanted.layer_formats(x.name) for x in layers])
+        pe = pe_for(layers, exact, config)
         config = config.replace(pe=pe)
         arch = f"{args.arch} with a {pe.inputs} x {pe.weights} -> {pe.accumulator} datapath"
         print(f"== {args.arch}: the chosen plan does not fit its int8 PEs ({exc}); simulating {arch}")

@@ -121,7 +121,7 @@ def run(args) -> int:
             raise ValueError(
                 f"--formats={args.formats!r} needs four formats: inputs,weights,outputs,accumulator"
             )
-        formats = LayerFormats(*parts)
+        formats = LayerFormats(parts[0], parts[1], outputs=parts[2], accumulator=parts[3])
     report = simulate(layers, formats, config, scalesim_compatible=args.scalesim_compatible)
     if args.csv:
         report.to_csv(args.csv)

@@ -27,8 +27,9 @@ overrides:
 * ``fast_run`` (optional): a faster path proven bit-identical to the general one (None when it cannot apply);
 * ``accumulator_for`` and ``units`` (required): the accumulator format a layer of reduction length K uses, and
   the arithmetic units (multiplier, shifter, adder with their widths) one MAC takes, for the cost model;
-* ``accepts`` (optional): whether a layer's datapath runs on this one when it describes a PE (default: the same
-  kind, every operand and the accumulator fitting).
+* ``accepts`` and ``widest_accumulator`` (optional): whether a layer's datapath runs on this one when it
+  describes a PE (default: the same kind, every operand and the accumulator fitting), and the PE accumulator
+  that serves several layers (default: the widest).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats, Mode
 from ristretto_sim.emulator.datapaths.operation import LayerOp
 from ristretto_sim.emulator.datapaths.readout import integer_readout, out_of_range
 from ristretto_sim.emulator.datapaths.results import LayerResult, LayerStats
-from ristretto_sim.formats import Overflow, Rounding
+from ristretto_sim.formats import Overflow, Rounding, fits_in, widest
 from ristretto_sim.formats.base import NumberFormat
 from ristretto_sim.formats.rounding import StochasticKey, stochastic_key
 
@@ -210,6 +211,11 @@ class Datapath:
                 return f"{what} format {fmt} does not fit the {self.name} PE's {what} datapath {dp}"
         return None
 
+    def widest_accumulator(self, accumulators, inputs: NumberFormat, weights: NumberFormat) -> NumberFormat:
+        """The accumulator of a PE (widest operand formats ``inputs``, ``weights``) that every layer accumulator
+        in ``accumulators`` fits (default: the widest format, ``formats.widest``)."""
+        return widest(accumulators, "accumulator")
+
     # ------------------------------------------------------------------ emulation protocol
     def emulate(self, op: LayerOp, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, rng=None) -> LayerResult:
         """The layer on float operands (``x``, ``w``, ``b`` as float64, shapes already checked)."""
@@ -282,4 +288,4 @@ def fits(fmt: NumberFormat, datapath: NumberFormat) -> bool:
     """Whether values in ``fmt`` can enter a datapath built for ``datapath`` without loss (same kind; fixed
     point: as many bits, one more for an unsigned operand in a signed datapath; minifloat: as many exponent and
     mantissa bits; power of two: a shift range as wide)."""
-    return fmt.fits_in(datapath)
+    return fits_in(fmt, datapath)

@@ -8,10 +8,10 @@ accumulator for minifloats, a lossless one for shift-and-add).
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, fields, replace
 
 from ristretto_sim.enums import NamedEnum
-from ristretto_sim.formats import Minifloat, Overflow, PowerOfTwo, Rounding
+from ristretto_sim.formats import Minifloat, Overflow, PowerOfTwo, Rounding, parse_format
 from ristretto_sim.formats.base import NumberFormat, check_int
 
 
@@ -24,9 +24,12 @@ class Mode(NamedEnum):
 
 
 def check_format(value, name: str, allow_none: bool = True):
-    """``value`` if it is a number format (or None when allowed), else ``TypeError`` naming ``name``."""
+    """``value`` if it is a number format (its text form is parsed; None when allowed), else ``TypeError``
+    naming ``name``."""
     if value is None and allow_none:
         return None
+    if isinstance(value, str):
+        return parse_format(value)
     if not isinstance(value, NumberFormat):
         raise TypeError(
             f"{name}={value!r} must be a FixedPoint, Minifloat or PowerOfTwo" + (" or None" if allow_none else "")
@@ -41,7 +44,8 @@ class LayerFormats:
     Parameters
     ----------
     inputs : FixedPoint or Minifloat
-        Format of the layer input (activations).
+        Format of the layer input (activations). Every format may also be given as its text form
+        (``"fixed8.7"``, ``"e4m3"``).
     weights : FixedPoint, Minifloat or PowerOfTwo
         Format of the weights (``FixedPoint`` may carry per-output-channel ``frac_bits``).
     bias : format, optional
@@ -87,10 +91,10 @@ class LayerFormats:
     shifter_bits: int | None = None
 
     def __post_init__(self):
-        check_format(self.inputs, "inputs", allow_none=False)
-        check_format(self.weights, "weights", allow_none=False)
-        for name in ("bias", "outputs", "accumulator"):
-            check_format(getattr(self, name), name)
+        object.__setattr__(self, "inputs", check_format(self.inputs, "inputs", allow_none=False))
+        object.__setattr__(self, "weights", check_format(self.weights, "weights", allow_none=False))
+        for name in ("bias", "outputs", "accumulator", "product"):
+            object.__setattr__(self, name, check_format(getattr(self, name), name))
         if isinstance(self.inputs, PowerOfTwo):
             raise ValueError(f"inputs={self.inputs}: power-of-two activations are not supported (weights only)")
         if isinstance(self.outputs, PowerOfTwo):
@@ -106,6 +110,25 @@ class LayerFormats:
         object.__setattr__(self, "rounding", Rounding.coerce(self.rounding, "rounding"))
         ov = Overflow.coerce(self.overflow, "overflow")
         object.__setattr__(self, "overflow", Overflow.SATURATE if ov is Overflow.NATURAL else ov)
+
+    def resolved(self, k: int, n_out: int = 1) -> LayerFormats:
+        """These formats with the accumulator the datapath uses for reduction length ``k`` filled in (its
+        default when none is declared) and the outputs defaulting to it: every width the cost model reads."""
+        from ristretto_sim.emulator.datapaths.registry import select  # the registry imports this module
+
+        acc = select(self).accumulator_for(k, n_out)
+        return replace(self, accumulator=acc, outputs=self.outputs if self.outputs is not None else acc)
+
+    def to_dict(self) -> dict:
+        """The set fields as text (formats as their text form, enums as their names)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None or f.name == "_":
+                continue
+            out[f.name] = v.value if hasattr(v, "value") and not isinstance(v, NumberFormat) else (
+                v if isinstance(v, int) else str(v))
+        return out
 
     @property
     def datapath(self) -> str:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.datapaths.base import AccumulatorContents, ArithmeticUnit, Datapath, Keys, Prepared
+from ristretto_sim.emulator.datapaths.base import (
+    AccumulatorContents,
+    ArithmeticUnit,
+    Datapath,
+    Keys,
+    Prepared,
+    fits,
+)
 from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats
 from ristretto_sim.emulator.datapaths.operation import LayerOp
 from ristretto_sim.emulator.datapaths.readout import out_of_range
@@ -144,6 +151,25 @@ class MinifloatKulisch(_MinifloatMac):
             ArithmeticUnit("float_mul", (self.input_bits, self.weight_bits), (self.inputs, self.weights)),
             ArithmeticUnit("int_add", (acc.bits,), (acc,)),
         )
+
+    def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
+        """A Kulisch register is positioned: the layer's register must fit in the PE's on both ends (as many
+        integer bits, a fraction no finer)."""
+        if layer.name != self.name:
+            return f"a {layer.name} layer does not run on a {self.name} PE"
+        for what, fmt, dp in (("inputs", layer.inputs, self.inputs), ("weights", layer.weights, self.weights)):
+            if not fits(fmt, dp):
+                return f"{what} format {fmt} does not fit the {self.name} PE's {what} datapath {dp}"
+        mine, theirs = self.formats.accumulator or self.accumulator_for(k, n_out), layer.accumulator_for(k, n_out)
+        if theirs.bits - theirs.frac_bits > mine.bits - mine.frac_bits or theirs.frac_bits > mine.frac_bits:
+            return f"its Kulisch accumulator {theirs} does not fit the PE's Kulisch register {mine}"
+        return None
+
+    def widest_accumulator(self, accumulators, inputs, weights) -> FixedPoint:
+        """The Kulisch register of the widest formats, with as many integer bits as the widest layer register."""
+        frac = kulisch_format(inputs, weights, 1).frac_bits
+        int_bits = max(a.bits - a.frac_bits for a in accumulators)
+        return FixedPoint(int_bits + frac, frac)
 
 
 @register

@@ -1,0 +1,124 @@
+"""The datapath registry held against the emulator, the cost model and the PE description: every registered
+datapath is emulated, costed and describable by a PE, and a layer's arithmetic is chosen nowhere else."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ristretto_sim.emulator import LayerFormats, emulate_layer
+from ristretto_sim.emulator.datapaths import Datapath, datapath_class, names, select
+from ristretto_sim.formats import FixedPoint
+from ristretto_sim.hw import AcceleratorConfig, GemmShape, datapath_for, simulate
+from ristretto_sim.hw.energy import default_table, mac_energy, pe_area_um2
+
+# one layer's formats per registered exact datapath: a datapath added without a sample here fails the test below
+SAMPLES = {
+    "fixed": LayerFormats("fixed8.5", "fixed8.7", outputs="fixed8.4"),
+    "shift": LayerFormats("fixed8.5", "pow2[-6,0]", outputs="fixed8.4", shifter_bits=12),
+    "minifloat-kulisch": LayerFormats("e4m3", "e4m3", outputs="e4m3"),
+    "minifloat-float": LayerFormats("e4m3", "e4m3", outputs="e4m3", accumulator="fp16"),
+}
+K, N, M = 24, 6, 5
+
+
+def _operands():
+    rng = np.random.default_rng(7)
+    return rng.normal(size=(M, K)), rng.normal(size=(N, K)) * 0.3, rng.normal(size=N) * 0.1
+
+
+def test_every_registered_datapath_has_a_sample():
+    assert set(SAMPLES) == set(names("exact"))
+    assert names("ristretto") == ("ristretto-float32",)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_selected_emulated_costed_and_described_by_a_pe(name):
+    formats = SAMPLES[name]
+    dp = select(formats)
+    assert isinstance(dp, datapath_class(name)) and dp.name == name and formats.datapath == name
+    x, w, b = _operands()
+    res = emulate_layer("linear", x, w, b, formats)
+    assert res.stats.datapath == name and res.values.shape == (M, N)
+    # the cost model's widths come from the same object
+    acc = dp.accumulator_for(K, N)
+    assert dp.accumulator_bits(K, N) == acc.bits and dp.output_format(K, N) == formats.outputs
+    units = dp.units(K, N)
+    assert units and all(u.bits for u in units)
+    # a PE described by this datapath: built from the layer's resolved formats, it is the same kind
+    pe = datapath_for([formats.resolved(K, N)])
+    assert pe.datapath.name == name
+    assert pe.datapath.accepts(dp, K, N) is None
+    table = default_table()
+    assert mac_energy(pe, AcceleratorConfig(4, 4).dataflow, table).arithmetic_pj > 0
+    assert pe_area_um2(pe, table) > 0
+    report = simulate([GemmShape("g", M, N, K)], formats, AcceleratorConfig(4, 4, pe=pe))
+    assert report.layers[0].macs == M * N * K and report.total.energy.total_pj > 0
+
+
+def test_a_missing_accumulator_is_the_datapath_default_everywhere():
+    for name, formats in SAMPLES.items():
+        if formats.accumulator is not None:
+            continue
+        acc = select(formats).accumulator_for(K, N)
+        assert formats.resolved(K, N).accumulator == acc, name
+        x, w, b = _operands()
+        # the emulator runs the same accumulator (its text form is in the statistics)
+        stats = emulate_layer("linear", x, w, b, formats).stats
+        assert stats.accumulator in (str(acc), f"kulisch{acc.bits}"), name
+
+
+def test_kulisch_contents_are_integers_and_a_declared_register_is_the_same_arithmetic():
+    f = SAMPLES["minifloat-kulisch"]
+    reg = select(f).accumulator_for(K, N)
+    assert isinstance(reg, FixedPoint) and reg.frac_bits == 18  # e4m3: quantum 2**-9 per operand
+    x, w, b = _operands()
+    declared = LayerFormats("e4m3", "e4m3", outputs="e4m3", accumulator=reg.with_bits(reg.bits + 8))
+    a, d = emulate_layer("linear", x, w, b, f), emulate_layer("linear", x, w, b, declared)
+    assert np.array_equal(a.codes, d.codes) and d.stats.accumulator == f"kulisch{reg.bits + 8}"
+    with pytest.raises(ValueError, match="Kulisch register"):
+        emulate_layer("linear", x, w, b, LayerFormats("e4m3", "e4m3", accumulator=reg.with_bits(10)))
+
+
+def test_datapath_subclass_protocol_is_documented():
+    doc = Datapath.__module__
+    import importlib
+
+    text = importlib.import_module(doc).__doc__
+    for hook in ("accumulate", "prepare_weights", "readout", "fast_run", "accumulator_for", "units", "accepts"):
+        assert hook in text
+
+
+# Modules that still test a value against a format class outside formats/, io/ and emulator/datapaths/, and
+# why. The list may only shrink: a new entry is a layer arithmetic decided without the datapath object.
+ALLOWED_ISINSTANCE = {
+    "ristretto_sim/emulator/minifloat_mac.py": "argument checks and the fixed/minifloat readout of the kernel",
+    "ristretto_sim/emulator/shift_pe.py": "argument check of shift_matmul",
+    "ristretto_sim/emulator/requantize.py": "argument check of requantize",
+    "ristretto_sim/emulator/fast_fixed.py": "whether the fast path applies to the output format",
+    "ristretto_sim/emulator/accumulator.py": "argument check (check_fixed)",
+    "ristretto_sim/graph/plan.py": "plan validation of format kinds (product, internal, accumulator fraction)",
+    "ristretto_sim/runtime/ristretto_exec.py": "Ristretto's in-place blob quantization per format kind",
+    "ristretto_sim/runtime/runner.py": "Ristretto's in-place blob quantization per format kind",
+    "ristretto_sim/graph/ristretto_exec.py": "(before the runtime move)",
+    "ristretto_sim/graph/runner.py": "(before the runtime move)",
+    "ristretto_sim/cli/commands/formats.py": "printing a format's description",
+    "ristretto_sim/search/plans.py": "Ristretto's per-kind trimming",
+    "ristretto_sim/train/torch_net.py": "fine-tuning's fake quantizer per format kind",
+}
+_ISINSTANCE = re.compile(r"isinstance\([^)]*(FixedPoint|Minifloat|PowerOfTwo)")
+_EXEMPT = re.compile(r"^ristretto_sim/(formats|io|emulator/datapaths)/")
+
+
+def test_no_new_isinstance_checks_against_format_classes():
+    root = Path(__file__).resolve().parents[3]
+    found = {}
+    for path in sorted((root / "ristretto_sim").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if _EXEMPT.match(rel):
+            continue
+        n = len(_ISINSTANCE.findall(path.read_text()))
+        if n:
+            found[rel] = n
+    assert set(found) <= set(ALLOWED_ISINSTANCE), sorted(set(found) - set(ALLOWED_ISINSTANCE))
