@@ -156,7 +156,8 @@ def test_bad_inputs_name_the_parameter():
     with pytest.raises(ValueError, match="mode="):
         emulate_linear(x, w, None, f, mode="fast")
     with pytest.raises(TypeError, match="inputs="):
-        LayerFormats("int8", FixedPoint(8, 4))
+        LayerFormats(8, FixedPoint(8, 4))
+    assert LayerFormats("int8", "fixed8.4") == LayerFormats(FixedPoint(8, 0), FixedPoint(8, 4))  # text is parsed
     with pytest.raises(ValueError, match="rounding="):
         LayerFormats(FixedPoint(8, 4), FixedPoint(8, 4), rounding="up-ish")
     with pytest.raises(ValueError, match="frac_bits must equal"):
