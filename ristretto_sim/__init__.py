@@ -95,7 +95,8 @@ def load_model(path, weights=None):
 
 
 def load_plan(path, network=None):
-    """Read a quantization plan file (``ristretto_sim.graph.plan``), checked against ``network`` if given."""
+    """Read a quantization plan file (``ristretto_sim.graph.plan``); with ``network``, checked and bound to it
+    (layer patterns and default formats resolved to one entry per quantized layer, ``QuantPlan.bind``)."""
     from ristretto_sim.graph.plan import QuantPlan
 
     return QuantPlan.load(path, network)

@@ -19,9 +19,41 @@ Ristretto's single ``quantization_param`` states them). Block style (one key per
 flow style above. The file is YAML with one convenience: format texts containing brackets or parentheses
 (``pow2[-8,-1]``, ``fixed8.(7,6)``, ``e4m3[bias=8]``) need no quotes inside ``{...}``.
 
+Default formats and layer patterns (for converted networks with long layer names)::
+
+  defaults: {rounding: nearest_even, overflow: saturate, inputs: fixed16.8, weights: fixed8.7, outputs: fixed16.8}
+  layers:
+    "model/dense*/MatMul": {weights: fixed8.8}
+    model/conv2d/Conv2D:   {inputs: ufixed8.8}
+
+- ``defaults`` may carry the format keys ``inputs``, ``weights``, ``bias``, ``outputs``, ``accumulator`` and
+  ``product`` besides ``rounding`` and ``overflow``. Its formats apply to every weighted layer (``Conv``,
+  ``ConvTranspose``, ``Dense``: ``graph.layers.WEIGHTED``) of the network, listed or not, and to no other layer.
+- A layer key that is not the name of a layer and contains ``*``, ``?`` or ``[`` is a pattern, matched against
+  whole layer names with ``fnmatch.fnmatchcase`` (case-sensitive; ``*`` also matches ``/``; ``[abc]``, ``[!abc]``).
+  Quote a key in YAML when it starts with ``*``, ``?`` or ``[`` (``"*/Conv2D"``). A key that names a layer is that
+  layer's entry and nothing else, even if it contains these characters.
+- Keys merge one by one, the most specific source first: the layer's own entry, then the patterns matching it in
+  file order (the first one that sets a key wins), then ``defaults`` (weighted layers only); ``rounding`` and
+  ``overflow`` not set by any of them are the plan's defaults. A layer that no key names and no pattern matches,
+  and that is not a weighted layer under default formats, runs in float.
+- Errors: a pattern that matches no layer of the network; a pattern giving weight formats (``weights``, ``bias``,
+  ``accumulator``, ``product``) that matches a layer without weights (narrow the pattern; default formats are the
+  way to reach every weighted layer). Every merged entry then passes the checks of an explicit one.
+
+Patterns and default formats need the network: ``QuantPlan.bind(network)`` returns the equivalent plan listing
+every quantized layer by name (in network order, with empty ``defaults``), which is what the executors, ``hw`` and
+the exporters read through ``get``, ``layer_formats``, ``in`` and ``layers``. ``QuantPlan.from_yaml(text,
+network)`` and ``QuantPlan.load(path, network)`` (hence ``ristretto_sim.load_plan`` and the CLI's ``--plan``)
+return the bound plan; without a network they return the plan as written, whose ``to_yaml()`` writes the patterns
+and default formats back. A plan with neither is its own binding. ``check(network)``, which every consumer calls,
+raises for an unbound plan whose patterns or default formats would change what a layer runs, so such a plan can
+never run with those layers silently in float.
+
 Errors (``PlanError``) name the file and line: unknown keys, formats that do not parse, unknown layers, and,
 when a network is given, layers the network lacks, weight formats on layers without weights, weighted layers
-without input or weight formats, ``internal`` on a layer that is not an ACROSS_CHANNELS LRN.
+without input or weight formats, ``internal`` on a layer that is not an ACROSS_CHANNELS LRN, and the pattern
+errors above (a merged entry's error names the line and the pattern or defaults it came from).
 ``QuantPlan.to_yaml()`` writes the canonical form above, and ``QuantPlan.from_yaml(plan.to_yaml()) == plan``; a
 file already in canonical form is written back unchanged.
 
@@ -30,8 +62,9 @@ The plan describes tensor formats only; the PE datapath belongs to the accelerat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 
@@ -39,14 +72,17 @@ from ristretto_sim.emulator import LayerFormats, Mode
 from ristretto_sim.errors import FormatError, PlanError
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
 from ristretto_sim.formats.base import NumberFormat
-from ristretto_sim.graph.layers import LRN, LRNRegion
+from ristretto_sim.graph.layers import LRN, WEIGHTED, LRNRegion
 
 PLAN_VERSION = 1
 FORMAT_KEYS = ("inputs", "weights", "bias", "outputs", "accumulator")
 LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product", "internal")
 TOP_KEYS = ("version", "mode", "defaults", "layers")
-DEFAULT_KEYS = ("rounding", "overflow")
-WEIGHTED_OPS = ("Conv", "ConvTranspose", "Dense")
+#: the format keys ``defaults`` may carry (applied to every weighted layer)
+DEFAULT_FORMAT_KEYS = FORMAT_KEYS + ("product",)
+DEFAULT_KEYS = ("rounding", "overflow") + DEFAULT_FORMAT_KEYS
+#: characters that make a layer key that names no layer a glob pattern
+PATTERN_CHARS = "*?["
 
 
 def _fmt(value, name: str):
@@ -116,18 +152,23 @@ class LayerPlan:
 
 @dataclass(frozen=True)
 class QuantPlan:
-    """Layer name -> ``LayerPlan``, with the mode and the default rounding/overflow.
+    """Layer name (or pattern) -> ``LayerPlan``, with the mode, the default rounding/overflow and default formats.
 
     Parameters
     ----------
     layers : mapping of str to LayerPlan (or dict of its fields)
-        Layers not listed run in float.
+        Keys are layer names or glob patterns (module docstring); layers no key reaches run in float (unless
+        ``defaults`` gives weighted layers formats). The order matters for patterns: the first match wins.
     mode : emulator.Mode or str
         ``"exact"`` or ``"ristretto"`` (keyword-only; default exact).
     rounding : Rounding or str
         Default rounding (nearest_even).
     overflow : Overflow or str
         Default overflow (saturate).
+    defaults : LayerPlan or dict of its fields
+        Default formats of every weighted layer (keyword-only; only ``inputs``, ``weights``, ``bias``,
+        ``outputs``, ``accumulator``, ``product``). Empty by default. Patterns and default formats take effect
+        through ``bind(network)``.
     """
 
     layers: Mapping[str, LayerPlan] = field(default_factory=dict)
@@ -135,6 +176,7 @@ class QuantPlan:
     mode: Mode = Mode.EXACT
     rounding: Rounding = Rounding.NEAREST_EVEN
     overflow: Overflow = Overflow.SATURATE
+    defaults: LayerPlan = field(default_factory=LayerPlan)
 
     def __post_init__(self):
         layers = {}
@@ -150,6 +192,16 @@ class QuantPlan:
         object.__setattr__(self, "mode", Mode.coerce(self.mode, "mode"))
         object.__setattr__(self, "rounding", Rounding.coerce(self.rounding, "rounding"))
         object.__setattr__(self, "overflow", Overflow.coerce(self.overflow, "overflow"))
+        defaults = LayerPlan(**self.defaults) if isinstance(self.defaults, Mapping) else self.defaults
+        if not isinstance(defaults, LayerPlan):
+            raise TypeError(f"defaults={defaults!r} must be a LayerPlan or a dict")
+        extra = [k for k, _ in defaults.items() if k not in DEFAULT_FORMAT_KEYS]
+        if extra:
+            raise ValueError(
+                f"defaults may only carry the formats {', '.join(DEFAULT_FORMAT_KEYS)}, not {', '.join(extra)} "
+                "(the default rounding and overflow are QuantPlan(rounding=, overflow=))"
+            )
+        object.__setattr__(self, "defaults", defaults)
 
     def __eq__(self, other):
         if not isinstance(other, QuantPlan):
@@ -157,11 +209,12 @@ class QuantPlan:
         return (
             dict(self.layers) == dict(other.layers)
             and list(self.layers) == list(other.layers)
-            and (self.mode, self.rounding, self.overflow) == (other.mode, other.rounding, other.overflow)
+            and (self.mode, self.rounding, self.overflow, self.defaults)
+            == (other.mode, other.rounding, other.overflow, other.defaults)
         )
 
     def __hash__(self):
-        return hash((tuple(self.layers.items()), self.mode, self.rounding, self.overflow))
+        return hash((tuple(self.layers.items()), self.mode, self.rounding, self.overflow, self.defaults))
 
     def __contains__(self, name: str) -> bool:
         return name in self.layers
@@ -198,12 +251,13 @@ class QuantPlan:
             raise PlanError(f"plan layer {name!r}: {exc}") from None
 
     def replace(self, **changes) -> QuantPlan:
-        """A copy with ``layers``, ``mode``, ``rounding`` or ``overflow`` replaced."""
+        """A copy with ``layers``, ``mode``, ``rounding``, ``overflow`` or ``defaults`` replaced."""
         kw = {
             "layers": dict(self.layers),
             "mode": self.mode,
             "rounding": self.rounding,
             "overflow": self.overflow,
+            "defaults": self.defaults,
         }
         kw.update(changes)
         return QuantPlan(**kw)
@@ -211,23 +265,92 @@ class QuantPlan:
     def with_mode(self, mode) -> QuantPlan:
         return self.replace(mode=mode)
 
-    # ------------------------------------------------------------------ checks
-    def check(self, network, *, lines: Mapping[str, int] | None = None, source: str = "plan") -> None:
-        """Raise ``PlanError`` if the plan does not fit ``network`` (see module docstring)."""
+    # ------------------------------------------------------------------ binding
+    def bind(self, network, *, lines: Mapping[str | None, int] | None = None, source: str = "plan") -> QuantPlan:
+        """The plan resolved for ``network``: every quantized layer listed by its name (module docstring).
+
+        Patterns and default formats are merged into per-layer entries (in the network's layer order, with
+        empty ``defaults``); a plan without either is returned as it is. Raises ``PlanError`` for keys naming no
+        layer, patterns matching none, pattern weight formats on layers without weights, and every check an
+        explicit entry must pass. ``lines`` maps keys to their line in ``source`` (``None``: the defaults line),
+        for the messages.
+        """
         lines = lines or {}
+        names = set(network.layer_names)
+        patterns: list[tuple[str, LayerPlan, frozenset[str]]] = []
+        for key, entry in self.layers.items():
+            if key in names:
+                continue
+            if not any(c in key for c in PATTERN_CHARS):
+                raise PlanError(f"{_where(source, lines, key)}: layer {key!r} is not in model {network.name!r} "
+                                f"(its layers: {_some_names(network)})")
+            matched = frozenset(n for n in network.layer_names if fnmatchcase(n, key))
+            if not matched:
+                raise PlanError(f"{_where(source, lines, key)}: pattern {key!r} matches no layer of model "
+                                f"{network.name!r} (its layers: {_some_names(network)})")
+            if entry.has_weight_formats:
+                plain = [network.layer(n) for n in network.layer_names if n in matched]
+                plain = [layer for layer in plain if not isinstance(layer, WEIGHTED)]
+                if plain:
+                    shown = ", ".join(f"{layer.name!r} ({layer.op_type})" for layer in plain[:5])
+                    raise PlanError(
+                        f"{_where(source, lines, key)}: pattern {key!r} gives weight formats but matches "
+                        f"{len(plain)} layer(s) without weights: {shown}{', ...' if len(plain) > 5 else ''}; "
+                        "narrow the pattern (default formats reach every weighted layer)"
+                    )
+            patterns.append((key, entry, matched))
+        has_defaults = bool(self.defaults.items())
+        if not patterns and not has_defaults:
+            self._check_entries(network, lambda name: _where(source, lines, name))
+            return self
+        bound: dict[str, LayerPlan] = {}
+        origin: dict[str, str | None] = {}
+        for layer in network.layers:
+            sources = [(layer.name, self.layers[layer.name])] if layer.name in self.layers else []
+            sources += [(key, entry) for key, entry, matched in patterns if layer.name in matched]
+            if has_defaults and isinstance(layer, WEIGHTED):
+                sources.append((None, self.defaults))
+            if not sources:
+                continue
+            merged: dict[str, object] = {}
+            for _, entry in sources:
+                for k, v in entry.items():
+                    merged.setdefault(k, v)
+            try:
+                bound[layer.name] = LayerPlan(**merged)
+            except (TypeError, ValueError) as exc:
+                raise PlanError(f"{_where(source, lines, sources[0][0])}: layer {layer.name!r}: {exc}") from None
+            origin[layer.name] = sources[0][0]
 
         def where(name):
-            return f"{source}:{lines[name]}" if name in lines else source
+            key = origin[name]
+            via = "" if key == name else " (defaults)" if key is None else f" (pattern {key!r})"
+            return _where(source, lines, key) + via
 
+        plan = self.replace(layers=bound, defaults=LayerPlan())
+        plan._check_entries(network, where)
+        return plan
+
+    # ------------------------------------------------------------------ checks
+    def check(self, network, *, lines: Mapping[str | None, int] | None = None, source: str = "plan") -> None:
+        """Raise ``PlanError`` if the plan does not fit ``network`` as it is (see module docstring).
+
+        Runs every check of ``bind(network)``; a plan whose patterns or default formats change what some layer
+        runs is refused too (its entries are not the layers' formats until bound), with the way to bind it.
+        """
+        bound = self.bind(network, lines=lines, source=source)
+        if bound is not self and dict(bound.layers) != dict(self.layers):
+            raise PlanError(
+                f"{source}: the plan has layer patterns or default formats that are not bound to model "
+                f"{network.name!r}: use plan.bind(network) (QuantPlan.load(path, network) and "
+                "ristretto_sim.load_plan(path, network) return the bound plan)"
+            )
+
+    def _check_entries(self, network, where: Callable[[str], str]) -> None:
+        """The checks of explicit entries (every key names a layer of ``network``)."""
         for name, entry in self.layers.items():
-            if name not in network:
-                known = ", ".join(network.layer_names[:20])
-                raise PlanError(
-                    f"{where(name)}: layer {name!r} is not in model {network.name!r} "
-                    f"(its layers: {known}{', ...' if len(network.layers) > 20 else ''})"
-                )
             layer = network.layer(name)
-            weighted = layer.op_type in WEIGHTED_OPS
+            weighted = isinstance(layer, WEIGHTED)
             if entry.internal is not None:
                 if not isinstance(layer, LRN):
                     raise PlanError(
@@ -278,10 +401,12 @@ class QuantPlan:
     # ------------------------------------------------------------------ YAML
     def to_yaml(self) -> str:
         """The canonical plan file text (module docstring)."""
+        defaults = [f"rounding: {self.rounding.value}", f"overflow: {self.overflow.value}"]
+        defaults += [f"{k}: {v}" for k, v in self.defaults.items()]
         out = [
             f"version: {PLAN_VERSION}",
             f"mode: {self.mode.value}",
-            f"defaults: {{rounding: {self.rounding.value}, overflow: {self.overflow.value}}}",
+            f"defaults: {{{', '.join(defaults)}}}",
         ]
         if not self.layers:
             out.append("layers: {}")
@@ -305,19 +430,28 @@ class QuantPlan:
 
     @classmethod
     def from_yaml(cls, text: str, network=None, *, source: str = "plan") -> QuantPlan:
-        """Parse plan text; with ``network``, also check the plan against it (``PlanError`` naming lines)."""
+        """Parse plan text; with ``network``, the plan bound to it (``bind``; ``PlanError`` naming lines)."""
         plan, lines = _parse(text, source)
         if network is not None:
-            plan.check(network, lines=lines, source=source)
+            plan = plan.bind(network, lines=lines, source=source)
         return plan
 
     @classmethod
     def load(cls, path, network=None) -> QuantPlan:
-        """Read a plan file (``PlanError`` if missing or malformed)."""
+        """Read a plan file (``PlanError`` if missing or malformed); with ``network``, bound to it."""
         path = Path(path)
         if not path.is_file():
             raise PlanError(f"plan file {path} does not exist")
         return cls.from_yaml(path.read_text(), network, source=str(path))
+
+
+def _where(source: str, lines: Mapping[str | None, int], key: str | None) -> str:
+    return f"{source}:{lines[key]}" if key in lines else source
+
+
+def _some_names(network) -> str:
+    names = network.layer_names
+    return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
@@ -340,7 +474,8 @@ def _yaml_key(name: str) -> str:
 
 
 # an unquoted format text with brackets/parentheses (they are flow indicators in YAML)
-_BRACKETED = re.compile(r"(?<![\"'\w\[(])([A-Za-z][\w.+-]*(?:\[[^\]\n]*\]|\.\([^)\n]*\)))")
+# (a whole token: a key such as ``model/conv[12]`` or ``conv[12]*`` is a block-style plain scalar, left alone)
+_BRACKETED = re.compile(r"(?<![^\s{,])([A-Za-z][\w.+-]*(?:\[[^\]\n]*\]|\.\([^)\n]*\)))(?=[\s,}:]|$)")
 
 
 def _comment_start(line: str) -> int:
@@ -378,7 +513,9 @@ def _parse(text: str, source: str):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise PlanError(f"{at}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        hint = "; quote a layer pattern that starts with * or ?, e.g. \"*/Conv2D\"" if "alias" in problem else ""
+        raise PlanError(f"{at}: not valid YAML ({problem}){hint}") from None
     if root is None:
         raise PlanError(f"{source}: empty plan file")
 
@@ -421,18 +558,29 @@ def _parse(text: str, source: str):
             kw["mode"] = Mode.coerce(scalar(v, "mode"), "mode")
         except ValueError as exc:
             raise PlanError(f"{line(v)}: {exc}") from None
+    layers, lines = {}, {}
     if "defaults" in top:
-        for dk, dv in mapping(top["defaults"][1], "defaults"):
+        dnode = top["defaults"][1]
+        lines[None] = dnode.start_mark.line + 1
+        formats = {}
+        for dk, dv in mapping(dnode, "defaults"):
             if dk.value not in DEFAULT_KEYS:
                 raise PlanError(
                     f"{line(dk)}: unknown key {dk.value!r} in defaults (expected: {', '.join(DEFAULT_KEYS)})"
                 )
-            enum = Rounding if dk.value == "rounding" else Overflow
+            value = scalar(dv, f"defaults.{dk.value}")
             try:
-                kw[dk.value] = enum.coerce(scalar(dv, dk.value), dk.value)
-            except ValueError as exc:
-                raise PlanError(f"{line(dv)}: {exc}") from None
-    layers, lines = {}, {}
+                if dk.value in DEFAULT_FORMAT_KEYS:
+                    formats[dk.value] = parse_format(value)
+                else:
+                    enum = Rounding if dk.value == "rounding" else Overflow
+                    kw[dk.value] = enum.coerce(value, dk.value)
+            except (FormatError, ValueError) as exc:
+                raise PlanError(f"{line(dv)}: defaults {dk.value}: {exc}") from None
+        try:
+            kw["defaults"] = LayerPlan(**formats)
+        except (TypeError, ValueError) as exc:
+            raise PlanError(f"{line(dnode)}: defaults: {exc}") from None
     if "layers" in top:
         node = top["layers"][1]
         if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
