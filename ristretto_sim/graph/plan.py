@@ -71,12 +71,12 @@ from types import MappingProxyType
 from ristretto_sim.emulator import LayerFormats, Mode
 from ristretto_sim.errors import FormatError, PlanError
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
-from ristretto_sim.formats.base import NumberFormat
+from ristretto_sim.formats.base import NumberFormat, check_int
 from ristretto_sim.graph.layers import LRN, WEIGHTED, LRNRegion
 
 PLAN_VERSION = 1
 FORMAT_KEYS = ("inputs", "weights", "bias", "outputs", "accumulator")
-LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product", "internal")
+LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product", "internal", "shifter_bits")
 TOP_KEYS = ("version", "mode", "defaults", "layers")
 #: the format keys ``defaults`` may carry (applied to every weighted layer)
 DEFAULT_FORMAT_KEYS = FORMAT_KEYS + ("product",)
@@ -106,6 +106,9 @@ class LayerPlan:
         Per-layer overrides of the plan's defaults (keyword-only).
     product : Minifloat or None
         Rounding of each product in minifloat datapaths with a float accumulator (keyword-only).
+    shifter_bits : int or None
+        Shift-and-add datapaths (power-of-two weights, keyword-only): the barrel shifter's output width (None:
+        lossless), as ``emulator.LayerFormats.shifter_bits``.
     internal : Minifloat or None
         LRN layers only (keyword-only): the format of every intermediate of Ristretto's strict minifloat LRN
         (``LRNRistretto``, reference ``ristretto.md`` §5); the runners then compute the layer with
@@ -123,6 +126,7 @@ class LayerPlan:
     overflow: Overflow | None = None
     product: Minifloat | None = None
     internal: Minifloat | None = None
+    shifter_bits: int | None = None
 
     def __post_init__(self):
         for name in FORMAT_KEYS + ("product", "internal"):
@@ -131,6 +135,9 @@ class LayerPlan:
             raise TypeError(f"product={self.product} must be a minifloat format")
         if self.internal is not None and not isinstance(self.internal, Minifloat):
             raise TypeError(f"internal={self.internal} must be a minifloat format (Ristretto's LRNRistretto)")
+        if self.shifter_bits is not None:
+            bits = check_int(self.shifter_bits, "shifter_bits", minimum=1, maximum=62)
+            object.__setattr__(self, "shifter_bits", bits)
         if self.rounding is not None:
             object.__setattr__(self, "rounding", Rounding.coerce(self.rounding, "rounding"))
         if self.overflow is not None:
@@ -138,8 +145,9 @@ class LayerPlan:
 
     @property
     def has_weight_formats(self) -> bool:
-        """True when any of weights, bias, accumulator, product is set (only weighted layers take them)."""
-        return any(getattr(self, k) is not None for k in ("weights", "bias", "accumulator", "product"))
+        """True when any of weights, bias, accumulator, product, shifter_bits is set (only weighted layers take
+        them)."""
+        return any(getattr(self, k) is not None for k in ("weights", "bias", "accumulator", "product", "shifter_bits"))
 
     def items(self) -> list[tuple[str, object]]:
         """The set entries, in canonical key order, as (key, value)."""
@@ -246,6 +254,7 @@ class QuantPlan:
                 rounding=self.rounding_of(name),
                 overflow=self.overflow_of(name),
                 product=e.product,
+                shifter_bits=e.shifter_bits,
             )
         except (ValueError, TypeError) as exc:
             raise PlanError(f"plan layer {name!r}: {exc}") from None
@@ -601,6 +610,10 @@ def _parse(text: str, source: str):
                         entry[key] = Rounding.coerce(value, "rounding")
                     elif key == "overflow":
                         entry[key] = Overflow.coerce(value, "overflow")
+                    elif key == "shifter_bits":
+                        if not value.isdigit():
+                            raise ValueError(f"shifter_bits={value!r} must be a whole number of bits")
+                        entry[key] = int(value)
                     else:
                         entry[key] = parse_format(value)
                 except (FormatError, ValueError) as exc:

@@ -461,3 +461,19 @@ def test_the_readme_example(bundled_lenet):
     bound = QuantPlan.from_yaml(README_EXAMPLE, net)
     explicit = QuantPlan.from_yaml(EXPLICIT_PLAN.replace("fixed16.10", "fixed16.8"), bundled_lenet)
     assert bound == QuantPlan({rename[n]: entry for n, entry in explicit.layers.items()})
+
+
+def test_shifter_bits_reach_the_shift_datapath_from_a_plan_file():
+    from ristretto_sim.emulator.datapaths import select
+
+    text = (
+        "version: 1\nlayers:\n"
+        "  ip2: {inputs: fixed8.4, weights: pow2[-8,-1], outputs: fixed8.2, shifter_bits: 10}\n"
+    )
+    plan = QuantPlan.from_yaml(text)
+    assert plan.get("ip2").shifter_bits == 10
+    dp = select(plan.layer_formats("ip2"))
+    assert dp.name == "shift" and dp.shifter_bits == 10
+    assert QuantPlan.from_yaml(plan.to_yaml()) == plan and "shifter_bits: 10" in plan.to_yaml()
+    with pytest.raises(PlanError, match="shifter_bits"):
+        QuantPlan.from_yaml(text.replace("10}", "wide}"))
