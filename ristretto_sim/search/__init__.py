@@ -3,9 +3,10 @@ on Ristretto's float32 arithmetic or on exact integer arithmetic, plus named ext
 
 Modules (one concept each): ``modes`` (trimming modes and their aliases, groups), ``sweep`` (one sweep and
 its stop-after-first-failure rule), ``statistics`` (the statistics pass and integer lengths), ``plans`` (the
-plan each candidate net is), ``evaluate`` (scoring a plan), ``store`` (resume state), ``trimming`` (the search
-and its extensions), ``result`` (``QuantizeResult``, DataFrame, JSON), ``session`` (``quantize`` from files),
-``plot`` (accuracy vs bit-width figure).
+plan each candidate net is), ``evaluate`` (scoring a plan), ``fingerprint`` (the resume key: what a saved score
+depends on), ``store`` (resume state), ``trimming`` (the search and its extensions), ``result``
+(``QuantizeResult``, DataFrame, JSON), ``session`` (``quantize`` from files), ``plot`` (accuracy vs bit-width
+figure).
 """
 
 from ristretto_sim.search.evaluate import Evaluation, Evaluator
@@ -14,7 +15,7 @@ from ristretto_sim.search.plans import PlanOptions
 from ristretto_sim.search.result import Extension, QuantizeResult, Step
 from ristretto_sim.search.session import quantize
 from ristretto_sim.search.statistics import LayerRange, RangeStatistics, collect_statistics
-from ristretto_sim.search.store import ScoreStore
+from ristretto_sim.search.store import ResumeState, ScoreStore
 from ristretto_sim.search.sweep import SweepResult, passes, run_sweep
 from ristretto_sim.search.trimming import Progress, trim
 
@@ -31,6 +32,7 @@ __all__ = [
     "Progress",
     "QuantizeResult",
     "RangeStatistics",
+    "ResumeState",
     "ScoreStore",
     "Step",
     "SweepResult",

@@ -24,6 +24,7 @@ from ristretto_sim.emulator import Mode
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.search.modes import Granularity, TrimmingMode
 from ristretto_sim.search.statistics import RangeStatistics
+from ristretto_sim.search.store import ResumeState
 from ristretto_sim.search.sweep import SweepResult, passes
 
 
@@ -133,9 +134,12 @@ class QuantizeResult:
     granularity : Granularity
     seconds : float
     resumed : int
-        Evaluations taken from a state file instead of being recomputed.
+        Finished scores of the state file this run reused instead of rescoring them.
     evaluations : int
         Nets scored in this run.
+    state : ResumeState
+        What became of the state file: how many scores it held and this run reused, or why it was not used
+        (written for another network, weights, data, preprocessing, options or tool version).
     """
 
     trimming_mode: TrimmingMode
@@ -166,6 +170,7 @@ class QuantizeResult:
     seconds: float = 0.0
     resumed: int = 0
     evaluations: int = 0
+    state: ResumeState = field(default_factory=ResumeState, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "trimming_mode", TrimmingMode.coerce(self.trimming_mode, "trimming_mode"))

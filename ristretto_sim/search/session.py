@@ -19,8 +19,12 @@ Data, defined so results are reproducible (issue 4):
   the mean over batches of the batch top-1 (or top-k of the scored Accuracy layer).
 
 Batch sizes come from a Caffe prototxt's Data layers (``data_param.batch_size`` of the TRAIN and TEST phases)
-unless given; other models use 64 and 100. Only as many LMDB records as these counts need are read. The
-transform choices (phase, seed) are part of the resume-state configuration, so a changed seed recomputes.
+unless given; other models use 64 and 100. Only as many LMDB records as these counts need are read.
+
+Resume: the state file's scores are reused only by a run with the same key (``fingerprint.run_key``: the
+network's structure and weights, the images read, the preprocessing, the options a score depends on, among them
+the seed, and the tool version); otherwise the run starts afresh and ``QuantizeResult.state`` says which part
+changed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.scoring import resolve_preprocess
 from ristretto_sim.search.evaluate import Evaluator
+from ristretto_sim.search.fingerprint import images_digest, preprocess_digest, run_key
 from ristretto_sim.search.modes import RISTRETTO_WIDTHS, TrimmingMode
 from ristretto_sim.search.plans import PlanOptions
 from ristretto_sim.search.result import QuantizeResult
@@ -189,7 +194,8 @@ def quantize(
     preprocess : data.Preprocessing, optional
         How raw pixels become the input, for models that do not say (default: the model's own).
     state_path : path, optional
-        Resume file: finished evaluations are saved there and reused by a rerun with the same setup.
+        Resume file: finished evaluations are saved there and reused by a rerun with the same key (module
+        docstring); ``QuantizeResult.state`` reports how many were reused, or why the file was not used.
     progress : callable, optional
         ``progress(trimming.Progress)`` after each evaluation.
     """
@@ -212,7 +218,7 @@ def quantize(
     test_batch = batch_size or sizes.get("TEST", DEFAULT_TEST_BATCH)
     train_batch = calibration_batch_size or sizes.get("TRAIN", DEFAULT_TRAIN_BATCH)
     n_scored, n_calib = iterations * test_batch, calibration_batches * train_batch
-    tensor, top_k, label = score_target(network, heads, score_output)
+    tensor, top_k, _ = score_target(network, heads, score_output)
     pre = resolve_preprocess(network, preprocess)
     # the statistics pass: Ristretto's TRAIN-phase net sees the TRAIN layer's transform in TRAIN phase
     ristretto = mode is Mode.RISTRETTO
@@ -236,6 +242,10 @@ def quantize(
     if len(scored) == 0 or len(calib) == 0:
         raise DataError("no images to score or to calibrate on")
     distinct = {"scored": min(len(scored), n_scored), "calibration": min(len(calib), n_calib)}
+    data_key = {"scored": images_digest(scored.images[:distinct["scored"]], scored.labels[:distinct["scored"]],
+                                        n_scored),
+                "calibration": images_digest(calib.images[:distinct["calibration"]],
+                                             calib.labels[:distinct["calibration"]], n_calib)}
     scored = scored.cycle(n_scored)
     calib = calib.cycle(n_calib)
     try:
@@ -256,20 +266,13 @@ def quantize(
                          "statistics pass has no range for them (the original tool crashed here)")
     evaluator = Evaluator(network, x, scored.labels, batch_size=test_batch, mode=mode, cpu_compat=cpu_compat,
                           output=tensor, top_k=top_k)
-    config = {
-        "model": str(model) if not isinstance(model, Network) else model.name,
-        "weights": None if weights is None else str(weights),
-        "data": [scored.source, scored.split, len(scored), distinct["scored"]],
-        "calibration": [calib.source, calib.split, len(calib), train_batch, seed],
-        "transforms": {"scored": pre.describe("TEST", seed), "calibration": pre_calib.describe(calib_phase, seed),
-                       "calibration_preprocess": repr(pre_calib)},
-        "batch_size": test_batch,
-        "mode": mode.value,
-        "cpu_compat": bool(cpu_compat),
-        "score": [tensor, top_k, label],
-        "preprocess": repr(pre),
-    }
-    store = ScoreStore(state_path, config)
+    key = run_key(network=network, stats_network=stats_net, inplace=inplace, data=data_key,
+                  preprocessing={"scored": preprocess_digest(pre, "TEST"),
+                                 "calibration": preprocess_digest(pre_calib, calib_phase)},
+                  options={"mode": mode.value, "cpu_compat": bool(cpu_compat), "score": [tensor, top_k],
+                           "batch_size": test_batch, "calibration_batch_size": train_batch, "seed": seed,
+                           "acc_bits": acc_bits, "bias_at_accumulator": bool(bias_at_accumulator)})
+    store = ScoreStore(state_path, key)
     result = trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,
                   granularity=granularity, backoff=backoff, minifloat_splits=minifloat_splits, pow2_range=pow2_range,
                   widths=widths, store=store, progress=progress)

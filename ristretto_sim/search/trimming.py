@@ -69,7 +69,8 @@ POW2_RANGE = "power-of-two range search"
 @dataclass(frozen=True)
 class Progress:
     """One finished evaluation: ``stage`` (``baseline``, ``sweep``, ``combined`` or an extension name),
-    ``detail`` (e.g. ``"conv 8bit"``), the accuracy, and whether it came from the state file."""
+    ``detail`` (e.g. ``"conv 8bit"``), the accuracy, and whether it was not rescored (it came from the state file,
+    or the same plan was scored earlier in the run)."""
 
     stage: str
     detail: str
@@ -92,7 +93,7 @@ class _Scorer:
 
     def __call__(self, plan: QuantPlan | None, stage: str, detail: str) -> Evaluation:
         key = plan_key(plan)
-        ev = self.store.get(key)
+        ev = self.store.reuse(key)
         resumed = ev is not None
         if ev is None:
             ev = self.evaluator.evaluate(plan)
@@ -176,7 +177,8 @@ def trim(
     final = fields.get("final_plan") or fields["plan"]
     ev = score(final, "final", "plan")
     return QuantizeResult(**common, **fields, overflows=ev.overflows, saturations=ev.saturations,
-                          seconds=time.perf_counter() - start, resumed=store.resumed, evaluations=score.computed)
+                          seconds=time.perf_counter() - start, resumed=store.reused, evaluations=score.computed,
+                          state=store.state())
 
 
 # ------------------------------------------------------------------------------------------ dynamic fixed point

@@ -232,3 +232,40 @@ def test_a_network_without_caffe_form_fails_before_the_search(capsys, tmp_path):
     one_line_error(capsys, ["--model", str(model), *SMALL, "--input-scale", "0.004",
                             "--model_quantized", str(tmp_path / "q.prototxt")], "no Caffe form")
     assert not state.exists()  # nothing was scored
+
+
+def test_resume_says_what_it_reused_and_a_changed_network_starts_afresh(capsys, tmp_path):
+    """Issue 9: quantize, fine-tune (here: new ip2 weights in the same file), quantize into the same output. The
+    rerun said ``Baseline 32bit float: 0.9890`` next to ``16bit: 0.116`` sweeps; now it starts afresh and says why."""
+    from tests.search.onnx_copies import change_weights, lenet_copy
+
+    model = lenet_copy(tmp_path / "net.onnx")
+    state = tmp_path / "q.state.json"
+    argv = ["quantize", "--model", str(model), *SMALL, "--model_quantized", str(tmp_path / "q.yaml")]
+    assert main([*argv, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["baseline"] > 0.9 and first["resumed"] == 0
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    saved = len(json.loads(state.read_text())["results"])
+    assert lines[0] == f"resumed: reused {saved} finished scores from {state}" and saved == first["evaluations"]
+    assert lines[1].startswith("mode ristretto") and lines[-1].endswith("(0 nets scored)")
+    change_weights(model)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == (f"{state} was written for a different network/data/options (weights changed): "
+                        "starting afresh")
+    baseline = float(next(line for line in lines if line.startswith("Baseline 32bit float: ")).split(": ")[1])
+    conv16 = float(lines[lines.index("Dynamic fixed point CONV") + 2].split("\t")[1])
+    assert baseline < 0.5 and abs(conv16 - baseline) < 0.05  # the new network's baseline, as its sweeps are
+    assert not lines[-1].endswith("(0 nets scored)")
+    # --json: the note goes to stderr, the JSON object alone to stdout (the trimming mode is not part of the key)
+    pow2 = ["--trimming_mode", "integer_power_of_2_weights"]
+    assert main([*argv, *pow2, "--json", "--iterations", "1"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["resumed"] == 0
+    assert f"{state} was written for a different network/data/options (data changed): starting afresh" in cap.err
+    state.write_text("{")
+    assert main([*argv, *pow2, "--iterations", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"{state} is unreadable (")

@@ -10,7 +10,9 @@ beside the prototxt; reading them needs ``pip install 'ristretto-sim[lmdb]'`` (L
 analysis is printed as Ristretto printed it (``--json``: one JSON object instead), the plan is written as YAML and,
 for ``--model_quantized X.prototxt``, as a Ristretto prototxt too (its plan beside it as ``X.yaml``). Finished
 evaluations are saved in a state file next to the output (``X.state.json``, or ``--state FILE``); rerunning the same
-command resumes from it (``--no-resume`` starts afresh).
+command resumes from it and says how many finished scores it reused (``--no-resume`` starts afresh). A state file
+written for another network, weights, data, preprocessing, options or version of ristretto-sim is not used: the run
+says which of these changed and starts afresh.
 """
 
 from __future__ import annotations
@@ -232,6 +234,23 @@ def report_lines(result) -> list[str]:
     return header_lines(result) + lengths + analysis_lines(result)
 
 
+def resume_line(state) -> str:
+    """What became of the state file (a ``search.ResumeState``): the finished scores reused, or why the run
+    started afresh; "" when there was no state file."""
+    if state.path is None:
+        return ""
+    name = state.path
+    if state.changed:
+        return f"{name} was written for a different network/data/options ({state.reason}): starting afresh"
+    if state.reason:
+        return f"{name} {state.reason}: starting afresh"
+    if not state.saved:
+        return ""
+    if state.reused == state.saved:
+        return f"resumed: reused {state.reused} finished scores from {name}"
+    return f"resumed: reused {state.reused} of the {state.saved} finished scores in {name}"
+
+
 def run(args) -> int:
     from ristretto_sim.search import TrimmingMode, quantize
 
@@ -297,15 +316,16 @@ def run(args) -> int:
     finally:
         bar.close()
     written = write_outputs(result, args, plan_path, proto_path)
+    note = resume_line(result.state)
     if args.json:
+        if note:
+            print(note, file=sys.stderr)
         d = result.as_json()
         d["outputs"] = {k: str(v) for k, v in written.items()}
         print(json.dumps(d))
         return 0
-    for line in report_lines(result):
+    for line in ([note] if note else []) + report_lines(result):
         print(line)
-    if result.resumed:
-        print(f"({result.resumed} evaluations reused from the state file {state})")
     for what, path in written.items():
         print(f"{what} written to {path}")
     print(f"time {result.seconds:.1f} s ({result.evaluations} nets scored)")
