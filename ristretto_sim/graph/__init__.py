@@ -38,8 +38,8 @@ from ristretto_sim.graph.network import Folding, LayerInfo, Layout, Network, Ten
 _LAZY = {
     "QuantPlan": "ristretto_sim.graph.plan",
     "LayerPlan": "ristretto_sim.graph.plan",
-    "load_onnx": "ristretto_sim.graph.onnx_import",
-    "run_network": "ristretto_sim.graph.runner",
+    "load_onnx": "ristretto_sim.io.onnx.importer",
+    "run_network": "ristretto_sim.runtime.runner",
 }
 
 

@@ -354,7 +354,7 @@ class Network:
 
     def to_onnx(self, path=None, *, opset: int = 13, batch: int | None = None):
         """Export as an ONNX ``ModelProto`` (and save it to ``path`` if given); see ``graph.onnx_export``."""
-        from ristretto_sim.graph.onnx_export import to_onnx
+        from ristretto_sim.io.onnx.exporter import to_onnx
 
         return to_onnx(self, path, opset=opset, batch=batch)
 

@@ -19,7 +19,7 @@ from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.graph.ristretto_exec import PlanExecutor
+from ristretto_sim.runtime.ristretto_exec import PlanExecutor
 
 
 @dataclass(frozen=True)

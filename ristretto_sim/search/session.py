@@ -36,7 +36,7 @@ from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
-from ristretto_sim.graph.scoring import resolve_preprocess
+from ristretto_sim.runtime.scoring import resolve_preprocess
 from ristretto_sim.search.evaluate import Evaluator
 from ristretto_sim.search.modes import RISTRETTO_WIDTHS, TrimmingMode
 from ristretto_sim.search.plans import PlanOptions
@@ -61,7 +61,7 @@ def load_for_search(model, weights=None, *, mode=Mode.RISTRETTO):
     if isinstance(model, Network):
         return model, model, (), (), {}
     if _is_caffe(model):
-        from ristretto_sim.graph.caffe_import import data_sources, load_caffe_model
+        from ristretto_sim.io.caffe.importer import data_sources, load_caffe_model
 
         if weights is None:
             raise ModelError(f"{model}: a Caffe prototxt needs --weights (the .caffemodel) to be quantized")

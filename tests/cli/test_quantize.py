@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ristretto_sim.cli import build_parser, main
-from ristretto_sim.graph.caffe_export import ristretto_view
-from ristretto_sim.graph.caffe_import import load_caffe_model
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.io.caffe.exporter import ristretto_view
+from ristretto_sim.io.caffe.importer import load_caffe_model
 
 # the MNIST test set (in random class order) when the shared data is there; the embedded digits are sorted by class
 MNIST = Path("/work/shared/data/mnist")

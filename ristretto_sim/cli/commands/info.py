@@ -68,7 +68,7 @@ def load_structure(model: str, weights):
 
     path = Path(model)
     if weights is None and path.suffix.lower() in (".prototxt", ".pbtxt") and path.is_file():
-        from ristretto_sim.graph.caffe_import import load_caffe_model
+        from ristretto_sim.io.caffe.importer import load_caffe_model
 
         return load_caffe_model(path, structure_only=True).network, True
     return load_model(model, weights), False

@@ -255,7 +255,7 @@ def run(args) -> int:
     if proto_path is not None and not _is_prototxt(args.model):
         # fail before the search, not after it: the network must have a Caffe form
         from ristretto_sim import load_model
-        from ristretto_sim.graph.caffe_export import network_prototxt
+        from ristretto_sim.io.caffe.exporter import network_prototxt
 
         try:
             network_prototxt(load_model(args.model, args.weights))
@@ -324,7 +324,7 @@ def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None)
         result.final_plan.save(plan_path)
         written["plan"] = plan_path
     if proto_path is not None:
-        from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
+        from ristretto_sim.io.caffe.exporter import write_ristretto_prototxt
 
         model = Path(str(args.model))
         if _is_prototxt(args.model):

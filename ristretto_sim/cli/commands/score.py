@@ -96,7 +96,7 @@ def load_plan_arg(plan_arg, model, weights, network):
     if Path(model).suffix.lower() not in (".prototxt", ".pbtxt"):
         raise ValueError("--plan embedded reads the quantization of a Ristretto prototxt; the model is not one")
     from ristretto_sim.errors import PlanError
-    from ristretto_sim.graph.caffe_import import load_caffe_model
+    from ristretto_sim.io.caffe.importer import load_caffe_model
 
     plan = load_caffe_model(model, weights).quant_plan()
     if not plan.layers:
@@ -112,8 +112,8 @@ def dfp_plan(network, args):
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.errors import DataError
-    from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
-    from ristretto_sim.graph.scoring import resolve_preprocess
+    from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
+    from ristretto_sim.runtime.scoring import resolve_preprocess
 
     if not 2 <= args.dfp <= 32:
         raise ValueError(f"--dfp {args.dfp}: choose 2..32 bits")
