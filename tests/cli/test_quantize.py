@@ -10,6 +10,7 @@ from ristretto_sim.cli import build_parser, main
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.io.caffe.exporter import ristretto_view
 from ristretto_sim.io.caffe.importer import load_caffe_model
+from ristretto_sim.io.onnx.exporter import to_onnx
 
 # the MNIST test set (in random class order) when the shared data is there; the embedded digits are sorted by class
 MNIST = Path("/work/shared/data/mnist")
@@ -227,7 +228,7 @@ def test_a_network_without_caffe_form_fails_before_the_search(capsys, tmp_path):
                   params={"fc": {"weight": rng.normal(size=(10, 196)).astype(np.float32),
                                  "bias": np.zeros(10, np.float32)}})
     model = tmp_path / "t.onnx"
-    model.write_bytes(net.to_onnx().SerializeToString())
+    model.write_bytes(to_onnx(net).SerializeToString())
     state = tmp_path / "q.state.json"
     one_line_error(capsys, ["--model", str(model), *SMALL, "--input-scale", "0.004",
                             "--model_quantized", str(tmp_path / "q.prototxt")], "no Caffe form")

@@ -153,7 +153,9 @@ def run(args) -> int:
 
             save_caffemodel(result.network, args.out, reference=args.weights)
         else:
-            result.network.to_onnx(args.out)
+            from ristretto_sim.io.onnx.exporter import to_onnx
+
+            to_onnx(result.network, args.out)
         written["model"] = args.out
     if args.write_plan:
         plan.with_mode(mode).save(args.write_plan)

@@ -1,4 +1,4 @@
-"""``Network.to_onnx()``: write any network (ONNX- or Caffe-imported, fine-tuned weights) as an ONNX model.
+"""``to_onnx(network)``: write any network (ONNX- or Caffe-imported, fine-tuned weights) as an ONNX model.
 
 Each layer spec becomes one or a few standard ONNX nodes (default domain, opset 13 by default) with its
 weights as float32 initializers named ``<layer>.<param>``; tensors keep their names and the batch axis is the

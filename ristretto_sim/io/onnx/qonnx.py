@@ -1,4 +1,4 @@
-"""QONNX export: the float ONNX model (``Network.to_onnx``) with the plan's formats as QONNX quantizer nodes.
+"""QONNX export: the float ONNX model (``io.onnx.exporter.to_onnx``) with the plan's formats as QONNX quantizer nodes.
 
 Read against qonnx 1.0.0's own semantics (``qonnx.custom_op.general.intquant.int_quant`` and
 ``floatquant.float_quant``):
@@ -44,6 +44,7 @@ from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, S
 from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.io.onnx.exporter import to_onnx
 from ristretto_sim.io.weights.quantized import Float32Format, layer_tensors
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
@@ -170,7 +171,7 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
         raise TypeError(f"plan={plan!r} must be a QuantPlan")
     mode = plan.mode if mode is None else Mode.coerce(mode, "mode")
     plan.check(network)
-    model = network.to_onnx(opset=opset, batch=batch)
+    model = to_onnx(network, opset=opset, batch=batch)
     graph = model.graph
     inits = list(graph.initializer)
     b = _Builder(inits)
