@@ -72,7 +72,7 @@ def load_for_search(model, weights=None, *, mode=Mode.RISTRETTO):
         else:
             stats_net, inplace = test.network, ()
         return test.network, stats_net, inplace, test.heads, data_sources(model)
-    from ristretto_sim import load_model
+    from ristretto_sim.io.model import load_model
 
     net = load_model(model, weights)
     return net, net, (), (), {}
