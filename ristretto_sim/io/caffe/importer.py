@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -88,9 +88,6 @@ INPUT_TYPES = ("Data", "Input", "MemoryData", "ImageData", "DummyData", "HDF5Dat
 HEAD_TYPES = ("Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "HingeLoss",
               "MultinomialLogisticLoss", "InfogainLoss", "ContrastiveLoss", "Silence")
 ALIAS_TYPES = ("Split", "Dropout")
-SUPPORTED_TYPES = (CONV_TYPES + DECONV_TYPES + FC_TYPES + LRN_TYPES + INPUT_TYPES + HEAD_TYPES + ALIAS_TYPES
-                   + ("Pooling", "ReLU", "Sigmoid", "TanH", "Concat", "Eltwise", "Flatten", "Softmax",
-                      "BatchNorm", "Scale", "Bias", "PReLU", "Power", "Reshape"))
 
 #: per-sample input shapes of Caffe's example data sources, used when a Data layer gives no shape
 SOURCE_HINTS = (("mnist", (1, 28, 28)), ("cifar", (3, 32, 32)))
@@ -343,6 +340,24 @@ def data_sources(prototxt, *, level: int = 0, stages: Sequence[str] = ()) -> dic
 
 
 # ---------------------------------------------------------------------------------------------- the importer
+_HANDLERS: dict[str, Callable[[_Importer, _Layer], None]] = {}
+
+
+def caffe_handler(*types: str):
+    """Register the decorated ``_Importer`` method as the handler of the Caffe layer ``types``: it turns one such
+    layer into layer specs (``emit``), network inputs, aliases or heads."""
+
+    def register(method):
+        for t in types:
+            if t in _HANDLERS:
+                raise RuntimeError(f"Caffe layer type {t!r} has two handlers: {_HANDLERS[t].__name__} and "
+                                   f"{method.__name__}")
+            _HANDLERS[t] = method
+        return method
+
+    return register
+
+
 class _Importer:
     def __init__(self, path: Path, net: Message, weights: Message | None, weights_path: Path | None, *,
                  phase: str, level: int, stages: Sequence[str], input_shape, structure_only: bool):
@@ -473,6 +488,7 @@ class _Importer:
         self.current[blob] = blob
         self.used_tensor_names.add(blob)
 
+    @caffe_handler(*INPUT_TYPES)
     def data_layer(self, layer: _Layer) -> None:
         msg = layer.msg
         if not layer.tops:
@@ -579,6 +595,14 @@ class _Importer:
             self.add_input(None, name, s[1:])
 
     # ---------------------------------------------------------------- layer kinds
+    @caffe_handler(*CONV_TYPES)
+    def convolution(self, layer: _Layer) -> None:
+        self.conv(layer, transpose=False)
+
+    @caffe_handler(*DECONV_TYPES)
+    def deconvolution(self, layer: _Layer) -> None:
+        self.conv(layer, transpose=True)
+
     def conv(self, layer: _Layer, transpose: bool) -> None:
         p = layer.msg.sub("convolution_param")
         if p.get("axis") != 1:
@@ -624,6 +648,7 @@ class _Importer:
                       pads=(pad[0], pad[1], pad[0], pad[1]), dilation=dilation, groups=group, bias=bias)
         self.emit(layer, ConvTranspose if transpose else Conv, params, **common)
 
+    @caffe_handler(*FC_TYPES)
     def inner_product(self, layer: _Layer) -> None:
         p = layer.msg.sub("inner_product_param")
         if p.get("axis") != 1:
@@ -643,6 +668,7 @@ class _Importer:
             params["bias"] = self.fit(layer, blobs[1] if blobs else None, (n_out,), "bias")
         self.emit(layer, Dense, params, in_features=n_in, out_features=n_out, bias=bias)
 
+    @caffe_handler("Pooling")
     def pooling(self, layer: _Layer) -> None:
         p = layer.msg.sub("pooling_param")
         kind = p.get("pool")
@@ -672,6 +698,7 @@ class _Importer:
                   pads=(pad[0], pad[1], pad[0], pad[1]), ceil_mode=p.get("round_mode") != "FLOOR",
                   count_include_pad=True)
 
+    @caffe_handler(*LRN_TYPES)
     def lrn(self, layer: _Layer) -> None:
         p = layer.msg.sub("lrn_param")
         size = int(p.get("local_size"))
@@ -691,6 +718,7 @@ class _Importer:
                            f"axis {axis} is not supported for a rank-{rank} blob (the batch axis is 0)")
         return a
 
+    @caffe_handler("BatchNorm")
     def batch_norm(self, layer: _Layer) -> None:
         p = layer.msg.sub("batch_norm_param")
         if p.has("use_global_stats") and not p.get("use_global_stats") and self.phase == "TEST":
@@ -711,6 +739,7 @@ class _Importer:
         self.emit(layer, Scale, {"weight": w.astype(np.float32), "bias": b.astype(np.float32)},
                   channels=c, axis=1, bias=True)
 
+    @caffe_handler("Scale")
     def scale(self, layer: _Layer) -> None:
         p = layer.msg.sub("scale_param")
         if len(layer.bottoms) != 1:
@@ -726,6 +755,7 @@ class _Importer:
             params["bias"] = self.fit(layer, blobs[1] if blobs else None, (c,), "bias")
         self.emit(layer, Scale, params, channels=c, axis=1, bias=bias)
 
+    @caffe_handler("Bias")
     def bias(self, layer: _Layer) -> None:
         p = layer.msg.sub("bias_param")
         if len(layer.bottoms) != 1:
@@ -737,6 +767,7 @@ class _Importer:
         b = self.fit(layer, blobs[0] if blobs else None, (c,), "bias")
         self.emit(layer, Scale, {"weight": np.ones(c, dtype=np.float32), "bias": b}, channels=c, axis=1, bias=True)
 
+    @caffe_handler("Power")
     def power(self, layer: _Layer) -> None:
         p = layer.msg.sub("power_param")
         power, scale, shift = float(p.get("power")), float(p.get("scale")), float(p.get("shift"))
@@ -746,6 +777,7 @@ class _Importer:
         self.emit(layer, Scale, {"weight": np.full(c, scale, dtype=np.float32),
                                  "bias": np.full(c, shift, dtype=np.float32)}, channels=c, axis=1, bias=True)
 
+    @caffe_handler("PReLU")
     def prelu(self, layer: _Layer) -> None:
         shape = self.in_shape(layer)
         shared = bool(layer.msg.sub("prelu_param").get("channel_shared"))
@@ -756,6 +788,7 @@ class _Importer:
             slope = slope.reshape((c,) + (1,) * (len(shape) - 1))
         self.emit(layer, PRelu, {"slope": slope})
 
+    @caffe_handler("Reshape")
     def reshape(self, layer: _Layer) -> None:
         p = layer.msg.sub("reshape_param")
         per_sample = self.in_shape(layer)
@@ -795,6 +828,7 @@ class _Importer:
             rest[rest.index(-1)] = total // known
         self.emit(layer, Reshape, shape=tuple(rest))
 
+    @caffe_handler(*ALIAS_TYPES)
     def alias(self, layer: _Layer) -> None:
         if len(layer.bottoms) != 1:
             raise self.err(layer, f"takes one bottom, got {layer.bottoms}")
@@ -813,6 +847,7 @@ class _Importer:
                 self.aliases[top] = src
         self.consumed.add(src)
 
+    @caffe_handler(*HEAD_TYPES)
     def head(self, layer: _Layer) -> None:
         if layer.type == "Silence":
             for b in layer.bottoms:
@@ -823,6 +858,54 @@ class _Importer:
         scored = self.tensor(layer, layer.bottoms[0])
         top_k = int(layer.msg.sub("accuracy_param").get("top_k")) if layer.type == "Accuracy" else 1
         self.heads.append(Head(layer.name, layer.type, scored, top_k))
+
+    @caffe_handler("ReLU")
+    def relu(self, layer: _Layer) -> None:
+        slope = float(layer.msg.sub("relu_param").get("negative_slope"))
+        if slope:
+            self.emit(layer, Activation, kind="leaky_relu", alpha=slope)
+        else:
+            self.emit(layer, Activation, kind="relu")
+
+    @caffe_handler("Sigmoid", "TanH")
+    def sigmoid_tanh(self, layer: _Layer) -> None:
+        self.emit(layer, Activation, kind="sigmoid" if layer.type == "Sigmoid" else "tanh")
+
+    @caffe_handler("Concat")
+    def concat(self, layer: _Layer) -> None:
+        p = layer.msg.sub("concat_param")
+        ax = p.get("axis") if p.has("axis") or not p.has("concat_dim") else p.get("concat_dim")
+        self.emit(layer, Concat, axis=self.axis(layer, ax, len(self.in_shape(layer)) + 1))
+
+    @caffe_handler("Eltwise")
+    def eltwise(self, layer: _Layer) -> None:
+        p = layer.msg.sub("eltwise_param")
+        op = {"PROD": "mul", "SUM": "add", "MAX": "max"}[p.get("operation")]
+        coeffs = p.all("coeff") or None
+        if coeffs is not None and op != "add":
+            raise self.err(layer, "coeff is only allowed with operation SUM")
+        if coeffs is not None and len(coeffs) != len(layer.bottoms):
+            raise self.err(layer, f"{len(coeffs)} coeff values for {len(layer.bottoms)} bottoms")
+        self.emit(layer, Eltwise, op=op, coeffs=tuple(coeffs) if coeffs else None)
+
+    @caffe_handler("Flatten")
+    def flatten(self, layer: _Layer) -> None:
+        p = layer.msg.sub("flatten_param")
+        rank = len(self.in_shape(layer)) + 1
+        a, e = self.axis(layer, p.get("axis"), rank), p.get("end_axis")
+        e = e + rank if e < 0 else e
+        if e == rank - 1:
+            self.emit(layer, Flatten, axis=a)
+        else:
+            s = self.in_shape(layer)
+            new = s[:a - 1] + (math.prod(s[a - 1:e]),) + s[e:]
+            self.emit(layer, Reshape, shape=new)
+
+    @caffe_handler("Softmax")
+    def softmax(self, layer: _Layer) -> None:
+        p = layer.msg.sub("softmax_param")
+        rank = len(self.in_shape(layer)) + 1
+        self.emit(layer, Softmax, axis=self.axis(layer, p.get("axis"), rank), flatten=False)
 
     # ---------------------------------------------------------------- main loop
     def run(self) -> CaffeModel:
@@ -841,73 +924,11 @@ class _Importer:
         self.legacy_inputs()
         for layer in self.all_layers:
             t = layer.type
-            if t in INPUT_TYPES:
-                self.data_layer(layer)
-            elif t in CONV_TYPES:
-                self.conv(layer, transpose=False)
-            elif t in DECONV_TYPES:
-                self.conv(layer, transpose=True)
-            elif t in FC_TYPES:
-                self.inner_product(layer)
-            elif t == "Pooling":
-                self.pooling(layer)
-            elif t == "ReLU":
-                slope = float(layer.msg.sub("relu_param").get("negative_slope"))
-                if slope:
-                    self.emit(layer, Activation, kind="leaky_relu", alpha=slope)
-                else:
-                    self.emit(layer, Activation, kind="relu")
-            elif t in ("Sigmoid", "TanH"):
-                self.emit(layer, Activation, kind="sigmoid" if t == "Sigmoid" else "tanh")
-            elif t in LRN_TYPES:
-                self.lrn(layer)
-            elif t == "Concat":
-                p = layer.msg.sub("concat_param")
-                ax = p.get("axis") if p.has("axis") or not p.has("concat_dim") else p.get("concat_dim")
-                self.emit(layer, Concat, axis=self.axis(layer, ax, len(self.in_shape(layer)) + 1))
-            elif t == "Eltwise":
-                p = layer.msg.sub("eltwise_param")
-                op = {"PROD": "mul", "SUM": "add", "MAX": "max"}[p.get("operation")]
-                coeffs = p.all("coeff") or None
-                if coeffs is not None and op != "add":
-                    raise self.err(layer, "coeff is only allowed with operation SUM")
-                if coeffs is not None and len(coeffs) != len(layer.bottoms):
-                    raise self.err(layer, f"{len(coeffs)} coeff values for {len(layer.bottoms)} bottoms")
-                self.emit(layer, Eltwise, op=op, coeffs=tuple(coeffs) if coeffs else None)
-            elif t == "Flatten":
-                p = layer.msg.sub("flatten_param")
-                rank = len(self.in_shape(layer)) + 1
-                a, e = self.axis(layer, p.get("axis"), rank), p.get("end_axis")
-                e = e + rank if e < 0 else e
-                if e == rank - 1:
-                    self.emit(layer, Flatten, axis=a)
-                else:
-                    s = self.in_shape(layer)
-                    new = s[:a - 1] + (math.prod(s[a - 1:e]),) + s[e:]
-                    self.emit(layer, Reshape, shape=new)
-            elif t == "Softmax":
-                p = layer.msg.sub("softmax_param")
-                rank = len(self.in_shape(layer)) + 1
-                self.emit(layer, Softmax, axis=self.axis(layer, p.get("axis"), rank), flatten=False)
-            elif t == "BatchNorm":
-                self.batch_norm(layer)
-            elif t == "Scale":
-                self.scale(layer)
-            elif t == "Bias":
-                self.bias(layer)
-            elif t == "Power":
-                self.power(layer)
-            elif t == "PReLU":
-                self.prelu(layer)
-            elif t == "Reshape":
-                self.reshape(layer)
-            elif t in ALIAS_TYPES:
-                self.alias(layer)
-            elif t in HEAD_TYPES:
-                self.head(layer)
-            else:
+            handler = _HANDLERS.get(t)
+            if handler is None:
                 raise self.err(layer, f"layer type {t!r} is not supported; supported: "
-                                      f"{', '.join(sorted(set(SUPPORTED_TYPES)))}")
+                                      f"{', '.join(SUPPORTED_TYPES)}")
+            handler(self, layer)
             if t in RISTRETTO_TYPES:
                 try:
                     self.quant[layer.name] = read_quantization(layer.msg.sub("quantization_param"), t)
@@ -930,6 +951,10 @@ class _Importer:
             raise ModelError(f"{self.path}: {exc}") from None
         return CaffeModel(network, self.quant, tuple(self.inplace), self.aliases, tuple(self.heads),
                           self.phase, weights_loaded=not self.structure_only, data_source=self.data_source)
+
+
+SUPPORTED_TYPES = tuple(sorted(_HANDLERS))
+"""The Caffe layer types the importer reads (each has a handler registered with ``caffe_handler``)."""
 
 
 def load_caffe_model(prototxt, weights=None, *, phase: str = "TEST", level: int = 0,

@@ -27,6 +27,7 @@ Anything else raises ``ModelError`` naming the op, the node and the supported op
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,44 +57,6 @@ from ristretto_sim.graph.layers import (
 from ristretto_sim.graph.network import Folding, Layout, Network, TensorSpec
 
 MIN_OPSET = 7
-
-SUPPORTED_OPS = (
-    "Add",
-    "AveragePool",
-    "BatchNormalization",
-    "Cast",
-    "Clip",
-    "Concat",
-    "Constant",
-    "Conv",
-    "ConvTranspose",
-    "Div",
-    "Dropout",
-    "Flatten",
-    "Gemm",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "Identity",
-    "LRN",
-    "LeakyRelu",
-    "MatMul",
-    "MaxPool",
-    "Mul",
-    "PRelu",
-    "Pad",
-    "Relu",
-    "Reshape",
-    "Shape",
-    "Sigmoid",
-    "Softmax",
-    "Squeeze",
-    "Sub",
-    "Tanh",
-    "Transpose",
-    "Unsqueeze",
-)
-"""ONNX ops the importer maps onto layer specs (any op whose inputs are all constants is folded, whatever
-it is)."""
 
 _FLOAT_TYPES = {1, 10, 11, 16}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
@@ -138,6 +101,23 @@ def load_onnx(model, name: str | None = None) -> Network:
             raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         name = name or path.stem
     return _Importer(proto, name or proto.graph.name or "onnx-model", source).run()
+
+
+_HANDLERS: dict[str, Callable] = {}
+
+
+def onnx_handler(op_type: str):
+    """Register the decorated ``_Importer`` method as the handler of ONNX op ``op_type`` (default domain):
+    ``handler(importer, node, index)`` turns one node into layer specs, aliases or constants."""
+
+    def register(method):
+        if op_type in _HANDLERS:
+            raise RuntimeError(f"ONNX op {op_type!r} has two handlers: {_HANDLERS[op_type].__name__} and "
+                               f"{method.__name__}")
+        _HANDLERS[op_type] = method
+        return method
+
+    return register
 
 
 class _Importer:
@@ -314,14 +294,14 @@ class _Importer:
             if all(self.is_const(t) for t in node.input) and node.op_type not in ("Shape",):
                 self.fold(node)
                 continue
-            handler = getattr(self, f"op_{node.op_type}", None)
+            handler = _HANDLERS.get(node.op_type)
             if handler is None:
                 raise self.err(
                     node,
                     f"unsupported ONNX op {node.op_type!r}; supported ops: "
                     f"{', '.join(SUPPORTED_OPS)} (and any op on constants only)",
                 )
-            handler(node, index)
+            handler(self, node, index)
         outputs = []
         for o in g.output:
             t = self.resolve(o.name)
@@ -392,6 +372,7 @@ class _Importer:
             self.consts[o] = np.asarray(v)
 
     # ------------------------------------------------------------------ op handlers
+    @onnx_handler("Shape")
     def op_Shape(self, node, index):
         x = self.dyn(node)
         full = np.array((self.batch,) + self.shapes[x], dtype=np.int64)
@@ -402,9 +383,11 @@ class _Importer:
     def _alias(self, node):
         self.alias[node.output[0]] = self.dyn(node)
 
+    @onnx_handler("Identity")
     def op_Identity(self, node, index):
         self._alias(node)
 
+    @onnx_handler("Dropout")
     def op_Dropout(self, node, index):
         if len(node.output) > 1 and node.output[1] and self.uses.get(node.output[1]):
             raise self.err(node, "the dropout mask output is used (training graph)")
@@ -412,6 +395,7 @@ class _Importer:
             raise self.err(node, "training_mode=True")
         self._alias(node)
 
+    @onnx_handler("Cast")
     def op_Cast(self, node, index):
         to = self.attrs(node).get("to")
         if to not in (1, 11):
@@ -451,6 +435,7 @@ class _Importer:
             end.append(total - lo)
         return (begin[0], begin[1], end[0], end[1])
 
+    @onnx_handler("Conv")
     def op_Conv(self, node, index):
         x = self.dyn(node)
         self._spatial(node, x, "convolutions")
@@ -480,6 +465,7 @@ class _Importer:
         params = {"weight": w, **({"bias": np.asarray(b).reshape(-1)} if b is not None else {})}
         self.add_layer(layer, params)
 
+    @onnx_handler("ConvTranspose")
     def op_ConvTranspose(self, node, index):
         x = self.dyn(node)
         self._spatial(node, x, "transposed convolutions")
@@ -536,6 +522,7 @@ class _Importer:
         params = {"weight": w, **({"bias": np.asarray(b).reshape(-1)} if b is not None else {})}
         self.add_layer(layer, params)
 
+    @onnx_handler("Gemm")
     def op_Gemm(self, node, index):
         x = self.dyn(node)
         a = self.attrs(node)
@@ -569,6 +556,7 @@ class _Importer:
         )
         self.add_layer(layer, params)
 
+    @onnx_handler("MatMul")
     def op_MatMul(self, node, index):
         if self.is_const(node.input[0]):
             raise self.err(node, "constant @ tensor is not supported (only tensor @ constant weight)")
@@ -631,9 +619,11 @@ class _Importer:
         )
         self.add_layer(layer)
 
+    @onnx_handler("MaxPool")
     def op_MaxPool(self, node, index):
         self._pool(node, index, "max")
 
+    @onnx_handler("AveragePool")
     def op_AveragePool(self, node, index):
         self._pool(node, index, "avg")
 
@@ -650,9 +640,11 @@ class _Importer:
             )
         )
 
+    @onnx_handler("GlobalAveragePool")
     def op_GlobalAveragePool(self, node, index):
         self._global_pool(node, index, "avg")
 
+    @onnx_handler("GlobalMaxPool")
     def op_GlobalMaxPool(self, node, index):
         self._global_pool(node, index, "max")
 
@@ -664,18 +656,23 @@ class _Importer:
             )
         )
 
+    @onnx_handler("Relu")
     def op_Relu(self, node, index):
         self._act(node, index, "relu")
 
+    @onnx_handler("LeakyRelu")
     def op_LeakyRelu(self, node, index):
         self._act(node, index, "leaky_relu", alpha=self.attrs(node).get("alpha", 0.01))
 
+    @onnx_handler("Sigmoid")
     def op_Sigmoid(self, node, index):
         self._act(node, index, "sigmoid")
 
+    @onnx_handler("Tanh")
     def op_Tanh(self, node, index):
         self._act(node, index, "tanh")
 
+    @onnx_handler("Clip")
     def op_Clip(self, node, index):
         if self.opset < 11:
             a = self.attrs(node)
@@ -685,6 +682,7 @@ class _Importer:
             hi = float(self.const(node, node.input[2])) if len(node.input) > 2 and node.input[2] else None
         self._act(node, index, "clip", low=lo, high=hi)
 
+    @onnx_handler("PRelu")
     def op_PRelu(self, node, index):
         x = self.dyn(node)
         slope = self.per_sample_const(node, self.const(node, node.input[1]), self.full_rank(x))
@@ -692,6 +690,7 @@ class _Importer:
             PRelu(name=self.layer_name(node, index), inputs=(x,), outputs=(node.output[0],)), {"slope": slope}
         )
 
+    @onnx_handler("LRN")
     def op_LRN(self, node, index):
         x = self.dyn(node)
         a = self.attrs(node)
@@ -707,6 +706,7 @@ class _Importer:
             )
         )
 
+    @onnx_handler("BatchNormalization")
     def op_BatchNormalization(self, node, index):
         x = self.dyn(node)
         if any(o and self.uses.get(o) for o in node.output[1:]):
@@ -798,18 +798,23 @@ class _Importer:
         self.shapes[out] = self.shapes.pop(x)
         return True
 
+    @onnx_handler("Add")
     def op_Add(self, node, index):
         self._binary(node, index, "add")
 
+    @onnx_handler("Sub")
     def op_Sub(self, node, index):
         self._binary(node, index, "sub")
 
+    @onnx_handler("Mul")
     def op_Mul(self, node, index):
         self._binary(node, index, "mul")
 
+    @onnx_handler("Div")
     def op_Div(self, node, index):
         self._binary(node, index, "div")
 
+    @onnx_handler("Concat")
     def op_Concat(self, node, index):
         if any(self.is_const(t) for t in node.input):
             raise self.err(node, "concatenating a constant with network tensors is not supported")
@@ -819,6 +824,7 @@ class _Importer:
             Concat(name=self.layer_name(node, index), inputs=xs, outputs=(node.output[0],), axis=axis)
         )
 
+    @onnx_handler("Flatten")
     def op_Flatten(self, node, index):
         x = self.dyn(node)
         rank = self.full_rank(x)
@@ -839,6 +845,7 @@ class _Importer:
             Reshape(name=self.layer_name(node, index), inputs=(x,), outputs=(node.output[0],), shape=target)
         )
 
+    @onnx_handler("Reshape")
     def op_Reshape(self, node, index):
         x = self.dyn(node)
         if self.opset < 5:  # pragma: no cover - below MIN_OPSET
@@ -865,6 +872,7 @@ class _Importer:
         a = self.attrs(node).get(name)
         return None if a is None else [int(v) for v in a]
 
+    @onnx_handler("Squeeze")
     def op_Squeeze(self, node, index):
         x = self.dyn(node)
         in_full = (self.batch,) + self.shapes[x]
@@ -878,6 +886,7 @@ class _Importer:
             raise self.err(node, f"squeezes axes {axes} of shape {in_full} that are not 1")
         self._reshape_to(node, index, x, tuple(d for i, d in enumerate(in_full) if i not in axes))
 
+    @onnx_handler("Unsqueeze")
     def op_Unsqueeze(self, node, index):
         x = self.dyn(node)
         in_full = (self.batch,) + self.shapes[x]
@@ -893,6 +902,7 @@ class _Importer:
             out.insert(a, 1)
         self._reshape_to(node, index, x, tuple(out))
 
+    @onnx_handler("Transpose")
     def op_Transpose(self, node, index):
         x = self.dyn(node)
         rank = self.full_rank(x)
@@ -906,6 +916,7 @@ class _Importer:
             Transpose(name=self.layer_name(node, index), inputs=(x,), outputs=(node.output[0],), perm=perm)
         )
 
+    @onnx_handler("Pad")
     def op_Pad(self, node, index):
         x = self.dyn(node)
         a = self.attrs(node)
@@ -947,6 +958,7 @@ class _Importer:
             )
         )
 
+    @onnx_handler("Softmax")
     def op_Softmax(self, node, index):
         x = self.dyn(node)
         rank = self.full_rank(x)
@@ -962,3 +974,8 @@ class _Importer:
                 flatten=flatten,
             )
         )
+
+
+SUPPORTED_OPS = tuple(sorted({*_HANDLERS, "Constant"}))
+"""ONNX ops the importer maps onto layer specs (each has a handler registered with ``onnx_handler``; Constant is
+folded, as is any op whose inputs are all constants, whatever it is)."""

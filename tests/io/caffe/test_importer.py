@@ -303,6 +303,20 @@ def test_errors_name_file_and_layer(tmp_path, body, match):
     assert str(proto) in str(exc.value)
 
 
+def test_every_supported_layer_type_has_one_handler():
+    """The dispatch table covers the layer types the importer has always read, and the error lists them."""
+    from ristretto_sim.io.caffe.importer import SUPPORTED_TYPES
+
+    assert set(SUPPORTED_TYPES) == {
+        "Convolution", "ConvolutionRistretto", "Deconvolution", "DeconvolutionRistretto", "InnerProduct",
+        "FcRistretto", "LRN", "LRNRistretto", "Data", "Input", "MemoryData", "ImageData", "DummyData", "HDF5Data",
+        "WindowData", "Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "HingeLoss",
+        "MultinomialLogisticLoss", "InfogainLoss", "ContrastiveLoss", "Silence", "Split", "Dropout", "Pooling",
+        "ReLU", "Sigmoid", "TanH", "Concat", "Eltwise", "Flatten", "Softmax", "BatchNorm", "Scale", "Bias",
+        "PReLU", "Power", "Reshape"}
+    assert list(SUPPORTED_TYPES) == sorted(SUPPORTED_TYPES)
+
+
 def test_file_level_errors(tmp_path):
     with pytest.raises(ModelError, match="cannot read"):
         load_caffe(tmp_path / "missing.prototxt")

@@ -343,6 +343,15 @@ def test_errors_name_op_node_and_supported_list(tmp_path):
     assert "Conv" in SUPPORTED_OPS
 
 
+def test_every_supported_op_has_one_handler():
+    """The dispatch table covers the ops the importer has always read; the error message lists them sorted."""
+    assert SUPPORTED_OPS == (
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "ConvTranspose",
+        "Div", "Dropout", "Flatten", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LRN", "LeakyRelu",
+        "MatMul", "MaxPool", "Mul", "PRelu", "Pad", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax", "Squeeze",
+        "Sub", "Tanh", "Transpose", "Unsqueeze")
+
+
 def test_constant_subgraph_of_any_op_is_folded():
     nodes = [
         helper.make_node("Range", ["s", "l", "d"], ["r"]),
