@@ -45,7 +45,8 @@ def _db(v: float) -> str:
 
 def run(args) -> int:
     from ristretto_sim import load_model
-    from ristretto_sim.cli.commands.score import data_spec, load_plan_arg, parse_mean, progress_bar
+    from ristretto_sim.cli.modelargs import data_spec, load_plan_arg, parse_mean
+    from ristretto_sim.cli.progress import progress_bar
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.runtime.compare import compare_modes, plot_comparison

@@ -33,7 +33,7 @@ def run(args) -> int:
     import time
 
     from ristretto_sim import load_model, score
-    from ristretto_sim.cli.commands.quantize import report_lines
+    from ristretto_sim.cli.quantize_report import report_lines
     from ristretto_sim.errors import DataError, PlanError
     from ristretto_sim.hw import datapath_for, load_accelerator, simulate
     from ristretto_sim.hw.network import layers_from_network

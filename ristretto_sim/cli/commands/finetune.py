@@ -85,7 +85,7 @@ def train_transform(args):
 
 
 def _dataset(network, spec, split, what):
-    from ristretto_sim.cli.commands.score import data_spec
+    from ristretto_sim.cli.modelargs import data_spec
     from ristretto_sim.data import load_dataset
 
     spec = data_spec(network, spec)
