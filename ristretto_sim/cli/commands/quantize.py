@@ -154,7 +154,7 @@ class _Bar:
 
 
 def run(args) -> int:
-    from ristretto_sim.search import TrimmingMode, quantize
+    from ristretto_sim.search import TrimmingMode, load_for_search, quantize
 
     if args.model is None:
         raise ValueError("--model is required (a Caffe prototxt with --weights, an ONNX file or a bundled name)")
@@ -173,13 +173,15 @@ def run(args) -> int:
     for path in (plan_path, proto_path):
         if path is not None:
             check_writable(path)
+    # loaded once: the search, the preprocessing flags and the prototxt output all use this network
+    loaded = load_for_search(args.model, args.weights, mode=args.mode)
+    network = loaded.network
     if proto_path is not None and not _is_prototxt(args.model):
         # fail before the search, not after it: the network must have a Caffe form
-        from ristretto_sim import load_model
         from ristretto_sim.io.caffe.exporter import network_prototxt
 
         try:
-            network_prototxt(load_model(args.model, args.weights))
+            network_prototxt(network)
         except ValueError as exc:
             raise ValueError(f"--model_quantized {proto_path}: {exc}; write a .yaml plan instead") from None
     if args.gpu is not None:
@@ -193,16 +195,14 @@ def run(args) -> int:
     preprocess = None
     if args.input_scale is not None or args.input_mean is not None:
         # the flags replace the scored model's own scale/mean, keeping its crop and mirror
-        from ristretto_sim import load_model
         from ristretto_sim.data.preprocess import override
 
-        preprocess = override(load_model(args.model, args.weights).preprocess, scale=args.input_scale,
-                              mean=parse_mean(args.input_mean))
+        preprocess = override(network.preprocess, scale=args.input_scale, mean=parse_mean(args.input_mean))
     show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty() and not args.json)
     bar = _Bar(show)
     try:
         result = quantize(
-            args.model, args.data, weights=args.weights, split=args.split, calibration_data=args.calibration_data,
+            loaded, args.data, split=args.split, calibration_data=args.calibration_data,
             calibration_split=args.calibration_split, iterations=args.iterations, batch_size=args.batch_size,
             calibration_batches=args.calibration_batches, calibration_batch_size=args.calibration_batch_size,
             trimming_mode=trimming, margin=args.error_margin, mode=args.mode, cpu_compat=args.cpu_compat,
@@ -216,7 +216,7 @@ def run(args) -> int:
         raise
     finally:
         bar.close()
-    written = write_outputs(result, args, plan_path, proto_path)
+    written = write_outputs(result, args, plan_path, proto_path, network)
     if args.json:
         d = result.as_json()
         d["outputs"] = {k: str(v) for k, v in written.items()}
@@ -237,8 +237,9 @@ def _is_prototxt(model) -> bool:
     return p.suffix.lower() in (".prototxt", ".pbtxt") and p.is_file()
 
 
-def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None) -> dict:
-    """Write the plan, the prototxt and the plot; return ``{what: path}``."""
+def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None, network) -> dict:
+    """Write the plan, the prototxt (from the model's prototxt, else from ``network``) and the plot; return
+    ``{what: path}``."""
     written = {}
     if plan_path is not None:
         result.final_plan.save(plan_path)
@@ -250,9 +251,7 @@ def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None)
         if _is_prototxt(args.model):
             write_ristretto_prototxt(result.final_plan, proto_path, source=model)
         else:
-            from ristretto_sim import load_model
-
-            write_ristretto_prototxt(result.final_plan, proto_path, network=load_model(args.model, args.weights))
+            write_ristretto_prototxt(result.final_plan, proto_path, network=network)
         written["Ristretto prototxt"] = proto_path
     if args.plot:
         from ristretto_sim.search.plot import plot_result

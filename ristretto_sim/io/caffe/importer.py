@@ -992,9 +992,19 @@ def load_caffe_model(prototxt, weights=None, *, phase: str = "TEST", level: int 
         Unreadable or malformed files, unsupported layers, missing weights or inconsistent shapes; the message
         names the file and the layer.
     """
-    phase = str(phase).upper()
-    if phase not in ("TEST", "TRAIN"):
-        raise ValueError(f"phase={phase!r} must be 'TEST' or 'TRAIN'")
+    return load_caffe_phases(prototxt, weights, phases=(phase,), level=level, stages=stages,
+                             input_shape=input_shape, structure_only=structure_only)[str(phase).upper()]
+
+
+def load_caffe_phases(prototxt, weights=None, *, phases: Sequence[str] = PHASES, level: int = 0,
+                      stages: Sequence[str] = (), input_shape: Sequence[int] | None = None,
+                      structure_only: bool = False) -> dict[str, CaffeModel]:
+    """``{phase: CaffeModel}``: the network of each of ``phases`` (``"TEST"``, ``"TRAIN"``), reading the prototxt
+    and the caffemodel once (the other parameters as for ``load_caffe_model``)."""
+    phases = tuple(str(p).upper() for p in phases)
+    for phase in phases:
+        if phase not in ("TEST", "TRAIN"):
+            raise ValueError(f"phase={phase!r} must be 'TEST' or 'TRAIN'")
     if isinstance(stages, str):
         raise TypeError("stages must be a sequence of stage names, not one string")
     if input_shape is not None:
@@ -1005,8 +1015,9 @@ def load_caffe_model(prototxt, weights=None, *, phase: str = "TEST", level: int 
     net = read_prototxt(path)
     wpath = None if weights is None else Path(os.fspath(weights))
     wnet = None if wpath is None else read_caffemodel(wpath)
-    return _Importer(path, net, wnet, wpath, phase=phase, level=int(level), stages=stages,
-                     input_shape=input_shape, structure_only=structure_only).run()
+    return {phase: _Importer(path, net, wnet, wpath, phase=phase, level=int(level), stages=stages,
+                             input_shape=input_shape, structure_only=structure_only).run()
+            for phase in dict.fromkeys(phases)}
 
 
 def load_caffe(prototxt, weights=None, **kwargs) -> Network:
