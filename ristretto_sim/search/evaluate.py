@@ -3,7 +3,7 @@
 ``Evaluator`` holds the scoring images (already preprocessed), their labels and the arithmetic, and returns an
 ``Evaluation`` per plan: the score (mean over batches of the per-batch top-k accuracy, as Caffe's
 ``test_score[0] / iterations``, with its float32 arithmetic), per-layer overflow counts, and the time taken.
-Runs reuse unchanged prefixes (``graph.ristretto_exec.PlanExecutor``).
+Runs reuse unchanged prefixes (``runtime.ristretto_exec.PlanExecutor``).
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ def collect_statistics(
         Calibration images after preprocessing, in file order.
     batch_size : int
         Images per forward pass (Caffe: the TRAIN batch size).
-    inplace : sequence of graph.caffe_import.InPlace
+    inplace : sequence of io.caffe.importer.InPlace
         In-place writes to honour (module docstring); empty for the clean statistics.
     seed : int
         Seed of the TRAIN-phase Dropout masks.

@@ -91,7 +91,7 @@ def test_sweeps_follow_the_stop_rule(result):
 
 
 def test_every_accuracy_is_what_ristrettos_quantizers_give(result, lenet):
-    """The combined net rescored with the graph runner (which calls formats.ristretto_fixed_point directly)."""
+    """The combined net rescored with ``runtime.runner`` (which calls formats.ristretto_fixed_point directly)."""
     net = lenet.network
     ds_x = net.preprocess(mnist_images(400))
     from ristretto_sim.data import load_idx

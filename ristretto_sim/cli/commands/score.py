@@ -55,7 +55,7 @@ def add_arguments(p):
 
 
 def dfp_plan(network, args):
-    """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``graph.calibrate``)."""
+    """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``runtime.calibrate``)."""
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.errors import DataError

@@ -1,6 +1,6 @@
 """Caffe importer: prototxt (+ caffemodel) -> ``Network``, with Ristretto's quantization read alongside.
 
-Pure Python: the prototxt is parsed by ``caffe_text``, the caffemodel decoded by ``caffe_wire``; neither Caffe
+Pure Python: the prototxt is parsed by ``text``, the caffemodel decoded by ``wire``; neither Caffe
 nor the protobuf package is needed. Both the current ``layer`` (field 100) and the V1 ``layers`` (field 2)
 formats are read, in the prototxt and in the caffemodel; blobs may carry a ``shape`` or the legacy
 num/channels/height/width.
@@ -38,7 +38,7 @@ layer writes a new tensor named after the layer, ``Network.source_names`` maps i
 whole forward pass, so they see the last in-place writer).
 
 Ristretto layer types carry a ``quantization_param`` that is read into ``CaffeModel.quantization``
-(``caffe_quant``); on any other layer type it is ignored, as Ristretto's Caffe ignores it. Every error is a
+(``quantization``); on any other layer type it is ignored, as Ristretto's Caffe ignores it. Every error is a
 ``ModelError`` naming the file, the layer and, for a prototxt, the line.
 """
 
@@ -127,7 +127,7 @@ class CaffeModel:
     network : Network
         The imported network (single-assignment form).
     quantization : mapping
-        ``{layer_name: RistrettoQuant}`` for each Ristretto layer (``caffe_quant``), in network order.
+        ``{layer_name: RistrettoQuant}`` for each Ristretto layer (``quantization``), in network order.
     inplace : tuple of InPlace
         Every in-place write in the prototxt, in execution order.
     aliases : mapping

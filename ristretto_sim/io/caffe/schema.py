@@ -7,7 +7,7 @@
 listed here (fillers, solver settings, data sources of unsupported layers) are skipped by the binary decoder
 and kept untyped by the text parser.
 
-Both the binary decoder (``caffe_wire``) and the text parser (``caffe_text``) produce ``Message`` objects,
+Both the binary decoder (``wire``) and the text parser (``text``) produce ``Message`` objects,
 so the importer reads a prototxt and a caffemodel the same way. Field numbers follow
 ``src/caffe/proto/caffe.proto`` of pmgysel/caffe (``quantization_param = 148``, Ristretto's
 ``QuantizationParameter`` fields 1..12).

@@ -1,10 +1,10 @@
-"""Protobuf text format (``.prototxt``) parsing into ``caffe_schema.Message`` objects, pure Python.
+"""Protobuf text format (``.prototxt``) parsing into ``schema.Message`` objects, pure Python.
 
 Grammar (the subset ``protoc`` and Caffe's ``WriteProtoToTextFile`` produce, plus common hand-written forms):
 ``field: scalar``, ``field: [a, b, ...]``, ``field { ... }``, ``field: { ... }`` and ``field < ... >``;
 ``#`` comments; optional ``,``/``;`` separators; scalars are numbers (``1``, ``-3``, ``1e-4``, ``0x1F``,
 ``inf``, ``nan``), identifiers (enum names, ``true``/``false``) and quoted strings with C escapes (adjacent
-strings concatenate). Known fields are typed by ``caffe_schema``; unknown ones are kept as parsed (numbers
+strings concatenate). Known fields are typed by ``schema``; unknown ones are kept as parsed (numbers
 stay strings) so foreign extensions do not fail. Every error names the file and line.
 """
 

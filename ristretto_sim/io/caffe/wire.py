@@ -2,7 +2,7 @@
 
 The wire format is a sequence of (tag, value) pairs, ``tag = field_number << 3 | wire_type``: 0 varint, 1
 fixed64, 2 length-delimited (strings, bytes, sub-messages, packed repeated scalars), 5 fixed32. Fields are
-typed by ``caffe_schema.MESSAGES``; unknown fields are skipped by wire type, so newer or forked
+typed by ``schema.MESSAGES``; unknown fields are skipped by wire type, so newer or forked
 ``caffe.proto`` files still decode. Repeated numeric fields may be packed (one length-delimited run, the
 proto3-style encoding Caffe uses for ``BlobProto.data``) or unpacked (one tag per element, as very old
 caffemodels store floats); long unpacked float runs are decoded with NumPy, not per element.
@@ -50,7 +50,7 @@ def _packed_varints(buf: bytes, start: int, end: int) -> list[int]:
 
 
 def decode_message(buf: bytes, type_name: str, start: int = 0, end: int | None = None) -> Message:
-    """Decode ``buf[start:end]`` as a message of type ``type_name`` (see ``caffe_schema.MESSAGES``).
+    """Decode ``buf[start:end]`` as a message of type ``type_name`` (see ``schema.MESSAGES``).
 
     Raises
     ------

@@ -2,7 +2,7 @@
 
 ``c_header(packed, prefix="lenet")`` returns the text of a self-contained C99 header: every tensor of a
 ``PackedWeights`` as a ``static const uint8_t`` array holding exactly the bitstream of the packed weights file
-(``graph.packed_weights``: LSB-first, byte-aligned per tensor, row-major), followed by 8 zero bytes so the decode
+(``io.weights.packed``: LSB-first, byte-aligned per tensor, row-major), followed by 8 zero bytes so the decode
 macro may read a whole 64-bit window, plus its shape, width, format text and an ``rsw_tensor`` descriptor; and the
 decode macros::
 

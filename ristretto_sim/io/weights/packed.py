@@ -2,7 +2,7 @@
 
 What Ristretto's users asked for (``reference/ristretto.md`` section 8): the integer codes a fixed-point accelerator
 loads, in a small file, instead of float shadow weights. ``save_packed(path, tensors)`` writes the codes of
-``graph.quantized_weights.quantized_tensors(network, plan)``; ``load_packed(path)`` reads them back, and
+``io.weights.quantized.quantized_tensors(network, plan)``; ``load_packed(path)`` reads them back, and
 ``load_packed(path).decode()`` gives, bit for bit, the values the emulator computes with.
 
 File layout (version 1; all multi-byte integers little-endian)::
@@ -205,7 +205,7 @@ class PackedWeights:
 
 
 def pack_network(network, plan, *, mode=None, rng=None) -> PackedWeights:
-    """``PackedWeights`` of a network's planned layers (see ``graph.quantized_weights.quantized_tensors``)."""
+    """``PackedWeights`` of a network's planned layers (see ``io.weights.quantized.quantized_tensors``)."""
     from ristretto_sim.emulator import Mode
 
     mode = plan.mode if mode is None else Mode.coerce(mode, "mode")
