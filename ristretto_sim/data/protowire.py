@@ -2,7 +2,7 @@
 
 The wire format is a sequence of (tag, value) pairs, ``tag = field_number << 3 | wire_type``: 0 varint, 1
 fixed64, 2 length-delimited (strings, bytes, sub-messages, packed repeated scalars), 5 fixed32. These helpers
-serve both the Caffe ``NetParameter`` decoder (``graph.caffe_wire``) and the ``Datum`` records of LMDB sources
+serve both the Caffe ``NetParameter`` decoder (``io.caffe.wire``) and the ``Datum`` records of LMDB sources
 (``data.lmdb_source``); they live here, in the lowest layer that reads protobuf, so neither duplicates them.
 """
 

@@ -1,12 +1,9 @@
-"""Network structure: layer specs, ``Network``, ``QuantPlan``, importers/exporters, running a network.
+"""The network IR: layer specs, ``Network``, ``QuantPlan`` (no file formats, no execution).
 
-Modules: ``layers`` (frozen layer specs), ``network`` (``Network``, ``TensorSpec``, ``Layout``), ``plan``
-(``QuantPlan``, ``LayerPlan`` and the plan YAML file), ``onnx_import`` (``load_onnx``), ``onnx_export``
-(``Network.to_onnx``), ``kernels`` (NumPy kernels), ``float_runner`` (float32 execution), ``runner``
-(``run_network``: float, exact and ristretto modes with per-layer records), ``calibrate`` (a first dynamic
-fixed point plan), ``scoring`` (top-1/top-5/PSNR), ``compare`` (float vs ristretto vs exact per layer); the
-Caffe importer lives in ``caffe_import``. ``QuantPlan``, ``LayerPlan``, ``load_onnx`` and ``run_network`` are
-also importable from here (lazily, so importing the layer specs stays light).
+Modules: ``layers`` (frozen layer specs: shapes and parameters, no arithmetic), ``network`` (``Network``,
+``TensorSpec``, ``Layout``), ``plan`` (``QuantPlan``, ``LayerPlan`` and the plan YAML file). Reading and writing
+model files is ``ristretto_sim.io``; running a network is ``ristretto_sim.runtime``. ``QuantPlan`` and
+``LayerPlan`` are also importable from here (lazily, so importing the layer specs stays light).
 """
 
 from ristretto_sim.graph.layers import (
@@ -38,8 +35,6 @@ from ristretto_sim.graph.network import Folding, LayerInfo, Layout, Network, Ten
 _LAZY = {
     "QuantPlan": "ristretto_sim.graph.plan",
     "LayerPlan": "ristretto_sim.graph.plan",
-    "load_onnx": "ristretto_sim.graph.onnx_import",
-    "run_network": "ristretto_sim.graph.runner",
 }
 
 
@@ -81,6 +76,4 @@ __all__ = [
     "Softmax",
     "TensorSpec",
     "Transpose",
-    "load_onnx",
-    "run_network",
 ]

@@ -120,7 +120,7 @@ class Network:
         ``"classification"`` (scored by top-1/top-5) or ``"reconstruction"`` (scored by PSNR).
     metadata : mapping of str to str
         Free-form model properties from the file (ONNX ``metadata_props``, e.g. ``"dataset": "mnist"``),
-        written back by ``to_onnx``.
+        written back by ``io.onnx.exporter.to_onnx``.
 
     Raises
     ------
@@ -351,12 +351,6 @@ class Network:
         kw["source_names"] = dict(self.source_names)
         kw.update(changes)
         return Network(**kw)
-
-    def to_onnx(self, path=None, *, opset: int = 13, batch: int | None = None):
-        """Export as an ONNX ``ModelProto`` (and save it to ``path`` if given); see ``graph.onnx_export``."""
-        from ristretto_sim.graph.onnx_export import to_onnx
-
-        return to_onnx(self, path, opset=opset, batch=batch)
 
     def __repr__(self) -> str:
         return (

@@ -13,7 +13,7 @@ from ristretto_sim.search.evaluate import Evaluation, Evaluator
 from ristretto_sim.search.modes import FALLBACK_BITS, RISTRETTO_WIDTHS, Granularity, Group, TrimmingMode
 from ristretto_sim.search.plans import PlanOptions
 from ristretto_sim.search.result import Extension, QuantizeResult, Step
-from ristretto_sim.search.session import quantize
+from ristretto_sim.search.session import SearchModel, load_for_search, quantize
 from ristretto_sim.search.statistics import LayerRange, RangeStatistics, collect_statistics
 from ristretto_sim.search.store import ResumeState, ScoreStore
 from ristretto_sim.search.sweep import SweepResult, passes, run_sweep
@@ -34,10 +34,12 @@ __all__ = [
     "RangeStatistics",
     "ResumeState",
     "ScoreStore",
+    "SearchModel",
     "Step",
     "SweepResult",
     "TrimmingMode",
     "collect_statistics",
+    "load_for_search",
     "passes",
     "quantize",
     "run_sweep",

@@ -3,7 +3,7 @@
 ``Evaluator`` holds the scoring images (already preprocessed), their labels and the arithmetic, and returns an
 ``Evaluation`` per plan: the score (mean over batches of the per-batch top-k accuracy, as Caffe's
 ``test_score[0] / iterations``, with its float32 arithmetic), per-layer overflow counts, and the time taken.
-Runs reuse unchanged prefixes (``graph.ristretto_exec.PlanExecutor``).
+Runs reuse unchanged prefixes (``runtime.ristretto_exec.PlanExecutor``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.graph.ristretto_exec import PlanExecutor
+from ristretto_sim.runtime.ristretto_exec import PlanExecutor
 
 
 @dataclass(frozen=True)

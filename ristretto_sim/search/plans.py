@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from ristretto_sim.emulator import Mode
 from ristretto_sim.emulator.accumulator import MAX_ACCUMULATOR_BITS
 from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding
-from ristretto_sim.graph.calibrate import no_overflow_accumulator, reduction_length
 from ristretto_sim.graph.layers import Conv, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+from ristretto_sim.runtime.calibrate import no_overflow_accumulator, reduction_length
 from ristretto_sim.search.modes import Group
 from ristretto_sim.search.statistics import RangeStatistics
 

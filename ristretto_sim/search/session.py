@@ -29,7 +29,8 @@ changed.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ristretto_sim.data import Dataset, Preprocessing, load_dataset
@@ -40,7 +41,7 @@ from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
-from ristretto_sim.graph.scoring import resolve_preprocess
+from ristretto_sim.runtime.scoring import resolve_preprocess
 from ristretto_sim.search.evaluate import Evaluator
 from ristretto_sim.search.fingerprint import images_digest, preprocess_digest, run_key
 from ristretto_sim.search.modes import RISTRETTO_WIDTHS, TrimmingMode
@@ -58,29 +59,65 @@ def _is_caffe(model) -> bool:
     return isinstance(model, (str, Path)) and Path(model).suffix.lower() in (".prototxt", ".pbtxt")
 
 
-def load_for_search(model, weights=None, *, mode=Mode.RISTRETTO):
-    """``(network, stats_network, inplace, heads, sources)``: the scored net, the net the statistics pass runs
-    (Caffe in ristretto mode: the TRAIN phase), its in-place writes, the Caffe heads and the prototxt's data
-    layers per phase (``{"TRAIN": DataSource, "TEST": DataSource}``, empty for other models)."""
+@dataclass(frozen=True)
+class SearchModel:
+    """A model loaded once for ``quantize`` (``load_for_search``), so a caller that needs the network too (the
+    CLI: its preprocessing, its Caffe form) does not load it again.
+
+    Parameters
+    ----------
+    model, weights
+        The model and weights as given (path, bundled name or ``Network``); they key the resume state.
+    mode : Mode
+        The arithmetic it was loaded for (a Caffe model's statistics net depends on it).
+    network : Network
+        The scored net (a Caffe prototxt's TEST phase).
+    stats_network : Network
+        The net the statistics pass runs (Caffe in ristretto mode: the TRAIN phase).
+    inplace : tuple
+        The statistics net's in-place writes (``io.caffe.importer.InPlace``).
+    heads : tuple
+        The Caffe heads (Accuracy and loss layers) of the scored net.
+    sources : mapping
+        The prototxt's data layers per phase (``{"TRAIN": DataSource, "TEST": DataSource}``; empty for other
+        models).
+    """
+
+    model: object
+    weights: object
+    mode: Mode
+    network: Network
+    stats_network: Network
+    inplace: tuple = ()
+    heads: tuple = ()
+    sources: Mapping[str, DataSource] = field(default_factory=dict)
+
+
+def load_for_search(model, weights=None, *, mode=Mode.RISTRETTO) -> SearchModel:
+    """Load ``model`` (a Caffe prototxt with ``weights``, an ONNX file, a bundled name or a ``Network``) as
+    ``quantize`` needs it in ``mode`` (``SearchModel``)."""
     mode = Mode.coerce(mode, "mode")
     if isinstance(model, Network):
-        return model, model, (), (), {}
+        return SearchModel(model, weights, mode, model, model)
     if _is_caffe(model):
-        from ristretto_sim.graph.caffe_import import data_sources, load_caffe_model
+        from ristretto_sim.io.caffe.importer import data_sources, load_caffe_phases
 
         if weights is None:
             raise ModelError(f"{model}: a Caffe prototxt needs --weights (the .caffemodel) to be quantized")
-        test = load_caffe_model(model, weights, phase="TEST")
+        # the files are read once; ristretto mode also builds the TRAIN-phase net for the statistics pass
+        nets = load_caffe_phases(model, weights, phases=("TEST", "TRAIN") if mode is Mode.RISTRETTO else ("TEST",))
+        test = nets["TEST"]
         if mode is Mode.RISTRETTO:
-            train = load_caffe_model(model, weights, phase="TRAIN")
+            train = nets["TRAIN"]
             stats_net, inplace = train.network, train.inplace
         else:
             stats_net, inplace = test.network, ()
-        return test.network, stats_net, inplace, test.heads, data_sources(model)
-    from ristretto_sim import load_model
+        return SearchModel(model, weights, mode, test.network, stats_net, tuple(inplace), tuple(test.heads),
+                           data_sources(model))
+    from ristretto_sim.io.model import load_model
 
     net = load_model(model, weights)
-    return net, net, (), (), {}
+    return SearchModel(model, weights, mode, net, net)
 
 
 def score_target(network: Network, heads, score_output: str | None) -> tuple[str, int, str]:
@@ -163,8 +200,9 @@ def quantize(
 
     Parameters
     ----------
-    model : str, os.PathLike or Network
-        Caffe prototxt (with ``weights``), ONNX file or bundled model name.
+    model : str, os.PathLike, Network or SearchModel
+        Caffe prototxt (with ``weights``), ONNX file or bundled model name; or the model already loaded by
+        ``load_for_search`` for the same ``mode`` (then ``weights`` is the one it was loaded with).
     data : str, os.PathLike, Dataset or None
         Scoring data (``load_dataset`` spec); ``split`` selects its split. None: the LMDB source of a Caffe
         prototxt's TEST-phase Data layer (module docstring).
@@ -210,7 +248,18 @@ def quantize(
     if cpu_compat and mode is not Mode.RISTRETTO:
         raise ValueError("cpu_compat reproduces Ristretto's CPU code: it needs mode 'ristretto'")
     options = PlanOptions(mode=mode, acc_bits=acc_bits, bias_at_accumulator=bias_at_accumulator)
-    network, stats_net, inplace, heads, sources = load_for_search(model, weights, mode=mode)
+    if isinstance(model, SearchModel):
+        loaded = model
+        if weights is not None and weights != loaded.weights:
+            raise ValueError(f"weights={weights!r}: the model was loaded with weights={loaded.weights!r}")
+        if loaded.mode is not mode and _is_caffe(loaded.model):
+            raise ValueError(f"the model was loaded for mode {loaded.mode.value!r} (its statistics net depends on "
+                             f"the mode); load it for mode {mode.value!r}")
+        model, weights = loaded.model, loaded.weights
+    else:
+        loaded = load_for_search(model, weights, mode=mode)
+    network, stats_net, inplace, heads, sources = (loaded.network, loaded.stats_network, loaded.inplace,
+                                                   loaded.heads, loaded.sources)
     if network.task != "classification":
         raise ModelError(f"model {network.name!r} is a {network.task} model; quantize scores classifiers (top-1 of "
                          "the first Accuracy layer or of --score-output)")

@@ -24,10 +24,10 @@ import numpy as np
 
 from ristretto_sim.errors import DataError
 from ristretto_sim.formats import ristretto_integer_length
-from ristretto_sim.graph.float_runner import check_input, execute
 from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
-from ristretto_sim.graph.ristretto_exec import fast_float_layer
+from ristretto_sim.runtime.float_runner import check_input, execute
+from ristretto_sim.runtime.ristretto_exec import fast_float_layer
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def collect_statistics(
         Calibration images after preprocessing, in file order.
     batch_size : int
         Images per forward pass (Caffe: the TRAIN batch size).
-    inplace : sequence of graph.caffe_import.InPlace
+    inplace : sequence of io.caffe.importer.InPlace
         In-place writes to honour (module docstring); empty for the clean statistics.
     seed : int
         Seed of the TRAIN-phase Dropout masks.

@@ -11,7 +11,7 @@ With ``transform`` the images are raw pixels and each batch goes through it as i
 data transform: new random crops and mirrors every time an image comes round).
 
 The result holds the network with its weights replaced by the trained shadow weights (what Ristretto's snapshots
-held); evaluate it under the same plan with the emulator (``graph.scoring.score_network``). ``fl`` values are
+held); evaluate it under the same plan with the emulator (``runtime.scoring.score_network``). ``fl`` values are
 fixed by the plan and never re-estimated, as in Ristretto. The library never prints: pass ``progress(step,
 iterations, loss)`` to follow the run. Torch runs on one CPU thread (``torch.set_num_threads(1)``).
 """

@@ -3,9 +3,9 @@
 import json
 
 from ristretto_sim.cli import main
-from ristretto_sim.graph.caffe_export import ristretto_view
-from ristretto_sim.graph.caffe_import import load_caffe_model
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.io.caffe.exporter import ristretto_view
+from ristretto_sim.io.caffe.importer import load_caffe_model
 
 
 def test_demo_small(tmp_path, capsys):

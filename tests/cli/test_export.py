@@ -7,7 +7,7 @@ import pytest
 
 from ristretto_sim import load_model, load_plan
 from ristretto_sim.cli import main
-from ristretto_sim.graph.packed_weights import load_packed, pack_network
+from ristretto_sim.io.weights.packed import load_packed, pack_network
 from tests.graph.tiny_models import PLAN_8BIT, tiny_classifier
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from ristretto_sim.cli import build_parser, main
-from ristretto_sim.graph.caffe_export import ristretto_view
-from ristretto_sim.graph.caffe_import import load_caffe_model
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.io.caffe.exporter import ristretto_view
+from ristretto_sim.io.caffe.importer import load_caffe_model
+from ristretto_sim.io.onnx.exporter import to_onnx
 
 # the MNIST test set (in random class order) when the shared data is there; the embedded digits are sorted by class
 MNIST = Path("/work/shared/data/mnist")
@@ -151,6 +152,26 @@ def test_caffe_models_preprocessing_and_score_output(capsys):
     one_line_error(capsys, ["--model", lenet + "lenet_train_test.prototxt", *SMALL], "--weights")
 
 
+def test_the_model_is_read_once(capsys, tmp_path, monkeypatch):
+    """quantize reads its model once, whatever the flags and outputs need of it (it read it up to four times)."""
+    import ristretto_sim.io.caffe.importer as caffe_io
+    import ristretto_sim.io.model as model_io
+
+    loads, reads = [], []
+    load_model, read_caffemodel = model_io.load_model, caffe_io.read_caffemodel
+    monkeypatch.setattr(model_io, "load_model", lambda *a: loads.append(a) or load_model(*a))
+    monkeypatch.setattr(caffe_io, "read_caffemodel", lambda p: reads.append(p) or read_caffemodel(p))
+    assert main(["quantize", "--model", "lenet", *SMALL, "--input-scale", "0.00390625", "--json",
+                 "--model_quantized", str(tmp_path / "q.prototxt")]) == 0
+    assert json.loads(capsys.readouterr().out)["baseline"] > 0.9
+    assert len(loads) == 1 and (tmp_path / "q.prototxt").is_file()
+    lenet = "/work/shared/data/caffe-lenet/"
+    assert main(["quantize", "--model", lenet + "lenet_train_test.prototxt", "--weights",
+                 lenet + "lenet_iter_10000.caffemodel", *SMALL, "--json", "--input-scale", "0.00390625"]) == 0
+    assert json.loads(capsys.readouterr().out)["baseline"] > 0.9
+    assert len(reads) == 1  # the TEST and the TRAIN phase's nets from one read of the caffemodel
+
+
 def test_reconstruction_models_are_refused(capsys):
     one_line_error(capsys, ["--model", "ae_deconv", *SMALL], "classifiers")
 
@@ -227,7 +248,7 @@ def test_a_network_without_caffe_form_fails_before_the_search(capsys, tmp_path):
                   params={"fc": {"weight": rng.normal(size=(10, 196)).astype(np.float32),
                                  "bias": np.zeros(10, np.float32)}})
     model = tmp_path / "t.onnx"
-    model.write_bytes(net.to_onnx().SerializeToString())
+    model.write_bytes(to_onnx(net).SerializeToString())
     state = tmp_path / "q.state.json"
     one_line_error(capsys, ["--model", str(model), *SMALL, "--input-scale", "0.004",
                             "--model_quantized", str(tmp_path / "q.prototxt")], "no Caffe form")

@@ -6,7 +6,7 @@ from ristretto_sim.formats import FixedPoint, ristretto_fixed_point
 from ristretto_sim.graph.layers import Conv, Pool, PoolKind
 from ristretto_sim.graph.network import Network, TensorSpec
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
-from ristretto_sim.graph.ristretto_exec import PlanExecutor
+from ristretto_sim.runtime.ristretto_exec import PlanExecutor
 
 
 def split_net(conv_first: bool) -> Network:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from ristretto_sim.formats import FixedPoint, ristretto_fixed_point
-from ristretto_sim.graph.caffe_import import load_caffe_model
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
-from ristretto_sim.graph.ristretto_exec import PlanExecutor, fast_ristretto_fixed_point
-from ristretto_sim.graph.runner import run_network
+from ristretto_sim.io.caffe.importer import load_caffe_model
+from ristretto_sim.runtime.ristretto_exec import PlanExecutor, fast_ristretto_fixed_point
+from ristretto_sim.runtime.runner import run_network
 from ristretto_sim.search import RISTRETTO_WIDTHS, passes, quantize
 from tests.search.lenet_data import LENET_PROTOTXT, LENET_WEIGHTS, MNIST, mnist_images
 
@@ -91,7 +91,7 @@ def test_sweeps_follow_the_stop_rule(result):
 
 
 def test_every_accuracy_is_what_ristrettos_quantizers_give(result, lenet):
-    """The combined net rescored with the graph runner (which calls formats.ristretto_fixed_point directly)."""
+    """The combined net rescored with ``runtime.runner`` (which calls formats.ristretto_fixed_point directly)."""
     net = lenet.network
     ds_x = net.preprocess(mnist_images(400))
     from ristretto_sim.data import load_idx

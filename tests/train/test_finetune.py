@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch", reason="torch is not installed (extra 'trai
 
 from ristretto_sim import load_model, score  # noqa: E402
 from ristretto_sim.data import load_dataset  # noqa: E402
-from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan  # noqa: E402
-from ristretto_sim.graph.scoring import resolve_preprocess  # noqa: E402
+from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan  # noqa: E402
+from ristretto_sim.runtime.scoring import resolve_preprocess  # noqa: E402
 from ristretto_sim.train import FinetuneConfig, Solver, finetune  # noqa: E402
 
 

@@ -11,10 +11,10 @@ from ristretto_sim import load_model  # noqa: E402
 from ristretto_sim.data import load_dataset  # noqa: E402
 from ristretto_sim.emulator import ristretto_quantize  # noqa: E402
 from ristretto_sim.formats import StochasticKey  # noqa: E402
-from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan  # noqa: E402
 from ristretto_sim.graph.plan import QuantPlan  # noqa: E402
-from ristretto_sim.graph.runner import run_network  # noqa: E402
-from ristretto_sim.graph.scoring import resolve_preprocess  # noqa: E402
+from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan  # noqa: E402
+from ristretto_sim.runtime.runner import run_network  # noqa: E402
+from ristretto_sim.runtime.scoring import resolve_preprocess  # noqa: E402
 from ristretto_sim.train import QuantTrainNet  # noqa: E402
 
 torch.set_num_threads(1)

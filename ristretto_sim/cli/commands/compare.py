@@ -45,11 +45,12 @@ def _db(v: float) -> str:
 
 def run(args) -> int:
     from ristretto_sim import load_model
-    from ristretto_sim.cli.commands.score import data_spec, load_plan_arg, parse_mean, progress_bar
+    from ristretto_sim.cli.modelargs import data_spec, load_plan_arg, parse_mean
+    from ristretto_sim.cli.progress import progress_bar
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
-    from ristretto_sim.graph.compare import compare_modes, plot_comparison
-    from ristretto_sim.graph.scoring import resolve_preprocess
+    from ristretto_sim.runtime.compare import compare_modes, plot_comparison
+    from ristretto_sim.runtime.scoring import resolve_preprocess
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")

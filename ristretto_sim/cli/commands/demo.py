@@ -33,11 +33,11 @@ def run(args) -> int:
     import time
 
     from ristretto_sim import load_model, score
-    from ristretto_sim.cli.commands.quantize import report_lines
+    from ristretto_sim.cli.quantize_report import report_lines
     from ristretto_sim.errors import DataError, PlanError
-    from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
     from ristretto_sim.hw import load_accelerator, pe_for, simulate
     from ristretto_sim.hw.network import layers_from_network
+    from ristretto_sim.io.caffe.exporter import write_ristretto_prototxt
     from ristretto_sim.search import quantize
     from ristretto_sim.search.plans import exact_plan
     from ristretto_sim.search.plot import plot_result

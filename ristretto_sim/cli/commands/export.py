@@ -40,7 +40,7 @@ def _model_bytes(network, args) -> int | None:
 
 def run(args) -> int:
     from ristretto_sim import load_model, load_plan
-    from ristretto_sim.graph.packed_weights import pack_network
+    from ristretto_sim.io.weights.packed import pack_network
 
     if not (args.packed or args.c_header or args.qonnx):
         raise ValueError("nothing to export: give --packed, --c-header and/or --qonnx")
@@ -61,11 +61,11 @@ def run(args) -> int:
             report["model_file_bytes"] = model_bytes
             report["ratio_vs_model_file"] = model_bytes / size
     if args.c_header:
-        from ristretto_sim.graph.c_header import save_c_header
+        from ristretto_sim.io.weights.c_header import save_c_header
 
         report["c_header"] = {"path": args.c_header, "bytes": save_c_header(args.c_header, packed, args.prefix)}
     if args.qonnx:
-        from ristretto_sim.graph.qonnx_export import to_qonnx
+        from ristretto_sim.io.onnx.qonnx import to_qonnx
 
         to_qonnx(network, plan, args.qonnx, mode=mode, batch=args.batch)
         report["qonnx"] = {"path": args.qonnx, "bytes": Path(args.qonnx).stat().st_size}

@@ -54,7 +54,7 @@ def _caffe_source(args, phase: str):
         return None
     from ristretto_sim.data.caffe_source import load_source
     from ristretto_sim.errors import DataError
-    from ristretto_sim.graph.caffe_import import data_sources
+    from ristretto_sim.io.caffe.importer import data_sources
 
     src = data_sources(args.model).get(phase)
     if src is None or not src.source:
@@ -70,7 +70,7 @@ def train_transform(args):
     ``transform(pixels, start=...)`` for ``finetune`` (seeded by ``--seed``); None otherwise."""
     if not args.weights or Path(str(args.model)).suffix.lower() not in (".prototxt", ".pbtxt"):
         return None
-    from ristretto_sim.graph.caffe_import import load_caffe_model
+    from ristretto_sim.io.caffe.importer import load_caffe_model
 
     # the transform is the prototxt's: its structure suffices, the weights were read once by load_model
     pre = load_caffe_model(args.model, phase="TRAIN", structure_only=True).network.preprocess
@@ -85,7 +85,7 @@ def train_transform(args):
 
 
 def _dataset(network, spec, split, what):
-    from ristretto_sim.cli.commands.score import data_spec
+    from ristretto_sim.cli.modelargs import data_spec
     from ristretto_sim.data import load_dataset
 
     spec = data_spec(network, spec)
@@ -99,7 +99,7 @@ def run(args) -> int:
     import numpy as np
 
     from ristretto_sim import load_model, load_plan, score
-    from ristretto_sim.graph.scoring import resolve_preprocess
+    from ristretto_sim.runtime.scoring import resolve_preprocess
 
     try:
         import torch  # noqa: F401
@@ -149,11 +149,13 @@ def run(args) -> int:
     written = {}
     if args.out:
         if Path(args.out).suffix.lower() == ".caffemodel":
-            from ristretto_sim.graph.caffemodel_export import save_caffemodel
+            from ristretto_sim.io.caffe.caffemodel import save_caffemodel
 
             save_caffemodel(result.network, args.out, reference=args.weights)
         else:
-            result.network.to_onnx(args.out)
+            from ristretto_sim.io.onnx.exporter import to_onnx
+
+            to_onnx(result.network, args.out)
         written["model"] = args.out
     if args.write_plan:
         plan.with_mode(mode).save(args.write_plan)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ristretto_sim.cli.modelargs import load_structure
+
 NAME = "info"
 HELP = "show a model's layers: type, input/output shapes, MACs and parameters"
 DESCRIPTION = (
@@ -58,20 +60,6 @@ def describe(network) -> dict:
         "total_params": network.total_params,
         "folded": [{"folded": f.folded, "into": f.into, "kind": f.kind} for f in network.foldings],
     }
-
-
-def load_structure(model: str, weights):
-    """The network, or for a Caffe prototxt without weights its structure (zero weights: shapes and MACs)."""
-    from pathlib import Path
-
-    from ristretto_sim import load_model
-
-    path = Path(model)
-    if weights is None and path.suffix.lower() in (".prototxt", ".pbtxt") and path.is_file():
-        from ristretto_sim.graph.caffe_import import load_caffe_model
-
-        return load_caffe_model(path, structure_only=True).network, True
-    return load_model(model, weights), False
 
 
 def run(args) -> int:

@@ -21,6 +21,9 @@ import json
 import sys
 from pathlib import Path
 
+from ristretto_sim.cli.modelargs import parse_mean
+from ristretto_sim.cli.quantize_report import report_lines
+
 NAME = "quantize"
 HELP = "Ristretto's automatic bit-width trimming under an accuracy margin (dynamic fixed point, minifloat, pow2)"
 DESCRIPTION = __doc__
@@ -152,88 +155,6 @@ class _Bar:
             self.bar.close()
 
 
-def header_lines(result) -> list[str]:
-    if result.mode.value == "ristretto":
-        sem = "Ristretto's CPU code (ties away from zero and the CPU quirks)" if result.cpu_compat else \
-            "Ristretto's GPU semantics (rint: ties to even)"
-        arith = f"mode ristretto: fake-quantized float32 arithmetic, {sem}"
-    else:
-        acc = f"declared {result.acc_bits}-bit accumulators" if result.acc_bits else \
-            ("accumulators that cannot overflow (in.bits + w.bits + ceil(log2 K) + 1, up to 128 bits; wider than 62 "
-             "bits through the emulator's limb path)")
-        bias = "bias at accumulator precision [extension]" if result.bias_at_accumulator else \
-            "bias in the weights' format (as Ristretto)"
-        arith = f"mode exact: integer arithmetic, {acc}, outputs requantized nearest-even with saturation, {bias}"
-    return [arith, data_line(result)]
-
-
-def data_line(result) -> str:
-    """Where the scored and the statistics-pass images came from, and their transforms."""
-    scored_on = f" of {result.scored_on}" if result.scored_on else ""
-    calibrated_on = f" of {result.calibrated_on}" if result.calibrated_on else ""
-    note = result.transforms.get("scored", "")
-    calib_note = result.transforms.get("calibration", "")
-    return (f"scored on {result.images} images{scored_on} ({result.batch_size} per batch"
-            f"{'; ' + note if note else ''}); statistics pass on {result.calibration_images} images{calibrated_on}"
-            f"{' (' + calib_note + ')' if calib_note else ''}")
-
-
-def analysis_lines(result) -> list[str]:
-    """The summary Ristretto printed (reference §4 step 6), then the extensions, each named."""
-    out = ["------------------------------", "Network accuracy analysis for", "Convolutional (CONV) and fully",
-           "connected (FC) layers.", f"Baseline 32bit float: {result.baseline:.4f}"]
-    tm = result.trimming_mode.value
-
-    def listing(sweep):
-        return [f"{bits}bit: \t{acc:.4f}" for bits, acc in sweep.tried.items()]
-
-    if tm == "dynamic_fixed_point":
-        for key, (a, b) in (("conv", ("Dynamic fixed point CONV", "weights: ")),
-                            ("fc", ("Dynamic fixed point FC", "weights: ")),
-                            ("activations", ("Dynamic fixed point layer", "activations:"))):
-            out += [a, b] + listing(result.sweeps[key])
-        c = result.chosen
-        out += ["Results for dynamic fixed point:",
-                f"CONV weights: {c['conv']}bit, FC weights: {c['fc']}bit, layer activations: {c['activations']}bit",
-                f"Accuracy: {result.accuracy:.4f}"]
-    elif tm == "minifloat":
-        out += [f"Minifloat exponent bits: {result.exp_bits}", "Minifloat net:"] + listing(result.sweeps["minifloat"])
-        c = result.chosen
-        out.append(f"Chosen: {c['bits']}bit (exp_bits {c['exp_bits']}, mant_bits {c['mant_bits']})"
-                   + ("" if result.accuracy is not None else " (32-bit fallback, not scored, as in Ristretto)"))
-    else:
-        out += ["Integer power of 2 weights, 8bit dynamic fixed point activations:"] + listing(result.sweeps["pow2"])
-    ok = result.within_margin
-    if ok is False or (ok is None and tm == "minifloat"):
-        out.append("Please fine-tune.")
-    for ext in result.extensions:
-        out.append(f"[extension] {ext.name}:")
-        for s in ext.steps:
-            if s.accuracy is None:
-                out.append(f"  {s.description}")
-                continue
-            mark = "" if s.accepted else "  (rejected)"
-            out.append(f"  {s.description}: {s.accuracy:.4f}{mark}")
-        if ext.note:
-            out.append(f"  {ext.note}")
-        if ext.accuracy is not None:
-            out.append(f"  result: accuracy {ext.accuracy:.4f}, chosen {json.dumps(dict(ext.chosen))}")
-    if result.mode.value == "exact":
-        over = {k: v for k, v in result.overflows.items() if v}
-        if result.acc_bits or over:
-            out.append("accumulator overflows per layer: " + ", ".join(f"{k}={v}" for k, v in result.overflows.items()))
-    return out
-
-
-def report_lines(result) -> list[str]:
-    """What ``quantize`` prints: the arithmetic and data lines, each layer's integer lengths (not for minifloat),
-    then Ristretto's analysis."""
-    lengths = [] if result.trimming_mode.value == "minifloat" else [
-        f"Layer {name}, integer length input={il_in}, output={il_out}, parameters={il_w}"
-        for name, (il_in, il_out, il_w) in result.integer_lengths().items()]
-    return header_lines(result) + lengths + analysis_lines(result)
-
-
 def resume_line(state) -> str:
     """What became of the state file (a ``search.ResumeState``): the finished scores reused, or why the run
     started afresh; "" when there was no state file."""
@@ -252,7 +173,7 @@ def resume_line(state) -> str:
 
 
 def run(args) -> int:
-    from ristretto_sim.search import TrimmingMode, quantize
+    from ristretto_sim.search import TrimmingMode, load_for_search, quantize
 
     if args.model is None:
         raise ValueError("--model is required (a Caffe prototxt with --weights, an ONNX file or a bundled name)")
@@ -271,13 +192,15 @@ def run(args) -> int:
     for path in (plan_path, proto_path):
         if path is not None:
             check_writable(path)
+    # loaded once: the search, the preprocessing flags and the prototxt output all use this network
+    loaded = load_for_search(args.model, args.weights, mode=args.mode)
+    network = loaded.network
     if proto_path is not None and not _is_prototxt(args.model):
         # fail before the search, not after it: the network must have a Caffe form
-        from ristretto_sim import load_model
-        from ristretto_sim.graph.caffe_export import network_prototxt
+        from ristretto_sim.io.caffe.exporter import network_prototxt
 
         try:
-            network_prototxt(load_model(args.model, args.weights))
+            network_prototxt(network)
         except ValueError as exc:
             raise ValueError(f"--model_quantized {proto_path}: {exc}; write a .yaml plan instead") from None
     if args.gpu is not None:
@@ -291,17 +214,14 @@ def run(args) -> int:
     preprocess = None
     if args.input_scale is not None or args.input_mean is not None:
         # the flags replace the scored model's own scale/mean, keeping its crop and mirror
-        from ristretto_sim import load_model
-        from ristretto_sim.cli.commands.score import parse_mean
         from ristretto_sim.data.preprocess import override
 
-        preprocess = override(load_model(args.model, args.weights).preprocess, scale=args.input_scale,
-                              mean=parse_mean(args.input_mean))
+        preprocess = override(network.preprocess, scale=args.input_scale, mean=parse_mean(args.input_mean))
     show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty() and not args.json)
     bar = _Bar(show)
     try:
         result = quantize(
-            args.model, args.data, weights=args.weights, split=args.split, calibration_data=args.calibration_data,
+            loaded, args.data, split=args.split, calibration_data=args.calibration_data,
             calibration_split=args.calibration_split, iterations=args.iterations, batch_size=args.batch_size,
             calibration_batches=args.calibration_batches, calibration_batch_size=args.calibration_batch_size,
             trimming_mode=trimming, margin=args.error_margin, mode=args.mode, cpu_compat=args.cpu_compat,
@@ -315,7 +235,7 @@ def run(args) -> int:
         raise
     finally:
         bar.close()
-    written = write_outputs(result, args, plan_path, proto_path)
+    written = write_outputs(result, args, plan_path, proto_path, network)
     note = resume_line(result.state)
     if args.json:
         if note:
@@ -337,22 +257,21 @@ def _is_prototxt(model) -> bool:
     return p.suffix.lower() in (".prototxt", ".pbtxt") and p.is_file()
 
 
-def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None) -> dict:
-    """Write the plan, the prototxt and the plot; return ``{what: path}``."""
+def write_outputs(result, args, plan_path: Path | None, proto_path: Path | None, network) -> dict:
+    """Write the plan, the prototxt (from the model's prototxt, else from ``network``) and the plot; return
+    ``{what: path}``."""
     written = {}
     if plan_path is not None:
         result.final_plan.save(plan_path)
         written["plan"] = plan_path
     if proto_path is not None:
-        from ristretto_sim.graph.caffe_export import write_ristretto_prototxt
+        from ristretto_sim.io.caffe.exporter import write_ristretto_prototxt
 
         model = Path(str(args.model))
         if _is_prototxt(args.model):
             write_ristretto_prototxt(result.final_plan, proto_path, source=model)
         else:
-            from ristretto_sim import load_model
-
-            write_ristretto_prototxt(result.final_plan, proto_path, network=load_model(args.model, args.weights))
+            write_ristretto_prototxt(result.final_plan, proto_path, network=network)
         written["Ristretto prototxt"] = proto_path
     if args.plot:
         from ristretto_sim.search.plot import plot_result

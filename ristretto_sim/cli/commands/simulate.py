@@ -78,7 +78,7 @@ def _table(report) -> str:
 
 
 def _load_model(path: str, plan_path: str | None, batch: int, weights: str | None = None):
-    from ristretto_sim.cli.commands.info import load_structure
+    from ristretto_sim.cli.modelargs import load_structure
     from ristretto_sim.hw.network import layers_from_network
 
     if batch < 1:

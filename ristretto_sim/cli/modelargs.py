@@ -1,0 +1,57 @@
+"""What several commands take from their arguments: the model (or its structure), the plan, the dataset and the
+preprocessing mean."""
+
+from __future__ import annotations
+
+
+def parse_mean(text):
+    """``"104,117,123"`` -> (104.0, 117.0, 123.0); None stays None."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--input-mean {text!r} must be a number or comma-separated numbers") from None
+
+
+def data_spec(network, data):
+    """``--data``, or when it is omitted the model's own dataset (as ``ristretto_sim.score`` picks it)."""
+    from ristretto_sim.data import model_dataset
+
+    return data or model_dataset(network.metadata.get("dataset"))
+
+
+def load_plan_arg(plan_arg, model, weights, network):
+    """``--plan PATH`` or ``--plan embedded`` (a Ristretto prototxt's own quantization) as a ``QuantPlan``."""
+    from pathlib import Path
+
+    from ristretto_sim import load_plan
+
+    if plan_arg != "embedded" or Path(plan_arg).exists():
+        return load_plan(plan_arg, network)
+    if Path(model).suffix.lower() not in (".prototxt", ".pbtxt"):
+        raise ValueError("--plan embedded reads the quantization of a Ristretto prototxt; the model is not one")
+    from ristretto_sim.errors import PlanError
+    from ristretto_sim.io.caffe.importer import load_caffe_model
+
+    plan = load_caffe_model(model, weights).quant_plan()
+    if not plan.layers:
+        raise PlanError(
+            f"{model}: no Ristretto layer (ConvolutionRistretto, FcRistretto, ...) carries a "
+            "quantization_param; nothing is embedded"
+        )
+    return plan
+
+
+def load_structure(model: str, weights):
+    """The network, or for a Caffe prototxt without weights its structure (zero weights: shapes and MACs)."""
+    from pathlib import Path
+
+    from ristretto_sim import load_model
+
+    path = Path(model)
+    if weights is None and path.suffix.lower() in (".prototxt", ".pbtxt") and path.is_file():
+        from ristretto_sim.io.caffe.importer import load_caffe_model
+
+        return load_caffe_model(path, structure_only=True).network, True
+    return load_model(model, weights), False

@@ -1,0 +1,1 @@
+"""ONNX files: ``importer`` (``load_onnx``), ``exporter`` (``to_onnx``), ``qonnx`` (``to_qonnx``)."""

@@ -1,0 +1,175 @@
+"""Scoring a network on a dataset: top-1/top-5 accuracy (classifiers) or PSNR (autoencoders).
+
+``score_network(network, dataset, plan=None, ...)`` preprocesses the raw images with the model's own
+``Preprocessing`` (or the one given, for models that do not carry theirs), runs the network in batches (float,
+or under the plan in ``exact``/``ristretto`` mode) and returns a ``Score``. Progress is reported through an
+optional callback ``progress(images_done, images_total)``; nothing is printed."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.preprocess import Preprocessing
+from ristretto_sim.errors import DataError, ModelError
+from ristretto_sim.graph.network import Network
+from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.runtime.runner import LayerRecord, merge_results, run_network
+
+
+@dataclass(frozen=True)
+class Score:
+    """Result of ``score_network``.
+
+    Attributes
+    ----------
+    model, dataset : str
+        Names (network name; dataset name and split).
+    mode : str
+        ``"float"``, ``"exact"`` or ``"ristretto"``.
+    images : int
+    top1, top5 : float or None
+        Accuracies (classification); None for reconstruction.
+    psnr_db : float or None
+        Reconstruction: PSNR over the whole set, ``10 log10(peak^2 / MSE)`` with the MSE over every pixel of
+        every image and peak = the largest preprocessed pixel value (1.0 for pixel/255).
+    seconds : float
+        Wall time of the runs.
+    records : dict
+        Per-layer ``LayerRecord`` over the whole dataset (ranges, overflow counts).
+    """
+
+    model: str
+    dataset: str
+    mode: str
+    images: int
+    top1: float | None = None
+    top5: float | None = None
+    psnr_db: float | None = None
+    seconds: float = 0.0
+    records: dict[str, LayerRecord] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def overflows(self) -> int:
+        return sum(r.overflows for r in self.records.values())
+
+    def as_dict(self) -> dict:
+        """JSON-able summary (``top1``, ``top5``, ``images``, ``mode``, ... and per-layer overflow counts)."""
+        d = {
+            "model": self.model,
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "images": self.images,
+            "top1": self.top1,
+            "top5": self.top5,
+            "psnr_db": "inf" if self.psnr_db == math.inf else self.psnr_db,
+            "seconds": round(self.seconds, 3),
+            "overflows": self.overflows,
+        }
+        d["layers"] = {
+            name: {
+                "output_min": r.output_min,
+                "output_max": r.output_max,
+                "overflows": r.overflows,
+                **({"stats": r.stats.as_dict()} if r.stats is not None else {}),
+            }
+            for name, r in self.records.items()
+            if r.quantized
+        }
+        return d
+
+
+def resolve_preprocess(network: Network, preprocess: Preprocessing | None) -> Preprocessing:
+    """The preprocessing to use: the given one, else the model's, else ``ModelError`` asking for it."""
+    if preprocess is not None:
+        return preprocess
+    if network.preprocess is not None:
+        return network.preprocess
+    raise ModelError(
+        f"model {network.name!r} does not say how raw pixels become its input; give the "
+        "preprocessing (CLI: --input-scale S [--input-mean M], e.g. --input-scale 0.00392157 for "
+        "pixel/255)"
+    )
+
+
+def score_network(
+    network: Network,
+    dataset: Dataset,
+    plan: QuantPlan | None = None,
+    mode=None,
+    *,
+    preprocess: Preprocessing | None = None,
+    limit: int | None = None,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+    rng=None,
+) -> Score:
+    """Score ``network`` on ``dataset`` (raw images), float or under ``plan``.
+
+    Raises
+    ------
+    DataError
+        If the preprocessed images do not have the network's input shape.
+    ModelError
+        If no preprocessing is known (see ``resolve_preprocess``).
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset={dataset!r} must be a ristretto_sim.data.Dataset")
+    pre = resolve_preprocess(network, preprocess)
+    data = dataset.take(limit)
+    want = network.input.shape
+    try:
+        got = pre.output_shape(data.shape)
+    except ValueError as exc:
+        raise DataError(f"dataset {data.name!r}: {exc}") from None
+    if tuple(got) != tuple(want):
+        raise DataError(
+            f"dataset {data.name!r} images of shape {data.shape} (after preprocessing {got}) do "
+            f"not match model {network.name!r} input {want}"
+        )
+    n = len(data)
+    if n == 0:
+        raise DataError(f"dataset {data.name!r} has no images to score")
+    top1 = top5 = 0
+    sse, pixels = 0.0, 0
+    parts = []
+    peak = None
+    start = time.perf_counter()
+    done = 0
+    for images, labels in data.batches(batch_size):
+        x = pre(images)
+        res = run_network(network, x, plan, mode, record=True, rng=rng, batch_size=batch_size)
+        out = np.asarray(res.output, dtype=np.float64)
+        parts.append(res)
+        if network.task == "classification":
+            if out.ndim != 2:
+                out = out.reshape(out.shape[0], -1)
+            order = np.argsort(-out, axis=1, kind="stable")[:, :5]
+            top1 += int(np.count_nonzero(order[:, 0] == labels))
+            top5 += int(np.count_nonzero((order == labels[:, None]).any(axis=1)))
+        else:
+            if out.shape != x.shape:
+                raise ModelError(
+                    f"reconstruction model {network.name!r} outputs {out.shape[1:]}, input is {x.shape[1:]}"
+                )
+            peak = float(pre(np.full((1, *data.shape), data.pixel_max)).max()) if peak is None else peak
+            sse += float(np.sum((out - x.astype(np.float64)) ** 2))
+            pixels += int(out.size)
+        done += len(images)
+        if progress is not None:
+            progress(done, n)
+    seconds = time.perf_counter() - start
+    merged = merge_results(parts)
+    name = f"{data.name}/{data.split}"
+    mode_name = merged.mode
+    if network.task == "classification":
+        return Score(network.name, name, mode_name, n, top1 / n, top5 / n, None, seconds, merged.records)
+    mse = sse / pixels
+    psnr_db = math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
+    return Score(network.name, name, mode_name, n, None, None, psnr_db, seconds, merged.records)
+

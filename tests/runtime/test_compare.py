@@ -1,0 +1,27 @@
+"""compare_modes: float vs ristretto vs exact per layer."""
+
+import math
+
+import numpy as np
+
+from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+from ristretto_sim.runtime.compare import compare_modes
+
+from .test_runner import small_net
+
+
+def test_wide_formats_agree_and_untouched_layers_are_identical():
+    net = small_net()
+    x = np.random.default_rng(0).normal(size=(40, 2, 6, 8)).astype(np.float32)
+    wide = QuantPlan({"fc": LayerPlan("fixed24.16", "fixed24.18", "fixed56.34", "fixed24.16", "fixed56.34")})
+    cmp = compare_modes(net, x, wide, batch_size=16)
+    rows = {r.name: r for r in cmp.layers}
+    for name in ("conv", "relu", "pool"):  # unplanned: float32 (ristretto), float64 (exact)
+        assert math.isinf(rows[name].sqnr_ristretto_db) and rows[name].max_err_ristretto == 0.0
+        assert rows[name].sqnr_exact_db > 120 and rows[name].max_err_exact < 1e-5
+    assert rows["fc"].sqnr_exact_db > 80 and rows["fc"].sqnr_ristretto_db > 80
+    assert cmp.agreement == {"float_vs_ristretto": 1.0, "float_vs_exact": 1.0, "exact_vs_ristretto": 1.0}
+    assert cmp.to_frame().loc["fc", "quantized"]
+    narrow = QuantPlan({"fc": LayerPlan("fixed4.1", "fixed4.2", None, "fixed4.0", "fixed5.3")})
+    rows = {r.name: r for r in compare_modes(net, x, narrow, np.zeros(40, int)).layers}
+    assert rows["fc"].sqnr_exact_db < 30 and rows["fc"].accumulator_overflows_exact > 0
