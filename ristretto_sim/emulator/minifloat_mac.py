@@ -54,6 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ristretto_sim.emulator.exact_sum import LIMB_BITS, _limbs, check_chain, column_max, exact_matmul
+from ristretto_sim.emulator.wide import WideInt, digits_for
+from ristretto_sim.emulator.wide import add as wide_add
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 
@@ -329,8 +331,9 @@ def minifloat_matmul(
     return MinifloatMacResult(values, acc_name, nan_count, inf_count, saturations)
 
 
-def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
-    """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
+def _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key):
+    """The exact sum in the Kulisch accumulator as two int64 words (``hi * 2**32 + lo``, ``0 <= lo < 2**32``), in
+    units of ``2**(qa + qw)``, and the accumulator's width."""
     k = a.shape[-1]
     width = kulisch_bits(in_fmt, w_fmt, max(k, 1))
     if width > MAX_KULISCH_BITS:
@@ -357,11 +360,41 @@ def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
         lo = lo + bl.astype(np.int64)
         hi += lo >> np.int64(32)
         lo &= _M32
+    return hi, lo, width
+
+
+def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
+    """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
+    hi, lo, width = _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key)
+    q = quantum_exp(in_fmt) + quantum_exp(w_fmt)
     x = np.ldexp(hi.astype(np.float64), 32)  # exact: |hi| < 2**62
     y = lo.astype(np.float64)
     if not to_odd:
-        return np.ldexp(x + y, qa + qw), f"kulisch{width}"  # one correctly rounded float64 addition
-    return np.ldexp(round_to_odd_sum(x, y), qa + qw), f"kulisch{width}"
+        return np.ldexp(x + y, q), f"kulisch{width}"  # one correctly rounded float64 addition
+    return np.ldexp(round_to_odd_sum(x, y), q), f"kulisch{width}"
+
+
+def kulisch_contents(a, w, in_fmt: Minifloat, w_fmt: Minifloat, *, bias=None, rounding=Rounding.NEAREST_EVEN,
+                     rng=None) -> WideInt:
+    """The integer contents of the Kulisch accumulator after ``a @ w`` (plus the preloaded ``bias``): the exact
+    sums in units of ``2**(q_in + q_w)``, i.e. the codes of ``kulisch_format(in_fmt, w_fmt, K)``, as a
+    ``WideInt`` (``to_python()`` gives Python integers). This is what a hardware Kulisch register holds, bit for
+    bit; NaN and Inf operands contribute nothing here (the hardware's sticky flags, which ``minifloat_matmul``
+    reads out, are kept beside the register). ``rng`` is the seed ``minifloat_matmul`` was given: the bias is
+    rounded to the register's grid with the same key."""
+    rounding = Rounding.coerce(rounding, "rounding")
+    a = np.asarray(a, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    check_chain(a, w)
+    key = None if rounding is not Rounding.STOCHASTIC else StochasticKey(stochastic_key(rng).seed + 1)
+    a = np.where(np.isfinite(a), a, 0.0)
+    w = np.where(np.isfinite(w), w, 0.0)
+    b = None if bias is None else np.asarray(bias, dtype=np.float64)
+    if b is not None:
+        b = np.where(np.isfinite(b), b, 0.0)
+    hi, lo, width = _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key)
+    n = digits_for(width)
+    return wide_add(WideInt.from_int64(hi, n, shift=32), WideInt.from_int64(lo, n))
 
 
 _FP32 = Minifloat(8, 23)

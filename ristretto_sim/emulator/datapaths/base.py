@@ -90,6 +90,10 @@ class Keys:
         return self.inputs is None and self.outputs is None
 
 
+#: the keys of deterministic rounding
+NO_KEYS = Keys()
+
+
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """What ``prepare`` computed for one layer: the op, the weights and bias as the datapath holds them
@@ -227,11 +231,11 @@ class Datapath:
             raise
         return self.run(prepared, x, keys)
 
-    def prepare(self, op: LayerOp, w: np.ndarray, b: np.ndarray | None, keys: Keys = Keys()) -> Prepared:
+    def prepare(self, op: LayerOp, w: np.ndarray, b: np.ndarray | None, keys: Keys = NO_KEYS) -> Prepared:
         """Step 1 of the protocol: the weights and the bias as the datapath holds them."""
         return self.prepare_weights(op, w, b, keys)
 
-    def run(self, prepared: Prepared, x: np.ndarray, keys: Keys = Keys(), *, codes: bool = True,
+    def run(self, prepared: Prepared, x: np.ndarray, keys: Keys = NO_KEYS, *, codes: bool = True,
             float32_values: bool = False, accumulator: bool = False) -> LayerResult:
         """Step 2 of the protocol: the layer on input ``x`` (float32 or float64, shape checked)."""
         if not accumulator:

@@ -6,11 +6,12 @@ product to ``product`` first). NaN and Inf set sticky flags; the readout rounds 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ristretto_sim.emulator.datapaths.base import (
+    NO_KEYS,
     AccumulatorContents,
     ArithmeticUnit,
     Datapath,
@@ -22,8 +23,16 @@ from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats
 from ristretto_sim.emulator.datapaths.operation import LayerOp
 from ristretto_sim.emulator.datapaths.readout import out_of_range
 from ristretto_sim.emulator.datapaths.registry import register
-from ristretto_sim.emulator.im2col import im2col_conv
-from ristretto_sim.emulator.minifloat_mac import MAX_KULISCH_BITS, kulisch_bits, kulisch_format, minifloat_matmul
+from ristretto_sim.emulator.datapaths.results import LayerResult
+from ristretto_sim.emulator.im2col import im2col_conv, pad_nhwc, patch_chunks, weight_matrix
+from ristretto_sim.emulator.minifloat_mac import (
+    MAX_KULISCH_BITS,
+    kulisch_bits,
+    kulisch_contents,
+    kulisch_format,
+    minifloat_matmul,
+)
+from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Minifloat
 from ristretto_sim.formats.rounding import StochasticKey
 
@@ -151,6 +160,50 @@ class MinifloatKulisch(_MinifloatMac):
             ArithmeticUnit("float_mul", (self.input_bits, self.weight_bits), (self.inputs, self.weights)),
             ArithmeticUnit("int_add", (acc.bits,), (acc,)),
         )
+
+    def run(self, prepared: Prepared, x, keys: Keys = NO_KEYS, *, codes: bool = True, float32_values: bool = False,
+            accumulator: bool = False) -> LayerResult:
+        """As ``Datapath.run``; with ``accumulator=True`` the Kulisch register's integer contents (codes of
+        ``accumulator_for(K)``, a ``WideInt``) come back in ``LayerResult.accumulator`` (a second, exact pass)."""
+        res = super().run(prepared, x, keys, codes=codes, float32_values=float32_values)
+        if not accumulator:
+            return res
+        return replace(res, accumulator=self.contents(prepared, x.astype(np.float64, copy=False), keys))
+
+    def contents(self, prepared: Prepared, x: np.ndarray, keys: Keys) -> AccumulatorContents:
+        """The Kulisch register after the last product, per output (NCHW / (..., N)), as integer codes."""
+        f, op = self.formats, prepared.op
+        k = op.k
+        reg = self.accumulator_for(k, op.n_out)
+        xq = self.encode_inputs(x, keys)
+        wq, bq, kout = prepared.weights, prepared.bias, keys.outputs
+
+        def regs(a_mat, w_mat, bias, offset=0):
+            key = None if kout is None else StochasticKey(kout.seed, kout.offset + offset)
+            return kulisch_contents(a_mat, w_mat, f.inputs, f.weights, bias=bias, rounding=f.rounding, rng=key)
+
+        if op.linear:
+            lead = xq.shape[:-1]
+            codes = regs(xq.reshape(-1, xq.shape[-1]), wq.T, bq).resize(digits_for(reg.bits))
+            codes = codes.reshape(lead + (op.n_out,))
+        else:
+            xd, wd, pad, gd = op.direct_operands(xq, wq)
+            g = gd.groups
+            bias = None if bq is None else bq.reshape(g, 1, wd.shape[0] // g)
+            n, _, h, wdt = xd.shape
+            o, _, kh, kw = wd.shape
+            ho, wo = gd.output_size(h, wdt, kh, kw, pad)
+            wm = weight_matrix(wd, g)
+            out = WideInt.zeros(digits_for(reg.bits), (n, ho, wo, o))
+            offset = 0
+            for bs, ys, patches in patch_chunks(pad_nhwc(xd, pad), kh, kw, gd, (ho, wo), np.float64):
+                r = regs(patches, wm, bias, offset).resize(out.n)  # (g, P, O/g)
+                offset += r.size * (2 * k + 4)  # the keys minifloat_matmul's chunks used
+                nb, yb = bs.stop - bs.start, ys.stop - ys.start
+                out.digits[:, bs, ys] = r.digits.transpose(0, 2, 1, 3).reshape(-1, nb, yb, wo, o)
+            codes = out.transpose(0, 3, 1, 2)
+        frac = np.full(op.n_out, reg.frac_bits, dtype=np.int64)
+        return AccumulatorContents(codes, frac, op.output_axis(codes.ndim), f"kulisch{reg.bits}")
 
     def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
         """A Kulisch register is positioned: the layer's register must fit in the PE's on both ends (as many

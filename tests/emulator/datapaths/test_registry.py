@@ -122,3 +122,38 @@ def test_no_new_isinstance_checks_against_format_classes():
         if n:
             found[rel] = n
     assert set(found) <= set(ALLOWED_ISINSTANCE), sorted(set(found) - set(ALLOWED_ISINSTANCE))
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv2d", "conv_transpose2d"])
+def test_kulisch_register_contents_are_the_exact_sums(kind):
+    """The integer contents equal a Fraction reference of bias + sum of products, in the register's units."""
+    from fractions import Fraction
+
+    from ristretto_sim.emulator import ConvGeometry, PreparedLayer
+    from ristretto_sim.formats import parse_format
+
+    fmt = parse_format("e4m3")
+    rng = np.random.default_rng(11)
+    if kind == "linear":
+        x, w, geom = fmt.quantize(rng.normal(size=(3, 7)) * 4), fmt.quantize(rng.normal(size=(4, 7))), None
+    elif kind == "conv2d":
+        x, w, geom = fmt.quantize(rng.normal(size=(2, 3, 5, 5))), fmt.quantize(rng.normal(size=(4, 3, 3, 3))), \
+            ConvGeometry(padding=1)
+    else:
+        x, w, geom = fmt.quantize(rng.normal(size=(1, 2, 3, 3))), fmt.quantize(rng.normal(size=(2, 3, 2, 2))), \
+            ConvGeometry(stride=2)
+    b = fmt.quantize(rng.normal(size=4 if kind != "conv_transpose2d" else 3))
+    f = LayerFormats(fmt, fmt, outputs=fmt)
+    prep = PreparedLayer(kind, w, b, f, geom)
+    res = prep(x, accumulator=True)
+    acc = res.accumulator
+    reg = select(f).accumulator_for(prep.op.k)
+    codes = np.asarray(acc.codes.to_python(), dtype=object)
+    assert acc.name == f"kulisch{reg.bits}" and codes.shape == res.values.shape
+    # reference: the float result is exact for these tiny sums (every product fits float64 exactly)
+    ref = emulate_layer(kind, x, w, b, LayerFormats(fmt, fmt), geom).values  # no output format: the exact sum
+    unit = Fraction(2) ** -reg.frac_bits
+    for c, v in zip(codes.reshape(-1), ref.reshape(-1), strict=True):
+        assert Fraction(int(c)) * unit == Fraction(float(v))
+    # the readout of those contents is the layer's output
+    assert np.array_equal(fmt.quantize(np.vectorize(float)(codes.astype(object)) * float(unit)), res.values)
