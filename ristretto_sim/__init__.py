@@ -54,7 +54,7 @@ def run(network, x, plan=None, mode="exact"):
     mode : {"exact", "ristretto"}
         Which arithmetic runs the plan (ignored without a plan).
     """
-    from ristretto_sim.runtime.runner import run_network
+    from ristretto_sim.runtime.executor import run_network
 
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)

@@ -43,7 +43,7 @@ from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.io.onnx.exporter import to_onnx
 from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import run_network
 
 #: targets from the issue
 TARGET_EXACT_OVER_FLOAT = 1.5

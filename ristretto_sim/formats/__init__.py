@@ -17,7 +17,12 @@ from ristretto_sim.formats.range import (
     ristretto_integer_length,
     ristretto_minifloat_exp_bits,
 )
-from ristretto_sim.formats.ristretto import ristretto_fixed_point, ristretto_minifloat, ristretto_power_of_two
+from ristretto_sim.formats.ristretto import (
+    fast_ristretto_fixed_point,
+    ristretto_fixed_point,
+    ristretto_minifloat,
+    ristretto_power_of_two,
+)
 from ristretto_sim.formats.rounding import Overflow, Rounding, StochasticKey
 from ristretto_sim.formats.text import parse_format
 from ristretto_sim.formats.widths import fits_in, format_kind, widest
@@ -51,6 +56,7 @@ __all__ = [
     "max_abs",
     "minifloat_for_range",
     "parse_format",
+    "fast_ristretto_fixed_point",
     "ristretto_fixed_point",
     "ristretto_integer_length",
     "ristretto_minifloat",

@@ -31,6 +31,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from ristretto_sim.emulator.im2col import ConvGeometry
+from ristretto_sim.emulator.pooling import PoolGeometry
 from ristretto_sim.enums import NamedEnum
 
 Shape = tuple[int, ...]
@@ -249,6 +251,11 @@ class Conv(Layer):
         super().__post_init__()
         _check_conv_geometry(self)
 
+    @property
+    def geometry(self) -> ConvGeometry:
+        """The emulator's ``ConvGeometry`` of this convolution."""
+        return ConvGeometry(stride=self.stride, padding=self.pads, dilation=self.dilation, groups=self.groups)
+
     def output_shapes(self, input_shapes):
         shape = input_shapes[0]
         if len(shape) != 3 or shape[0] != self.in_channels:
@@ -299,6 +306,12 @@ class ConvTranspose(Layer):
         super().__post_init__()
         _check_conv_geometry(self)
         _set(self, "output_padding", _int_tuple(self.output_padding, "output_padding", 2, 0))
+
+    @property
+    def geometry(self) -> ConvGeometry:
+        """The emulator's ``ConvGeometry`` of this transposed convolution."""
+        return ConvGeometry(stride=self.stride, padding=self.pads, dilation=self.dilation, groups=self.groups,
+                            output_padding=self.output_padding)
 
     def output_shapes(self, input_shapes):
         shape = input_shapes[0]
@@ -457,6 +470,11 @@ class Pool(Layer):
         if self.global_pool:
             return (input_shape[1], input_shape[2]), (1, 1), (0, 0, 0, 0)
         return self.kernel, self.stride, self.pads
+
+    def geometry(self, input_shape: Shape) -> PoolGeometry:
+        """The emulator's ``PoolGeometry`` of this pooling for a ``(C, H, W)`` input (``window``, ``ceil_mode``)."""
+        kernel, stride, pads = self.window(input_shape)
+        return PoolGeometry(kernel, stride, pads, ceil_mode=self.ceil_mode and not self.global_pool)
 
     def output_shapes(self, input_shapes):
         shape = input_shapes[0]

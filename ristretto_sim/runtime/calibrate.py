@@ -20,6 +20,7 @@ from ristretto_sim.formats import FixedPoint, RangeRule, fixed_point_for_range
 from ristretto_sim.graph.layers import WEIGHTED, layer_reduction_length
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+from ristretto_sim.runtime.executor import run_network
 
 
 def reduction_length(network: Network, name: str) -> int:
@@ -59,8 +60,6 @@ def dynamic_fixed_point_plan(
     mode : str
         Mode recorded in the plan.
     """
-    from ristretto_sim.runtime.runner import run_network
-
     weight_bits = bits if weight_bits is None else weight_bits
     result = run_network(network, x_calib, record=True)
     layers = {}

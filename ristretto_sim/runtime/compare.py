@@ -16,7 +16,7 @@ import numpy as np
 
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import Executor
 
 MODES = ("float", "ristretto", "exact")
 
@@ -107,11 +107,12 @@ def compare_modes(
         for layer in network.layers
     }
     top = {m: [] for m in MODES}
+    executor = Executor(network, batch_size=batch_size)
     for start in range(0, n, batch_size):
         xb = x[start : start + batch_size]
-        runs = {"float": run_network(network, xb, keep="*")}
+        runs = {"float": executor.run(xb, keep="*")}
         for m in ("ristretto", "exact"):
-            runs[m] = run_network(network, xb, plan, m, keep="*")
+            runs[m] = executor.run(xb, plan, m, keep="*")
         for layer in network.layers:
             t = layer.output
             get = {

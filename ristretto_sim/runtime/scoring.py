@@ -2,8 +2,9 @@
 
 ``score_network(network, dataset, plan=None, ...)`` preprocesses the raw images with the model's own
 ``Preprocessing`` (or the one given, for models that do not carry theirs), runs the network in batches (float,
-or under the plan in ``exact``/``ristretto`` mode) and returns a ``Score``. Progress is reported through an
-optional callback ``progress(images_done, images_total)``; nothing is printed."""
+or under the plan in ``exact``/``ristretto`` mode) on one ``Executor`` (each layer prepared once) and returns a
+``Score``. Progress is reported through an optional callback ``progress(images_done, images_total)``; nothing is
+printed."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.runtime.runner import LayerRecord, merge_results, run_network
+from ristretto_sim.runtime.executor import Executor
+from ristretto_sim.runtime.records import LayerRecord, merge_results
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,10 @@ def score_network(
     peak = None
     start = time.perf_counter()
     done = 0
+    executor = Executor(network, batch_size=batch_size)
     for images, labels in data.batches(batch_size):
         x = pre(images)
-        res = run_network(network, x, plan, mode, record=True, rng=rng, batch_size=batch_size)
+        res = executor.run(x, plan, mode, record=True, rng=rng)
         out = np.asarray(res.output, dtype=np.float64)
         parts.append(res)
         if network.task == "classification":

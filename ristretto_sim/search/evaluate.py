@@ -3,7 +3,7 @@
 ``Evaluator`` holds the scoring images (already preprocessed), their labels and the arithmetic, and returns an
 ``Evaluation`` per plan: the score (mean over batches of the per-batch top-k accuracy, as Caffe's
 ``test_score[0] / iterations``, with its float32 arithmetic), per-layer overflow counts, and the time taken.
-Runs reuse unchanged prefixes (``runtime.ristretto_exec.PlanExecutor``).
+Runs reuse unchanged prefixes (``runtime.executor.Executor`` holding the images: its prefix cache).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ristretto_sim.emulator import Mode
 from ristretto_sim.errors import DataError
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.runtime.ristretto_exec import PlanExecutor
+from ristretto_sim.runtime.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Evaluator:
             raise ValueError(f"score output {self.output!r} is not a tensor of {network.name!r} (outputs: "
                              f"{', '.join(network.outputs)})")
         self.top_k = int(top_k)
-        self.executor = PlanExecutor(network, x, chunk=self.batch_size)
+        self.executor = Executor(network, x, batch_size=self.batch_size)
         self.evaluations = 0
 
     @property
@@ -115,9 +115,9 @@ class Evaluator:
         start = time.perf_counter()
         if plan is not None and plan.mode is not self.mode:
             plan = plan.with_mode(self.mode)
-        res = self.executor.run(plan, cpu_compat=self.cpu_compat, output=self.output)
+        res = self.executor.run(plan=plan, cpu_compat=self.cpu_compat, record=False, keep=(self.output,))
         self.evaluations += 1
-        acc = self.accuracy_of(res.output)
-        return Evaluation(acc, {k: v.accumulator_overflows for k, v in res.counts.items()},
-                          {k: v.output_saturations for k, v in res.counts.items()},
+        acc = self.accuracy_of(res.tensor(self.output))
+        return Evaluation(acc, {k: v.accumulator_overflows for k, v in res.layer_stats.items()},
+                          {k: v.output_saturations for k, v in res.layer_stats.items()},
                           time.perf_counter() - start)

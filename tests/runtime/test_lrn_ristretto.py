@@ -9,8 +9,7 @@ from ristretto_sim.formats import Minifloat
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 from ristretto_sim.io.caffe.exporter import edit_prototxt, ristretto_view, write_ristretto_prototxt
 from ristretto_sim.io.caffe.importer import load_caffe_model
-from ristretto_sim.runtime.ristretto_exec import PlanExecutor
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import Executor, run_network
 
 MF = Minifloat(4, 3, subnormals=False, specials="none")
 
@@ -62,7 +61,7 @@ def test_run_equals_ristretto_lrn_on_the_layer_input(model, mode):
     plain = QuantPlan({"norm1": LayerPlan(MF, outputs=MF)}, mode=mode)
     assert not np.array_equal(run_network(net, x, plain).output, res.output)
     # the trimming search's executor computes the same values
-    out = PlanExecutor(net, x, chunk=2).run(plan, output=layer.output).output
+    out = Executor(net, x, batch_size=2).run(plan=plan, keep=[layer.output]).tensor(layer.output)
     np.testing.assert_array_equal(np.asarray(out, np.float32), want)
     assert out.dtype == (np.float64 if mode == "exact" else np.float32)
 
@@ -91,7 +90,7 @@ def test_within_channel_is_a_plan_error_naming_the_layer(tmp_path):
     with pytest.raises(PlanError, match=r"'norm1'.*ACROSS_CHANNELS only"):
         run_network(model.network, images(1), plan)
     with pytest.raises(PlanError, match=r"'norm1'.*ACROSS_CHANNELS only"):
-        PlanExecutor(model.network, images(1)).run(plan)
+        Executor(model.network, images(1)).run(plan=plan)
     # without 'internal' the layer keeps the plain treatment (inputs/outputs quantized around a float LRN)
     run_network(model.network, images(1), QuantPlan({"norm1": LayerPlan(MF, outputs=MF)}, mode="ristretto"))
 

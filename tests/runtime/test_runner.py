@@ -11,8 +11,7 @@ from ristretto_sim.formats import FixedPoint
 from ristretto_sim.graph import Activation, Conv, Dense, Eltwise, Network, Pool, TensorSpec
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
-from ristretto_sim.runtime.float_runner import run_float
-from ristretto_sim.runtime.runner import run, run_network
+from ristretto_sim.runtime.executor import run, run_float, run_network
 
 RNG = np.random.default_rng(7)
 

@@ -6,7 +6,7 @@ from ristretto_sim.formats import FixedPoint, ristretto_fixed_point
 from ristretto_sim.graph.layers import Conv, Pool, PoolKind
 from ristretto_sim.graph.network import Network, TensorSpec
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
-from ristretto_sim.runtime.ristretto_exec import PlanExecutor
+from ristretto_sim.runtime.executor import Executor
 
 
 def split_net(conv_first: bool) -> Network:
@@ -25,9 +25,9 @@ def test_later_reader_sees_the_rounded_blob_earlier_one_does_not():
     plan = QuantPlan({"conv": LayerPlan(fmt, FixedPoint(8, 4), None, FixedPoint(16, 8), rounding="nearest_even")},
                      mode="ristretto")
     rounded = ristretto_fixed_point(x, 4, 1)
-    after = PlanExecutor(split_net(conv_first=True), x).run(plan, output="p").output
+    after = Executor(split_net(conv_first=True), x).run(plan=plan, keep=["p"]).tensor("p")
     np.testing.assert_array_equal(after, rounded)  # the pool ran after the conv: it reads the rounded blob
-    before = PlanExecutor(split_net(conv_first=False), x).run(plan, output="p").output
+    before = Executor(split_net(conv_first=False), x).run(plan=plan, keep=["p"]).tensor("p")
     np.testing.assert_array_equal(before, x)  # the pool ran first: float values
-    exact = PlanExecutor(split_net(conv_first=True), x).run(plan.with_mode("exact"), output="p").output
+    exact = Executor(split_net(conv_first=True), x).run(plan=plan.with_mode("exact"), keep=["p"]).tensor("p")
     np.testing.assert_array_equal(exact, x)  # hardware does not overwrite its inputs

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from ristretto_sim.formats import FixedPoint, ristretto_fixed_point
+from ristretto_sim.formats import FixedPoint, fast_ristretto_fixed_point, ristretto_fixed_point
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 from ristretto_sim.io.caffe.importer import load_caffe_model
-from ristretto_sim.runtime.ristretto_exec import PlanExecutor, fast_ristretto_fixed_point
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import Executor, run_network
 from ristretto_sim.search import RISTRETTO_WIDTHS, passes, quantize
 from tests.search.lenet_data import LENET_PROTOTXT, LENET_WEIGHTS, MNIST, mnist_images
 
@@ -42,17 +41,17 @@ def test_executor_equals_the_graph_runner(lenet):
     plan = QuantPlan({n: LayerPlan(q if n != "conv1" else FixedPoint(8, 8), FixedPoint(4, 4 + (n == "conv1")),
                                    FixedPoint(4, 4 + (n == "conv1")), FixedPoint(8, 3), rounding="nearest_even")
                       for n in ("conv1", "conv2", "ip1", "ip2")}, mode="ristretto")
-    ex = PlanExecutor(net, x, chunk=100)
-    mine = ex.run(plan).output
+    ex = Executor(net, x, batch_size=100)
+    mine = ex.run(plan=plan).output
     ref = run_network(net, x, plan, batch_size=100, record=False).output
     np.testing.assert_array_equal(mine, ref)
-    ex.run(plan.replace(layers={k: v for k, v in plan.layers.items() if k.startswith("ip")}))
-    again = ex.run(plan)  # served partly from the prefix cache: same values
+    ex.run(plan=plan.replace(layers={k: v for k, v in plan.layers.items() if k.startswith("ip")}))
+    again = ex.run(plan=plan)  # served partly from the prefix cache: same values
     np.testing.assert_array_equal(again.output, mine)
-    threaded = PlanExecutor(net, x, chunk=100, workers=2, cache_bytes=0).run(plan).output
+    threaded = Executor(net, x, batch_size=100, workers=2, cache_bytes=0).run(plan=plan).output
     np.testing.assert_array_equal(threaded, mine)
     exact = plan.with_mode("exact")
-    np.testing.assert_array_equal(ex.run(exact).output, run_network(net, x, exact, record=False).output)
+    np.testing.assert_array_equal(ex.run(plan=exact).output, run_network(net, x, exact, record=False).output)
 
 
 def test_integer_lengths_and_formats_follow_ristretto(result):
@@ -91,7 +90,7 @@ def test_sweeps_follow_the_stop_rule(result):
 
 
 def test_every_accuracy_is_what_ristrettos_quantizers_give(result, lenet):
-    """The combined net rescored with ``runtime.runner`` (which calls formats.ristretto_fixed_point directly)."""
+    """The combined net rescored with ``runtime.executor.run_network`` (a fresh executor: no prefix cache)."""
     net = lenet.network
     ds_x = net.preprocess(mnist_images(400))
     from ristretto_sim.data import load_idx
@@ -131,13 +130,13 @@ def test_cpu_compat_leaves_pow2_activations_float(lenet):
     w = PowerOfTwo(-8, -1, has_zero=False)
     plan = QuantPlan({"ip2": LayerPlan(FixedPoint(8, 4), w, None, FixedPoint(8, 3), rounding="nearest_even")},
                      mode="ristretto")
-    ex = PlanExecutor(net, x, chunk=25)
-    hidden = ex.run(None, output="relu1").output
+    ex = Executor(net, x, batch_size=25)
+    hidden = ex.run(keep=["relu1"]).tensor("relu1")
     p = net.params["ip2"]
     wq = ristretto_power_of_two(p["weight"], -8, -1, cpu_compat=True)
     ref = (np.matmul(hidden, np.ascontiguousarray(wq.T)) + p["bias"].astype(np.float32)).astype(np.float32)
-    np.testing.assert_array_equal(ex.run(plan, cpu_compat=True).output, ref)
-    gpu = ex.run(plan).output
+    np.testing.assert_array_equal(ex.run(plan=plan, cpu_compat=True).output, ref)
+    gpu = ex.run(plan=plan).output
     assert not np.array_equal(gpu, ref)  # GPU semantics quantize the activations to 8-bit DFP
     assert np.all(gpu * 8 == np.rint(gpu * 8))
 

@@ -7,7 +7,7 @@ import pytest
 
 from ristretto_sim.formats import ristretto_integer_length
 from ristretto_sim.io.caffe.importer import load_caffe_model
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import run_network
 from ristretto_sim.search import LayerRange, collect_statistics
 from tests.search.lenet_data import LENET_PROTOTXT, LENET_WEIGHTS, mnist_images
 

@@ -13,7 +13,7 @@ from ristretto_sim.emulator import ristretto_quantize  # noqa: E402
 from ristretto_sim.formats import StochasticKey  # noqa: E402
 from ristretto_sim.graph.plan import QuantPlan  # noqa: E402
 from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan  # noqa: E402
-from ristretto_sim.runtime.runner import run_network  # noqa: E402
+from ristretto_sim.runtime.executor import run_network  # noqa: E402
 from ristretto_sim.runtime.scoring import resolve_preprocess  # noqa: E402
 from ristretto_sim.train import QuantTrainNet  # noqa: E402
 

@@ -118,7 +118,7 @@ def _round_trip(net, tmp_path):
 def test_onnx_mnist_as_caffe_keeps_its_floor_mode_pool_and_reshape(tmp_path):
     import numpy as np
 
-    from ristretto_sim.runtime.float_runner import run_float
+    from ristretto_sim.runtime.executor import run_float
 
     net = load_model(ONNX_MNIST)
     text = network_prototxt(net)
@@ -135,7 +135,7 @@ def test_prelu_scale_reshape_and_pools_round_trip_through_caffe(tmp_path):
     from ristretto_sim.graph import Network
     from ristretto_sim.graph.layers import Dense, Pool, PRelu, Reshape, Scale
     from ristretto_sim.graph.network import TensorSpec
-    from ristretto_sim.runtime.float_runner import run_float
+    from ristretto_sim.runtime.executor import run_float
 
     rng = np.random.default_rng(1)
     layers = (

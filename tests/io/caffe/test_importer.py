@@ -13,7 +13,7 @@ from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding
 from ristretto_sim.graph import Conv, ConvTranspose, Dense, Pool, Scale
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.io.caffe.importer import load_caffe, load_caffe_model
-from ristretto_sim.runtime.float_runner import run_float
+from ristretto_sim.runtime.executor import run_float
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
 LENET = SHARED / "caffe-lenet"

@@ -25,7 +25,7 @@ from ristretto_sim.graph import (
 )
 from ristretto_sim.io.onnx.exporter import to_onnx
 from ristretto_sim.io.onnx.importer import load_onnx
-from ristretto_sim.runtime.float_runner import run_float
+from ristretto_sim.runtime.executor import run_float
 
 from .test_importer import MNIST8, close
 

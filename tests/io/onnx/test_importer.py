@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph import Conv, Dense, Eltwise, Layout, Reshape, Scale
 from ristretto_sim.io.onnx.importer import SUPPORTED_OPS, load_onnx, max_opset
-from ristretto_sim.runtime.float_runner import run_float
+from ristretto_sim.runtime.executor import run_float
 
 from .onnx_cases import node_cases, reference, single_node_model, with_constant_operands
 

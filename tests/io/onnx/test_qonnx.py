@@ -10,7 +10,7 @@ from ristretto_sim.formats import FixedPoint, Minifloat
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.io.onnx.qonnx import QONNX_DOMAIN, to_qonnx
 from ristretto_sim.io.weights.quantized import layer_tensors
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import run_network
 from tests.io.packed_cases import PLANS, plan, tiny_net  # noqa: F401 - fixture
 
 pytest.importorskip("qonnx", reason="qonnx is not installed (pip install qonnx==1.0.0)")

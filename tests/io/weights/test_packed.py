@@ -19,7 +19,7 @@ from ristretto_sim.io.weights.packed import (
     parse_packed,
     unpack_bits,
 )
-from ristretto_sim.runtime.runner import run_network
+from ristretto_sim.runtime.executor import run_network
 from tests.io.packed_cases import PLANS, plan, tiny_net  # noqa: F401 - fixture
 
 

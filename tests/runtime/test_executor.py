@@ -1,0 +1,111 @@
+"""The one executor: prefix cache (bounded, reports when full), cpu_compat on every path, one float convolution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ristretto_sim.formats import PowerOfTwo, ristretto_fixed_point, ristretto_power_of_two
+from ristretto_sim.graph import Conv, Dense, Flatten, Network, Pool, TensorSpec
+from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+from ristretto_sim.runtime.executor import Executor, run_network
+from ristretto_sim.runtime.prefix_cache import PrefixCache
+
+RNG = np.random.default_rng(99)
+
+
+def chain_net() -> Network:
+    """conv -> avg pool -> fc, a Caffe-like chain."""
+    layers = (
+        Conv(name="conv", inputs=("x",), outputs=("c",), in_channels=2, out_channels=4, kernel=(3, 3),
+             pads=(1, 1, 1, 1)),
+        Pool(name="pool", inputs=("c",), outputs=("p",), kind="avg", kernel=3, stride=2, ceil_mode=True,
+             count_include_pad=True),
+        Flatten(name="flat", inputs=("p",), outputs=("f",)),
+        Dense(name="fc", inputs=("f",), outputs=("y",), in_features=4 * 4 * 4, out_features=5),
+    )
+    params = {
+        "conv": {"weight": RNG.normal(0, 0.4, (4, 2, 3, 3)).astype(np.float32),
+                 "bias": RNG.normal(0, 0.2, 4).astype(np.float32)},
+        "fc": {"weight": RNG.normal(0, 0.3, (5, 64)).astype(np.float32),
+               "bias": RNG.normal(0, 0.2, 5).astype(np.float32)},
+    }
+    return Network("chain", (TensorSpec("x", (2, 8, 8)),), layers, ("y",), params)
+
+
+CONV = LayerPlan("fixed8.5", "fixed8.6", "fixed16.11", "fixed8.4", "fixed24.11")
+FC = LayerPlan("fixed8.4", "fixed8.6", "fixed16.10", "fixed8.3", "fixed24.10")
+
+
+# ---------------------------------------------------------------------- prefix cache
+
+
+def test_prefix_cache_skips_unchanged_layers_and_changes_no_result():
+    net = chain_net()
+    x = RNG.normal(size=(30, 2, 8, 8)).astype(np.float32)
+    ex = Executor(net, x, batch_size=10)
+    both = QuantPlan({"conv": CONV, "fc": FC}, mode="ristretto")
+    first = ex.run(plan=both)
+    assert first.layers_run == 3 * 4
+    other_fc = QuantPlan({"conv": CONV, "fc": LayerPlan("fixed8.4", "fixed4.3", "fixed4.3", "fixed8.3")},
+                         mode="ristretto")
+    second = ex.run(plan=other_fc)
+    assert second.layers_run == 3 * 1  # conv, pool, flatten came from the cache
+    fresh = run_network(net, x, other_fc, batch_size=10, record=False)
+    np.testing.assert_array_equal(second.output, fresh.output)
+    assert second.layer_stats["conv"] == fresh.layer_stats["conv"]  # a cached prefix keeps its statistics
+    again = ex.run(plan=both)
+    np.testing.assert_array_equal(again.output, first.output)
+    assert not ex.cache.stats().full and ex.cache.stats().hits >= 2
+
+
+def test_prefix_cache_is_bounded_and_says_when_it_is_full():
+    net = chain_net()
+    x = RNG.normal(size=(20, 2, 8, 8)).astype(np.float32)
+    tiny = Executor(net, x, batch_size=10, cache_bytes=1000)  # smaller than one snapshot
+    plan = QuantPlan({"conv": CONV, "fc": FC}, mode="exact")
+    out = tiny.run(plan=plan).output
+    stats = tiny.cache.stats()
+    assert stats.full and stats.refused > 0 and stats.bytes <= 1000 and stats.as_dict()["full"] is True
+    np.testing.assert_array_equal(tiny.run(plan=plan).output, out)
+    c = PrefixCache(100)
+    assert c.put("a", 1, 60) and c.put("b", 2, 60)  # "a" dropped to make room
+    assert c.get("a") is None and c.get("b") == 2 and c.stats().evicted == 1 and c.stats().full
+    with pytest.raises(ValueError, match="max_bytes"):
+        PrefixCache(-1)
+
+
+# ---------------------------------------------------------------------- cpu_compat on every path
+
+
+def test_cpu_compat_pow2_quirk_on_the_one_call_path_too():
+    net = chain_net()
+    x = RNG.normal(size=(6, 2, 8, 8)).astype(np.float32)
+    pw = PowerOfTwo(-8, -1, has_zero=False)
+    plan = QuantPlan({"fc": LayerPlan("fixed8.4", pw, None, "fixed8.3")}, mode="ristretto")
+    held = Executor(net, x, batch_size=3).run(plan=plan, cpu_compat=True).output
+    once = run_network(net, x, plan, cpu_compat=True, record=False).output
+    np.testing.assert_array_equal(held, once)
+    f = run_network(net, x, keep=["f"], record=False).tensor("f")
+    p = net.params["fc"]
+    wq = ristretto_power_of_two(p["weight"], -8, -1, cpu_compat=True)
+    ref = (np.matmul(f, np.ascontiguousarray(wq.T)) + p["bias"]).astype(np.float32)  # activations not quantized
+    np.testing.assert_array_equal(once, ref)
+    gpu = run_network(net, x, plan, record=False).output
+    assert np.all(gpu * 8 == np.rint(gpu * 8)) and not np.array_equal(gpu, ref)
+
+
+def test_float_convolutions_are_the_emulators_im2col():
+    from ristretto_sim.emulator.ristretto_mode import float32_conv2d
+
+    net = chain_net()
+    x = RNG.normal(size=(3, 2, 8, 8)).astype(np.float32)
+    c = run_network(net, x, keep=["c"], record=False).tensor("c")
+    layer, p = net.layer("conv"), net.params["conv"]
+    want = float32_conv2d(x, p["weight"], layer.geometry) + p["bias"].reshape(1, -1, 1, 1)
+    np.testing.assert_array_equal(c, want)
+    # a ristretto-mode layer is the same float32 im2col GEMM on the trimmed operands
+    plan = QuantPlan({"conv": LayerPlan("fixed8.4", "fixed8.6", None, "fixed8.4")}, mode="ristretto")
+    xq, wq = ristretto_fixed_point(x, 8, 4), ristretto_fixed_point(p["weight"], 8, 6)
+    y = float32_conv2d(xq, wq, layer.geometry) + ristretto_fixed_point(p["bias"], 8, 6).reshape(1, -1, 1, 1)
+    np.testing.assert_array_equal(run_network(net, x, plan, keep=["c"]).tensor("c"), ristretto_fixed_point(y, 8, 4))
