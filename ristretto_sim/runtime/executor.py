@@ -31,6 +31,10 @@ runs through ``emulator.ristretto_lrn`` in **both** quantized modes: every squar
 rounded to that minifloat; its shared input is not rounded in place. Exact mode uses the same arithmetic because
 it *is* the hardware semantics of a minifloat LRN unit (the input is read as float32 first, as the kernel reads
 Caffe's float blobs); the float32 result is carried as float64.
+
+Input layout: batches are NCHW (the network's layout) unless ``layout`` says otherwise; ``layout="model"`` takes
+the layout of the model file (``Network.input_layout``: an ONNX model starting with an NHWC Transpose takes NHWC
+batches, as onnxruntime does).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ from ristretto_sim.graph.layers import (
     Reshape,
     Transpose,
 )
-from ristretto_sim.graph.network import Network
+from ristretto_sim.graph.network import Layout, Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.runtime.float_ops import FloatOps
 from ristretto_sim.runtime.lifetimes import Lifetimes
@@ -73,21 +77,43 @@ DEFAULT_CACHE_BYTES = 512 << 20
 # ---------------------------------------------------------------------- inputs
 
 
-def check_input(network: Network, x, name: str | None = None) -> np.ndarray:
-    """``x`` as a contiguous float32 NCHW batch after checking its per-sample shape against the input (a single
-    sample without the batch axis is accepted)."""
+def check_input(network: Network, x, name: str | None = None, layout=None) -> np.ndarray:
+    """``x`` as a contiguous float32 NCHW batch after checking its per-sample shape against the input.
+
+    ``layout``: the batch's layout (default NCHW, the network's own; ``"model"``: the model file's,
+    ``Network.input_layout``); an NHWC batch is transposed. A single sample without the batch axis is accepted.
+    """
     spec = network.input if name is None else next(i for i in network.inputs if i.name == name)
+    if layout is None:
+        layout = Layout.NCHW
+    elif isinstance(layout, str) and layout.lower() == "model":
+        layout = network.input_layout
+    else:
+        layout = Layout.coerce(layout, "layout")
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"input must be numeric, got dtype {arr.dtype}")
-    if arr.shape == spec.shape:
+    want = nhwc = spec.shape
+    if len(spec.shape) == 3:
+        c, h, w = spec.shape
+        nhwc = (h, w, c)
+    if layout is Layout.NHWC:
+        want = nhwc
+    if arr.shape == want:
         arr = arr[None]
-    if arr.ndim != len(spec.shape) + 1 or tuple(arr.shape[1:]) != spec.shape:
+    if arr.ndim != len(want) + 1 or tuple(arr.shape[1:]) != want:
+        hint = ""
+        if layout is Layout.NHWC and tuple(arr.shape[1:]) == spec.shape:
+            hint = "; the batch looks channels-first: pass layout='nchw'"
+        elif layout is Layout.NCHW and network.input_layout is Layout.NHWC and tuple(arr.shape[-3:]) == nhwc:
+            hint = f"; the model file takes NHWC: pass layout='model' for (N, {', '.join(map(str, nhwc))}) batches"
         raise ValueError(
             f"input batch of shape {arr.shape} does not match network {network.name!r} input "
-            f"{spec.name!r} of per-sample shape {spec.shape} "
-            f"(expected (N, {', '.join(map(str, spec.shape))}))"
+            f"{spec.name!r} of per-sample shape {spec.shape} in layout {layout.value.upper()} "
+            f"(expected (N, {', '.join(map(str, want))})){hint}"
         )
+    if layout is Layout.NHWC and arr.ndim == 4:
+        arr = arr.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
@@ -260,6 +286,7 @@ class Executor:
         record: bool = True,
         keep: Iterable[str] = (),
         rng=None,
+        layout=None,
         transform: Callable[[Layer, np.ndarray], np.ndarray] | None = None,
     ) -> RunResult:
         """Run batch ``x`` (None: the held images) under ``plan`` (None: float32).
@@ -281,6 +308,8 @@ class Executor:
             Tensors to return besides the outputs (``"*"``: all).
         rng : optional
             Seed for stochastic rounding (the prefix cache is not used with one).
+        layout : str or Layout, optional
+            Layout of ``x`` (default NCHW; ``"model"``: the model file's).
         transform : callable, optional
             ``transform(layer, output) -> output`` applied to every layer's output before later layers read it
             (the statistics pass's TRAIN-phase Dropout); the prefix cache is not used with one.
@@ -303,7 +332,7 @@ class Executor:
                 raise ValueError("this executor holds no images: give the batch x")
             x = self.images
         else:
-            x = check_input(net, x)
+            x = check_input(net, x, layout=layout)
         s = self._settings(plan, mode, cpu_compat, record, keep, rng, transform)
         use_cache = held and self.cache.enabled and rng is None and transform is None
         keys = self._keys(s) if use_cache else None
@@ -496,19 +525,20 @@ class Executor:
 
 
 def run_network(network: Network, x, plan: QuantPlan | None = None, mode=None, *, record: bool = True,
-                keep: Iterable[str] = (), rng=None, batch_size: int = 256, cpu_compat: bool = False) -> RunResult:
+                keep: Iterable[str] = (), rng=None, batch_size: int = 256, cpu_compat: bool = False,
+                layout=None) -> RunResult:
     """Run ``network`` on batch ``x`` once (``Executor(network, batch_size=...).run(x, plan, mode, ...)``).
 
-    ``x`` is the raw network input (preprocessing already applied), NCHW.
+    ``x`` is the raw network input (preprocessing already applied), NCHW unless ``layout`` says otherwise.
     """
     return Executor(network, batch_size=batch_size).run(x, plan, mode, record=record, keep=keep, rng=rng,
-                                                        cpu_compat=cpu_compat)
+                                                        cpu_compat=cpu_compat, layout=layout)
 
 
-def run(network: Network, x, plan: QuantPlan | None = None, mode=None, *, rng=None) -> np.ndarray:
+def run(network: Network, x, plan: QuantPlan | None = None, mode=None, *, rng=None, layout=None) -> np.ndarray:
     """The network's (single) output for batch ``x``: float32 without a plan, float64 values in exact mode,
     float32 in ristretto mode."""
-    return run_network(network, x, plan, mode, record=False, rng=rng).output
+    return run_network(network, x, plan, mode, record=False, rng=rng, layout=layout).output
 
 
 def run_float(network: Network, x, *, keep: Iterable[str] = ()) -> dict[str, np.ndarray]:

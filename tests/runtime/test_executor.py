@@ -1,10 +1,13 @@
-"""The one executor: prefix cache (bounded, reports when full), cpu_compat on every path, one float convolution."""
+"""The one executor: prefix cache (bounded, reports when full), cpu_compat on every path, NHWC input of ONNX
+models against onnxruntime, exact mode's integer average pooling / Add / Concat, and the ristretto-mode bias
+notice."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import ristretto_sim as rs
 from ristretto_sim.formats import PowerOfTwo, ristretto_fixed_point, ristretto_power_of_two
 from ristretto_sim.graph import Conv, Dense, Flatten, Network, Pool, TensorSpec
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
@@ -93,6 +96,48 @@ def test_cpu_compat_pow2_quirk_on_the_one_call_path_too():
     np.testing.assert_array_equal(once, ref)
     gpu = run_network(net, x, plan, record=False).output
     assert np.all(gpu * 8 == np.rint(gpu * 8)) and not np.array_equal(gpu, ref)
+
+
+# ---------------------------------------------------------------------- NHWC input
+
+
+def _nhwc_model():
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = RNG.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    b = RNG.normal(size=4).astype(np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "nhwc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 6, 5, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4, 1, 1])],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_nhwc_onnx_model_takes_nhwc_batches_like_onnxruntime():
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnxruntime)")
+    from ristretto_sim.graph import Layout
+    from ristretto_sim.io.onnx.importer import load_onnx
+
+    model = _nhwc_model()
+    net = load_onnx(model)
+    assert net.input_layout is Layout.NHWC and net.input.shape == (3, 6, 5)
+    x = RNG.normal(size=(7, 6, 5, 3)).astype(np.float32)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {"x": x})[0]
+    got = rs.run(net, x)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(rs.run(net, x.transpose(0, 3, 1, 2), layout="nchw"), got)
+    np.testing.assert_array_equal(rs.run(net, x[0]), got[:1])  # one sample without the batch axis
+    with pytest.raises(ValueError, match="looks channels-first: pass layout='nchw'"):
+        rs.run(net, x.transpose(0, 3, 1, 2))
+    with pytest.raises(ValueError, match="model file takes NHWC: pass layout='model'"):
+        run_network(net, x)  # the library's executor takes the network's NCHW unless told
 
 
 def test_float_convolutions_are_the_emulators_im2col():
