@@ -15,9 +15,12 @@ Per-layer keys: ``inputs``, ``weights``, ``bias``, ``outputs``, ``accumulator``,
 each product is rounded to) and ``internal`` (LRN layers only, a minifloat: run the layer in Ristretto's strict
 minifloat LRN arithmetic, ``LRNRistretto``: every intermediate of the scale computation rounded to that format,
 ``emulator.ristretto_lrn``; ACROSS_CHANNELS only; ``inputs``/``outputs``, if given, must be the same format, as
-Ristretto's single ``quantization_param`` states them). Block style (one key per line) works as well as the
-flow style above. The file is YAML with one convenience: format texts containing brackets or parentheses
-(``pow2[-8,-1]``, ``fixed8.(7,6)``, ``e4m3[bias=8]``) need no quotes inside ``{...}``.
+Ristretto's single ``quantization_param`` states them) and ``reciprocal`` (average pooling layers only, a per-tensor
+fixed-point format: in exact mode the layer sums its window exactly and multiplies by ``1/n`` rounded to this format,
+``emulator.avg_pool2d``; default ``DEFAULT_RECIPROCAL``, ``ufixed16.15``, which holds ``1/1`` exactly). Block
+style (one key per line) works as well as the flow style above. The file is YAML with one convenience: format
+texts containing brackets or parentheses (``pow2[-8,-1]``, ``fixed8.(7,6)``, ``e4m3[bias=8]``) need no quotes
+inside ``{...}``.
 
 Default formats and layer patterns (for converted networks with long layer names)::
 
@@ -72,11 +75,13 @@ from ristretto_sim.emulator import LayerFormats, Mode
 from ristretto_sim.errors import FormatError, PlanError
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
 from ristretto_sim.formats.base import NumberFormat, check_int
-from ristretto_sim.graph.layers import LRN, WEIGHTED, LRNRegion
+from ristretto_sim.graph.layers import LRN, WEIGHTED, LRNRegion, Pool, PoolKind
 
 PLAN_VERSION = 1
 FORMAT_KEYS = ("inputs", "weights", "bias", "outputs", "accumulator")
-LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product", "internal", "shifter_bits")
+LAYER_KEYS = FORMAT_KEYS + ("rounding", "overflow", "product", "internal", "shifter_bits", "reciprocal")
+#: the reciprocal of exact-mode average pooling when the plan states none: 16 bits, one integer bit (1/1 is exact)
+DEFAULT_RECIPROCAL = FixedPoint(16, 15, signed=False)
 TOP_KEYS = ("version", "mode", "defaults", "layers")
 #: the format keys ``defaults`` may carry (applied to every weighted layer)
 DEFAULT_FORMAT_KEYS = FORMAT_KEYS + ("product",)
@@ -114,6 +119,9 @@ class LayerPlan:
         (``LRNRistretto``, reference ``ristretto.md`` §5); the runners then compute the layer with
         ``emulator.ristretto_lrn``. Ristretto's minifloat is used (``exp_bits``/``man_bits``, round to nearest even,
         whatever ``rounding`` says).
+    reciprocal : FixedPoint or None
+        Average pooling layers only (keyword-only): the per-tensor fixed-point format of ``1/n`` in exact mode's
+        integer average (None: ``DEFAULT_RECIPROCAL``).
     """
 
     inputs: NumberFormat | None = None
@@ -127,10 +135,14 @@ class LayerPlan:
     product: Minifloat | None = None
     internal: Minifloat | None = None
     shifter_bits: int | None = None
+    reciprocal: FixedPoint | None = None
 
     def __post_init__(self):
-        for name in FORMAT_KEYS + ("product", "internal"):
+        for name in FORMAT_KEYS + ("product", "internal", "reciprocal"):
             object.__setattr__(self, name, _fmt(getattr(self, name), name))
+        if self.reciprocal is not None and not (isinstance(self.reciprocal, FixedPoint)
+                                                and not self.reciprocal.per_channel):
+            raise TypeError(f"reciprocal={self.reciprocal} must be a per-tensor fixed-point format, e.g. ufixed16.15")
         if self.product is not None and not isinstance(self.product, Minifloat):
             raise TypeError(f"product={self.product} must be a minifloat format")
         if self.internal is not None and not isinstance(self.internal, Minifloat):
@@ -238,6 +250,12 @@ class QuantPlan:
     def overflow_of(self, name: str) -> Overflow:
         entry = self.layers.get(name)
         return entry.overflow if entry is not None and entry.overflow is not None else self.overflow
+
+    def reciprocal_of(self, name: str) -> FixedPoint:
+        """The reciprocal format of average pooling layer ``name`` in exact mode (``DEFAULT_RECIPROCAL`` unless the
+        plan states one)."""
+        entry = self.layers.get(name)
+        return entry.reciprocal if entry is not None and entry.reciprocal is not None else DEFAULT_RECIPROCAL
 
     def layer_formats(self, name: str) -> LayerFormats:
         """The emulator's ``LayerFormats`` of a weighted layer (``PlanError`` without inputs or weights)."""
@@ -379,6 +397,11 @@ class QuantPlan:
                             f"{where(name)}: layer {name!r} {key} format {fmt} must equal its 'internal' format "
                             f"{entry.internal} (LRNRistretto uses one minifloat for every tensor) or be left out"
                         )
+            if entry.reciprocal is not None and not (isinstance(layer, Pool) and layer.kind is PoolKind.AVG):
+                raise PlanError(
+                    f"{where(name)}: layer {name!r} ({layer.op_type}): 'reciprocal' applies to average pooling "
+                    "layers only"
+                )
             if not weighted and entry.has_weight_formats:
                 raise PlanError(
                     f"{where(name)}: layer {name!r} ({layer.op_type}) has no weights; only 'inputs' "

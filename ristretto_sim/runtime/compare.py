@@ -4,8 +4,9 @@
 mode (in chunks, keeping every tensor of a chunk) and accumulates per layer output: the SQNR (dB) and the
 largest absolute error of each quantized mode against float, the largest difference between the two quantized
 modes, and the overflow/saturation counts each mode recorded. It also reports how often the modes agree on the
-top-1 class (and their accuracies when labels are given). ``Comparison.to_frame()`` gives a pandas DataFrame
-and ``plot_comparison`` a per-layer figure."""
+top-1 class (and their accuracies when labels are given), the reciprocal format each average pooling layer uses
+in exact mode, and the runs' notes (e.g. softmax computed in float).
+``Comparison.to_frame()`` gives a pandas DataFrame and ``plot_comparison`` a per-layer figure."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ristretto_sim.graph.layers import Pool, PoolKind
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.runtime.executor import Executor
@@ -43,13 +45,16 @@ class LayerComparison:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Result of ``compare_modes``: per-layer rows, top-1 agreement between modes, accuracies if labelled."""
+    """Result of ``compare_modes``: per-layer rows, top-1 agreement between modes, accuracies if labelled, the
+    exact-mode reciprocal format of every average pooling layer (``reciprocals``) and the runs' notes."""
 
     model: str
     images: int
     layers: tuple[LayerComparison, ...]
     agreement: dict[str, float]
     accuracy: dict[str, float] = field(default_factory=dict)
+    reciprocals: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def to_frame(self):
         """The per-layer rows as a pandas DataFrame indexed by layer name."""
@@ -58,13 +63,18 @@ class Comparison:
         return pd.DataFrame([row.__dict__ for row in self.layers]).set_index("name")
 
     def as_dict(self) -> dict:
-        return {
+        d = {
             "model": self.model,
             "images": self.images,
             "agreement": self.agreement,
             "accuracy": self.accuracy,
             "layers": [row.as_dict() for row in self.layers],
         }
+        if self.reciprocals:
+            d["avg_pool_reciprocals"] = dict(self.reciprocals)
+        if self.notes:
+            d["notes"] = list(self.notes)
+        return d
 
 
 def _sqnr(signal: float, noise: float) -> float:
@@ -107,12 +117,14 @@ def compare_modes(
         for layer in network.layers
     }
     top = {m: [] for m in MODES}
+    notes: dict[str, None] = {}
     executor = Executor(network, batch_size=batch_size)
     for start in range(0, n, batch_size):
         xb = x[start : start + batch_size]
         runs = {"float": executor.run(xb, keep="*")}
         for m in ("ristretto", "exact"):
             runs[m] = executor.run(xb, plan, m, keep="*")
+            notes.update(dict.fromkeys(runs[m].notes))
         for layer in network.layers:
             t = layer.output
             get = {
@@ -164,7 +176,9 @@ def compare_modes(
     if labels is not None:
         labels = np.asarray(labels)[:n]
         accuracy = {m: float(np.mean(cls[m] == labels)) for m in MODES}
-    return Comparison(network.name, n, tuple(rows), agreement, accuracy)
+    reciprocals = {layer.name: str(plan.reciprocal_of(layer.name)) for layer in network.layers
+                   if isinstance(layer, Pool) and layer.kind is PoolKind.AVG}
+    return Comparison(network.name, n, tuple(rows), agreement, accuracy, reciprocals, tuple(notes))
 
 
 def plot_comparison(comparison: Comparison, path) -> None:

@@ -14,10 +14,12 @@ Modes
   (``emulator.PreparedLayer``: the results of ``emulate_layer``, weights encoded once; integer codes, declared
   accumulator, requantized outputs); tensors after them are float64 values, so values on wide grids stay exact (a
   tensor whose every value is exactly a float32, e.g. the output of a layer with at most 24-bit codes, stays float32
-  while only layers that merely select, move or compare values read it). A plan entry on another layer (``inputs``
-  and/or ``outputs`` only) quantizes that tensor with the format's own ``quantize`` (plan rounding and overflow).
-  Layers without a plan entry compute in float64, except weighted layers, which compute as in the float network
-  (float32 GEMMs).
+  while only layers that merely select, move or compare values read it). Average pooling, Add and Concat on tensors
+  whose fixed-point format is known compute in integers (``exact_ops``: the plan key ``reciprocal`` states the
+  format of an average's ``1/n``). A plan entry on another layer (``inputs`` and/or ``outputs`` only) quantizes
+  that tensor with the format's own ``quantize`` (plan rounding and overflow). Layers without a plan entry and
+  without an integer operator compute in float64 (softmax among them: the run says so in its notes), except
+  weighted layers, which compute as in the float network (float32 GEMMs).
 - **ristretto**: the original tool (``reference/ristretto.md`` §1.3): planned weighted layers fake-quantize their
   input, weights and bias (bias in the weights' format; power-of-two weights leave it float), run a float32 GEMM
   and quantize the output (the emulator's
@@ -60,10 +62,13 @@ from ristretto_sim.graph.layers import (
     Pool,
     PoolKind,
     Reshape,
+    Softmax,
     Transpose,
 )
 from ristretto_sim.graph.network import Layout, Network
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.graph.tensor_formats import fixed, tensor_formats
+from ristretto_sim.runtime import exact_ops
 from ristretto_sim.runtime.float_ops import FloatOps
 from ristretto_sim.runtime.lifetimes import Lifetimes
 from ristretto_sim.runtime.prefix_cache import PrefixCache
@@ -183,6 +188,7 @@ class _Run:
     rng: object
     transform: Callable | None
     prepared: dict = field(default_factory=dict)
+    formats: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # ordered set
 
     @property
@@ -385,6 +391,13 @@ class Executor:
         for layer in net.layers:
             if isinstance(layer, WEIGHTED) and layer.name in plan:
                 s.prepared[layer.name] = self._prepared_layer(layer, plan, mode, s.cpu_compat)
+        if s.exact:
+            s.formats = tensor_formats(net, plan)
+            for note in exact_ops.float_fallbacks(net, plan, s.formats):
+                s.notes[note] = None
+            soft = [layer.name for layer in net.layers if isinstance(layer, Softmax)]
+            if soft:
+                s.notes[f"softmax ({', '.join(soft)}) computes in float64: exact mode has no integer softmax"] = None
         return s
 
     def _prepared_layer(self, layer, plan: QuantPlan, mode: Mode, cpu_compat: bool) -> PreparedLayer:
@@ -454,6 +467,10 @@ class Executor:
         if s.exact and (entry is not None or not _float32_exact_op(layer)):
             ins = [_f64(v) for v in ins]
         if entry is None:
+            if s.exact:
+                done = self._integer(layer, ins, s, None)
+                if done is not None:
+                    return done
             return _Step(self.float_ops(layer, ins))
         if isinstance(layer, LRN) and entry.internal is not None:
             fmt = entry.internal  # strict minifloat LRN (module docstring); plan.check allowed ACROSS_CHANNELS only
@@ -486,6 +503,23 @@ class Executor:
             return fmt.quantize(v, r, s.plan.overflow_of(layer.name), rng=s.rng)
         return ristretto_quantize(v, fmt, r, s.cpu_compat, s.rng).astype(np.float32)
 
+    def _integer(self, layer, ins, s: _Run, outputs) -> _Step | None:
+        """Exact mode's integer operator of ``layer`` (``exact_ops``), or None (float)."""
+        name = layer.name
+        entry = s.plan.get(name)
+        in_formats = [s.formats.get(t) for t in layer.inputs]
+        if entry is not None and entry.inputs is not None:
+            in_formats = [fixed(entry.inputs)] * len(ins)
+        ctx = exact_ops.Context(in_formats, fixed(outputs) if outputs is not None else None,
+                                s.plan.reciprocal_of(name), s.plan.rounding_of(name), s.plan.overflow_of(name),
+                                s.rng)
+        if outputs is not None and ctx.outputs is None:
+            return None  # a non-fixed-point output format: the float path quantizes to it
+        res = exact_ops.integer_op(self.network, layer, ins, ctx)
+        if res is None:
+            return None
+        return _Step(res.values, None, None, 0, res.saturations)
+
     def _planned_tensor(self, layer, ins, s: _Run, entry) -> _Step:
         """A planned layer without weights: quantize its inputs and/or outputs (module docstring)."""
         net = self.network
@@ -496,6 +530,9 @@ class Executor:
             ins = [self._quantize(v, entry.inputs, layer, s) for v in ins]
             if s.ristretto and len(net.consumers(layer.inputs[0])) > 1:
                 updates = {layer.inputs[0]: ins[0]}
+        done = self._integer(layer, ins, s, entry.outputs) if s.exact else None
+        if done is not None:
+            return _Step(done.out, updates, None, in_sat, done.output_saturations)
         out = self.float_ops(layer, ins)
         if entry.outputs is not None:
             out_sat = _out_of_range(out, entry.outputs)

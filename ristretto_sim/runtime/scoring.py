@@ -3,8 +3,8 @@
 ``score_network(network, dataset, plan=None, ...)`` preprocesses the raw images with the model's own
 ``Preprocessing`` (or the one given, for models that do not carry theirs), runs the network in batches (float,
 or under the plan in ``exact``/``ristretto`` mode) on one ``Executor`` (each layer prepared once) and returns a
-``Score``. Progress is reported through an optional callback ``progress(images_done, images_total)``; nothing is
-printed."""
+``Score``, with the run's notes (e.g. softmax computed in float). Progress is
+reported through an optional callback ``progress(images_done, images_total)``; nothing is printed."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ class Score:
         Wall time of the runs.
     records : dict
         Per-layer ``LayerRecord`` over the whole dataset (ranges, overflow counts).
+    notes : tuple of str
+        What the run did that a reader of the figures must know (``RunResult.notes``).
     """
 
     model: str
@@ -55,6 +57,7 @@ class Score:
     psnr_db: float | None = None
     seconds: float = 0.0
     records: dict[str, LayerRecord] = field(default_factory=dict, compare=False, repr=False)
+    notes: tuple[str, ...] = ()
 
     @property
     def overflows(self) -> int:
@@ -83,6 +86,8 @@ class Score:
             for name, r in self.records.items()
             if r.quantized
         }
+        if self.notes:
+            d["notes"] = list(self.notes)
         return d
 
 
@@ -171,8 +176,9 @@ def score_network(
     name = f"{data.name}/{data.split}"
     mode_name = merged.mode
     if network.task == "classification":
-        return Score(network.name, name, mode_name, n, top1 / n, top5 / n, None, seconds, merged.records)
+        return Score(network.name, name, mode_name, n, top1 / n, top5 / n, None, seconds, merged.records,
+                     merged.notes)
     mse = sse / pixels
     psnr_db = math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
-    return Score(network.name, name, mode_name, n, None, None, psnr_db, seconds, merged.records)
+    return Score(network.name, name, mode_name, n, None, None, psnr_db, seconds, merged.records, merged.notes)
 

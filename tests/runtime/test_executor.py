@@ -4,13 +4,17 @@ notice."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 import ristretto_sim as rs
-from ristretto_sim.formats import PowerOfTwo, ristretto_fixed_point, ristretto_power_of_two
-from ristretto_sim.graph import Conv, Dense, Flatten, Network, Pool, TensorSpec
-from ristretto_sim.graph.plan import LayerPlan, QuantPlan
+from ristretto_sim.emulator import PoolGeometry, avg_pool2d
+from ristretto_sim.errors import PlanError
+from ristretto_sim.formats import FixedPoint, PowerOfTwo, ristretto_fixed_point, ristretto_power_of_two
+from ristretto_sim.graph import Concat, Conv, Dense, Eltwise, Flatten, Network, Pool, TensorSpec
+from ristretto_sim.graph.plan import DEFAULT_RECIPROCAL, LayerPlan, QuantPlan
 from ristretto_sim.runtime.executor import Executor, run_network
 from ristretto_sim.runtime.prefix_cache import PrefixCache
 
@@ -140,6 +144,103 @@ def test_nhwc_onnx_model_takes_nhwc_batches_like_onnxruntime():
         run_network(net, x)  # the library's executor takes the network's NCHW unless told
 
 
+# ---------------------------------------------------------------------- exact integer operators
+
+
+def test_exact_average_pooling_is_the_emulators_integer_average():
+    net = chain_net()
+    x = RNG.normal(size=(5, 2, 8, 8)).astype(np.float32)
+    plan = QuantPlan({"conv": CONV, "fc": FC})
+    res = run_network(net, x, plan, keep=["c", "p"])
+    c = res.tensor("c")
+    fmt = FixedPoint(8, 4)
+    ref = avg_pool2d(fmt.encode(c), fmt, PoolGeometry(3, 2, 0, ceil_mode=True), reciprocal=DEFAULT_RECIPROCAL,
+                     out_fmt=fmt, count_include_pad=True)
+    np.testing.assert_array_equal(res.tensor("p"), fmt.decode(ref.codes))
+    assert res.records["pool"].output_saturations == ref.saturations
+    # the plan states another reciprocal: a different (coarser) average
+    coarse = plan.replace(layers={**plan.layers, "pool": LayerPlan(reciprocal="ufixed4.3")})
+    p4 = run_network(net, x, coarse, keep=["p"]).tensor("p")
+    ref4 = avg_pool2d(fmt.encode(c), fmt, PoolGeometry(3, 2, 0, ceil_mode=True), reciprocal=FixedPoint(4, 3, False),
+                      out_fmt=fmt, count_include_pad=True)
+    np.testing.assert_array_equal(p4, fmt.decode(ref4.codes))
+    assert not np.array_equal(p4, res.tensor("p"))
+    # ristretto mode pools in float32, as Caffe did
+    ri = run_network(net, x, plan, "ristretto", keep=["c", "p"])
+    assert ri.tensor("p").dtype == np.float32
+    with pytest.raises(PlanError, match="'reciprocal' applies to average pooling layers only"):
+        QuantPlan({"flat": LayerPlan(reciprocal="ufixed16.15")}).check(net)
+
+
+def test_exact_global_average_pooling_and_a_pool_outputs_format():
+    layers = (
+        Conv(name="conv", inputs=("x",), outputs=("c",), in_channels=1, out_channels=3, kernel=(1, 1)),
+        Pool(name="gap", inputs=("c",), outputs=("g",), kind="avg", global_pool=True),
+    )
+    params = {"conv": {"weight": RNG.normal(size=(3, 1, 1, 1)).astype(np.float32),
+                       "bias": np.zeros(3, np.float32)}}
+    net = Network("gap", (TensorSpec("x", (1, 5, 7)),), layers, ("g",), params)
+    x = RNG.normal(size=(4, 1, 5, 7)).astype(np.float32)
+    fout = FixedPoint(6, 5)
+    plan = QuantPlan({"conv": LayerPlan("fixed8.5", "fixed8.6", None, "fixed10.6"),
+                      "gap": LayerPlan(outputs=fout, reciprocal="ufixed12.11")})
+    res = run_network(net, x, plan, keep=["c"])
+    fin = FixedPoint(10, 6)
+    ref = avg_pool2d(fin.encode(res.tensor("c")), fin, PoolGeometry((5, 7)), reciprocal=FixedPoint(12, 11, False),
+                     out_fmt=fout)
+    np.testing.assert_array_equal(res.output, fout.decode(ref.codes))
+    assert res.records["gap"].output_saturations == ref.saturations
+
+
+def _two_branch(op_layer) -> Network:
+    layers = (
+        Conv(name="a", inputs=("x",), outputs=("ya",), in_channels=1, out_channels=2, kernel=(1, 1), bias=False),
+        Conv(name="b", inputs=("x",), outputs=("yb",), in_channels=1, out_channels=2, kernel=(1, 1), bias=False),
+        op_layer,
+    )
+    params = {"a": {"weight": RNG.normal(size=(2, 1, 1, 1)).astype(np.float32)},
+              "b": {"weight": RNG.normal(size=(2, 1, 1, 1)).astype(np.float32)}}
+    return Network("branches", (TensorSpec("x", (1, 3, 3)),), layers, (op_layer.outputs[0],), params)
+
+
+def test_exact_add_aligns_fractions_exactly_and_concat_requantizes():
+    fa, fb = FixedPoint(8, 2), FixedPoint(12, 9)
+    plan = {"a": LayerPlan("fixed8.5", "fixed8.6", None, fa), "b": LayerPlan("fixed8.5", "fixed8.6", None, fb)}
+    x = RNG.normal(0, 2, size=(6, 1, 3, 3)).astype(np.float32)
+    add = _two_branch(Eltwise(name="add", inputs=("ya", "yb"), outputs=("s",), op="add"))
+    res = run_network(add, x, QuantPlan(plan), keep=["ya", "yb"])
+    exact = [[Fraction(float(u)) + Fraction(float(v)) for u, v in zip(a, b, strict=True)]
+             for a, b in zip(res.tensor("ya").reshape(6, -1), res.tensor("yb").reshape(6, -1), strict=True)]
+    assert [[Fraction(float(v)) for v in row] for row in res.output.reshape(6, -1)] == exact  # the exact sum
+    fo = FixedPoint(6, 3)
+    out = run_network(add, x, QuantPlan({**plan, "add": LayerPlan(outputs=fo)})).output
+    want = fo.quantize(np.array([[float(v) for v in row] for row in exact]))
+    np.testing.assert_array_equal(out.reshape(6, -1), want)
+    cat = _two_branch(Concat(name="cat", inputs=("ya", "yb"), outputs=("k",), axis=1))
+    res = run_network(cat, x, QuantPlan(plan), keep=["ya", "yb"])
+    np.testing.assert_array_equal(res.output, np.concatenate([res.tensor("ya"), res.tensor("yb")], axis=1))
+    fo = FixedPoint(5, 2)
+    res = run_network(cat, x, QuantPlan({**plan, "cat": LayerPlan(outputs=fo)}), keep=["ya", "yb"])
+    want = np.concatenate([fo.quantize(res.tensor("ya")), fo.quantize(res.tensor("yb"))], axis=1)
+    np.testing.assert_array_equal(res.output, want)
+    codes = np.rint(np.ldexp(np.concatenate([res.tensor("ya"), res.tensor("yb")]), fo.frac_bits))
+    sat = int(np.count_nonzero((codes > fo.max_code) | (codes < fo.min_code)))  # requantize's count: rounded codes
+    assert res.records["cat"].output_saturations == sat > 0
+
+
+def test_softmax_note_in_exact_mode():
+    from ristretto_sim.graph import Softmax
+
+    layers = (Dense(name="fc", inputs=("x",), outputs=("z",), in_features=4, out_features=3),
+              Softmax(name="prob", inputs=("z",), outputs=("p",), axis=1))
+    net = Network("soft", (TensorSpec("x", (4,)),), layers, ("p",),
+                  {"fc": {"weight": RNG.normal(size=(3, 4)).astype(np.float32), "bias": np.zeros(3, np.float32)}})
+    plan = QuantPlan({"fc": LayerPlan("fixed8.4", "fixed8.6", None, "fixed8.4")})
+    x = RNG.normal(size=(2, 4)).astype(np.float32)
+    assert any("softmax (prob) computes in float64" in n for n in run_network(net, x, plan).notes)
+    assert not run_network(net, x, plan, "ristretto").notes and not run_network(net, x).notes
+
+
 def test_float_convolutions_are_the_emulators_im2col():
     from ristretto_sim.emulator.ristretto_mode import float32_conv2d
 
@@ -154,3 +255,18 @@ def test_float_convolutions_are_the_emulators_im2col():
     xq, wq = ristretto_fixed_point(x, 8, 4), ristretto_fixed_point(p["weight"], 8, 6)
     y = float32_conv2d(xq, wq, layer.geometry) + ristretto_fixed_point(p["bias"], 8, 6).reshape(1, -1, 1, 1)
     np.testing.assert_array_equal(run_network(net, x, plan, keep=["c"]).tensor("c"), ristretto_fixed_point(y, 8, 4))
+
+
+def test_an_average_too_wide_for_int64_computes_in_float_and_says_so():
+    net = chain_net()
+    x = RNG.normal(size=(3, 2, 8, 8)).astype(np.float32)
+    wide = QuantPlan({"conv": LayerPlan("fixed8.5", "fixed8.6", None, "fixed32.20"), "fc": FC,
+                      "pool": LayerPlan(reciprocal="ufixed32.31")})
+    res = run_network(net, x, wide, keep=["c", "p"])
+    (note,) = res.notes
+    assert "'pool'" in note and "more than 62 bits" in note
+    from ristretto_sim.runtime.float_ops import pool2d
+
+    layer = net.layer("pool")
+    want = pool2d(res.tensor("c"), layer.kind, *layer.window((4, 8, 8)), (4, 4), True)
+    np.testing.assert_array_equal(res.tensor("p"), want)

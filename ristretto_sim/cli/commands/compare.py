@@ -49,6 +49,7 @@ def run(args) -> int:
     from ristretto_sim.cli.progress import progress_bar
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
+    from ristretto_sim.graph.plan import DEFAULT_RECIPROCAL
     from ristretto_sim.runtime.compare import compare_modes, plot_comparison
     from ristretto_sim.runtime.scoring import resolve_preprocess
 
@@ -102,4 +103,10 @@ def run(args) -> int:
     )
     if cmp.accuracy:
         print("top-1 accuracy: " + "  ".join(f"{m} {100 * v:.2f}%" for m, v in cmp.accuracy.items()))
+    if cmp.reciprocals:
+        shown = ", ".join(f"{name} {fmt}" for name, fmt in cmp.reciprocals.items())
+        print(f"exact average pooling: window sum x 1/n rounded to the reciprocal format ({shown}; plan key "
+              f"'reciprocal', default {DEFAULT_RECIPROCAL})")
+    for note in cmp.notes:
+        print(f"note: {note}")
     return 0

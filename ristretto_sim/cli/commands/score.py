@@ -139,5 +139,7 @@ def run(args) -> int:
         for name, r in result.records.items():
             if r.quantized and r.overflows:
                 print(f"  {name}: {r.overflows}")
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"time {result.seconds:.2f} s")
     return 0

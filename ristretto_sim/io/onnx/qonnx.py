@@ -21,7 +21,12 @@ Read against qonnx 1.0.0's own semantics (``qonnx.custom_op.general.intquant.int
   *activations* are a ``ValueError`` naming the layer.
 
 What is quantized is what the emulator quantizes for each planned layer: Conv/ConvTranspose/Dense layers get a
-quantizer on their input, weights, bias and output; other planned layers on their inputs and output. The bias
+quantizer on their input, weights, bias and output; other planned layers on their inputs and output. In exact mode
+an average pooling layer that the executor computes in integers (``runtime.exact_ops``: sum times ``1/n`` rounded
+to the plan's reciprocal format, requantized to its ``outputs`` or its input's format) is exported as that
+arithmetic: a depthwise ``Conv`` with a kernel of ones (the window sum), a ``Mul`` in float64 by the rounded
+reciprocals (one per output position) and a ``Quant`` to the output format, then a ``Cast`` back to float32;
+bit-exact while a window sum stays below ``2**24`` codes. The bias
 takes the plan's ``bias`` format, else the accumulator's (exact mode, fixed-point and shift datapaths: the preload
 grid), else stays float; in ristretto mode it takes the weights' format (float for power-of-two weights).
 Input quantizers are inserted per consumer, the exact mode's semantics: Ristretto's in-place rounding of a
@@ -40,10 +45,12 @@ from pathlib import Path
 import numpy as np
 
 from ristretto_sim.emulator import Mode, ristretto_quantize
+from ristretto_sim.emulator.pooling import window_counts
 from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, Specials
-from ristretto_sim.graph.layers import WEIGHTED
+from ristretto_sim.graph.layers import WEIGHTED, Pool, PoolKind
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.graph.tensor_formats import average_fits, fixed, tensor_formats
 from ristretto_sim.io.onnx.exporter import to_onnx
 from ristretto_sim.io.weights.quantized import Float32Format, layer_tensors
 
@@ -165,7 +172,7 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
         For formats or roundings QONNX cannot express (the message names the layer).
     """
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 
     if not isinstance(plan, QuantPlan):
         raise TypeError(f"plan={plan!r} must be a QuantPlan")
@@ -181,8 +188,15 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
     out_renames: dict[str, str] = {}  # tensor written -> pre-quantization name
     init_values: dict[str, np.ndarray] = {}
 
+    averages = _integer_averages(network, plan) if mode is Mode.EXACT else {}
     for layer in network.layers:
         entry = plan.get(layer.name)
+        if layer.name in averages and (entry is None or entry.outputs is None):
+            y = layer.output  # exact mode's integer average, requantized to its input's format
+            pre = f"{y}/pre_quant"
+            out_renames[y] = pre
+            after[y] = [b.quant_node(averages[layer.name], pre, y, layer.name, "outputs",
+                                     plan.rounding_of(layer.name), mode)]
         if entry is None:
             continue
         name = layer.name
@@ -206,7 +220,11 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
             out_renames[y] = pre
             after[y] = [b.quant_node(entry.outputs, pre, y, name, "outputs", rounding, mode)]
 
-    inits = [numpy_helper.from_array(init_values[i.name], i.name) if i.name in init_values else i for i in b.inits]
+    for name in averages:  # the requantization runs on the exact float64 product; later layers read float32
+        y = network.layer(name).output
+        quant = after[y][0]
+        quant.output[0] = f"{y}/quant64"
+        after[y].append(helper.make_node("Cast", [f"{y}/quant64"], [y], name=f"{name}/to_float", to=TensorProto.FLOAT))
     nodes = []
     seen_layers = set()
     for node in graph.node:
@@ -223,9 +241,13 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
         for i, t in enumerate(new.output):
             if t in out_renames:
                 new.output[i] = out_renames[t]
-        nodes.append(new)
+        if owner in averages and new.op_type in ("AveragePool", "GlobalAveragePool"):
+            nodes.extend(_integer_average_nodes(network, plan, network.layer(owner), new.input[0], new.output[0], b))
+        else:
+            nodes.append(new)
         for t in node.output:
             nodes.extend(after.get(t, []))
+    inits = [numpy_helper.from_array(init_values[i.name], i.name) if i.name in init_values else i for i in b.inits]
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.initializer[:]
@@ -238,6 +260,57 @@ def to_qonnx(network: Network, plan: QuantPlan, path=None, *, mode=None, opset: 
     if path is not None:
         onnx.save(model, str(Path(path)))
     return model
+
+
+def _integer_averages(network: Network, plan: QuantPlan) -> dict:
+    """The average pooling layers exact mode computes in integers (``runtime.exact_ops``): layer name -> the format
+    of its output (its ``outputs``, else its input's)."""
+    formats = tensor_formats(network, plan)
+    out = {}
+    for layer in network.layers:
+        if not (isinstance(layer, Pool) and layer.kind is PoolKind.AVG):
+            continue
+        entry = plan.get(layer.name)
+        fin = formats.get(layer.inputs[0]) if entry is None or entry.inputs is None else fixed(entry.inputs)
+        if fin is None or not average_fits(layer, fin, plan.reciprocal_of(layer.name), network.shape(layer.inputs[0])):
+            continue
+        if entry is not None and entry.outputs is not None:
+            if fixed(entry.outputs) is None:
+                continue
+            out[layer.name] = entry.outputs
+        else:
+            out[layer.name] = fin
+    return out
+
+
+def _integer_average_nodes(network: Network, plan: QuantPlan, layer: Pool, x: str, y: str, b: _Builder) -> list:
+    """The integer average as ONNX nodes computing its exact product ``y`` in float64: the window sum (a depthwise
+    convolution with a kernel of ones, exact in float32 for sums below 2**24 codes), then a product with ``1/n``
+    rounded to the reciprocal format (one value per output position); the output quantizer follows."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    in_shape = network.shape(layer.inputs[0])
+    c, h, w = in_shape
+    geom = layer.geometry(in_shape)
+    (kh, kw), (sh, sw), (t, left, bottom, right) = geom.kernel, geom.stride, geom.padding
+    ho, wo = network.shape(layer.output)[1:]
+    eh = max(0, (ho - 1) * sh + kh - (h + t + bottom))  # ceil mode: windows past the padding, clipped
+    ew = max(0, (wo - 1) * sw + kw - (w + left + right))
+    rounding = plan.rounding_of(layer.name)
+    rounding = Rounding.NEAREST_EVEN if rounding is Rounding.STOCHASTIC else rounding
+    counts = window_counts(h, w, geom, layer.count_include_pad)
+    recip = plan.reciprocal_of(layer.name).quantize(1.0 / counts.astype(np.float64), rounding)
+    ones = b.const(f"{layer.name}/window_ones", np.ones((c, 1, kh, kw)))
+    r_name = f"{layer.name}/reciprocal"
+    b.inits.append(numpy_helper.from_array(recip.reshape(1, 1, ho, wo).astype(np.float64), r_name))
+    b.names.add(r_name)
+    s32, s64 = f"{layer.name}/window_sum", f"{layer.name}/window_sum64"
+    return [
+        helper.make_node("Conv", [x, ones], [s32], name=f"{layer.name}/sum", group=c, kernel_shape=[kh, kw],
+                         strides=[sh, sw], pads=[t, left, bottom + eh, right + ew]),
+        helper.make_node("Cast", [s32], [s64], name=f"{layer.name}/to_double", to=TensorProto.DOUBLE),
+        helper.make_node("Mul", [s64, r_name], [y], name=f"{layer.name}/times_reciprocal"),
+    ]
 
 
 def _weights(network, plan, layer, mode, rounding, b: _Builder, before, quant_reads, init_values) -> None:
