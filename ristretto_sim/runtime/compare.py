@@ -5,7 +5,7 @@ mode (in chunks, keeping every tensor of a chunk) and accumulates per layer outp
 largest absolute error of each quantized mode against float, the largest difference between the two quantized
 modes, and the overflow/saturation counts each mode recorded. It also reports how often the modes agree on the
 top-1 class (and their accuracies when labels are given), the reciprocal format each average pooling layer uses
-in exact mode, and the runs' notes (e.g. softmax computed in float).
+in exact mode, and the runs' notes (e.g. softmax computed in float, a bias format Ristretto mode replaced).
 ``Comparison.to_frame()`` gives a pandas DataFrame and ``plot_comparison`` a per-layer figure."""
 
 from __future__ import annotations

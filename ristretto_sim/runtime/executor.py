@@ -21,8 +21,8 @@ Modes
   without an integer operator compute in float64 (softmax among them: the run says so in its notes), except
   weighted layers, which compute as in the float network (float32 GEMMs).
 - **ristretto**: the original tool (``reference/ristretto.md`` §1.3): planned weighted layers fake-quantize their
-  input, weights and bias (bias in the weights' format; power-of-two weights leave it float), run a float32 GEMM
-  and quantize the output (the emulator's
+  input, weights and bias (bias in the weights' format: a plan stating another bias format is told so in the
+  run's notes; power-of-two weights leave it float), run a float32 GEMM and quantize the output (the emulator's
   ``ristretto-float32`` datapath); every other layer is float32. The input quantization is done **in place**:
   readers of the same tensor that run later see the quantized values, as Caffe's shared blobs (Split) did;
   earlier readers saw the float values. GPU semantics by default; ``cpu_compat=True`` gives the CPU quirks (ties
@@ -171,6 +171,27 @@ def strict_lrn(layer: LRN, x: np.ndarray, fmt) -> np.ndarray:
         raise PlanError(f"plan layer {layer.name!r}: strict minifloat LRN (Ristretto's LRNRistretto) supports "
                         f"ACROSS_CHANNELS only, not {layer.region.name}")
     return ristretto_lrn(x, layer.size, layer.alpha, layer.beta, layer.k, fmt.exp_bits, fmt.man_bits)
+
+
+def bias_notes(network: Network, plan: QuantPlan, prepared: dict) -> list[str]:
+    """Ristretto mode: the planned weighted layers whose plan bias format is not the one Ristretto uses (the
+    weights' format; float for power-of-two weights), with the format used."""
+    notes = []
+    for name, prep in prepared.items():
+        stated = plan.get(name).bias
+        if stated is None or network.params[name].get("bias") is None:
+            continue
+        used = prep.datapath.bias_format
+        if used == stated:
+            continue
+        if used is None:
+            notes.append(f"layer {name!r}: ristretto mode kept the bias in float32, not the plan's {stated} "
+                         "(Ristretto does not quantize the bias of power-of-two weights; exact mode uses the plan's)")
+        else:
+            notes.append(f"layer {name!r}: ristretto mode quantized the bias to {used}, the weights' format, not the "
+                         f"plan's {stated} (Ristretto quantizes the bias with the weights' parameters; exact mode "
+                         "uses the plan's)")
+    return notes
 
 
 # ---------------------------------------------------------------------- one run's settings
@@ -391,6 +412,9 @@ class Executor:
         for layer in net.layers:
             if isinstance(layer, WEIGHTED) and layer.name in plan:
                 s.prepared[layer.name] = self._prepared_layer(layer, plan, mode, s.cpu_compat)
+        if s.ristretto:
+            for note in bias_notes(net, plan, s.prepared):
+                s.notes[note] = None
         if s.exact:
             s.formats = tensor_formats(net, plan)
             for note in exact_ops.float_fallbacks(net, plan, s.formats):

@@ -3,7 +3,7 @@
 ``score_network(network, dataset, plan=None, ...)`` preprocesses the raw images with the model's own
 ``Preprocessing`` (or the one given, for models that do not carry theirs), runs the network in batches (float,
 or under the plan in ``exact``/``ristretto`` mode) on one ``Executor`` (each layer prepared once) and returns a
-``Score``, with the run's notes (e.g. softmax computed in float). Progress is
+``Score``, with the run's notes (e.g. a bias format Ristretto mode replaced, softmax in float). Progress is
 reported through an optional callback ``progress(images_done, images_total)``; nothing is printed."""
 
 from __future__ import annotations

@@ -241,6 +241,51 @@ def test_softmax_note_in_exact_mode():
     assert not run_network(net, x, plan, "ristretto").notes and not run_network(net, x).notes
 
 
+# ---------------------------------------------------------------------- bias notice
+
+
+def test_ristretto_mode_says_which_bias_format_it_used():
+    net = chain_net()
+    x = RNG.normal(size=(4, 2, 8, 8)).astype(np.float32)
+    plan = QuantPlan({"conv": CONV, "fc": LayerPlan("fixed8.4", "fixed8.6", "fixed8.6", "fixed8.3")},
+                     mode="ristretto")
+    res = run_network(net, x, plan)
+    assert len(res.notes) == 1
+    (note,) = res.notes
+    assert "'conv'" in note and "fixed8.6, the weights' format, not the plan's fixed16.11" in note
+    # and that is what it computed: the bias rounded to the weights' format
+    b = net.params["conv"]["bias"]
+    assert res.records["conv"].stats.bias_saturations == int(np.count_nonzero(np.abs(b) > FixedPoint(8, 6).max))
+    c = run_network(net, x, plan, keep=["c"]).tensor("c")
+    c_ref = run_network(net, x, plan.replace(layers={**plan.layers, "conv": LayerPlan(
+        CONV.inputs, CONV.weights, CONV.weights, CONV.outputs)}), keep=["c"]).tensor("c")
+    np.testing.assert_array_equal(c, c_ref)
+    assert not run_network(net, x, plan, "exact").notes  # exact mode uses the plan's bias format
+    pw = QuantPlan({"fc": LayerPlan("fixed8.4", PowerOfTwo(-8, -1, has_zero=False), "fixed8.6", "fixed8.3")},
+                   mode="ristretto")
+    (note,) = run_network(net, x, pw).notes
+    assert "'fc'" in note and "kept the bias in float32" in note
+
+
+def test_score_and_cli_print_the_notes(tmp_path, capsys):
+    from ristretto_sim.cli import main
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text("""version: 1
+mode: ristretto
+layers:
+  conv1: {inputs: fixed8.8, weights: fixed8.7, bias: fixed32.15, outputs: fixed8.6}
+""")
+    score = rs.score("lenet", plan=str(plan), limit=50)
+    assert any("'conv1'" in n and "fixed8.7" in n for n in score.notes)
+    assert score.as_dict()["notes"] == list(score.notes)
+    assert main(["score", "lenet", "--plan", str(plan), "--limit", "50"]) == 0
+    assert "note: layer 'conv1': ristretto mode quantized the bias to fixed8.7" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- rules written once
+
+
 def test_float_convolutions_are_the_emulators_im2col():
     from ristretto_sim.emulator.ristretto_mode import float32_conv2d
 

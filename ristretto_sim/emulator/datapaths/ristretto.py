@@ -64,6 +64,11 @@ class RistrettoFloat32(Datapath):
         """False for Ristretto's CPU code on power-of-two weights (module docstring)."""
         return not (self.cpu_compat and isinstance(self.weights, PowerOfTwo))
 
+    @property
+    def bias_format(self):
+        """The format Ristretto quantizes the bias to: the weights' (None, float, for power-of-two weights)."""
+        return None if isinstance(self.weights, PowerOfTwo) else self.weights
+
     def fake_quantize(self, x, fmt, key):
         return ristretto_quantize(x, fmt, self.formats.rounding, self.cpu_compat, key)
 
