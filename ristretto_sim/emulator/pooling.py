@@ -7,8 +7,9 @@ reciprocal per distinct window count ``n``), and the product (fraction ``in.frac
 reciprocal.frac_bits``) is requantized to the output format with the chosen rounding (rounding shift,
 saturation).
 
-Output size: ``floor((H + pad_top + pad_bottom - kernel) / stride) + 1``, or with ``ceil_mode`` (Caffe's rule)
-``ceil(...) + 1``, dropping a last window that would start inside the bottom/right padding. Window counts for
+Output size (:func:`pool_output_size`, the one rule the network's shape inference uses too):
+``floor((H + pad_top + pad_bottom - kernel) / stride) + 1``, or with ``ceil_mode`` (Caffe's rule) ``ceil(...) +
+1``, dropping a last window that would start inside the bottom/right padding (padded inputs only). Window counts for
 the average: ``count_include_pad=True`` counts positions inside the padded input (Caffe; windows that run past
 the padding in ceil mode are clipped), ``False`` counts only real input positions (ONNX default).
 """
@@ -23,6 +24,23 @@ from ristretto_sim.emulator.accumulator import check_per_tensor
 from ristretto_sim.emulator.im2col import ConvGeometry, _pair
 from ristretto_sim.emulator.requantize import Requantized, requantize
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
+
+
+def pool_output_size(size: int, k: int, s: int, p0: int, p1: int, ceil_mode: bool) -> int:
+    """Output length of a pooling window sweep along one axis.
+
+    Floor mode: ``(size + p0 + p1 - k) // s + 1``. Ceil mode (Caffe's rounding, PyTorch's ``ceil_mode``):
+    ``ceil((size + p0 + p1 - k) / s) + 1``, minus one when the input is padded and the last window would start in
+    the end padding (``(out - 1) * s >= size + p0``), so that every window overlaps the image or the begin padding
+    (Caffe's ``PoolingLayer::Reshape``).
+    """
+    span = size + p0 + p1 - k
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    if p0 + p1 > 0 and (out - 1) * s >= size + p0:
+        out -= 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -64,13 +82,9 @@ class PoolGeometry:
             (h, self.kernel[0], self.stride[0], self.padding[0], self.padding[2]),
             (w, self.kernel[1], self.stride[1], self.padding[1], self.padding[3]),
         ):
-            span = size + p0 + p1 - k
-            if span < 0:
+            if size + p0 + p1 - k < 0:
                 raise ValueError(f"pooling kernel {self.kernel} does not fit the padded {h}x{w} input")
-            n = (-(-span // s) if self.ceil_mode else span // s) + 1
-            if self.ceil_mode and (n - 1) * s >= size + p0:
-                n -= 1  # the last window would start inside the padding (Caffe's rule)
-            out.append(n)
+            out.append(pool_output_size(size, k, s, p0, p1, self.ceil_mode))
         return out[0], out[1]
 
 

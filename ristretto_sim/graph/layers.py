@@ -31,8 +31,9 @@ import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from ristretto_sim.emulator.datapaths.operation import LayerKind, reduction_length
 from ristretto_sim.emulator.im2col import ConvGeometry
-from ristretto_sim.emulator.pooling import PoolGeometry
+from ristretto_sim.emulator.pooling import PoolGeometry, pool_output_size
 from ristretto_sim.enums import NamedEnum
 
 Shape = tuple[int, ...]
@@ -191,11 +192,6 @@ class Layer:
         return 0
 
 
-def _conv_out(size: int, k: int, s: int, d: int, p0: int, p1: int) -> int:
-    return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
-
-
-
 def _check_conv_geometry(layer) -> None:
     """Validate and normalise the fields ``Conv`` and ``ConvTranspose`` share (kernel, stride, dilation, pads,
     channels, groups, bias)."""
@@ -260,12 +256,10 @@ class Conv(Layer):
         shape = input_shapes[0]
         if len(shape) != 3 or shape[0] != self.in_channels:
             raise _shape_err(self, f"expects input (C={self.in_channels}, H, W), got {shape}")
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        t, lft, b, r = self.pads
-        ho = _conv_out(shape[1], kh, sh, dh, t, b)
-        wo = _conv_out(shape[2], kw, sw, dw, lft, r)
-        if ho < 1 or wo < 1:
-            raise _shape_err(self, f"input {shape} is smaller than the (dilated) kernel")
+        try:
+            ho, wo = self.geometry.output_size(shape[1], shape[2], *self.kernel)
+        except ValueError:
+            raise _shape_err(self, f"input {shape} is smaller than the (dilated) kernel") from None
         return ((self.out_channels, ho, wo),)
 
     def param_shapes(self, input_shapes):
@@ -391,31 +385,14 @@ WEIGHTED = (Conv, ConvTranspose, Dense)
 def layer_reduction_length(layer: Layer, weight) -> int:
     """Products per output (K) of a ``Conv``, ``ConvTranspose`` or ``Dense`` layer with weights ``weight``
     (OIHW, ``(C_in, C_out/groups, kh, kw)``, ``(out, in)``); for a transposed convolution the most any output
-    gets."""
-    shape = weight.shape
+    gets. The emulator's rule (``emulator.datapaths.operation.reduction_length``)."""
     if isinstance(layer, Dense):
-        return int(shape[1])
+        return reduction_length(LayerKind.LINEAR, weight.shape, None)
     if isinstance(layer, ConvTranspose):
-        return int(shape[0] // layer.groups * shape[2] * shape[3])
+        return reduction_length(LayerKind.CONV_TRANSPOSE2D, weight.shape, layer.geometry)
     if isinstance(layer, Conv):
-        return int(shape[1] * shape[2] * shape[3])
+        return reduction_length(LayerKind.CONV2D, weight.shape, layer.geometry)
     raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) has no reduction length")
-
-
-def pool_output_size(size: int, k: int, s: int, p0: int, p1: int, ceil_mode: bool) -> int:
-    """Output length of a pooling window sweep along one axis.
-
-    Floor mode: ``(size + p0 + p1 - k) // s + 1``. Ceil mode (Caffe's rounding, PyTorch's ``ceil_mode``):
-    ``ceil((size + p0 + p1 - k) / s) + 1``, minus one when the last window would start in the end padding
-    (``(out - 1) * s >= size + p0``), so that every window overlaps the image or the begin padding.
-    """
-    span = size + p0 + p1 - k
-    if not ceil_mode:
-        return span // s + 1
-    out = -(-span // s) + 1
-    if p0 + p1 > 0 and (out - 1) * s >= size + p0:
-        out -= 1
-    return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,35 +4,45 @@
 every Conv/ConvTranspose/Dense layer fixed-point inputs, weights and outputs of ``bits`` bits with fractional
 lengths from the observed maxima (Ristretto's rules, ``reference/ristretto.md`` section 1.4: activations
 ``ceil(log2 max)`` integer bits, weights ``ceil(log2 max + 1)``), and an accumulator (and bias) whose fraction
-is ``in.frac + w.frac``: ``acc_bits`` wide, or (``acc_bits=None``) the width that cannot overflow,
-``in.bits + w.bits + ceil(log2 K) + 1`` (``no_overflow_accumulator``; above 62 bits the emulator's limb path
-computes it). It is the starting point of the Ristretto trimming search and
-the plan ``make demo`` uses; it is not a search."""
+is ``in.frac + w.frac``: ``acc_bits`` wide, or (``acc_bits=None``) the width that cannot overflow, the emulator's
+rule ``emulator.default_accumulator`` (``in.bits + w.bits + ceil(log2 K) + 1``; above 62 bits the emulator's limb
+path computes it). It is the starting point of the Ristretto trimming search and the plan ``make demo`` uses; it
+is not a search."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ristretto_sim.emulator.accumulator import MAX_ACCUMULATOR_BITS
+from ristretto_sim.emulator import MAX_ACCUMULATOR_BITS, default_accumulator
+from ristretto_sim.emulator.datapaths import LayerOp
+from ristretto_sim.errors import PlanError
 from ristretto_sim.formats import FixedPoint, RangeRule, fixed_point_for_range
-from ristretto_sim.graph.layers import WEIGHTED, layer_reduction_length
+from ristretto_sim.graph.layers import WEIGHTED
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
-from ristretto_sim.runtime.executor import run_network
+from ristretto_sim.runtime.executor import emulator_kind, run_network
 
 
-def reduction_length(network: Network, name: str) -> int:
-    """Products per output (K) of weighted layer ``name`` (for a transposed convolution, the most any output
-    gets)."""
-    return layer_reduction_length(network.layer(name), network.params[name]["weight"])
+def no_overflow_accumulator(network: Network, name: str, fin: FixedPoint, fw: FixedPoint) -> FixedPoint:
+    """The accumulator of weighted layer ``name`` that cannot overflow: the emulator's ``default_accumulator``
+    (``in.bits + w.bits + ceil(log2 K) + 1`` bits, ``frac = fl_in + fl_w``; per channel for per-channel weights).
 
-
-def no_overflow_accumulator(fin: FixedPoint, fw: FixedPoint, k: int) -> FixedPoint:
-    """``in.bits + w.bits + ceil(log2 K) + 1`` bits (capped at the emulator's maximum), ``frac = fl_in + fl_w``."""
-    bits = fin.bits + fw.bits + math.ceil(math.log2(max(k, 1))) + 1
-    return FixedPoint(min(bits, MAX_ACCUMULATOR_BITS), fin.frac_bits + fw.frac_bits)
+    ``PlanError`` if that is wider than the emulator's ``MAX_ACCUMULATOR_BITS`` (only operands wider than 32 bits
+    get there: 32 x 32 bits needs ``K > 2**62``)."""
+    layer = network.layer(name)
+    w = network.params[name]["weight"]
+    kind, geometry = emulator_kind(layer)
+    op = LayerOp.of(kind, w, geometry)
+    try:
+        acc = default_accumulator(fin, fw, op.k, op.n_out)
+    except ValueError as exc:  # FixedPoint refuses more than MAX_ACCUMULATOR_BITS
+        acc = None
+        cause = exc
+    if acc is None or acc.bits > MAX_ACCUMULATOR_BITS:
+        raise PlanError(f"layer {name!r}: inputs {fin} x weights {fw} over K={op.k} need an accumulator wider than "
+                        f"the emulator's {MAX_ACCUMULATOR_BITS} bits not to overflow (declare a narrower one, e.g. "
+                        "--acc-bits)") from (cause if acc is None else None)
+    return acc
 
 
 def dynamic_fixed_point_plan(
@@ -74,7 +84,7 @@ def dynamic_fixed_point_plan(
         )
         fout = fixed_point_for_range(max(rec.max_abs_output, 2.0**-20), bits, RangeRule.RISTRETTO_ACTIVATIONS)
         if acc_bits is None:
-            acc = no_overflow_accumulator(fin, fw, reduction_length(network, layer.name))
+            acc = no_overflow_accumulator(network, layer.name, fin, fw)
         else:
             acc = FixedPoint(acc_bits, fin.frac_bits + fw.frac_bits)
         layers[layer.name] = LayerPlan(fin, fw, acc, fout, acc)

@@ -9,8 +9,8 @@ subnormals, no specials). Power of two: weights ``pow2[exp_min, exp_max]`` witho
 activations 8-bit DFP.
 
 ``exact`` mode adds what hardware needs: an accumulator with ``frac = fl_in + fl_w`` whose width cannot overflow
-(``in.bits + w.bits + ceil(log2 K) + 1``, capped at the emulator's 128 bits, which only operands wider than 32
-bits can reach; then overflows are counted) or is declared (``acc_bits``), and optionally the bias at the
+(the emulator's ``default_accumulator``, ``in.bits + w.bits + ceil(log2 K) + 1``; the search's widths, at most 32
+bits, stay far below the emulator's 128-bit limit) or is declared (``acc_bits``), and optionally the bias at the
 accumulator's precision (an extension) instead of the weights' format. ``ristretto`` mode plans carry no
 accumulator (Ristretto used float32) and rounding NEAREST (its GPU ``rint``), so they equal what the Caffe
 importer reads back from the written prototxt.
@@ -27,7 +27,7 @@ from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding
 from ristretto_sim.graph.layers import Conv, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
-from ristretto_sim.runtime.calibrate import no_overflow_accumulator, reduction_length
+from ristretto_sim.runtime.calibrate import no_overflow_accumulator
 from ristretto_sim.search.modes import Group
 from ristretto_sim.search.statistics import RangeStatistics
 
@@ -83,7 +83,7 @@ def _accumulator(network: Network, name: str, fin: FixedPoint, fw: FixedPoint, a
     """Layer ``name``'s accumulator: ``acc_bits`` wide with ``frac = fl_in + fl_w``, or (None) one that cannot
     overflow."""
     if acc_bits is None:
-        return no_overflow_accumulator(fin, fw, reduction_length(network, name))
+        return no_overflow_accumulator(network, name, fin, fw)
     return FixedPoint(acc_bits, fin.frac_bits + fw.frac_bits)
 
 

@@ -4,6 +4,7 @@ notice."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -284,6 +285,26 @@ layers:
 
 
 # ---------------------------------------------------------------------- rules written once
+
+
+def test_rules_written_once():
+    from ristretto_sim.emulator import default_accumulator, pooling
+    from ristretto_sim.graph import layers as L
+    from ristretto_sim.runtime.calibrate import no_overflow_accumulator
+
+    assert L.pool_output_size is pooling.pool_output_size
+    # Caffe's ceil mode drops a last window starting in the padding only when the input is padded
+    assert PoolGeometry(1, 3, 0, ceil_mode=True).output_size(5, 5) == (3, 3)
+    assert L.Pool(name="p", inputs=("x",), outputs=("y",), kind="max", kernel=1, stride=3,
+                  ceil_mode=True).output_shapes(((1, 5, 5),)) == ((1, 3, 3),)
+    net = chain_net()
+    fin, fw = FixedPoint(8, 5), FixedPoint(8, 6)
+    assert no_overflow_accumulator(net, "conv", fin, fw) == default_accumulator(fin, fw, 2 * 3 * 3)
+    per_channel = FixedPoint(8, (6, 5, 6, 7))
+    assert no_overflow_accumulator(net, "conv", fin, per_channel) == default_accumulator(fin, per_channel, 18, 4)
+    with pytest.raises(PlanError, match=r"'fc'.*wider than the emulator's 128 bits"):
+        no_overflow_accumulator(net, "fc", FixedPoint(64, 0), FixedPoint(64, 0))
+    assert math.ceil(math.log2(64)) + 64 + 64 + 1 > 128
 
 
 def test_float_convolutions_are_the_emulators_im2col():
