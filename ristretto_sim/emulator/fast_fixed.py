@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT, F64_EXACT
-from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry
+from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry, column_rows
 from ristretto_sim.formats import FixedPoint, Rounding
 from ristretto_sim.formats.rounding import round_to_integer
 
@@ -187,7 +187,6 @@ class FastFixed:
         top, left, bottom, right = geom.padding
         ho, wo = geom.output_size(h, wd, kh, kw)
         g = geom.groups
-        cg = c // g
         kb = self.k + self.has_bias
         per_image = kb * g * ho * wo * np.dtype(gemm).itemsize
         if per_image > CHUNK_BYTES:
@@ -196,8 +195,6 @@ class FastFixed:
         w = self.w32 if gemm is np.float32 else self.w64  # (G, Og, K [+1])
         values = np.empty((n, self.n_out, ho, wo), dtype=vdtype)
         codes = np.empty((n, self.n_out, ho, wo), dtype=np.int64) if want_codes else None
-        sh, sw = geom.stride
-        dh, dw = geom.dilation
         hp, wp = h + top + bottom, wd + left + right
         padded = any(geom.padding)
         sat = 0
@@ -206,18 +203,8 @@ class FastFixed:
             nb = n1 - n0
             xp = np.zeros((nb, c, hp, wp), dtype=gemm) if padded else np.empty((nb, c, h, wd), dtype=gemm)
             self._encode_into(x[n0:n1], xp[:, :, top : top + h, left : left + wd], clip)
-            xg = xp.reshape(nb, g, cg, hp, wp)
             cols = np.empty((nb, g, kb, ho * wo), dtype=gemm)
-            e = cols.itemsize  # the first K rows of ``cols`` as (ky, kx, c, y, x): a view, written in place
-            p = ho * wo * e
-            patches = np.lib.stride_tricks.as_strided(
-                cols, (nb, g, kh, kw, cg, ho, wo), (g * kb * p, kb * p, kw * cg * p, cg * p, p, wo * e, e)
-            )
-            for ky in range(kh):
-                for kx in range(kw):
-                    y0, x0 = ky * dh, kx * dw
-                    ys, xs = slice(y0, y0 + sh * (ho - 1) + 1, sh), slice(x0, x0 + sw * (wo - 1) + 1, sw)
-                    patches[:, :, ky, kx] = xg[:, :, :, ys, xs]
+            column_rows(xp, cols, kh, kw, geom, (ho, wo))  # the first K rows; the bias row below
             if self.has_bias:
                 cols[:, :, self.k] = 1.0  # the bias column of ``w``: the preload, added exactly in the GEMM
             t = np.matmul(w, cols).reshape(nb, self.n_out, ho * wo)  # (nb, G, Og, P): already NCHW order

@@ -198,6 +198,62 @@ def im2col_conv(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtype, ge
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
+def column_rows(x: np.ndarray, cols: np.ndarray, kh: int, kw: int, geom: ConvGeometry, out_hw) -> None:
+    """Write the im2col columns of an (already padded) NCHW batch into ``cols`` ``(N, groups, K', Ho*Wo)``: its
+    first ``K = kh*kw*C/groups`` rows in (ky, kx, c) order, channel innermost (rows past K are left to the caller,
+    e.g. a bias row). One strided slice copy per kernel position (Caffe's layout: the spatial axis last, so the
+    product ``(groups, O/groups, K) @ cols`` is already NCHW)."""
+    nb, c = x.shape[:2]
+    g = geom.groups
+    cg = c // g
+    ho, wo = out_hw
+    sh, sw = geom.stride
+    dh, dw = geom.dilation
+    xg = x.reshape(nb, g, cg, x.shape[2], x.shape[3])
+    e = cols.itemsize
+    pix = ho * wo * e
+    kb = cols.shape[2]
+    view = np.lib.stride_tricks.as_strided(  # the first K rows of cols as (n, g, ky, kx, c, y, x), written in place
+        cols, (nb, g, kh, kw, cg, ho, wo), (g * kb * pix, kb * pix, kw * cg * pix, cg * pix, pix, wo * e, e)
+    )
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            view[:, :, ky, kx] = xg[:, :, :, y0 : y0 + sh * (ho - 1) + 1 : sh, x0 : x0 + sw * (wo - 1) + 1 : sw]
+
+
+def pad_nchw(x: np.ndarray, pad: tuple[int, int, int, int], dtype) -> np.ndarray:
+    """An NCHW batch zero-padded by ``(top, left, bottom, right)`` (negative entries crop), as ``dtype``."""
+    top, left, bottom, right = pad
+    x = x[:, :, max(-top, 0): x.shape[2] - max(-bottom, 0), max(-left, 0): x.shape[3] - max(-right, 0)]
+    t, lf, b, r = max(top, 0), max(left, 0), max(bottom, 0), max(right, 0)
+    if not (t or lf or b or r):
+        return np.ascontiguousarray(x, dtype=dtype)
+    out = np.zeros((x.shape[0], x.shape[1], x.shape[2] + t + b, x.shape[3] + lf + r), dtype=dtype)
+    out[:, :, t : t + x.shape[2], lf : lf + x.shape[3]] = x
+    return out
+
+
+def im2col_conv_nchw(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtype) -> np.ndarray:
+    """A direct convolution (NCHW x OIHW -> NCHW, ``pad`` as in :func:`im2col_conv`) as ``dtype`` GEMMs of the
+    weight matrix ``(groups, O/groups, K)`` with the im2col columns (:func:`column_rows`) of chunks of images of
+    about :data:`CHUNK_BYTES`: the float convolution (float network, Ristretto mode)."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    g = geom.groups
+    ho, wo = geom.output_size(h, wd, kh, kw, pad)
+    k = kh * kw * (c // g)
+    wm = np.ascontiguousarray(weight_matrix(w, g).transpose(0, 2, 1), dtype=dtype)  # (G, Og, K), (ky, kx, c)
+    out = np.empty((n, o, ho, wo), dtype=dtype)
+    imgs = max(1, CHUNK_BYTES // max(1, k * g * ho * wo * np.dtype(dtype).itemsize))
+    for n0 in range(0, n, imgs):
+        n1 = min(n, n0 + imgs)
+        cols = np.empty((n1 - n0, g, k, ho * wo), dtype=dtype)
+        column_rows(pad_nchw(x[n0:n1], pad, dtype), cols, kh, kw, geom, (ho, wo))
+        np.matmul(wm, cols, out=out[n0:n1].reshape(n1 - n0, g, o // g, ho * wo))  # (nb, G, Og, P): NCHW order
+    return out
+
+
 def _emit(win, bs, ys, g, dtype):
     part = win[bs, ys]  # (nb, yb, wo, kh, kw, c)
     nb, yb, wo, kh, kw, c = part.shape

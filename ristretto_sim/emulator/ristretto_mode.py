@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ristretto_sim.emulator.im2col import ConvGeometry, im2col_conv, transposed_as_direct
+from ristretto_sim.emulator.im2col import ConvGeometry, im2col_conv_nchw, transposed_as_direct
 from ristretto_sim.formats.ristretto import ristretto_quantize
 
 __all__ = ["float32_conv2d", "float32_conv_transpose2d", "ristretto_quantize"]
 
 
 def float32_conv2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry, pad=None) -> np.ndarray:
-    """Float32 convolution (NCHW x OIHW -> NCHW) by im2col and float32 GEMMs, as Caffe forward_cpu_gemm."""
+    """Float32 convolution (NCHW x OIHW -> NCHW) by im2col and float32 GEMMs, as Caffe forward_cpu_gemm
+    (``im2col.im2col_conv_nchw``)."""
     pad = geometry.padding if pad is None else pad
     x32, w32 = x32.astype(np.float32, copy=False), w32.astype(np.float32, copy=False)
-    return im2col_conv(x32, w32, pad, geometry, np.float32, np.matmul)
+    return im2col_conv_nchw(x32, w32, pad, geometry, np.float32)
 
 
 def float32_conv_transpose2d(x32: np.ndarray, w32: np.ndarray, geometry: ConvGeometry) -> np.ndarray:

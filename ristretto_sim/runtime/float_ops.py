@@ -3,8 +3,9 @@
 ``FloatOps(network)(layer, inputs)`` returns a layer's output batch. Convolutions, transposed convolutions and
 fully connected layers are float32 GEMMs whatever their inputs' dtype (the float network's arithmetic, also for
 unplanned layers inside a quantized run; the result takes the input's dtype): convolutions through the emulator's
-im2col (``emulator.im2col.im2col_conv``, patches in (ky, kx, c) order, the one convolution of the project; a
-transposed convolution is rewritten as a direct one, ``transposed_as_direct``). Every other layer computes in its
+im2col (``emulator.float32_conv2d``: ``im2col.im2col_conv_nchw``, columns in (ky, kx, c) order, the float
+convolution Ristretto mode uses too; a transposed convolution is rewritten as a direct one,
+``im2col.transposed_as_direct``). Every other layer computes in its
 input's dtype (float32 in float runs, float64 for exact mode's values on wide grids). Loops run over kernel
 positions or groups, never over elements.
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ristretto_sim.emulator.im2col import im2col_conv, transposed_as_direct
+from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_transpose2d
 from ristretto_sim.errors import ModelError
 from ristretto_sim.graph.layers import (
     LRN,
@@ -96,20 +97,20 @@ def _float32(a) -> np.ndarray:
 
 
 def _add_bias(y: np.ndarray, b, axis: int) -> np.ndarray:
+    """``y + b`` along ``axis``, in place (``y`` is the layer's own new float32 array)."""
     if b is None:
         return y
     shape = [1] * y.ndim
     shape[axis] = b.size
-    return y + _float32(b).reshape(shape)
+    y += _float32(b).reshape(shape)
+    return y
 
 
 def float32_conv(x32: np.ndarray, w32: np.ndarray, layer) -> np.ndarray:
     """Float32 convolution (``Conv``) or transposed convolution (``ConvTranspose``) without bias, by im2col."""
-    g = layer.geometry
     if isinstance(layer, ConvTranspose):
-        xd, wd, pad, gd = transposed_as_direct(x32, w32, g)
-        return im2col_conv(xd, wd, pad, gd, np.float32, np.matmul)
-    return im2col_conv(x32, w32, g.padding, g, np.float32, np.matmul)
+        return float32_conv_transpose2d(x32, w32, layer.geometry)
+    return float32_conv2d(x32, w32, layer.geometry)
 
 
 @handles(Conv, ConvTranspose)
