@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT, F64_EXACT
+from ristretto_sim.emulator.exact_sum import EXACT_MARGIN, F32_EXACT, F64_EXACT
 from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry
 from ristretto_sim.formats import FixedPoint, Rounding
 from ristretto_sim.formats.rounding import round_to_integer
@@ -112,12 +112,12 @@ class FastFixed:
             return None
         total = float((amax * self.w_colsum + self.bias_abs).max(initial=0.0))
         safe = min(self.acc.max_code, -self.acc.min_code)
-        if total > safe * _MARGIN:
+        if total > safe * EXACT_MARGIN:
             return None  # the accumulator might overflow: the general path walks K
         emax = int(np.abs(self.scale_exp).max(initial=0))
-        if self.w32 is not None and total <= F32_EXACT * _MARGIN and amax <= F32_EXACT and emax <= _MAX_SHIFT32:
+        if self.w32 is not None and total <= F32_EXACT * EXACT_MARGIN and amax <= F32_EXACT and emax <= _MAX_SHIFT32:
             return np.float32
-        if total <= F64_EXACT * _MARGIN and emax <= _MAX_SHIFT64:
+        if total <= F64_EXACT * EXACT_MARGIN and emax <= _MAX_SHIFT64:
             return np.float64
         return None
 

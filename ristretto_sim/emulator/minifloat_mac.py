@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import LIMB_BITS, _limbs, check_chain, column_max, exact_matmul
+from ristretto_sim.emulator.exact_sum import LIMB_BITS, check_chain, column_max, exact_matmul, split_limbs
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.emulator.wide import add as wide_add
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
@@ -176,8 +176,8 @@ def _two_word_matmul(ai: np.ndarray, wi: np.ndarray):
         return s >> np.int64(32), s & _M32
     ai = ai.astype(np.int64)
     wi = wi.astype(np.int64)
-    a_limbs = _limbs(ai, LIMB_BITS)
-    w_limbs = _limbs(wi, LIMB_BITS)
+    a_limbs = split_limbs(ai, LIMB_BITS)
+    w_limbs = split_limbs(wi, LIMB_BITS)
     shape = np.broadcast_shapes(ai.shape[:-2], wi.shape[:-2]) + (ai.shape[-2], wi.shape[-1])
     hi = np.zeros(shape, np.int64)
     lo = np.zeros(shape, np.int64)

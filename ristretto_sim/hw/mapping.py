@@ -45,7 +45,7 @@ from ristretto_sim.hw.enums import Dataflow
 from ristretto_sim.hw.layers import GemmProblem
 
 
-def _cdiv(a: int, b: int) -> int:
+def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
@@ -70,11 +70,11 @@ class Folding:
 
     @property
     def fr(self) -> int:
-        return _cdiv(self.sr, self.rows)
+        return cdiv(self.sr, self.rows)
 
     @property
     def fc(self) -> int:
-        return _cdiv(self.sc, self.cols)
+        return cdiv(self.sc, self.cols)
 
     @property
     def folds(self) -> int:
@@ -201,7 +201,7 @@ def _check_fit(bits: int, buffer_name: str, config: AcceleratorConfig, what: str
         half = " (half of it, double-buffered)" if buf.double_buffered else ""
         raise ConfigError(
             f"{buffer_name}.capacity_bytes={buf.capacity_bytes} is too small for one tile: {what} of layer "
-            f"{layer!r} needs {_cdiv(bits, 8)} bytes, the buffer offers {buf.active_bits // 8}{half}"
+            f"{layer!r} needs {cdiv(bits, 8)} bytes, the buffer offers {buf.active_bits // 8}{half}"
         )
 
 
@@ -254,7 +254,7 @@ def schedule(
         row_bits = min(C, f.sc) * acc_b
         if f.t * row_bits > config.ofmap.active_bits:
             t_chunk = max(1, config.ofmap.active_bits // row_bits)
-    nt = _cdiv(f.t, t_chunk)
+    nt = cdiv(f.t, t_chunk)
     ifmap_total = problem.input_elements * in_b
     filter_total = problem.weight_elements * w_b
     # im2col duplicates are not re-read from DRAM: a tile of e im2col entries costs e * distinct / entries

@@ -20,7 +20,7 @@ from ristretto_sim.hw.config import AcceleratorConfig, check_fits, datapath_for
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy
 from ristretto_sim.hw.engine import run_layer
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmShape
-from ristretto_sim.hw.mapping import _cdiv, scalesim_compute_cycles, schedule
+from ristretto_sim.hw.mapping import cdiv, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.plan import PlanView
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
 
@@ -158,7 +158,7 @@ def simulate(
         for buf in ("ifmap", "filter", "ofmap"):
             wb = getattr(config, buf).word_bits
             for op in ("reads", "writes"):
-                acc[f"{buf}_{op}"] = _cdiv(s.get(f"{buf}_{op}", 0), wb)
+                acc[f"{buf}_{op}"] = cdiv(s.get(f"{buf}_{op}", 0), wb)
         latency_s = timing.total_cycles / clock_hz
         mac = mac_energy(config.pe, config.dataflow, table, cpm)
         energy = EnergyBreakdown(
@@ -200,16 +200,16 @@ def simulate(
                     if scalesim_compatible
                     else problem.executed_macs / max(1, timing.compute_cycles * pe_count)
                 ),
-                dram_ifmap_bytes=_cdiv(d["ifmap"], 8),
-                dram_filter_bytes=_cdiv(d["filter"], 8),
-                dram_ofmap_bytes=_cdiv(d["ofmap"], 8),
-                dram_psum_read_bytes=_cdiv(d["psum_read"], 8),
-                dram_psum_write_bytes=_cdiv(d["psum_write"], 8),
-                dram_read_bytes=_cdiv(read_bits, 8),
-                dram_write_bytes=_cdiv(write_bits, 8),
+                dram_ifmap_bytes=cdiv(d["ifmap"], 8),
+                dram_filter_bytes=cdiv(d["filter"], 8),
+                dram_ofmap_bytes=cdiv(d["ofmap"], 8),
+                dram_psum_read_bytes=cdiv(d["psum_read"], 8),
+                dram_psum_write_bytes=cdiv(d["psum_write"], 8),
+                dram_read_bytes=cdiv(read_bits, 8),
+                dram_write_bytes=cdiv(write_bits, 8),
                 dram_read_bits=read_bits,
                 dram_write_bits=write_bits,
-                compulsory_dram_bytes=sum(_cdiv(v, 8) for v in sched.compulsory_bits.values()),
+                compulsory_dram_bytes=sum(cdiv(v, 8) for v in sched.compulsory_bits.values()),
                 sram_ifmap_reads_bits=s["ifmap_reads"],
                 sram_ifmap_writes_bits=s["ifmap_writes"],
                 sram_filter_reads_bits=s["filter_reads"],
