@@ -50,7 +50,7 @@ import numpy as np
 
 from ristretto_sim.emulator.exact_sum import EXACT_MARGIN, F32_EXACT, F64_EXACT
 from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry
-from ristretto_sim.formats import FixedPoint, Rounding
+from ristretto_sim.formats import FixedPoint, Rounding, format_kind
 from ristretto_sim.formats.rounding import round_to_integer
 
 #: largest |shift| handled in float32 / float64 requantization (keeps every scaled value normal and finite)
@@ -262,7 +262,7 @@ def prepare_fast_fixed(kind: str, wc: np.ndarray, bias_codes, formats, acc: Fixe
     out = formats.outputs
     if kind not in ("linear", "conv2d") or formats.rounding is Rounding.STOCHASTIC:
         return None
-    if not acc.signed or acc.bits > 64 or (out is not None and not isinstance(out, FixedPoint)):
+    if not acc.signed or acc.bits > 64 or (out is not None and format_kind(out) != "fixed"):
         return None
     n_out = wc.shape[0]
     acc_frac = np.asarray(acc_frac, dtype=np.int64)

@@ -33,6 +33,7 @@ import numpy as np
 from ristretto_sim.emulator import wide as wd
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
+from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import stochastic_key, uniform_bits53
 
 
@@ -133,8 +134,7 @@ def requantize(
     -------
     Requantized
     """
-    if not isinstance(out, FixedPoint):
-        raise TypeError(f"out={out!r} must be a FixedPoint")
+    require(out, FixedPoint, "out")
     overflow = Overflow.coerce(overflow, "overflow")
     rounding = Rounding.coerce(rounding, "rounding")
     v = codes if isinstance(codes, WideInt) else np.asarray(codes, dtype=np.int64)

@@ -69,9 +69,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ristretto_sim.emulator import LayerFormats, Mode
+from ristretto_sim.emulator.datapaths import select
 from ristretto_sim.errors import FormatError, PlanError
-from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
-from ristretto_sim.formats.base import NumberFormat, check_int
+from ristretto_sim.formats import Minifloat, Overflow, Rounding, parse_format
+from ristretto_sim.formats.base import NumberFormat, check_int, require
 from ristretto_sim.graph.layers import LRN, WEIGHTED, LRNRegion
 
 PLAN_VERSION = 1
@@ -131,10 +132,10 @@ class LayerPlan:
     def __post_init__(self):
         for name in FORMAT_KEYS + ("product", "internal"):
             object.__setattr__(self, name, _fmt(getattr(self, name), name))
-        if self.product is not None and not isinstance(self.product, Minifloat):
-            raise TypeError(f"product={self.product} must be a minifloat format")
-        if self.internal is not None and not isinstance(self.internal, Minifloat):
-            raise TypeError(f"internal={self.internal} must be a minifloat format (Ristretto's LRNRistretto)")
+        if self.product is not None:
+            require(self.product, Minifloat, "product", "a minifloat format")
+        if self.internal is not None:
+            require(self.internal, Minifloat, "internal", "a minifloat format (Ristretto's LRNRistretto)")
         if self.shifter_bits is not None:
             bits = check_int(self.shifter_bits, "shifter_bits", minimum=1, maximum=62)
             object.__setattr__(self, "shifter_bits", bits)
@@ -390,22 +391,13 @@ class QuantPlan:
                 )
             if weighted:
                 try:
-                    self.layer_formats(name).datapath  # noqa: B018 - validates the combination
+                    datapath = select(self.layer_formats(name))
                 except (PlanError, ValueError) as exc:
                     raise PlanError(f"{where(name)}: {exc}") from None
-                i, w, a = entry.inputs, entry.weights, entry.accumulator
-                if (
-                    isinstance(a, FixedPoint)
-                    and isinstance(i, FixedPoint)
-                    and isinstance(w, FixedPoint)
-                    and not (i.per_channel or w.per_channel or a.per_channel)
-                    and a.frac_bits != i.frac_bits + w.frac_bits
-                ):
-                    raise PlanError(
-                        f"{where(name)}: layer {name!r} accumulator {a} must have inputs + weights "
-                        f"fractional bits ({i.frac_bits} + {w.frac_bits} = {i.frac_bits + w.frac_bits}),"
-                        f" e.g. fixed{a.bits}.{i.frac_bits + w.frac_bits}"
-                    )
+                try:
+                    datapath.validate()
+                except ValueError as exc:
+                    raise PlanError(f"{where(name)}: layer {name!r} {exc}") from None
 
     # ------------------------------------------------------------------ YAML
     def to_yaml(self) -> str:

@@ -53,6 +53,12 @@ class RistrettoFloat32(Datapath):
             ArithmeticUnit("float_add", (32,), (FLOAT32,)),
         )
 
+    @property
+    def bias_format(self):
+        """The format Ristretto quantizes the bias to: the weights' (reference §1.3), none for power-of-two
+        weights (the bias stays float, §3)."""
+        return None if isinstance(self.weights, PowerOfTwo) else self.weights
+
     def fake_quantize(self, x, fmt, key):
         return ristretto_quantize(x, fmt, self.formats.rounding, self.cpu_compat, key)
 
@@ -63,11 +69,11 @@ class RistrettoFloat32(Datapath):
         wq = self.fake_quantize(w, self.weights, keys.weights)
         bq, bias_sat = None, 0
         if b is not None:
-            if isinstance(self.weights, PowerOfTwo):
+            if self.bias_format is None:
                 bq = b.astype(np.float32)  # reference §3: the bias stays float in power-of-two mode
             else:  # reference §1.3: the bias uses the weights' format (per channel: along O)
-                bq = self.fake_quantize(b, self.weights, keys.bias)
-                bias_sat = out_of_range(b, self.weights)
+                bq = self.fake_quantize(b, self.bias_format, keys.bias)
+                bias_sat = out_of_range(b, self.bias_format)
         return Prepared(op, wq, bq, out_of_range(w, self.weights), bias_sat, FLOAT32)
 
     def accumulate(self, prepared: Prepared, x: np.ndarray, keys: Keys) -> AccumulatorContents:
