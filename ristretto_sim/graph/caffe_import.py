@@ -424,8 +424,9 @@ class _Importer:
             raise self.err(layer, f"has no trained weights {where}; pass the matching .caffemodel")
         lo, hi = count
         if not lo <= len(msgs) <= hi:
-            raise self.err(layer,
-                           f"has {len(msgs)} weight blobs, expected {lo}" + (f"..{hi}" if hi != lo else ""))
+            where = f" in {self.weights_path}" if src is not None else ""
+            raise self.err(layer, f"has {len(msgs)} weight blobs{where}, expected {lo}"
+                                  + (f"..{hi}" if hi != lo else ""))
         return [blob_array(b, f"{self.weights_path or self.path}: layer {layer.name!r} blob {i}")
                 for i, b in enumerate(msgs)]
 

@@ -135,7 +135,7 @@ def load_onnx(model, name: str | None = None) -> Network:
         try:
             proto = onnx.load(str(path))
         except Exception as exc:  # onnx raises DecodeError, google.protobuf errors, ...
-            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
         name = name or path.stem
     return _Importer(proto, name or proto.graph.name or "onnx-model", source).run()
 
@@ -193,7 +193,28 @@ class _Importer:
     def attrs(self, node) -> dict:
         from onnx import helper
 
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        out = {}
+        for a in node.attribute:
+            try:  # an attribute whose type field is missing or unknown has no value
+                value = helper.get_attribute_value(a)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise self.err(node, f"attribute {a.name!r} is malformed ({exc})") from exc
+            if value is None:
+                raise self.err(node, f"attribute {a.name!r} has no value (attribute type {a.type})")
+            out[a.name] = value
+        return out
+
+    def check_arity(self, node) -> None:
+        """Reject a node with fewer inputs or outputs than its op's schema requires (malformed files)."""
+        from onnx import defs
+
+        try:
+            schema = defs.get_schema(node.op_type, self.opset, node.domain)
+        except defs.SchemaError:
+            return  # an unknown op: the dispatch names it
+        if len(node.input) < schema.min_input or len(node.output) < max(schema.min_output, 1):
+            raise self.err(node, f"has {len(node.input)} inputs and {len(node.output)} outputs; {node.op_type} "
+                                 f"takes at least {schema.min_input} inputs and {max(schema.min_output, 1)} outputs")
 
     def layer_name(self, node, index: int) -> str:
         base = node.name or f"{node.op_type.lower()}_{index}"
@@ -254,7 +275,11 @@ class _Importer:
 
         g = self.model.graph
         for init in g.initializer:
-            self.consts[init.name] = numpy_helper.to_array(init)
+            try:  # numpy_helper rejects data that does not fill the declared dims, or an unknown data type
+                self.consts[init.name] = numpy_helper.to_array(init)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ModelError(f"{self.source}: initializer {init.name!r} is malformed "
+                                 f"({type(exc).__name__}: {exc})") from exc
         for node in g.node:
             for t in node.input:
                 self.uses[t] = self.uses.get(t, 0) + 1
@@ -296,6 +321,7 @@ class _Importer:
                     f"custom domain {node.domain!r} is not supported; supported ops: "
                     f"{', '.join(SUPPORTED_OPS)}",
                 )
+            self.check_arity(node)
             if (
                 node.op_type == "Transpose"
                 and len(inputs) == 1
@@ -321,7 +347,10 @@ class _Importer:
                     f"unsupported ONNX op {node.op_type!r}; supported ops: "
                     f"{', '.join(SUPPORTED_OPS)} (and any op on constants only)",
                 )
-            handler(node, index)
+            try:
+                handler(node, index)
+            except ValueError as exc:  # a layer spec rejecting the node's attributes (layers validate themselves)
+                raise self.err(node, str(exc)) from exc
         outputs = []
         for o in g.output:
             t = self.resolve(o.name)
@@ -598,6 +627,8 @@ class _Importer:
         if len(node.output) > 1 and node.output[1] and self.uses.get(node.output[1]):
             raise self.err(node, "the Indices output of MaxPool is not supported")
         a = self.attrs(node)
+        if "kernel_shape" not in a:
+            raise self.err(node, "kernel_shape is required")
         kernel = tuple(a["kernel_shape"])
         stride = tuple(a.get("strides", (1, 1)))
         if tuple(a.get("dilations", (1, 1))) != (1, 1):

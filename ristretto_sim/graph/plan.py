@@ -317,7 +317,13 @@ class QuantPlan:
         path = Path(path)
         if not path.is_file():
             raise PlanError(f"plan file {path} does not exist")
-        return cls.from_yaml(path.read_text(), network, source=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PlanError(f"plan file {path} cannot be read ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"{path}: not a text plan file (byte {exc.start} is not UTF-8)") from exc
+        return cls.from_yaml(text, network, source=str(path))
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
