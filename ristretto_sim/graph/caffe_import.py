@@ -92,6 +92,10 @@ SUPPORTED_TYPES = (CONV_TYPES + DECONV_TYPES + FC_TYPES + LRN_TYPES + INPUT_TYPE
                    + ("Pooling", "ReLU", "Sigmoid", "TanH", "Concat", "Eltwise", "Flatten", "Softmax",
                       "BatchNorm", "Scale", "Bias", "PReLU", "Power", "Reshape"))
 
+#: the most zero weights a structure-only import (no caffemodel) makes for one blob: 2**28 float32 values (1 GiB),
+#: over twice VGG-16's fc6, so a mistyped num_output fails instead of allocating terabytes
+MAX_ZERO_BLOB = 1 << 28
+
 #: per-sample input shapes of Caffe's example data sources, used when a Data layer gives no shape
 SOURCE_HINTS = (("mnist", (1, 28, 28)), ("cifar", (3, 32, 32)))
 
@@ -432,9 +436,13 @@ class _Importer:
 
     def fit(self, layer: _Layer, arr: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:
         if arr is None:
+            if math.prod(shape) > MAX_ZERO_BLOB:  # the prototxt alone declares the size: no file bounds it
+                raise self.err(layer, f"{what} blob of shape {shape} would hold {math.prod(shape):,} values; a "
+                                      f"structure-only import allocates at most {MAX_ZERO_BLOB:,} per blob")
             return np.zeros(shape, dtype=np.float32)
         if arr.size != math.prod(shape):
-            raise self.err(layer, f"{what} blob has shape {arr.shape} ({arr.size} values), expected {shape}")
+            where = f" in {self.weights_path}" if self.blobs.get(layer.name) is not None else ""
+            raise self.err(layer, f"{what} blob{where} has shape {arr.shape} ({arr.size} values), expected {shape}")
         return np.asarray(arr, dtype=np.float32).reshape(shape)
 
     def emit(self, layer: _Layer, spec_cls, params: dict | None = None, **kw) -> None:
