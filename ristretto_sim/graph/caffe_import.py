@@ -197,15 +197,15 @@ def read_prototxt(path) -> Message:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read the Caffe network ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)") from None
+        raise ModelError(f"{path}: cannot read the Caffe network ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)") from exc
     if any(ord(c) < 32 and c not in "\t\n\r\f\v" for c in text[:4096]):
         raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)")
     try:
         return parse_text(text, "NetParameter")
     except TextFormatError as exc:
-        raise ModelError(f"{path}: {exc}") from None
+        raise ModelError(f"{path}: {exc}") from exc
 
 
 def read_caffemodel(path) -> Message:
@@ -214,11 +214,11 @@ def read_caffemodel(path) -> Message:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read the Caffe weights ({exc.strerror or exc})") from None
+        raise ModelError(f"{path}: cannot read the Caffe weights ({exc.strerror or exc})") from exc
     try:
         net = decode_net(data)
     except WireError as exc:
-        raise ModelError(f"{path}: not a binary Caffe NetParameter ({exc})") from None
+        raise ModelError(f"{path}: not a binary Caffe NetParameter ({exc})") from exc
     if not net.all("layer") and not net.all("layers"):
         raise ModelError(f"{path}: the caffemodel holds no layers")
     return net

@@ -384,7 +384,7 @@ def _parse(text: str, source: str):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise PlanError(f"{at}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise PlanError(f"{at}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from exc
     if root is None:
         raise PlanError(f"{source}: empty plan file")
 

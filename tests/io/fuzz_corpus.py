@@ -85,8 +85,8 @@ def seed_files() -> dict[str, list[SeedFile]]:
                      "ristretto_weights", text=True),
         ],
         "caffemodel": [
-            SeedFile("caffemodel", "lenet_iter_10000.caffemodel", SHARED / "caffe-lenet" / "lenet_iter_10000.caffemodel",
-                     "caffemodel", context=lenet_tt, wire=True),
+            SeedFile("caffemodel", "lenet_iter_10000.caffemodel",
+                     SHARED / "caffe-lenet" / "lenet_iter_10000.caffemodel", "caffemodel", context=lenet_tt, wire=True),
         ],
         "plan": [
             SeedFile("plan", p.name, p, "plan", context=_PLAN_NETWORKS[p.stem], text=True)

@@ -16,13 +16,16 @@ import contextlib
 import functools
 import resource
 import signal
+import sys
+import time
 import traceback
 
+import numpy as np
 import pytest
 
 from ristretto_sim import load_model, load_plan
-from ristretto_sim.errors import RistrettoSimError
-from tests.io.fuzz_corpus import COUNTS, SHARED, Case, build
+from ristretto_sim.errors import PlanError, RistrettoSimError
+from tests.io.fuzz_corpus import COUNTS, SHARED, Case, SeedFile, build, seed_bytes, seed_files
 
 CAFFEMODEL = SHARED / "caffe-lenet" / "lenet_iter_10000.caffemodel"
 LENET_TT = SHARED / "caffe-lenet" / "lenet_train_test.prototxt"
@@ -122,13 +125,17 @@ def run_case(case: Case, tmp_path) -> str:
     return "loaded"
 
 
-#: the default run's tripwire: 60 fixed cases, 12 per kind (the first of them reproduced loader bugs)
+#: the default run's tripwire: 60 fixed cases; those listed first reproduced a loader bug before it was fixed
+#: (ONNX: reshape/dtype errors in initializers, attributes without a value or of the wrong type, missing required
+#: attributes, nodes without inputs or outputs, non-UTF-8 names, zero strides, non-scalar Clip bounds; prototxt:
+#: structure-only blobs of terabytes; caffemodel: blob mismatches naming only the prototxt; plan: non-UTF-8 bytes;
+#: packed: infinite sizes, codes outside the format)
 FAST = {
-    "onnx": list(range(12)),
-    "prototxt": list(range(12)),
-    "caffemodel": list(range(12)),
-    "plan": list(range(12)),
-    "packed": list(range(12)),
+    "onnx": [51, 54, 93, 141, 193, 208, 215, 245, 343, 2218, 3367, 3453, 4266, 4415],
+    "prototxt": [2441, 2481, 3170, 3770, 3904, 4270, 0, 1, 2, 3, 4, 5],
+    "caffemodel": [10, 70, 230, 3323, 4779, 0, 1, 2, 3, 4],
+    "plan": [4, 11, 16, 0, 1, 2, 3, 5, 6, 7, 8, 9],
+    "packed": [17, 247, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
 }
 
 
@@ -154,3 +161,40 @@ def test_fuzz_corpus(kind, tmp_path):
     print(f"\nfuzz {kind}: {COUNTS[kind]} mutations: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     assert not failures, (f"{len(failures)} of {COUNTS[kind]} {kind} mutations failed "
                           f"(replay: python -m tests.io.fuzz_corpus {kind} SEED):\n" + "\n".join(failures))
+
+
+@pytest.mark.parametrize("kind", list(COUNTS))
+def test_seed_files_load_unmutated(kind, tmp_path):
+    """The corpus starts from files that load: a mutation's error comes from the mutation."""
+    for source in seed_files()[kind]:
+        path = tmp_path / f"seed{source.suffix}"
+        path.write_bytes(seed_bytes(source))
+        LOADERS[source.loader](path, source.context)
+
+
+def test_cases_replay_exactly():
+    for kind in COUNTS:
+        a, b = build(kind, 7), build(kind, 7)
+        assert a.data == b.data and a.mutations == b.mutations and a.source == b.source
+        assert build(kind, 8).data != a.data
+
+
+def _fake_case(loader: str) -> Case:
+    source = SeedFile("plan", "x.yaml", None, loader)
+    return Case("plan", 3, source, ("flip 1 bit(s) at [0]",), b"version: 1\n")
+
+
+@pytest.mark.parametrize(("body", "expect"), [
+    (lambda path, context: [][1], r"plan/3 \(x\.yaml: flip 1 bit.*IndexError"),
+    (lambda path, context: (_ for _ in ()).throw(PlanError("bad plan")), "does not name the file"),
+    # numpy's calloc would hand out the pages lazily: only the address-space cap makes this fail
+    (lambda path, context: np.zeros(MEMORY_HEADROOM + (1 << 30), dtype=np.uint8), "MemoryError"),
+    (lambda path, context: time.sleep(5), r"plan/3 .*no result after 0\.2 s"),
+])
+def test_harness_reports_what_a_loader_does_wrong(body, expect, tmp_path, monkeypatch):
+    monkeypatch.setitem(LOADERS, "fake", body)
+    monkeypatch.setattr(sys.modules[__name__], "TIME_LIMIT", 0.2)
+    with pytest.raises(CaseFailure, match=expect):
+        run_case(_fake_case("fake"), tmp_path)
+    monkeypatch.setitem(LOADERS, "fake", lambda path, context: (_ for _ in ()).throw(PlanError(f"{path}: bad")))
+    assert run_case(_fake_case("fake"), tmp_path) == "PlanError"
