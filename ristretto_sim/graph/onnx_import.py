@@ -182,6 +182,9 @@ class _Importer:
         if bad is not None:
             raise ModelError(f"{self.source}: a name or op type is not UTF-8 text ({bad[:40]!r}); the file is "
                              "corrupted")
+        # "" stands for an omitted optional input or output; a graph input or a node's first output needs a name
+        if any(not t.name for t in (*g.input, *g.output)) or any(not n.output or not n.output[0] for n in g.node):
+            raise ModelError(f"{self.source}: a graph input or output, or a node's first output, has no name")
 
     # ------------------------------------------------------------------ helpers
     def err(self, node, msg: str) -> ModelError:
@@ -621,6 +624,8 @@ class _Importer:
         if len(self.shapes[x]) != 1:
             raise self.err(node, f"Gemm input must be 2-D (N, K), got (N, {self.shapes[x]})")
         w = np.asarray(self.const(node, node.input[1]), dtype=np.float64)
+        if w.ndim != 2:
+            raise self.err(node, f"weight B of shape {w.shape} is not a matrix")
         w = w if a.get("transB", 0) else w.T
         w = w * float(a.get("alpha", 1.0))
         params = {"weight": w}

@@ -16,8 +16,10 @@ Mutations (every kind gets the byte-level ones; text gets the text ones, binary 
   deleted, a run overwritten with 0x00/0xFF/0x7F/0x80;
 * protobuf wire (ONNX, caffemodel): a varint at a field boundary (tag, length, integer value: dims, attribute
   ints, enum values) replaced by an edge value (0, 1, 2**31, 2**63 - 1, 10**12, length +- 1, ...), keeping its
-  width when it can so the enclosing lengths still hold; an ASCII word (op or layer type, tensor name)
-  replaced by another, same length when one exists;
+  width when it can so the enclosing lengths still hold; a short string (op or layer type, tensor name)
+  replaced by another, same length when one exists; and, most often, an edit of the decoded message tree
+  re-encoded with consistent lengths (a value set to an edge case, a field deleted, duplicated, moved or
+  renumbered), so the mutation reaches the importer rather than stopping at the protobuf decoder;
 * text (prototxt, plan, the packed file's JSON header): a number replaced by ``-3``, ``0``, ``99999999``,
   ``1e400``, ``nan``, ...; a word by another word of the format (layer types, keys, enum names) or one of the
   file's own words; a format text by a bad or extreme one (``fixed0.7``, ``e9m1``, ``pow2[-1,-8]``, ...); a
@@ -330,7 +332,125 @@ BINARY_WORDS = tuple(w.encode() for w in (
     "conv1", "conv2", "ip1", "ip2", "pool1", "data", "label", "ai.onnx", "com.microsoft", "input", "output",
 ))
 
-WIRE_OPS = (edit_varint, edit_varint, edit_binary_word)
+def _parse_tree(buf: bytes, start: int, end: int, depth: int) -> list | None:
+    """A protobuf message as ``[[field number, wire type, value], ...]``: a varint's int, a fixed value's bytes, a
+    length-delimited payload as a nested list when it parses as a message (else its bytes); None if not a
+    message."""
+    fields = []
+    pos = start
+    while pos < end:
+        key = _varint_at(buf, pos, end)
+        if key is None or key[0] >> 3 == 0:
+            return None
+        (number, wire), pos = divmod(key[0], 8), key[1]
+        if wire == 0:
+            v = _varint_at(buf, pos, end)
+            if v is None:
+                return None
+            fields.append([number, 0, v[0]])
+            pos = v[1]
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if pos + size > end:
+                return None
+            fields.append([number, wire, buf[pos:pos + size]])
+            pos += size
+        elif wire == 2:
+            n = _varint_at(buf, pos, end)
+            if n is None or n[1] + n[0] > end:
+                return None
+            pos = n[1]
+            payload = buf[pos:pos + n[0]]
+            sub = None
+            if depth < 12 and n[0] >= 2 and not (payload.isascii() and payload.decode().isprintable()):
+                sub = _parse_tree(buf, pos, pos + n[0], depth + 1)
+            fields.append([number, 2, payload if sub is None else sub])
+            pos += n[0]
+        else:
+            return None
+    return fields if pos == end else None
+
+
+def _serialize(fields: list) -> bytes:
+    out = bytearray()
+    for number, wire, value in fields:
+        out += _encode_varint(number << 3 | wire)
+        if wire == 0:
+            out += _encode_varint(value)
+        elif wire in (1, 5):
+            out += value
+        else:
+            payload = _serialize(value) if isinstance(value, list) else value
+            out += _encode_varint(len(payload)) + payload
+    return bytes(out)
+
+
+@functools.cache
+def _tree(data: bytes) -> list | None:
+    return _parse_tree(data, 0, len(data), 0)
+
+
+def _copy(fields: list) -> list:
+    return [[n, w, _copy(v) if isinstance(v, list) else v] for n, w, v in fields]
+
+
+def _slots(fields: list, path: tuple = ()):
+    """Every field of the tree as ``(containing list, index, path of field numbers)``."""
+    for i, f in enumerate(fields):
+        yield fields, i, path + (f[0],)
+        if isinstance(f[2], list):
+            yield from _slots(f[2], path + (f[0],))
+
+
+_EDGE_FIXED = {4: [struct.pack("<f", v) for v in (0.0, -1.0, float("nan"), float("inf"), 1e30, -1e-30)],
+               8: [struct.pack("<d", v) for v in (0.0, -1.0, float("nan"), float("-inf"), 1e300)]}
+
+
+def edit_tree(data: bytearray, rng, hot) -> str:
+    """Edit one field of the decoded message tree and re-encode it with consistent lengths, so the mutation
+    reaches the importer instead of the protobuf decoder: a value set to an edge case, a field deleted,
+    duplicated, moved, or renumbered."""
+    tree = _tree(bytes(data))
+    if tree is None:
+        return edit_varint(data, rng, hot)
+    tree = _copy(tree)
+    slots = list(_slots(tree))
+    fields, i, path = slots[int(rng.integers(0, len(slots)))]
+    number, wire, value = fields[i]
+    where = ".".join(map(str, path))
+    how = int(rng.integers(0, 5))
+    if how == 0 and wire == 0:
+        new = int(_EDGE_INTS[int(rng.integers(0, len(_EDGE_INTS)))]) if rng.random() < 0.7 else \
+            max(0, value + int(rng.choice([-2, -1, 1, 2])))
+        fields[i][2] = new
+        what = f"field {where}: {value} -> {new}"
+    elif how == 0 and wire in (1, 5):
+        options = _EDGE_FIXED[len(value)]
+        fields[i][2] = options[int(rng.integers(0, len(options)))]
+        what = f"field {where}: {value.hex()} -> {fields[i][2].hex()}"
+    elif how == 0 and not isinstance(value, list) and len(value) <= 64:
+        new = BINARY_WORDS[int(rng.integers(0, len(BINARY_WORDS)))] if rng.random() < 0.8 else b""
+        fields[i][2] = new
+        what = f"field {where}: {value!r} -> {new!r}"
+    elif how == 1:
+        del fields[i]
+        what = f"delete field {where}"
+    elif how == 2:
+        fields.insert(int(rng.integers(0, len(fields) + 1)), _copy([fields[i]])[0])
+        what = f"duplicate field {where}"
+    elif how == 3:
+        j = int(rng.integers(0, len(fields)))
+        fields.insert(j, fields.pop(i))
+        what = f"move field {where} from position {i} to {j}"
+    else:
+        others = sorted({f[0] for f in fields if f[1] == wire and f[0] != number}) or [number + 1]
+        fields[i][0] = others[int(rng.integers(0, len(others)))]
+        what = f"renumber field {where} as {fields[i][0]}"
+    data[:] = _serialize(tree)
+    return f"tree: {what}"
+
+
+WIRE_OPS = (edit_varint, edit_binary_word, edit_tree, edit_tree, edit_tree)
 
 # ------------------------------------------------------------------------------------------------- text mutations
 
