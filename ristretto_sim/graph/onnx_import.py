@@ -680,8 +680,6 @@ class _Importer:
         if len(node.output) > 1 and node.output[1] and self.uses.get(node.output[1]):
             raise self.err(node, "the Indices output of MaxPool is not supported")
         a = self.attrs(node)
-        if "kernel_shape" not in a:
-            raise self.err(node, "kernel_shape is required")
         kernel = tuple(a["kernel_shape"])
         stride = tuple(a.get("strides", (1, 1)))
         if tuple(a.get("dilations", (1, 1))) != (1, 1):
