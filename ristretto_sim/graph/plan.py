@@ -443,7 +443,13 @@ class QuantPlan:
         path = Path(path)
         if not path.is_file():
             raise PlanError(f"plan file {path} does not exist")
-        return cls.from_yaml(path.read_text(), network, source=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PlanError(f"plan file {path} cannot be read ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"{path}: not a text plan file (byte {exc.start} is not UTF-8)") from exc
+        return cls.from_yaml(text, network, source=str(path))
 
 
 def _where(source: str, lines: Mapping[str | None, int], key: str | None) -> str:
@@ -516,7 +522,7 @@ def _parse(text: str, source: str):
         at = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         hint = "; quote a layer pattern that starts with * or ?, e.g. \"*/Conv2D\"" if "alias" in problem else ""
-        raise PlanError(f"{at}: not valid YAML ({problem}){hint}") from None
+        raise PlanError(f"{at}: not valid YAML ({problem}){hint}") from exc
     if root is None:
         raise PlanError(f"{source}: empty plan file")
 
