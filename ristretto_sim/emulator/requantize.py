@@ -174,10 +174,9 @@ def requantize(
 
 def _left_shifted(v: np.ndarray, s, lo: int, hi: int, rounding: Rounding, rng):
     """``rounding_shift`` where some shifts are left shifts (``s < 0``: an exact product ``v * 2**-s``), and the
-    masks of the results above ``hi`` and below ``lo``. The out-of-range test is made on ``v`` against ``hi >> k`` and ``ceil(lo / 2**k)``
-    (no product is formed that could overflow int64); the left-shifted codes wrap modulo ``2**64`` like the
-    hardware's shifter, which is exact modulo ``2**bits`` for the WRAP readout, and saturating callers clamp the
-    flagged ones."""
+    masks of the results above ``hi`` and below ``lo``. The range test is made on ``v`` against ``hi >> k`` and
+    ``ceil(lo / 2**k)``, so no product that could overflow int64 is needed; the left-shifted codes wrap modulo
+    ``2**64`` like a shifter, which is exact modulo ``2**bits`` for the WRAP readout."""
     v, s = np.broadcast_arrays(v, np.asarray(s, dtype=np.int64))
     left = s < 0
     k = np.where(left, np.minimum(-s, 63), 0)
