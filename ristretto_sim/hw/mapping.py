@@ -379,6 +379,8 @@ class Steps:
             else:
                 other_reads += fetch.bits
         other_reads = other_reads + outputs.reads
+        if int(chunks.max()) == 1:  # no fold is cut: the folds are the steps (the common case, kept fast)
+            return cls(fold_cycles, stream_reads + other_reads, outputs.writes)
         idx = np.repeat(np.arange(n), chunks)
         ch = chunks[idx]
         pos = np.arange(len(idx)) - (np.cumsum(chunks) - chunks)[idx]
@@ -395,6 +397,8 @@ class Steps:
 
     def repeated(self, groups: int) -> Steps:
         """The steps of ``groups`` GEMMs run one after another."""
+        if groups == 1:
+            return self
         return Steps(*(np.tile(a, groups) for a in (self.compute_cycles, self.read_bits, self.write_bits)))
 
 
