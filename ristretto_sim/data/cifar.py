@@ -199,7 +199,9 @@ class CifarSource(ImageSource):
                         loaded = (k, _read_python_batch(self.paths[k])[0])
                     parts.append(loaded[1][a:b])
             images = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            del parts
             yield images, self.labels[first:last]
+            del images  # not held while the next batch is read
 
     @staticmethod
     def _binary_images(path: Path, a: int, b: int) -> np.ndarray:

@@ -194,8 +194,8 @@ class IdxSource(ImageSource):
     (raw) or through one pass of its gzip stream (``.gz``); the labels (one byte each) are read at once.
 
     The checks and messages are ``load_idx``'s: the header, the payload size (a ``.gz`` file's from its gzip
-    trailer; a stream that then ends early or is corrupt raises ``DataError`` when the batch is read), the label
-    count and range.
+    trailer; a stream that then ends early or is corrupt raises ``DataError`` when the batch is read, and the
+    CRC of a stream read to its end is checked after its last batch), the label count and range.
     """
 
     def __init__(self, directory, split: str = "test", *, name: str | None = None):
@@ -275,6 +275,10 @@ class IdxSource(ImageSource):
                         raise DataError(f"{self.path}: the IDX payload ends inside image "
                                         f"{first + len(raw) // per_image}")
                     images = np.frombuffer(raw, dtype=self.file_dtype).astype(self.dtype)
+                    del raw
                     yield images.reshape(n, *self.shape), self.labels[first:first + n]
+                    del images  # not held while the next batch is read
+                if stop == self.length and self.gz and f.read(1):  # reading to the end checks the gzip CRC
+                    raise DataError(f"{self.path}: the gzip stream holds more than the IDX payload")
         except _GZIP_ERRORS as exc:
             raise DataError(f"{self.path}: corrupt gzip data ({exc})") from None

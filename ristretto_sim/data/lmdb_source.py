@@ -350,6 +350,7 @@ class DatumSource(ImageSource):
             after, pos = records[-1][0], pos + len(records)
             del records
             yield images, labels
+            del images, labels  # not held while the next batch is read
 
     def _scan(self) -> tuple[float, tuple[str, ...]]:
         if self._scanned is None:
