@@ -186,7 +186,7 @@ _GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def _open_payload(path: Path, gz: bool):
-    return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 - closed by the caller's with
+    return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
 class IdxSource(ImageSource):
