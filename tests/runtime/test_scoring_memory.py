@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ristretto_sim.runtime.scoring import default_batch_size
+
 N_IMAGES = 5000
 SHAPE = (3, 227, 227)
 LIMIT_MB = 500
-BATCH = 64
+
 
 CHILD = textwrap.dedent("""
     import json, sys, time
@@ -44,7 +46,8 @@ CHILD = textwrap.dedent("""
         except OSError:
             return False
 
-    model, data, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    model, data = sys.argv[1], sys.argv[2]
+    batch = int(sys.argv[3]) if len(sys.argv) > 3 else None  # None: the default batch size
     network = rs.load_model(model)
     source = open_source(data)
     calib = network.preprocess(source.to_dataset(32).images)
@@ -123,14 +126,16 @@ def test_an_imagenet_size_lmdb_is_scored_in_bounded_memory(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                         os.environ.get("PYTHONPATH", "")]),
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(model), f"lmdb:{db}", str(BATCH)], env=env,
+    # the default batch size (no --batch-size): what a user who follows the README gets
+    done = subprocess.run([sys.executable, "-c", CHILD, str(model), f"lmdb:{db}"], env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout.strip().splitlines()[-1])
     mb = 1 << 20
     report = ", ".join(f"{name}: peak {(r['peak'] - r['before']) / mb:.0f} MB above {r['before'] / mb:.0f} MB "
                        f"in {r['seconds']:.1f} s" for name, r in runs.items())
-    print(f"\nLMDB of {N_IMAGES} x {SHAPE} ({size / mb:.0f} MB), batches of {BATCH}: {report}")
+    batch = default_batch_size(SHAPE)
+    print(f"\nLMDB of {N_IMAGES} x {SHAPE} ({size / mb:.0f} MB), default batches of {batch}: {report}")
     for name, r in runs.items():
         assert r["images"] == N_IMAGES and r["mode"] == name
         assert r["peak_reset"], "could not reset the peak through /proc/self/clear_refs"

