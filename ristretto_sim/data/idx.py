@@ -2,17 +2,22 @@
 
 The IDX header is big-endian: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
 then one 32-bit size per dimension. A directory holding the standard four files has a ``train`` and a
-``test`` split; one holding only the ``t10k-*`` files is the test split.
+``test`` split; one holding only the ``t10k-*`` files is the test split. ``load_idx`` reads a split into memory;
+``IdxSource`` reads its images a batch at a time (plain reads at the batch's offset, or one pass through the gzip
+stream), holding only the labels.
 """
 
 from __future__ import annotations
 
 import gzip
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ristretto_sim.data.dataset import Dataset
+from ristretto_sim.data.source import ImageSource, check_batch_size
 from ristretto_sim.errors import DataError
 
 _DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -60,20 +65,26 @@ def read_idx(path) -> np.ndarray:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise DataError(f"{path}: corrupt gzip data ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES or raw[3] == 0:
-        raise DataError(f"{path}: not an IDX file (bad magic {raw[:4].hex() or 'empty'})")
-    dtype = _DTYPES[raw[2]]
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: IDX header truncated")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dtype, shape, header = parse_header(raw, path)
     count = int(np.prod(shape, dtype=np.int64))
     if len(raw) - header != count * dtype.itemsize:
         raise DataError(f"{path}: IDX payload has {len(raw) - header} bytes, header {shape} needs "
                         f"{count * dtype.itemsize}")
     return np.frombuffer(raw, dtype=dtype, count=count, offset=header).astype(dtype.newbyteorder("="))\
         .reshape(shape)
+
+
+def parse_header(raw: bytes, path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(big-endian dtype, shape, header length)`` from the first bytes of an IDX file (at least the whole
+    header); ``DataError`` naming ``path`` when they are not an IDX header."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES or raw[3] == 0:
+        raise DataError(f"{path}: not an IDX file (bad magic {raw[:4].hex() or 'empty'})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: IDX header truncated")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    return _DTYPES[raw[2]], shape, header
 
 
 def _find(directory: Path, stem: str) -> Path | None:
@@ -115,6 +126,19 @@ def load_idx(directory, split: str = "test", *, name: str | None = None) -> Data
         If the directory or the split's files are missing (the message says where to put them and where to get
         them), or the files are malformed or disagree in length.
     """
+    img_path, lbl_path = split_files(directory, split)
+    images = read_idx(img_path)
+    labels = read_idx(lbl_path)
+    if images.ndim != 3:
+        raise DataError(f"{img_path}: expected a 3-D image array (N, rows, cols), got shape {images.shape}")
+    check_labels(labels, images.shape[0], img_path, lbl_path)
+    name = dataset_name(directory, name)
+    return Dataset(images[:, None, :, :], labels.astype(np.int64), name=name, split=split,
+                   source=str(directory), pixel_max=255.0, classes=classes_of(name))
+
+
+def split_files(directory, split: str) -> tuple[Path, Path]:
+    """The image and label files of ``split`` in ``directory``; ``DataError`` saying where to put them."""
     directory = Path(directory)
     if split not in _PREFIX:
         raise ValueError(f"split={split!r} must be one of {sorted(_PREFIX)}")
@@ -128,22 +152,133 @@ def load_idx(directory, split: str = "test", *, name: str | None = None) -> Data
         raise DataError(f"{directory}: no {split} split ({prefix}-images-idx3-ubyte[.gz] and "
                         f"{prefix}-labels-idx1-ubyte[.gz]); splits present: {', '.join(have) or 'none'}; "
                         f"{HOW_TO_GET}")
-    images = read_idx(img_path)
-    labels = read_idx(lbl_path)
-    if images.ndim != 3:
-        raise DataError(f"{img_path}: expected a 3-D image array (N, rows, cols), got shape {images.shape}")
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+    return img_path, lbl_path
+
+
+def check_labels(labels: np.ndarray, count: int, img_path: Path, lbl_path: Path) -> None:
+    """``DataError`` unless ``labels`` are ``count`` digits 0..9 (one per image of ``img_path``)."""
+    if labels.ndim != 1 or labels.shape[0] != count:
         raise DataError(f"{lbl_path}: {labels.shape[0] if labels.ndim == 1 else labels.shape} labels for "
-                        f"{images.shape[0]} images in {img_path.name}")
+                        f"{count} images in {img_path.name}")
     if labels.size and labels.max() > 9:
         raise DataError(f"{lbl_path}: label {int(labels.max())} outside 0..9")
-    if name is None:
-        name = "fashion-mnist" if "fashion" in str(directory.resolve()).lower() else "mnist"
-    classes = FASHION_CLASSES if name == "fashion-mnist" else tuple(str(i) for i in range(10))
-    return Dataset(images[:, None, :, :], labels.astype(np.int64), name=name, split=split,
-                   source=str(directory), pixel_max=255.0, classes=classes)
+
+
+def dataset_name(directory, name: str | None) -> str:
+    """``name``, or ``"fashion-mnist"`` when the directory's path contains "fashion", else ``"mnist"``."""
+    if name is not None:
+        return name
+    return "fashion-mnist" if "fashion" in str(Path(directory).resolve()).lower() else "mnist"
+
+
+def classes_of(name: str) -> tuple[str, ...]:
+    """Fashion-MNIST's class names for ``"fashion-mnist"``, the digits otherwise."""
+    return FASHION_CLASSES if name == "fashion-mnist" else tuple(str(i) for i in range(10))
 
 
 def load_fashion_mnist(split: str = "test", directory=None) -> Dataset:
     """Fashion-MNIST from ``directory`` (default: Debian's ``/usr/share/datasets/fashion-mnist``)."""
     return load_idx(FASHION_MNIST_DIR if directory is None else directory, split, name="fashion-mnist")
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _open_payload(path: Path, gz: bool):
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+class IdxSource(ImageSource):
+    """One split of an IDX directory, read a batch at a time: the image file is read at each batch's offset
+    (raw) or through one pass of its gzip stream (``.gz``); the labels (one byte each) are read at once.
+
+    The checks and messages are ``load_idx``'s: the header, the payload size (a ``.gz`` file's from its gzip
+    trailer; a stream that then ends early or is corrupt raises ``DataError`` when the batch is read, and the
+    CRC of a stream read to its end is checked after its last batch), the label count and range.
+    """
+
+    def __init__(self, directory, split: str = "test", *, name: str | None = None):
+        directory = Path(directory)
+        self.path, lbl_path = split_files(directory, split)
+        self.gz = self._read_start(self.path)[:2] == _GZIP_MAGIC
+        head = self._header_bytes()
+        dtype, shape, self.header = parse_header(head, self.path)
+        if len(shape) != 3:
+            raise DataError(f"{self.path}: expected a 3-D image array (N, rows, cols), got shape {shape}")
+        self.file_dtype = dtype
+        self.length = shape[0]
+        self.shape = (1, shape[1], shape[2])
+        self.dtype = dtype.newbyteorder("=")
+        self._check_payload()
+        labels = read_idx(lbl_path)
+        check_labels(labels, self.length, self.path, lbl_path)
+        self.labels = labels.astype(np.int64)
+        self.labels.flags.writeable = False
+        self.name = dataset_name(directory, name)
+        self.split, self.source = split, str(directory)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return classes_of(self.name)
+
+    def __len__(self) -> int:
+        return self.length
+
+    @staticmethod
+    def _read_start(path: Path) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read(2)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read IDX file ({exc.strerror or exc})") from None
+
+    def _header_bytes(self) -> bytes:
+        try:
+            with _open_payload(self.path, self.gz) as f:
+                head = f.read(4)
+                return head + (f.read(4 * head[3]) if len(head) == 4 else b"")
+        except _GZIP_ERRORS as exc:
+            raise DataError(f"{self.path}: corrupt gzip data ({exc})") from None
+
+    def _check_payload(self) -> None:
+        need = self.length * int(np.prod(self.shape)) * self.file_dtype.itemsize
+        size = self.path.stat().st_size
+        if self.gz:  # the trailer's ISIZE: the uncompressed length modulo 2^32
+            with open(self.path, "rb") as f:
+                f.seek(max(size - 4, 0))
+                isize = int.from_bytes(f.read(4), "little")
+            if (self.header + need) % (1 << 32) == isize:
+                return
+            have = isize - self.header
+        elif size - self.header == need:
+            return
+        else:
+            have = size - self.header
+        raise DataError(f"{self.path}: IDX payload has {have} bytes, header {(self.length, *self.shape[1:])} needs "
+                        f"{need}")
+
+    def batches(self, batch_size: int, start: int = 0, limit: int | None = None
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        batch_size = check_batch_size(batch_size)
+        stop = self.stop(start, limit)
+        if stop <= start:
+            return
+        per_image = int(np.prod(self.shape)) * self.file_dtype.itemsize
+        try:
+            with _open_payload(self.path, self.gz) as f:
+                f.seek(self.header + start * per_image)  # a gzip stream decompresses up to there once
+                for first in range(start, stop, batch_size):
+                    n = min(batch_size, stop - first)
+                    raw = f.read(n * per_image)
+                    if len(raw) != n * per_image:
+                        raise DataError(f"{self.path}: the IDX payload ends inside image "
+                                        f"{first + len(raw) // per_image}")
+                    images = np.frombuffer(raw, dtype=self.file_dtype).astype(self.dtype)
+                    del raw
+                    yield images.reshape(n, *self.shape), self.labels[first:first + n]
+                    del images  # not held while the next batch is read
+                if stop == self.length and self.gz and f.read(1):  # reading to the end checks the gzip CRC
+                    raise DataError(f"{self.path}: the gzip stream holds more than the IDX payload")
+        except _GZIP_ERRORS as exc:
+            raise DataError(f"{self.path}: corrupt gzip data ({exc})") from None

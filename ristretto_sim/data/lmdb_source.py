@@ -9,6 +9,7 @@ with ``float_data`` ``float32``. Encoded records are decoded with Pillow (as Ope
 colour images in BGR channel order, greyscale as one channel); without Pillow they raise ``DataError`` saying how
 to install it.
 
+``LmdbSource`` reads the same records a batch at a time (``DatumSource``: bounded memory for large sources).
 ``write_datum_lmdb`` writes what Caffe's ``convert_mnist_data`` writes: keys ``"%08d"`` from 0, uncompressed
 ``Datum`` values. LMDB access uses the optional ``lmdb`` package (``pip install 'ristretto-sim[lmdb]'``); the
 rest of ristretto-sim works without it. LevelDB sources: ``leveldb_source`` (the same records).
@@ -19,6 +20,9 @@ from __future__ import annotations
 import importlib
 import io
 import os
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from ristretto_sim.data.protowire import (
     unpacked_run,
     varint_field,
 )
+from ristretto_sim.data.source import ImageSource, check_batch_size
 from ristretto_sim.errors import DataError
 
 INSTALL_LMDB = "pip install 'ristretto-sim[lmdb]' (or pip install lmdb)"
@@ -233,21 +238,13 @@ def records_to_dataset(records, count: int, path: Path, kind: str, name: str | N
     for i, (key, value) in enumerate(records):
         if i >= count:
             break
-        where = f"{path}: record {i} (key {bytes(key).decode('latin-1')!r})"
-        try:
-            datum = decode_datum(value)
-        except WireError as exc:
-            raise DataError(f"{where} is not a caffe.Datum ({exc})") from None
-        pixels = _pixels(datum, where)
+        pixels, label = record_image(i, key, value, path)
         if images is None:
-            images = np.empty((count, *pixels.shape), dtype=np.uint8 if pixels.dtype == np.uint8 else np.float32)
-        elif pixels.shape != images.shape[1:] or (pixels.dtype == np.uint8) != (images.dtype == np.uint8):
-            raise DataError(f"{where} holds a {pixels.dtype} image of shape {pixels.shape}; the first "
-                            f"record's is {images.dtype} {images.shape[1:]} (every record must match)")
+            images = np.empty((count, *pixels.shape), dtype=image_dtype(pixels))
+        else:
+            check_like_first(pixels, images, i, key, path)
         images[i] = pixels
-        if datum.label < 0:
-            raise DataError(f"{where}: negative label {datum.label}")
-        labels.append(datum.label)
+        labels.append(label)
     if images is None:
         raise DataError(f"{path}: no records to read (the {kind} is empty, or the limit is 0)")
     images = images[:len(labels)]
@@ -256,6 +253,168 @@ def records_to_dataset(records, count: int, path: Path, kind: str, name: str | N
     pixel_max = 255.0 if images.dtype == np.uint8 else max(1.0, float(np.abs(images).max()))
     return Dataset(images, label_arr, name=name or path.name, split="all", source=str(path), pixel_max=pixel_max,
                    classes=classes)
+
+
+def _where(i: int, key, path: Path) -> str:
+    return f"{path}: record {i} (key {bytes(key).decode('latin-1')!r})"
+
+
+def record_image(i: int, key, value, path: Path) -> tuple[np.ndarray, int]:
+    """Record ``i`` (``key``, serialized ``value``) of a Caffe database as ``(pixels (C, H, W), label)``;
+    ``DataError`` naming the record when it is not a ``Datum``, its pixels do not fill its shape or its label is
+    negative."""
+    where = _where(i, key, path)
+    try:
+        datum = decode_datum(value)
+    except WireError as exc:
+        raise DataError(f"{where} is not a caffe.Datum ({exc})") from None
+    pixels = _pixels(datum, where)
+    if datum.label < 0:
+        raise DataError(f"{where}: negative label {datum.label}")
+    return pixels, datum.label
+
+
+def image_dtype(pixels: np.ndarray) -> np.dtype:
+    """The array type a database's images are held in: ``uint8`` for ``data`` records, else ``float32``."""
+    return np.dtype(np.uint8 if pixels.dtype == np.uint8 else np.float32)
+
+
+def check_like_first(pixels: np.ndarray, images: np.ndarray, i: int, key, path: Path) -> None:
+    """``DataError`` naming record ``i`` unless its pixels have the shape and kind of ``images``' (the first
+    record's)."""
+    if pixels.shape != images.shape[1:] or (pixels.dtype == np.uint8) != (images.dtype == np.uint8):
+        raise DataError(f"{_where(i, key, path)} holds a {pixels.dtype} image of shape {pixels.shape}; the first "
+                        f"record's is {images.dtype} {images.shape[1:]} (every record must match)")
+
+
+class DatumSource(ImageSource):
+    """A Caffe database of ``Datum`` records read a batch at a time, in key order (Caffe's cursor order).
+
+    Each batch opens the database, positions a cursor after the last key of the previous batch, copies out its
+    records and closes the database again, so neither the decoded set nor the file pages of the database's memory
+    map accumulate; the records are decoded into one batch array. The first record (read when the source is
+    opened) fixes the image shape and type; a later record that differs raises ``DataError`` naming it, as
+    ``records_to_dataset`` does. ``pixel_max`` of ``float_data`` records and ``classes`` need every record: they
+    are found in one pass when asked. Subclasses implement ``count_records`` and ``read_records``.
+    """
+
+    kind = "database"
+
+    def __init__(self, path, name: str | None = None):
+        self.path = Path(os.fspath(path))
+        first = self.read_records(None, 0, 1)
+        if not first:
+            raise DataError(f"{self.path}: no records to read (the {self.kind} is empty)")
+        pixels, _ = record_image(0, *first[0], self.path)
+        self.shape, self.dtype = tuple(int(d) for d in pixels.shape), image_dtype(pixels)
+        self.name, self.split, self.source = name or self.path.name, "all", str(self.path)
+        self._length: int | None = None
+        self._scanned: tuple[float, tuple[str, ...]] | None = None
+
+    @abstractmethod
+    def count_records(self, limit: int | None) -> int:
+        """How many records there are (a count above ``limit`` may stop at ``limit``)."""
+
+    @abstractmethod
+    def read_records(self, after: bytes | None, skip: int, count: int) -> list[tuple[bytes, bytes]]:
+        """Up to ``count`` ``(key, value)`` pairs in key order: those after key ``after``, or from the first
+        record on, ``skip`` records skipped, when ``after`` is None. Opens and closes the database."""
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = self.count_records(None)
+        return self._length
+
+    def count(self, limit: int | None = None) -> int:
+        check_limit(limit)
+        if limit is None or self._length is not None:
+            return super().count(limit)
+        return min(self.count_records(limit), limit)  # a LevelDB is counted key by key: up to the limit
+
+    def batches(self, batch_size: int, start: int = 0, limit: int | None = None
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        batch_size = check_batch_size(batch_size)
+        stop = self.stop(start, limit)
+        after, pos = None, int(start)
+        while pos < stop:
+            records = self.read_records(after, pos if after is None else 0, min(batch_size, stop - pos))
+            if not records:
+                raise DataError(f"{self.path}: the {self.kind} ended at record {pos}, before the {stop} it had "
+                                "when it was opened (was it changed while being read?)")
+            images = np.empty((len(records), *self.shape), dtype=self.dtype)
+            labels = np.empty(len(records), dtype=np.int64)
+            for j, (key, value) in enumerate(records):
+                pixels, labels[j] = record_image(pos + j, key, value, self.path)
+                check_like_first(pixels, images, pos + j, key, self.path)
+                images[j] = pixels
+            after, pos = records[-1][0], pos + len(records)
+            del records
+            yield images, labels
+            del images, labels  # not held while the next batch is read
+
+    def _scan(self) -> tuple[float, tuple[str, ...]]:
+        if self._scanned is None:
+            peak, top = 1.0, 9
+            for images, labels in self.batches(256):
+                if self.dtype != np.uint8:
+                    peak = max(peak, float(np.abs(images).max()))
+                top = max(top, int(labels.max()))
+            self._scanned = (255.0 if self.dtype == np.uint8 else peak), tuple(str(i) for i in range(top + 1))
+        return self._scanned
+
+    @property
+    def pixel_max(self) -> float:
+        return 255.0 if self.dtype == np.uint8 else self._scan()[0]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._scan()[1]
+
+
+class LmdbSource(DatumSource):
+    """A Caffe LMDB source (a directory holding ``data.mdb``) read a batch at a time (``DatumSource``); needs the
+    optional ``lmdb`` package."""
+
+    kind = "LMDB"
+
+    def __init__(self, path, name: str | None = None):
+        path = Path(os.fspath(path))
+        if not is_lmdb(path):
+            raise DataError(f"{path}: not an LMDB source (no data.mdb in that directory)")
+        self.lmdb = lmdb_module()
+        super().__init__(path, name)
+
+    @contextmanager
+    def _transaction(self):
+        try:
+            env = self.lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, subdir=True,
+                                 max_readers=1)
+        except self.lmdb.Error as exc:
+            raise DataError(f"{self.path}: cannot open the LMDB ({exc})") from None
+        try:
+            with env.begin(buffers=False) as txn:
+                yield txn
+        finally:
+            env.close()
+
+    def count_records(self, limit: int | None) -> int:
+        with self._transaction() as txn:
+            return int(txn.stat()["entries"])
+
+    def read_records(self, after: bytes | None, skip: int, count: int) -> list[tuple[bytes, bytes]]:
+        out = []
+        with self._transaction() as txn:
+            cursor = txn.cursor()
+            if after is None:
+                ok = cursor.first()
+                for _ in range(skip):  # moving over keys does not read the values' overflow pages
+                    ok = ok and cursor.next()
+            else:
+                ok = cursor.set_range(after) and (cursor.key() != after or cursor.next())
+            while ok and len(out) < count:
+                out.append((cursor.key(), cursor.value()))
+                ok = cursor.next()
+        return out
 
 
 def check_new_database(path, images, labels) -> tuple[np.ndarray, np.ndarray, Path]:

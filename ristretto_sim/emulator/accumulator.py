@@ -44,6 +44,7 @@ from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul, wide_matm
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.emulator.wide_accumulator import accumulate_wide
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
+from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import round_to_integer
 
 #: widest accumulator supported (signed; unsigned accumulators one bit less): FixedPoint's own maximum
@@ -108,9 +109,7 @@ def _frac_vector(fmt: FixedPoint, n: int, name: str) -> np.ndarray:
 
 def check_fixed(fmt, name: str) -> FixedPoint:
     """Return ``fmt`` if it is a ``FixedPoint``, else raise ``TypeError`` naming the parameter."""
-    if not isinstance(fmt, FixedPoint):
-        raise TypeError(f"{name}={fmt!r} must be a FixedPoint")
-    return fmt
+    return require(fmt, FixedPoint, name)
 
 
 def check_per_tensor(fmt, name: str) -> FixedPoint:

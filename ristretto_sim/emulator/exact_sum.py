@@ -45,7 +45,7 @@ LIMB_BITS = 20
 #: longest run of K per limb-pair GEMM in :func:`wide_matmul` (20-bit limbs: sums below 2**61)
 WIDE_K_RUN = 2**21
 #: relative safety margin on float64 bounds (their own rounding error is far below this)
-_MARGIN = 1.0 - 1e-9
+EXACT_MARGIN = 1.0 - 1e-9
 
 
 def _abs_float(x: np.ndarray) -> np.ndarray:
@@ -75,7 +75,7 @@ def _plan_chunks(colprod: np.ndarray, limit: float, max_chunks: int) -> list[tup
     flat = colprod.reshape((-1,) + colprod.shape[-2:])  # (B, K, N)
     if float(flat.max(initial=0.0)) > limit:
         return None  # a single product does not fit
-    if float(flat.sum(axis=1).max(initial=0.0)) <= limit * _MARGIN:
+    if float(flat.sum(axis=1).max(initial=0.0)) <= limit * EXACT_MARGIN:
         return [(0, K)]
     cs = np.cumsum(flat, axis=1)
     chunks = []
@@ -83,7 +83,7 @@ def _plan_chunks(colprod: np.ndarray, limit: float, max_chunks: int) -> list[tup
     while k0 < K:
         base = cs[:, k0 - 1, :][:, None, :] if k0 > 0 else 0.0
         worst = (cs[:, k0:, :] - base).max(axis=(0, 2))  # non-decreasing in k
-        n_ok = int(np.searchsorted(worst, limit * _MARGIN, side="right"))
+        n_ok = int(np.searchsorted(worst, limit * EXACT_MARGIN, side="right"))
         n_ok = max(n_ok, 1)
         chunks.append((k0, k0 + n_ok))
         k0 += n_ok
@@ -135,7 +135,7 @@ def _blocked_gemm(a, wf, chunks, dtype) -> np.ndarray:
     return out
 
 
-def _limbs(x: np.ndarray, bits: int) -> list[np.ndarray]:
+def split_limbs(x: np.ndarray, bits: int) -> list[np.ndarray]:
     """Split integers into limbs: ``x = sum_i limb_i * 2**(bits*i)``, low limbs in [0, 2**bits), top limb
     signed."""
     x = x.astype(np.int64)
@@ -219,8 +219,8 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
             return _float_gemm(a, w, chunks, np.float64)
     # limb split: products of 20-bit limbs are < 2**41, so float64 chunks hold >= 2**12 terms
     out = np.zeros(out_shape, dtype=np.int64)
-    for i, al in enumerate(_limbs(a, LIMB_BITS)):
-        for j, wl in enumerate(_limbs(w, LIMB_BITS)):
+    for i, al in enumerate(split_limbs(a, LIMB_BITS)):
+        for j, wl in enumerate(split_limbs(w, LIMB_BITS)):
             part = exact_matmul(al, wl)
             with np.errstate(over="ignore"):
                 out += part << np.int64(LIMB_BITS * (i + j))  # wraps mod 2**64; the final sum fits int64
@@ -266,7 +266,7 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None, *, bounds: tuple | No
         return zero if base is None else sum_int64([], n, base.broadcast_to(out_shape))
     colprod = column_bounds(a, w) if bounds is None else bounds[0]
     total = float(colprod.sum(axis=-2).max(initial=0.0))
-    if total < INT64_SAFE * _MARGIN:
+    if total < INT64_SAFE * EXACT_MARGIN:
         terms = [(np.broadcast_to(exact_matmul(a, w, bounds=bounds), out_shape), 0, int(total * (1.0 + 1e-6)) + 1)]
         return sum_int64(terms, n, base)
     a_limbs, w_limbs = _split_operands(a, w, a_range, min(K, WIDE_K_RUN))
@@ -285,7 +285,7 @@ def wide_matmul(a, w, n: int, base: WideInt | None = None, *, bounds: tuple | No
 
 
 #: the largest integer below which float64 sums are exact, with the margin of :func:`_exact_limb_gemm`
-_F64_EXACT_INT = int(F64_EXACT * _MARGIN)
+_F64_EXACT_INT = int(F64_EXACT * EXACT_MARGIN)
 
 
 def _split_operands(a: np.ndarray, w: np.ndarray, a_range, k_run: int):
@@ -351,7 +351,7 @@ def _float_limbs(x: np.ndarray, x_range: tuple[int, int] | None = None,
     """``x`` split into ``bits``-bit limbs held exactly in float64: ``(limb, bound on |limb|, shift)`` each.
 
     ``x = sum_i limb_i * 2**(bits i)``; low limbs in ``[0, 2**bits)``, the top limb signed (for ``LIMB_BITS``
-    the same limbs as :func:`_limbs`). Float inputs (integers of at most 53 bits) are split with exact float
+    the same limbs as :func:`split_limbs`). Float inputs (integers of at most 53 bits) are split with exact float
     arithmetic (scaling by a power of two, floor, subtraction), integer ones with masks and shifts.
     ``x_range``: exact ``(min(x), max(x))`` if known.
     """
@@ -385,7 +385,7 @@ def _exact_limb_gemm(a: np.ndarray, w: np.ndarray, product_bound: int) -> np.nda
     """``a @ w`` of float64 limbs as int64, exact: K is cut into runs whose sums of products (each at most
     ``product_bound``) stay below ``2**53``, one float64 GEMM per run."""
     K = a.shape[-1]
-    run = K if product_bound == 0 else max(1, min(K, int(F64_EXACT * _MARGIN) // product_bound))
+    run = K if product_bound == 0 else max(1, min(K, int(F64_EXACT * EXACT_MARGIN) // product_bound))
     out = None
     for k0 in range(0, K, run):
         k1 = min(K, k0 + run)

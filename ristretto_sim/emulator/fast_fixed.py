@@ -48,9 +48,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT, F64_EXACT
+from ristretto_sim.emulator.exact_sum import EXACT_MARGIN, F32_EXACT, F64_EXACT
 from ristretto_sim.emulator.im2col import CHUNK_BYTES, ConvGeometry, column_rows
-from ristretto_sim.formats import FixedPoint, Rounding
+from ristretto_sim.formats import FixedPoint, Rounding, format_kind
 from ristretto_sim.formats.rounding import round_to_integer
 
 #: largest |shift| handled in float32 / float64 requantization (keeps every scaled value normal and finite)
@@ -112,12 +112,12 @@ class FastFixed:
             return None
         total = float((amax * self.w_colsum + self.bias_abs).max(initial=0.0))
         safe = min(self.acc.max_code, -self.acc.min_code)
-        if total > safe * _MARGIN:
+        if total > safe * EXACT_MARGIN:
             return None  # the accumulator might overflow: the general path walks K
         emax = int(np.abs(self.scale_exp).max(initial=0))
-        if self.w32 is not None and total <= F32_EXACT * _MARGIN and amax <= F32_EXACT and emax <= _MAX_SHIFT32:
+        if self.w32 is not None and total <= F32_EXACT * EXACT_MARGIN and amax <= F32_EXACT and emax <= _MAX_SHIFT32:
             return np.float32
-        if total <= F64_EXACT * _MARGIN and emax <= _MAX_SHIFT64:
+        if total <= F64_EXACT * EXACT_MARGIN and emax <= _MAX_SHIFT64:
             return np.float64
         return None
 
@@ -249,7 +249,7 @@ def prepare_fast_fixed(kind: str, wc: np.ndarray, bias_codes, formats, acc: Fixe
     out = formats.outputs
     if kind not in ("linear", "conv2d") or formats.rounding is Rounding.STOCHASTIC:
         return None
-    if not acc.signed or acc.bits > 64 or (out is not None and not isinstance(out, FixedPoint)):
+    if not acc.signed or acc.bits > 64 or (out is not None and format_kind(out) != "fixed"):
         return None
     n_out = wc.shape[0]
     acc_frac = np.asarray(acc_frac, dtype=np.int64)

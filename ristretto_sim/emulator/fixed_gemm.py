@@ -25,7 +25,7 @@ from ristretto_sim.emulator.accumulator import (
     check_fixed,
     default_accumulator,
 )
-from ristretto_sim.emulator.exact_sum import _MARGIN, F32_EXACT, check_chain
+from ristretto_sim.emulator.exact_sum import EXACT_MARGIN, F32_EXACT, check_chain
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
 
@@ -137,7 +137,7 @@ def _format_extremes(a: np.ndarray, w: np.ndarray, in_fmt: FixedPoint, acc: Fixe
     amax = float(max(info.max, -info.min))
     bound = amax * float(np.abs(w.astype(np.float64)).sum(axis=-2).max(initial=0.0))
     bias = 0.0 if bias_codes is None else float(np.abs(np.asarray(bias_codes, dtype=np.float64)).max(initial=0.0))
-    if bound > F32_EXACT * _MARGIN or bias + bound > min(float(acc.max_code), -float(acc.min_code)) * _MARGIN:
+    if bound > F32_EXACT * EXACT_MARGIN or bias + bound > min(float(acc.max_code), -float(acc.min_code)) * EXACT_MARGIN:
         return None
     shape = a.shape[:-2] + a.shape[-1:]
     return (np.full(shape, float(info.max)), np.full(shape, float(info.min)))

@@ -24,7 +24,7 @@ CHUNK_BYTES = 128 * 2**20
 WIDE_CHUNK_BYTES = 4 * 2**20
 
 
-def _pair(value, name: str) -> tuple[int, int]:
+def as_pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value), int(value)
     if isinstance(value, (str, bytes, bool)):
@@ -64,9 +64,9 @@ class ConvGeometry:
     output_padding: tuple[int, int] = (0, 0)
 
     def __post_init__(self):
-        stride = _pair(self.stride, "stride")
-        dilation = _pair(self.dilation, "dilation")
-        out_pad = _pair(self.output_padding, "output_padding")
+        stride = as_pair(self.stride, "stride")
+        dilation = as_pair(self.dilation, "dilation")
+        out_pad = as_pair(self.output_padding, "output_padding")
         p = self.padding
         if isinstance(p, (int, np.integer)) and not isinstance(p, bool):
             pad = (int(p),) * 4

@@ -53,10 +53,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.exact_sum import LIMB_BITS, _limbs, check_chain, column_max, exact_matmul
+from ristretto_sim.emulator.exact_sum import LIMB_BITS, check_chain, column_max, exact_matmul, split_limbs
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.emulator.wide import add as wide_add
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
+from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 
 #: widest Kulisch accumulator supported (sums are held in two int64 words)
@@ -77,8 +78,7 @@ def kulisch_bits(in_fmt: Minifloat, w_fmt: Minifloat, k: int) -> int:
     is ``2*(emax - e_min_subnormal) + 2 + ceil(log2 K) + 1``.
     """
     for f, n in ((in_fmt, "in_fmt"), (w_fmt, "w_fmt")):
-        if not isinstance(f, Minifloat):
-            raise TypeError(f"{n}={f!r} must be a Minifloat")
+        require(f, Minifloat, n)
     if k < 1:
         raise ValueError(f"k={k} must be >= 1")
     span = (in_fmt.emax - quantum_exp(in_fmt)) + (w_fmt.emax - quantum_exp(w_fmt))
@@ -117,8 +117,7 @@ class MinifloatMacResult:
 
 
 def _check_values(x, fmt: Minifloat, name: str) -> np.ndarray:
-    if not isinstance(fmt, Minifloat):
-        raise TypeError(f"{name} format {fmt!r} must be a Minifloat")
+    require(fmt, Minifloat, f"{name} format")
     x = np.asarray(x, dtype=np.float64)
     fin = np.isfinite(x)
     if not np.array_equal(fmt.quantize(np.where(fin, x, 0.0)), np.where(fin, x, 0.0)):
@@ -176,8 +175,8 @@ def _two_word_matmul(ai: np.ndarray, wi: np.ndarray):
         return s >> np.int64(32), s & _M32
     ai = ai.astype(np.int64)
     wi = wi.astype(np.int64)
-    a_limbs = _limbs(ai, LIMB_BITS)
-    w_limbs = _limbs(wi, LIMB_BITS)
+    a_limbs = split_limbs(ai, LIMB_BITS)
+    w_limbs = split_limbs(wi, LIMB_BITS)
     shape = np.broadcast_shapes(ai.shape[:-2], wi.shape[:-2]) + (ai.shape[-2], wi.shape[-1])
     hi = np.zeros(shape, np.int64)
     lo = np.zeros(shape, np.int64)
@@ -269,11 +268,10 @@ def minifloat_matmul(
         a = np.asarray(a, dtype=np.float64)
         w = np.asarray(w, dtype=np.float64)
     check_chain(a, w)
-    if accumulator is not None and not isinstance(accumulator, Minifloat):
-        raise TypeError(f"accumulator={accumulator!r} must be a Minifloat (or None for a Kulisch accumulator)")
+    if accumulator is not None:
+        require(accumulator, Minifloat, "accumulator")
     if product_format is not None:
-        if not isinstance(product_format, Minifloat):
-            raise TypeError(f"product_format={product_format!r} must be a Minifloat")
+        require(product_format, Minifloat, "product_format")
         if accumulator is None:
             raise ValueError(
                 "product_format rounds products before a float accumulator; the Kulisch accumulator "
@@ -323,7 +321,7 @@ def minifloat_matmul(
     if readout is not None:
         with np.errstate(invalid="ignore"):
             saturations = int((np.isfinite(values) & ((values > readout.max) | (values < readout.min))).sum())
-        if isinstance(readout, FixedPoint):  # NaN has no fixed-point code: it stays NaN
+        if not readout.has_nan:  # NaN has no code in the readout format (fixed point): it stays NaN
             isn = np.isnan(values)
             values = np.where(isn, np.nan, readout.quantize(np.where(isn, 0.0, values), rounding, rng=keys[1]))
         else:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ristretto_sim.emulator.accumulator import check_per_tensor
-from ristretto_sim.emulator.im2col import ConvGeometry, _pair
+from ristretto_sim.emulator.im2col import ConvGeometry, as_pair
 from ristretto_sim.emulator.requantize import Requantized, requantize
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
 
@@ -65,7 +65,7 @@ class PoolGeometry:
     ceil_mode: bool = False
 
     def __post_init__(self):
-        k = _pair(self.kernel, "kernel")
+        k = as_pair(self.kernel, "kernel")
         if min(k) < 1:
             raise ValueError(f"kernel={self.kernel!r} must be >= 1")
         g = ConvGeometry(stride=k if self.stride is None else self.stride, padding=self.padding)

@@ -33,6 +33,7 @@ import numpy as np
 from ristretto_sim.emulator import wide as wd
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
+from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import stochastic_key, uniform_bits53
 
 
@@ -133,8 +134,7 @@ def requantize(
     -------
     Requantized
     """
-    if not isinstance(out, FixedPoint):
-        raise TypeError(f"out={out!r} must be a FixedPoint")
+    require(out, FixedPoint, "out")
     overflow = Overflow.coerce(overflow, "overflow")
     rounding = Rounding.coerce(rounding, "rounding")
     v = codes if isinstance(codes, WideInt) else np.asarray(codes, dtype=np.int64)
@@ -157,21 +157,43 @@ def requantize(
             q, n_bad = _requantize_wide_fast(v, s, out, rounding, channel_axis)
             return Requantized(q, out, n_bad)
         return _requantize_wide(v, s, out, rounding, overflow, rng)
-    # clamp before left shifts so they cannot overflow int64 (anything beyond the output range saturates
-    # anyway)
-    if np.any(s < 0):
-        lim = np.int64(1) << np.clip(62 + s, 0, 62)  # |v| < 2**(62+s) keeps v << -s inside int64
-        v = np.where(s < 0, np.clip(v, -lim, lim - 1), v)
-    q = rounding_shift(v, s, rounding, rng)
     lo, hi = out.min_code, out.max_code
-    bad = (q < lo) | (q > hi)
-    n_bad = int(bad.sum())
+    if np.any(s < 0):
+        q, above, below = _left_shifted(v, s, lo, hi, rounding, rng)
+    else:
+        q = rounding_shift(v, s, rounding, rng)
+        above, below = q > hi, q < lo
+    n_bad = int((above | below).sum())
     if overflow is Overflow.WRAP:
         mask = np.int64((1 << out.bits) - 1) if out.bits < 64 else np.int64(-1)
         q = ((q - np.int64(lo)) & mask) + np.int64(lo)
     else:
-        q = np.clip(q, lo, hi)
+        q = np.where(above, np.int64(hi), np.where(below, np.int64(lo), q))
     return Requantized(q.astype(np.int64), out, n_bad)
+
+
+def _left_shifted(v: np.ndarray, s, lo: int, hi: int, rounding: Rounding, rng):
+    """``rounding_shift`` where some shifts are left shifts (``s < 0``: an exact product ``v * 2**-s``), and the
+    masks of the results above ``hi`` and below ``lo``. The range test is made on ``v`` against ``hi >> k`` and
+    ``ceil(lo / 2**k)``, so no product that could overflow int64 is needed; the left-shifted codes wrap modulo
+    ``2**64`` like a shifter, which is exact modulo ``2**bits`` for the WRAP readout."""
+    v, s = np.broadcast_arrays(v, np.asarray(s, dtype=np.int64))
+    left = s < 0
+    k = np.where(left, np.minimum(-s, 63), 0)
+    # thresholds in Python integers, one per distinct shift (lo may be -2**63, whose negation is not an int64)
+    ks = np.unique(k)
+    hi_t = np.zeros(k.shape, dtype=np.int64)
+    lo_t = np.zeros(k.shape, dtype=np.int64)
+    for kk in ks:
+        at = k == kk
+        hi_t[at] = hi >> int(kk)
+        lo_t[at] = -((-lo) >> int(kk))
+    q_right = rounding_shift(v, np.where(left, 0, s), rounding, rng)
+    q_left = (np.ascontiguousarray(v, dtype=np.int64).view(np.uint64) << k.astype(np.uint64)).view(np.int64)
+    q = np.where(left, q_left, q_right)
+    above = np.where(left, v > hi_t, q_right > hi)
+    below = np.where(left, v < lo_t, q_right < lo)
+    return q, above, below
 
 
 def _round_wide(v: WideInt, s: int, rounding: Rounding, draws) -> WideInt:

@@ -35,7 +35,7 @@ from ristretto_sim.emulator.accumulator import (
 from ristretto_sim.emulator.exact_sum import check_chain, column_max, exact_matmul
 from ristretto_sim.emulator.fixed_gemm import check_codes
 from ristretto_sim.formats import FixedPoint, Overflow, PowerOfTwo, Rounding
-from ristretto_sim.formats.base import check_int
+from ristretto_sim.formats.base import check_int, require
 
 
 @dataclass(frozen=True)
@@ -232,8 +232,7 @@ def shift_matmul(
     AccumulatorResult
     """
     check_fixed(in_fmt, "in_fmt")
-    if not isinstance(w_fmt, PowerOfTwo):
-        raise TypeError(f"w_fmt={w_fmt!r} must be a PowerOfTwo")
+    require(w_fmt, PowerOfTwo, "w_fmt")
     if not isinstance(pe, ShiftPE):
         raise TypeError(f"pe={pe!r} must be a ShiftPE")
     if in_fmt.per_channel:

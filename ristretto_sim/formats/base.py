@@ -20,6 +20,15 @@ class NumberFormat:
 
     #: the overflow mode used when none is given
     default_overflow = Overflow.SATURATE
+    #: one scale per output channel (fixed point may have them; other formats never)
+    per_channel = False
+    #: whether the format has a NaN code (minifloats with specials)
+    has_nan = False
+
+    def describe(self) -> dict:
+        """What the format is, as a JSON-able dict: text, kind, bits, range; variants add their own fields."""
+        return {"format": str(self), "kind": type(self).__name__, "bits": self.bits, "min": float(self.min),
+                "max": float(self.max)}
 
     def _modes(self, rounding, overflow) -> tuple[Rounding, Overflow]:
         rounding = Rounding.coerce(rounding, "rounding")
@@ -70,4 +79,13 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
         raise ValueError(f"{name}={value} must be >= {minimum}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name}={value} must be <= {maximum}")
+    return value
+
+
+def require(value, cls, name: str, what: str | None = None):
+    """``value`` if it is an instance of the format class ``cls``, else ``TypeError`` naming the parameter (the
+    argument check of kernels and files that take one kind of format); ``what`` words the expectation (default:
+    "a <class name>")."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name}={value} must be {what or 'a ' + cls.__name__}")
     return value

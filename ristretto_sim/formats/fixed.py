@@ -94,6 +94,12 @@ class FixedPoint(NumberFormat):
         """Smallest (most negative) representable value (an array for per-channel formats)."""
         return np.ldexp(float(self.min_code), -self._frac_array())
 
+    def describe(self) -> dict:
+        if self.per_channel:
+            return {"format": str(self), "kind": type(self).__name__, "bits": self.bits,
+                    "min": [float(v) for v in self.min], "max": [float(v) for v in self.max]}
+        return {**super().describe(), "lsb": float(self.lsb)}
+
     def channel(self, index: int) -> FixedPoint:
         """The per-tensor format of channel ``index`` of a per-channel format (itself if not per-channel)."""
         if not self.per_channel:

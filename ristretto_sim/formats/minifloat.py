@@ -160,6 +160,10 @@ class Minifloat(NumberFormat):
         """Smallest positive value (the smallest normal when there are no subnormals)."""
         return float(np.ldexp(1.0, self.emin - self.man_bits)) if self.subnormals else self.min_normal
 
+    def describe(self) -> dict:
+        return {**super().describe(), "min_normal": self.min_normal, "min_subnormal": self.min_subnormal,
+                "specials": self.specials.value, "bias": self.bias}
+
     @property
     def has_inf(self) -> bool:
         return self.specials is Specials.IEEE

@@ -72,9 +72,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ristretto_sim.emulator import LayerFormats, Mode
+from ristretto_sim.emulator.datapaths import select
 from ristretto_sim.errors import FormatError, PlanError
 from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, Rounding, parse_format
-from ristretto_sim.formats.base import NumberFormat, check_int
+from ristretto_sim.formats.base import NumberFormat, check_int, require
 from ristretto_sim.graph.layers import LRN, WEIGHTED, LRNRegion, Pool, PoolKind
 
 PLAN_VERSION = 1
@@ -140,13 +141,15 @@ class LayerPlan:
     def __post_init__(self):
         for name in FORMAT_KEYS + ("product", "internal", "reciprocal"):
             object.__setattr__(self, name, _fmt(getattr(self, name), name))
-        if self.reciprocal is not None and not (isinstance(self.reciprocal, FixedPoint)
-                                                and not self.reciprocal.per_channel):
-            raise TypeError(f"reciprocal={self.reciprocal} must be a per-tensor fixed-point format, e.g. ufixed16.15")
-        if self.product is not None and not isinstance(self.product, Minifloat):
-            raise TypeError(f"product={self.product} must be a minifloat format")
-        if self.internal is not None and not isinstance(self.internal, Minifloat):
-            raise TypeError(f"internal={self.internal} must be a minifloat format (Ristretto's LRNRistretto)")
+        if self.reciprocal is not None:
+            require(self.reciprocal, FixedPoint, "reciprocal", "a per-tensor fixed-point format, e.g. ufixed16.15")
+            if self.reciprocal.per_channel:
+                raise TypeError(f"reciprocal={self.reciprocal} must be a per-tensor fixed-point format, e.g. "
+                                "ufixed16.15")
+        if self.product is not None:
+            require(self.product, Minifloat, "product", "a minifloat format")
+        if self.internal is not None:
+            require(self.internal, Minifloat, "internal", "a minifloat format (Ristretto's LRNRistretto)")
         if self.shifter_bits is not None:
             bits = check_int(self.shifter_bits, "shifter_bits", minimum=1, maximum=62)
             object.__setattr__(self, "shifter_bits", bits)
@@ -413,22 +416,13 @@ class QuantPlan:
                 )
             if weighted:
                 try:
-                    self.layer_formats(name).datapath  # noqa: B018 - validates the combination
+                    datapath = select(self.layer_formats(name))
                 except (PlanError, ValueError) as exc:
                     raise PlanError(f"{where(name)}: {exc}") from None
-                i, w, a = entry.inputs, entry.weights, entry.accumulator
-                if (
-                    isinstance(a, FixedPoint)
-                    and isinstance(i, FixedPoint)
-                    and isinstance(w, FixedPoint)
-                    and not (i.per_channel or w.per_channel or a.per_channel)
-                    and a.frac_bits != i.frac_bits + w.frac_bits
-                ):
-                    raise PlanError(
-                        f"{where(name)}: layer {name!r} accumulator {a} must have inputs + weights "
-                        f"fractional bits ({i.frac_bits} + {w.frac_bits} = {i.frac_bits + w.frac_bits}),"
-                        f" e.g. fixed{a.bits}.{i.frac_bits + w.frac_bits}"
-                    )
+                try:
+                    datapath.validate()
+                except ValueError as exc:
+                    raise PlanError(f"{where(name)}: layer {name!r} {exc}") from None
 
     # ------------------------------------------------------------------ YAML
     def to_yaml(self) -> str:
@@ -474,7 +468,13 @@ class QuantPlan:
         path = Path(path)
         if not path.is_file():
             raise PlanError(f"plan file {path} does not exist")
-        return cls.from_yaml(path.read_text(), network, source=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PlanError(f"plan file {path} cannot be read ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"{path}: not a text plan file (byte {exc.start} is not UTF-8)") from exc
+        return cls.from_yaml(text, network, source=str(path))
 
 
 def _where(source: str, lines: Mapping[str | None, int], key: str | None) -> str:
@@ -547,7 +547,7 @@ def _parse(text: str, source: str):
         at = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         hint = "; quote a layer pattern that starts with * or ?, e.g. \"*/Conv2D\"" if "alias" in problem else ""
-        raise PlanError(f"{at}: not valid YAML ({problem}){hint}") from None
+        raise PlanError(f"{at}: not valid YAML ({problem}){hint}") from exc
     if root is None:
         raise PlanError(f"{source}: empty plan file")
 

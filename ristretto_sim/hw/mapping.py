@@ -30,6 +30,11 @@ densely: two 4-bit weights per byte; partial sums cross the ofmap SRAM at accumu
 
 Consecutive folds overlap by default (``pipelined_fold_cycles``); with ``scalesim_compatible`` they run
 serially with SCALE-Sim's lengths (``serial_fold_cycles``).
+
+``schedule`` is a sequence of named steps, methods of ``LayerMapping`` (the layer, its widths, the buffers and
+the options): the walk of the folds (``Walk``), their compute cycles, each input operand's tiles and DRAM
+fetches (``OperandTiles``, ``Fetch``), the outputs and partial sums (``Outputs``), the folds cut into steps
+(``Steps``) and the SRAM traffic.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from ristretto_sim.hw.enums import Dataflow
 from ristretto_sim.hw.layers import GemmProblem
 
 
-def _cdiv(a: int, b: int) -> int:
+def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
@@ -70,11 +75,11 @@ class Folding:
 
     @property
     def fr(self) -> int:
-        return _cdiv(self.sr, self.rows)
+        return cdiv(self.sr, self.rows)
 
     @property
     def fc(self) -> int:
-        return _cdiv(self.sc, self.cols)
+        return cdiv(self.sc, self.cols)
 
     @property
     def folds(self) -> int:
@@ -195,14 +200,431 @@ class Schedule:
         return int(self.compute_cycles.sum())
 
 
-def _check_fit(bits: int, buffer_name: str, config: AcceleratorConfig, what: str, layer: str) -> None:
-    buf = getattr(config, buffer_name)
-    if bits > buf.active_bits:
-        half = " (half of it, double-buffered)" if buf.double_buffered else ""
-        raise ConfigError(
-            f"{buffer_name}.capacity_bytes={buf.capacity_bytes} is too small for one tile: {what} of layer "
-            f"{layer!r} needs {_cdiv(bits, 8)} bytes, the buffer offers {buf.active_bits // 8}{half}"
+
+@dataclass(frozen=True)
+class Walk:
+    """The folds of one group in walk order: column fold outer, chunk of the streamed dimension, row fold inner.
+
+    Attributes
+    ----------
+    folding : Folding
+    t_chunk : int
+        Length of a chunk of the streamed dimension (``folding.t`` when it is not cut).
+    col, chunk, row : np.ndarray
+        Each fold's column fold, stream chunk and row fold.
+    rows_used, cols_used, t_len : np.ndarray
+        The array rows and columns each fold occupies and the stream length it runs (the last fold along an
+        axis may be partial).
+    """
+
+    folding: Folding
+    t_chunk: int
+    col: np.ndarray
+    chunk: np.ndarray
+    row: np.ndarray
+    rows_used: np.ndarray
+    cols_used: np.ndarray
+    t_len: np.ndarray
+
+    @classmethod
+    def of(cls, f: Folding, t_chunk: int) -> Walk:
+        """The walk of ``f`` with the streamed dimension cut into chunks of ``t_chunk``."""
+        nt = cdiv(f.t, t_chunk)
+        col = np.repeat(np.arange(f.fc, dtype=np.int64), nt * f.fr)
+        chunk = np.tile(np.repeat(np.arange(nt, dtype=np.int64), f.fr), f.fc)
+        row = np.tile(np.arange(f.fr, dtype=np.int64), f.fc * nt)
+        return cls(
+            f,
+            t_chunk,
+            col,
+            chunk,
+            row,
+            rows_used=np.minimum(f.rows, f.sr - row * f.rows),
+            cols_used=np.minimum(f.cols, f.sc - col * f.cols),
+            t_len=np.minimum(t_chunk, f.t - chunk * t_chunk),
         )
+
+    @property
+    def chunks(self) -> int:
+        """Chunks of the streamed dimension."""
+        return cdiv(self.folding.t, self.t_chunk)
+
+    @property
+    def size(self) -> int:
+        """Folds in the walk (``fc * chunks * fr``)."""
+        return len(self.row)
+
+
+@dataclass(frozen=True)
+class OperandTiles:
+    """One input operand's tile in every fold of a walk.
+
+    ``tile`` identifies the data a fold uses (equal ids, the same tile) and ``elems`` counts its elements. A
+    ``streamed`` operand flows through the array along T, ``edge`` elements per time step (one vector); a
+    stationary one is held in the array and has no ``edge``.
+    """
+
+    name: str
+    tile: np.ndarray
+    elems: np.ndarray
+    streamed: bool
+    edge: np.ndarray | None = None
+
+
+def _os_tiles(w: Walk, k: int) -> tuple[OperandTiles, ...]:
+    """os: input rows (one per row fold) and filter columns (one per column fold) both stream along K."""
+    return (
+        OperandTiles("ifmap", w.row, w.rows_used * k, True, w.rows_used),
+        OperandTiles("filter", w.col, k * w.cols_used, True, w.cols_used),
+    )
+
+
+def _ws_tiles(w: Walk, k: int) -> tuple[OperandTiles, ...]:
+    """ws: a filter tile per (row fold, column fold) is held; an input tile per (row fold, chunk) streams."""
+    fr = w.folding.fr
+    return (
+        OperandTiles("filter", w.row + fr * w.col, w.rows_used * w.cols_used, False),
+        OperandTiles("ifmap", w.row + fr * w.chunk, w.t_len * w.rows_used, True, w.rows_used),
+    )
+
+
+def _is_tiles(w: Walk, k: int) -> tuple[OperandTiles, ...]:
+    """is: an input tile per (row fold, column fold) is held; a filter tile per (row fold, chunk) streams."""
+    fr = w.folding.fr
+    return (
+        OperandTiles("ifmap", w.row + fr * w.col, w.rows_used * w.cols_used, False),
+        OperandTiles("filter", w.row + fr * w.chunk, w.rows_used * w.t_len, True, w.rows_used),
+    )
+
+
+#: dataflow -> the input operands' tiles of a walk, in the order they are fetched
+_OPERAND_TILES = {Dataflow.OS: _os_tiles, Dataflow.WS: _ws_tiles, Dataflow.IS: _is_tiles}
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One operand's DRAM reads over a walk: ``bits`` read for each fold, and the ``chunks`` each fold's
+    streamed tile is cut into so that a chunk fits its buffer half (1: not cut)."""
+
+    name: str
+    streamed: bool
+    bits: np.ndarray
+    chunks: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The output side of a walk: bits written to DRAM after each fold (finished outputs and spilled partial
+    sums), partial-sum bits read back before each fold, and the DRAM totals of each kind."""
+
+    writes: np.ndarray
+    reads: np.ndarray
+    ofmap_bits: int
+    psum_write_bits: int
+    psum_read_bits: int
+
+
+def first_uses(tile: np.ndarray) -> np.ndarray:
+    """The folds that fetch a resident operand: the first use of each tile id (it stays on chip after)."""
+    need = np.zeros(len(tile), dtype=bool)
+    need[np.unique(tile, return_index=True)[1]] = True
+    return need
+
+
+def refetches(tile: np.ndarray, chunked: np.ndarray) -> np.ndarray:
+    """The folds that fetch an operand too large to stay on chip: those whose tile differs from the previous
+    fold's, every ``chunked`` fold, and the fold after one (a chunked tile never sits whole in its buffer
+    half, so neither a repeat of it nor the next fold can reuse what is there)."""
+    changed = np.zeros(len(tile), dtype=bool)
+    changed[0] = True
+    changed[1:] |= tile[1:] != tile[:-1]
+    prev_chunked = np.zeros(len(tile), dtype=bool)
+    prev_chunked[1:] = chunked[:-1]
+    return changed | chunked | prev_chunked
+
+
+def dram_totals(fetches, outputs: Outputs) -> dict[str, int]:
+    """Bits of one group crossing DRAM, per operand: ``ifmap``, ``filter``, ``ofmap``, ``psum_write``,
+    ``psum_read`` (an operand not fetched, the input already on chip, moves 0)."""
+    dram = {"ifmap": 0, "filter": 0}
+    for fetch in fetches:
+        dram[fetch.name] += int(fetch.bits.sum())
+    dram.update(ofmap=outputs.ofmap_bits, psum_write=outputs.psum_write_bits, psum_read=outputs.psum_read_bits)
+    return dram
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The step arrays of a schedule: compute cycles, DRAM bits read before and written after each step."""
+
+    compute_cycles: np.ndarray
+    read_bits: np.ndarray
+    write_bits: np.ndarray
+
+    @classmethod
+    def of_folds(cls, fold_cycles: np.ndarray, fetches, outputs: Outputs) -> Steps:
+        """The steps of a walk: each fold cut into as many chunks as its most-chunked streamed tile needs.
+
+        A fold's compute cycles and streamed reads are shared out evenly over its chunks (remainders on the
+        last), its stationary and partial-sum reads come before the first chunk, its writes after the last.
+        """
+        n = len(fold_cycles)
+        chunks = np.ones(n, dtype=np.int64)
+        stream_reads = np.zeros(n, dtype=np.int64)
+        other_reads = np.zeros(n, dtype=np.int64)
+        for fetch in fetches:
+            if fetch.streamed:
+                stream_reads += fetch.bits
+                chunks = np.maximum(chunks, fetch.chunks)
+            else:
+                other_reads += fetch.bits
+        other_reads = other_reads + outputs.reads
+        if int(chunks.max()) == 1:  # no fold is cut: the folds are the steps (the common case, kept fast)
+            return cls(fold_cycles, stream_reads + other_reads, outputs.writes)
+        idx = np.repeat(np.arange(n), chunks)
+        ch = chunks[idx]
+        pos = np.arange(len(idx)) - (np.cumsum(chunks) - chunks)[idx]
+        is_first, is_last = pos == 0, pos == ch - 1
+        return cls(
+            compute_cycles=fold_cycles[idx] // ch + np.where(is_last, fold_cycles[idx] % ch, 0),
+            read_bits=(
+                stream_reads[idx] // ch
+                + np.where(is_last, stream_reads[idx] % ch, 0)
+                + np.where(is_first, other_reads[idx], 0)
+            ),
+            write_bits=np.where(is_last, outputs.writes[idx], 0),
+        )
+
+    def repeated(self, groups: int) -> Steps:
+        """The steps of ``groups`` GEMMs run one after another."""
+        if groups == 1:
+            return self
+        return Steps(*(np.tile(a, groups) for a in (self.compute_cycles, self.read_bits, self.write_bits)))
+
+
+def _os_edge(m: int, n: int, k: int, f: Folding, nt: int) -> tuple[int, int, int, int]:
+    """os: inputs cross the edge once per column fold, weights once per row fold; outputs leave finished."""
+    return m * k * f.fc, k * n * f.fr, 0, m * n
+
+
+def _ws_edge(m: int, n: int, k: int, f: Folding, nt: int) -> tuple[int, int, int, int]:
+    """ws: inputs once per column fold, weights once per stream chunk; each row fold but the last writes
+    partial sums."""
+    return m * k * f.fc, k * n * nt, m * n * (f.fr - 1), m * n
+
+
+def _is_edge(m: int, n: int, k: int, f: Folding, nt: int) -> tuple[int, int, int, int]:
+    """is: inputs once per stream chunk, weights once per column fold; each row fold but the last writes
+    partial sums."""
+    return m * k * nt, k * n * f.fc, m * n * (f.fr - 1), m * n
+
+
+#: dataflow -> elements of one group at the array edge: (input reads, weight reads, partial-sum writes (each
+#: also read back), output writes)
+_EDGE_ELEMENTS = {Dataflow.OS: _os_edge, Dataflow.WS: _ws_edge, Dataflow.IS: _is_edge}
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """One layer on one accelerator: what the steps of ``schedule`` read (the GEMM, its folding, the tensors'
+    element widths in bits, the buffers and ``schedule``'s options), with each step a method."""
+
+    problem: GemmProblem
+    config: AcceleratorConfig
+    folding: Folding
+    in_bits: int
+    w_bits: int
+    out_bits: int
+    acc_bits: int
+    layer: str = "layer"
+    cycles_per_mac: int = 1
+    scalesim_compatible: bool = False
+    input_on_chip: bool = False
+    output_on_chip: bool = False
+
+    @classmethod
+    def of(cls, problem: GemmProblem, formats: LayerFormats, config: AcceleratorConfig, **options) -> LayerMapping:
+        """The mapping of ``problem`` in ``formats`` on ``config``; ``options`` are ``schedule``'s keywords."""
+        f = folding(problem.m, problem.n, problem.k, config.rows, config.cols, config.dataflow)
+        widths = (formats.inputs.bits, formats.weights.bits, formats.outputs.bits, formats.accumulator.bits)
+        return cls(problem, config, f, *widths, **options)
+
+    def check_fit(self, bits: int, buffer_name: str, what: str) -> None:
+        """``ConfigError`` naming the buffer and the layer if ``bits`` exceed the buffer's active part."""
+        buf = getattr(self.config, buffer_name)
+        if bits > buf.active_bits:
+            half = " (half of it, double-buffered)" if buf.double_buffered else ""
+            raise ConfigError(
+                f"{buffer_name}.capacity_bytes={buf.capacity_bytes} is too small for one tile: {what} of layer "
+                f"{self.layer!r} needs {cdiv(bits, 8)} bytes, the buffer offers {buf.active_bits // 8}{half}"
+            )
+
+    def tensor_bits(self, name: str, elems):
+        """Bits of ``elems`` elements of operand ``name`` in DRAM: weights pack densely; im2col duplicates are
+        not re-read, so ``e`` im2col entries cost ``ceil(e * bits * distinct inputs / (M * K))``."""
+        if name == "ifmap":
+            p = self.problem
+            return -((-elems * self.in_bits * p.input_elements) // (p.m * p.k))
+        return elems * self.w_bits
+
+    def resident(self, name: str) -> bool:
+        """Whether operand ``name`` is fetched once: it fits its whole buffer (or is the input, already there)."""
+        if name == "ifmap":
+            return self.input_on_chip or self.problem.input_elements * self.in_bits <= self.config.ifmap.capacity_bits
+        return self.problem.weight_elements * self.w_bits <= self.config.filter.capacity_bits
+
+    def stream_chunk(self) -> int:
+        """The chunk length of the streamed dimension: T, unless ws/is partial sums of a column fold (with more
+        than one row fold) overflow the ofmap buffer half; then the most time steps whose partial sums fit.
+        Our model, not SCALE-Sim's: each chunk runs all row folds and reloads the stationary tiles."""
+        f, ofmap = self.folding, self.config.ofmap
+        if self.scalesim_compatible or f.dataflow is Dataflow.OS or f.fr == 1:
+            return f.t
+        row_bits = min(f.cols, f.sc) * self.acc_bits
+        if f.t * row_bits > ofmap.active_bits:
+            return max(1, ofmap.active_bits // row_bits)
+        return f.t
+
+    def walk(self) -> Walk:
+        """The folds of one group in walk order (``Walk``)."""
+        return Walk.of(self.folding, self.stream_chunk())
+
+    def fold_cycles(self, walk: Walk) -> np.ndarray:
+        """Compute cycles of each fold, T stretched by ``cycles_per_mac``: SCALE-Sim's serial fold lengths, or
+        pipelined folds of the walk's stream lengths."""
+        if self.scalesim_compatible:
+            return serial_fold_cycles(self.folding, self.folding.t * self.cycles_per_mac)
+        return _pipelined(walk.t_len * self.cycles_per_mac, self.folding.rows, self.folding.cols, self.folding.dataflow)
+
+    def operand_tiles(self, walk: Walk) -> tuple[OperandTiles, ...]:
+        """The input operands' tiles in fetch order, without the layer's input when it is already on chip."""
+        tiles = _OPERAND_TILES[self.folding.dataflow](walk, self.problem.k)
+        return tuple(t for t in tiles if not (t.name == "ifmap" and self.input_on_chip))
+
+    def stream_chunks(self, tiles: OperandTiles, bits: np.ndarray) -> np.ndarray:
+        """How many chunks each fold's streamed tile of ``bits`` is cut into so that one fits its buffer half
+        (1: it fits); ``ConfigError`` if not even one vector does."""
+        active = getattr(self.config, tiles.name).active_bits
+        chunked = bits > active
+        if chunked.any():
+            self.check_fit(int(self.tensor_bits(tiles.name, tiles.edge).max()), tiles.name, f"one {tiles.name} vector")
+        return np.where(chunked, -(-bits // active), 1)
+
+    def fetched_bits(self, tiles: OperandTiles, need: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """Bits read for each fold that fetches (``need``) its tile: weights per tile; inputs as distinct inputs,
+        rounded once over the whole sequence of fetches (a full pass costs exactly the input tensor)."""
+        if tiles.name != "ifmap":
+            return np.where(need, bits, 0)
+        p = self.problem
+        cum = np.cumsum(np.where(need, tiles.elems, 0)) * (self.in_bits * p.input_elements)
+        return np.diff(-((-cum) // (p.m * p.k)), prepend=0)
+
+    def fetch(self, tiles: OperandTiles) -> Fetch:
+        """One operand's DRAM reads over the walk: a resident operand's tiles at their first use; otherwise a
+        tile whenever it changes or is chunked (``refetches``); a streamed tile larger than its buffer half is
+        cut into chunks. ``ConfigError`` if a stationary tile or one streamed vector does not fit."""
+        bits = self.tensor_bits(tiles.name, tiles.elems)
+        if not tiles.streamed:
+            self.check_fit(
+                int(bits.max()), tiles.name, f"a stationary {tiles.name} tile of {int(tiles.elems.max())} elements"
+            )
+        resident = self.resident(tiles.name)
+        if tiles.streamed and not resident:
+            chunks = self.stream_chunks(tiles, bits)
+        else:
+            chunks = np.ones(len(bits), dtype=np.int64)
+        need = first_uses(tiles.tile) if resident else refetches(tiles.tile, chunks > 1)
+        return Fetch(tiles.name, tiles.streamed, self.fetched_bits(tiles, need, bits), chunks)
+
+    def finished_outputs(self, walk: Walk) -> Outputs:
+        """os: every fold computes finished outputs, written to DRAM after it unless they stay on chip."""
+        f = self.folding
+        rows, cols = min(f.rows, f.sr), min(f.cols, f.sc)
+        self.check_fit(rows * cols * self.out_bits, "ofmap", f"an output tile of {rows}x{cols} outputs")
+        out_elems = walk.rows_used * walk.cols_used
+        writes = np.zeros(walk.size, dtype=np.int64) if self.output_on_chip else out_elems * self.out_bits
+        return Outputs(writes, np.zeros(walk.size, dtype=np.int64), int(writes.sum()), 0, 0)
+
+    def accumulated_outputs(self, walk: Walk) -> Outputs:
+        """ws/is: partial sums accumulate over the (inner) row folds and the last row fold writes the finished
+        outputs. They stay in the ofmap buffer when a fold's fit its half (or there is one row fold); otherwise
+        each row fold but the last spills them at accumulator width and each but the first reads them back.
+        SCALE-Sim sends every partial sum to DRAM and never reads one back (reference §5.4)."""
+        f, acc_b, ss = self.folding, self.acc_bits, self.scalesim_compatible
+        cols = min(f.cols, f.sc)
+        self.check_fit(cols * acc_b, "ofmap", f"one row of {cols} partial sums")
+        out_elems = walk.t_len * walk.cols_used
+        biggest = int(out_elems.max())
+        psum_on_chip = not ss and (f.fr == 1 or biggest * acc_b <= self.config.ofmap.active_bits)
+        last_row_fold = walk.row == f.fr - 1
+        final = np.where(last_row_fold, 0 if self.output_on_chip else out_elems * self.out_bits, 0)
+        spill = np.where(~last_row_fold, 0 if psum_on_chip else out_elems * acc_b, 0)
+        back = np.where(walk.row > 0, 0 if psum_on_chip or ss else out_elems * acc_b, 0)
+        return Outputs(final + spill, back, int(final.sum()), int(spill.sum()), int(back.sum()))
+
+    def outputs(self, walk: Walk) -> Outputs:
+        """The output side of the walk (``finished_outputs`` for os, ``accumulated_outputs`` for ws/is)."""
+        if self.folding.dataflow is Dataflow.OS:
+            return self.finished_outputs(walk)
+        return self.accumulated_outputs(walk)
+
+    def edge_traffic(self, walk: Walk) -> tuple[dict[str, int], dict[str, int]]:
+        """SRAM traffic at the array edge over all groups, as (words, bits) per access kind: SCALE-Sim's counts,
+        or ours from the walk (inputs and weights in their formats, partial sums at accumulator width)."""
+        p, f = self.problem, self.folding
+        m, n, k, g = p.m, p.n, p.k, p.groups
+        if self.scalesim_compatible:
+            words = {key: v * g for key, v in scalesim_sram_words(m, n, k, f.rows, f.cols, f.dataflow).items()}
+            bits = {
+                "ifmap_reads": words["ifmap_reads"] * self.in_bits,
+                "filter_reads": words["filter_reads"] * self.w_bits,
+                "ofmap_writes": words["ofmap_writes"] * self.out_bits,
+                "ofmap_reads": 0,
+            }
+            return words, bits
+        ir, fr_, ow_acc, ow_out = _EDGE_ELEMENTS[f.dataflow](m, n, k, f, walk.chunks)
+        words = {
+            "ifmap_reads": g * ir,
+            "filter_reads": g * fr_,
+            "ofmap_writes": g * (ow_acc + ow_out),
+            "ofmap_reads": g * ow_acc,
+        }
+        bits = {
+            "ifmap_reads": g * ir * self.in_bits,
+            "filter_reads": g * fr_ * self.w_bits,
+            "ofmap_writes": g * (ow_acc * self.acc_bits + ow_out * self.out_bits),
+            "ofmap_reads": g * ow_acc * self.acc_bits,
+        }
+        return words, bits
+
+    def sram_traffic(self, walk: Walk, dram: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+        """SRAM words at the array edge and SRAM bits in total: the edge traffic plus the DRAM side (``dram``,
+        over all groups): fills from DRAM are SRAM writes, drains to DRAM are SRAM reads."""
+        words, bits = self.edge_traffic(walk)
+        bits["ifmap_writes"] = dram["ifmap"]
+        bits["filter_writes"] = dram["filter"]
+        bits["ofmap_reads"] += dram["ofmap"] + dram["psum_write"]
+        bits["ofmap_writes"] += dram["psum_read"]
+        return words, bits
+
+    def compulsory_bits(self) -> dict[str, int]:
+        """Each tensor crossing DRAM once, over all groups (0 for an input or output kept on chip)."""
+        p = self.problem
+        return {
+            "ifmap": 0 if self.input_on_chip else p.groups * p.input_elements * self.in_bits,
+            "filter": p.groups * p.weight_elements * self.w_bits,
+            "ofmap": 0 if self.output_on_chip else p.groups * p.output_elements * self.out_bits,
+        }
+
+    def compute_util(self, fold_cycles: np.ndarray) -> float:
+        """Useful PE cycles per PE cycle while computing (at most 1): SCALE-Sim's Compute Util, or ours from the
+        fold cycles."""
+        f = self.folding
+        if self.scalesim_compatible:
+            util = scalesim_compute_util(f)
+        else:
+            util = f.mapping_efficiency * f.t * f.folds / max(1, int(fold_cycles.sum()))
+        return min(1.0, util)
 
 
 def schedule(
@@ -237,211 +659,33 @@ def schedule(
     ConfigError
         If a buffer cannot hold one tile.
     """
-    m, n, k, g = problem.m, problem.n, problem.k, problem.groups
-    R, C, df = config.rows, config.cols, config.dataflow
-    f = folding(m, n, k, R, C, df)
-    in_b, w_b, out_b, acc_b = (
-        formats.inputs.bits,
-        formats.weights.bits,
-        formats.outputs.bits,
-        formats.accumulator.bits,
+    mapping = LayerMapping.of(
+        problem,
+        formats,
+        config,
+        layer=layer,
+        cycles_per_mac=cycles_per_mac,
+        scalesim_compatible=scalesim_compatible,
+        input_on_chip=input_on_chip,
+        output_on_chip=output_on_chip,
     )
-    # ws/is (our model, not SCALE-Sim's): when a column fold's partial sums do not fit the ofmap buffer half,
-    # the streamed dimension is cut into chunks whose partial sums do; the walk becomes column fold, chunk,
-    # row fold, and the stationary tiles are loaded once per chunk
-    t_chunk = f.t
-    if not scalesim_compatible and df is not Dataflow.OS and f.fr > 1:
-        row_bits = min(C, f.sc) * acc_b
-        if f.t * row_bits > config.ofmap.active_bits:
-            t_chunk = max(1, config.ofmap.active_bits // row_bits)
-    nt = _cdiv(f.t, t_chunk)
-    ifmap_total = problem.input_elements * in_b
-    filter_total = problem.weight_elements * w_b
-    # im2col duplicates are not re-read from DRAM: a tile of e im2col entries costs e * distinct / entries
-    in_num, in_den = problem.input_elements, m * k
-
-    def bits_of(name: str, elems):
-        if name == "ifmap":
-            return -((-elems * in_b * in_num) // in_den)
-        return elems * w_b
-
-    resident = {
-        "ifmap": input_on_chip or ifmap_total <= config.ifmap.capacity_bits,
-        "filter": filter_total <= config.filter.capacity_bits,
-    }
-    F = f.fc * nt * f.fr
-    J = np.repeat(np.arange(f.fc, dtype=np.int64), nt * f.fr)  # column folds outer
-    Tt = np.tile(np.repeat(np.arange(nt, dtype=np.int64), f.fr), f.fc)  # chunks of the stream
-    I = np.tile(np.arange(f.fr, dtype=np.int64), f.fc * nt)  # row folds inner
-    rsz = np.minimum(R, f.sr - I * R)
-    csz = np.minimum(C, f.sc - J * C)
-    tsz = np.minimum(t_chunk, f.t - Tt * t_chunk)
-    if scalesim_compatible:
-        fold_cycles = serial_fold_cycles(f, f.t * cycles_per_mac)
-    else:
-        fold_cycles = _pipelined(tsz * cycles_per_mac, R, C, df)
-    # (operand, tile id, elements per fold, streamed?, elements per time step)
-    if df is Dataflow.OS:
-        ops = (("ifmap", I, rsz * k, True, rsz), ("filter", J, k * csz, True, csz))
-    elif df is Dataflow.WS:
-        ops = (
-            ("filter", I + f.fr * J, rsz * csz, False, None),
-            ("ifmap", I + f.fr * Tt, tsz * rsz, True, rsz),
-        )
-    else:
-        ops = (
-            ("ifmap", I + f.fr * J, rsz * csz, False, None),
-            ("filter", I + f.fr * Tt, rsz * tsz, True, rsz),
-        )
-
-    dram = {"ifmap": 0, "filter": 0, "ofmap": 0, "psum_write": 0, "psum_read": 0}
-    chunks = np.ones(F, dtype=np.int64)
-    stream_reads = np.zeros(F, dtype=np.int64)
-    other_reads = np.zeros(F, dtype=np.int64)
-    first = np.zeros(F, dtype=bool)
-    first[0] = True
-    for name, tile, elems, streamed, edge in ops:
-        if name == "ifmap" and input_on_chip:
-            continue
-        buf = getattr(config, name)
-        bits = bits_of(name, elems)
-        if not streamed:
-            _check_fit(
-                int(bits.max()),
-                name,
-                config,
-                f"a stationary {name} tile of {int(elems.max())} elements",
-                layer,
-            )
-        chunked = np.zeros(F, dtype=bool)
-        if streamed and not resident[name]:
-            chunked = bits > buf.active_bits
-            if chunked.any():
-                _check_fit(int(bits_of(name, edge).max()), name, config, f"one {name} vector", layer)
-                chunks = np.maximum(chunks, np.where(chunked, -(-bits // buf.active_bits), 1))
-        if resident[name]:  # fetched at its first use only
-            need = np.zeros(F, dtype=bool)
-            need[np.unique(tile, return_index=True)[1]] = True
-        else:
-            changed = first.copy()
-            changed[1:] |= tile[1:] != tile[:-1]
-            prev_chunked = np.zeros(F, dtype=bool)
-            prev_chunked[1:] = chunked[:-1]
-            need = changed | chunked | prev_chunked
-        if name == "ifmap":
-            # distinct inputs, rounded once over the whole sequence of fetches (a full pass is exact)
-            cum = np.cumsum(np.where(need, elems, 0)) * (in_b * in_num)
-            cum = -((-cum) // in_den)
-            moved = np.diff(cum, prepend=0)
-        else:
-            moved = np.where(need, bits, 0)
-        dram[name] += int(moved.sum())
-        if streamed:
-            stream_reads += moved
-        else:
-            other_reads += moved
-
-    # output tiles: os writes finished outputs per fold; ws/is accumulate psums over the (inner) row folds
-    if df is Dataflow.OS:
-        _check_fit(
-            min(R, f.sr) * min(C, f.sc) * out_b,
-            "ofmap",
-            config,
-            f"an output tile of {min(R, f.sr)}x{min(C, f.sc)} outputs",
-            layer,
-        )
-        out_elems = rsz * csz
-        writes = np.zeros(F, dtype=np.int64) if output_on_chip else out_elems * out_b
-        dram["ofmap"] += int(writes.sum())
-    else:
-        _check_fit(min(C, f.sc) * acc_b, "ofmap", config, f"one row of {min(C, f.sc)} partial sums", layer)
-        out_elems = tsz * csz
-        biggest = int(out_elems.max())
-        # SCALE-Sim sends every partial sum to DRAM and never reads one back (reference §5.4)
-        psum_on_chip = not scalesim_compatible and (f.fr == 1 or biggest * acc_b <= config.ofmap.active_bits)
-        last_row_fold = I == f.fr - 1
-        final = np.where(last_row_fold, 0 if output_on_chip else out_elems * out_b, 0)
-        spill = np.where(~last_row_fold, 0 if psum_on_chip else out_elems * acc_b, 0)
-        back = np.where(I > 0, 0 if psum_on_chip or scalesim_compatible else out_elems * acc_b, 0)
-        writes = final + spill
-        dram["ofmap"] += int(final.sum())
-        dram["psum_write"] += int(spill.sum())
-        dram["psum_read"] += int(back.sum())
-        other_reads = other_reads + back
-
-    # split folds whose streamed tiles do not fit their buffer half into chunks along T
-    if int(chunks.max()) == 1:
-        steps_c, steps_r, steps_w = fold_cycles, stream_reads + other_reads, writes
-    else:
-        idx = np.repeat(np.arange(F), chunks)
-        starts = np.cumsum(chunks) - chunks
-        pos = np.arange(len(idx)) - starts[idx]
-        ch = chunks[idx]
-        is_first, is_last = pos == 0, pos == ch - 1
-        steps_c = fold_cycles[idx] // ch + np.where(is_last, fold_cycles[idx] % ch, 0)
-        steps_r = (
-            stream_reads[idx] // ch
-            + np.where(is_last, stream_reads[idx] % ch, 0)
-            + np.where(is_first, other_reads[idx], 0)
-        )
-        steps_w = np.where(is_last, writes[idx], 0)
-    if g > 1:
-        steps_c, steps_r, steps_w = (np.tile(a, g) for a in (steps_c, steps_r, steps_w))
-        dram = {key: v * g for key, v in dram.items()}
-
-    # SRAM traffic at the array edge and at the DRAM side, in words of each tensor's format
-    if scalesim_compatible:
-        words = {k2: v * g for k2, v in scalesim_sram_words(m, n, k, R, C, df).items()}
-        sram_bits = {
-            "ifmap_reads": words["ifmap_reads"] * in_b,
-            "filter_reads": words["filter_reads"] * w_b,
-            "ofmap_writes": words["ofmap_writes"] * out_b,
-            "ofmap_reads": 0,
-        }
-    else:
-        if df is Dataflow.OS:
-            ir, fr_, ow_acc, ow_out = m * k * f.fc, k * n * f.fr, 0, m * n
-        elif df is Dataflow.WS:
-            ir, fr_, ow_acc, ow_out = m * k * f.fc, k * n * nt, m * n * (f.fr - 1), m * n
-        else:
-            ir, fr_, ow_acc, ow_out = m * k * nt, k * n * f.fc, m * n * (f.fr - 1), m * n
-        words = {
-            "ifmap_reads": g * ir,
-            "filter_reads": g * fr_,
-            "ofmap_writes": g * (ow_acc + ow_out),
-            "ofmap_reads": g * ow_acc,
-        }
-        sram_bits = {
-            "ifmap_reads": g * ir * in_b,
-            "filter_reads": g * fr_ * w_b,
-            "ofmap_writes": g * (ow_acc * acc_b + ow_out * out_b),
-            "ofmap_reads": g * ow_acc * acc_b,
-        }
-    # fills from DRAM are SRAM writes; drains to DRAM are SRAM reads
-    sram_bits["ifmap_writes"] = dram["ifmap"]
-    sram_bits["filter_writes"] = dram["filter"]
-    sram_bits["ofmap_reads"] += dram["ofmap"] + dram["psum_write"]
-    sram_bits["ofmap_writes"] += dram["psum_read"]
-
-    compulsory = {
-        "ifmap": 0 if input_on_chip else g * ifmap_total,
-        "filter": g * filter_total,
-        "ofmap": 0 if output_on_chip else g * problem.output_elements * out_b,
-    }
-    util = (
-        scalesim_compute_util(f)
-        if scalesim_compatible
-        else f.mapping_efficiency * f.t * f.folds / max(1, int(fold_cycles.sum()))
-    )
+    walk = mapping.walk()
+    fold_cycles = mapping.fold_cycles(walk)
+    fetches = [mapping.fetch(tiles) for tiles in mapping.operand_tiles(walk)]
+    outputs = mapping.outputs(walk)
+    g = problem.groups
+    steps = Steps.of_folds(fold_cycles, fetches, outputs).repeated(g)
+    dram = {key: v * g for key, v in dram_totals(fetches, outputs).items()}
+    words, sram_bits = mapping.sram_traffic(walk, dram)
     return Schedule(
-        compute_cycles=np.asarray(steps_c, dtype=np.int64),
-        read_bits=np.asarray(steps_r, dtype=np.int64),
-        write_bits=np.asarray(steps_w, dtype=np.int64),
-        folds=F * g,
+        compute_cycles=np.asarray(steps.compute_cycles, dtype=np.int64),
+        read_bits=np.asarray(steps.read_bits, dtype=np.int64),
+        write_bits=np.asarray(steps.write_bits, dtype=np.int64),
+        folds=walk.size * g,
         dram_bits=dram,
-        compulsory_bits=compulsory,
+        compulsory_bits=mapping.compulsory_bits(),
         sram_bits=sram_bits,
         sram_words=words,
-        mapping_efficiency=f.mapping_efficiency,
-        compute_util=min(1.0, util),
+        mapping_efficiency=walk.folding.mapping_efficiency,
+        compute_util=mapping.compute_util(fold_cycles),
     )

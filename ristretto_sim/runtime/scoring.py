@@ -1,10 +1,13 @@
 """Scoring a network on a dataset: top-1/top-5 accuracy (classifiers) or PSNR (autoencoders).
 
-``score_network(network, dataset, plan=None, ...)`` preprocesses the raw images with the model's own
-``Preprocessing`` (or the one given, for models that do not carry theirs), runs the network in batches (float,
-or under the plan in ``exact``/``ristretto`` mode) on one ``Executor`` (each layer prepared once) and returns a
-``Score``, with the run's notes (e.g. a bias format Ristretto mode replaced, softmax in float). Progress is
-reported through an optional callback ``progress(images_done, images_total)``; nothing is printed."""
+``score_network(network, data, plan=None, ...)`` reads the raw images a batch at a time from ``data`` (a
+``data.ImageSource``, which reads them from their files, or a ``Dataset`` in memory), preprocesses each batch with
+the model's own ``Preprocessing`` (or the one given, for models that do not carry theirs), runs it on one
+``Executor`` (float, or under the plan in ``exact``/``ristretto`` mode; each layer prepared once), adds its
+top-1/top-5 hits or squared errors and merges its per-layer records into the running ones, and drops it: memory
+holds one batch, whatever the size of the set. Returns a ``Score``, with the run's notes (e.g. a bias format
+Ristretto mode replaced, softmax in float). Progress is reported through an optional callback
+``progress(images_done, images_total)``; nothing is printed."""
 
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ import numpy as np
 
 from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.data.preprocess import Preprocessing
+from ristretto_sim.data.source import ImageSource, as_source
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.runtime.executor import Executor
-from ristretto_sim.runtime.records import LayerRecord, merge_results
+from ristretto_sim.runtime.records import LayerRecord, RunResult, merge_results
 
 
 @dataclass(frozen=True)
@@ -104,19 +108,34 @@ def resolve_preprocess(network: Network, preprocess: Preprocessing | None) -> Pr
     )
 
 
+#: images per batch when none is asked for: at most this many, and at most ``DEFAULT_BATCH_BYTES`` of preprocessed
+#: float64 input, so an ImageNet-size image (3x227x227, 1.2 MB in float64) runs 54 at a time and the emulator's
+#: integer codes and patch chunks of one batch stay within a few hundred MB
+DEFAULT_BATCH_IMAGES = 256
+DEFAULT_BATCH_BYTES = 64 * 2**20
+
+
+def default_batch_size(input_shape) -> int:
+    """The batch size scoring uses when none is given, for a network input of ``input_shape`` (one image)."""
+    per_image = 8 * int(np.prod(input_shape))
+    return max(1, min(DEFAULT_BATCH_IMAGES, DEFAULT_BATCH_BYTES // max(per_image, 1)))
+
+
 def score_network(
     network: Network,
-    dataset: Dataset,
+    dataset: ImageSource | Dataset,
     plan: QuantPlan | None = None,
     mode=None,
     *,
     preprocess: Preprocessing | None = None,
     limit: int | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     rng=None,
 ) -> Score:
-    """Score ``network`` on ``dataset`` (raw images), float or under ``plan``.
+    """Score ``network`` on the first ``limit`` images of ``dataset`` (raw images: an ``ImageSource`` read batch by
+    batch, or a ``Dataset``), float or under ``plan``; ``batch_size`` images are read, preprocessed and run at a
+    time (default: ``default_batch_size`` of the network's input, 256 for MNIST/CIFAR-size images).
 
     Raises
     ------
@@ -125,35 +144,39 @@ def score_network(
     ModelError
         If no preprocessing is known (see ``resolve_preprocess``).
     """
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"dataset={dataset!r} must be a ristretto_sim.data.Dataset")
+    if not isinstance(dataset, (Dataset, ImageSource)):
+        raise TypeError(f"dataset={dataset!r} must be a ristretto_sim.data.Dataset or ImageSource")
+    source = as_source(dataset)
     pre = resolve_preprocess(network, preprocess)
-    data = dataset.take(limit)
     want = network.input.shape
     try:
-        got = pre.output_shape(data.shape)
+        got = pre.output_shape(source.shape)
     except ValueError as exc:
-        raise DataError(f"dataset {data.name!r}: {exc}") from None
+        raise DataError(f"dataset {source.name!r}: {exc}") from None
     if tuple(got) != tuple(want):
         raise DataError(
-            f"dataset {data.name!r} images of shape {data.shape} (after preprocessing {got}) do "
+            f"dataset {source.name!r} images of shape {source.shape} (after preprocessing {got}) do "
             f"not match model {network.name!r} input {want}"
         )
-    n = len(data)
+    if batch_size is None:
+        batch_size = default_batch_size(want)
+    n = source.count(limit)
     if n == 0:
-        raise DataError(f"dataset {data.name!r} has no images to score")
+        raise DataError(f"dataset {source.name!r} has no images to score")
     top1 = top5 = 0
     sse, pixels = 0.0, 0
-    parts = []
+    merged: RunResult | None = None
     peak = None
     start = time.perf_counter()
     done = 0
     executor = Executor(network, batch_size=batch_size)
-    for images, labels in data.batches(batch_size):
-        x = pre(images)
+    for images, labels in source.batches(batch_size, limit=n):
+        x = pre(images, start=done)  # each image's own index: a mirroring transform draws the same per image
         res = executor.run(x, plan, mode, record=True, rng=rng)
         out = np.asarray(res.output, dtype=np.float64)
-        parts.append(res)
+        # only the records are kept: the batch's outputs and tensors go with it
+        records = RunResult({}, res.mode, res.records, notes=res.notes)
+        merged = records if merged is None else merge_results([merged, records])
         if network.task == "classification":
             if out.ndim != 2:
                 out = out.reshape(out.shape[0], -1)
@@ -165,15 +188,15 @@ def score_network(
                 raise ModelError(
                     f"reconstruction model {network.name!r} outputs {out.shape[1:]}, input is {x.shape[1:]}"
                 )
-            peak = float(pre(np.full((1, *data.shape), data.pixel_max)).max()) if peak is None else peak
+            peak = float(pre(np.full((1, *source.shape), source.pixel_max)).max()) if peak is None else peak
             sse += float(np.sum((out - x.astype(np.float64)) ** 2))
             pixels += int(out.size)
         done += len(images)
+        del images, x, res, out
         if progress is not None:
             progress(done, n)
     seconds = time.perf_counter() - start
-    merged = merge_results(parts)
-    name = f"{data.name}/{data.split}"
+    name = f"{source.name}/{source.split}"
     mode_name = merged.mode
     if network.task == "classification":
         return Score(network.name, name, mode_name, n, top1 / n, top5 / n, None, seconds, merged.records,

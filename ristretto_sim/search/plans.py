@@ -173,7 +173,8 @@ def exact_plan(plan: QuantPlan, network: Network, *, acc_bits: int | None = None
     overflow (or ``acc_bits`` wide); other entries are kept. Mode ``exact``."""
     layers = {}
     for name, e in plan.layers.items():
-        if isinstance(e.inputs, FixedPoint) and isinstance(e.weights, FixedPoint) and e.accumulator is None:
+        weighted = e.inputs is not None and e.weights is not None
+        if weighted and e.accumulator is None and plan.layer_formats(name).datapath == "fixed":
             acc = _accumulator(network, name, e.inputs, e.weights, acc_bits)
             e = LayerPlan(e.inputs, e.weights, e.bias, e.outputs, acc, rounding=e.rounding, overflow=e.overflow)
         layers[name] = e

@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from ristretto_sim.emulator import Mode, ristretto_quantize
+from ristretto_sim.emulator.datapaths.ristretto import RistrettoFloat32
 from ristretto_sim.errors import ModelError
-from ristretto_sim.formats import PowerOfTwo, Rounding, StochasticKey
+from ristretto_sim.formats import Rounding, StochasticKey
 from ristretto_sim.graph.layers import (
     LRN,
     WEIGHTED,
@@ -153,8 +154,8 @@ class QuantTrainNet(torch.nn.Module):
         rounding = Rounding.STOCHASTIC if step is not None else formats.rounding
         rng = self.key(step, layer, param) if step is not None else None
         if self.mode is Mode.RISTRETTO:
-            if param == "bias" and isinstance(fw, PowerOfTwo):
-                return None
+            if param == "bias" and RistrettoFloat32(formats).bias_format is None:
+                return None  # Ristretto keeps the bias of power-of-two layers float
             return lambda a: ristretto_quantize(a, fw, rounding, rng=rng).astype(np.float64)
         fmt = fw if param == "weight" else formats.bias
         if fmt is None:

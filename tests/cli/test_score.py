@@ -134,3 +134,16 @@ def test_embedded_ristretto_plan_of_a_prototxt(tmp_path, capsys):
     plain = d / "lenet_train_test.prototxt"
     assert main(["score", str(plain), "--weights", str(d / "lenet_iter_10000.caffemodel"), "--plan", "embedded"]) == 2
     assert "nothing is embedded" in capsys.readouterr().err
+
+
+def test_a_type_error_inside_the_library_is_a_bug_and_keeps_its_traceback(monkeypatch):
+    """User mistakes print one error line; a TypeError from inside the library propagates."""
+    import ristretto_sim.cli.commands.score as score_cmd
+    from ristretto_sim.cli import main
+
+    def broken(args):
+        raise TypeError("an internal call with the wrong type")
+
+    monkeypatch.setattr(score_cmd, "run", broken)
+    with pytest.raises(TypeError, match="internal call"):
+        main(["score", "lenet"])

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ristretto_sim.emulator import requantize, rounding_shift
@@ -102,6 +102,10 @@ def test_bad_parameters():
     signed=st.booleans(),
     mode=st.sampled_from(DETERMINISTIC),
 )
+# left shifts into a 63-bit output: the pre-shift clamp saturated nothing (found by this property)
+@example(code=2**42, f_in=0, out_bits=63, f_out=20, signed=True, mode=Rounding.NEAREST_EVEN)
+@example(code=-4_398_046_510_518, f_in=17, out_bits=63, f_out=40, signed=True, mode=Rounding.NEAREST_EVEN)
+@example(code=-(2**62), f_in=0, out_bits=63, f_out=1, signed=True, mode=Rounding.FLOOR)
 def test_property_any_widths_against_fractions(code, f_in, out_bits, f_out, signed, mode):
     out = FixedPoint(out_bits, f_out, signed=signed)
     r = requantize(np.array([code]), f_in, out, mode)

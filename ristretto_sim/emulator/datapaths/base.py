@@ -27,6 +27,7 @@ overrides:
 * ``fast_run`` (optional): a faster path proven bit-identical to the general one (None when it cannot apply);
 * ``accumulator_for`` and ``units`` (required): the accumulator format a layer of reduction length K uses, and
   the arithmetic units (multiplier, shifter, adder with their widths) one MAC takes, for the cost model;
+* ``validate`` (optional): what the formats alone show to be wrong, before any layer is seen;
 * ``accepts`` and ``widest_accumulator`` (optional): whether a layer's datapath runs on this one when it
   describes a PE (default: the same kind, every operand and the accumulator fitting), and the PE accumulator
   that serves several layers (default: the widest).
@@ -182,6 +183,10 @@ class Datapath:
         """The accumulator a layer of reduction length ``k`` uses: the declared one (validated), else the
         datapath's default."""
         raise NotImplementedError
+
+    def validate(self) -> None:
+        """``ValueError`` for what the formats alone show the datapath cannot run (default: nothing; shapes and K
+        are checked when a layer is prepared)."""
 
     def accumulator_bits(self, k: int, n_out: int = 1) -> int:
         """Width of the accumulator register for reduction length ``k``."""

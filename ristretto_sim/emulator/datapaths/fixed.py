@@ -71,6 +71,17 @@ class FixedMac(Datapath):
     def product_bits(self) -> int:
         return self.input_bits + self.weight_bits
 
+    def validate(self) -> None:
+        """A declared per-tensor accumulator must have the fraction of the products (``in + w``)."""
+        i, w, a = self.inputs, self.weights, self.formats.accumulator
+        if a is None or not isinstance(a, FixedPoint) or i.per_channel or w.per_channel or a.per_channel:
+            return
+        if a.frac_bits != i.frac_bits + w.frac_bits:
+            raise ValueError(
+                f"accumulator {a} must have inputs + weights fractional bits ({i.frac_bits} + {w.frac_bits} = "
+                f"{i.frac_bits + w.frac_bits}), e.g. fixed{a.bits}.{i.frac_bits + w.frac_bits}"
+            )
+
     def units(self, k: int, n_out: int = 1) -> tuple[ArithmeticUnit, ...]:
         acc = self.accumulator_for(k, n_out)
         return (

@@ -105,6 +105,26 @@ class _MinifloatMac(Datapath):
     def accumulator_name(self, k: int, kernel_name: str | None = None) -> str:
         return kernel_name if kernel_name is not None else str(self.accumulator_for(k))
 
+    def kind_mismatch(self, layer: Datapath) -> str | None:
+        """Why a layer of the other minifloat datapath does not run on this PE, with the fix (None if it is of
+        this one)."""
+        if layer.name == self.name:
+            return None
+        if isinstance(layer, MinifloatFloat) and isinstance(self, MinifloatKulisch):
+            return (f"its {layer.formats.accumulator} accumulator rounds every addition; the PE accumulates exactly "
+                    "in a Kulisch register: leave the layer's accumulator out to run it exactly")
+        if isinstance(layer, MinifloatKulisch) and isinstance(self, MinifloatFloat):
+            return (f"it accumulates exactly (no accumulator: a Kulisch register); the PE rounds every addition to "
+                    f"{self.formats.accumulator}: declare accumulator: {self.formats.accumulator} for the layer to "
+                    "run it on this PE, or describe the PE with a Kulisch register")
+        return f"a {layer.name} layer does not run on a {self.name} PE"
+
+    def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
+        reason = self.kind_mismatch(layer)
+        if reason is not None or not isinstance(self, MinifloatFloat):
+            return reason
+        return super().accepts(layer, k, n_out)
+
     def output_codes(self, values: np.ndarray):
         out = self.formats.outputs
         if isinstance(out, Minifloat) or (out is not None and not np.isnan(values).any()):
@@ -208,8 +228,9 @@ class MinifloatKulisch(_MinifloatMac):
     def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
         """A Kulisch register is positioned: the layer's register must fit in the PE's on both ends (as many
         integer bits, a fraction no finer)."""
-        if layer.name != self.name:
-            return f"a {layer.name} layer does not run on a {self.name} PE"
+        reason = self.kind_mismatch(layer)
+        if reason is not None:
+            return reason
         for what, fmt, dp in (("inputs", layer.inputs, self.inputs), ("weights", layer.weights, self.weights)):
             if not fits(fmt, dp):
                 return f"{what} format {fmt} does not fit the {self.name} PE's {what} datapath {dp}"

@@ -66,7 +66,8 @@ class RistrettoFloat32(Datapath):
 
     @property
     def bias_format(self):
-        """The format Ristretto quantizes the bias to: the weights' (None, float, for power-of-two weights)."""
+        """The format Ristretto quantizes the bias to: the weights' (reference §1.3), none for power-of-two
+        weights (the bias stays float, §3)."""
         return None if isinstance(self.weights, PowerOfTwo) else self.weights
 
     def fake_quantize(self, x, fmt, key):
@@ -81,11 +82,11 @@ class RistrettoFloat32(Datapath):
         wq = self.fake_quantize(w, self.weights, keys.weights)
         bq, bias_sat = None, 0
         if b is not None:
-            if isinstance(self.weights, PowerOfTwo):
+            if self.bias_format is None:
                 bq = b.astype(np.float32)  # reference §3: the bias stays float in power-of-two mode
             else:  # reference §1.3: the bias uses the weights' format (per channel: along O)
-                bq = self.fake_quantize(b, self.weights, keys.bias)
-                bias_sat = out_of_range(b, self.weights)
+                bq = self.fake_quantize(b, self.bias_format, keys.bias)
+                bias_sat = out_of_range(b, self.bias_format)
         # a linear layer multiplies by a contiguous w.T: OpenBLAS is several times slower on a transposed view
         wt = np.ascontiguousarray(wq.T) if op.linear else None
         return Prepared(op, wq, bq, out_of_range(w, self.weights), bias_sat, FLOAT32, wt)

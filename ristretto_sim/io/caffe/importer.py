@@ -89,6 +89,10 @@ HEAD_TYPES = ("Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntro
               "MultinomialLogisticLoss", "InfogainLoss", "ContrastiveLoss", "Silence")
 ALIAS_TYPES = ("Split", "Dropout")
 
+#: the most zero weights a structure-only import (no caffemodel) makes for one blob: 2**28 float32 values (1 GiB),
+#: over twice VGG-16's fc6, so a mistyped num_output fails instead of allocating terabytes
+MAX_ZERO_BLOB = 1 << 28
+
 #: per-sample input shapes of Caffe's example data sources, used when a Data layer gives no shape
 SOURCE_HINTS = (("mnist", (1, 28, 28)), ("cifar", (3, 32, 32)))
 
@@ -190,15 +194,15 @@ def read_prototxt(path) -> Message:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read the Caffe network ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)") from None
+        raise ModelError(f"{path}: cannot read the Caffe network ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)") from exc
     if any(ord(c) < 32 and c not in "\t\n\r\f\v" for c in text[:4096]):
         raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)")
     try:
         return parse_text(text, "NetParameter")
     except TextFormatError as exc:
-        raise ModelError(f"{path}: {exc}") from None
+        raise ModelError(f"{path}: {exc}") from exc
 
 
 def read_caffemodel(path) -> Message:
@@ -207,11 +211,11 @@ def read_caffemodel(path) -> Message:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read the Caffe weights ({exc.strerror or exc})") from None
+        raise ModelError(f"{path}: cannot read the Caffe weights ({exc.strerror or exc})") from exc
     try:
         net = decode_net(data)
     except WireError as exc:
-        raise ModelError(f"{path}: not a binary Caffe NetParameter ({exc})") from None
+        raise ModelError(f"{path}: not a binary Caffe NetParameter ({exc})") from exc
     if not net.all("layer") and not net.all("layers"):
         raise ModelError(f"{path}: the caffemodel holds no layers")
     return net
@@ -439,16 +443,21 @@ class _Importer:
             raise self.err(layer, f"has no trained weights {where}; pass the matching .caffemodel")
         lo, hi = count
         if not lo <= len(msgs) <= hi:
-            raise self.err(layer,
-                           f"has {len(msgs)} weight blobs, expected {lo}" + (f"..{hi}" if hi != lo else ""))
+            where = f" in {self.weights_path}" if src is not None else ""
+            raise self.err(layer, f"has {len(msgs)} weight blobs{where}, expected {lo}"
+                                  + (f"..{hi}" if hi != lo else ""))
         return [blob_array(b, f"{self.weights_path or self.path}: layer {layer.name!r} blob {i}")
                 for i, b in enumerate(msgs)]
 
     def fit(self, layer: _Layer, arr: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:
         if arr is None:
+            if math.prod(shape) > MAX_ZERO_BLOB:  # the prototxt alone declares the size: no file bounds it
+                raise self.err(layer, f"{what} blob of shape {shape} would hold {math.prod(shape):,} values; a "
+                                      f"structure-only import allocates at most {MAX_ZERO_BLOB:,} per blob")
             return np.zeros(shape, dtype=np.float32)
         if arr.size != math.prod(shape):
-            raise self.err(layer, f"{what} blob has shape {arr.shape} ({arr.size} values), expected {shape}")
+            where = f" in {self.weights_path}" if self.blobs.get(layer.name) is not None else ""
+            raise self.err(layer, f"{what} blob{where} has shape {arr.shape} ({arr.size} values), expected {shape}")
         return np.asarray(arr, dtype=np.float32).reshape(shape)
 
     def emit(self, layer: _Layer, spec_cls, params: dict | None = None, **kw) -> None:

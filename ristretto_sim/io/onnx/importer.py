@@ -59,6 +59,7 @@ from ristretto_sim.graph.network import Folding, Layout, Network, TensorSpec
 MIN_OPSET = 7
 
 _FLOAT_TYPES = {1, 10, 11, 16}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+_WIDENING = {(2, 1), (7, 6)}  # an INT (INTS) attribute where the schema says FLOAT (FLOATS) reads as a number
 
 
 def max_opset() -> int:
@@ -98,7 +99,7 @@ def load_onnx(model, name: str | None = None) -> Network:
         try:
             proto = onnx.load(str(path))
         except Exception as exc:  # onnx raises DecodeError, google.protobuf errors, ...
-            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
         name = name or path.stem
     return _Importer(proto, name or proto.graph.name or "onnx-model", source).run()
 
@@ -125,6 +126,7 @@ class _Importer:
         self.model = model
         self.name = name
         self.source = source
+        self.check_text()
         self.opset = None
         for op in model.opset_import:
             if op.domain in ("", "ai.onnx"):
@@ -146,6 +148,24 @@ class _Importer:
         self.layout = Layout.NCHW
         self.uses: dict[str, int] = {}
 
+    def check_text(self) -> None:
+        """Names, op types and domains must be text: protobuf hands back ``bytes`` for a string field that is not
+        UTF-8 (a corrupted file)."""
+        g = self.model.graph
+        texts = [op.domain for op in self.model.opset_import]
+        texts += [p.key for p in self.model.metadata_props] + [p.value for p in self.model.metadata_props]
+        texts += [t.name for t in (*g.initializer, *g.input, *g.output, *g.value_info)]
+        for node in g.node:
+            texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
+            texts += [a.name for a in node.attribute]
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise ModelError(f"{self.source}: a name or op type is not UTF-8 text ({bad[:40]!r}); the file is "
+                             "corrupted")
+        # "" stands for an omitted optional input or output; a graph input or a node's first output needs a name
+        if any(not t.name for t in (*g.input, *g.output)) or any(not n.output or not n.output[0] for n in g.node):
+            raise ModelError(f"{self.source}: a graph input or output, or a node's first output, has no name")
+
     # ------------------------------------------------------------------ helpers
     def err(self, node, msg: str) -> ModelError:
         return ModelError(f"{self.source}: node {node.name or '<unnamed>'!r} ({node.op_type}): {msg}")
@@ -164,6 +184,12 @@ class _Importer:
             raise self.err(node, f"input {t!r} must be a constant (initializer) for this op")
         return self.consts[t]
 
+    def scalar(self, node, t: str) -> float:
+        c = np.asarray(self.const(node, t))
+        if c.size != 1:
+            raise self.err(node, f"input {t!r} must be a scalar, got shape {c.shape}")
+        return float(c.reshape(-1)[0])
+
     def dyn(self, node, i: int = 0) -> str:
         t = self.resolve(node.input[i])
         if t not in self.shapes:
@@ -173,7 +199,51 @@ class _Importer:
     def attrs(self, node) -> dict:
         from onnx import helper
 
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        schema = self.schema(node)
+        declared = {} if schema is None else schema.attributes
+        out = {}
+        for a in node.attribute:
+            want = declared[a.name].type.value if a.name in declared else None
+            if want is not None and a.type != want and (a.type, want) not in _WIDENING:
+                raise self.err(node, f"attribute {a.name!r} has attribute type {a.type}, expected {want} "
+                                     f"({declared[a.name].type.name})")
+            try:  # an attribute whose type field is missing or unknown has no value
+                value = helper.get_attribute_value(a)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise self.err(node, f"attribute {a.name!r} is malformed ({exc})") from exc
+            if value is None:
+                raise self.err(node, f"attribute {a.name!r} has no value (attribute type {a.type})")
+            out[a.name] = value
+        missing = [n for n, d in declared.items() if d.required and n not in out]
+        if missing:
+            raise self.err(node, f"required attribute(s) {', '.join(missing)} missing")
+        return out
+
+    def schema(self, node):
+        """The op's schema at the model's opset, or None for an op onnx does not know."""
+        from onnx import defs
+
+        try:
+            return defs.get_schema(node.op_type, self.opset, node.domain)
+        except defs.SchemaError:
+            return None
+
+    def check_arity(self, node) -> None:
+        """Reject a node with fewer inputs or outputs than its op's schema requires (malformed files).
+
+        The importer is lenient where a later opset made an input optional (Gemm's C before opset 11), so the
+        bound is the smaller of the file's opset's and the newest opset's."""
+        from onnx import defs
+
+        schema = self.schema(node)
+        if schema is None:
+            return  # an unknown op: the dispatch names it
+        newest = defs.get_schema(node.op_type, max_opset(), node.domain)
+        need_in = min(schema.min_input, newest.min_input)
+        need_out = max(min(schema.min_output, newest.min_output), 1)
+        if len(node.input) < need_in or len(node.output) < need_out:
+            raise self.err(node, f"has {len(node.input)} inputs and {len(node.output)} outputs; {node.op_type} "
+                                 f"takes at least {need_in} inputs and {need_out} outputs")
 
     def layer_name(self, node, index: int) -> str:
         base = node.name or f"{node.op_type.lower()}_{index}"
@@ -234,7 +304,11 @@ class _Importer:
 
         g = self.model.graph
         for init in g.initializer:
-            self.consts[init.name] = numpy_helper.to_array(init)
+            try:  # numpy_helper rejects data that does not fill the declared dims, or an unknown data type
+                self.consts[init.name] = numpy_helper.to_array(init)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ModelError(f"{self.source}: initializer {init.name!r} is malformed "
+                                 f"({type(exc).__name__}: {exc})") from exc
         for node in g.node:
             for t in node.input:
                 self.uses[t] = self.uses.get(t, 0) + 1
@@ -276,6 +350,7 @@ class _Importer:
                     f"custom domain {node.domain!r} is not supported; supported ops: "
                     f"{', '.join(SUPPORTED_OPS)}",
                 )
+            self.check_arity(node)
             if (
                 node.op_type == "Transpose"
                 and len(inputs) == 1
@@ -301,7 +376,10 @@ class _Importer:
                     f"unsupported ONNX op {node.op_type!r}; supported ops: "
                     f"{', '.join(SUPPORTED_OPS)} (and any op on constants only)",
                 )
-            handler(self, node, index)
+            try:
+                handler(self, node, index)
+            except ValueError as exc:  # a layer spec rejecting the node's attributes (layers validate themselves)
+                raise self.err(node, str(exc)) from exc
         outputs = []
         for o in g.output:
             t = self.resolve(o.name)
@@ -415,6 +493,8 @@ class _Importer:
             )
 
     def _pads(self, node, a, in_hw, kernel, stride, dilation, out_fn=None):
+        if min((*kernel, *stride, *dilation), default=1) < 1:
+            raise self.err(node, f"kernel {kernel}, strides {stride} and dilations {dilation} must be positive")
         auto = a.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else str(auto)
         if auto in ("NOTSET", ""):
@@ -531,6 +611,8 @@ class _Importer:
         if len(self.shapes[x]) != 1:
             raise self.err(node, f"Gemm input must be 2-D (N, K), got (N, {self.shapes[x]})")
         w = np.asarray(self.const(node, node.input[1]), dtype=np.float64)
+        if w.ndim != 2:
+            raise self.err(node, f"weight B of shape {w.shape} is not a matrix")
         w = w if a.get("transB", 0) else w.T
         w = w * float(a.get("alpha", 1.0))
         params = {"weight": w}
@@ -678,8 +760,8 @@ class _Importer:
             a = self.attrs(node)
             lo, hi = a.get("min", None), a.get("max", None)
         else:
-            lo = float(self.const(node, node.input[1])) if len(node.input) > 1 and node.input[1] else None
-            hi = float(self.const(node, node.input[2])) if len(node.input) > 2 and node.input[2] else None
+            lo = self.scalar(node, node.input[1]) if len(node.input) > 1 and node.input[1] else None
+            hi = self.scalar(node, node.input[2]) if len(node.input) > 2 and node.input[2] else None
         self._act(node, index, "clip", low=lo, high=hi)
 
     @onnx_handler("PRelu")
@@ -907,7 +989,7 @@ class _Importer:
         x = self.dyn(node)
         rank = self.full_rank(x)
         perm = tuple(int(p) for p in self.attrs(node).get("perm", range(rank - 1, -1, -1)))
-        if perm[0] != 0:
+        if not perm or perm[0] != 0:
             raise self.err(node, f"perm {perm} moves the batch axis")
         if perm == tuple(range(rank)):
             self.alias[node.output[0]] = x

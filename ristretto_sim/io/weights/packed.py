@@ -40,6 +40,7 @@ Errors: a file that is not a packed weights file, or whose header does not match
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -241,13 +242,16 @@ def parse_packed(data: bytes, source: str = "<bytes>") -> PackedWeights:
     payload = data[_HEAD.size + hlen :]
     if len(payload) != header.get("payload_bytes"):
         _fail(source, f"payload has {len(payload)} bytes, header says {header.get('payload_bytes')}")
+    entries = header.get("tensors", [])
+    if not isinstance(entries, list):
+        _fail(source, f"'tensors' is {type(entries).__name__}, not a list")
     tensors = []
-    for i, e in enumerate(header.get("tensors", [])):
+    for i, e in enumerate(entries):
         try:
             name = f"{e['layer']}.{e['param']}"
             text, bits, shape = e["format"], int(e["bits"]), tuple(int(d) for d in e["shape"])
             offset, nbytes = int(e["offset"]), int(e["nbytes"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int() of JSON's 1e400
             _fail(source, f"tensor entry {i} is malformed ({exc!r})")
         try:
             fmt = FLOAT32 if text == "float32" else parse_format(text)
@@ -255,7 +259,9 @@ def parse_packed(data: bytes, source: str = "<bytes>") -> PackedWeights:
             _fail(source, f"tensor {name}: {exc}")
         if fmt.bits != bits:
             _fail(source, f"tensor {name}: format {text} has {fmt.bits} bits, header says {bits}")
-        count = int(np.prod(shape, dtype=np.int64))
+        if any(d < 0 for d in shape):
+            _fail(source, f"tensor {name}: negative dimension in shape {shape}")
+        count = math.prod(shape)  # Python integers: an absurd declared shape must not wrap around
         if nbytes != _stream_bytes(count, bits) or offset < 0 or offset + nbytes > len(payload):
             _fail(source, f"tensor {name}: {nbytes} bytes at offset {offset} do not hold {count} {bits}-bit codes")
         signed = isinstance(fmt, FixedPoint) and fmt.signed
@@ -263,9 +269,11 @@ def parse_packed(data: bytes, source: str = "<bytes>") -> PackedWeights:
             _fail(source, f"tensor {name}: code {e.get('code')!r} does not match format {text}")
         codes = unpack_bits(payload[offset : offset + nbytes], bits, count, signed=signed).reshape(shape)
         try:
-            tensors.append(QuantizedTensor(e["layer"], e["param"], fmt, codes))
+            tensor = QuantizedTensor(e["layer"], e["param"], fmt, codes)
+            tensor.values()  # a code no value of the format has (a power of two's unused magnitudes) is malformed
         except (TypeError, ValueError) as exc:
             _fail(source, f"tensor {name}: {exc}")
+        tensors.append(tensor)
     return PackedWeights(tuple(tensors), model=str(header.get("model", "")), mode=str(header.get("mode", "")))
 
 

