@@ -1,7 +1,7 @@
 """Bit-accurate tensor arithmetic given formats: what fixed-point, minifloat and shift-and-add hardware
 computes.
 
-Layer level (what the network runner calls)
+Layer level (what the network executor calls)
 -------------------------------------------
 ``emulate_layer(kind, x, weights, bias, formats, geometry=None, *, mode="exact", rng=None, cpu_compat=False,
 shift_pe=None)`` and its shorthands ``emulate_linear``, ``emulate_conv2d``, ``emulate_conv_transpose2d`` take
@@ -31,7 +31,7 @@ All parameter objects are frozen dataclasses; modes are enums that accept their 
   left, bottom, right)`` or symmetric.
 * :class:`Mode`: ``EXACT`` (the hardware's integers) or ``RISTRETTO`` (the original tool: operands
   fake-quantized with ``ristretto_*``, float32 GEMM, bias in the weights' format, output quantized; reference
-  §1.3). In-place quantization of shared blobs is the graph runner's job.
+  §1.3). In-place quantization of shared blobs is the executor's job (``runtime.executor``).
 * :class:`LayerResult` ``(values, stats, codes)`` and :class:`LayerStats` (mode, datapath, accumulator,
   outputs, macs, accumulator_overflows, output/input/weight/bias saturations, nan/inf outputs; ``as_dict()``
   is JSON-able).
@@ -72,7 +72,7 @@ format's maxima, else the batch's extreme codes, times the weights' column sums)
 overflow and the GEMM fits the mantissa: one im2col per chunk of images straight in float32, the bias preload
 and the requantization shift folded into a power-of-two-scaled weight matrix, IEEE rounding of the exact
 quotients; bit-identical to the general path, which runs otherwise. :class:`PreparedLayer` encodes a layer's
-weights once for many batches (the network runner uses it).
+weights once for many batches (the network executor uses it).
 """
 
 from ristretto_sim.emulator.accumulator import (

@@ -1,7 +1,8 @@
 """Layer-level entry points: float tensors and a set of formats in; output values and per-layer statistics
 out.
 
-This is what the network runner calls for a Conv / ConvTranspose / Gemm (fully connected) layer.
+This is what the network executor (``runtime.executor``) calls for a Conv / ConvTranspose / Gemm (fully connected)
+layer.
 ``emulate_layer`` checks the operands, lets the registry choose the layer's datapath from its
 :class:`LayerFormats` (:func:`~ristretto_sim.emulator.datapaths.select`: fixed-point MAC, shift-and-add,
 minifloat with a Kulisch or a float accumulator; Ristretto's float32 in ``Mode.RISTRETTO``) and runs it,

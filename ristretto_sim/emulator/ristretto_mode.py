@@ -8,8 +8,8 @@ simulated and nothing rounded between the GEMM and the output quantization; then
 the output format. GPU semantics by default (ties to even); ``cpu_compat=True`` selects the CPU quirks of the
 quantizers.
 
-In-place quantization of shared blobs and Caffe's execution order are the graph runner's business, not this
-module's: here each call quantizes its own copy of the input.
+In-place quantization of shared blobs and Caffe's execution order are the executor's business
+(``runtime.executor``), not this module's: here each call quantizes its own copy of the input.
 """
 
 from __future__ import annotations
