@@ -234,13 +234,26 @@ def pad_nchw(x: np.ndarray, pad: tuple[int, int, int, int], dtype) -> np.ndarray
     return out
 
 
+#: input channels per group from which the float convolution multiplies row patches (one GEMM per chunk, the
+#: channels contiguous in each patch row) instead of per-image columns (fast when a patch row is a few channels)
+ROW_PATCH_CHANNELS = 8
+
+
 def im2col_conv_nchw(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtype) -> np.ndarray:
-    """A direct convolution (NCHW x OIHW -> NCHW, ``pad`` as in :func:`im2col_conv`) as ``dtype`` GEMMs of the
-    weight matrix ``(groups, O/groups, K)`` with the im2col columns (:func:`column_rows`) of chunks of images of
-    about :data:`CHUNK_BYTES`: the float convolution (float network, Ristretto mode)."""
+    """A direct convolution (NCHW x OIHW -> NCHW, ``pad`` as in :func:`im2col_conv`) in ``dtype`` GEMMs: the float
+    convolution (float network, Ristretto mode).
+
+    With at least :data:`ROW_PATCH_CHANNELS` input channels per group, :func:`im2col_conv`'s row patches times the
+    weight matrix (one GEMM per chunk); with fewer, the weight matrix ``(groups, O/groups, K)`` times the im2col
+    columns (:func:`column_rows`) of chunks of images of about :data:`CHUNK_BYTES`, straight into NCHW. Either way
+    every output is the same K products in (ky, kx, c) order in a float32 BLAS GEMM; which orientation runs depends on
+    the layer's shape only, so a layer always gives the same bits (the two may differ in the last bits: BLAS blocks
+    the sums by operand shape)."""
     n, c, h, wd = x.shape
     o, _, kh, kw = w.shape
     g = geom.groups
+    if c // g >= ROW_PATCH_CHANNELS:
+        return im2col_conv(x, w, pad, geom, dtype, np.matmul)
     ho, wo = geom.output_size(h, wd, kh, kw, pad)
     k = kh * kw * (c // g)
     wm = np.ascontiguousarray(weight_matrix(w, g).transpose(0, 2, 1), dtype=dtype)  # (G, Og, K), (ky, kx, c)

@@ -22,8 +22,10 @@ def out_of_range(x: np.ndarray, fmt) -> int:
     if hi.ndim:  # per-channel along axis 0
         hi = hi.reshape((-1,) + (1,) * (x.ndim - 1))
         lo = lo.reshape(hi.shape)
+    elif x.size and x.max() <= hi and x.min() >= lo:  # two reductions, no temporaries: the common case
+        return 0
     with np.errstate(invalid="ignore"):
-        return int(((x > hi) | (x < lo)).sum())
+        return int(np.count_nonzero(x > hi) + np.count_nonzero(x < lo))
 
 
 def integer_readout(acc_codes, acc_frac: np.ndarray, formats, channel_axis: int, key):
