@@ -181,18 +181,19 @@ def patch_chunks(
                 yield from _emit(win, slice(n0, n0 + 1), slice(y0, min(ho, y0 + rows)), g, dtype)
 
 
-def im2col_conv(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtype, gemm) -> np.ndarray:
+def im2col_conv(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtype, gemm,
+                chunk_bytes: int | None = None) -> np.ndarray:
     """A direct convolution (NCHW x OIHW -> NCHW; ``pad`` replaces ``geom.padding``, see
-    :meth:`ConvGeometry.output_size`) computed chunk by chunk of patches: ``gemm(patches, w_matrix)`` maps a
-    chunk's patches ``(groups, P, K)``, in ``dtype``, and the weight matrix to its outputs ``(groups, P,
-    O/groups)``; the result is in ``dtype``."""
+    :meth:`ConvGeometry.output_size`) computed chunk by chunk of patches (of at most ``chunk_bytes``, default
+    :data:`CHUNK_BYTES`): ``gemm(patches, w_matrix)`` maps a chunk's patches ``(groups, P, K)``, in ``dtype``, and the
+    weight matrix to its outputs ``(groups, P, O/groups)``; the result is in ``dtype``."""
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     ho, wo = geom.output_size(h, wd, kh, kw, pad)
     xp = pad_nhwc(x, pad)
     wm = weight_matrix(w, geom.groups)
     out = np.empty((n, ho, wo, o), dtype=dtype)
-    for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), dtype):
+    for bs, ys, patches in patch_chunks(xp, kh, kw, geom, (ho, wo), dtype, chunk_bytes):
         r = gemm(patches, wm)
         out[bs, ys] = r.transpose(1, 0, 2).reshape(bs.stop - bs.start, ys.stop - ys.start, wo, o)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
@@ -234,6 +235,8 @@ def pad_nchw(x: np.ndarray, pad: tuple[int, int, int, int], dtype) -> np.ndarray
     return out
 
 
+#: patch memory of one GEMM of the float convolution's row-patch orientation (bounds its peak, costs no speed)
+FLOAT_CHUNK_BYTES = 8 * 2**20
 #: input channels per group from which the float convolution multiplies row patches (one GEMM per chunk, the
 #: channels contiguous in each patch row) instead of per-image columns (fast when a patch row is a few channels)
 ROW_PATCH_CHANNELS = 8
@@ -253,7 +256,7 @@ def im2col_conv_nchw(x: np.ndarray, w: np.ndarray, pad, geom: ConvGeometry, dtyp
     o, _, kh, kw = w.shape
     g = geom.groups
     if c // g >= ROW_PATCH_CHANNELS:
-        return im2col_conv(x, w, pad, geom, dtype, np.matmul)
+        return im2col_conv(x, w, pad, geom, dtype, np.matmul, FLOAT_CHUNK_BYTES)
     ho, wo = geom.output_size(h, wd, kh, kw, pad)
     k = kh * kw * (c // g)
     wm = np.ascontiguousarray(weight_matrix(w, g).transpose(0, 2, 1), dtype=dtype)  # (G, Og, K), (ky, kx, c)
