@@ -59,6 +59,7 @@ from ristretto_sim.emulator.wide import add as wide_add
 from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
 from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
+from ristretto_sim.formats.saturation import clamped_outputs
 
 #: widest Kulisch accumulator supported (sums are held in two int64 words)
 MAX_KULISCH_BITS = 94
@@ -319,8 +320,7 @@ def minifloat_matmul(
     inf_count = int(np.isinf(values).sum())
     saturations = 0
     if readout is not None:
-        with np.errstate(invalid="ignore"):
-            saturations = int((np.isfinite(values) & ((values > readout.max) | (values < readout.min))).sum())
+        saturations = clamped_outputs(values, readout, lambda v, wide: wide.quantize(v, rounding, rng=keys[1]))
         if not readout.has_nan:  # NaN has no code in the readout format (fixed point): it stays NaN
             isn = np.isnan(values)
             values = np.where(isn, np.nan, readout.quantize(np.where(isn, 0.0, values), rounding, rng=keys[1]))

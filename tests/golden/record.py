@@ -30,6 +30,14 @@ one thread while a case runs (``_one_blas_thread``): float32 GEMM's last bits de
 
 from __future__ import annotations
 
+import os
+
+# BLAS on one thread from the start when run as a script (before NumPy loads OpenBLAS): float32 GEMM's last bits
+# depend on the thread count, and a count changed later by threadpoolctl was measured not to hold for the first
+# case of a process. The test runs the cases in such a process (test_golden.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import difflib
 import fnmatch
@@ -396,6 +404,7 @@ def cli(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="compare with the stored files instead of writing them")
     p.add_argument("--only", nargs="+", metavar="PATTERN", help="cases whose name matches a pattern (fnmatch)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--out", metavar="DIR", help="write the cases' outputs to DIR instead of tests/golden/data")
     args = p.parse_args(argv)
     cases = _select(args.only)
     if args.list:
@@ -420,10 +429,12 @@ def cli(argv: list[str] | None = None) -> int:
             if not ok:
                 failed.append(c.name)
                 print(diff(stored, got, c.path.name) if stored else f"  no stored file {c.path}")
+        elif args.out:
+            Path(args.out, c.path.name).write_text(got, encoding="utf-8")
         else:
             c.path.write_text(got, encoding="utf-8")
             print(f"wrote {c.path.relative_to(REPO)} ({took})")
-    if not args.check and not args.only:
+    if not args.check and not args.only and not args.out:
         known = {c.path.name for c in CASES}
         for stale in sorted(p.name for p in DATA.glob("*.json") if p.name not in known):
             print(f"note: {DATA / stale} belongs to no case; delete it", file=sys.stderr)

@@ -23,6 +23,7 @@ from ristretto_sim.emulator.datapaths.registry import register
 from ristretto_sim.emulator.datapaths.results import LayerResult, LayerStats
 from ristretto_sim.emulator.ristretto_mode import float32_conv2d, float32_conv_transpose2d, ristretto_quantize
 from ristretto_sim.formats import Minifloat, PowerOfTwo
+from ristretto_sim.formats.saturation import clamped_outputs
 
 FLOAT32 = Minifloat(8, 23)
 
@@ -114,7 +115,9 @@ class RistrettoFloat32(Datapath):
         """The quantized float32 output and its saturation count."""
         if not self.quantizes_activations:
             return y, 0
-        return self.fake_quantize(y, self.formats.outputs, keys.outputs), out_of_range(y, self.formats.outputs)
+        out = self.formats.outputs
+        sat = clamped_outputs(y.astype(np.float64), out, lambda v, wide: self.fake_quantize(v, wide, keys.outputs))
+        return self.fake_quantize(y, out, keys.outputs), sat
 
     def readout(self, prepared: Prepared, acc: AccumulatorContents, keys: Keys):
         yq, out_sat = self.float32_readout(acc.codes, keys)
