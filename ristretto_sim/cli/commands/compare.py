@@ -32,6 +32,8 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, default=128, metavar="B", help="images per chunk (default 128)")
     p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
     p.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel")
+    p.add_argument("--isolate", action="store_true",
+                   help="feed every layer the float run's inputs, so each layer's error is its own, not inherited")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", metavar="OUT.csv", help="also write the per-layer table as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="also write a per-layer plot")
@@ -50,7 +52,7 @@ def run(args) -> int:
     from ristretto_sim.data import load_dataset
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.plan import DEFAULT_RECIPROCAL
-    from ristretto_sim.runtime.compare import compare_modes, plot_comparison
+    from ristretto_sim.runtime.compare import LEGEND, compare_modes, plot_comparison
     from ristretto_sim.runtime.scoring import resolve_preprocess
 
     if args.limit is not None and args.limit < 1:
@@ -71,7 +73,8 @@ def run(args) -> int:
     labels = data.labels if network.task == "classification" else None
     update, close = progress_bar(sys.stderr.isatty() and not args.json, f"{network.name} compare")
     try:
-        cmp = compare_modes(network, x, plan, labels, batch_size=args.batch_size, progress=update)
+        cmp = compare_modes(network, x, plan, labels, batch_size=args.batch_size, progress=update,
+                            isolate=args.isolate)
     finally:
         close()
     if args.csv:
@@ -81,8 +84,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(cmp.as_dict()))
         return 0
+    how = "; every layer fed the float run's inputs (--isolate)" if cmp.isolated else ""
     print(
         f"{cmp.model} on {data.name}/{data.split}, {cmp.images} images; SQNR in dB against float ('exact' = identical)"
+        f"{how}"
     )
     head = (
         f"{'layer':<20}{'type':<12}{'q':>2}{'SQNR_rist':>10}{'SQNR_exact':>11}{'maxerr_rist':>12}"
@@ -96,6 +101,8 @@ def run(args) -> int:
             f"{r.max_diff_exact_ristretto:>11.4g}{r.overflows_ristretto:>9}{r.overflows_exact:>10}"
             f"{r.accumulator_overflows_exact:>8}"
         )
+    for col, meaning in LEGEND.items():
+        print(f"  {col}: {meaning}")
     ag = cmp.agreement
     print(
         f"top-1 agreement: float/ristretto {100 * ag['float_vs_ristretto']:.2f}%  float/exact "
