@@ -152,7 +152,7 @@ def score_network(
     try:
         got = pre.output_shape(source.shape)
     except ValueError as exc:
-        raise DataError(f"dataset {source.name!r}: {exc}") from None
+        raise DataError(f"dataset {source.name!r}: {exc}") from exc
     if tuple(got) != tuple(want):
         raise DataError(
             f"dataset {source.name!r} images of shape {source.shape} (after preprocessing {got}) do "

@@ -301,7 +301,7 @@ def quantize(
         x = pre(scored.images, phase="TEST", seed=seed)
         xc = pre_calib(calib.images, phase=calib_phase, seed=seed)
     except ValueError as exc:
-        raise DataError(f"dataset {scored.name!r}: {exc}") from None
+        raise DataError(f"dataset {scored.name!r}: {exc}") from exc
     if tuple(xc.shape[1:]) != tuple(stats_net.input.shape):
         raise DataError(f"dataset {calib.name!r} images become {tuple(xc.shape[1:])} after preprocessing; model "
                         f"{stats_net.name!r} takes {stats_net.input.shape}")
