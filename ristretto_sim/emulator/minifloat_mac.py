@@ -320,7 +320,8 @@ def minifloat_matmul(
     inf_count = int(np.isinf(values).sum())
     saturations = 0
     if readout is not None:
-        saturations = clamped_outputs(values, readout, lambda v, wide: wide.quantize(v, rounding, rng=keys[1]))
+        saturations = clamped_outputs(values, readout, lambda v, wide: wide.quantize(v, rounding, rng=keys[1]),
+                                      elementwise=keys[1] is None)
         if not readout.has_nan:  # NaN has no code in the readout format (fixed point): it stays NaN
             isn = np.isnan(values)
             values = np.where(isn, np.nan, readout.quantize(np.where(isn, 0.0, values), rounding, rng=keys[1]))

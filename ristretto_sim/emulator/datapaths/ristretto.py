@@ -116,7 +116,8 @@ class RistrettoFloat32(Datapath):
         if not self.quantizes_activations:
             return y, 0
         out = self.formats.outputs
-        sat = clamped_outputs(y.astype(np.float64), out, lambda v, wide: self.fake_quantize(v, wide, keys.outputs))
+        sat = clamped_outputs(y.astype(np.float64), out, lambda v, wide: self.fake_quantize(v, wide, keys.outputs),
+                              elementwise=keys.outputs is None)
         return self.fake_quantize(y, out, keys.outputs), sat
 
     def readout(self, prepared: Prepared, acc: AccumulatorContents, keys: Keys):
