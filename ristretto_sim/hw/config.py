@@ -18,11 +18,11 @@ from pathlib import Path
 
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.emulator.datapaths import Datapath, select
+from ristretto_sim.emulator.datapaths.layer_formats import check_format
 from ristretto_sim.errors import ConfigError, PlanError
 from ristretto_sim.formats import FixedPoint, NumberFormat, format_kind, widest
 from ristretto_sim.formats.base import check_int
 from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
-from ristretto_sim.hw.plan import as_format
 
 
 def _check_number(value, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
@@ -82,7 +82,7 @@ class PEConfig:
     def __post_init__(self):
         object.__setattr__(self, "kind", PEKind.coerce(self.kind, "pe.kind"))
         for name in ("inputs", "weights", "accumulator"):
-            object.__setattr__(self, name, as_format(getattr(self, name), f"pe.{name}"))
+            object.__setattr__(self, name, check_format(getattr(self, name), f"pe.{name}", allow_none=False))
         object.__setattr__(self, "precision", Precision.coerce(self.precision, "pe.precision"))
         object.__setattr__(
             self, "serial_operand", SerialOperand.coerce(self.serial_operand, "pe.serial_operand")

@@ -15,17 +15,7 @@ from collections.abc import Mapping
 
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import PlanError
-from ristretto_sim.formats import NumberFormat, parse_format
 from ristretto_sim.graph.plan import QuantPlan
-
-
-def as_format(value, name: str) -> NumberFormat:
-    """A format object from a format object or its text form (``"fixed8.7"``, ``"e4m3"``, ``"int8"``)."""
-    if isinstance(value, NumberFormat):
-        return value
-    if isinstance(value, str):
-        return parse_format(value)
-    raise TypeError(f"{name}={value!r} must be a format object or its text form such as 'int8'")
 
 
 class PlanView:

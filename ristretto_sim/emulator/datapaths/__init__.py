@@ -18,7 +18,6 @@ from ristretto_sim.emulator.datapaths.base import (
     Datapath,
     Keys,
     Prepared,
-    fits,
 )
 from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats, Mode
 from ristretto_sim.emulator.datapaths.operation import LayerKind, LayerOp
@@ -38,7 +37,6 @@ __all__ = [
     "Mode",
     "Prepared",
     "datapath_class",
-    "fits",
     "names",
     "register",
     "select",

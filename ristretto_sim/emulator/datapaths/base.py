@@ -28,9 +28,9 @@ overrides:
 * ``accumulator_for`` and ``units`` (required): the accumulator format a layer of reduction length K uses, and
   the arithmetic units (multiplier, shifter, adder with their widths) one MAC takes, for the cost model;
 * ``validate`` (optional): what the formats alone show to be wrong, before any layer is seen;
-* ``accepts`` and ``widest_accumulator`` (optional): whether a layer's datapath runs on this one when it
-  describes a PE (default: the same kind, every operand and the accumulator fitting), and the PE accumulator
-  that serves several layers (default: the widest).
+* ``kind_mismatch``, ``accumulator_mismatch`` and ``widest_accumulator`` (optional): whether a layer's datapath
+  runs on this one when it describes a PE (``accepts``: the same kind, every operand and the accumulator fitting),
+  and the PE accumulator that serves several layers (default: the widest).
 """
 
 from __future__ import annotations
@@ -206,19 +206,27 @@ class Datapath:
         raise NotImplementedError
 
     def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
-        """Whether ``layer``'s datapath runs on this one (a PE's): None if it does, else the reason.
-
-        Default: the same registered kind, operands and accumulator fitting (:func:`fits`)."""
-        if layer.name != self.name:
-            return f"a {layer.name} layer does not run on a {self.name} PE"
-        for what, fmt, dp in (
-            ("inputs", layer.inputs, self.inputs),
-            ("weights", layer.weights, self.weights),
-            ("accumulator", layer.accumulator_for(k, n_out), self.accumulator_for(k, n_out)),
-        ):
-            if not fits(fmt, dp):
+        """Whether ``layer``'s datapath runs on this one (a PE's): None if it does, else the reason: the same
+        kind (``kind_mismatch``), operands that fit (``formats.fits_in``), an accumulator that fits
+        (``accumulator_mismatch``)."""
+        reason = self.kind_mismatch(layer)
+        if reason is not None:
+            return reason
+        for what, fmt, dp in (("inputs", layer.inputs, self.inputs), ("weights", layer.weights, self.weights)):
+            if not fits_in(fmt, dp):
                 return f"{what} format {fmt} does not fit the {self.name} PE's {what} datapath {dp}"
-        return None
+        return self.accumulator_mismatch(layer, k, n_out)
+
+    def kind_mismatch(self, layer: Datapath) -> str | None:
+        """Why a layer of another datapath does not run on this PE (None when it is of this one)."""
+        return None if layer.name == self.name else f"a {layer.name} layer does not run on a {self.name} PE"
+
+    def accumulator_mismatch(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
+        """Why the layer's accumulator does not fit this PE's (default: ``formats.fits_in``), or None."""
+        fmt, dp = layer.accumulator_for(k, n_out), self.accumulator_for(k, n_out)
+        if fits_in(fmt, dp):
+            return None
+        return f"accumulator format {fmt} does not fit the {self.name} PE's accumulator datapath {dp}"
 
     def widest_accumulator(self, accumulators, inputs: NumberFormat, weights: NumberFormat) -> NumberFormat:
         """The accumulator of a PE (widest operand formats ``inputs``, ``weights``) that every layer accumulator
@@ -291,10 +299,3 @@ class Datapath:
     def fast_run(self, prepared: Prepared, x, keys: Keys, codes: bool, float32_values: bool):
         """A faster bit-identical path, or None (default: none)."""
         return None
-
-
-def fits(fmt: NumberFormat, datapath: NumberFormat) -> bool:
-    """Whether values in ``fmt`` can enter a datapath built for ``datapath`` without loss (same kind; fixed
-    point: as many bits, one more for an unsigned operand in a signed datapath; minifloat: as many exponent and
-    mantissa bits; power of two: a shift range as wide)."""
-    return fits_in(fmt, datapath)

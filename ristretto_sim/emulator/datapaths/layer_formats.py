@@ -8,7 +8,7 @@ accumulator for minifloats, a lossless one for shift-and-add).
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, fields, replace
+from dataclasses import KW_ONLY, dataclass, replace
 
 from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats import Minifloat, Overflow, PowerOfTwo, Rounding, parse_format
@@ -118,17 +118,6 @@ class LayerFormats:
 
         acc = select(self).accumulator_for(k, n_out)
         return replace(self, accumulator=acc, outputs=self.outputs if self.outputs is not None else acc)
-
-    def to_dict(self) -> dict:
-        """The set fields as text (formats as their text form, enums as their names)."""
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if v is None or f.name == "_":
-                continue
-            out[f.name] = v.value if hasattr(v, "value") and not isinstance(v, NumberFormat) else (
-                v if isinstance(v, int) else str(v))
-        return out
 
     @property
     def datapath(self) -> str:

@@ -17,7 +17,6 @@ from ristretto_sim.emulator.datapaths.base import (
     Datapath,
     Keys,
     Prepared,
-    fits,
 )
 from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats
 from ristretto_sim.emulator.datapaths.operation import LayerOp
@@ -117,13 +116,7 @@ class _MinifloatMac(Datapath):
             return (f"it accumulates exactly (no accumulator: a Kulisch register); the PE rounds every addition to "
                     f"{self.formats.accumulator}: declare accumulator: {self.formats.accumulator} for the layer to "
                     "run it on this PE, or describe the PE with a Kulisch register")
-        return f"a {layer.name} layer does not run on a {self.name} PE"
-
-    def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
-        reason = self.kind_mismatch(layer)
-        if reason is not None or not isinstance(self, MinifloatFloat):
-            return reason
-        return super().accepts(layer, k, n_out)
+        return super().kind_mismatch(layer)
 
     def output_codes(self, values: np.ndarray):
         out = self.formats.outputs
@@ -225,15 +218,9 @@ class MinifloatKulisch(_MinifloatMac):
         frac = np.full(op.n_out, reg.frac_bits, dtype=np.int64)
         return AccumulatorContents(codes, frac, op.output_axis(codes.ndim), f"kulisch{reg.bits}")
 
-    def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
+    def accumulator_mismatch(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
         """A Kulisch register is positioned: the layer's register must fit in the PE's on both ends (as many
         integer bits, a fraction no finer)."""
-        reason = self.kind_mismatch(layer)
-        if reason is not None:
-            return reason
-        for what, fmt, dp in (("inputs", layer.inputs, self.inputs), ("weights", layer.weights, self.weights)):
-            if not fits(fmt, dp):
-                return f"{what} format {fmt} does not fit the {self.name} PE's {what} datapath {dp}"
         mine, theirs = self.formats.accumulator or self.accumulator_for(k, n_out), layer.accumulator_for(k, n_out)
         if theirs.bits - theirs.frac_bits > mine.bits - mine.frac_bits or theirs.frac_bits > mine.frac_bits:
             return f"its Kulisch accumulator {theirs} does not fit the PE's Kulisch register {mine}"
