@@ -194,6 +194,7 @@ def quantize(
     preprocess=None,
     widths=RISTRETTO_WIDTHS,
     state_path=None,
+    cache_bytes: int | None = None,
     progress=None,
 ) -> QuantizeResult:
     """Run Ristretto's trimming search on a model and a dataset.
@@ -234,6 +235,10 @@ def quantize(
     state_path : path, optional
         Resume file: finished evaluations are saved there and reused by a rerun with the same key (module
         docstring); ``QuantizeResult.state`` reports how many were reused, or why the file was not used.
+    cache_bytes : int, optional
+        Memory bound of the prefix cache that lets a plan start after the layers it shares with a scored one
+        (default ``runtime.executor.DEFAULT_CACHE_BYTES``; 0 disables it). ``QuantizeResult.cache`` says whether it
+        was full; results do not depend on it.
     progress : callable, optional
         ``progress(trimming.Progress)`` after each evaluation.
     """
@@ -260,7 +265,7 @@ def quantize(
     xc = _preprocessed(pre_calib, images.calibration, calib_phase, seed, stats_net)
     stats = _statistics(loaded, xc, counts.train_batch, seed)
     evaluator = Evaluator(network, x, images.scored.labels, batch_size=counts.test_batch, mode=mode,
-                          cpu_compat=cpu_compat, output=tensor, top_k=top_k)
+                          cpu_compat=cpu_compat, output=tensor, top_k=top_k, cache_bytes=cache_bytes)
     key = run_key(network=network, stats_network=stats_net, inplace=loaded.inplace, data=images.key,
                   preprocessing={"scored": preprocess_digest(pre, "TEST"),
                                  "calibration": preprocess_digest(pre_calib, calib_phase)},
@@ -274,7 +279,8 @@ def quantize(
     return replace(result, scored_on=describe_data(images.scored, images.distinct["scored"]),
                    calibrated_on=describe_data(images.calibration, images.distinct["calibration"]),
                    transforms={"scored": _transform_note(pre, "TEST", seed),
-                               "calibration": pre_calib.describe(calib_phase, seed)})
+                               "calibration": pre_calib.describe(calib_phase, seed)},
+                   cache=evaluator.executor.cache.stats())
 
 
 # the steps of ``quantize``, in the order it takes them
