@@ -12,7 +12,7 @@ import numpy as np
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
 
 from ristretto_sim.emulator.accumulator import IntegerProducts, accumulate
-from ristretto_sim.rtl.pe import ProcessingElement
+from ristretto_sim.rtl.pe import ProcessingElement, Product
 from ristretto_sim.rtl.registry import register_pe
 
 
@@ -23,12 +23,12 @@ class FixedMacPE(ProcessingElement):
     #: the golden model keeps codes in int64 (sums of an accumulator and a product stay exact)
     max_accumulator_bits = 60
 
-    def product(self, m: Module, a: Value, w: Value) -> tuple[Value, dict]:
+    def product(self, m: Module, a: Value, w: Value) -> Product:
         f = self.spec.formats
         bits = f.inputs.bits + f.weights.bits
         p = Signal(signed(bits) if (f.inputs.signed or f.weights.signed) else unsigned(bits), name="product")
         m.d.comb += p.eq(a * w)
-        return p, {}
+        return Product(p)
 
     @classmethod
     def golden_add(cls, spec, base, a, w):

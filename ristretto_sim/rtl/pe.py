@@ -17,10 +17,12 @@ same cycle behaviour (what the golden model of :mod:`~ristretto_sim.rtl.golden` 
 
 A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) overrides:
 
-* ``product(m, a, w)`` (required): the product in accumulator units and a dict of this cycle's flag values
-  (names in the class attribute ``flags``);
-* ``add(m, base, product)`` (optional; default: the accumulator's overflow rule, wrap or saturation after every
-  addition, as :mod:`~ristretto_sim.emulator.accumulator`): the new register value and whether it overflowed;
+* ``product(m, a, w)`` (required): a :class:`Product`: the value in accumulator units, the adder's carry-in
+  (a shift PE folds a negative weight's sign into it) and a dict of this cycle's flag values (names in the class
+  attribute ``flags``);
+* ``add(m, base, product)`` (optional; default: ``base + value + carry`` with the accumulator's overflow rule,
+  wrap or saturation after every addition, as :mod:`~ristretto_sim.emulator.accumulator`): the new register
+  value and whether it overflowed;
 * ``golden_add(spec, base, a, w)`` (required, a classmethod): the software side of ``product`` then ``add`` for
   arrays of PEs, built on the emulator's arithmetic (``(new, overflowed, flags)``), which the golden model
   (:mod:`~ristretto_sim.rtl.golden`) steps; ``golden_zeros`` (optional): the cleared register's array.
@@ -28,6 +30,7 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -49,6 +52,16 @@ def wrap_or_saturate(m: Module, value: Value, acc, overflow: Overflow, name: str
         low = value[: acc.bits]
         return (low.as_signed() if acc.signed else low), out_of_range
     return Mux(value > hi, Const(hi), Mux(value < lo, Const(lo), value)), out_of_range
+
+
+@dataclass(frozen=True, eq=False)
+class Product:
+    """What a PE's multiplier (or shifter) delivers to the adder: ``value`` (+ ``carry``, a 1-bit carry-in) in
+    accumulator units, and this cycle's flag values."""
+
+    value: Value
+    carry: Value | int = 0
+    flags: dict = field(default_factory=dict)
 
 
 class ProcessingElement(wiring.Component):
@@ -90,12 +103,15 @@ class ProcessingElement(wiring.Component):
         return self.spec.module_name()
 
     # ------------------------------------------------------------------ hooks
-    def product(self, m: Module, a: Value, w: Value) -> tuple[Value, dict]:  # pragma: no cover - interface
+    def product(self, m: Module, a: Value, w: Value) -> Product:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def add(self, m: Module, base: Value, product: Value) -> tuple[Value, Value]:
+    def add(self, m: Module, base: Value, product: Product) -> tuple[Value, Value]:
         # the exact sum: Amaranth widens the addition, so nothing is lost before the overflow rule
-        return wrap_or_saturate(m, base + product, self.spec.accumulator, self.spec.formats.overflow)
+        total = base + product.value
+        if not (isinstance(product.carry, int) and product.carry == 0):
+            total = total + product.carry
+        return wrap_or_saturate(m, total, self.spec.accumulator, self.spec.formats.overflow)
 
     @classmethod
     def golden_add(cls, spec: PESpec, base: np.ndarray, a: np.ndarray, w: np.ndarray):  # pragma: no cover
@@ -124,7 +140,8 @@ class ProcessingElement(wiring.Component):
     # ------------------------------------------------------------------ the protocol
     def elaborate(self, platform):
         m = Module()
-        product, flags = self.product(m, self.a, self.w)
+        product = self.product(m, self.a, self.w)
+        flags = product.flags
         base = Mux(self.load, self.bias, self.acc)
         new, ovf = self.add(m, base, product)
         keep = Mux(self.load, 0, self.overflow)  # the sticky state this step starts from

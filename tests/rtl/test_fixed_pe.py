@@ -10,7 +10,7 @@ from ristretto_sim.emulator import fixed_matmul
 from ristretto_sim.formats import FixedPoint
 from ristretto_sim.rtl import fixed_pe
 from ristretto_sim.rtl.golden import GoldenPEs, Trace, golden_run
-from ristretto_sim.rtl.pe import ProcessingElement
+from ristretto_sim.rtl.pe import ProcessingElement, Product
 from ristretto_sim.rtl.sim import simulate_pe
 from ristretto_sim.rtl.vectors import random_trace
 from tests.emulator.reference import clamp_walk
@@ -98,7 +98,7 @@ class FlagAndInsteadOfOr(fixed_pe.FixedMacPE):
         from amaranth.hdl import Const, Mux
 
         acc = self.spec.accumulator
-        v = base + product
+        v = base + product.value
         clamped = Mux(v > acc.max_code, Const(acc.max_code), Mux(v < acc.min_code, Const(acc.min_code), v))
         return clamped, (v > acc.max_code) & (v < acc.min_code)
 
@@ -107,14 +107,14 @@ class SubtractInsteadOfAdd(fixed_pe.FixedMacPE):
     """A mutant: the accumulator subtracts the product."""
 
     def add(self, m, base, product):
-        return super().add(m, base, -product)
+        return super().add(m, base, Product(-product.value))
 
 
 class MultiplierAsAdder(fixed_pe.FixedMacPE):
     """The second mutant: a + w in place of a * w."""
 
     def product(self, m, a, w):
-        return a + w, {}
+        return Product(a + w)
 
 
 @pytest.mark.parametrize("mutant", [FlagAndInsteadOfOr, SubtractInsteadOfAdd, MultiplierAsAdder])
