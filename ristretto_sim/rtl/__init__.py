@@ -13,7 +13,7 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
   Amaranth, Icarus Verilog and Verilator harnesses; :mod:`~ristretto_sim.rtl.catalog`: the ``hdl/`` catalogue.
 """
 
-from ristretto_sim.rtl import fixed_pe, shift_pe  # noqa: F401 - registration
+from ristretto_sim.rtl import fixed_pe, minifloat_pe, shift_pe  # noqa: F401 - registration
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.fixed_pe import FixedMacPE
 from ristretto_sim.rtl.golden import GoldenPEs, Outputs, Trace, golden_run

@@ -124,6 +124,11 @@ class ProcessingElement(wiring.Component):
                      for f in (spec.formats.inputs, spec.formats.weights))
 
     @classmethod
+    def corner_codes(cls, spec: PESpec):
+        """Codes of ``a`` and ``w`` a trace draws often (None each: both ends of ``operand_codes``)."""
+        return None, None
+
+    @classmethod
     def bias_codes(cls, spec: PESpec) -> np.ndarray:
         """Bias codes testbenches draw from: both ends of the accumulator, zero and a spread between."""
         acc = spec.accumulator
@@ -131,6 +136,11 @@ class ProcessingElement(wiring.Component):
         extra = [acc.min_code, acc.min_code + 1, acc.max_code - 1, acc.max_code, 0, 1, -1 if acc.signed else 2]
         codes = np.concatenate([np.floor(spread).astype(np.int64), np.array(extra, dtype=np.int64)])
         return np.unique(np.clip(codes, acc.min_code, acc.max_code))
+
+    @classmethod
+    def max_products(cls, spec: PESpec) -> int | None:
+        """Most products one output may take in a test trace (None: any number, the overflow rule applies)."""
+        return None
 
     @classmethod
     def golden_zeros(cls, spec: PESpec, n: int) -> np.ndarray:

@@ -13,12 +13,13 @@ from ristretto_sim.rtl.registry import pe_class
 from ristretto_sim.rtl.spec import PESpec
 
 
-def _draw(codes: np.ndarray, shape, rng: np.random.Generator) -> np.ndarray:
-    """Codes of ``codes`` (sorted): a quarter the extremes, a quarter runs of one extreme, the rest uniform."""
+def _draw(codes: np.ndarray, shape, rng: np.random.Generator, corners=None) -> np.ndarray:
+    """Codes of ``codes`` (sorted): a quarter the corner codes (default: both ends), a quarter runs of one
+    end, the rest uniform."""
     out = codes[rng.integers(0, len(codes), size=shape)]
     pick = rng.random(shape)
-    ends = np.array([codes[0], codes[-1]], dtype=codes.dtype)
-    out = np.where(pick < 0.25, ends[rng.integers(0, 2, size=shape)], out)
+    ends = np.array([codes[0], codes[-1]] if corners is None else corners, dtype=codes.dtype)
+    out = np.where(pick < 0.25, ends[rng.integers(0, len(ends), size=shape)], out)
     # runs: whole stretches of the top (or bottom) code, so saturation is reached from both sides
     run = (np.arange(shape[0]) // 16) % 4
     out = np.where((pick > 0.75) & (run[:, None] == 0), codes[-1], out)
@@ -33,8 +34,9 @@ def random_trace(spec: PESpec, cycles: int, n: int = 1, seed=0, *, p_load: float
     kind = pe_class(spec)
     a_codes, w_codes = kind.operand_codes(spec)
     shape = (cycles, n)
-    a = _draw(a_codes, shape, rng)
-    w = _draw(w_codes, shape, rng)
+    a_corners, w_corners = kind.corner_codes(spec)
+    a = _draw(a_codes, shape, rng, a_corners)
+    w = _draw(w_codes, shape, rng, w_corners)
     bias = _draw(kind.bias_codes(spec), shape, rng)
     load = rng.random(shape) < p_load
     load[0] = True
@@ -43,4 +45,11 @@ def random_trace(spec: PESpec, cycles: int, n: int = 1, seed=0, *, p_load: float
     # K = 1 outputs: a load right after a load
     k1 = rng.random(shape) < 0.02
     load[1:] |= k1[:-1] & load[:-1]
+    limit = kind.max_products(spec)
+    if limit is not None:  # a new output before the register would hold more products than it is sized for
+        run = np.zeros(n, dtype=np.int64)
+        for t in range(cycles):
+            add = en[t] & ~clear[t]
+            load[t] |= add & (run >= limit)
+            run = np.where(clear[t], 0, np.where(load[t], add.astype(np.int64), run + add))
     return Trace(a, w, bias, en, load, clear)

@@ -22,6 +22,20 @@ def test_icarus_fixed(fmts, tmp_path):
     assert r.passed, r.mismatches
 
 
+OTHER = {
+    "shift": dict(inputs="fixed8.4", weights="pow2[-6,-1]", acc="fixed14.8", shifter_bits=9, overflow="saturate"),
+    "e4m3fn": dict(inputs="e4m3fn", weights="e4m3fn", k=64),
+    "e5m2": dict(inputs="e5m2", weights="e5m2", k=64),
+}
+
+
+@needs_iverilog
+@pytest.mark.parametrize("name", OTHER)
+def test_icarus_other_kinds(name, tmp_path):
+    r = cosimulate(spec(**OTHER[name]), 3000, tmp_path, cosim.run_icarus)
+    assert r.passed, r.mismatches
+
+
 @needs_iverilog
 def test_icarus_catches_a_wrong_vector(tmp_path):
     """The testbench is not vacuous: a corrupted expected vector is reported."""
@@ -41,6 +55,14 @@ def test_icarus_catches_a_wrong_vector(tmp_path):
 def test_verilator_fixed_long(fmts, tmp_path):
     *f, ov = fmts
     r = cosimulate(spec(*f, overflow=ov), 200_000, tmp_path, cosim.run_verilator)
+    assert r.passed and r.cycles == 200_000, r.mismatches
+
+
+@pytest.mark.slow
+@needs_verilator
+@pytest.mark.parametrize("name", OTHER)
+def test_verilator_other_kinds_long(name, tmp_path):
+    r = cosimulate(spec(**OTHER[name]), 200_000, tmp_path, cosim.run_verilator)
     assert r.passed and r.cycles == 200_000, r.mismatches
 
 
