@@ -39,3 +39,29 @@ def simulate_pe(spec: PESpec, trace: Trace, pe=None) -> Outputs:
     sim.add_testbench(bench)
     sim.run()
     return Outputs(acc, ovf, flags)
+
+
+def simulate_array(array, stream) -> tuple[np.ndarray, dict]:
+    """Run a :class:`~ristretto_sim.rtl.stream.GemmStream` through the Amaranth simulator of ``array``:
+    ``(done per cycle, {acc_<i>_<j>: value per cycle})``, sampled during each cycle (before its edge)."""
+    names = [f"acc_{i}_{j}" for i in range(array.rows) for j in range(array.cols)]
+    wide = array.spec.accumulator.bits > 62
+    got = {n: np.empty(stream.cycles, dtype=object if wide else np.int64) for n in names}
+    done = np.empty(stream.cycles, dtype=bool)
+    ins = [(getattr(array, n), [int(x) for x in v]) for n, v in stream.inputs.items()]
+    outs = [(n, getattr(array, n)) for n in names]
+
+    async def bench(ctx):
+        for t in range(stream.cycles):
+            for sig, values in ins:
+                ctx.set(sig, values[t])
+            done[t] = ctx.get(array.done)
+            for n, port in outs:
+                got[n][t] = ctx.get(port)
+            await ctx.tick()
+
+    sim = Simulator(array)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return done, got
