@@ -98,7 +98,7 @@ def _synthesize(design: Design, options: SynthOptions, folder: Path) -> SynthRes
                 out = hdir / f"placed{placed_ext}"
                 pnr_s += place_route(hdir / "netlist.json", options, options.seeds[0], harness=True, out=out).seconds
             bitstream = str(pack(hdir / f"placed{placed_ext}", target))
-    reached = [f for f in fmaxes if f is not None]
+    reached = [round(f, 2) for f in fmaxes if f is not None]
     return SynthResult(
         kind=design.kind,
         formats=design.formats,
@@ -113,7 +113,7 @@ def _synthesize(design: Design, options: SynthOptions, folder: Path) -> SynthRes
         dsps=used.dsps,
         brams=used.brams,
         transistors=used.transistors,
-        fmax_mhz=statistics.median(reached) if reached else None,
+        fmax_mhz=round(statistics.median(reached), 2) if reached else None,
         fmax_seeds_mhz=tuple(reached),
         seeds=options.seeds,
         freq_target_mhz=options.freq_mhz,

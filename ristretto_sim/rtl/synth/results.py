@@ -3,7 +3,8 @@
 A row names what was synthesized (kind, formats, operand bits, top), where (target, device, DSPs allowed), what it
 uses (LUTs, carries, FFs, DSPs, block RAMs for an FPGA; transistors for generic CMOS), how fast it runs (Fmax:
 median over the nextpnr seeds, each seed's value kept), what the registered harness added (iCE40 and bitstreams),
-how long the tools took, and the tool versions. ``key`` identifies a row for resuming a sweep.
+how long the tools took, and the tool versions. ``series`` names the sweep series a row belongs to (rows of one
+series differ only in operand width, so the table fits their scaling). ``key`` identifies a row for resuming.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class SynthResult:
     yosys: str
     nextpnr: str | None
     bitstream: str | None = None
+    series: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "target", Target.coerce(self.target, "target"))

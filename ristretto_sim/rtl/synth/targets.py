@@ -98,7 +98,7 @@ class SynthOptions:
         part = DEVICES.get(str(device).lower())
         if part is None or part.target is not target:
             names = ", ".join(d.name for d in DEVICES.values() if d.target is target)
-            raise ValueError(f"device={device!r} is not a {target.value} part; choose one of: {names}")
+            raise ValueError(f"device={device!r} is not among the {target.value} parts; choose one of: {names}")
         object.__setattr__(self, "device", part.name)
         dsp = part.has_dsp if self.dsp is None else self.dsp
         if not isinstance(dsp, bool):
