@@ -161,5 +161,6 @@ def entry_from_spec(spec: str) -> SweepEntry:
         )
     kind = kind.strip()
     if kind not in GENERATORS:
-        raise ValueError(f"{spec!r}: PE kind {kind!r} has no registered generator; known: {', '.join(sorted(GENERATORS))}")
+        known = ", ".join(sorted(GENERATORS))
+        raise ValueError(f"{spec!r}: PE kind {kind!r} has no registered generator; known: {known}")
     return SweepEntry(kind, LayerFormats(parts[0], parts[1], accumulator=parts[2]), GENERATORS[kind])
