@@ -18,6 +18,16 @@ from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.emulator.datapaths import select
 
 
+def _check(formats) -> None:
+    if not isinstance(formats, LayerFormats):
+        raise TypeError(f"formats={formats!r} must be a LayerFormats")
+    datapath = select(formats)
+    if datapath.name != "fixed":
+        raise ValueError(f"formats={formats}: BenchMac is a fixed-point MAC, not a {datapath.name} datapath")
+    if formats.accumulator is None:
+        raise ValueError("formats.accumulator=None: declare the accumulator the MAC registers")
+
+
 def _shape(fmt):
     return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
 
@@ -25,14 +35,13 @@ def _shape(fmt):
 class BenchMac(wiring.Component):
     """The MAC of the module docstring for a fixed-point ``LayerFormats`` with a declared accumulator."""
 
+    def __new__(cls, formats: LayerFormats, *args, **kwargs):
+        # validated before the object exists: Amaranth warns about a component created but never elaborated
+        _check(formats)
+        return super().__new__(cls, formats, *args, src_loc_at=kwargs.pop("src_loc_at", 0) + 1, **kwargs)
+
     def __init__(self, formats: LayerFormats):
-        if not isinstance(formats, LayerFormats):
-            raise TypeError(f"formats={formats!r} must be a LayerFormats")
         datapath = select(formats)
-        if datapath.name != "fixed":
-            raise ValueError(f"formats={formats}: BenchMac is a fixed-point MAC, not a {datapath.name} datapath")
-        if formats.accumulator is None:
-            raise ValueError("formats.accumulator=None: declare the accumulator the MAC registers")
         self.formats = formats
         self.acc_format = datapath.accumulator_for(1)
         super().__init__({

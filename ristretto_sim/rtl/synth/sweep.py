@@ -153,7 +153,7 @@ def run_sweep(
 def entry_from_spec(spec: str) -> SweepEntry:
     """A sweep entry from ``KIND:INPUTS,WEIGHTS,ACCUMULATOR`` (e.g. ``fixed:int8,int8,fixed24.0``)."""
     kind, sep, rest = str(spec).partition(":")
-    parts = [p.strip() for p in rest.split(",")]
+    parts = [p.strip() for p in re.split(r",(?![^\[]*\])", rest)]  # pow2[-8,-1] keeps its comma
     if not sep or len(parts) != 3 or not all(parts):
         raise ValueError(
             f"{spec!r} is neither a Verilog file or folder nor a PE spec KIND:INPUTS,WEIGHTS,ACCUMULATOR "

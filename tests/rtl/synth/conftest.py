@@ -4,8 +4,8 @@ import pytest
 
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.rtl.synth import Tool, missing
-from ristretto_sim.rtl.synth.sweep import SweepEntry
 from ristretto_sim.rtl.synth.bench_mac import bench_mac_verilog
+from ristretto_sim.rtl.synth.sweep import SweepEntry
 
 
 def needs(*tools):
