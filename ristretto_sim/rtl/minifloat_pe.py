@@ -57,6 +57,7 @@ class MinifloatMacPE(ProcessingElement):
     """Minifloat MAC PE with an exact Kulisch accumulator (module docstring)."""
 
     flags = ("nan", "pinf", "ninf")
+    accumulator_rule = "exact Kulisch register"
 
     def product(self, m: Module, a: Value, w: Value) -> Product:
         f = self.spec.formats
