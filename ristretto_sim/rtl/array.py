@@ -38,6 +38,9 @@ MAX_FOLDS = 1 << 16
 
 def check_array(rows: int, cols: int, pe: PESpec) -> tuple[int, int]:
     """``(rows, cols)`` validated (``ValueError`` naming the bad size), before an array is built."""
+    for name, v in (("rows", rows), ("cols", cols)):
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise ValueError(f"{name}={v}: a systolic array needs at least one row and one column (e.g. 8x8)")
     rows = check_int(rows, "rows", minimum=1, maximum=256)
     cols = check_int(cols, "cols", minimum=1, maximum=256)
     if not isinstance(pe, PESpec):

@@ -64,12 +64,14 @@ def _hex(values, width: int) -> str:
 
 
 def write_testbench(component: wiring.Component, module: str, stimulus: dict, expected: dict, out_dir,
-                    name: str = "tb", *, mask: dict | None = None, before_edge: bool = False) -> Path:
+                    name: str = "tb", *, mask: dict | None = None, before_edge: bool = False,
+                    clocked: bool = True) -> Path:
     """Write ``<name>.v`` and its ``.hex`` vector files into ``out_dir`` (module docstring); returns the
     testbench path. ``stimulus`` maps every input port (except ``clk``/``rst``) to its codes per cycle,
     ``expected`` maps the checked outputs to theirs; ``mask`` (optional) maps some of them to the cycles they
     are checked in (bool per cycle). Outputs are compared after the cycle's rising edge (registers of a PE
-    after each step), or with ``before_edge`` during the cycle, before its edge (an array's ``done`` cycle)."""
+    after each step), or with ``before_edge`` during the cycle, before its edge (an array's ``done`` cycle);
+    ``clocked=False`` for a combinational module (no ``clk``/``rst`` ports)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ports = ports_of(component)
@@ -105,7 +107,8 @@ def write_testbench(component: wiring.Component, module: str, stimulus: dict, ex
     for n in mask:
         lines.append(f"  reg m_{n} [0:{cycles - 1}];")
     lines += ["  integer i;", "  integer errors;", "  reg bad;"]
-    conns = ",\n".join(["    .clk(clk)", "    .rst(rst)"] + [f"    .{n}({n})" for n, _ in inputs + outputs])
+    clock = ["    .clk(clk)", "    .rst(rst)"] if clocked else []
+    conns = ",\n".join(clock + [f"    .{n}({n})" for n, _ in inputs + outputs])
     lines += [f"  {module} dut (\n{conns}\n  );", "  initial begin"]
     lines += [f'    $readmemh("{name}_{n}.hex", v_{n});' for n, _ in inputs]
     lines += [f'    $readmemh("{name}_{n}.hex", x_{n});' for n in expected]

@@ -57,6 +57,7 @@ class MinifloatMacPE(ProcessingElement):
     """Minifloat MAC PE with an exact Kulisch accumulator (module docstring)."""
 
     flags = ("nan", "pinf", "ninf")
+    accumulator_rule = "exact Kulisch register"
 
     def product(self, m: Module, a: Value, w: Value) -> Product:
         f = self.spec.formats
@@ -123,7 +124,8 @@ class MinifloatMacPE(ProcessingElement):
         av = f.inputs.decode(np.asarray(a, dtype=np.int64)).reshape(n, 1, 1)
         wv = f.weights.decode(np.asarray(w, dtype=np.int64)).reshape(n, 1, 1)
         p = kulisch_contents(av, wv, f.inputs, f.weights).to_python().reshape(n)
-        one = minifloat_matmul(av, wv, f.inputs, f.weights, check_operands=False).values.reshape(n)
+        with np.errstate(invalid="ignore"):  # NaN operands are the point here
+            one = minifloat_matmul(av, wv, f.inputs, f.weights, check_operands=False).values.reshape(n)
         flags = {"nan": np.isnan(one), "pinf": one == np.inf, "ninf": one == -np.inf}
         exact = np.asarray(base, dtype=object) + p
         lo, hi, span = acc.min_code, acc.max_code, 1 << acc.bits

@@ -7,7 +7,9 @@ same cycle behaviour (what the golden model of :mod:`~ristretto_sim.rtl.golden` 
   ``en`` (accumulate this cycle's product), ``load`` (the addition starts from ``bias`` instead of the
   register: the bias preload), ``clear`` (the register and the flags go to zero; wins over everything),
   ``bias`` (accumulator codes); outputs ``acc`` (the register), ``overflow`` (sticky: an addition since the last
-  load/clear wrapped or saturated) and the variant's sticky ``flags``;
+  load/clear wrapped or saturated; under SATURATE this is the emulator's per-output overflow, under WRAP it also
+  counts an output whose sum wrapped and came back, which the emulator's order-independent count does not) and
+  the variant's sticky ``flags``;
 * one clock edge per step: ``acc <= clear ? 0 : en ? add(base, product(a, w)) : base`` with ``base = load ?
   bias : acc`` (``load`` and ``en`` together start a new output with its first product, so folds stream back
   to back);
@@ -74,6 +76,8 @@ class ProcessingElement(wiring.Component):
 
     #: names of the variant's sticky flags (outputs of the same names)
     flags: ClassVar[tuple[str, ...]] = ()
+    #: what the accumulator does on overflow, for summaries (None: the layer's overflow mode)
+    accumulator_rule: ClassVar[str | None] = None
 
     def __init__(self, spec: PESpec):
         if not isinstance(spec, PESpec):

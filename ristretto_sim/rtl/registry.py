@@ -28,7 +28,8 @@ def pe_class(spec) -> type:
     """The generator class of ``spec``'s datapath (``ValueError`` naming the datapaths that have one)."""
     cls = _PES.get(spec.kind)
     if cls is None:
-        raise ValueError(f"no RTL generator for the {spec.kind} datapath; generators exist for: "
+        raise ValueError(f"no RTL generator for the {spec.kind} datapath ({spec.formats.inputs} x "
+                         f"{spec.formats.weights}, accumulator {spec.formats.accumulator}); generators exist for: "
                          f"{', '.join(_PES)}")
     return cls
 

@@ -15,6 +15,7 @@ from amaranth.hdl import Shape, signed, unsigned
 from ristretto_sim.emulator.datapaths import Datapath, LayerFormats, select
 from ristretto_sim.formats import FixedPoint, format_kind
 from ristretto_sim.formats.base import NumberFormat, check_int
+from ristretto_sim.rtl.registry import pe_class
 
 
 def port_shape(fmt: NumberFormat) -> Shape:
@@ -86,9 +87,10 @@ class PESpec:
     def describe(self) -> str:
         """One line: the datapath and every port width."""
         f = self.formats
+        rule = pe_class(self).accumulator_rule or f.overflow.value
         return (f"{self.kind} PE: inputs {f.inputs} ({f.inputs.bits} bits) x weights {f.weights} "
                 f"({f.weights.bits} bits) -> accumulator {self.accumulator} ({self.accumulator.bits} bits, "
-                f"{f.overflow.value})")
+                f"{rule})")
 
     def module_name(self) -> str:
         """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``)."""

@@ -53,3 +53,23 @@ def random_trace(spec: PESpec, cycles: int, n: int = 1, seed=0, *, p_load: float
             load[t] |= add & (run >= limit)
             run = np.where(clear[t], 0, np.where(load[t], add.astype(np.int64), run + add))
     return Trace(a, w, bias, en, load, clear)
+
+
+def long_vectors(spec: PESpec, cycles: int, seed=0, *, segment: int = 1000):
+    """A trace of one PE over ``cycles`` cycles and its golden outputs, computed fast: ``ceil(cycles /
+    segment)`` independent PEs of ``segment`` cycles are stepped together (the golden model is vectorised over
+    PEs), then their traces are laid end to end. Each segment starts with a load (or a clear), which sets the
+    register and every flag regardless of what came before, so the concatenation is one valid trace whose
+    outputs are the segments' outputs end to end. Returns ``(trace, outputs)``, both of shape ``(cycles, 1)``."""
+    from ristretto_sim.rtl.golden import Outputs, golden_run
+
+    n = -(-cycles // segment)
+    trace = random_trace(spec, segment, n, seed=seed)
+    out = golden_run(spec, trace)
+
+    def flat(x):
+        return x.T.reshape(-1, 1)[:cycles]
+
+    fields = ("a", "w", "bias", "en", "load", "clear")
+    long = Trace(*(flat(getattr(trace, f)) for f in fields))
+    return long, Outputs(flat(out.acc), flat(out.overflow), {f: flat(v) for f, v in out.flags.items()})

@@ -8,7 +8,7 @@ from ristretto_sim.rtl.export import module_name, verilog_for
 from ristretto_sim.rtl.golden import golden_run
 from ristretto_sim.rtl.registry import make_pe
 from ristretto_sim.rtl.spec import PESpec
-from ristretto_sim.rtl.vectors import random_trace
+from ristretto_sim.rtl.vectors import long_vectors, random_trace
 
 STIMULUS = ("a", "w", "bias", "en", "load", "clear")
 
@@ -19,10 +19,14 @@ def spec(inputs, weights, acc=None, k=1, **kw) -> PESpec:
 
 def cosimulate(s: PESpec, cycles: int, tmp_path, run, seed=0):
     """Export ``s``'s PE, write a testbench with golden vectors of a random trace, run it with ``run``
-    (``cosim.run_icarus`` or ``cosim.run_verilator``)."""
+    (``cosim.run_icarus`` or ``cosim.run_verilator``); long traces are made of 1000-cycle segments stepped
+    together (``vectors.long_vectors``)."""
     pe = make_pe(s)
-    trace = random_trace(s, cycles, 1, seed=seed)
-    g = golden_run(s, trace)
+    if cycles > 20_000:
+        trace, g = long_vectors(s, cycles, seed=seed)
+    else:
+        trace = random_trace(s, cycles, 1, seed=seed)
+        g = golden_run(s, trace)
     dut = tmp_path / "dut.v"
     dut.write_text(verilog_for(pe))
     stim = {n: getattr(trace, n)[:, 0] for n in STIMULUS}
