@@ -71,6 +71,9 @@ def fit_scaling(rows) -> tuple[ScalingFit, ...]:
             n = np.array([p[0] for p in pts], dtype=float)
             y = np.array([p[1] for p in pts], dtype=float)
             c2, c1, c0 = np.polyfit(n, y, 2)
+            # a term below 1e-9 of the largest count is the solver's rounding of an exact zero
+            tiny = 1e-9 * max(1.0, float(np.abs(y).max()))
+            c0, c1, c2 = (0.0 if abs(c) < tiny else c for c in (c0, c1, c2))
             resid = y - (c0 + c1 * n + c2 * n * n)
             total = float(((y - y.mean()) ** 2).sum())
             r2 = 1.0 - float((resid ** 2).sum()) / total if total > 0 else 1.0

@@ -64,7 +64,7 @@ def _read_sources(design: Design, folder: Path) -> list[str]:
     for i, (name, text) in enumerate(design.sources):
         path = folder / f"src{i}_{Path(name).name}"
         path.write_text(text)
-        cmds.append(f"read_verilog -defer {path.name}")
+        cmds.append(f"read_verilog -defer{' -sv' if path.suffix == '.sv' else ''} {path.name}")
     return cmds
 
 

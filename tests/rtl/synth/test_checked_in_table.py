@@ -41,6 +41,10 @@ def test_csvs_and_fits_agree_with_the_json(table):
     assert tr.coefficients[2] > 0 and tr.r2 > 0.99 and (tr.n_min, tr.n_max) == (2, 16)
 
 
+def _same_tools(row, again):
+    return (row.yosys, row.nextpnr) == (again.yosys, again.nextpnr)
+
+
 @needs_yosys
 def test_int4_generic_row_is_reproduced(table):
     entry = next(e for e in default_entries((4,)) if e.series)
@@ -49,10 +53,22 @@ def test_int4_generic_row_is_reproduced(table):
     assert (again.transistors, again.ffs) == (row.transistors, row.ffs)
 
 
+@needs(Tool.YOSYS, Tool.NEXTPNR_ICE40)
+def test_int4_ice40_row_is_reproduced(table):
+    """Cell counts, and with the same tool versions the seed's Fmax too (nextpnr is deterministic per seed)."""
+    entry = next(e for e in default_entries((4,)) if e.series)
+    row = table.find((entry.design().kind, formats_text(entry.formats), entry.top, "ice40", "hx8k", False))
+    again = synthesize(entry.design(), SynthOptions("ice40", seeds=row.seeds[:1]))
+    assert [getattr(again, c) for c in COUNTS] == [getattr(row, c) for c in COUNTS]
+    if _same_tools(row, again):
+        assert again.fmax_seeds_mhz == row.fmax_seeds_mhz[:1]
+
+
 @pytest.mark.slow
 @needs(Tool.YOSYS, Tool.NEXTPNR_ICE40, Tool.NEXTPNR_ECP5)
 def test_every_count_of_the_table_is_reproduced(table):
-    """The whole sweep again (one seed: the counts do not depend on placement) gives the table's cell counts."""
+    """The whole sweep again (one seed: the counts do not depend on placement) gives the table's cell counts, and
+    the first seed's Fmax."""
     for entry in default_entries(WIDTHS):
         design = entry.design()
         for o in DEFAULT_TARGETS:
@@ -60,3 +76,5 @@ def test_every_count_of_the_table_is_reproduced(table):
             row = table.find((design.kind, formats_text(entry.formats), entry.top, o.target.value, o.device, o.dsp))
             again = synthesize(design, opts)
             assert [getattr(again, c) for c in COUNTS] == [getattr(row, c) for c in COUNTS], (entry.top, o)
+            if _same_tools(row, again) and o.target is not Target.GENERIC:
+                assert again.fmax_seeds_mhz == row.fmax_seeds_mhz[:1], (entry.top, o)
