@@ -209,21 +209,28 @@ class BufferConfig:
 
 @dataclass(frozen=True)
 class DRAMConfig:
-    """The off-chip memory: one channel shared by all operands, served first come first served.
+    """The off-chip memory: one pipelined channel shared by all operands, served first come first served.
 
     Parameters
     ----------
     bandwidth_bytes_per_cycle : float or None
         Bytes per array clock cycle; ``None`` is unlimited (SCALE-Sim's CALC mode).
     latency_cycles : int
-        Cycles from the end of a transfer until its data is usable (requests are pipelined).
+        Cycles from the end of a read transfer until its data is usable (requests are pipelined; writes are
+        posted, so their buffer is free when the transfer ends).
     energy_pj_per_bit : float or None
         Energy per bit moved; ``None`` takes the technology table's default.
+    prefetch_depth : int
+        Tile reads the DMA may have outstanding at once (issued, data not yet usable): with double-buffered
+        input buffers the tiles of the next steps are requested up to this many ahead, as far as they fit
+        the prefetch halves. 1 serialises the reads (latency paid per tile). Default 16: Gemmini's default
+        DMA ``max_in_flight_mem_reqs = 16`` (ucb-bar/gemmini, ``GemminiConfigs.scala``).
     """
 
     bandwidth_bytes_per_cycle: float | None = None
     latency_cycles: int = 0
     energy_pj_per_bit: float | None = None
+    prefetch_depth: int = 16
 
     def __post_init__(self):
         if self.bandwidth_bytes_per_cycle is not None:
@@ -243,6 +250,9 @@ class DRAMConfig:
                 "energy_pj_per_bit",
                 _check_number(self.energy_pj_per_bit, "dram.energy_pj_per_bit", minimum=0.0),
             )
+        object.__setattr__(
+            self, "prefetch_depth", check_int(self.prefetch_depth, "dram.prefetch_depth", minimum=1)
+        )
 
     @property
     def unlimited(self) -> bool:
