@@ -11,8 +11,11 @@ Forms (45 nm Horowitz anchors by default, ``data/energy_45nm.yaml``):
   ``a * n log2 n + b * n`` (alignment and normalisation shifters plus the adder) solved for 0.4 and 0.9 pJ;
 * barrel shifter ``k * n * log2(S)`` for n data bits and S shift positions (ShiftAddNet's 8-bit shift);
 * SRAM: ``E64(capacity) * word_bits / 64`` per access, ``E64`` interpolated log-log in the Horowitz table;
-* DRAM per bit. Leakage is not modelled unless the table gives per-PE and per-KB leakage power (without it
-  energy barely depends on the array size).
+* DRAM per bit;
+* leakage power, paid over a layer's whole latency: per PE (the table's ``leakage.pe_uw``, or when that is 0
+  the PE's area times ``leakage.logic_nw_per_um2``) and per KB of SRAM (``leakage.sram_uw_per_kb``). The
+  default 45 nm table gives both (Aladdin's 40 nm cell library, CACTI 45 nm), so energy depends on the array
+  size and the run time as it does in silicon; a table with all three at 0 models dynamic energy only.
 
 A bit-parallel PE costs its datapath's energy whatever the layer's formats (narrow formats cut memory traffic,
 not MAC energy); a bit-serial PE spends ``ceil(bits / k)`` cycles of a ``k x n`` slice per MAC.
@@ -73,6 +76,7 @@ class TechnologyTable:
     sram_pj_64b: tuple[float, ...]
     dram_pj_per_bit: float
     leak_pe_uw: float
+    leak_logic_nw_per_um2: float
     leak_sram_uw_per_kb: float
     mul_a_um2: float
     mul_b_um2: float
@@ -90,7 +94,13 @@ class TechnologyTable:
 
     @property
     def leakage_modelled(self) -> bool:
-        return self.leak_pe_uw > 0 or self.leak_sram_uw_per_kb > 0
+        return self.leak_pe_uw > 0 or self.leak_logic_nw_per_um2 > 0 or self.leak_sram_uw_per_kb > 0
+
+    def pe_leakage_uw(self, pe_area_um2: float) -> float:
+        """Leakage power of one PE (uW): the table's per-PE figure, else its area times the logic density."""
+        if self.leak_pe_uw > 0:
+            return self.leak_pe_uw
+        return self.leak_logic_nw_per_um2 * pe_area_um2 * 1e-3
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -191,6 +201,7 @@ class TechnologyTable:
             sram_pj_64b=sram_pj,
             dram_pj_per_bit=num("dram", "pj_per_bit"),
             leak_pe_uw=num("leakage", "pe_uw"),
+            leak_logic_nw_per_um2=num("leakage", "logic_nw_per_um2") if "logic_nw_per_um2" in get("leakage") else 0.0,
             leak_sram_uw_per_kb=num("leakage", "sram_uw_per_kb"),
             mul_a_um2=ma,
             mul_b_um2=mb,

@@ -9,7 +9,7 @@ as SCALE-Sim counts its SRAM reads and writes. pandas is imported only inside ``
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
@@ -182,6 +182,7 @@ class Report:
     scalesim_compatible: bool
     technology: str
     leakage_modelled: bool
+    leakage: dict = field(default_factory=dict)
 
     def layer(self, name: str) -> LayerReport:
         for x in self.layers:
@@ -198,6 +199,7 @@ class Report:
             "scalesim_compatible": self.scalesim_compatible,
             "technology": self.technology,
             "leakage_modelled": self.leakage_modelled,
+            "leakage": dict(self.leakage),
         }
 
     def to_json(self, path: str | Path | None = None, indent: int | None = 2) -> str:

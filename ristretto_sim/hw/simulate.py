@@ -19,7 +19,7 @@ from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ModelError, PlanError
 from ristretto_sim.formats import FixedPoint
 from ristretto_sim.hw.config import AcceleratorConfig, check_fits, datapath_for
-from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy
+from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy, pe_area_um2
 from ristretto_sim.hw.engine import LayerTiming, run_layer
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
@@ -96,18 +96,31 @@ class ArrayCosts:
     dram_pj_per_bit: float
     sram_pj: dict[str, float]
     leakage_w: float
+    pe_leakage_uw: float = 0.0
+    sram_leakage_uw: float = 0.0
 
     @classmethod
-    def of(cls, config: AcceleratorConfig, table: TechnologyTable) -> ArrayCosts:
-        """The costs of ``config`` priced by ``table``."""
+    def of(cls, config: AcceleratorConfig, table: TechnologyTable, *, leakage: bool = True) -> ArrayCosts:
+        """The costs of ``config`` priced by ``table`` (``leakage=False``: static power left out, as SCALE-Sim)."""
         pe_count = config.num_pes
         dram_pj_bit = config.dram.energy_pj_per_bit
         if dram_pj_bit is None:
             dram_pj_bit = table.dram_pj_per_bit
         sram_pj = {b: table.sram_pj_per_access(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}
         sram_kb = sum(getattr(config, b).capacity_bytes for b in ("ifmap", "filter", "ofmap")) / 1024
-        leak_w = (pe_count * table.leak_pe_uw + sram_kb * table.leak_sram_uw_per_kb) * 1e-6
-        return cls(table, pe_count, config.clock_mhz * 1e6, dram_pj_bit, sram_pj, leak_w)
+        pe_uw = table.pe_leakage_uw(pe_area_um2(config.pe, table)) if leakage else 0.0
+        sram_uw = sram_kb * table.leak_sram_uw_per_kb if leakage else 0.0
+        leak_w = (pe_count * pe_uw + sram_uw) * 1e-6
+        return cls(table, pe_count, config.clock_mhz * 1e6, dram_pj_bit, sram_pj, leak_w, pe_uw, sram_uw)
+
+    def leakage_dict(self) -> dict:
+        """The leakage power of the accelerator, reported beside the energy: per PE, the array, the SRAM."""
+        return {
+            "pe_uw": self.pe_leakage_uw,
+            "array_mw": self.pe_leakage_uw * self.pe_count * 1e-3,
+            "sram_mw": self.sram_leakage_uw * 1e-3,
+            "total_mw": self.leakage_w * 1e3,
+        }
 
 
 def layer_formats(plan: PlanView, layer, problem, config: AcceleratorConfig, scalesim_compatible: bool):
@@ -286,7 +299,7 @@ def simulate(
     plan = PlanView(plan_or_formats, config.pe.datapath_formats())
     plan.check_names([x.name for x in layers])
     table = technology or default_table()
-    costs = ArrayCosts.of(config, table)
+    costs = ArrayCosts.of(config, table, leakage=not scalesim_compatible)
     problems = [x.problem() for x in layers]
     reports = []
     input_on_chip = False
@@ -312,5 +325,6 @@ def simulate(
         area=area(config, table).to_dict(),
         scalesim_compatible=scalesim_compatible,
         technology=table.name,
-        leakage_modelled=table.leakage_modelled,
+        leakage_modelled=table.leakage_modelled and not scalesim_compatible,
+        leakage=costs.leakage_dict(),
     )

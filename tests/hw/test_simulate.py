@@ -181,7 +181,7 @@ def test_report_forms(tmp_path):
     assert d["total"]["energy_pj"]["total"] == pytest.approx(
         sum(x["energy_pj"]["total"] for x in d["layers"])
     )
-    assert d["leakage_modelled"] is False
+    assert d["leakage_modelled"] is True and d["leakage"]["total_mw"] > 0
     df = r.to_dataframe()
     assert list(df["name"]) == ["c1", "fc", "total"]
     r.to_csv(tmp_path / "r.csv")
