@@ -311,6 +311,16 @@ _PRICES = {
 }
 
 
+def unit_pj(table: TechnologyTable, unit) -> float:
+    """Energy of one operation of an arithmetic unit (``ArithmeticUnit``) priced by ``table``."""
+    return _PRICES[unit.op][0](table, unit)
+
+
+def unit_um2(table: TechnologyTable, unit) -> float:
+    """Area of an arithmetic unit (``ArithmeticUnit``) priced by ``table``."""
+    return _PRICES[unit.op][1](table, unit)
+
+
 def mac_energy(
     pe: PEConfig, dataflow: Dataflow, table: TechnologyTable, cycles_per_mac: int = 1
 ) -> MacEnergy:
@@ -338,22 +348,24 @@ def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
 
 @dataclass(frozen=True)
 class AreaReport:
-    """Area of the accelerator in um^2: ``rows x cols x pe_um2`` plus the three SRAM buffers."""
+    """Area of the accelerator in um^2: ``rows x cols x pe_um2``, the three SRAM buffers and the vector unit."""
 
     pe_um2: float
     array_um2: float
     sram_um2: dict
     source: str
+    vector_um2: float = 0.0
 
     @property
     def total_um2(self) -> float:
-        return self.array_um2 + sum(self.sram_um2.values())
+        return self.array_um2 + sum(self.sram_um2.values()) + self.vector_um2
 
     def to_dict(self) -> dict:
         return {
             "pe_um2": self.pe_um2,
             "array_um2": self.array_um2,
             "sram_um2": dict(self.sram_um2),
+            "vector_um2": self.vector_um2,
             "total_um2": self.total_um2,
             "source": self.source,
         }
@@ -363,5 +375,13 @@ def area(config: AcceleratorConfig, table: TechnologyTable | None = None) -> Are
     """The accelerator's area from the technology table (synthesis-based PE area is not wired in yet)."""
     table = table or default_table()
     pe = pe_area_um2(config.pe, table)
+    from ristretto_sim.hw.vector import vector_area_um2  # vector builds on this module's prices
+
     sram = {b: table.sram_um2(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}
-    return AreaReport(pe, pe * config.num_pes, sram, f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)")
+    return AreaReport(
+        pe,
+        pe * config.num_pes,
+        sram,
+        f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)",
+        vector_um2=vector_area_um2(config.vector, table),
+    )

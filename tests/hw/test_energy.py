@@ -21,6 +21,7 @@ from ristretto_sim.hw.energy import (
 from ristretto_sim.hw.enums import Dataflow
 from ristretto_sim.hw.layers import GemmShape
 from ristretto_sim.hw.simulate import simulate
+from ristretto_sim.hw.vector import vector_area_um2
 
 from .conftest import make_config
 
@@ -98,7 +99,8 @@ def test_area_model():
     a = area(cfg)
     pe = pe_area_um2(cfg.pe, default_table())
     assert a.array_um2 == pytest.approx(16 * pe)
-    assert a.total_um2 == pytest.approx(16 * pe + 3 * default_table().sram_um2(cfg.ifmap))
+    assert a.total_um2 == pytest.approx(16 * pe + 3 * default_table().sram_um2(cfg.ifmap) + a.vector_um2)
+    assert a.vector_um2 == pytest.approx(vector_area_um2(cfg.vector, default_table())) and a.vector_um2 > 0
     assert default_table().sram_um2(BufferConfig(8 * 1024)) == pytest.approx(0.029e6)
 
 

@@ -176,7 +176,7 @@ def test_report_forms(tmp_path):
         "dram_write_bytes",
     ):
         assert key in d["layers"][0] and key in d["total"]
-    assert set(d["layers"][0]["energy_pj"]) == {"arithmetic", "registers", "sram", "dram", "leakage", "total"}
+    assert set(d["layers"][0]["energy_pj"]) == {"arithmetic", "registers", "vector", "sram", "dram", "leakage", "total"}
     assert d["total"]["total_cycles"] == sum(x["total_cycles"] for x in d["layers"])
     assert d["total"]["energy_pj"]["total"] == pytest.approx(
         sum(x["energy_pj"]["total"] for x in d["layers"])

@@ -134,5 +134,5 @@ def run(args) -> int:
     else:
         print(_table(report))
         if skipped:
-            print(f"not simulated (no MACs on the array): {', '.join(skipped)}")
+            print(f"views, no data moved: {', '.join(skipped)}")
     return 0
