@@ -30,7 +30,14 @@ from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, 
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.plan import PlanView
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
-from ristretto_sim.hw.vector import VectorSchedule, VectorShape, compute_cycles, vector_energy_pj, vector_schedule
+from ristretto_sim.hw.vector import (
+    VectorSchedule,
+    VectorShape,
+    compute_cycles,
+    vector_area_um2,
+    vector_energy_pj,
+    vector_schedule,
+)
 
 #: SCALE-Sim's words are one byte whatever the data (``reference/systolic-timing.md`` §6.1)
 SCALESIM_FORMATS = LayerFormats(
@@ -115,6 +122,7 @@ class ArrayCosts:
     leakage_w: float
     pe_leakage_uw: float = 0.0
     sram_leakage_uw: float = 0.0
+    vector_leakage_uw: float = 0.0
 
     @classmethod
     def of(cls, config: AcceleratorConfig, table: TechnologyTable, *, leakage: bool = True) -> ArrayCosts:
@@ -127,8 +135,11 @@ class ArrayCosts:
         sram_kb = sum(getattr(config, b).capacity_bytes for b in ("ifmap", "filter", "ofmap")) / 1024
         pe_uw = table.pe_leakage_uw(pe_area_um2(config.pe, table)) if leakage else 0.0
         sram_uw = sram_kb * table.leak_sram_uw_per_kb if leakage else 0.0
-        leak_w = (pe_count * pe_uw + sram_uw) * 1e-6
-        return cls(table, pe_count, config.clock_mhz * 1e6, dram_pj_bit, sram_pj, leak_w, pe_uw, sram_uw)
+        vector_uw = table.leak_logic_nw_per_um2 * vector_area_um2(config.vector, table) * 1e-3 if leakage else 0.0
+        leak_w = (pe_count * pe_uw + sram_uw + vector_uw) * 1e-6
+        return cls(
+            table, pe_count, config.clock_mhz * 1e6, dram_pj_bit, sram_pj, leak_w, pe_uw, sram_uw, vector_uw
+        )
 
     def leakage_dict(self) -> dict:
         """The leakage power of the accelerator, reported beside the energy: per PE, the array, the SRAM."""
@@ -136,6 +147,7 @@ class ArrayCosts:
             "pe_uw": self.pe_leakage_uw,
             "array_mw": self.pe_leakage_uw * self.pe_count * 1e-3,
             "sram_mw": self.sram_leakage_uw * 1e-3,
+            "vector_mw": self.vector_leakage_uw * 1e-3,
             "total_mw": self.leakage_w * 1e3,
         }
 

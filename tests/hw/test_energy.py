@@ -115,6 +115,7 @@ def test_dram_energy_override_and_custom_table(tmp_path):
     data = yaml.safe_load(Path(DEFAULT_TABLE).read_text())
     data["leakage"]["pe_uw"] = 10.0
     data["leakage"]["sram_uw_per_kb"] = 0.0
+    data["leakage"]["logic_nw_per_um2"] = 0.0  # the vector unit's logic then leaks nothing
     path = tmp_path / "leaky.yaml"
     path.write_text(yaml.safe_dump(data))
     table = TechnologyTable.from_yaml(path)
@@ -146,8 +147,10 @@ def test_leakage_is_pe_area_times_density_plus_sram_per_kb_over_the_latency():
     pe_uw = 10.0 * pe_area_um2(cfg.pe, t) * 1e-3
     sram_uw = 1700.0 * 3 * 64
     assert report.leakage["pe_uw"] == pytest.approx(pe_uw)
-    assert report.leakage["total_mw"] == pytest.approx((64 * pe_uw + sram_uw) * 1e-3)
-    assert row.energy.leakage_pj == pytest.approx((64 * pe_uw + sram_uw) * 1e-6 * row.latency_s * 1e12)
+    vector_uw = 10.0 * vector_area_um2(cfg.vector, t) * 1e-3
+    total_uw = 64 * pe_uw + sram_uw + vector_uw
+    assert report.leakage["total_mw"] == pytest.approx(total_uw * 1e-3)
+    assert row.energy.leakage_pj == pytest.approx(total_uw * 1e-6 * row.latency_s * 1e12)
     big = simulate([layer], None, make_config(16, 8, "os", kb=64)).leakage
     assert big["array_mw"] == pytest.approx(2 * report.leakage["array_mw"])
     assert big["sram_mw"] == pytest.approx(report.leakage["sram_mw"])
