@@ -18,7 +18,7 @@ so with unlimited bandwidth the compute cycles equal SCALE-Sim's exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ConfigError, ModelError, PlanError
@@ -28,6 +28,7 @@ from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_en
 from ristretto_sim.hw.engine import LayerTiming, run_layer
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
+from ristretto_sim.hw.names import short_labels
 from ristretto_sim.hw.plan import PlanView
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
 from ristretto_sim.hw.vector import (
@@ -515,6 +516,8 @@ def simulate(
             compute_of[layer.name] = run.timing.compute_cycles
         reports.append(run.report(config, costs))
         input_on_chip = output_on_chip
+    labels = short_labels([x.name for x in reports], [x.kind for x in reports])
+    reports = [replace(x, label=label) for x, label in zip(reports, labels, strict=True)]
     return Report(
         layers=tuple(reports),
         total=total_of(reports, config.rows, config.cols),
