@@ -221,3 +221,26 @@ def test_more_outstanding_requests_never_hurt(layer, cfg, depth):
     deep = simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=2 * depth))).layers[0]
     assert deep.total_cycles <= shallow.total_cycles
     assert deep.dram_read_bits == shallow.dram_read_bits
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    m=st.integers(1, 8),
+    n_tiles=st.integers(2, 40),
+    k_tiles=st.integers(2, 60),
+    size=st.sampled_from([8, 16, 32]),
+    bw=st.sampled_from([4.0, 16.0, 64.0]),
+    lat=st.sampled_from([0, 100, 500]),
+)
+def test_fully_connected_layers_reach_max_of_compute_and_bandwidth(m, n_tiles, k_tiles, size, bw, lat):
+    """Fully connected layers like LeNet ip1 (weights streamed in whole tiles, evenly over the walk) with 64
+    outstanding reads: within 3 % of max(compute, bytes / bandwidth) plus the pipeline fill and drain (one
+    latency, the first step's reads, the last step's writes). (A walk whose last folds are partial ends in a
+    compute-bound tail; ``test_enough_outstanding_requests_reach_the_roofline`` covers those.)"""
+    cfg = make_config(size, size, "ws", kb=64).replace(dram=DRAMConfig(bw, lat, prefetch_depth=64))
+    layer = GemmShape("fc", m, n_tiles * size, k_tiles * size)
+    row = simulate([layer], INT8, cfg).layers[0]
+    roof = max(row.compute_cycles, (row.dram_read_bytes + row.dram_write_bytes) / bw)
+    sched = schedule(layer.problem(), INT8, cfg)
+    fill = lat + math.ceil(int(sched.read_bits[0]) / 8 / bw) + math.ceil(int(sched.write_bits[-1]) / 8 / bw)
+    assert roof - 1 <= row.total_cycles <= 1.03 * roof + fill
