@@ -130,19 +130,20 @@ def plot_comparison(reports: dict, path: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_sweep(points: list[dict], reports: list, path: str | Path) -> None:
-    """A sweep: total cycles and energy (and utilisation) against the swept point, one bar per point."""
+def plot_sweep(points: list[dict], rows: list[dict], path: str | Path) -> None:
+    """A sweep: total cycles, energy and utilisation of each point, one bar per point; ``rows`` are the sweep
+    table's rows (``hw.sweep.COMPARED`` labels -> values)."""
     plt = _pyplot()
     labels = [", ".join(f"{k}={v}" for k, v in p.items()) for p in points]
     xs = list(range(len(labels)))
     fig, (ax_c, ax_e, ax_u) = plt.subplots(
         3, 1, figsize=(max(6.0, 0.6 * len(labels) + 3), 9), sharex=True, layout="constrained"
     )
-    ax_c.bar(xs, [r.total.total_cycles for r in reports])
+    ax_c.bar(xs, [float(r["total cycles"]) for r in rows])
     ax_c.set_ylabel("cycles")
-    ax_e.bar(xs, [r.total.energy.total_pj / 1e6 for r in reports])
+    ax_e.bar(xs, [float(r["energy uJ"]) for r in rows])
     ax_e.set_ylabel("energy (uJ)")
-    ax_u.bar(xs, [100 * r.total.utilization for r in reports])
+    ax_u.bar(xs, [float(r["utilisation %"]) for r in rows])
     ax_u.set_ylabel("PE utilisation (%)")
     ax_u.set_xticks(xs)
     ax_u.set_xticklabels(labels, rotation=45, ha="right", fontsize="small")

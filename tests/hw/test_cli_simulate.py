@@ -164,3 +164,18 @@ def test_long_layer_names_print_unique_readable_labels(tmp_path, capsys):
         warnings.simplefilter("error")  # no matplotlib layout warning on a 20-layer network
         plot_report(report, tmp_path / "p.png")
         plot_roofline(report, tmp_path / "r.png")
+
+
+def test_an_interrupted_sweep_resumes_from_its_table(topo, tmp_path, capsys):
+    out_csv = tmp_path / "s.csv"
+    argv = ["simulate", "-t", str(topo), "-a", "edge-32x32-int8", "--csv", str(out_csv)]
+    argv += ["--plot", str(tmp_path / "s.png")]
+    assert main([*argv, "--sweep", "rows=8,16,32"]) == 0
+    full = out_csv.read_text().splitlines()
+    out_csv.write_text("\n".join(full[:3]) + "\n")  # as if stopped after two points
+    capsys.readouterr()
+    assert main([*argv, "--sweep", "rows=8,16,32"]) == 0
+    assert "(2 of 3 points read back from the earlier run)" in capsys.readouterr().out
+    assert out_csv.read_text().splitlines() == full
+    assert main([*argv, "--sweep", "cols=8,16"]) == 0  # another sweep: a fresh table
+    assert "read back" not in capsys.readouterr().out

@@ -229,36 +229,60 @@ def _run_compare(args, layers, formats, configs) -> int:
     return 0
 
 
+def _finished_points(path, header: list[str], n_axes: int) -> dict:
+    """The rows of an earlier run of the same sweep (same columns) in ``path``, by their axis values."""
+    import csv
+    from pathlib import Path
+
+    if not Path(path).exists():
+        return {}
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or rows[0] != header:
+        return {}
+    return {tuple(r[:n_axes]): r for r in rows[1:] if len(r) == len(header)}
+
+
 def _run_sweep(args, layers, formats, config) -> int:
     import csv
     import json
 
+    from ristretto_sim.hw import simulate
     from ristretto_sim.hw.plots import plot_sweep
-    from ristretto_sim.hw.sweep import COMPARED, SweepAxis, sweep
+    from ristretto_sim.hw.sweep import COMPARED, SweepAxis, sweep_points
 
     axes = [SweepAxis.parse(text) for text in args.sweep]
     csv_path = args.csv or "sweep.csv"
     plot_path = args.plot or "sweep.png"
-    points, reports = [], []
+    keys = [a.name for a in axes]
     metrics = [label.strip() for label, _ in COMPARED]
+    header = keys + metrics
+    done = _finished_points(csv_path, header, len(keys))  # an interrupted run of the same sweep resumes
+    points, rows = [], []
+    reused = 0
     with open(csv_path, "w", newline="") as fh:  # each point is written as soon as it is simulated
         writer = csv.writer(fh)
-        writer.writerow([a.name for a in axes] + metrics)
-        for point, report in sweep(layers, formats, config, axes, scalesim_compatible=args.scalesim_compatible):
-            points.append(point)
-            reports.append(report)
-            writer.writerow([*point.values(), *(get(report) for _, get in COMPARED)])
+        writer.writerow(header)
+        for point, c in sweep_points(config, axes):
+            key = tuple(str(v) for v in point.values())
+            if key in done:
+                row, reused = done[key], reused + 1
+            else:
+                report = simulate(layers, formats, c, scalesim_compatible=args.scalesim_compatible)
+                row = [*key, *(str(get(report)) for _, get in COMPARED)]
+            writer.writerow(row)
             fh.flush()
-    plot_sweep(points, reports, plot_path)
+            points.append(point)
+            rows.append(dict(zip(header, row, strict=True)))
+    plot_sweep(points, rows, plot_path)
     if args.json:
-        print(json.dumps([{"point": p, "total": r.total.to_dict()} for p, r in zip(points, reports, strict=True)]))
+        totals = [{"point": p, "total": {m: r[m] for m in metrics}} for p, r in zip(points, rows, strict=True)]
+        print(json.dumps(totals))
         return 0
-    keys = [a.name for a in axes]
     shown = ("total cycles", "utilisation %", "latency ms", "energy uJ", "area mm^2")
-    getters = [(label.strip(), get) for label, get in COMPARED if label.strip() in shown]
-    head = "".join(f"{k:>12}" for k in keys) + "".join(f"{label:>15}" for label, _ in getters)
-    print(head)
-    for p, r in zip(points, reports, strict=True):
-        print("".join(f"{p[k]!s:>12}" for k in keys) + "".join(f"{get(r)!s:>15}" for _, get in getters))
-    print(f"wrote {csv_path} and {plot_path}")
+    print("".join(f"{k:>12}" for k in keys) + "".join(f"{label:>15}" for label in shown))
+    for r in rows:
+        print("".join(f"{r[k]:>12}" for k in keys) + "".join(f"{r[label]:>15}" for label in shown))
+    note = f" ({reused} of {len(rows)} points read back from the earlier run)" if reused else ""
+    print(f"wrote {csv_path} and {plot_path}{note}")
     return 0
