@@ -244,3 +244,19 @@ def test_fully_connected_layers_reach_max_of_compute_and_bandwidth(m, n_tiles, k
     sched = schedule(layer.problem(), INT8, cfg)
     fill = lat + math.ceil(int(sched.read_bits[0]) / 8 / bw) + math.ceil(int(sched.write_bits[-1]) / 8 / bw)
     assert roof - 1 <= row.total_cycles <= 1.03 * roof + fill
+
+
+def test_prefetch_runs_ahead_only_as_far_as_the_prefetch_halves_hold():
+    """Ten steps of 100 compute cycles, 1000 cycles latency, 16 outstanding reads, 64 KB ifmap and filter buffers
+    (32 + 32 KB prefetch halves): 4 KB tiles are all requested at once and the latency is paid once; 40 KB
+    tiles leave room for one tile ahead, so the latency is paid again every other step."""
+    steps = 10
+    comp, writes = np.full(steps, 100), np.zeros(steps, dtype=int)
+    cfg = make_config(4, 4, "os", kb=64).replace(dram=DRAMConfig(1000.0, 1000, prefetch_depth=16))
+    small = run_layer(comp, np.full(steps, 8 * 4096), writes, cfg)
+    large = run_layer(comp, np.full(steps, 8 * 40960), writes, cfg)
+    assert small.total_cycles == 5 + 1000 + steps * 100  # first 4 KB transfer, the latency, the compute
+    assert large.total_cycles > (steps // 2) * 1000
+    one = cfg.replace(dram=DRAMConfig(1000.0, 1000, prefetch_depth=1))
+    shallow = run_layer(comp, np.full(steps, 8 * 4096), writes, one)
+    assert shallow.total_cycles >= steps * 1000  # one read in flight: the latency of every tile is exposed
