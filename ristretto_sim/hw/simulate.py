@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ConfigError, ModelError, PlanError
 from ristretto_sim.formats import FixedPoint
@@ -283,6 +285,29 @@ class LayerRun:
         )
 
 
+def fused_output(sched: Schedule, own: Schedule, written_bits: int) -> Schedule:
+    """``sched`` (the layer's own output written) with that output replaced by ``written_bits``: the output of the
+    vector layers fused into it, written from its output path as its own would be, in proportion to each step's
+    share. ``own`` is the schedule with the output kept on chip (its writes are the partial-sum spills)."""
+    final = sched.write_bits - own.write_bits
+    total = int(final.sum())
+    if total == 0:
+        return own
+    cum = (np.cumsum(final) * written_bits) // total
+    writes = own.write_bits + np.diff(cum, prepend=0)
+    d = dict(own.dram_bits)
+    d["ofmap"] = written_bits
+    sram = dict(own.sram_bits)
+    sram["ofmap_reads"] += written_bits
+    return replace(
+        own,
+        write_bits=writes,
+        dram_bits=d,
+        compulsory_bits={**own.compulsory_bits, "ofmap": written_bits},
+        sram_bits=sram,
+    )
+
+
 def simulate_layer(
     layer,
     problem: GemmProblem,
@@ -292,19 +317,18 @@ def simulate_layer(
     scalesim_compatible: bool,
     input_on_chip: bool,
     output_on_chip: bool,
+    written_bits: int | None = None,
 ) -> LayerRun:
-    """Map one layer (``mapping.schedule``) and replay its steps in SimPy (``engine.run_layer``)."""
+    """Map one layer (``mapping.schedule``) and replay its steps in SimPy (``engine.run_layer``). With
+    ``written_bits`` (and its output not kept on chip) the layer writes that many bits in place of its output:
+    the output of the vector layers fused into it (``fused_output``)."""
     cpm = 1 if scalesim_compatible else config.pe.cycles_per_mac(formats)
-    sched = schedule(
-        problem,
-        formats,
-        config,
-        layer=layer.name,
-        cycles_per_mac=cpm,
-        scalesim_compatible=scalesim_compatible,
-        input_on_chip=input_on_chip,
-        output_on_chip=output_on_chip,
+    options = dict(
+        layer=layer.name, cycles_per_mac=cpm, scalesim_compatible=scalesim_compatible, input_on_chip=input_on_chip
     )
+    sched = schedule(problem, formats, config, output_on_chip=output_on_chip, **options)
+    if written_bits is not None and not output_on_chip:
+        sched = fused_output(sched, schedule(problem, formats, config, output_on_chip=True, **options), written_bits)
     biases = bias_bits(layer, problem, formats, scalesim_compatible)
     reads = sched.read_bits.copy()
     reads[0] += biases  # fetched with the first tile: the accumulators are preloaded before the first fold
@@ -474,6 +498,7 @@ def simulate(
     input_on_chip = False
     tensor_bits: dict[str, int] = {}  # layer name -> bits of one element of its output
     compute_of: dict[str, int] = {}  # GEMM layer name -> its compute cycles (for fused layers)
+    chain_on_chip = False  # whether the output of the current fused chain stays on chip
     for index, layer in enumerate(layers):
         next_layer = layers[index + 1] if index + 1 < len(layers) else None
         next_fused = index + 1 < len(layers) and bool(fused[index + 1])
@@ -483,9 +508,12 @@ def simulate(
             on_chip = tuple(
                 (i == 0 and (input_on_chip or bool(fused[index]))) for i in range(len(layer.inputs))
             )
-            output_on_chip = next_fused or keeps_output_on_chip(
-                config, layer.name, layer.outputs, elem_bits, next_layer
-            )
+            if fused[index]:  # the producer writes the chain's output; it leaves (or stays) from there
+                output_on_chip = True
+            else:
+                output_on_chip = next_fused or keeps_output_on_chip(
+                    config, layer.name, layer.outputs, elem_bits, next_layer
+                )
             run = simulate_vector_layer(
                 layer,
                 config,
@@ -499,10 +527,17 @@ def simulate(
         else:
             problem = layer.problem()
             formats = layer_formats(plan, layer, problem, config, scalesim_compatible)
-            elements = problem.groups * problem.output_elements
-            output_on_chip = next_fused or keeps_output_on_chip(
-                config, layer.name, elements, formats.outputs.bits, next_layer
-            )
+            end = index
+            while end + 1 < len(layers) and fused[end + 1] == layer.name:
+                end += 1
+            written = None
+            if end > index:  # vector layers fused into this one: it writes the last one's output
+                last, after = layers[end], (layers[end + 1] if end + 1 < len(layers) else None)
+                output_on_chip = keeps_output_on_chip(config, last.name, last.outputs, formats.outputs.bits, after)
+                written = last.outputs * formats.outputs.bits
+            else:
+                elements = problem.groups * problem.output_elements
+                output_on_chip = keeps_output_on_chip(config, layer.name, elements, formats.outputs.bits, next_layer)
             run = simulate_layer(
                 layer,
                 problem,
@@ -511,11 +546,14 @@ def simulate(
                 scalesim_compatible=scalesim_compatible,
                 input_on_chip=input_on_chip,
                 output_on_chip=output_on_chip,
+                written_bits=written,
             )
             tensor_bits[layer.name] = formats.outputs.bits
             compute_of[layer.name] = run.timing.compute_cycles
+            chain_on_chip = output_on_chip
         reports.append(run.report(config, costs))
-        input_on_chip = output_on_chip
+        # after a fused chain the next layer finds its input where the producer left it
+        input_on_chip = chain_on_chip if fused[index] and not next_fused else output_on_chip
     labels = short_labels([x.name for x in reports], [x.kind for x in reports])
     reports = [replace(x, label=label) for x, label in zip(reports, labels, strict=True)]
     return Report(

@@ -14,9 +14,9 @@ pipeline depth. Steps: the operands are cut into as many equal steps as the full
 the SimPy model (``engine.run_layer``) overlaps their reads, computation and writes as for a GEMM layer.
 
 A layer fused into its producer (``VectorConfig.fuse``, an op with ``VectorOp.fusable``, the input the previous
-GEMM layer's output and its only consumer) reads nothing from DRAM and the producer writes nothing: the op
-runs on the producer's outputs as they leave the array, so only the cycles beyond the producer's compute
-(and the pipeline) are charged.
+GEMM layer's output and its only consumer) moves nothing itself: the op runs on the producer's outputs as they
+leave the array, the producer writes the fused chain's output in place of its own (``simulate.fused_output``),
+and only the cycles beyond the producer's compute (and the pipeline) are charged to the fused layer.
 """
 
 from __future__ import annotations
