@@ -434,7 +434,8 @@ class Executor:
             p = self.network.params[layer.name]
             kind, geometry = emulator_kind(layer)
             try:
-                prep = PreparedLayer(kind, p["weight"], p.get("bias"), formats, geometry, mode=mode,
+                bias = p.get("bias_exact", p.get("bias"))  # an int8 model's exact int32 bias (network.EXACT_BIAS)
+                prep = PreparedLayer(kind, p["weight"], bias, formats, geometry, mode=mode,
                                      cpu_compat=cpu_compat)
             except ValueError as exc:
                 raise PlanError(f"plan layer {layer.name!r} ({mode.value} mode, inputs {formats.inputs}, weights "
