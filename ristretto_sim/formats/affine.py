@@ -9,9 +9,10 @@ quantization: TFLite's ``quantized_dimension``, ONNX's ``axis``). A per-channel 
 
 Quantization divides by the scale in float64, rounds with the chosen ``Rounding`` (TFLite's converter and kernels
 round half away from zero, ``NEAREST_AWAY``; ONNX QuantizeLinear rounds half to even, the default), adds the zero
-point and saturates to the code range (``WRAP`` keeps the low ``bits`` bits). A value that is already on the grid,
-``scale * (q - z)`` computed in float64 (exact: a float32 scale times a 9-bit integer needs 33 bits) or in float32
-(within 2**-24 relative), always encodes back to ``q``: the quotient is within ``2**-16`` of an integer.
+point and saturates to the code range (``WRAP`` keeps the low ``bits`` bits). ``decode`` returns
+``scale * (q - z)`` in float64, exact for a float32 scale (24 significant bits times a 9-bit integer) and the
+nearest float64 otherwise. A value on the grid, computed in float64 or in float32 (within 2**-24 relative), always
+encodes back to ``q``: for 8-bit codes the quotient is within ``2**-16`` of an integer.
 """
 
 from __future__ import annotations
