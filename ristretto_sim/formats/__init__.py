@@ -1,4 +1,5 @@
-"""What a number is: fixed point, minifloat, power-of-two and affine integer formats, rounding, text form, catalog, range analysis.
+"""What a number is: fixed point, minifloat, power-of-two and affine integer formats, rounding, text form, catalog,
+range analysis.
 
 Every format object (frozen, validated) offers ``quantize``, ``encode``, ``decode``, ``values`` and ``bits``, with
 ``decode(encode(x)) == quantize(x)`` exactly; ``parse_format(str(fmt)) == fmt``. NumPy only.

@@ -3,7 +3,8 @@
 A network has named input tensors (``TensorSpec``: per-sample shape), a tuple of layers
 (``ristretto_sim.graph.layers``) in an order where every tensor is written before it is read, exactly once
 (single assignment), named output tensors, and the weights of its layers as float32 NumPy arrays
-(``network.params[layer_name][param_name]``; a weighted layer's optional ``bias_exact`` is float64). Building one checks all of that, infers every tensor's
+(``network.params[layer_name][param_name]``; a weighted layer's optional ``bias_exact`` is float64).
+Building one checks all of that, infers every tensor's
 per-sample shape and checks every weight's shape.
 
 ``preprocess`` (a ``ristretto_sim.data.Preprocessing``: ``x = (pixel - mean) * scale``, then centre crop) says
@@ -309,9 +310,9 @@ class Network:
         return int(layer.macs(self.input_shapes(layer)))
 
     def param_count(self, layer: Layer | str) -> int:
-        """Number of weight values (all params arrays) of one layer."""
+        """Number of weight values (all params arrays but the exact copy of the bias) of one layer."""
         name = layer if isinstance(layer, str) else layer.name
-        return int(sum(a.size for a in self.params.get(name, {}).values()))
+        return int(sum(a.size for p, a in self.params.get(name, {}).items() if p != EXACT_BIAS))  # a copy of bias
 
     @property
     def total_macs(self) -> int:

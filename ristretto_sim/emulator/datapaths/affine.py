@@ -136,7 +136,8 @@ class AffineMac(Datapath):
         centred = (codes - zw).astype(np.float64)
         bias_codes = None
         if b is not None:
-            bfmt = f.bias or Affine(32, tuple(f.inputs.scale * s for s in f.weights.scale_array()))
+            scales = tuple(f.inputs.scale * s for s in f.weights.scale_array())  # TFLite's bias scale
+            bfmt = f.bias or Affine(32, scales if f.weights.per_channel else scales[0])
             bias_codes = bfmt.encode(b, Rounding.NEAREST_EVEN, Overflow.SATURATE)
         float32_product = op.linear and not f.weights.per_channel
         m, s = requantization(f.inputs, f.weights, f.outputs, op.n_out, float32_product)
