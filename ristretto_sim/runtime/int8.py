@@ -111,3 +111,39 @@ def run_int8(network: Network, x, plan: QuantPlan | None = None, *, keep: Iterab
     if name in wanted:  # as given, in the model's layout
         tensors[name] = (arr[None] if arr.ndim == len(network.input.shape) else arr).astype(_dtype(fin))
     return Int8Result(outputs, tensors, res.layer_stats, res.notes)
+
+
+@dataclass(frozen=True)
+class TensorDifference:
+    """How one tensor differs between two runs over a set of inputs: codes compared, codes that differ, the
+    largest difference in codes, the inputs on which it differs."""
+
+    name: str
+    shape: tuple
+    codes: int
+    differing: int
+    max_abs: int
+    inputs_differing: int
+
+    def as_dict(self) -> dict:
+        return {"tensor": self.name, "shape": list(self.shape), "codes": self.codes, "differing": self.differing,
+                "max_abs_difference": self.max_abs, "inputs_differing": self.inputs_differing}
+
+
+def tensor_differences(runs) -> list[TensorDifference]:
+    """Per tensor, how ``ours`` differs from ``theirs`` over ``runs``: pairs of dicts (tensor name -> codes), one
+    pair per input; tensors missing from ``theirs`` are skipped."""
+    acc: dict = {}
+    for ours, theirs in runs:
+        for t, a in ours.items():
+            if t not in theirs:
+                continue
+            b = theirs[t]
+            if a.shape != b.shape:
+                raise ValueError(f"tensor {t!r}: shape {a.shape} here, {b.shape} in the interpreter")
+            d = np.abs(a.astype(np.int64) - b.astype(np.int64))
+            n, k, m, i = acc.get(t, (0, 0, 0, 0))
+            nz = int(np.count_nonzero(d))
+            acc[t] = (n + d.size, k + nz, max(m, int(d.max()) if d.size else 0), i + (nz > 0))
+            acc.setdefault(("shape", t), a.shape)
+    return [TensorDifference(t, tuple(acc[("shape", t)]), *v) for t, v in acc.items() if not isinstance(t, tuple)]
