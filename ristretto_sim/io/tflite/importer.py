@@ -104,16 +104,16 @@ class _Builder:
             self.add(layer, shape, plan=LayerPlan(inputs=out_fmt, outputs=out_fmt))
         self.names[op.outputs[0]] = final
 
-    def to_nhwc(self, name: str) -> str:
+    def to_nhwc(self, name: str, fmt: Affine) -> str:
         """``name`` in TFLite's element order: a Transpose to NHWC when the network holds it as (C, H, W) with
-        more than one channel and pixel."""
+        more than one channel and pixel (planned in ``fmt``, the tensor's format: it moves codes)."""
         shape = self.shapes[name]
         if len(shape) != 3 or shape[0] == 1 or shape[1] * shape[2] == 1:
             return name
         out = f"{name}#nhwc"
         if out not in self.shapes:
             self.add(Transpose(name=out, inputs=(name,), outputs=(out,), perm=(0, 2, 3, 1)),
-                     (shape[1], shape[2], shape[0]))
+                     (shape[1], shape[2], shape[0]), plan=LayerPlan(inputs=fmt, outputs=fmt))
         return out
 
 
@@ -241,8 +241,8 @@ def _fully_connected(b: _Builder, op: Operator) -> None:
     o = op.options
     if o is not None and o.WeightsFormat() != 0:
         raise b.fail(op, "shuffled weights (SHUFFLED4x16INT8) are not supported")
-    src = b.to_nhwc(b.source(op, 0))
     in_fmt, out_fmt = b.fmt(op, op.inputs[0]), b.fmt(op, op.outputs[0])
+    src = b.to_nhwc(b.source(op, 0), in_fmt)
     wt = b.tensor(op.inputs[1])
     if len(wt.shape) != 2:
         raise b.fail(op, f"weights {wt.name!r} must be 2-D (out, in), got {wt.shape}")
@@ -297,7 +297,7 @@ def _avg_pool(b: _Builder, op: Operator) -> None:
     layer = Pool(name=final, inputs=(src,), outputs=(out,), kind="avg", kernel=kernel, stride=stride, pads=pads,
                  count_include_pad=False)
     shape = layer.output_shapes(((c, h, w),))[0]
-    b.add(layer, shape, plan=LayerPlan(outputs=out_fmt))
+    b.add(layer, shape, plan=LayerPlan(inputs=in_fmt, outputs=out_fmt))
     b.finish(op, out, final, fused, out_fmt, shape)
 
 
@@ -306,19 +306,20 @@ def _reshape(b: _Builder, op: Operator) -> None:
     in_fmt, out_fmt = b.fmt(op, op.inputs[0]), b.fmt(op, op.outputs[0])
     if in_fmt != out_fmt:
         raise b.fail(op, f"input {in_fmt} and output {out_fmt} formats differ; RESHAPE moves codes")
-    src = b.to_nhwc(b.source(op, 0))
+    src = b.to_nhwc(b.source(op, 0), in_fmt)
     target = b.tensor(op.outputs[0]).shape
+    moves = LayerPlan(inputs=in_fmt, outputs=out_fmt)
     if not target or target[0] != 1:
         raise b.fail(op, f"output shape {target} must keep a batch axis of 1")
     final = b.output_name(op)
     per_sample = tuple(target[1:]) or (1,)
     if len(per_sample) == 3:  # an image again: reshape to (H, W, C), then to the network's (C, H, W)
         mid = f"{final}#nhwc"
-        b.add(Reshape(name=mid, inputs=(src,), outputs=(mid,), shape=per_sample), per_sample)
+        b.add(Reshape(name=mid, inputs=(src,), outputs=(mid,), shape=per_sample), per_sample, plan=moves)
         h, w, c = per_sample
-        b.add(Transpose(name=final, inputs=(mid,), outputs=(final,), perm=(0, 3, 1, 2)), (c, h, w))
+        b.add(Transpose(name=final, inputs=(mid,), outputs=(final,), perm=(0, 3, 1, 2)), (c, h, w), plan=moves)
     else:
-        b.add(Reshape(name=final, inputs=(src,), outputs=(final,), shape=per_sample), per_sample)
+        b.add(Reshape(name=final, inputs=(src,), outputs=(final,), shape=per_sample), per_sample, plan=moves)
     b.names[op.outputs[0]] = final
 
 
@@ -335,9 +336,10 @@ def _softmax(b: _Builder, op: Operator) -> None:
     out_fmt = b.fmt(op, op.outputs[0])
     if out_fmt != Affine(8, 1.0 / 256, -128):
         raise b.fail(op, f"output format {out_fmt}: TFLite's int8 softmax writes scale 1/256, zero point -128")
-    b.fmt(op, op.inputs[0])
+    in_fmt = b.fmt(op, op.inputs[0])
     final = b.output_name(op)
-    b.add(Softmax(name=final, inputs=(src,), outputs=(final,), axis=1), shape, plan=LayerPlan(outputs=out_fmt))
+    b.add(Softmax(name=final, inputs=(src,), outputs=(final,), axis=1), shape,
+          plan=LayerPlan(inputs=in_fmt, outputs=out_fmt))
     b.names[op.outputs[0]] = final
 
 
