@@ -4,6 +4,8 @@ arithmetic) or its default optimized kernels (``BUILTIN``, with XNNPACK)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ristretto_sim.enums import NamedEnum
@@ -31,7 +33,9 @@ class LiteRT:
         if self.kernels is Kernels.REFERENCE:
             kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
         try:
-            self._it = Interpreter(model_path=str(path), **kwargs)
+            with warnings.catch_warnings():  # preserving every tensor is the point; LiteRT warns about its memory
+                warnings.simplefilter("ignore", UserWarning)
+                self._it = Interpreter(model_path=str(path), **kwargs)
             self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: the TFLite interpreter cannot load it: {exc}") from None
