@@ -21,6 +21,11 @@ The real multiplier is formed as TFLite forms it: convolutions multiply the floa
 ``s_x * s_w`` in float32 first (``GetQuantizedConvolutionMultipler``), then divides in double (on the autoencoder
 the double product gives the same outputs: the two ``M0`` differ by a few parts in 10**8).
 
+The layer's ``rounding`` names the requantizer: ``nearest_away`` is TFLite's fixed-point one above (gemmlowp rounds
+ties away from zero; the plan of an imported TFLite model says so), ``nearest_even`` ONNX's (``QLinearConv``,
+``QLinearMatMul`` as ``onnx.reference`` computes them): the real multiplier ``s_x * s_w / s_y`` evaluated in
+float32, the int32 sum times it in float64, plus the zero point, clamped, rounded half to even (``rint``).
+
 The sums are formed in float64 GEMMs of the integer operands, exact because ``K * 255 * 255 < 2**53`` for every
 K below 2**37 (checked per layer).
 """
@@ -98,6 +103,9 @@ class AffineMac(Datapath):
                              "channels (axis 0 of OIHW / (out, in) weights)")
         if f.bias is not None and not isinstance(f.bias, Affine):
             raise ValueError(f"bias={f.bias}: an affine layer's bias is an affine int32 format")
+        if f.rounding not in (Rounding.NEAREST_AWAY, Rounding.NEAREST_EVEN):
+            raise ValueError(f"rounding={f.rounding.value}: an affine layer requantizes as TFLite (nearest_away) or "
+                             "as ONNX (nearest_even)")
         acc = f.accumulator
         if acc is not None and acc != INT32:
             raise ValueError(f"accumulator={acc}: TFLite's integer kernels accumulate in int32 (fixed32.0)")
@@ -167,9 +175,16 @@ class AffineMac(Datapath):
                                    overflows=overflows)
 
     def readout(self, prepared: Prepared, acc: AccumulatorContents, keys: Keys):
-        out, wts = self.formats.outputs, prepared.weights
+        f, wts = self.formats, prepared.weights
+        out = f.outputs
         shape = [1] * acc.codes.ndim
         shape[acc.axis] = -1
+        if f.rounding is Rounding.NEAREST_EVEN:  # ONNX: a float32 multiplier, float64 product, rint
+            m32 = (np.float32(f.inputs.scale) * f.weights.scale_array().astype(np.float32)) / np.float32(out.scale)
+            r = acc.codes.astype(np.float64) * m32.astype(np.float64).reshape(shape) + float(out.zero_point)
+            codes = np.rint(np.clip(r, out.min_code, out.max_code)).astype(np.int64)
+            saturations = int(np.count_nonzero((r < out.min_code - 0.5) | (r > out.max_code + 0.5)))
+            return out.decode(codes), codes, saturations
         scale = multiply_by_quantized_multiplier_single_round if prepared.op.linear else \
             multiply_by_quantized_multiplier
         y = scale(acc.codes, wts.multiplier.reshape(shape), wts.shift.reshape(shape))

@@ -26,7 +26,7 @@ def _formats(rng, n_out, per_channel=True, in_zp=-7, out_zp=5):
     w_fmt = Affine(8, sw, 0)
     b_fmt = Affine(32, tuple(f32(s_in * v) for v in np.atleast_1d(sw)) if per_channel else f32(s_in * sw))
     return LayerFormats(Affine(8, s_in, in_zp), w_fmt, bias=b_fmt, outputs=Affine(8, s_out, out_zp),
-                        accumulator="fixed32.0")
+                        accumulator="fixed32.0", rounding="nearest_away")  # TFLite's requantization
 
 
 def ref_conv(xq, wq, bq, f: LayerFormats, stride, pads, groups):
@@ -111,7 +111,7 @@ def test_bias_of_thirty_bits_stays_exact():
 
 def test_accumulator_overflow_wraps_and_is_counted():
     f = LayerFormats(Affine(8, 1.0, -128), Affine(8, 1.0), bias=Affine(32, 1.0), outputs=Affine(8, 2.0**20),
-                     accumulator="fixed32.0")
+                     accumulator="fixed32.0", rounding="nearest_away")
     x = f.inputs.decode(np.full((1, 600), 127))
     w = f.weights.decode(np.full((2, 600), 127))
     b = np.array([2.0**31 - 1 - 600 * 255 * 127 + 1, 0.0])  # the first sum ends one past INT32_MAX
@@ -128,5 +128,7 @@ def test_the_datapath_describes_its_arithmetic_and_refuses_what_tflite_would_not
         select(LayerFormats(f.inputs, f.weights)).validate()
     with pytest.raises(ValueError, match="output channels"):
         select(LayerFormats(f.inputs, Affine(8, (0.1, 0.2), axis=1), outputs=f.outputs)).validate()
+    with pytest.raises(ValueError, match="TFLite .nearest_away. or as ONNX"):
+        select(LayerFormats(f.inputs, f.weights, outputs=f.outputs, rounding="floor")).validate()
     with pytest.raises(ValueError, match="int32"):
         select(LayerFormats(f.inputs, f.weights, outputs=f.outputs, accumulator="fixed24.0")).validate()
