@@ -1,5 +1,6 @@
 """ONNX integer models in operator form (``QLinearConv``, ``QLinearMatMul``, as onnxruntime's quantization writes
-them with ``QuantFormat.QOperator``): the network and its embedded plan of affine formats, as the TFLite importer
+them with ``QuantFormat.QOperator``) or in QDQ form (``QuantFormat.QDQ``, rewritten into the operator form as
+onnxruntime fuses it, ``qdq_to_operators``): the network and its embedded plan of affine formats, as the TFLite importer
 builds them, computed with ONNX's own requantization (the plan's ``nearest_even`` rounding: the ``affine``
 datapath's float32 multiplier and ``rint``, as ``onnx.reference`` computes).
 
@@ -28,8 +29,110 @@ QLINEAR_OPS = ("QLinearConv", "QLinearMatMul")
 
 
 def is_qlinear(proto) -> bool:
-    """Whether an ONNX model is an integer model in operator form."""
-    return any(n.op_type in QLINEAR_OPS for n in proto.graph.node)
+    """Whether an ONNX model is an integer model: in operator form, or QDQ (``DequantizeLinear`` of constant weights
+    into a Conv, MatMul or Gemm)."""
+    return any(n.op_type in QLINEAR_OPS for n in proto.graph.node) or bool(_qdq_weights(proto))
+
+
+def _qdq_weights(proto) -> set:
+    inits = {t.name for t in proto.graph.initializer}
+    dq = {n.output[0]: n for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
+    return {n.input[1] for n in proto.graph.node if n.op_type in ("Conv", "MatMul", "Gemm") and len(n.input) > 1
+            and n.input[1] in dq}
+
+
+def qdq_to_operators(proto):
+    """A QDQ model (onnxruntime's ``QuantFormat.QDQ``: DequantizeLinear -> float Conv / MatMul / Gemm / MaxPool ->
+    QuantizeLinear) rewritten into the operator form: each such group becomes one QLinearConv / QLinearMatMul (a
+    Gemm's bias as a ninth input) / integer MaxPool, as onnxruntime fuses them; other nodes stay. Returns a new
+    model."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    consumers: dict = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+
+    def dq_of(name):
+        n = producer.get(name)
+        return n if n is not None and n.op_type == "DequantizeLinear" else None
+
+    def only_q(name):
+        users = consumers.get(name, [])
+        return users[0] if len(users) == 1 and users[0].op_type == "QuantizeLinear" else None
+
+    new_nodes, dropped, extra_inits = [], set(), []
+    for n in g.node:
+        if n.op_type not in ("Conv", "MatMul", "Gemm", "MaxPool", "Flatten", "Reshape"):
+            continue
+        dx, q = dq_of(n.input[0]), only_q(n.output[0])
+        if dx is None or q is None:
+            continue
+        zx = dx.input[2] if len(dx.input) > 2 else ""
+        zy = q.input[2] if len(q.input) > 2 else ""
+        if n.op_type in ("MaxPool", "Flatten", "Reshape"):  # move codes: DQ and Q must agree
+            if list(dx.input[1:]) != list(q.input[1:]):
+                continue
+            node = helper.make_node(n.op_type, [dx.input[0], *n.input[1:]], [q.output[0]], name=n.name)
+            node.attribute.extend(n.attribute)
+        else:
+            dw = dq_of(n.input[1])
+            if dw is None or dw.input[0] not in inits:
+                continue
+            zw = dw.input[2] if len(dw.input) > 2 else ""
+            if n.op_type == "Conv":
+                ins = [dx.input[0], dx.input[1], zx, dw.input[0], dw.input[1], zw, q.input[1], zy]
+                if len(n.input) > 2 and n.input[2]:
+                    db = dq_of(n.input[2])
+                    if db is None:
+                        continue
+                    ins.append(db.input[0])
+                    dropped.add(id(db))
+                node = helper.make_node("QLinearConv", ins, [q.output[0]], name=n.name)
+                node.attribute.extend(n.attribute)
+            else:
+                attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+                wname = dw.input[0]
+                if n.op_type == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
+                                            or attrs.get("beta", 1.0) != 1.0):
+                    continue
+                if n.op_type == "Gemm" and attrs.get("transB", 0):  # (N, K) -> (K, N), the scales per column
+                    w = numpy_helper.to_array(inits[wname])
+                    wname = f"{wname}#T"
+                    extra_inits.append(numpy_helper.from_array(np.ascontiguousarray(w.T), wname))
+                ins = [dx.input[0], dx.input[1], zx, wname, dw.input[1], zw, q.input[1], zy]
+                if n.op_type == "Gemm" and len(n.input) > 2 and n.input[2]:
+                    db = dq_of(n.input[2])
+                    if db is None:
+                        continue
+                    ins.append(db.input[0])
+                    dropped.add(id(db))
+                node = helper.make_node("QLinearMatMul", ins, [q.output[0]], name=n.name)
+            dropped.add(id(dw))
+        dropped.update((id(n), id(q)))
+        new_nodes.append((id(n), node))
+    if not new_nodes:
+        return model
+    replacement = dict(new_nodes)
+    kept = []
+    for n in g.node:
+        if id(n) in replacement:
+            kept.append(replacement[id(n)])
+        elif id(n) not in dropped:
+            kept.append(n)
+    # a DequantizeLinear feeding only fused groups is gone with them
+    used = {i for n in kept for i in n.input} | {o.name for o in g.output}
+    kept = [n for n in kept if not (n.op_type == "DequantizeLinear" and n.output[0] not in used)]
+    del g.node[:]
+    g.node.extend(kept)
+    g.initializer.extend(extra_inits)
+    return model
 
 
 @dataclass
@@ -179,10 +282,18 @@ def _qlinear_matmul(b: _Builder, node) -> None:
     w_fmt = b.fmt(node, node.input[4], node.input[5], axis=0)  # per column of (K, N) = axis 0 of (N, K)
     out_fmt = b.fmt(node, node.input[6], node.input[7])
     name = node.name or node.output[0]
+    params = {"weight": w_fmt.decode(wq.T.copy()).astype(np.float32)}
+    bias_fmt = None
+    if len(node.input) > 8 and node.input[8]:  # a QDQ Gemm's int32 bias (qdq_to_operators)
+        bq = b.const(node, node.input[8]).astype(np.int64).reshape(-1)
+        s_b = (np.float32(in_fmt.scale) * w_fmt.scale_array().astype(np.float32)).astype(np.float64)
+        bias_fmt = Affine(32, tuple(s_b) if w_fmt.per_channel else float(s_b[0]))
+        exact = bq * np.broadcast_to(s_b, bq.shape)
+        params.update(bias=exact.astype(np.float32), bias_exact=exact)
     layer = Dense(name=name, inputs=(x,), outputs=(node.output[0],), in_features=wq.shape[0],
-                  out_features=wq.shape[1], bias=False)
-    b.add(layer, (wq.shape[1],), {"weight": w_fmt.decode(wq.T.copy()).astype(np.float32)},
-          LayerPlan(inputs=in_fmt, weights=w_fmt, outputs=out_fmt, accumulator="fixed32.0"))
+                  out_features=wq.shape[1], bias=bias_fmt is not None)
+    b.add(layer, (wq.shape[1],), params,
+          LayerPlan(inputs=in_fmt, weights=w_fmt, bias=bias_fmt, outputs=out_fmt, accumulator="fixed32.0"))
     b.formats[node.output[0]] = out_fmt
 
 
@@ -229,9 +340,11 @@ def _reshape(b: _Builder, node) -> None:
 
 
 def qlinear_network(proto, name: str, source: str) -> Network:
-    """The network and embedded plan of a QLinear ONNX model (module docstring)."""
+    """The network and embedded plan of a QLinear (or QDQ, rewritten by ``qdq_to_operators``) ONNX model (module
+    docstring)."""
     from onnx import numpy_helper
 
+    proto = qdq_to_operators(proto)
     g = proto.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     for node in g.node:
