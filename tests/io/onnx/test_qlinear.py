@@ -109,7 +109,8 @@ def _qdq_model(rng):
     mk = helper.make_node
     nodes = [
         mk("QuantizeLinear", ["x", "sx", "zx"], ["xq"]), mk("DequantizeLinear", ["xq", "sx", "zx"], ["xf"]),
-        mk("DequantizeLinear", ["w", "sw", "wz"], ["wf"], axis=0), mk("DequantizeLinear", ["b", "sb", "bz"], ["bf"], axis=0),
+        mk("DequantizeLinear", ["w", "sw", "wz"], ["wf"], axis=0),
+        mk("DequantizeLinear", ["b", "sb", "bz"], ["bf"], axis=0),
         mk("Conv", ["xf", "wf", "bf"], ["cf"], name="conv", pads=[1, 1, 1, 1], strides=[2, 2]),
         mk("QuantizeLinear", ["cf", "sc", "zc"], ["c"]), mk("DequantizeLinear", ["c", "sc", "zc"], ["cd"]),
         mk("MaxPool", ["cd"], ["pf"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
@@ -140,7 +141,7 @@ def test_qdq_models_run_as_onnxruntime_fuses_them_and_are_within_one_code_of_onn
     ref = ReferenceEvaluator(model)
     names = ["xq", "c", "p", "f", "yq"]
     total = differing = 0
-    for trial in range(8):
+    for _ in range(8):
         q = rng.integers(-128, 128, (1, 3, 8, 6))
         x = ((q - zx) * float(sx)).astype(np.float32)
         want = dict(zip(names, ref.run(names, {"x": x}), strict=True))
