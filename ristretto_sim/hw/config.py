@@ -23,6 +23,7 @@ from ristretto_sim.errors import ConfigError, PlanError
 from ristretto_sim.formats import FixedPoint, NumberFormat, format_kind, widest
 from ristretto_sim.formats.base import check_int
 from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
+from ristretto_sim.hw.synth_area import FPGATarget, PEArea
 
 
 def _check_number(value, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
@@ -290,6 +291,12 @@ class AcceleratorConfig:
         A label for reports.
     source : str
         Where the numbers come from (presets cite their sources).
+    pe_area : {"table", "synthesis"} or PEArea
+        PE area from the technology table, or from synthesis of the PE (``hw.synth_area``: the ``hdl/`` results
+        table's transistor count in Nangate45 NAND2 equivalents).
+    fpga : str, optional
+        An FPGA the array is prototyped on (``ice40-hx8k``, ``ice40-up5k``, ``ecp5-25k``, ``ecp5-25k-nodsp``...):
+        the report adds its resources, and the clock becomes ``min(clock_mhz, the PE's Fmax)``.
     """
 
     rows: int
@@ -304,6 +311,8 @@ class AcceleratorConfig:
     keep_activations_on_chip: bool = False
     name: str = "accelerator"
     source: str = ""
+    pe_area: PEArea = PEArea.TABLE
+    fpga: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "rows", check_int(self.rows, "rows", minimum=1))
@@ -320,6 +329,9 @@ class AcceleratorConfig:
         _check_bool(self.keep_activations_on_chip, "keep_activations_on_chip")
         if not isinstance(self.name, str) or not isinstance(self.source, str):
             raise TypeError("name and source must be strings")
+        object.__setattr__(self, "pe_area", PEArea.coerce(self.pe_area, "pe_area"))
+        if self.fpga is not None:
+            object.__setattr__(self, "fpga", str(FPGATarget.parse(self.fpga)))
 
     @property
     def num_pes(self) -> int:
@@ -345,6 +357,9 @@ class AcceleratorConfig:
             **{b: getattr(self, b).to_dict() for b in _BUFFERS},
             "dram": self.dram.to_dict(),
             "keep_activations_on_chip": self.keep_activations_on_chip,
+            # written only when set, so configs (and reports) without them read as before
+            **({"pe_area": self.pe_area.value} if self.pe_area is not PEArea.TABLE else {}),
+            **({"fpga": self.fpga} if self.fpga is not None else {}),
         }
 
     @classmethod
