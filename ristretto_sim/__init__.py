@@ -10,7 +10,8 @@ search), ``train``, ``bench``, ``cli``.
 The stable Python API (imports are lazy, so ``import ristretto_sim`` stays light):
 
 - ``load_model(path, weights=None) -> Network``: an ONNX file (float, or integer QLinear / QDQ), an int8 TFLite
-  file, a Caffe prototxt (+ caffemodel ``weights``), or a bundled model's name (``"lenet"``, ``"cifar10_full_lrn"``, ``"ae_deconv"``).
+  file, a Caffe prototxt (+ caffemodel ``weights``), or a bundled model's name (``"lenet"``,
+  ``"cifar10_full_lrn"``, ``"ae_deconv"``).
 - ``run_tensors(network, x) -> dict``: every int8 tensor of an imported int8 model by its name in the model file.
 - ``run(network, x, plan=None, mode="exact", layout=None) -> numpy array``: the output for a batch ``x`` (the
   network's input after preprocessing, in the model file's layout: NCHW, or NHWC for an ONNX model whose graph
