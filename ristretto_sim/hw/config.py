@@ -23,6 +23,7 @@ from ristretto_sim.errors import ConfigError, PlanError
 from ristretto_sim.formats import FixedPoint, NumberFormat, format_kind, widest
 from ristretto_sim.formats.base import check_int
 from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
+from ristretto_sim.hw.synth_area import FPGATarget, PEArea
 
 
 def _check_number(value, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
@@ -68,6 +69,10 @@ class PEConfig:
         The operand streamed bit-serially (Stripes streams activations).
     shifter_bits : int, optional
         Shift PEs: the barrel shifter's output width (None: lossless for the PE's formats).
+    product : Minifloat or str, optional
+        Minifloat PEs with a float accumulator: the format the multiplier rounds each product to before the add
+        (None: exact products). A layer runs on the PE when its own product format fits this one; a layer with
+        exact products needs a PE with exact products.
     """
 
     kind: PEKind = PEKind.FIXED_MAC
@@ -78,6 +83,7 @@ class PEConfig:
     bits_per_cycle: int = 1
     serial_operand: SerialOperand = SerialOperand.INPUTS
     shifter_bits: int | None = None
+    product: NumberFormat | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "kind", PEKind.coerce(self.kind, "pe.kind"))
@@ -92,6 +98,12 @@ class PEConfig:
         )
         if self.shifter_bits is not None and self.kind is not PEKind.SHIFT:
             raise ValueError(f"pe.shifter_bits={self.shifter_bits} is for shift PEs, not pe.kind={self.kind.value!r}")
+        object.__setattr__(self, "product", check_format(self.product, "pe.product"))
+        if self.product is not None and (self.kind is not PEKind.MINIFLOAT or format_kind(self.product) != "minifloat"
+                                         or format_kind(self.accumulator) != "minifloat"):
+            raise ValueError(f"pe.product={self.product} is the rounded product of a minifloat PE with a float "
+                             f"accumulator (a Minifloat); this PE is {self.kind.value} with accumulator "
+                             f"{self.accumulator}")
         names = {"fixed": "FixedPoint", "minifloat": "Minifloat", "pow2": "PowerOfTwo"}
         for name, kinds in self.kind.operand_kinds.items():
             fmt = getattr(self, name)
@@ -135,7 +147,7 @@ class PEConfig:
     def datapath_formats(self) -> LayerFormats:
         """The datapath formats as a ``LayerFormats`` (outputs in the input format): the default plan."""
         return LayerFormats(self.inputs, self.weights, outputs=self.inputs, accumulator=self.accumulator,
-                            shifter_bits=self.shifter_bits)
+                            shifter_bits=self.shifter_bits, product=self.product)
 
     def to_dict(self) -> dict:
         d = {
@@ -149,6 +161,8 @@ class PEConfig:
             d.update(bits_per_cycle=self.bits_per_cycle, serial_operand=self.serial_operand.value)
         if self.shifter_bits is not None:
             d["shifter_bits"] = self.shifter_bits
+        if self.product is not None:
+            d["product"] = str(self.product)
         return d
 
 
@@ -277,6 +291,12 @@ class AcceleratorConfig:
         A label for reports.
     source : str
         Where the numbers come from (presets cite their sources).
+    pe_area : {"table", "synthesis"} or PEArea
+        PE area from the technology table, or from synthesis of the PE (``hw.synth_area``: the ``hdl/`` results
+        table's transistor count in Nangate45 NAND2 equivalents).
+    fpga : str, optional
+        An FPGA the array is prototyped on (``ice40-hx8k``, ``ice40-up5k``, ``ecp5-25k``, ``ecp5-25k-nodsp``...):
+        the report adds its resources, and the clock becomes ``min(clock_mhz, the PE's Fmax)``.
     """
 
     rows: int
@@ -291,6 +311,8 @@ class AcceleratorConfig:
     keep_activations_on_chip: bool = False
     name: str = "accelerator"
     source: str = ""
+    pe_area: PEArea = PEArea.TABLE
+    fpga: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "rows", check_int(self.rows, "rows", minimum=1))
@@ -307,6 +329,9 @@ class AcceleratorConfig:
         _check_bool(self.keep_activations_on_chip, "keep_activations_on_chip")
         if not isinstance(self.name, str) or not isinstance(self.source, str):
             raise TypeError("name and source must be strings")
+        object.__setattr__(self, "pe_area", PEArea.coerce(self.pe_area, "pe_area"))
+        if self.fpga is not None:
+            object.__setattr__(self, "fpga", str(FPGATarget.parse(self.fpga)))
 
     @property
     def num_pes(self) -> int:
@@ -332,6 +357,9 @@ class AcceleratorConfig:
             **{b: getattr(self, b).to_dict() for b in _BUFFERS},
             "dram": self.dram.to_dict(),
             "keep_activations_on_chip": self.keep_activations_on_chip,
+            # written only when set, so configs (and reports) without them read as before
+            **({"pe_area": self.pe_area.value} if self.pe_area is not PEArea.TABLE else {}),
+            **({"fpga": self.fpga} if self.fpga is not None else {}),
         }
 
     @classmethod
@@ -430,6 +458,9 @@ def datapath_for(
     kind = next(k for k in PEKind if names[0] in k.datapaths)
     shifters = [f.shifter_bits for f in formats]
     shifter = None if any(s is None for s in shifters) else max(shifters)
+    products = [f.product for f in formats]
+    # one layer with exact products makes the PE's products exact; otherwise the widest rounding serves all
+    product = None if any(p is None for p in products) else widest(products, "product")
     pe = PEConfig(
         kind,
         inputs,
@@ -439,6 +470,7 @@ def datapath_for(
         bits_per_cycle=bits_per_cycle,
         serial_operand=serial_operand,
         shifter_bits=shifter,
+        product=product,
     )
     for i, f in enumerate(formats):
         check_fits(f, pe, f"#{i}")

@@ -21,7 +21,7 @@ not MAC energy); a bit-serial PE spends ``ceil(bits / k)`` cycles of a ``k x n``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -333,6 +333,7 @@ class AreaReport:
     array_um2: float
     sram_um2: dict
     source: str
+    details: dict = field(default_factory=dict)  # synthesis area and FPGA resources (hw.synth_area.area_details)
 
     @property
     def total_um2(self) -> float:
@@ -345,12 +346,17 @@ class AreaReport:
             "sram_um2": dict(self.sram_um2),
             "total_um2": self.total_um2,
             "source": self.source,
+            **self.details,
         }
 
 
 def area(config: AcceleratorConfig, table: TechnologyTable | None = None) -> AreaReport:
-    """The accelerator's area from the technology table (synthesis-based PE area is not wired in yet)."""
+    """The accelerator's area: SRAM from the technology table; the PE from the table too, or from synthesis when
+    ``config.pe_area`` is ``synthesis``; FPGA resources when ``config.fpga`` names one (``hw.synth_area``)."""
+    from ristretto_sim.hw.synth_area import area_details
+
     table = table or default_table()
-    pe = pe_area_um2(config.pe, table)
+    source = f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)"
+    pe, source, details = area_details(config, pe_area_um2(config.pe, table), source, table.node_nm)
     sram = {b: table.sram_um2(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}
-    return AreaReport(pe, pe * config.num_pes, sram, f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)")
+    return AreaReport(pe, pe * config.num_pes, sram, source, details)

@@ -25,6 +25,7 @@ from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, 
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.plan import PlanView
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
+from ristretto_sim.hw.synth_area import fpga_clocked
 
 #: SCALE-Sim's words are one byte whatever the data (``reference/systolic-timing.md`` §6.1)
 SCALESIM_FORMATS = LayerFormats(
@@ -286,6 +287,8 @@ def simulate(
     plan = PlanView(plan_or_formats, config.pe.datapath_formats())
     plan.check_names([x.name for x in layers])
     table = technology or default_table()
+    area_report = area(config, table)
+    config = fpga_clocked(config)  # an FPGA prototype runs at min(clock, the PE's Fmax)
     costs = ArrayCosts.of(config, table)
     problems = [x.problem() for x in layers]
     reports = []
@@ -309,7 +312,7 @@ def simulate(
         layers=tuple(reports),
         total=total_of(reports, config.rows, config.cols),
         config=config.to_dict(),
-        area=area(config, table).to_dict(),
+        area=area_report.to_dict(),
         scalesim_compatible=scalesim_compatible,
         technology=table.name,
         leakage_modelled=table.leakage_modelled,

@@ -10,7 +10,8 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
 * :mod:`~ristretto_sim.rtl.array`: :class:`SystolicArray` (output-stationary) and its streaming controller;
 * :mod:`~ristretto_sim.rtl.golden`: the vectorised golden model testbenches compare against (emulator arithmetic);
 * :mod:`~ristretto_sim.rtl.export`: Verilog text (``verilog_for``); :mod:`~ristretto_sim.rtl.cosim`:
-  Amaranth, Icarus Verilog and Verilator harnesses; :mod:`~ristretto_sim.rtl.catalog`: the ``hdl/`` catalogue.
+  Amaranth, Icarus Verilog and Verilator harnesses; :mod:`~ristretto_sim.rtl.catalog`: the ``hdl/`` catalogue;
+* :mod:`~ristretto_sim.rtl.synth`: synthesis (YoWASP Yosys, nextpnr) and the ``hdl/`` results table.
 """
 
 from ristretto_sim.rtl import fixed_pe, minifloat_pe, shift_pe  # noqa: F401 - registration

@@ -67,10 +67,13 @@ class Evaluator:
         Tensor scored (default: the network's first output).
     top_k : int
         Accuracy@k of the scored tensor.
+    cache_bytes : int, optional
+        Memory bound of the prefix cache (default: the executor's, ``runtime.executor.DEFAULT_CACHE_BYTES``).
     """
 
     def __init__(self, network: Network, x, labels, *, batch_size: int = 100, mode=Mode.RISTRETTO,
-                 cpu_compat: bool = False, output: str | None = None, top_k: int = 1):
+                 cpu_compat: bool = False, output: str | None = None, top_k: int = 1,
+                 cache_bytes: int | None = None):
         self.network = network
         self.labels = np.asarray(labels, dtype=np.int64)
         if len(self.labels) == 0:
@@ -85,7 +88,7 @@ class Evaluator:
             raise ValueError(f"score output {self.output!r} is not a tensor of {network.name!r} (outputs: "
                              f"{', '.join(network.outputs)})")
         self.top_k = int(top_k)
-        self.executor = Executor(network, x, batch_size=self.batch_size)
+        self.executor = Executor(network, x, batch_size=self.batch_size, cache_bytes=cache_bytes)
         self.evaluations = 0
 
     @property

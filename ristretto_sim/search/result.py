@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 from ristretto_sim.emulator import Mode
 from ristretto_sim.graph.plan import QuantPlan
+from ristretto_sim.runtime.prefix_cache import CacheStats
 from ristretto_sim.search.modes import Granularity, TrimmingMode
 from ristretto_sim.search.statistics import RangeStatistics
 from ristretto_sim.search.store import ResumeState
@@ -140,6 +141,9 @@ class QuantizeResult:
     state : ResumeState
         What became of the state file: how many scores it held and this run reused, or why it was not used
         (written for another network, weights, data, preprocessing, options or tool version).
+    cache : runtime.prefix_cache.CacheStats or None
+        The prefix cache at the end of the run (``cache.full``: it ran out of room, so some shared prefixes were
+        recomputed; the scores are the same either way).
     """
 
     trimming_mode: TrimmingMode
@@ -171,6 +175,7 @@ class QuantizeResult:
     resumed: int = 0
     evaluations: int = 0
     state: ResumeState = field(default_factory=ResumeState, compare=False)
+    cache: CacheStats | None = field(default=None, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "trimming_mode", TrimmingMode.coerce(self.trimming_mode, "trimming_mode"))
@@ -257,6 +262,8 @@ class QuantizeResult:
             "evaluations": self.evaluations,
             "resumed": self.resumed,
         }
+        if self.cache is not None:
+            d["prefix_cache"] = self.cache.as_dict()
         if self.exp_bits is not None:
             d["exp_bits"] = self.exp_bits
         return d

@@ -194,6 +194,7 @@ def quantize(
     preprocess=None,
     widths=RISTRETTO_WIDTHS,
     state_path=None,
+    cache_bytes: int | None = None,
     progress=None,
 ) -> QuantizeResult:
     """Run Ristretto's trimming search on a model and a dataset.
@@ -234,101 +235,154 @@ def quantize(
     state_path : path, optional
         Resume file: finished evaluations are saved there and reused by a rerun with the same key (module
         docstring); ``QuantizeResult.state`` reports how many were reused, or why the file was not used.
+    cache_bytes : int, optional
+        Memory bound of the prefix cache that lets a plan start after the layers it shares with a scored one
+        (default ``runtime.executor.DEFAULT_CACHE_BYTES``; 0 disables it). ``QuantizeResult.cache`` says whether it
+        was full; results do not depend on it.
     progress : callable, optional
         ``progress(trimming.Progress)`` after each evaluation.
     """
     mode = Mode.coerce(mode, "mode")
     trimming_mode = TrimmingMode.coerce(trimming_mode, "trimming_mode")
-    for name, v in (("iterations", iterations), ("calibration_batches", calibration_batches)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}={v!r} must be a positive integer")
-    for name, v in (("batch_size", batch_size), ("calibration_batch_size", calibration_batch_size)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ValueError(f"{name}={v!r} must be a positive integer")
+    _check_counts(iterations=iterations, calibration_batches=calibration_batches, batch_size=batch_size,
+                  calibration_batch_size=calibration_batch_size)
     if cpu_compat and mode is not Mode.RISTRETTO:
         raise ValueError("cpu_compat reproduces Ristretto's CPU code: it needs mode 'ristretto'")
-    options = PlanOptions(mode=mode, acc_bits=acc_bits, bias_at_accumulator=bias_at_accumulator)
-    if isinstance(model, SearchModel):
-        loaded = model
-        if weights is not None and weights != loaded.weights:
-            raise ValueError(f"weights={weights!r}: the model was loaded with weights={loaded.weights!r}")
-        if loaded.mode is not mode and _is_caffe(loaded.model):
-            raise ValueError(f"the model was loaded for mode {loaded.mode.value!r} (its statistics net depends on "
-                             f"the mode); load it for mode {mode.value!r}")
-        model, weights = loaded.model, loaded.weights
-    else:
-        loaded = load_for_search(model, weights, mode=mode)
-    network, stats_net, inplace, heads, sources = (loaded.network, loaded.stats_network, loaded.inplace,
-                                                   loaded.heads, loaded.sources)
+    loaded = _loaded(model, weights, mode)
+    network, stats_net = loaded.network, loaded.stats_network
     if network.task != "classification":
         raise ModelError(f"model {network.name!r} is a {network.task} model; quantize scores classifiers (top-1 of "
                          "the first Accuracy layer or of --score-output)")
-    sizes = {phase: src.batch_size for phase, src in sources.items() if src.batch_size}
-    test_batch = batch_size or sizes.get("TEST", DEFAULT_TEST_BATCH)
-    train_batch = calibration_batch_size or sizes.get("TRAIN", DEFAULT_TRAIN_BATCH)
-    n_scored, n_calib = iterations * test_batch, calibration_batches * train_batch
-    tensor, top_k, _ = score_target(network, heads, score_output)
-    pre = resolve_preprocess(network, preprocess)
+    counts = _Counts.of(loaded.sources, iterations, calibration_batches, batch_size, calibration_batch_size)
+    tensor, top_k, _ = score_target(network, loaded.heads, score_output)
     # the statistics pass: Ristretto's TRAIN-phase net sees the TRAIN layer's transform in TRAIN phase
     ristretto = mode is Mode.RISTRETTO
+    pre = resolve_preprocess(network, preprocess)
     pre_calib = resolve_preprocess(stats_net, preprocess) if ristretto else pre
     calib_phase = "TRAIN" if ristretto else "TEST"
+    images = _read_images(loaded, data, split, calibration_data, calibration_split, counts)
+    x = _preprocessed(pre, images.scored, "TEST", seed, network)
+    xc = _preprocessed(pre_calib, images.calibration, calib_phase, seed, stats_net)
+    stats = _statistics(loaded, xc, counts.train_batch, seed)
+    evaluator = Evaluator(network, x, images.scored.labels, batch_size=counts.test_batch, mode=mode,
+                          cpu_compat=cpu_compat, output=tensor, top_k=top_k, cache_bytes=cache_bytes)
+    key = run_key(network=network, stats_network=stats_net, inplace=loaded.inplace, data=images.key,
+                  preprocessing={"scored": preprocess_digest(pre, "TEST"),
+                                 "calibration": preprocess_digest(pre_calib, calib_phase)},
+                  options={"mode": mode.value, "cpu_compat": bool(cpu_compat), "score": [tensor, top_k],
+                           "batch_size": counts.test_batch, "calibration_batch_size": counts.train_batch,
+                           "seed": seed, "acc_bits": acc_bits, "bias_at_accumulator": bool(bias_at_accumulator)})
+    options = PlanOptions(mode=mode, acc_bits=acc_bits, bias_at_accumulator=bias_at_accumulator)
+    result = trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,
+                  granularity=granularity, backoff=backoff, minifloat_splits=minifloat_splits, pow2_range=pow2_range,
+                  widths=widths, store=ScoreStore(state_path, key), progress=progress)
+    return replace(result, scored_on=describe_data(images.scored, images.distinct["scored"]),
+                   calibrated_on=describe_data(images.calibration, images.distinct["calibration"]),
+                   transforms={"scored": _transform_note(pre, "TEST", seed),
+                               "calibration": pre_calib.describe(calib_phase, seed)},
+                   cache=evaluator.executor.cache.stats())
+
+
+# the steps of ``quantize``, in the order it takes them
+
+
+def _check_counts(**counts) -> None:
+    """``iterations`` and ``calibration_batches`` are positive integers; the batch sizes too, where given."""
+    for name, v in counts.items():
+        optional = name.endswith("batch_size")
+        if (v is not None or not optional) and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name}={v!r} must be a positive integer")
+
+
+def _loaded(model, weights, mode: Mode) -> SearchModel:
+    """``model`` loaded for ``mode``, or the ``SearchModel`` given, checked against ``weights`` and ``mode``."""
+    if not isinstance(model, SearchModel):
+        return load_for_search(model, weights, mode=mode)
+    if weights is not None and weights != model.weights:
+        raise ValueError(f"weights={weights!r}: the model was loaded with weights={model.weights!r}")
+    if model.mode is not mode and _is_caffe(model.model):
+        raise ValueError(f"the model was loaded for mode {model.mode.value!r} (its statistics net depends on "
+                         f"the mode); load it for mode {mode.value!r}")
+    return model
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Batch sizes (a Caffe prototxt's Data layers unless given) and how many images each pass reads."""
+
+    test_batch: int
+    train_batch: int
+    n_scored: int
+    n_calib: int
+
+    @classmethod
+    def of(cls, sources, iterations, calibration_batches, batch_size, calibration_batch_size) -> _Counts:
+        sizes = {phase: src.batch_size for phase, src in sources.items() if src.batch_size}
+        test_batch = batch_size or sizes.get("TEST", DEFAULT_TEST_BATCH)
+        train_batch = calibration_batch_size or sizes.get("TRAIN", DEFAULT_TRAIN_BATCH)
+        return cls(test_batch, train_batch, iterations * test_batch, calibration_batches * train_batch)
+
+
+@dataclass(frozen=True)
+class _Images:
+    """The scored and calibration images (each cycled to its count), how many distinct images each read, and the
+    digest of those images that keys the resume state."""
+
+    scored: Dataset
+    calibration: Dataset
+    distinct: Mapping[str, int]
+    key: Mapping[str, str]
+
+
+def _read_images(loaded: SearchModel, data, split, calibration_data, calibration_split, counts: _Counts) -> _Images:
+    """Read the images of both passes (module docstring: where they come from)."""
+    n_scored, n_calib = counts.n_scored, counts.n_calib
     for name, value in (("split", split), ("calibration_split", calibration_split)):
         if data is None and calibration_data is None and value not in (None, "all"):
             raise ValueError(f"{name}={value!r}: without data the prototxt's LMDB sources are read (no splits)")
     shared = data is not None and calibration_data is None and calibration_split is None
     if data is None:
-        scored = load_source(_prototxt_source(model, sources, "TEST", "scoring"), n_scored)
+        scored = load_source(_prototxt_source(loaded.model, loaded.sources, "TEST", "scoring"), n_scored)
     else:
         scored = _dataset(data, split, max(n_scored, n_calib) if shared else n_scored)
     if shared:
         calib = scored
     elif calibration_data is None and data is None:
-        calib = load_source(_prototxt_source(model, sources, "TRAIN", "the statistics pass"), n_calib)
+        calib = load_source(_prototxt_source(loaded.model, loaded.sources, "TRAIN", "the statistics pass"), n_calib)
     else:
         calib = _dataset(data if calibration_data is None else calibration_data, calibration_split or split,
                          n_calib)
     if len(scored) == 0 or len(calib) == 0:
         raise DataError("no images to score or to calibrate on")
     distinct = {"scored": min(len(scored), n_scored), "calibration": min(len(calib), n_calib)}
-    data_key = {"scored": images_digest(scored.images[:distinct["scored"]], scored.labels[:distinct["scored"]],
-                                        n_scored),
-                "calibration": images_digest(calib.images[:distinct["calibration"]],
-                                             calib.labels[:distinct["calibration"]], n_calib)}
-    scored = scored.cycle(n_scored)
-    calib = calib.cycle(n_calib)
+    key = {"scored": images_digest(scored.images[:distinct["scored"]], scored.labels[:distinct["scored"]],
+                                   n_scored),
+           "calibration": images_digest(calib.images[:distinct["calibration"]],
+                                        calib.labels[:distinct["calibration"]], n_calib)}
+    return _Images(scored.cycle(n_scored), calib.cycle(n_calib), distinct, key)
+
+
+def _preprocessed(pre: Preprocessing, images: Dataset, phase: str, seed: int, network: Network):
+    """``images`` through ``pre`` in ``phase``, checked against the input ``network`` takes."""
     try:
-        x = pre(scored.images, phase="TEST", seed=seed)
-        xc = pre_calib(calib.images, phase=calib_phase, seed=seed)
+        x = pre(images.images, phase=phase, seed=seed)
     except ValueError as exc:
-        raise DataError(f"dataset {scored.name!r}: {exc}") from exc
-    if tuple(xc.shape[1:]) != tuple(stats_net.input.shape):
-        raise DataError(f"dataset {calib.name!r} images become {tuple(xc.shape[1:])} after preprocessing; model "
-                        f"{stats_net.name!r} takes {stats_net.input.shape}")
+        raise DataError(f"dataset {images.name!r}: {exc}") from exc
     if tuple(x.shape[1:]) != tuple(network.input.shape):
-        raise DataError(f"dataset {scored.name!r} images become {tuple(x.shape[1:])} after preprocessing; model "
+        raise DataError(f"dataset {images.name!r} images become {tuple(x.shape[1:])} after preprocessing; model "
                         f"{network.name!r} takes {network.input.shape}")
-    stats = collect_statistics(stats_net, xc, batch_size=train_batch, inplace=inplace, seed=seed)
-    missing = [layer.name for layer in network.layers if isinstance(layer, WEIGHTED) and layer.name not in stats.layers]
+    return x
+
+
+def _statistics(loaded: SearchModel, xc, train_batch: int, seed: int):
+    """The statistics pass over the calibration images; every weighted layer of the scored net needs a range."""
+    stats = collect_statistics(loaded.stats_network, xc, batch_size=train_batch, inplace=loaded.inplace, seed=seed)
+    missing = [layer.name for layer in loaded.network.layers
+               if isinstance(layer, WEIGHTED) and layer.name not in stats.layers]
     if missing:
         raise ModelError(f"layers {missing} are in the TEST-phase net but not in the TRAIN-phase net, so the "
                          "statistics pass has no range for them (the original tool crashed here)")
-    evaluator = Evaluator(network, x, scored.labels, batch_size=test_batch, mode=mode, cpu_compat=cpu_compat,
-                          output=tensor, top_k=top_k)
-    key = run_key(network=network, stats_network=stats_net, inplace=inplace, data=data_key,
-                  preprocessing={"scored": preprocess_digest(pre, "TEST"),
-                                 "calibration": preprocess_digest(pre_calib, calib_phase)},
-                  options={"mode": mode.value, "cpu_compat": bool(cpu_compat), "score": [tensor, top_k],
-                           "batch_size": test_batch, "calibration_batch_size": train_batch, "seed": seed,
-                           "acc_bits": acc_bits, "bias_at_accumulator": bool(bias_at_accumulator)})
-    store = ScoreStore(state_path, key)
-    result = trim(network, evaluator, stats, trimming_mode=trimming_mode, margin=margin, options=options,
-                  granularity=granularity, backoff=backoff, minifloat_splits=minifloat_splits, pow2_range=pow2_range,
-                  widths=widths, store=store, progress=progress)
-    return replace(result, scored_on=describe_data(scored, distinct["scored"]),
-                   calibrated_on=describe_data(calib, distinct["calibration"]),
-                   transforms={"scored": _transform_note(pre, "TEST", seed),
-                               "calibration": pre_calib.describe(calib_phase, seed)})
+    return stats
 
 
 def _transform_note(pre: Preprocessing, phase: str, seed: int) -> str:

@@ -290,3 +290,20 @@ def test_resume_says_what_it_reused_and_a_changed_network_starts_afresh(capsys, 
     state.write_text("{")
     assert main([*argv, *pow2, "--iterations", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith(f"{state} is unreadable (")
+
+
+def test_a_full_prefix_cache_is_reported_and_changes_no_score(capsys, tmp_path):
+    argv = ["--model", "lenet", *SMALL, "--json"]
+    assert main(["quantize", *argv]) == 0
+    roomy = json.loads(capsys.readouterr().out)
+    assert roomy["prefix_cache"]["full"] is False and roomy["prefix_cache"]["hits"] > 0
+    # 1 MB holds no snapshot of 200 LeNet images (conv1's output alone is 9 MB)
+    assert main(["quantize", *argv, "--cache-mb", "1"]) == 0
+    captured = capsys.readouterr()
+    tight = json.loads(captured.out)
+    assert tight["prefix_cache"]["full"] is True and tight["prefix_cache"]["refused"] > 0
+    assert "prefix cache full (1 MB)" in captured.err
+    for key in ("baseline", "sweeps", "accuracy", "chosen"):
+        assert tight[key] == roomy[key]
+    assert main(["quantize", "--model", "lenet", *SMALL, "--cache-mb", "-1"]) == 2
+    assert "--cache-mb -1 must be >= 0" in capsys.readouterr().err

@@ -129,3 +129,32 @@ def test_datapath_for_takes_the_widest_format_per_operand():
                 LayerFormats("int8", "e4m3", outputs="int8", accumulator="int32"),
             ]
         )
+
+
+def test_a_minifloat_pe_may_round_its_products():
+    from ristretto_sim.errors import PlanError
+    from ristretto_sim.hw.config import datapath_for
+
+    pe = PEConfig("minifloat", "e4m3", "e4m3", "fp16", product="fp16")
+    assert pe.datapath.name == "minifloat-float" and pe.datapath.product_bits() == 16
+    assert pe.datapath_formats().product == Minifloat(5, 10)
+    # the YAML form keeps it
+    cfg = AcceleratorConfig(4, 4, pe=pe)
+    assert AcceleratorConfig.from_yaml(cfg.to_yaml()).pe == pe
+    # a layer rounding to a narrower product runs on it; one with exact products needs exact products
+    check_fits(LayerFormats("e4m3", "e4m3", accumulator="fp16", product="e5m2"), pe, "l")
+    with pytest.raises(PlanError, match="products are exact.*rounds them to fp16"):
+        check_fits(LayerFormats("e4m3", "e4m3", accumulator="fp16"), pe, "l")
+    wide = LayerFormats("e4m3", "e4m3", accumulator="fp16", product="fp32")
+    with pytest.raises(PlanError, match="product format fp32 does not fit"):
+        check_fits(wide, pe, "l")
+    exact_pe = PEConfig("minifloat", "e4m3", "e4m3", "fp16")
+    check_fits(wide, exact_pe, "l")
+    # the PE a plan needs: the widest rounding, or exact products as soon as one layer has them
+    rounded = [LayerFormats("e4m3", "e4m3", accumulator="fp16", product=p) for p in ("e5m2", "fp16")]
+    assert datapath_for(rounded).product == Minifloat(5, 10)
+    assert datapath_for([*rounded, LayerFormats("e4m3", "e4m3", accumulator="fp16")]).product is None
+    for bad in (dict(kind="fixed_mac", inputs="int8", weights="int8", accumulator="int32"),
+                dict(kind="minifloat", inputs="e4m3", weights="e4m3", accumulator="fixed40.12")):
+        with pytest.raises(ValueError, match="pe.product=fp16 is the rounded product"):
+            PEConfig(**bad, product="fp16")

@@ -49,10 +49,10 @@ def run(args) -> int:
     from ristretto_sim import load_model
     from ristretto_sim.cli.modelargs import data_spec, load_plan_arg, parse_mean
     from ristretto_sim.cli.progress import progress_bar
-    from ristretto_sim.data import load_dataset
+    from ristretto_sim.data import open_source
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.plan import DEFAULT_RECIPROCAL
-    from ristretto_sim.runtime.compare import LEGEND, compare_modes, plot_comparison
+    from ristretto_sim.runtime.compare import LEGEND, compare_source, plot_comparison
     from ristretto_sim.runtime.scoring import resolve_preprocess
 
     if args.limit is not None and args.limit < 1:
@@ -61,20 +61,11 @@ def run(args) -> int:
     plan = load_plan_arg(args.plan, args.model, args.weights, network)
     pre = resolve_preprocess(network, override(network.preprocess, scale=args.input_scale,
                                                 mean=parse_mean(args.input_mean)))
-    data = load_dataset(data_spec(network, args.data), args.split).take(args.limit)
-    x = pre(data.images)
-    if tuple(x.shape[1:]) != tuple(network.input.shape):
-        from ristretto_sim.errors import DataError
-
-        raise DataError(
-            f"dataset {data.name!r} images {x.shape[1:]} do not match model {network.name!r} input "
-            f"{network.input.shape}"
-        )
-    labels = data.labels if network.task == "classification" else None
+    data = open_source(data_spec(network, args.data), args.split)
     update, close = progress_bar(sys.stderr.isatty() and not args.json, f"{network.name} compare")
     try:
-        cmp = compare_modes(network, x, plan, labels, batch_size=args.batch_size, progress=update,
-                            isolate=args.isolate)
+        cmp = compare_source(network, data, plan, preprocess=pre, limit=args.limit, batch_size=args.batch_size,
+                             progress=update, isolate=args.isolate, labelled=network.task == "classification")
     finally:
         close()
     if args.csv:

@@ -102,6 +102,8 @@ def add_arguments(p):
     r.add_argument("--plot", metavar="OUT.png", help="draw accuracy vs bit-width per group")
     r.add_argument("--state", metavar="FILE", help="resume state file (default: OUT.state.json next to the output)")
     r.add_argument("--no-resume", action="store_true", help="ignore a saved state and start afresh")
+    r.add_argument("--cache-mb", type=int, metavar="MB", help="memory for the prefix cache that lets a plan start "
+                   "after the layers it shares with one already scored (default 512; 0 disables it)")
     r.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
 
@@ -188,6 +190,8 @@ def run(args) -> int:
         raise ValueError(f"--error_margin {args.error_margin} must be >= 0 percentage points")
     if args.granularity not in ("group", "layer"):
         raise ValueError(f"--granularity {args.granularity!r}: choose group or layer")
+    if args.cache_mb is not None and args.cache_mb < 0:
+        raise ValueError(f"--cache-mb {args.cache_mb} must be >= 0 (0 disables the prefix cache)")
     plan_path, proto_path = output_paths(args.model_quantized)
     for path in (plan_path, proto_path):
         if path is not None:
@@ -227,7 +231,8 @@ def run(args) -> int:
             trimming_mode=trimming, margin=args.error_margin, mode=args.mode, cpu_compat=args.cpu_compat,
             score_output=args.score_output, acc_bits=args.acc_bits, bias_at_accumulator=args.bias_at_accumulator,
             granularity=args.granularity, backoff=args.backoff, minifloat_splits=args.minifloat_splits,
-            pow2_range=args.pow2_range, seed=args.seed, preprocess=preprocess, state_path=state, progress=bar)
+            pow2_range=args.pow2_range, seed=args.seed, preprocess=preprocess, state_path=state,
+            cache_bytes=None if args.cache_mb is None else args.cache_mb << 20, progress=bar)
     except KeyboardInterrupt:
         bar.close()
         if state is not None:
@@ -237,9 +242,11 @@ def run(args) -> int:
         bar.close()
     written = write_outputs(result, args, plan_path, proto_path, network)
     note = resume_line(result.state)
+    full = cache_line(result.cache)
     if args.json:
-        if note:
-            print(note, file=sys.stderr)
+        for line in (note, full):
+            if line:
+                print(line, file=sys.stderr)
         d = result.as_json()
         d["outputs"] = {k: str(v) for k, v in written.items()}
         print(json.dumps(d))
@@ -249,7 +256,17 @@ def run(args) -> int:
     for what, path in written.items():
         print(f"{what} written to {path}")
     print(f"time {result.seconds:.1f} s ({result.evaluations} nets scored)")
+    if full:
+        print(full)
     return 0
+
+
+def cache_line(cache) -> str:
+    """A note when the prefix cache ran out of room (the scores are the same; the run was slower), else ""."""
+    if cache is None or not cache.full:
+        return ""
+    return (f"prefix cache full ({cache.max_bytes >> 20} MB): {cache.evicted} snapshots dropped, {cache.refused} "
+            "too large to keep, so shared layers were recomputed (scores unchanged; --cache-mb raises the bound)")
 
 
 def _is_prototxt(model) -> bool:

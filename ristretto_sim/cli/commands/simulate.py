@@ -77,6 +77,21 @@ def _table(report) -> str:
     return "\n".join(lines)
 
 
+def _area_source(area: dict) -> str:
+    """Which area source the report used, and the synthesis and FPGA figures when there are any."""
+    line = f"area source: {area['source']}"
+    if "synthesis_to_table_ratio" in area:
+        line += (f"; PE {area['pe_um2']:.1f} um^2 = {area['synthesis_to_table_ratio']:.2f} x the table's "
+                 f"{area['table_pe_um2']:.1f} um^2")
+    fpga = area.get("fpga")
+    if fpga:
+        used = ", ".join(f"{v} {k}" for k, v in fpga["array"].items())
+        line += (f"\nFPGA {fpga['target']} {fpga['device']}: {used} for the array; clock "
+                 f"{fpga['clock_mhz']:g} MHz (configured {fpga['configured_clock_mhz']:g}, PE Fmax "
+                 f"{fpga['pe_fmax_mhz']} MHz)")
+    return line
+
+
 def _load_model(path: str, plan_path: str | None, batch: int, weights: str | None = None):
     from ristretto_sim.cli.modelargs import load_structure
     from ristretto_sim.hw.network import layers_from_network
@@ -133,6 +148,7 @@ def run(args) -> int:
         print(report.to_json())
     else:
         print(_table(report))
+        print(_area_source(report.area))
         if skipped:
             print(f"not simulated (no MACs on the array): {', '.join(skipped)}")
     return 0

@@ -32,7 +32,7 @@ from ristretto_sim.emulator.minifloat_mac import (
     minifloat_matmul,
 )
 from ristretto_sim.emulator.wide import WideInt, digits_for
-from ristretto_sim.formats import FixedPoint, Minifloat
+from ristretto_sim.formats import FixedPoint, Minifloat, fits_in
 from ristretto_sim.formats.rounding import StochasticKey
 
 
@@ -257,6 +257,20 @@ class MinifloatFloat(_MinifloatMac):
     def product_bits(self) -> int:
         p = self.formats.product
         return super().product_bits() if p is None else p.bits
+
+    def accumulator_mismatch(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
+        """The accumulator fits (base rule), and the layer's rounded products fit the PE's: a PE with exact
+        products serves every layer; a PE rounding to ``product`` serves layers rounding to a format that fits it."""
+        reason = super().accumulator_mismatch(layer, k, n_out)
+        if reason is not None or self.formats.product is None:
+            return reason
+        if layer.formats.product is None:
+            return (f"the layer's products are exact; the {self.name} PE rounds them to {self.formats.product} "
+                    "(describe the PE with exact products: no pe.product)")
+        if not fits_in(layer.formats.product, self.formats.product):
+            return (f"product format {layer.formats.product} does not fit the {self.name} PE's product datapath "
+                    f"{self.formats.product}")
+        return None
 
     def units(self, k: int, n_out: int = 1) -> tuple[ArithmeticUnit, ...]:
         acc = self.formats.accumulator
