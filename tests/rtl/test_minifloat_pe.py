@@ -2,6 +2,8 @@
 every operand bit pattern class (subnormals, zeros of both signs, Inf, NaN) for the catalog formats; the golden
 model == the emulator's Kulisch register over whole outputs, and its readout rule gives minifloat_matmul."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,10 @@ def test_golden_is_the_emulators_register_and_readout(name):
     for j in range(n):
         reg = kulisch_contents(av[:, j][None], wv[:, j][:, None], fmt, fmt).to_python()[0, 0]
         assert out.acc[-1, j] == reg
+        # the slow reference: exact products of the finite operands, in units of the register's LSB
+        exact = sum(Fraction(float(x)) * Fraction(float(y)) for x, y in zip(av[:, j], wv[:, j], strict=True)
+                    if np.isfinite(x) and np.isfinite(y))
+        assert exact * 2**s.accumulator.frac_bits == reg
         want = minifloat_matmul(av[:, j][None], wv[:, j][:, None], fmt, fmt, readout=fmt).values[0, 0]
         nan, pinf, ninf = (out.flags[f][-1, j] for f in ("nan", "pinf", "ninf"))
         if nan or (pinf and ninf):
