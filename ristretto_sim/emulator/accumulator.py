@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import jit
 from ristretto_sim.emulator import wide as wd
 from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul, wide_matmul
 from ristretto_sim.emulator.wide import WideInt, digits_for
@@ -275,13 +276,24 @@ class ProductSource:
         """Exact products at ``k`` for the outputs ``idx`` as a WideInt of ``n`` digits."""
         return WideInt.from_int64(self.products(idx, k), n)
 
+    def has_walk(self) -> bool:
+        """Whether :meth:`walk` is available (default: no; the NumPy chunk walk runs instead)."""
+        return False
+
+    def walk(self, s: np.ndarray, todo: np.ndarray, lo: int, hi: int, cols) -> np.ndarray:  # pragma: no cover
+        """The compiled saturation walk over all of K (:func:`~ristretto_sim.emulator.jit.saturating_walk`) for
+        the rows of ``s`` with an output in ``todo`` (bool, shape of ``s``), columns ``cols``: updates ``s`` in
+        place (the preloaded sums) and returns which outputs were clipped."""
+        raise NotImplementedError
+
 
 class IntegerProducts(ProductSource):
     """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point)."""
 
-    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None):
+    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None, backends=None):
         self.a = a
         self.w = w
+        self.backends = backends  # kernels.Backends for the exact GEMMs (None: the process default)
         self.K = a.shape[-1]
         self.out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
         self._bounds = None
@@ -325,11 +337,11 @@ class IntegerProducts(ProductSource):
 
     def partial(self, k0, k1, cols=None):
         if k0 == 0 and k1 == self.K and cols is None:
-            return exact_matmul(self.a, self.w, bounds=self.bounds)
-        return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :])
+            return exact_matmul(self.a, self.w, bounds=self.bounds, backends=self.backends)
+        return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :], backends=self.backends)
 
     def abs_partial(self, k0, k1, cols=None):
-        return exact_matmul(_abs(self.a[..., k0:k1]), _abs(self._w(cols)[..., k0:k1, :]))
+        return exact_matmul(_abs(self.a[..., k0:k1]), _abs(self._w(cols)[..., k0:k1, :]), backends=self.backends)
 
     def column_bound(self):
         return self.bounds[0].sum(axis=-2)
@@ -361,6 +373,23 @@ class IntegerProducts(ProductSource):
     def max_product(self):
         _, amax, wmax = self.bounds
         return amax * wmax
+
+    def has_walk(self):
+        return jit.available() and self.a.dtype.kind in "iuf" and self.w.dtype.kind in "iuf"
+
+    def walk(self, s, todo, lo, hi, cols):
+        w = self._w(cols)
+        lead = s.shape[:-2]
+        a = np.broadcast_to(self.a, lead + self.a.shape[-2:])
+        w = np.broadcast_to(w, lead + w.shape[-2:])
+        clipped = np.zeros(s.shape, dtype=bool)
+        rows = todo.any(axis=-1)
+        for idx in np.ndindex(*lead):
+            r = np.flatnonzero(rows[idx])
+            if r.size:
+                sub_s, sub_c = s[idx], clipped[idx]
+                jit.saturating_walk(a[idx], w[idx], sub_s, lo, hi, r, sub_c)
+        return clipped
 
     def products_wide(self, idx, k, n):
         av, wv = self._operands(idx, k)
@@ -460,6 +489,10 @@ def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, 
         out[..., cols] = products.partial(0, products.K, cols=cols) + bias[..., cols]
     cols = np.flatnonzero(~safe_col_n)
     s = np.array(np.broadcast_to(bias[..., cols], shape[:-1] + (len(cols),)), dtype=np.int64)
+    if products.has_walk():  # compiled: walk every output of these columns over all of K, no bound GEMMs
+        clipped = products.walk(s, np.ones(s.shape, dtype=bool), lo, hi, cols)
+        out[..., cols] = s
+        return AccumulatorResult(out, acc, overflow, int(clipped.sum()))
     # per output over the whole of K (two GEMMs): most outputs usually stay far from the rails
     part = products.partial(0, products.K, cols=cols)
     mass = products.abs_partial(0, products.K, cols=cols)
