@@ -13,13 +13,15 @@ their NumPy paths (the reference and the fallback); the results are identical ei
   accumulator format, round to nearest even, the format's natural overflow. The product of two minifloats is
   exact in float64; the sum is formed exactly with TwoSum and rounded to odd (Boldo and Melquiond, "Emulation of
   FMA and correctly rounded sums: proved algorithms using rounding to odd", IEEE Trans. Computers 57(4), 2008),
-  then rounded once to the accumulator's grid on the integer bits of the float64 (round half to even at the
-  format's quantum), which is correct for every target of at most 51 significand bits. Optionally each product is
+  then rounded once to the accumulator's grid (``rint`` of the exactly scaled value at the format's quantum, the
+  binade read from the float64's exponent bits), which is correct for every target of at most 51 significand bits. Optionally each product is
   first rounded to a product format (same rounding); a product that overflows it sets the sticky flags instead of
   entering the sum, as in :mod:`~ristretto_sim.emulator.minifloat_mac`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -41,56 +43,44 @@ def _saturating_walk(a, w, s, lo, hi, rows, clipped):
     k_len = a.shape[1]
     n_len = w.shape[1]
     acc = np.empty(n_len, dtype=np.int64)
-    flag = np.empty(n_len, dtype=np.bool_)
+    lost = np.empty(n_len, dtype=np.int64)  # |what the clamps removed|, summed: > 0 iff a clamp changed the sum
     for i in range(rows.shape[0]):
         m = rows[i]
         for n in range(n_len):
             acc[n] = s[m, n]
-            flag[n] = clipped[m, n]
+            lost[n] = 0
         for k in range(k_len):
             av = np.int64(a[m, k])  # integer codes (float arrays hold them exactly)
             if av == 0:
                 continue
-            for n in range(n_len):
-                t = acc[n] + av * w[k, n]
+            wk = w[k]
+            for n in range(n_len):  # int64 lanes, no branches: vector code
+                t = acc[n] + av * wk[n]
                 c = min(max(t, lo), hi)
-                flag[n] |= c != t
+                lost[n] += t - c if t > c else c - t
                 acc[n] = c
         for n in range(n_len):
             s[m, n] = acc[n]
-            clipped[m, n] = flag[n]
+            clipped[m, n] = clipped[m, n] or lost[n] != 0
 
 
-def _round_bits(bits, man_bits, emin):
-    """Round the float64 with IEEE bits ``bits`` (finite) to nearest even at the quantum of a format with
-    ``man_bits`` fraction bits and smallest normal exponent ``emin`` (subnormals below it); returns the bits."""
-    sign = bits & np.int64(-0x8000000000000000)
-    mag = bits & np.int64(0x7FFFFFFFFFFFFFFF)
-    exp = (mag >> np.int64(52)) - np.int64(1023)  # unbiased exponent (subnormal float64s: -1023, far below)
-    e = max(exp, np.int64(emin))
-    drop = np.int64(52 - man_bits) + (e - exp)  # float64 fraction bits below the format's quantum
-    if drop > 62:  # below half the smallest subnormal of the format: rounds to zero
-        return sign
-    if drop <= 0:
-        return bits
-    one = np.int64(1) << drop
-    half = one >> np.int64(1)
-    low = mag & (one - np.int64(1))
-    mag = mag - low
-    if low > half or (low == half and (mag & one) != 0):
-        mag = mag + one  # a carry into the exponent field is the next binade: still exact
-    return sign | mag
+def _round_scaled(x, exp, man_bits, emin):
+    """``x`` (finite, binade exponent ``exp``) rounded to nearest even at the quantum ``2**(max(exp, emin) -
+    man_bits)`` of a format with subnormals below ``emin``: ``rint(x * 2**-q) * 2**q``, both scalings exact (the
+    reference's formula, :meth:`~ristretto_sim.formats.Minifloat.quantize`)."""
+    q = max(exp, emin) - man_bits
+    return np.rint(math.ldexp(x, -q)) * math.ldexp(1.0, q)
 
 
 def _round_value(x, man_bits, emin, max_value, overflow, buf, ibuf):
     if x != x:
-        return x
+        return np.nan  # the quantizer's NaN (positive, whatever the sign of the NaN it was given)
     if x == np.inf or x == -np.inf:
         r = x
     else:
         buf[0] = x
-        ibuf[0] = _round_bits(ibuf[0], man_bits, emin)
-        r = buf[0]
+        exp = ((ibuf[0] >> np.int64(52)) & np.int64(0x7FF)) - np.int64(1023)  # binade of x (0 for x = 0: any)
+        r = _round_scaled(x, exp, man_bits, emin)
         if abs(r) <= max_value:
             return r
     if overflow == OVERFLOW_SATURATE:
@@ -134,8 +124,34 @@ def _float_walk(a, w, acc, man_bits, emin, max_value, overflow, p_man, p_emin, p
                 acc[m, n] = _round_value(s, man_bits, emin, max_value, overflow, buf, ibuf)
 
 
+def _float_walk_exact(a, w, acc, max_value, over_value, rows, tinv, tpow):
+    k_len = a.shape[1]
+    n_len = w.shape[1]
+    row = np.empty(n_len, dtype=np.float64)
+    sbuf = np.empty(n_len, dtype=np.float64)
+    sbits = sbuf.view(np.int64)
+    for i in range(rows.shape[0]):
+        m = rows[i]
+        for n in range(n_len):
+            row[n] = acc[m, n]
+        for k in range(k_len):
+            av = a[m, k]
+            wk = w[k]
+            for n in range(n_len):
+                sbuf[n] = row[n] + av * wk[n]  # exact (the caller's bound)
+            for n in range(n_len):
+                j = (sbits[n] >> np.int64(52)) & np.int64(0x7FF)  # the float64's exponent field
+                r = np.rint(sbuf[n] * tinv[j]) * tpow[j]
+                # overflow to the format's special value; NaN (never > max) becomes the quantizer's positive NaN
+                r = r if abs(r) <= max_value else (over_value if r > 0 else -over_value)
+                row[n] = r if r == r else np.nan
+        for n in range(n_len):
+            acc[m, n] = row[n]
+
+
 if numba is not None:
-    _round_bits = numba.njit(cache=True, nogil=True)(_round_bits)
+    _float_walk_exact = numba.njit(cache=True, nogil=True)(_float_walk_exact)
+    _round_scaled = numba.njit(cache=True, nogil=True)(_round_scaled)
     _round_value = numba.njit(cache=True, nogil=True)(_round_value)
     _saturating_walk = numba.njit(cache=True, nogil=True)(_saturating_walk)
     _float_walk = numba.njit(cache=True, nogil=True)(_float_walk)
@@ -158,6 +174,31 @@ def saturating_walk(a: np.ndarray, w: np.ndarray, s: np.ndarray, lo: int, hi: in
     if a.dtype.kind not in "iuf":
         raise TypeError(f"a must hold integer codes, got dtype {a.dtype}")
     _saturating_walk(np.ascontiguousarray(a), _int64_2d(w), s, np.int64(lo), np.int64(hi), _int64_2d(rows), clipped)
+
+
+def _scale_tables(man_bits: int, emin: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(2**-q, 2**q)`` per float64 exponent field ``j`` (0..2047), ``q = max(j - 1023, emin) - man_bits``: the
+    quantum of a value of that binade in a format with subnormals below ``emin`` (fields 0 and 2047, zero and
+    subnormal float64s and Inf/NaN, get the smallest quantum: zero and Inf/NaN are unchanged by the scaling)."""
+    q = np.maximum(np.arange(2048) - 1023, emin) - man_bits
+    q[0] = q[2047] = emin - man_bits
+    return np.ldexp(1.0, -q), np.ldexp(1.0, q)
+
+
+def float_walk_exact_sums(a: np.ndarray, w: np.ndarray, acc: np.ndarray, fmt: tuple, rows: np.ndarray) -> None:
+    """:func:`float_walk` without product rounding when every ``acc + a*w`` is exact in float64 (the caller proves
+    it from the formats: every term a multiple of ``2**qmin`` and ``max|acc| + max|a*w| <= 2**(53 + qmin)``), so
+    no TwoSum is needed and the rounding (``rint`` of the scaled sum, the scale from a table indexed by the
+    float64's exponent bits) runs as vector code over the output columns."""
+    if numba is None:
+        raise RuntimeError("the compiled loops need numba (pip install 'ristretto-sim[fast]')")
+    man_bits, emin, max_value, overflow = fmt
+    if not 0 <= man_bits <= 51 or emin - man_bits < -1000:
+        raise ValueError(f"format parameters {fmt} are outside the exact range of the compiled rounding")
+    tinv, tpow = _scale_tables(man_bits, emin)
+    over = {OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}.get(overflow, float(max_value))
+    _float_walk_exact(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64), acc,
+                      np.float64(max_value), np.float64(over), _int64_2d(rows), tinv, tpow)
 
 
 def float_walk(a: np.ndarray, w: np.ndarray, acc: np.ndarray, fmt: tuple, product: tuple | None, rows: np.ndarray,

@@ -53,10 +53,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import jit
 from ristretto_sim.emulator.exact_sum import LIMB_BITS, check_chain, column_max, exact_matmul, split_limbs
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.emulator.wide import add as wide_add
-from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
+from ristretto_sim.formats import FixedPoint, Minifloat, Rounding, Specials
 from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 from ristretto_sim.formats.saturation import clamped_outputs
@@ -312,7 +313,8 @@ def minifloat_matmul(
             and product_format is None
             and _products_exact_in_float32(in_fmt, w_fmt)
         )
-        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0], native)
+        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0], native,
+                                          _sums_exact_in_float64(in_fmt, w_fmt, accumulator))
         nan, pinf, ninf = nan | flags[0], pinf | flags[1], ninf | flags[2]
         acc_name = str(accumulator)
     values = _apply_flags(values, nan, pinf, ninf)
@@ -408,7 +410,35 @@ def _products_exact_in_float32(in_fmt: Minifloat, w_fmt: Minifloat) -> bool:
     )
 
 
-def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key, fp32_native=False):
+def _sums_exact_in_float64(in_fmt: Minifloat, w_fmt: Minifloat, acc_fmt: Minifloat) -> bool:
+    """Whether ``acc + a*w`` is exact in float64 for every accumulator value and product of these formats: all are
+    multiples of ``2**qmin`` (the finer of the two quanta) and ``max|acc| + max|a*w| <= 2**(53 + qmin)`` (e.g.
+    fp16 accumulating e4m3 or e5m2 products: ``qmin = -24`` (fp16) or -32 (e5m2 x e5m2), sums below ``2**17``)."""
+    qmin = min(quantum_exp(acc_fmt), quantum_exp(in_fmt) + quantum_exp(w_fmt))
+    return acc_fmt.max + in_fmt.max * w_fmt.max <= math.ldexp(1.0, 53 + qmin)
+
+
+def _walk_format(fmt: Minifloat) -> tuple:
+    """``(man_bits, emin, max, natural overflow)`` of ``fmt`` for :func:`~ristretto_sim.emulator.jit.float_walk`."""
+    overflow = {Specials.IEEE: jit.OVERFLOW_INF, Specials.FN: jit.OVERFLOW_NAN}.get(fmt.specials,
+                                                                                    jit.OVERFLOW_SATURATE)
+    return (fmt.man_bits, fmt.emin, float(fmt.max), overflow)
+
+
+def _compiled_formats(acc_fmt: Minifloat, product_format, rounding: Rounding, key):
+    """The accumulator's and the product format's parameters for the compiled float walk, or None when it does
+    not apply (numba missing, a rounding other than nearest-even, formats without subnormals, more than 51
+    significand bits: round to odd then one rounding is exact only up to 51)."""
+    if not jit.available() or rounding is not Rounding.NEAREST_EVEN or key is not None:
+        return None
+    fmts = (acc_fmt,) if product_format is None else (acc_fmt, product_format)
+    if any(not f.subnormals or f.man_bits + 1 > 51 for f in fmts):
+        return None
+    return _walk_format(acc_fmt), None if product_format is None else _walk_format(product_format)
+
+
+def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key, fp32_native=False,
+                      exact_sums=False):
     shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
     if fp32_native:
         # IEEE float32 with round-to-nearest-even is this accumulator: NumPy float32 additions are exactly it
@@ -426,6 +456,21 @@ def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key
     nan, pinf, ninf = (np.zeros(shape, dtype=bool) for _ in range(3))
     if b is not None:
         acc = acc + acc_fmt.quantize(b, rounding, rng=None if key is None else StochasticKey(key.seed + 7))
+    compiled = _compiled_formats(acc_fmt, product_format, rounding, key)
+    if compiled is not None and a.shape[-1]:
+        acc = np.ascontiguousarray(acc)
+        lead = shape[:-2]
+        ab = np.broadcast_to(a, lead + a.shape[-2:])
+        wb = np.broadcast_to(w, lead + w.shape[-2:])
+        rows = np.arange(shape[-2], dtype=np.int64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for idx in np.ndindex(*lead):
+                if compiled[1] is None and exact_sums:
+                    jit.float_walk_exact_sums(ab[idx], wb[idx], acc[idx], compiled[0], rows)
+                else:
+                    jit.float_walk(ab[idx], wb[idx], acc[idx], compiled[0], compiled[1], rows,
+                                   (nan[idx], pinf[idx], ninf[idx]))
+        return acc, (nan, pinf, ninf)
     for k in range(a.shape[-1]):
         p = a[..., :, k, None] * w[..., k, None, :]  # exact
         sub = None if key is None else StochasticKey(key.seed, key.offset + 2 * k * size)
