@@ -403,10 +403,6 @@ def _abs(x: np.ndarray) -> np.ndarray:
     return np.abs(x.astype(np.int64)) if x.dtype.kind in "iu" else np.abs(x)
 
 
-def _in_range(x, lo, hi):
-    return (x >= lo) & (x <= hi)
-
-
 def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Overflow.SATURATE) -> AccumulatorResult:
     """Run the accumulator contract (module docstring) over the products.
 
@@ -460,16 +456,21 @@ def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, 
     no_bias = bias_codes is None
     bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if no_bias else bias_codes
     if overflow is Overflow.WRAP or products.K == 0:
-        s = products.partial(0, products.K) + bias
-        out_of_range = ~_in_range(s, lo, hi)
-        count = int(out_of_range.sum())
-        if count:
-            # acc.bits < 64 here (a signed 64-bit accumulator holds every int64 sum); int64 arithmetic wraps
-            # modulo 2**64, a multiple of 2**bits, so masking gives the two's complement wrap exactly
-            mask = np.int64((1 << acc.bits) - 1)
-            with np.errstate(over="ignore"):
-                s = np.where(out_of_range, ((s - np.int64(lo)) & mask) + np.int64(lo), s)
-        return AccumulatorResult(s.astype(np.int64), acc, overflow, count)
+        s = products.partial(0, products.K)
+        if not no_bias:
+            s = s + bias
+        s = s.astype(np.int64, copy=False)
+        if float(s.min(initial=0)) >= lo and float(s.max(initial=0)) <= hi:
+            return AccumulatorResult(s, acc, overflow, 0)
+        # acc.bits < 64 here (a signed 64-bit accumulator holds every int64 sum); int64 arithmetic wraps
+        # modulo 2**64, a multiple of 2**bits, so masking gives the two's complement wrap exactly; a sum changes
+        # iff it lies outside the range (inside it, s - lo is already in [0, 2**bits))
+        mask = np.int64((1 << acc.bits) - 1)
+        with np.errstate(over="ignore"):
+            t = s - np.int64(lo)
+            t &= mask
+            t += np.int64(lo)
+        return AccumulatorResult(t, acc, overflow, int(np.count_nonzero(t != s)))
 
     # SATURATE
     # every prefix sum of a column lies in [bias + neg, bias + pos]; inside the range, nothing can clip

@@ -14,9 +14,9 @@ their NumPy paths (the reference and the fallback); the results are identical ei
   exact in float64; the sum is formed exactly with TwoSum and rounded to odd (Boldo and Melquiond, "Emulation of
   FMA and correctly rounded sums: proved algorithms using rounding to odd", IEEE Trans. Computers 57(4), 2008),
   then rounded once to the accumulator's grid (``rint`` of the exactly scaled value at the format's quantum, the
-  binade read from the float64's exponent bits), which is correct for every target of at most 51 significand bits. Optionally each product is
-  first rounded to a product format (same rounding); a product that overflows it sets the sticky flags instead of
-  entering the sum, as in :mod:`~ristretto_sim.emulator.minifloat_mac`.
+  binade read from the float64's exponent bits), which is correct for every target of at most 51 significand
+  bits. Optionally each product is first rounded to a product format (same rounding); a product that overflows
+  it sets the sticky flags instead of entering the sum, as in :mod:`~ristretto_sim.emulator.minifloat_mac`.
 """
 
 from __future__ import annotations
@@ -165,9 +165,10 @@ def saturating_walk(a: np.ndarray, w: np.ndarray, s: np.ndarray, lo: int, hi: in
                     clipped: np.ndarray) -> None:
     """Saturating accumulation over K of rows ``rows`` (module docstring), in place on ``s`` and ``clipped``.
 
-    ``a`` (M, K) and ``w`` (K, N) integer codes (``a`` may be a float array holding them) (products and sums within int64, ``lo``/``hi`` inside it); ``s``
-    (M, N) int64 running sums, inside ``[lo, hi]``; ``clipped`` (M, N) bool; ``rows`` int64 row indices. Raises
-    ``RuntimeError`` when numba is not installed (check :func:`available`).
+    ``a`` (M, K) and ``w`` (K, N) integer codes (``a`` may be a float array holding them; products and sums
+    within int64, ``lo``/``hi`` inside it); ``s`` (M, N) int64 running sums, inside ``[lo, hi]``; ``clipped``
+    (M, N) bool; ``rows`` int64 row indices. Raises ``RuntimeError`` when numba is not installed (check
+    :func:`available`).
     """
     if numba is None:
         raise RuntimeError("the compiled loops need numba (pip install 'ristretto-sim[fast]')")

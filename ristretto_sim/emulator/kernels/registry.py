@@ -146,7 +146,7 @@ def default_backends(force: str | None = None, *, threads: int | None = None) ->
     return _remembered(force, threads)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _remembered(force: str | None, threads: int | None) -> Backends:
     return select_backends(force, threads=threads)
 

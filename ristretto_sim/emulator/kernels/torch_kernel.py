@@ -26,4 +26,6 @@ class TorchKernel(IntegerKernel):
 
     def product(self, a, w):
         t = self._torch
+        # torch tensors share the arrays' memory and must be writable (it only reads them): copy read-only views
+        a, w = (x if x.flags.writeable else x.copy() for x in (a, w))
         return t._int_mm(t.from_numpy(a), t.from_numpy(w)).numpy()
