@@ -14,9 +14,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(PIP) install --quiet -e .
 	touch $@
 
-# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too
+# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too, and the
+# compiled accumulators (fast extra: numba), whose tests compare them with the NumPy paths
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[test,train]'
+	$(PIP) install --quiet -e '.[test,train,fast]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed

@@ -34,7 +34,7 @@ import numpy as np
 from ristretto_sim.bench.network import calibration_images, load_data, load_model, top1_accuracy
 from ristretto_sim.bench.quantize import shared_data_dir
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
-from ristretto_sim.emulator import fixed_matmul
+from ristretto_sim.emulator import fixed_matmul, jit
 from ristretto_sim.emulator.kernels import default_backends
 from ristretto_sim.formats import FixedPoint, PowerOfTwo
 from ristretto_sim.graph.plan import LayerPlan
@@ -130,8 +130,9 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
     cases : iterable of str, optional
         Only these cases (default all).
     backend : str, optional
-        Force an integer-kernel backend (``blas``, ``onnxruntime``, ``torch``); default the environment's
-        ``RISTRETTO_SIM_BACKEND``, else the fastest one proven exact.
+        Force an integer-kernel backend for the GEMM case (``blas``, ``onnxruntime``, ``torch``); default the
+        environment's ``RISTRETTO_SIM_BACKEND``, else the fastest one proven exact. The network cases use the
+        emulator's default (:func:`~ristretto_sim.emulator.kernels.default_backends`), reported in the result.
     """
     for name, v in (("repeats", repeats), ("threads", threads), ("batch_size", batch_size), ("images", images)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -149,7 +150,8 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
     unknown = [c for c in names if c != "gemm" and c not in all_plans]
     if unknown:
         raise ValueError(f"cases: unknown {', '.join(unknown)}; choose from gemm, {', '.join(all_plans)}")
-    backends = default_backends(backend)
+    backends = default_backends(backend, threads=threads)
+    network_backends = default_backends()
     fns = {}
     gemm_check = None
     if "gemm" in names:
@@ -157,8 +159,7 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
         fns.update(pair)
     for c in names:
         if c != "gemm":
-            fns[c] = (lambda p: lambda: run_network(net, x, p, record=True, batch_size=batch_size,
-                                                     backends=backends))(all_plans[c])
+            fns[c] = (lambda p: lambda: run_network(net, x, p, record=True, batch_size=batch_size))(all_plans[c])
     limiter, info = blas_limit(threads)
     with limiter:
         blas = blas_libraries(info)
@@ -191,6 +192,8 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
         "blas_threads": threads if info is not None else None,
         "blas_libraries": blas,
         "backend": backends.report(),
+        "network_backend": network_backends.report(),
+        "compiled_loops": {"numba": getattr(jit.numba, "__version__", None)},
         "cpu": cpu_flags(),
         "time_s": {k: round(v, 4) for k, v in best.items()},
         "figures": {k: round(v, 4) for k, v in figures.items()},

@@ -8,7 +8,7 @@ kernel in use (None for ``blas``) and, for every backend tried, whether it passe
 
 :func:`select_backends` runs the self-tests every time it is called (about 10 ms per backend, plus the import of
 its library). :func:`default_backends` is what the emulator uses when a caller passes no ``backends``: it
-returns one ``Backends`` per forced name per process, through an explicit ``functools.lru_cache`` (the only
+returns one ``Backends`` per forced name per process, through an explicit ``functools.cache`` (the only
 process-wide memory in the emulator; ``default_backends.cache_clear()`` forgets it, and a ``Backends`` object
 passed explicitly bypasses it). The forced name is the ``force`` argument, else the environment variable
 ``RISTRETTO_SIM_BACKEND`` (``blas``, ``onnxruntime`` or ``torch``), read when ``default_backends`` is called, so
@@ -136,9 +136,11 @@ def select_backends(force: str | None = None, *, threads: int | None = None,
     return Backends(None, tuple(tried))
 
 
-def default_backends(force: str | None = None, *, threads: int | None = None) -> Backends:
+def default_backends(force: str | None = None, *, threads: int | None = 1) -> Backends:
     """The process's ``Backends`` for ``force`` (else ``$RISTRETTO_SIM_BACKEND``, else the fastest exact one),
-    self-tested once per process and remembered (module docstring)."""
+    self-tested once per process and remembered (module docstring). Kernels run one thread per product by default
+    (the emulator's GEMMs are small and the executor runs batches in parallel with ``workers``; the benchmarks
+    limit BLAS to the same count)."""
     if force is None:
         force = os.environ.get(BACKEND_ENV) or None
     if force is not None:
