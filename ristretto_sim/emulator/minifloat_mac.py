@@ -364,8 +364,40 @@ def _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key):
     return hi, lo, width
 
 
+def _kulisch_in_float64(a, w, in_fmt, w_fmt, b, rounding, key):
+    """The exact Kulisch sum as a float64 when it provably is one: the column bound plus the preload, in units of
+    ``2**(qa + qw)``, below ``2**53`` (then one float64 GEMM of the values is exact, :func:`_kulisch_words`, and
+    so is adding the preload); else None. Zero sums are +0, as the integer register's."""
+    k = a.shape[-1]
+    qa, qw = quantum_exp(in_fmt), quantum_exp(w_fmt)
+    if qa + qw < -960:
+        return None
+    limit = 2.0**53 * (1 - 1e-9)
+    bound = k * in_fmt.max * w_fmt.max
+    if np.ldexp(bound, -(qa + qw)) > limit:
+        bound = float((column_max(a)[..., :, None] * np.abs(w)).sum(axis=-2).max(initial=0.0))
+    bi = None
+    if b is not None:
+        bi = round_to_integer(np.ldexp(b, -(qa + qw)), rounding, key)  # the preload on the register's grid
+        bound = np.ldexp(bound, -(qa + qw)) + float(np.abs(bi).max(initial=0.0))
+    else:
+        bound = np.ldexp(bound, -(qa + qw))
+    if bound > limit:
+        return None
+    v = np.matmul(a, w)
+    if bi is not None:
+        v = v + np.ldexp(bi, qa + qw)  # exact: both terms and the sum are integers below 2**53 in units
+    v += 0.0  # -0.0 (all-zero products of negative sign) is the register's +0
+    return v
+
+
 def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
     """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
+    width = kulisch_bits(in_fmt, w_fmt, max(a.shape[-1], 1))
+    if width <= MAX_KULISCH_BITS:
+        v = _kulisch_in_float64(a, w, in_fmt, w_fmt, b, rounding, key)
+        if v is not None:  # exact, so nearest and odd are the same value
+            return v, f"kulisch{width}"
     hi, lo, width = _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key)
     q = quantum_exp(in_fmt) + quantum_exp(w_fmt)
     x = np.ldexp(hi.astype(np.float64), 32)  # exact: |hi| < 2**62
