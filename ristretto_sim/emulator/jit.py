@@ -124,7 +124,7 @@ def _float_walk(a, w, acc, man_bits, emin, max_value, overflow, p_man, p_emin, p
                 acc[m, n] = _round_value(s, man_bits, emin, max_value, overflow, buf, ibuf)
 
 
-def _float_walk_exact(a, w, acc, max_value, over_value, rows, tinv, tpow):
+def _float_walk_exact(a, w, acc, max_value, over_pos, over_neg, rows, tinv, tpow):
     k_len = a.shape[1]
     n_len = w.shape[1]
     row = np.empty(n_len, dtype=np.float64)
@@ -142,9 +142,9 @@ def _float_walk_exact(a, w, acc, max_value, over_value, rows, tinv, tpow):
             for n in range(n_len):
                 j = (sbits[n] >> np.int64(52)) & np.int64(0x7FF)  # the float64's exponent field
                 r = np.rint(sbuf[n] * tinv[j]) * tpow[j]
-                # overflow to the format's special value; NaN (never > max) becomes the quantizer's positive NaN
-                r = r if abs(r) <= max_value else (over_value if r > 0 else -over_value)
-                row[n] = r if r == r else np.nan
+                # overflow to the format's special value (a positive NaN for fn formats, as the quantizer's; NaN is
+                # never > max and stays the NaN it is, positive: nothing else makes one from finite products)
+                row[n] = r if abs(r) <= max_value else (over_pos if r > 0 else over_neg)
         for n in range(n_len):
             acc[m, n] = row[n]
 
@@ -197,9 +197,10 @@ def float_walk_exact_sums(a: np.ndarray, w: np.ndarray, acc: np.ndarray, fmt: tu
     if not 0 <= man_bits <= 51 or emin - man_bits < -1000:
         raise ValueError(f"format parameters {fmt} are outside the exact range of the compiled rounding")
     tinv, tpow = _scale_tables(man_bits, emin)
-    over = {OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}.get(overflow, float(max_value))
+    over_pos, over_neg = {OVERFLOW_INF: (np.inf, -np.inf), OVERFLOW_NAN: (np.nan, np.nan)}.get(
+        overflow, (float(max_value), -float(max_value)))
     _float_walk_exact(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64), acc,
-                      np.float64(max_value), np.float64(over), _int64_2d(rows), tinv, tpow)
+                      np.float64(max_value), np.float64(over_pos), np.float64(over_neg), _int64_2d(rows), tinv, tpow)
 
 
 def float_walk(a: np.ndarray, w: np.ndarray, acc: np.ndarray, fmt: tuple, product: tuple | None, rows: np.ndarray,
