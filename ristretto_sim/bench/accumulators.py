@@ -18,7 +18,9 @@ Cases (every one a run of ``run_network(net, x, plan)`` on the first ``images`` 
 
 The plans are calibrated as the ``network`` suite's (1,000 embedded MNIST training digits). Each case gets one
 warm-up run (which also gives its top-1 and accumulator overflow count), then ``repeats`` rounds in which the
-cases alternate, best time kept; BLAS is limited to ``threads`` threads. The JSON names the integer-kernel
+cases alternate, best time kept; BLAS is limited to ``threads`` threads. Every network case is also given as a
+multiple of the no-overflow case's time in the same run (``over_no_overflow_case``), a figure that a busy machine
+changes less than the seconds (the issue measured 0.31 to 0.43 s for that case). The JSON names the integer-kernel
 backend in use (and why others were refused) and the CPU's flags that decide it (AVX-512 VNNI, AVX-VNNI, AMX).
 :func:`run` returns a JSON-able dict and prints nothing.
 """
@@ -171,13 +173,15 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
                 f()
                 best[name] = min(best[name], time.perf_counter() - t0)
         gemm_ok = gemm_check() if gemm_check is not None else None
-    figures, top1, overflows = {}, {}, {}
+    figures, top1, overflows, relative = {}, {}, {}, {}
     if "gemm" in names:
         figures["gemm_exact_over_float32"] = best["exact_int8_gemm"] / best["float32_matmul"]
     for c in names:
         if c == "gemm":
             continue
         figures[f"{c}_s"] = best[c]
+        if "dfp8_acc32" in best:  # side by side with the no-overflow fast path: less sensitive to machine load
+            relative[c] = best[c] / best["dfp8_acc32"]
         top1[c] = top1_accuracy(warm[c].output, labels)
         overflows[c] = int(sum(r.stats.accumulator_overflows for r in warm[c].records.values()
                                if getattr(r, "stats", None) is not None))
@@ -200,6 +204,7 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
         "targets": {k: v for k, v in TARGETS.items() if k in figures},
         "before": {k: v for k, v in BEFORE.items() if k in figures},
         "met": {k: bool(figures[k] <= TARGETS[k]) for k in figures if k in TARGETS},
+        "over_no_overflow_case": {k: round(v, 3) for k, v in relative.items()},
         "gemm_bit_identical": gemm_ok,
         "top1": top1,
         "accumulator_overflows": overflows,

@@ -21,6 +21,12 @@ in range take the exact chunk sum at once; only the others are re-walked one pro
 over those outputs (or over all outputs, with outer products, when many need it). The result is exactly
 equal to clamping after every addition.
 
+Compiled walk: when numba is installed (the ``fast`` extra) and the products are integer codes
+(:class:`IntegerProducts`), the columns that the bounds cannot prove safe are walked instead by one compiled loop
+over all of K (:func:`~ristretto_sim.emulator.jit.saturating_walk`: int64 lanes over the output columns, zero
+activations skipped), which is the definition itself and needs neither the bound GEMMs nor the chunking; the tests
+hold it bit-identical (codes and overflow counts) to the NumPy walk above and to Python integers.
+
 The products come from a :class:`ProductSource` (plain fixed point x fixed point, or a shift-and-add PE), so
 every PE kind shares this one accumulator model.
 

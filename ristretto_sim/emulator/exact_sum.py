@@ -1,4 +1,10 @@
-"""Exact integer matrix products computed on floating-point BLAS.
+"""Exact integer matrix products computed on an integer kernel proven exact on this machine, or on floating-point
+BLAS.
+
+Operands that are integer arrays of 8-bit codes (activations spanning at most 256 consecutive values, weights in
+int8) go to the integer kernel of the ``backends`` in use (:mod:`~ristretto_sim.emulator.kernels`: onnxruntime
+``MatMulInteger``, ``torch._int_mm``; self-tested at first use, K chunked so that no int32 partial sum can
+overflow). Everything else, and every product when the backend is ``blas``, runs on BLAS as follows.
 
 NumPy's integer ``matmul`` has no BLAS behind it (about 90x slower than float32 here), so integer GEMMs run as
 float GEMMs whose every partial sum is provably an exactly representable integer:

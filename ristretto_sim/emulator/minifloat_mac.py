@@ -38,7 +38,11 @@ fp32         127   -149    565        566
 accumulator format and preloaded; then the products (optionally rounded to ``product_format`` first) are added
 over K in order, each addition rounded once to the accumulator format (the exact sum is formed with TwoSum and
 rounded to odd in float64 first, so the one rounding is correct for accumulators of at most 51 significant
-bits).
+bits). With numba installed (the ``fast`` extra) and nearest-even rounding, the same steps run as one compiled
+loop per output row (:func:`~ristretto_sim.emulator.jit.float_walk`); when every ``acc + a*w`` is provably exact in
+float64 (:func:`_sums_exact_in_float64`: fp16 accumulating e4m3 or e5m2 products) TwoSum is not needed and the
+loop runs as vector code (:func:`~ristretto_sim.emulator.jit.float_walk_exact_sums`). Kulisch sums that provably
+fit float64's 53 bits (bias included) are one float64 GEMM of the values (:func:`_kulisch_in_float64`).
 
 **NaN and Inf** products (NaN operand, ``0 x Inf``, ``Inf x y``) set sticky flags instead of entering the sum:
 the readout is NaN if a NaN or both infinities were seen, ``+-Inf`` if one infinity was, else the rounded sum;
