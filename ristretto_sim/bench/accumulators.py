@@ -27,6 +27,7 @@ backend in use (and why others were refused) and the CPU's flags that decide it 
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import time
 from pathlib import Path
@@ -64,6 +65,13 @@ BEFORE = {
 #: CPU flags that decide which integer kernels are exact and fast (x86 /proc/cpuinfo names)
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16",
              "avx512_fp16", "f16c")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def cpu_flags() -> dict:
@@ -197,7 +205,7 @@ def run(repeats: int = 3, *, images: int = 2000, threads: int = 1, batch_size: i
         "blas_libraries": blas,
         "backend": backends.report(),
         "network_backend": network_backends.report(),
-        "compiled_loops": {"numba": getattr(jit.numba, "__version__", None)},
+        "compiled_loops": {"numba": _version("numba") if jit.available() else None},
         "cpu": cpu_flags(),
         "time_s": {k: round(v, 4) for k, v in best.items()},
         "figures": {k: round(v, 4) for k, v in figures.items()},

@@ -21,140 +21,25 @@ their NumPy paths (the reference and the fallback); the results are identical ei
 
 from __future__ import annotations
 
-import math
+import importlib.util
 
 import numpy as np
-
-try:  # optional: numba compiles the loops; without it the callers use NumPy
-    import numba
-except ImportError:  # pragma: no cover - depends on the environment
-    numba = None
 
 #: natural-overflow behaviour of a minifloat format in :func:`float_walk`: to +-Inf, to NaN, saturate at +-max
 OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE = 0, 1, 2
 
 
 def available() -> bool:
-    """Whether the compiled loops can be used (numba is installed)."""
-    return numba is not None
+    """Whether the compiled loops can be used (numba is installed; it is imported only when a loop runs)."""
+    return importlib.util.find_spec("numba") is not None
 
 
-def _saturating_walk(a, w, s, lo, hi, rows, clipped):
-    k_len = a.shape[1]
-    n_len = w.shape[1]
-    acc = np.empty(n_len, dtype=np.int64)
-    lost = np.empty(n_len, dtype=np.int64)  # |what the clamps removed|, summed: > 0 iff a clamp changed the sum
-    for i in range(rows.shape[0]):
-        m = rows[i]
-        for n in range(n_len):
-            acc[n] = s[m, n]
-            lost[n] = 0
-        for k in range(k_len):
-            av = np.int64(a[m, k])  # integer codes (float arrays hold them exactly)
-            if av == 0:
-                continue
-            wk = w[k]
-            for n in range(n_len):  # int64 lanes, no branches: vector code
-                t = acc[n] + av * wk[n]
-                c = min(max(t, lo), hi)
-                lost[n] += t - c if t > c else c - t
-                acc[n] = c
-        for n in range(n_len):
-            s[m, n] = acc[n]
-            clipped[m, n] = clipped[m, n] or lost[n] != 0
+def _loops():
+    if not available():
+        raise RuntimeError("the compiled loops need numba (pip install 'ristretto-sim[fast]')")
+    from ristretto_sim.emulator import jit_loops  # numba is imported here, on first use only
 
-
-def _round_scaled(x, exp, man_bits, emin):
-    """``x`` (finite, binade exponent ``exp``) rounded to nearest even at the quantum ``2**(max(exp, emin) -
-    man_bits)`` of a format with subnormals below ``emin``: ``rint(x * 2**-q) * 2**q``, both scalings exact (the
-    reference's formula, :meth:`~ristretto_sim.formats.Minifloat.quantize`)."""
-    q = max(exp, emin) - man_bits
-    return np.rint(math.ldexp(x, -q)) * math.ldexp(1.0, q)
-
-
-def _round_value(x, man_bits, emin, max_value, overflow, buf, ibuf):
-    if x != x:
-        return np.nan  # the quantizer's NaN (positive, whatever the sign of the NaN it was given)
-    if x == np.inf or x == -np.inf:
-        r = x
-    else:
-        buf[0] = x
-        exp = ((ibuf[0] >> np.int64(52)) & np.int64(0x7FF)) - np.int64(1023)  # binade of x (0 for x = 0: any)
-        r = _round_scaled(x, exp, man_bits, emin)
-        if abs(r) <= max_value:
-            return r
-    if overflow == OVERFLOW_SATURATE:
-        return max_value if r > 0 else -max_value
-    if overflow == OVERFLOW_NAN:
-        return np.nan
-    return np.inf if r > 0 else -np.inf
-
-
-def _float_walk(a, w, acc, man_bits, emin, max_value, overflow, p_man, p_emin, p_max, p_overflow, rows,
-                nan, pinf, ninf):
-    k_len = a.shape[1]
-    n_len = w.shape[1]
-    buf = np.empty(1, dtype=np.float64)
-    ibuf = buf.view(np.int64)
-    for i in range(rows.shape[0]):
-        m = rows[i]
-        for k in range(k_len):
-            av = a[m, k]
-            for n in range(n_len):
-                p = av * w[k, n]  # exact
-                if p_man >= 0:
-                    p = _round_value(p, p_man, p_emin, p_max, p_overflow, buf, ibuf)
-                    if p != p or p == np.inf or p == -np.inf:
-                        if p != p:
-                            nan[m, n] = True
-                        elif p > 0:
-                            pinf[m, n] = True
-                        else:
-                            ninf[m, n] = True
-                        p = 0.0
-                x = acc[m, n]
-                s = x + p
-                if s - s == 0.0:  # finite: TwoSum's error term decides the round-to-odd bit
-                    bb = s - x
-                    err = (x - (s - bb)) + (p - bb)
-                    if err != 0.0:
-                        buf[0] = s
-                        if (ibuf[0] & np.int64(1)) == 0:
-                            s = np.nextafter(s, np.inf if err > 0 else -np.inf)
-                acc[m, n] = _round_value(s, man_bits, emin, max_value, overflow, buf, ibuf)
-
-
-def _float_walk_exact(a, w, acc, max_value, over_pos, over_neg, rows, tinv, tpow):
-    k_len = a.shape[1]
-    n_len = w.shape[1]
-    row = np.empty(n_len, dtype=np.float64)
-    sbuf = np.empty(n_len, dtype=np.float64)
-    sbits = sbuf.view(np.int64)
-    for i in range(rows.shape[0]):
-        m = rows[i]
-        for n in range(n_len):
-            row[n] = acc[m, n]
-        for k in range(k_len):
-            av = a[m, k]
-            wk = w[k]
-            for n in range(n_len):
-                sbuf[n] = row[n] + av * wk[n]  # exact (the caller's bound)
-            for n in range(n_len):
-                j = (sbits[n] >> np.int64(52)) & np.int64(0x7FF)  # the float64's exponent field
-                r = np.rint(sbuf[n] * tinv[j]) * tpow[j]
-                # overflow to the format's special value (a positive NaN for fn formats, as the quantizer's; NaN is
-                # never > max and stays the NaN it is, positive: nothing else makes one from finite products)
-                row[n] = r if abs(r) <= max_value else (over_pos if r > 0 else over_neg)
-        for n in range(n_len):
-            acc[m, n] = row[n]
-
-
-if numba is not None:
-    _float_walk_exact = numba.njit(cache=True, nogil=True)(_float_walk_exact)
-    _round_scaled = numba.njit(cache=True, nogil=True)(_round_scaled)
-    _round_value = numba.njit(cache=True, nogil=True)(_round_value)
-    _saturating_walk = numba.njit(cache=True, nogil=True)(_saturating_walk)
-    _float_walk = numba.njit(cache=True, nogil=True)(_float_walk)
+    return jit_loops
 
 
 def _int64_2d(x) -> np.ndarray:
@@ -170,11 +55,11 @@ def saturating_walk(a: np.ndarray, w: np.ndarray, s: np.ndarray, lo: int, hi: in
     (M, N) bool; ``rows`` int64 row indices. Raises ``RuntimeError`` when numba is not installed (check
     :func:`available`).
     """
-    if numba is None:
-        raise RuntimeError("the compiled loops need numba (pip install 'ristretto-sim[fast]')")
+    loops = _loops()
     if a.dtype.kind not in "iuf":
         raise TypeError(f"a must hold integer codes, got dtype {a.dtype}")
-    _saturating_walk(np.ascontiguousarray(a), _int64_2d(w), s, np.int64(lo), np.int64(hi), _int64_2d(rows), clipped)
+    loops.saturating_walk(np.ascontiguousarray(a), _int64_2d(w), s, np.int64(lo), np.int64(hi), _int64_2d(rows),
+                          clipped)
 
 
 def _scale_tables(man_bits: int, emin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,15 +76,14 @@ def float_walk_exact_sums(a: np.ndarray, w: np.ndarray, acc: np.ndarray, fmt: tu
     it from the formats: every term a multiple of ``2**qmin`` and ``max|acc| + max|a*w| <= 2**(53 + qmin)``), so
     no TwoSum is needed and the rounding (``rint`` of the scaled sum, the scale from a table indexed by the
     float64's exponent bits) runs as vector code over the output columns."""
-    if numba is None:
-        raise RuntimeError("the compiled loops need numba (pip install 'ristretto-sim[fast]')")
+    loops = _loops()
     man_bits, emin, max_value, overflow = fmt
     if not 0 <= man_bits <= 51 or emin - man_bits < -1000:
         raise ValueError(f"format parameters {fmt} are outside the exact range of the compiled rounding")
     tinv, tpow = _scale_tables(man_bits, emin)
     over_pos, over_neg = {OVERFLOW_INF: (np.inf, -np.inf), OVERFLOW_NAN: (np.nan, np.nan)}.get(
         overflow, (float(max_value), -float(max_value)))
-    _float_walk_exact(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64), acc,
+    loops.float_walk_exact(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64), acc,
                       np.float64(max_value), np.float64(over_pos), np.float64(over_neg), _int64_2d(rows), tinv, tpow)
 
 
@@ -211,9 +95,8 @@ def float_walk(a: np.ndarray, w: np.ndarray, acc: np.ndarray, fmt: tuple, produc
     (None: exact products; ``overflow`` one of ``OVERFLOW_INF``, ``OVERFLOW_NAN``, ``OVERFLOW_SATURATE``), for formats
     with subnormals; ``flags`` are the (nan, +inf, -inf) sticky flags, (M, N) bool, set in place.
     """
-    if numba is None:
-        raise RuntimeError("the compiled loops need numba (pip install 'ristretto-sim[fast]')")
+    loops = _loops()
     p = (-1, 0, 0.0, 0) if product is None else product
-    _float_walk(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64), acc,
+    loops.float_walk(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64), acc,
                 np.int64(fmt[0]), np.int64(fmt[1]), np.float64(fmt[2]), np.int64(fmt[3]),
                 np.int64(p[0]), np.int64(p[1]), np.float64(p[2]), np.int64(p[3]), _int64_2d(rows), *flags)

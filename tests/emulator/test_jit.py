@@ -22,8 +22,7 @@ def _both(monkeypatch, fn):
     """``fn()`` with the compiled loops, then with NumPy only."""
     fast = fn()
     with monkeypatch.context() as m:
-        m.setattr(jit, "numba", None)
-        assert not jit.available()
+        m.setattr(jit, "available", lambda: False)
         slow = fn()
     return fast, slow
 
@@ -125,8 +124,17 @@ def test_float_walk_against_fractions():
             assert r.values[m, n] == s or (np.isnan(s) and np.isnan(r.values[m, n]))
 
 
+def test_importing_the_emulator_does_not_import_numba():
+    import subprocess
+    import sys
+
+    code = "import sys, ristretto_sim.emulator, ristretto_sim.runtime.executor; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_walks_need_numba(monkeypatch):
-    monkeypatch.setattr(jit, "numba", None)
+    monkeypatch.setattr(jit, "available", lambda: False)
     with pytest.raises(RuntimeError, match="numba"):
         jit.saturating_walk(np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1), np.int64), 0, 1,
                             np.zeros(1, np.int64), np.zeros((1, 1), bool))
