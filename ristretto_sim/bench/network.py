@@ -40,6 +40,7 @@ import numpy as np
 import ristretto_sim
 from ristretto_sim.bench.quantize import shared_data_dir
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
+from ristretto_sim.emulator.kernels import default_backends
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.io.onnx.exporter import to_onnx
 from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
@@ -230,6 +231,7 @@ def run(repeats: int = 3, *, limit: int | None = None, threads: int = 1, batch_s
             "onnxruntime": ort_version,
         },
         "notes": notes,
+        "backend": default_backends().report(),  # the integer kernel of the exact runs
     }
     if "onnxruntime" in outputs:
         result["float_max_abs_diff_vs_onnxruntime"] = float(
