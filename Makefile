@@ -14,11 +14,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(PIP) install --quiet -e .
 	touch $@
 
-# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too, and a
-# few small syntheses (tests/rtl/synth), so the test extra carries the YoWASP tools; these compile themselves on
-# first use (about 1-2 minutes per machine, cached in ~/.cache/YoWASP), which the first `make test` pays once
+# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too; the
+# compiled accumulators (fast extra: numba), whose tests compare them with the NumPy paths; and a few small
+# syntheses (tests/rtl/synth), so the test extra carries the YoWASP tools, which compile themselves on first use
+# (about 1-2 minutes per machine, cached in ~/.cache/YoWASP), paid once by the first `make test`
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[test,train]'
+	$(PIP) install --quiet -e '.[test,train,fast]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed

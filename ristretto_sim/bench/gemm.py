@@ -27,6 +27,7 @@ import numpy as np
 
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
 from ristretto_sim.emulator import fixed_matmul
+from ristretto_sim.emulator.kernels import default_backends
 from ristretto_sim.emulator.minifloat_mac import kulisch_bits, minifloat_matmul
 from ristretto_sim.formats import CATALOG, FixedPoint
 
@@ -140,6 +141,7 @@ def run_gemm_benchmark(
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "backend": default_backends().report(),  # the integer kernel of the exact GEMMs
     }
     result["target_fixed_vs_float32_met"] = result["ratio_fixed_vs_float32"] <= TARGET_FIXED_VS_FLOAT32
     result.update(apy)

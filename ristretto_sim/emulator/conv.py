@@ -36,6 +36,7 @@ from ristretto_sim.emulator.im2col import (
     transposed_as_direct,
     weight_matrix,
 )
+from ristretto_sim.emulator.kernels import Backends, default_backends
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.formats import FixedPoint, Overflow
 
@@ -45,8 +46,16 @@ def _abs_max(x: np.ndarray) -> float:
     return max(float(x.max(initial=0)), -float(x.min(initial=0)))
 
 
-def _operand_dtype(top: float):
-    """GEMM operand dtype for integer codes of magnitude at most ``top``."""
+#: the choice without an integer kernel (operands of other product sources stay in float dtypes)
+BLAS_ONLY = Backends(None)
+
+
+def _operand_dtype(top: float, backends=None):
+    """GEMM operand dtype for integer codes of magnitude at most ``top``: int8 when they fit and an integer kernel
+    is in use (:mod:`~ristretto_sim.emulator.kernels`: no conversion, a quarter of the patch memory), else the
+    narrowest float dtype holding them exactly."""
+    if top <= 127 and (backends if backends is not None else default_backends()).kernel is not None:
+        return np.int8
     if top <= F32_EXACT:
         return np.float32
     if top <= F64_EXACT:
@@ -64,6 +73,7 @@ def conv_accumulate(
     bias_codes,
     products_cls=IntegerProducts,
     w_matrix=None,
+    backends=None,
 ) -> AccumulatorResult:
     """Accumulate a direct convolution of codes (no validation; callers check formats and shapes).
 
@@ -83,6 +93,9 @@ def conv_accumulate(
     w_matrix : array, optional
         Weight matrix ``(groups, K, O/groups)`` to use instead of ``weight_matrix(w)`` (shift PEs pass encoded
         exponents).
+    backends : kernels.Backends, optional
+        Integer kernels (default :func:`~ristretto_sim.emulator.kernels.default_backends`); results are the same on
+        every backend.
 
     Returns
     -------
@@ -94,7 +107,9 @@ def conv_accumulate(
     g = geom.groups
     ho, wo = geom.output_size(h, wd, kh, kw, pad)
     x_max = _abs_max(x)
-    dtype = _operand_dtype(x_max)
+    dtype = _operand_dtype(x_max, backends) if products_cls is IntegerProducts else _operand_dtype(x_max, BLAS_ONLY)
+    if products_cls is IntegerProducts:
+        products_cls = lambda p, m: IntegerProducts(p, m, None, backends)  # noqa: E731
     xp = pad_nhwc(x.astype(dtype, copy=False), pad)
     wm = weight_matrix(w, g) if w_matrix is None else w_matrix
     if bias_codes is None:
@@ -158,6 +173,7 @@ def fixed_conv2d(
     accumulator: FixedPoint | None = None,
     overflow=Overflow.SATURATE,
     bias_codes=None,
+    backends=None,
 ) -> AccumulatorResult:
     """Exact fixed-point 2-D convolution (cross-correlation, as Caffe/ONNX/PyTorch) into a declared
     accumulator.
@@ -178,6 +194,9 @@ def fixed_conv2d(
         ``"saturate"`` or ``"wrap"``.
     bias_codes : array of int or WideInt, shape (C_out,), optional
         Accumulator codes preloaded before the products.
+    backends : kernels.Backends, optional
+        Integer kernels (default :func:`~ristretto_sim.emulator.kernels.default_backends`); the result is the same
+        on every backend.
 
     Returns
     -------
@@ -193,7 +212,8 @@ def fixed_conv2d(
     check_conv_shapes(x, w, geom)
     k = w.shape[1] * w.shape[2] * w.shape[3]
     x, w, acc, bias_codes = _prepare(x, w, in_fmt, w_fmt, accumulator, bias_codes, w.shape[0], k)
-    return conv_accumulate(x, w, geom.padding, geom, acc, overflow, bias_codes)
+    return conv_accumulate(x, w, geom.padding, geom, acc, overflow, bias_codes,
+                           backends=backends)
 
 
 def fixed_conv_transpose2d(

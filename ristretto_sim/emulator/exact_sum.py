@@ -1,4 +1,10 @@
-"""Exact integer matrix products computed on floating-point BLAS.
+"""Exact integer matrix products computed on an integer kernel proven exact on this machine, or on floating-point
+BLAS.
+
+Operands that are integer arrays of 8-bit codes (activations spanning at most 256 consecutive values, weights in
+int8) go to the integer kernel of the ``backends`` in use (:mod:`~ristretto_sim.emulator.kernels`: onnxruntime
+``MatMulInteger``, ``torch._int_mm``; self-tested at first use, K chunked so that no int32 partial sum can
+overflow). Everything else, and every product when the backend is ``blas``, runs on BLAS as follows.
 
 NumPy's integer ``matmul`` has no BLAS behind it (about 90x slower than float32 here), so integer GEMMs run as
 float GEMMs whose every partial sum is provably an exactly representable integer:
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ristretto_sim.emulator.kernels import default_backends
 from ristretto_sim.emulator.wide import WideInt, sum_int64
 
 #: largest magnitude below which every integer is exact in float32 / float64
@@ -167,8 +174,9 @@ def _chained(a, w) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     return a, w, np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
 
 
-def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
-    """Exact ``a @ w`` of integer matrices, as ``int64``, computed with float32/float64 BLAS GEMMs.
+def exact_matmul(a, w, *, bounds: tuple | None = None, backends=None) -> np.ndarray:
+    """Exact ``a @ w`` of integer matrices, as ``int64``, computed on an integer kernel proven exact on this
+    machine when both operands are integer arrays of 8-bit codes, else with float32/float64 BLAS GEMMs.
 
     Parameters
     ----------
@@ -178,6 +186,9 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
         Integer codes.
     bounds : (ndarray, float, float), optional
         Precomputed ``(column_bounds(a, w), max|a|, max|w|)``.
+    backends : kernels.Backends, optional
+        The integer kernel to use (default :func:`~ristretto_sim.emulator.kernels.default_backends`); the
+        result is the same on every backend.
 
     Returns
     -------
@@ -209,6 +220,10 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
         )
     if total == 0.0:
         return np.zeros(out_shape, dtype=np.int64)
+    if amax <= 255.0 and wmax <= 128.0 and a.dtype.kind in "iu" and w.dtype.kind in "iu":
+        out = integer_kernel_matmul(a, w, amax, wmax, out_shape, backends)
+        if out is not None:
+            return out
     if amax <= F32_EXACT and wmax <= F32_EXACT:
         chunks = _plan_chunks(colprod, F32_EXACT, max_chunks=max(3, a.shape[-1] // 128))
         if chunks is not None:
@@ -224,6 +239,36 @@ def exact_matmul(a, w, *, bounds: tuple | None = None) -> np.ndarray:
             part = exact_matmul(al, wl)
             with np.errstate(over="ignore"):
                 out += part << np.int64(LIMB_BITS * (i + j))  # wraps mod 2**64; the final sum fits int64
+    return out
+
+
+def integer_kernel_matmul(a: np.ndarray, w: np.ndarray, amax: float, wmax: float, out_shape, backends=None):
+    """``a @ w`` as int64 on the integer kernel of ``backends`` (default: the process's, :func:`~ristretto_sim.
+    emulator.kernels.default_backends`), or None when there is none (``blas``) or the codes do not fit 8 bits
+    (``a`` spanning more than 256 consecutive values, ``w`` outside int8). Leading dimensions broadcast."""
+    kernel = (backends if backends is not None else default_backends()).kernel
+    if kernel is None:
+        return None
+    if a.dtype == np.int8:
+        a_range = (-128, 127)
+    elif a.dtype == np.uint8:
+        a_range = (0, 255)
+    elif amax <= 127.0:
+        a_range = (-127, 127)
+    else:
+        a_range = (int(a.min()), int(a.max()))
+        if a_range[1] - a_range[0] > 255:
+            return None
+    if wmax > 127.0 and w.dtype != np.int8 and int(w.max()) > 127:
+        return None
+    if a.ndim == 2 and w.ndim == 2:
+        return kernel.matmul(a, w, a_range, int(wmax))
+    out = np.empty(out_shape, dtype=np.int64)
+    lead = out_shape[:-2]
+    ab = np.broadcast_to(a, lead + a.shape[-2:])
+    wb = np.broadcast_to(w, lead + w.shape[-2:])
+    for idx in np.ndindex(*lead):
+        out[idx] = kernel.matmul(ab[idx], wb[idx], a_range, int(wmax))
     return out
 
 

@@ -79,6 +79,7 @@ def fixed_matmul(
     accumulator: FixedPoint | None = None,
     overflow=Overflow.SATURATE,
     bias_codes=None,
+    backends=None,
 ) -> AccumulatorResult:
     """Exact ``a @ w`` of fixed-point codes into a declared accumulator.
 
@@ -97,6 +98,9 @@ def fixed_matmul(
         ``"saturate"`` (clamp after every addition) or ``"wrap"``.
     bias_codes : array of int or WideInt, shape (N,), optional
         Accumulator codes preloaded before the first product (see ``bias_to_accumulator``).
+    backends : kernels.Backends, optional
+        Integer kernels for the exact GEMMs (default: :func:`~ristretto_sim.emulator.kernels.default_backends`);
+        the result is the same on every backend.
 
     Returns
     -------
@@ -121,7 +125,7 @@ def fixed_matmul(
                 f"a codes span [{lo}, {hi}], outside {in_fmt}'s range [{in_fmt.min_code}, {in_fmt.max_code}]"
             )
         acol = (hi_col.astype(np.float64), lo_col.astype(np.float64))
-    return accumulate(IntegerProducts(a, w, acol), bias_codes, acc, overflow)
+    return accumulate(IntegerProducts(a, w, acol, backends), bias_codes, acc, overflow)
 
 
 def _format_extremes(a: np.ndarray, w: np.ndarray, in_fmt: FixedPoint, acc: FixedPoint, bias_codes):

@@ -38,7 +38,11 @@ fp32         127   -149    565        566
 accumulator format and preloaded; then the products (optionally rounded to ``product_format`` first) are added
 over K in order, each addition rounded once to the accumulator format (the exact sum is formed with TwoSum and
 rounded to odd in float64 first, so the one rounding is correct for accumulators of at most 51 significant
-bits).
+bits). With numba installed (the ``fast`` extra) and nearest-even rounding, the same steps run as one compiled
+loop per output row (:func:`~ristretto_sim.emulator.jit.float_walk`); when every ``acc + a*w`` is provably exact in
+float64 (:func:`_sums_exact_in_float64`: fp16 accumulating e4m3 or e5m2 products) TwoSum is not needed and the
+loop runs as vector code (:func:`~ristretto_sim.emulator.jit.float_walk_exact_sums`). Kulisch sums that provably
+fit float64's 53 bits (bias included) are one float64 GEMM of the values (:func:`_kulisch_in_float64`).
 
 **NaN and Inf** products (NaN operand, ``0 x Inf``, ``Inf x y``) set sticky flags instead of entering the sum:
 the readout is NaN if a NaN or both infinities were seen, ``+-Inf`` if one infinity was, else the rounded sum;
@@ -53,10 +57,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import jit
 from ristretto_sim.emulator.exact_sum import LIMB_BITS, check_chain, column_max, exact_matmul, split_limbs
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.emulator.wide import add as wide_add
-from ristretto_sim.formats import FixedPoint, Minifloat, Rounding
+from ristretto_sim.formats import FixedPoint, Minifloat, Rounding, Specials
 from ristretto_sim.formats.base import require
 from ristretto_sim.formats.rounding import StochasticKey, round_to_integer, stochastic_key
 from ristretto_sim.formats.saturation import clamped_outputs
@@ -312,7 +317,8 @@ def minifloat_matmul(
             and product_format is None
             and _products_exact_in_float32(in_fmt, w_fmt)
         )
-        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0], native)
+        values, flags = _float_accumulate(a, w, accumulator, product_format, b, rounding, keys[0], native,
+                                          _sums_exact_in_float64(in_fmt, w_fmt, accumulator))
         nan, pinf, ninf = nan | flags[0], pinf | flags[1], ninf | flags[2]
         acc_name = str(accumulator)
     values = _apply_flags(values, nan, pinf, ninf)
@@ -362,8 +368,40 @@ def _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key):
     return hi, lo, width
 
 
+def _kulisch_in_float64(a, w, in_fmt, w_fmt, b, rounding, key):
+    """The exact Kulisch sum as a float64 when it provably is one: the column bound plus the preload, in units of
+    ``2**(qa + qw)``, below ``2**53`` (then one float64 GEMM of the values is exact, :func:`_kulisch_words`, and
+    so is adding the preload); else None. Zero sums are +0, as the integer register's."""
+    k = a.shape[-1]
+    qa, qw = quantum_exp(in_fmt), quantum_exp(w_fmt)
+    if qa + qw < -960:
+        return None
+    limit = 2.0**53 * (1 - 1e-9)
+    bound = k * in_fmt.max * w_fmt.max
+    if np.ldexp(bound, -(qa + qw)) > limit:
+        bound = float((column_max(a)[..., :, None] * np.abs(w)).sum(axis=-2).max(initial=0.0))
+    bi = None
+    if b is not None:
+        bi = round_to_integer(np.ldexp(b, -(qa + qw)), rounding, key)  # the preload on the register's grid
+        bound = np.ldexp(bound, -(qa + qw)) + float(np.abs(bi).max(initial=0.0))
+    else:
+        bound = np.ldexp(bound, -(qa + qw))
+    if bound > limit:
+        return None
+    v = np.matmul(a, w)
+    if bi is not None:
+        v = v + np.ldexp(bi, qa + qw)  # exact: both terms and the sum are integers below 2**53 in units
+    v += 0.0  # -0.0 (all-zero products of negative sign) is the register's +0
+    return v
+
+
 def _kulisch(a, w, in_fmt, w_fmt, b, to_odd: bool, rounding, key):
     """Exact sum in the Kulisch accumulator, as float64: round-to-odd (for one more rounding) or nearest."""
+    width = kulisch_bits(in_fmt, w_fmt, max(a.shape[-1], 1))
+    if width <= MAX_KULISCH_BITS:
+        v = _kulisch_in_float64(a, w, in_fmt, w_fmt, b, rounding, key)
+        if v is not None:  # exact, so nearest and odd are the same value
+            return v, f"kulisch{width}"
     hi, lo, width = _kulisch_words(a, w, in_fmt, w_fmt, b, rounding, key)
     q = quantum_exp(in_fmt) + quantum_exp(w_fmt)
     x = np.ldexp(hi.astype(np.float64), 32)  # exact: |hi| < 2**62
@@ -408,7 +446,35 @@ def _products_exact_in_float32(in_fmt: Minifloat, w_fmt: Minifloat) -> bool:
     )
 
 
-def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key, fp32_native=False):
+def _sums_exact_in_float64(in_fmt: Minifloat, w_fmt: Minifloat, acc_fmt: Minifloat) -> bool:
+    """Whether ``acc + a*w`` is exact in float64 for every accumulator value and product of these formats: all are
+    multiples of ``2**qmin`` (the finer of the two quanta) and ``max|acc| + max|a*w| <= 2**(53 + qmin)`` (e.g.
+    fp16 accumulating e4m3 or e5m2 products: ``qmin = -24`` (fp16) or -32 (e5m2 x e5m2), sums below ``2**17``)."""
+    qmin = min(quantum_exp(acc_fmt), quantum_exp(in_fmt) + quantum_exp(w_fmt))
+    return acc_fmt.max + in_fmt.max * w_fmt.max <= math.ldexp(1.0, 53 + qmin)
+
+
+def _walk_format(fmt: Minifloat) -> tuple:
+    """``(man_bits, emin, max, natural overflow)`` of ``fmt`` for :func:`~ristretto_sim.emulator.jit.float_walk`."""
+    overflow = {Specials.IEEE: jit.OVERFLOW_INF, Specials.FN: jit.OVERFLOW_NAN}.get(fmt.specials,
+                                                                                    jit.OVERFLOW_SATURATE)
+    return (fmt.man_bits, fmt.emin, float(fmt.max), overflow)
+
+
+def _compiled_formats(acc_fmt: Minifloat, product_format, rounding: Rounding, key):
+    """The accumulator's and the product format's parameters for the compiled float walk, or None when it does
+    not apply (numba missing, a rounding other than nearest-even, formats without subnormals, more than 51
+    significand bits: round to odd then one rounding is exact only up to 51)."""
+    if not jit.available() or rounding is not Rounding.NEAREST_EVEN or key is not None:
+        return None
+    fmts = (acc_fmt,) if product_format is None else (acc_fmt, product_format)
+    if any(not f.subnormals or f.man_bits + 1 > 51 for f in fmts):
+        return None
+    return _walk_format(acc_fmt), None if product_format is None else _walk_format(product_format)
+
+
+def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key, fp32_native=False,
+                      exact_sums=False):
     shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
     if fp32_native:
         # IEEE float32 with round-to-nearest-even is this accumulator: NumPy float32 additions are exactly it
@@ -426,6 +492,21 @@ def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key
     nan, pinf, ninf = (np.zeros(shape, dtype=bool) for _ in range(3))
     if b is not None:
         acc = acc + acc_fmt.quantize(b, rounding, rng=None if key is None else StochasticKey(key.seed + 7))
+    compiled = _compiled_formats(acc_fmt, product_format, rounding, key)
+    if compiled is not None and a.shape[-1]:
+        acc = np.ascontiguousarray(acc)
+        lead = shape[:-2]
+        ab = np.broadcast_to(a, lead + a.shape[-2:])
+        wb = np.broadcast_to(w, lead + w.shape[-2:])
+        rows = np.arange(shape[-2], dtype=np.int64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for idx in np.ndindex(*lead):
+                if compiled[1] is None and exact_sums:
+                    jit.float_walk_exact_sums(ab[idx], wb[idx], acc[idx], compiled[0], rows)
+                else:
+                    jit.float_walk(ab[idx], wb[idx], acc[idx], compiled[0], compiled[1], rows,
+                                   (nan[idx], pinf[idx], ninf[idx]))
+        return acc, (nan, pinf, ninf)
     for k in range(a.shape[-1]):
         p = a[..., :, k, None] * w[..., k, None, :]  # exact
         sub = None if key is None else StochasticKey(key.seed, key.offset + 2 * k * size)

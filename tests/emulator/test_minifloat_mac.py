@@ -211,7 +211,7 @@ def test_fp32_native_path_equals_the_generic_one(monkeypatch):
     bias = rng.normal(size=6)
     native = []
     real = mm._float_accumulate
-    monkeypatch.setattr(mm, "_float_accumulate", lambda *args: native.append(args[-1]) or real(*args))
+    monkeypatch.setattr(mm, "_float_accumulate", lambda *args: native.append(args[7]) or real(*args))
     fast = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)
     monkeypatch.setattr(mm, "_products_exact_in_float32", lambda *_: False)
     slow = minifloat_matmul(a, w, E5, E5, accumulator=FP32, bias=bias)

@@ -3,7 +3,9 @@
 Suites (``--only``): ``gemm`` (exact fixed-point GEMM vs NumPy float32 and APyTypes; e4m3fn Kulisch MAC),
 ``simulate`` (cycle model on AlexNet's conv layers and a ResNet-18-size network; ``--with-scalesim`` adds the real
 SCALE-Sim), ``network`` (every MNIST test image through Caffe LeNet: float vs exact 8-bit vs onnxruntime),
-``quantize`` (the full Ristretto trimming search on Caffe LeNet over the 10,000 MNIST test images).
+``quantize`` (the full Ristretto trimming search on Caffe LeNet over the 10,000 MNIST test images),
+``accumulators`` (narrow saturating and wrapping, fp16 and Kulisch accumulators, shift PEs on Caffe LeNet, and the
+exact int8 GEMM on the integer kernels; the backend and the CPU flags in the JSON).
 Ratios are what matters: both sides run in the same process, alternating.
 """
 
@@ -11,22 +13,27 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
+from ristretto_sim.emulator.kernels import BACKEND_ENV, backend_names
+
 NAME = "bench"
 HELP = "run the benchmarks (side-by-side ratios) and write them as JSON"
 DESCRIPTION = __doc__
 
-SUITES = ("gemm", "simulate", "network", "quantize")
+SUITES = ("gemm", "simulate", "network", "quantize", "accumulators")
 
 
 def add_arguments(p):
     p.add_argument("--output", "-o", default="bench.json", help="JSON file to write (default: bench.json)")
     p.add_argument("--only", help=f"comma-separated suites to run (default: all of {', '.join(SUITES)})")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per contender, best kept (default 5)")
+    p.add_argument("--backend", choices=backend_names(),
+                   help=f"integer-kernel backend (default: ${BACKEND_ENV}, else the fastest one proven exact)")
     p.add_argument("--with-scalesim", action="store_true", help="also run the real SCALE-Sim (its own venv)")
 
 
@@ -44,6 +51,8 @@ def _run_suite(name: str, args) -> dict:
 
 
 def run(args) -> int:
+    if args.backend:
+        os.environ[BACKEND_ENV] = args.backend  # the CLI owns the process: the emulator's default reads it
     suites = SUITES if not args.only else tuple(s.strip() for s in args.only.split(",") if s.strip())
     unknown = [s for s in suites if s not in SUITES]
     if unknown:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from ristretto_sim.cli.modelargs import data_spec, load_plan_arg, parse_mean
 from ristretto_sim.cli.progress import progress_bar
+from ristretto_sim.emulator.kernels import BACKEND_ENV, backend_names, default_backends
 
 NAME = "score"
 HELP = "score a model on a dataset (top-1/top-5, or PSNR for autoencoders), float or quantized by a plan"
@@ -54,6 +56,9 @@ def add_arguments(p):
     p.add_argument("--input-scale", type=float, metavar="S", help="preprocessing: x = (pixel - M) * S")
     p.add_argument("--input-mean", metavar="M", help="preprocessing mean: one value or one per channel (M1,M2,M3)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--backend", choices=backend_names(),
+                   help=f"integer-kernel backend of the exact emulation (default: ${BACKEND_ENV}, else the fastest "
+                        "one proven exact on this machine by its self-test)")
 
 
 def dfp_plan(network, args):
@@ -97,6 +102,8 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")
+    if args.backend:
+        os.environ[BACKEND_ENV] = args.backend  # the CLI owns the process: the emulator's default reads it
     network = load_model(args.model, args.weights)
     if args.dfp is not None and args.plan:
         raise ValueError("give either --plan or --dfp, not both")
@@ -129,7 +136,9 @@ def run(args) -> int:
     finally:
         close()
     if args.json:
-        print(json.dumps(result.as_dict()))
+        out = result.as_dict()
+        out["backend"] = default_backends().report()  # the integer kernels the exact emulation ran on
+        print(json.dumps(out))
         return 0
     head = f"{result.model} on {result.dataset} ({result.images} images), mode {result.mode}"
     if result.top1 is not None:

@@ -258,7 +258,7 @@ class Datapath:
         x = x.astype(np.float64, copy=False)
         acc = self.accumulate(prepared, x, keys)
         if acc.read_out:
-            values, out_codes, out_sat = acc.codes, self.output_codes(acc.codes), acc.saturations
+            values, out_codes, out_sat = acc.codes, self.output_codes(acc.codes) if codes else None, acc.saturations
         else:
             values, out_codes, out_sat = self.readout(prepared, acc, keys)
         stats = LayerStats(

@@ -39,6 +39,36 @@ def bias_preload(b, formats: LayerFormats, acc: FixedPoint, acc_frac: np.ndarray
     return codes, out_of_range(b, formats.bias) + clamped
 
 
+def fast_fixed_result(dp: Datapath, prepared: Prepared, fast, x, keys: Keys, codes: bool, float32_values: bool):
+    """The layer on the fast exact path (:mod:`~ristretto_sim.emulator.fast_fixed`) as a ``LayerResult``, or None
+    when it does not apply (no ``fast`` layer, stochastic keys, or bounds that fail for this batch). Shared by the
+    datapaths whose integer products a fixed-point GEMM computes exactly (fixed-point MAC, lossless shift PE)."""
+    if fast is None or not keys.deterministic:
+        return None
+    op = prepared.op
+    xin = x.reshape(-1, x.shape[-1]) if op.linear else x
+    res = fast.run(xin, codes and dp.formats.outputs is not None, float32_values)
+    if res is None:
+        return None
+    values, out_codes, out_sat, in_sat = res
+    if op.linear:
+        values = values.reshape(x.shape[:-1] + (op.n_out,))
+        out_codes = None if out_codes is None else out_codes.reshape(values.shape)
+    stats = LayerStats(
+        mode=Mode.EXACT,
+        datapath=dp.name,
+        accumulator=str(prepared.accumulator),
+        outputs=int(values.size),
+        macs=int(values.size) * op.k,
+        accumulator_overflows=0,
+        output_saturations=out_sat,
+        input_saturations=in_sat,
+        weight_saturations=prepared.weight_saturations,
+        bias_saturations=prepared.bias_saturations,
+    )
+    return LayerResult(values, stats, out_codes)
+
+
 @dataclass(frozen=True, eq=False)
 class FixedWeights:
     """The fixed-point datapath's prepared weights: codes, the accumulator's per-channel fraction, the fast
@@ -108,31 +138,7 @@ class FixedMac(Datapath):
         return Prepared(op, FixedWeights(wc, acc_frac, fast), bias_codes, out_of_range(w, f.weights), bias_sat, acc)
 
     def fast_run(self, prepared: Prepared, x, keys: Keys, codes: bool, float32_values: bool):
-        fast = prepared.weights.fast
-        if fast is None or not keys.deterministic:
-            return None
-        op = prepared.op
-        xin = x.reshape(-1, x.shape[-1]) if op.linear else x
-        res = fast.run(xin, codes and self.formats.outputs is not None, float32_values)
-        if res is None:
-            return None
-        values, out_codes, out_sat, in_sat = res
-        if op.linear:
-            values = values.reshape(x.shape[:-1] + (op.n_out,))
-            out_codes = None if out_codes is None else out_codes.reshape(values.shape)
-        stats = LayerStats(
-            mode=Mode.EXACT,
-            datapath=self.name,
-            accumulator=str(prepared.accumulator),
-            outputs=int(values.size),
-            macs=int(values.size) * op.k,
-            accumulator_overflows=0,
-            output_saturations=out_sat,
-            input_saturations=in_sat,
-            weight_saturations=prepared.weight_saturations,
-            bias_saturations=prepared.bias_saturations,
-        )
-        return LayerResult(values, stats, out_codes)
+        return fast_fixed_result(self, prepared, prepared.weights.fast, x, keys, codes, float32_values)
 
     def accumulate(self, prepared: Prepared, x: np.ndarray, keys: Keys) -> AccumulatorContents:
         f, op, acc = self.formats, prepared.op, prepared.accumulator

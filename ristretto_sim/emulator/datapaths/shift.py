@@ -11,16 +11,18 @@ import numpy as np
 from ristretto_sim.emulator.accumulator import accumulate as accumulate_products
 from ristretto_sim.emulator.conv import conv_accumulate
 from ristretto_sim.emulator.datapaths.base import AccumulatorContents, ArithmeticUnit, Datapath, Keys, Prepared
-from ristretto_sim.emulator.datapaths.fixed import bias_preload
+from ristretto_sim.emulator.datapaths.fixed import bias_preload, fast_fixed_result
 from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats
-from ristretto_sim.emulator.datapaths.operation import LayerOp
+from ristretto_sim.emulator.datapaths.operation import LayerKind, LayerOp
 from ristretto_sim.emulator.datapaths.readout import out_of_range
 from ristretto_sim.emulator.datapaths.registry import register
+from ristretto_sim.emulator.fast_fixed import prepare_fast_fixed
 from ristretto_sim.emulator.im2col import weight_matrix
 from ristretto_sim.emulator.shift_pe import (
     ShiftPE,
     check_shift_accumulator,
     default_shift_accumulator,
+    resolve_shifter,
     shift_products,
     weight_shift_codes,
 )
@@ -82,7 +84,18 @@ class ShiftAdd(Datapath):
             held = (wcode.T, t_min)
         else:
             held = f.weights.quantize(w, f.rounding, rng=keys.weights)  # round once; the direct form reorders
-        return Prepared(op, held, bias_codes, out_of_range(w, f.weights), bias_sat, acc, acc_frac)
+            wcode, t_min = weight_shift_codes(held, f.weights, f.inputs, acc)
+        fast = None
+        _, lossless = resolve_shifter(self.shifter, f.inputs, f.weights, acc)
+        if lossless and op.kind is not LayerKind.CONV_TRANSPOSE2D:
+            # nothing falls off the shifter: every product is a * (+-2**t), an integer GEMM with those weights, so
+            # the fixed-point fast path computes it (with its own no-overflow bounds)
+            w_int = np.where(wcode == 0, 0, np.sign(wcode) * (np.int64(1) << np.clip(np.abs(wcode) + t_min - 1, 0, 62)))
+            fast = prepare_fast_fixed(op.kind.value, w_int, bias_codes, f, acc, acc_frac, op.geometry)
+        return Prepared(op, held, bias_codes, out_of_range(w, f.weights), bias_sat, acc, (acc_frac, fast))
+
+    def fast_run(self, prepared: Prepared, x, keys: Keys, codes: bool, float32_values: bool):
+        return fast_fixed_result(self, prepared, prepared.extra[1], x, keys, codes, float32_values)
 
     def accumulate(self, prepared: Prepared, x: np.ndarray, keys: Keys) -> AccumulatorContents:
         f, op, acc, pe = self.formats, prepared.op, prepared.accumulator, self.shifter
@@ -109,5 +122,5 @@ class ShiftAdd(Datapath):
                 w_matrix=weight_matrix(wcode, gd.groups),
             )
             acc_codes = r.codes
-        return AccumulatorContents(acc_codes, prepared.extra, op.output_axis(acc_codes.ndim), str(acc),
+        return AccumulatorContents(acc_codes, prepared.extra[0], op.output_axis(acc_codes.ndim), str(acc),
                                    overflows=r.overflow_count)

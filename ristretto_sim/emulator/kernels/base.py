@@ -1,0 +1,111 @@
+"""The ``IntegerKernel`` base class: exact products of 8-bit integer codes into int32 on a library's integer
+GEMM.
+
+The base class owns the protocol, :meth:`IntegerKernel.matmul`: activation codes of any 8-bit range (signed
+``[-128, 127]`` or unsigned ``[0, 255]``) are moved into the range the library takes by adding a constant
+``c`` (``(a + c) @ w = a @ w + c * sum_k w[k, :]``, an exact integer identity, so the correction is subtracted
+after the product); K is cut into chunks short enough that no int32 partial sum can overflow (``Kc * max|a + c|
+* max|w| < 2**31``, from the operands' ranges); chunk results are added in int64. A variant sets ``name`` and
+``a_dtype`` (``uint8`` or ``int8``: what its GEMM takes for activations; weights are always int8) and overrides:
+
+* ``load`` (required): import the library and build what every call reuses (onnxruntime sessions); raise
+  ``ImportError`` (or any exception) when it cannot, the message saying why;
+* ``product`` (required): ``a @ w`` of a C-contiguous ``(M, K)`` array of ``a_dtype`` and a ``(K, N)`` int8
+  array, as int32, for K within the chunk limit.
+
+Whether a kernel is exact on this machine is not assumed: :mod:`~ristretto_sim.emulator.kernels.selftest`
+proves it before a kernel is used (:mod:`~ristretto_sim.emulator.kernels.registry`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+#: int32 partial sums stay strictly below this in magnitude
+INT32_LIMIT = 2**31 - 1
+
+
+class IntegerKernel:
+    """An exact 8-bit integer GEMM of one library (module docstring: the protocol and the hooks).
+
+    Parameters
+    ----------
+    threads : int or None
+        Threads the library may use for one product (None: its default). The library's own setting, per kernel
+        object; no process-wide state is changed.
+    """
+
+    name: ClassVar[str] = ""
+    a_dtype: ClassVar[type] = np.uint8
+
+    def __init__(self, threads: int | None = None):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads={threads!r} must be a positive integer or None")
+        self.threads = threads
+        self._loaded = False
+
+    # ------------------------------------------------------------------ hooks
+    def load(self) -> None:  # pragma: no cover - interface
+        """Import the library and build reusable state; raise (with the reason) if it cannot be used."""
+        raise NotImplementedError
+
+    def product(self, a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        """``a @ w`` as int32 (``a``: (M, K) ``a_dtype``, ``w``: (K, N) int8, K within the chunk limit)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ protocol
+    def ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.load()
+            self._loaded = True
+
+    @property
+    def a_range(self) -> tuple[int, int]:
+        info = np.iinfo(self.a_dtype)
+        return int(info.min), int(info.max)
+
+    def offset_for(self, a_lo: int, a_hi: int) -> int | None:
+        """The constant ``c`` that moves codes in ``[a_lo, a_hi]`` into the kernel's activation range (None if
+        they span more than 8 bits)."""
+        lo, hi = self.a_range
+        if a_hi - a_lo > hi - lo:
+            return None
+        c = 0 if a_lo >= lo and a_hi <= hi else lo - a_lo
+        return c
+
+    def chunk_k(self, a_abs_max: int, w_abs_max: int) -> int:
+        """Longest K whose int32 partial sums cannot overflow for these operand magnitudes."""
+        p = max(1, a_abs_max * w_abs_max)
+        return max(1, INT32_LIMIT // p)
+
+    def matmul(self, a: np.ndarray, w: np.ndarray, a_range: tuple[int, int], w_abs_max: int) -> np.ndarray:
+        """Exact ``a @ w`` as int64 for 2-D integer ``a`` with values in ``a_range`` (8-bit span) and ``w`` with
+        ``|w| <= w_abs_max <= 128`` and values in int8 (``ValueError`` otherwise)."""
+        self.ensure_loaded()
+        c = self.offset_for(*a_range)
+        if c is None or w_abs_max > 128:
+            raise ValueError(f"{self.name}: operands beyond 8 bits (a in {a_range}, max|w| = {w_abs_max})")
+        m, k = a.shape
+        n = w.shape[1]
+        if c == 0 and a.dtype == self.a_dtype:
+            an = np.ascontiguousarray(a)
+        elif a.dtype == np.int8 and self.a_dtype == np.uint8 and c == 128:
+            an = np.ascontiguousarray(a).view(np.uint8) ^ np.uint8(0x80)  # a + 128 for every int8 code
+        elif a.dtype == np.uint8 and self.a_dtype == np.int8 and c == -128:
+            an = (np.ascontiguousarray(a) ^ np.uint8(0x80)).view(np.int8)  # a - 128 for every uint8 code
+        else:
+            an = np.empty((m, k), dtype=self.a_dtype)
+            np.add(a, c, out=an, casting="unsafe")  # exact: a + c lies in the kernel's range
+        wn = np.ascontiguousarray(w, dtype=np.int8) if w.dtype != np.int8 else np.ascontiguousarray(w)
+        lo, hi = self.a_range
+        kc = self.chunk_k(max(-lo, hi) if c else max(-a_range[0], a_range[1]), w_abs_max)
+        corr = None if not c else np.int64(c) * wn.sum(axis=0, dtype=np.int64)
+        if k <= kc:
+            y = self.product(an, wn)
+            return y.astype(np.int64) if corr is None else np.subtract(y, corr, dtype=np.int64)  # one pass
+        out = np.zeros((m, n), dtype=np.int64) if corr is None else np.broadcast_to(-corr, (m, n)).copy()
+        for k0 in range(0, k, kc):
+            out += self.product(np.ascontiguousarray(an[:, k0:k0 + kc]), np.ascontiguousarray(wn[k0:k0 + kc]))
+        return out
