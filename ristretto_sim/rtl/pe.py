@@ -25,6 +25,8 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
 * ``add(m, base, product)`` (optional; default: ``base + value + carry`` with the accumulator's overflow rule,
   wrap or saturation after every addition, as :mod:`~ristretto_sim.emulator.accumulator`): the new register
   value and whether it overflowed;
+* ``overflow_rule(spec)`` (optional, a classmethod; default: the formats' ``overflow``): what the adder does
+  beyond the register's range (a Kulisch register, sized never to overflow, keeps its low bits);
 * ``golden_add(spec, base, a, w)`` (required, a classmethod): the software side of ``product`` then ``add`` for
   arrays of PEs, built on the emulator's arithmetic (``(new, overflowed, flags)``), which the golden model
   (:mod:`~ristretto_sim.rtl.golden`) steps; ``golden_zeros`` (optional): the cleared register's array.
@@ -115,7 +117,12 @@ class ProcessingElement(wiring.Component):
         total = base + product.value
         if not (isinstance(product.carry, int) and product.carry == 0):
             total = total + product.carry
-        return wrap_or_saturate(m, total, self.spec.accumulator, self.spec.formats.overflow)
+        return wrap_or_saturate(m, total, self.spec.accumulator, self.overflow_rule(self.spec))
+
+    @classmethod
+    def overflow_rule(cls, spec: PESpec) -> Overflow:
+        """What the adder does beyond the accumulator's range (module docstring)."""
+        return spec.formats.overflow
 
     @classmethod
     def golden_add(cls, spec: PESpec, base: np.ndarray, a: np.ndarray, w: np.ndarray):  # pragma: no cover

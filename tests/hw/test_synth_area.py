@@ -40,7 +40,7 @@ def test_synthesis_pe_area_is_nand2_equivalents_and_reports_its_ratio():
 
 def test_table_area_is_unchanged_by_default():
     d = area(make_config(4, 4, pe=INT8)).to_dict()
-    assert set(d) == {"pe_um2", "array_um2", "sram_um2", "total_um2", "source"}
+    assert set(d) == {"pe_um2", "array_um2", "sram_um2", "vector_um2", "total_um2", "source"}
     assert d["pe_um2"] == pytest.approx(pe_area_um2(INT8, default_table()))
 
 

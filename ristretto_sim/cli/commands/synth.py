@@ -20,8 +20,9 @@ DESCRIPTION = (
 def add_arguments(p):
     p.add_argument("design", nargs="?", metavar="DIR_OR_SPEC",
                    help="Verilog folder or file, or KIND:INPUTS,WEIGHTS,ACCUMULATOR (e.g. fixed:int8,int8,fixed24.0)")
-    p.add_argument("--target", "-t", default="generic", choices=("generic", "ice40", "ecp5", "all"),
-                   help="generic CMOS transistors (default), iCE40, ECP5, or all three")
+    p.add_argument("--target", "-t", choices=("generic", "ice40", "ecp5", "all"),
+                   help="generic CMOS transistors (the default), iCE40, ECP5, or all three (--sweep's default: "
+                        "generic, iCE40 HX8K and UP5K, ECP5-25K with and without DSPs)")
     p.add_argument("--device", help="FPGA part: hx8k (default) or up5k for iCE40; 25k (default), 45k, 85k for ECP5")
     dsp = p.add_mutually_exclusive_group()
     dsp.add_argument("--dsp", dest="dsp", action="store_true", default=None,
@@ -54,7 +55,8 @@ def _ints(text: str, name: str) -> tuple[int, ...]:
 
 def _targets(args, synth):
     seeds = _ints(args.seeds, "--seeds")
-    names = ("generic", "ice40", "ecp5") if args.target == "all" else (args.target,)
+    target = args.target or "generic"
+    names = ("generic", "ice40", "ecp5") if target == "all" else (target,)
     if args.device and len(names) > 1:
         raise ValueError("--device names one FPGA part: give one --target with it")
     out = []
@@ -79,12 +81,12 @@ def run(args) -> int:
 
     if args.bitstream and not args.out:
         raise ValueError("--bitstream needs --out DIR to keep the bitstream in")
-    if args.bitstream and args.target == "generic":
+    if args.bitstream and args.target in (None, "generic"):
         raise ValueError("--bitstream needs an FPGA --target (ice40 or ecp5)")
     if args.sweep:
         if args.design is not None:
             raise ValueError("--sweep synthesizes the registered PE kinds; give no DIR_OR_SPEC with it")
-        targets = synth.DEFAULT_TARGETS if args.target == "generic" and args.device is None else _targets(args, synth)
+        targets = synth.DEFAULT_TARGETS if args.target is None else _targets(args, synth)
         entries = synth.default_entries(_ints(args.widths, "--widths"))
         table = synth.run_sweep(entries, targets, args.table or "hdl/synth_results.json", workdir=args.out,
                                 progress=_progress)
