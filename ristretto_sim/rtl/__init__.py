@@ -9,25 +9,38 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
 * :mod:`~ristretto_sim.rtl.requantize`: :class:`Requantize` (rounding right-shift and saturation);
 * :mod:`~ristretto_sim.rtl.array`: :class:`SystolicArray` (output-stationary) and its streaming controller;
 * :mod:`~ristretto_sim.rtl.golden`: the vectorised golden model testbenches compare against (emulator arithmetic);
-* :mod:`~ristretto_sim.rtl.export`: Verilog text (``verilog_for``); :mod:`~ristretto_sim.rtl.cosim`:
-  Amaranth, Icarus Verilog and Verilator harnesses; :mod:`~ristretto_sim.rtl.catalog`: the ``hdl/`` catalogue;
+* :mod:`~ristretto_sim.rtl.vectors` (test traces), :mod:`~ristretto_sim.rtl.stream` (a GEMM streamed through an
+  array), :mod:`~ristretto_sim.rtl.sim` (Amaranth simulation), :mod:`~ristretto_sim.rtl.cosim` (Verilog
+  testbenches, Icarus Verilog and Verilator);
+* :mod:`~ristretto_sim.rtl.export`: Verilog text (``verilog_for``); :mod:`~ristretto_sim.rtl.generate`: a
+  design, its testbench and summary into a folder (``ristretto-sim rtl``); :mod:`~ristretto_sim.rtl.catalog`:
+  the ``hdl/`` catalogue;
 * :mod:`~ristretto_sim.rtl.synth`: synthesis (YoWASP Yosys, nextpnr) and the ``hdl/`` results table.
 """
 
 from ristretto_sim.rtl import fixed_pe, minifloat_pe, shift_pe  # noqa: F401 - registration
+from ristretto_sim.rtl.array import SystolicArray
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.fixed_pe import FixedMacPE
 from ristretto_sim.rtl.golden import GoldenPEs, Outputs, Trace, golden_run
+from ristretto_sim.rtl.minifloat_pe import MinifloatMacPE
 from ristretto_sim.rtl.pe import ProcessingElement
 from ristretto_sim.rtl.registry import make_pe, pe_class, pe_kinds
+from ristretto_sim.rtl.requantize import Requantize, RequantSpec
+from ristretto_sim.rtl.shift_pe import ShiftPE
 from ristretto_sim.rtl.spec import PESpec
 
 __all__ = [
     "FixedMacPE",
     "GoldenPEs",
+    "MinifloatMacPE",
     "Outputs",
     "PESpec",
     "ProcessingElement",
+    "RequantSpec",
+    "Requantize",
+    "ShiftPE",
+    "SystolicArray",
     "Trace",
     "golden_run",
     "make_pe",
