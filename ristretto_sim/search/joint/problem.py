@@ -177,8 +177,9 @@ class SearchProblem:
             score_seconds=time.perf_counter() - start)
 
     def greedy(self, margin_points: float, state_path=None):
-        """Ristretto's greedy trimming (``search.quantize``, exact mode, dynamic fixed point) on the validation
-        split with the same statistics images; returns its ``QuantizeResult``."""
+        """Ristretto's greedy trimming (``search.quantize``, exact mode, dynamic fixed point, with the margin
+        back-off extension so that its plan meets the margin) on the validation split with the same statistics
+        images; returns its ``QuantizeResult``."""
         from ristretto_sim.search.session import quantize
 
         val = self.data.validation
@@ -186,4 +187,4 @@ class SearchProblem:
         return quantize(self.network, val, calibration_data=self.data.calibration, iterations=len(val) // batch,
                         batch_size=batch, calibration_batch_size=64,
                         calibration_batches=max(1, -(-len(self.data.calibration) // 64)),
-                        mode="exact", margin=margin_points, state_path=state_path)
+                        mode="exact", margin=margin_points, backoff=True, state_path=state_path)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,12 +141,14 @@ def open_storage(url: str):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     try:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRY))
+        with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
     except Exception as exc:  # SQLAlchemy's errors (bad URL, unreachable server, missing driver) are many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StudyError(f"storage {url}: cannot be opened ({type(exc).__name__}: {first}); check the URL, that "
@@ -190,9 +193,8 @@ class JointSearch:
         self.url = storage_url(settings)
         self._check_exists()
         self.greedy_result = problem.greedy(self.greedy_margin, settings.out / "ristretto_greedy.state.json")
-        chosen = self.greedy_result.chosen
-        greedy_widths = {n: (chosen["conv"] if t == "conv" else chosen["fc"], chosen["activations"])
-                         for n, t in self.types.items()}
+        final = self.greedy_result.final_plan
+        greedy_widths = {n: (final.layers[n].weights.bits, final.layers[n].inputs.bits) for n in self.types}
         common = {"kind": "fixed", "accumulator.overflow": "saturate", "array.rows": problem.base.rows,
                   "array.cols": problem.base.cols, "array.dataflow": problem.base.dataflow.value}
         seeds = {
@@ -234,16 +236,13 @@ class JointSearch:
         optuna = _optuna()
         s = self.settings
 
-        def constraints(trial):
-            return trial.user_attrs.get("constraints", [0.0, 0.0])
-
         if s.sampler == "grid":
             return optuna.samplers.GridSampler({k: list(v) for k, v in self.parameters.items()}, seed=seed)
         if s.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if s.sampler == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints, multivariate=True)
-        return optuna.samplers.NSGAIISampler(population_size=s.population, seed=seed, constraints_func=constraints)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        return optuna.samplers.NSGAIISampler(population_size=s.population, seed=seed)
 
     def _open(self):
         optuna = _optuna()
@@ -323,7 +322,10 @@ class JointSearch:
             raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("key", key)
         trial.set_user_attr("measurement", m.as_dict())
-        trial.set_user_attr("constraints", self.settings.constraints.values(m, self._baseline))
+        values = self.settings.constraints.values(m, self._baseline)
+        trial.set_user_attr("constraints", values)
+        for name, v in zip(("accuracy_drop", "area"), values, strict=True):
+            trial.set_constraint(name, v)  # what the samplers read: feasible when every value is <= 0
         return [o.read(m) for o in self.settings.objectives]
 
     # ------------------------------------------------------------------ front
