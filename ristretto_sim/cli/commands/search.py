@@ -111,6 +111,8 @@ def run(args) -> int:
         print(f"   {r.name:<17} validation {100 * r.measurement.accuracy:.2f}%  test {100 * r.test_accuracy:.2f}%  "
               f"{r.measurement.energy_pj / 1e6:.3f} uJ  {r.measurement.cycles} cycles  "
               f"{r.measurement.area_um2 / 1e6:.3f} mm^2")
+    for name, why in search.outside.items():
+        print(f"   ({name} is a reference only, not in the first population: {why})")
     update, close = _progress(not args.no_progress)
     try:
         front = search.run(update)

@@ -119,6 +119,10 @@ class SearchProblem:
         self.data_keys = {s: images_digest(d.images, d.labels, len(d)) for s, d in
                            (("validation", data.validation), ("test", data.test))}
         self._baseline: dict[str, float] = {}
+        # what this process measured already (a study shares its results through its storage; this spares a
+        # second search of the same problem in one process, e.g. a resumed one, the references and the greedy)
+        self._accuracy: dict[str, tuple[float, int, float]] = {}
+        self._greedy: dict[float, object] = {}
 
     def _x(self, ds: Dataset):
         try:
@@ -155,8 +159,11 @@ class SearchProblem:
 
     def accuracy(self, candidate: Candidate, split: str) -> tuple[float, int, float]:
         """``(top-1, accumulator overflows, seconds)`` of ``candidate`` on ``split`` (exact emulator)."""
-        ev = self.evaluator(split).evaluate(candidate.plan)
-        return ev.accuracy, int(sum(ev.overflows.values())), ev.seconds
+        key = self.key(candidate, split)
+        if key not in self._accuracy:
+            ev = self.evaluator(split).evaluate(candidate.plan)
+            self._accuracy[key] = (ev.accuracy, int(sum(ev.overflows.values())), ev.seconds)
+        return self._accuracy[key]
 
     def cost(self, candidate: Candidate):
         """``hw.simulate`` of one image on the candidate's accelerator."""
@@ -182,9 +189,13 @@ class SearchProblem:
         images; returns its ``QuantizeResult``."""
         from ristretto_sim.search.session import quantize
 
+        if margin_points in self._greedy:
+            return self._greedy[margin_points]
         val = self.data.validation
         batch = min(self.batch_size, len(val))
-        return quantize(self.network, val, calibration_data=self.data.calibration, iterations=len(val) // batch,
-                        batch_size=batch, calibration_batch_size=64,
-                        calibration_batches=max(1, -(-len(self.data.calibration) // 64)),
-                        mode="exact", margin=margin_points, backoff=True, state_path=state_path)
+        self._greedy[margin_points] = quantize(
+            self.network, val, calibration_data=self.data.calibration, iterations=len(val) // batch,
+            batch_size=batch, calibration_batch_size=64,
+            calibration_batches=max(1, -(-len(self.data.calibration) // 64)),
+            mode="exact", margin=margin_points, backoff=True, state_path=state_path)
+        return self._greedy[margin_points]

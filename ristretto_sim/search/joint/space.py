@@ -351,3 +351,9 @@ class SearchSpace:
             if name in params:
                 params[name] = value
         return params
+
+    def missing(self, params: Mapping, layer_types: Mapping[str, str]) -> str:
+        """Which of ``params`` are not among the space's values (empty when ``params`` is a point of it)."""
+        space = self.parameters(layer_types)
+        bad = [f"{k}={v!r}" for k, v in params.items() if k in space and v not in space[k]]
+        return ", ".join(bad)

@@ -13,8 +13,10 @@
 * Results live in the storage: every trial carries the hash of what it scored (``SearchProblem.key``) and its
   ``Measurement`` as user attributes, so an equal candidate (e.g. two parameter sets that build the same plan and
   accelerator) is scored once; the test-split re-scores of front points are study attributes ``test:KEY``.
-* The first trials are the initial population: uniform 16-bit, uniform int8 (32-bit accumulators) and Ristretto's
-  greedy result, enqueued when the study is created.
+* The references, uniform 16-bit, uniform int8 (32-bit accumulators) and Ristretto's greedy result (with its
+  margin back-off), are measured on both splits; those that are points of the space are the first trials (the
+  initial population), enqueued when the study is created; one outside the space (e.g. a greedy result that fell
+  back to 32-bit activations) is a reference only, and ``JointSearch.outside`` says why.
 
 Nothing here prints: ``progress(SearchProgress)`` is called after every trial of this process.
 """
@@ -202,14 +204,24 @@ class JointSearch:
             "uniform 16-bit": ({n: (16, 16) for n in self.types}, {**common, "accumulator.bits": "exact"}),
             "ristretto greedy": (greedy_widths, {**common, "accumulator.bits": "exact"}),
         }
-        self.seed_params = {}
+        # every reference is measured; those that are points of the space also start the first population
+        self.reference_params, self.seed_params, self.outside = {}, {}, {}
         for name, (widths, extra) in seeds.items():
+            wide = space.with_values({k: v for k, v in extra.items()}, self.types)
             try:
-                params = space.point(widths, self.types, extra)
-            except ConfigError:  # the space groups layers the seed gives different widths: not a point of it
+                params = wide.point(widths, self.types, extra)
+            except ConfigError as exc:  # the space groups layers the seed gives different widths
+                self.outside[name] = str(exc)
                 continue
-            space = space.with_values(params, self.types)
-            self.seed_params[name] = params
+            self.reference_params[name] = params
+            missing = space.missing(params, self.types)
+            if missing:
+                self.outside[name] = f"not a point of the space ({missing})"
+            else:
+                self.seed_params[name] = params
+        self.reference_space = space.with_values({}, self.types)
+        for params in self.reference_params.values():
+            self.reference_space = self.reference_space.with_values(params, self.types)
         self.space = space
         self.parameters = space.parameters(self.types)
         self._cache: dict[str, Measurement] = {}
@@ -263,18 +275,19 @@ class JointSearch:
                                     sampler=self._sampler(self.settings.seed))
         study.set_user_attr("signature", signature)
         study.set_user_attr("space", self.space.to_yaml())
-        for params in self.seed_params.values():
-            study.enqueue_trial(dict(params), skip_if_exists=True)
+        if self.settings.sampler != "grid":  # a grid visits every point, the seeds among them, once
+            for params in self.seed_params.values():
+                study.enqueue_trial(dict(params), skip_if_exists=True)
         return study
 
     def _references(self) -> dict[str, Reference]:
         """The reference candidates, measured on both splits once and kept in the study's attributes."""
         out = {}
-        for name, params in self.seed_params.items():
+        for name, params in self.reference_params.items():
             attr = f"reference:{name}"
             stored = self.study.user_attrs.get(attr)
             if stored is None:
-                cand = self.candidate(params)
+                cand = self.problem.builder.build(self.reference_space.resolve(params, self.types))
                 m = self.problem.measure(cand, "validation")
                 test = self.problem.accuracy(cand, "test")[0]
                 stored = {"params": dict(params), "measurement": m.as_dict(), "test_accuracy": test,

@@ -48,9 +48,9 @@ def test_point_and_with_values_make_a_seed_a_point_of_the_space():
 
 
 def test_grid_size_is_the_product_of_the_choices():
-    space = SearchSpace.from_dict({"granularity": "group", "groups": {"conv": {"weight_bits": [4, 8], "act_bits": [8]},
-                                                                      "fc": {"weight_bits": [2, 4, 8], "act_bits": [8]}},
-                                   "accumulator": {"bits": [32]}, "array": {"rows": [16, 32]}})
+    groups = {"conv": {"weight_bits": [4, 8], "act_bits": [8]}, "fc": {"weight_bits": [2, 4, 8], "act_bits": [8]}}
+    space = SearchSpace.from_dict({"granularity": "group", "groups": groups, "accumulator": {"bits": [32]},
+                                   "array": {"rows": [16, 32]}})
     assert space.size(TYPES) == 2 * 3 * 2
 
 

@@ -24,9 +24,13 @@ def test_seeds_first_then_resume_keeps_every_finished_trial(lenet_problem, tmp_p
     s = _search(lenet_problem, tmp_path, trials=5)
     front = s.run()
     assert s.complete() == 5
-    first = sorted(s.study.trials, key=lambda t: t.number)[:3]
+    first = sorted(s.study.trials, key=lambda t: t.number)[:len(s.seed_params)]
     assert [t.params for t in first] == list(s.seed_params.values())
-    assert set(s.seed_params) == {"uniform int8", "uniform 16-bit", "ristretto greedy"}
+    # every reference is measured; uniform 16-bit is no point of this space (weights up to 8 bits): a reference only
+    assert set(s.reference_params) == {"uniform int8", "uniform 16-bit", "ristretto greedy"}
+    assert "uniform int8" in s.seed_params and "uniform 16-bit" not in s.seed_params
+    assert "16" in s.outside["uniform 16-bit"]
+    assert set(s.references) == set(s.reference_params)
     assert all(lenet_problem.key(s.candidate(t.params)) == t.user_attrs["key"] for t in front)
     before = _complete(s)
     again = _search(lenet_problem, tmp_path, trials=7, resume=True)
@@ -57,10 +61,11 @@ def test_equal_candidates_are_scored_once(lenet_problem, tmp_path):
     p = dict(s.seed_params["uniform int8"])
     s.study.enqueue_trial({**p, "pow2.exp_min": -7})  # unused by a fixed-point candidate: the same candidate
     s.run()
-    trials = sorted(s.study.trials, key=lambda t: t.number)
-    assert trials[3].user_attrs["reused"] is True
-    assert trials[3].user_attrs["key"] == trials[0].user_attrs["key"]
-    assert trials[3].values == trials[0].values
+    int8 = next(t for t in s.study.trials if t.params == p)
+    twin = next(t for t in s.study.trials if t.params == {**p, "pow2.exp_min": -7})
+    assert twin.user_attrs["reused"] is True and int8.user_attrs["reused"] is False
+    assert twin.user_attrs["key"] == int8.user_attrs["key"]
+    assert twin.values == int8.values
 
 
 def test_grid_sweeps_every_point_once(lenet_problem, tmp_path):
@@ -68,8 +73,8 @@ def test_grid_sweeps_every_point_once(lenet_problem, tmp_path):
                                                 "fc": {"weight_bits": [4, 8], "act_bits": [8]}},
              "accumulator": {"bits": [32]}, "array": {"rows": [16, 32], "cols": [32], "dataflow": ["os"]}}
     s = _search(lenet_problem, tmp_path, space, sampler="grid")
-    # the seeds widen the space (16-bit, the greedy widths, the exact accumulator): the grid covers it all
     size = s.space.size(s.types)
+    assert size == 2 * 2
     assert s.target() == size
     s.run()
     keys = [tuple(sorted(t.params.items())) for t in s.study.trials if t.state.name == "COMPLETE"]
