@@ -15,25 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ristretto_sim import load_model  # noqa: E402
-from ristretto_sim.hw import ConvShape, GemmShape, preset, simulate  # noqa: E402
+from ristretto_sim.bench.simulate import resnet18_layers  # noqa: E402
+from ristretto_sim.hw import preset, simulate  # noqa: E402
 from ristretto_sim.hw.network import layers_from_network  # noqa: E402
-
-
-def resnet18_shapes():
-    """ResNet-18's 20 convolutions and its classifier at 224x224 (He et al., CVPR 2016, Table 1)."""
-    layers = [ConvShape("conv1", 224, 224, 3, 64, kernel=7, stride=2, padding=3)]
-    size, cin = 56, 64
-    for stage, cout in enumerate((64, 128, 256, 512)):
-        for block in range(2):
-            stride = 2 if stage > 0 and block == 0 else 1
-            out = size // stride
-            layers.append(ConvShape(f"s{stage}b{block}a", size, size, cin, cout, kernel=3, stride=stride, padding=1))
-            layers.append(ConvShape(f"s{stage}b{block}b", out, out, cout, cout, kernel=3, padding=1))
-            if stride == 2:
-                layers.append(ConvShape(f"s{stage}b{block}down", size, size, cin, cout, kernel=1, stride=2))
-            size, cin = out, cout
-    layers.append(GemmShape("fc", 1, 1000, 512))
-    return layers
 
 
 def main() -> None:
@@ -45,7 +29,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     config = preset("edge-32x32-int8")
     nets = {name: layers_from_network(load_model(name))[0] for name in ("lenet", "cifar10_full_lrn", "ae_deconv")}
-    nets["resnet18 shapes"] = resnet18_shapes()
+    nets["resnet18 shapes"] = resnet18_layers()
     rows = []
     for name, layers in nets.items():
         best = float("inf")

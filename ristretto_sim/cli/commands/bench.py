@@ -3,7 +3,8 @@
 Suites (``--only``): ``gemm`` (exact fixed-point GEMM vs NumPy float32 and APyTypes; e4m3fn Kulisch MAC),
 ``simulate`` (cycle model on AlexNet's conv layers and a ResNet-18-size network; ``--with-scalesim`` adds the real
 SCALE-Sim), ``network`` (every MNIST test image through Caffe LeNet: float vs exact 8-bit vs onnxruntime),
-``quantize`` (the full Ristretto trimming search on Caffe LeNet over the 10,000 MNIST test images).
+``quantize`` (the full Ristretto trimming search on Caffe LeNet over the 10,000 MNIST test images), ``search`` (a
+200-trial joint accuracy x energy search on the bundled LeNet with 2,000 validation images).
 Ratios are what matters: both sides run in the same process, alternating.
 """
 
@@ -20,7 +21,7 @@ NAME = "bench"
 HELP = "run the benchmarks (side-by-side ratios) and write them as JSON"
 DESCRIPTION = __doc__
 
-SUITES = ("gemm", "simulate", "network", "quantize")
+SUITES = ("gemm", "simulate", "network", "quantize", "search")
 
 
 def add_arguments(p):
