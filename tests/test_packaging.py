@@ -30,6 +30,7 @@ def test_wheel_contains_models_and_data_files(wheel):
         assert f"ristretto_sim/_assets/models/{model}/{model}.onnx" in names
         assert f"ristretto_sim/_assets/models/{model}/README.md" in names
     assert "ristretto_sim/hw/data/energy_45nm.yaml" in names
+    assert "ristretto_sim/_assets/hdl/synth_results.json" in names  # the cost model's synthesis table
     assert not any("__pycache__" in n for n in names)
 
 

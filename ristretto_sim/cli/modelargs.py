@@ -22,15 +22,22 @@ def data_spec(network, data):
 
 
 def load_plan_arg(plan_arg, model, weights, network):
-    """``--plan PATH`` or ``--plan embedded`` (a Ristretto prototxt's own quantization) as a ``QuantPlan``."""
+    """``--plan PATH`` or ``--plan embedded`` (a Ristretto prototxt's own quantization, an int8 TFLite model's
+    affine formats) as a ``QuantPlan``."""
     from pathlib import Path
 
     from ristretto_sim import load_plan
 
     if plan_arg != "embedded" or Path(plan_arg).exists():
         return load_plan(plan_arg, network)
+    from ristretto_sim.graph.plan import embedded_plan
+
+    found = embedded_plan(network)  # an int8 TFLite model's affine formats
+    if found is not None:
+        return found
     if Path(model).suffix.lower() not in (".prototxt", ".pbtxt"):
-        raise ValueError("--plan embedded reads the quantization of a Ristretto prototxt; the model is not one")
+        raise ValueError("--plan embedded reads the quantization of a Ristretto prototxt or an int8 TFLite model; "
+                         "the model is neither")
     from ristretto_sim.errors import PlanError
     from ristretto_sim.io.caffe.importer import load_caffe_model
 

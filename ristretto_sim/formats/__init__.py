@@ -1,9 +1,11 @@
-"""What a number is: fixed point, minifloat and power-of-two formats, rounding, text form, catalog, range analysis.
+"""What a number is: fixed point, minifloat, power-of-two and affine integer formats, rounding, text form, catalog,
+range analysis.
 
 Every format object (frozen, validated) offers ``quantize``, ``encode``, ``decode``, ``values`` and ``bits``, with
 ``decode(encode(x)) == quantize(x)`` exactly; ``parse_format(str(fmt)) == fmt``. NumPy only.
 """
 
+from ristretto_sim.formats.affine import Affine
 from ristretto_sim.formats.base import NumberFormat
 from ristretto_sim.formats.catalog import CATALOG
 from ristretto_sim.formats.fixed import FixedPoint
@@ -37,6 +39,7 @@ def catalog(name: str):
 
 
 __all__ = [
+    "Affine",
     "fits_in",
     "format_kind",
     "widest",

@@ -10,6 +10,9 @@ Grammar (case-insensitive, spaces ignored)::
     e{E}m{M}[opt,...]           options: bias=N, nosub, specials=ieee|fn|none:   e4m3[bias=8,nosub]  e3m2[specials=ieee]
     pow2[{min},{max}]           power of two with zero, log-domain rounding:     pow2[-8,-1]
     pow2[{min},{max},opt,...]   options: nozero, linear:                         pow2[-8,-1,nozero]
+    affine{bits}[s=S,z=Z]       affine integers, value = S * (code - Z):         affine8[s=0.0235,z=-128]
+    uaffine{bits}[s=S,z=Z]      unsigned affine integers (uint8):                uaffine8[s=0.5,z=128]
+    affine{bits}[s=(S0,S1,..),z=Z,axis=A]  per-channel scales along axis A:      affine8[s=(0.01,0.02),axis=0]
     <catalog name>              int8, fp16, bf16, e4m3fn, fp6_e3m2, e2m1, ... (see ``catalog``)
 
 Catalog names win over the structural reading: ``e2m1`` is the OCP FP4 format (no specials), and the IEEE-style
@@ -23,6 +26,7 @@ from __future__ import annotations
 import re
 
 from ristretto_sim.errors import FormatError
+from ristretto_sim.formats.affine import Affine
 from ristretto_sim.formats.catalog import CATALOG, catalog_name
 from ristretto_sim.formats.fixed import FixedPoint
 from ristretto_sim.formats.minifloat import Minifloat, Specials
@@ -32,6 +36,8 @@ _INT = r"[+-]?\d+"
 _FIXED_RE = re.compile(rf"^(u?)fixed(\d+)\.(?:({_INT})|\(({_INT}(?:,{_INT})*)\))$")
 _MINI_RE = re.compile(r"^e(\d+)m(\d+)(fn)?(?:\[([^\]]*)\])?$")
 _POW2_RE = re.compile(rf"^pow2\[({_INT}),({_INT})((?:,[a-z]+)*)\]$")
+_AFFINE_RE = re.compile(r"^(u?)affine(\d+)\[([^\]]*)\]$")
+_AFFINE_OPT = re.compile(r"([a-z_]+)=(\([^)]*\)|[^,()]+)(?:,|$)")
 
 GRAMMAR_HINT = "e.g. fixed8.7, ufixed8.0, fixed8.-3, e4m3fn, e5m2, fp16, pow2[-8,-1], int8 (see the README)"
 
@@ -80,6 +86,8 @@ def parse_format(text: str):
                 else:
                     raise FormatError(f"unknown power-of-two option {opt!r} in {text!r} (nozero, linear)")
             return PowerOfTwo(int(m.group(1)), int(m.group(2)), **kwargs)
+        if m := _AFFINE_RE.match(s):
+            return _affine(m, text)
     except FormatError:
         raise
     except (ValueError, TypeError) as exc:
@@ -87,8 +95,35 @@ def parse_format(text: str):
     raise FormatError(f"cannot parse format {text!r}; {GRAMMAR_HINT}")
 
 
+def _affine(m, text: str) -> Affine:
+    body, kwargs, pos = m.group(3), {}, 0
+    names = {"s": "scale", "scale": "scale", "z": "zero_point", "zp": "zero_point", "zero_point": "zero_point",
+             "axis": "axis"}
+    while pos < len(body):
+        opt = _AFFINE_OPT.match(body, pos)
+        if opt is None or opt.group(1) not in names:
+            raise FormatError(f"cannot read affine option {body[pos:]!r} in {text!r} (s=SCALE or s=(S0,S1,...), "
+                              "z=ZERO_POINT, axis=A)")
+        key, value = names[opt.group(1)], opt.group(2)
+        items = value[1:-1].split(",") if value.startswith("(") else [value]
+        conv = float if key == "scale" else int
+        vals = tuple(conv(v) for v in items)
+        kwargs[key] = vals if value.startswith("(") else vals[0]
+        pos = opt.end()
+    if "scale" not in kwargs:
+        raise FormatError(f"affine format {text!r} needs a scale (s=...)")
+    return Affine(int(m.group(2)), signed=m.group(1) != "u", **kwargs)
+
+
 def format_to_string(fmt) -> str:
     """Canonical text of a format (module docstring)."""
+    if isinstance(fmt, Affine):
+        prefix = "affine" if fmt.signed else "uaffine"
+        if fmt.per_channel:
+            zp = fmt.zero_point
+            z = f"({','.join(str(v) for v in zp)})" if isinstance(zp, tuple) else str(zp)
+            return f"{prefix}{fmt.bits}[s=({','.join(repr(v) for v in fmt.scale)}),z={z},axis={fmt.axis}]"
+        return f"{prefix}{fmt.bits}[s={fmt.scale!r},z={fmt.zero_point}]"
     if isinstance(fmt, FixedPoint):
         prefix = "fixed" if fmt.signed else "ufixed"
         if fmt.per_channel:

@@ -4,6 +4,7 @@ and sized with."""
 
 from __future__ import annotations
 
+from ristretto_sim.formats.affine import Affine
 from ristretto_sim.formats.base import NumberFormat
 from ristretto_sim.formats.fixed import FixedPoint
 from ristretto_sim.formats.minifloat import Minifloat
@@ -26,12 +27,15 @@ def fits_in(fmt: NumberFormat, datapath: NumberFormat) -> bool:
         return isinstance(fmt, Minifloat) and fmt.exp_bits <= datapath.exp_bits and fmt.man_bits <= datapath.man_bits
     if isinstance(datapath, PowerOfTwo):
         return isinstance(fmt, PowerOfTwo) and fmt.shift_range <= datapath.shift_range
-    raise TypeError(f"datapath={datapath!r} must be a FixedPoint, Minifloat or PowerOfTwo")
+    if isinstance(datapath, Affine):  # the integer datapath takes codes; scales and zero points are labels
+        return isinstance(fmt, Affine) and fmt.bits + (1 if datapath.signed and not fmt.signed else 0) <= \
+            datapath.bits and (datapath.signed or not fmt.signed)
+    raise TypeError(f"datapath={datapath!r} must be a FixedPoint, Minifloat, PowerOfTwo or Affine")
 
 
 def format_kind(fmt: NumberFormat) -> str:
-    """``fixed``, ``minifloat`` or ``pow2``: the kind of number a format is."""
-    for cls, name in ((FixedPoint, "fixed"), (Minifloat, "minifloat"), (PowerOfTwo, "pow2")):
+    """``fixed``, ``minifloat``, ``pow2`` or ``affine``: the kind of number a format is."""
+    for cls, name in ((FixedPoint, "fixed"), (Minifloat, "minifloat"), (PowerOfTwo, "pow2"), (Affine, "affine")):
         if isinstance(fmt, cls):
             return name
     raise TypeError(f"{fmt!r} is not a FixedPoint, Minifloat or PowerOfTwo")
@@ -62,4 +66,7 @@ def widest(fmts, name: str = "formats") -> NumberFormat:
         return FixedPoint(bits, 0, signed=signed)
     if kinds[0] == "minifloat":
         return Minifloat(max(f.exp_bits for f in fmts), max(f.man_bits for f in fmts))
+    if kinds[0] == "affine":  # widths only: unit scale, zero point 0
+        signed = any(f.signed for f in fmts)
+        return Affine(max(f.bits + (1 if signed and not f.signed else 0) for f in fmts), 1.0, signed=signed)
     return PowerOfTwo(min(f.exp_min for f in fmts), max(f.exp_max for f in fmts))

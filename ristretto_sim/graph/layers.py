@@ -241,7 +241,7 @@ class Conv(Layer):
     bias: bool = True
 
     required_params = ("weight",)
-    optional_params = ("bias",)
+    optional_params = ("bias", "bias_exact")
 
     def __post_init__(self):
         super().__post_init__()
@@ -294,7 +294,7 @@ class ConvTranspose(Layer):
     bias: bool = True
 
     required_params = ("weight",)
-    optional_params = ("bias",)
+    optional_params = ("bias", "bias_exact")
 
     def __post_init__(self):
         super().__post_init__()
@@ -353,7 +353,7 @@ class Dense(Layer):
     bias: bool = True
 
     required_params = ("weight",)
-    optional_params = ("bias",)
+    optional_params = ("bias", "bias_exact")
 
     def __post_init__(self):
         super().__post_init__()

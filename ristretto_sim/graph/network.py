@@ -3,7 +3,8 @@
 A network has named input tensors (``TensorSpec``: per-sample shape), a tuple of layers
 (``ristretto_sim.graph.layers``) in an order where every tensor is written before it is read, exactly once
 (single assignment), named output tensors, and the weights of its layers as float32 NumPy arrays
-(``network.params[layer_name][param_name]``). Building one checks all of that, infers every tensor's
+(``network.params[layer_name][param_name]``; a weighted layer's optional ``bias_exact`` is float64).
+Building one checks all of that, infers every tensor's
 per-sample shape and checks every weight's shape.
 
 ``preprocess`` (a ``ristretto_sim.data.Preprocessing``: ``x = (pixel - mean) * scale``, then centre crop) says
@@ -77,12 +78,17 @@ class LayerInfo:
     params: int
 
 
+#: a weighted layer's optional exact bias (float64; an int8 model's int32 bias codes times their scale need more
+#: than float32's 24 bits); the emulator reads it instead of ``bias``, the float network reads ``bias``
+EXACT_BIAS = "bias_exact"
+
+
 def _freeze_params(params: Mapping) -> Mapping[str, Mapping[str, np.ndarray]]:
     out = {}
     for lname, group in params.items():
         g = {}
         for pname, arr in group.items():
-            a = np.array(arr, dtype=np.float32, copy=True)
+            a = np.array(arr, dtype=np.float64 if pname == EXACT_BIAS else np.float32, copy=True)
             a.setflags(write=False)
             g[str(pname)] = a
         out[str(lname)] = MappingProxyType(g)
@@ -224,6 +230,8 @@ class Network:
             if p not in allowed:
                 raise ModelError(f"layer {layer.name!r} ({layer.op_type}) has unexpected params {p!r}")
         expected = layer.param_shapes(in_shapes)
+        if EXACT_BIAS in group and "bias" in expected:
+            expected = {**expected, EXACT_BIAS: expected["bias"]}
         for p, shape in expected.items():
             if p not in group:
                 raise ModelError(f"layer {layer.name!r} ({layer.op_type}) has no {p!r} weights")
@@ -302,9 +310,9 @@ class Network:
         return int(layer.macs(self.input_shapes(layer)))
 
     def param_count(self, layer: Layer | str) -> int:
-        """Number of weight values (all params arrays) of one layer."""
+        """Number of weight values (all params arrays but the exact copy of the bias) of one layer."""
         name = layer if isinstance(layer, str) else layer.name
-        return int(sum(a.size for a in self.params.get(name, {}).values()))
+        return int(sum(a.size for p, a in self.params.get(name, {}).items() if p != EXACT_BIAS))  # a copy of bias
 
     @property
     def total_macs(self) -> int:

@@ -1,7 +1,8 @@
 """The accelerator model: ``AcceleratorConfig``, layer mapping, SimPy cycle model, energy and area.
 
 ``simulate(layers, plan_or_formats, config)`` runs layer shapes (``ConvShape``, ``GemmShape``,
-``ConvTransposeShape``; or a SCALE-Sim topology via ``read_topology``) on an accelerator
+``ConvTransposeShape`` on the PE array, ``VectorShape`` on the vector unit; ``network.layers_from_network``
+makes them from a model, ``read_topology`` from a SCALE-Sim topology) on an accelerator
 (``AcceleratorConfig``, a ``preset`` or a SCALE-Sim ``.cfg`` via ``read_scalesim_cfg``) and returns a
 ``Report``. pandas and matplotlib are imported only by the functions that need them.
 """
@@ -12,11 +13,12 @@ from ristretto_sim.hw.config import (
     BufferConfig,
     DRAMConfig,
     PEConfig,
+    VectorConfig,
     check_fits,
     datapath_for,
 )
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table
-from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
+from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand, VectorOp
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import folding, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.plan import PlanView
@@ -24,7 +26,9 @@ from ristretto_sim.hw.presets import PRESETS, preset
 from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report
 from ristretto_sim.hw.scalesim_cfg import read_scalesim_cfg, write_scalesim_cfg
 from ristretto_sim.hw.simulate import pe_for, simulate
+from ristretto_sim.hw.sweep import SweepAxis, comparison, sweep
 from ristretto_sim.hw.topology import read_topology, write_topology
+from ristretto_sim.hw.vector import VectorShape
 
 
 def load_accelerator(spec: str) -> AcceleratorConfig:
@@ -62,9 +66,14 @@ __all__ = [
     "Precision",
     "Report",
     "SerialOperand",
+    "SweepAxis",
     "TechnologyTable",
+    "VectorConfig",
+    "VectorOp",
+    "VectorShape",
     "area",
     "check_fits",
+    "comparison",
     "datapath_for",
     "default_table",
     "folding",
@@ -76,6 +85,7 @@ __all__ = [
     "schedule",
     "pe_for",
     "simulate",
+    "sweep",
     "write_scalesim_cfg",
     "write_topology",
 ]

@@ -22,7 +22,8 @@ from ristretto_sim.emulator.datapaths.layer_formats import check_format
 from ristretto_sim.errors import ConfigError, PlanError
 from ristretto_sim.formats import FixedPoint, NumberFormat, format_kind, widest
 from ristretto_sim.formats.base import check_int
-from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand
+from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand, VectorOp
+from ristretto_sim.hw.synth_area import FPGATarget, PEArea
 
 
 def _check_number(value, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
@@ -222,21 +223,28 @@ class BufferConfig:
 
 @dataclass(frozen=True)
 class DRAMConfig:
-    """The off-chip memory: one channel shared by all operands, served first come first served.
+    """The off-chip memory: one pipelined channel shared by all operands, served first come first served.
 
     Parameters
     ----------
     bandwidth_bytes_per_cycle : float or None
         Bytes per array clock cycle; ``None`` is unlimited (SCALE-Sim's CALC mode).
     latency_cycles : int
-        Cycles from the end of a transfer until its data is usable (requests are pipelined).
+        Cycles from the end of a read transfer until its data is usable (requests are pipelined; writes are
+        posted, so their buffer is free when the transfer ends).
     energy_pj_per_bit : float or None
         Energy per bit moved; ``None`` takes the technology table's default.
+    prefetch_depth : int
+        Tile reads the DMA may have outstanding at once (issued, data not yet usable): with double-buffered
+        input buffers the tiles of the next steps are requested up to this many ahead, as far as they fit
+        the prefetch halves. 1 serialises the reads (latency paid per tile). Default 16: Gemmini's default
+        DMA ``max_in_flight_mem_reqs = 16`` (ucb-bar/gemmini, ``GemminiConfigs.scala``).
     """
 
     bandwidth_bytes_per_cycle: float | None = None
     latency_cycles: int = 0
     energy_pj_per_bit: float | None = None
+    prefetch_depth: int = 16
 
     def __post_init__(self):
         if self.bandwidth_bytes_per_cycle is not None:
@@ -256,6 +264,9 @@ class DRAMConfig:
                 "energy_pj_per_bit",
                 _check_number(self.energy_pj_per_bit, "dram.energy_pj_per_bit", minimum=0.0),
             )
+        object.__setattr__(
+            self, "prefetch_depth", check_int(self.prefetch_depth, "dram.prefetch_depth", minimum=1)
+        )
 
     @property
     def unlimited(self) -> bool:
@@ -263,6 +274,61 @@ class DRAMConfig:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class VectorConfig:
+    """The vector / post-processing unit that runs every non-GEMM layer (pooling, elementwise, activations, LRN,
+    softmax, concat) beside the array (``ristretto_sim.hw.vector``).
+
+    Parameters
+    ----------
+    lanes : int
+        Elements the unit takes per cycle; each lane has one multiplier, one adder and one comparator.
+    pipeline_cycles : int
+        Pipeline depth, paid once per layer.
+    ops : tuple of VectorOp or str
+        The layer ops it supports (default: all); a network layer whose op is missing is an error.
+    inputs : format or str
+        The element format the lanes compute in (its multiplier and comparator width).
+    accumulator : format or str
+        The lanes' wide register for sums (average pooling, Add, LRN, softmax).
+    fuse : bool
+        Run ReLU-like activations, scaling and pooling in the output path of the GEMM layer that produces their
+        input (its only consumer), so that tensor never crosses DRAM.
+    """
+
+    lanes: int = 16
+    pipeline_cycles: int = 4
+    ops: tuple = tuple(VectorOp)
+    inputs: NumberFormat = FixedPoint(8, 0)
+    accumulator: NumberFormat = FixedPoint(32, 0)
+    fuse: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "lanes", check_int(self.lanes, "vector.lanes", minimum=1))
+        object.__setattr__(
+            self, "pipeline_cycles", check_int(self.pipeline_cycles, "vector.pipeline_cycles", minimum=0)
+        )
+        if isinstance(self.ops, (str, VectorOp)) or not hasattr(self.ops, "__iter__"):
+            raise TypeError(f"vector.ops={self.ops!r} must be a list of ops ({', '.join(o.value for o in VectorOp)})")
+        object.__setattr__(self, "ops", tuple(VectorOp.coerce(o, "vector.ops") for o in self.ops))
+        for name in ("inputs", "accumulator"):
+            object.__setattr__(self, name, check_format(getattr(self, name), f"vector.{name}", allow_none=False))
+        _check_bool(self.fuse, "vector.fuse")
+
+    def supports(self, op: VectorOp) -> bool:
+        return op in self.ops
+
+    def to_dict(self) -> dict:
+        return {
+            "lanes": self.lanes,
+            "pipeline_cycles": self.pipeline_cycles,
+            "ops": [o.value for o in self.ops],
+            "inputs": str(self.inputs),
+            "accumulator": str(self.accumulator),
+            "fuse": self.fuse,
+        }
 
 
 _BUFFERS = ("ifmap", "filter", "ofmap")
@@ -284,12 +350,20 @@ class AcceleratorConfig:
     ifmap, filter, ofmap : BufferConfig
         On-chip buffers of input activations, weights and outputs / partial sums.
     dram : DRAMConfig
+    vector : VectorConfig
+        The vector / post-processing unit of the non-GEMM layers.
     keep_activations_on_chip : bool
         Keep a layer's outputs on chip as the next layer's inputs when they fit the ifmap and ofmap buffers.
     name : str
         A label for reports.
     source : str
         Where the numbers come from (presets cite their sources).
+    pe_area : {"table", "synthesis"} or PEArea
+        PE area from the technology table, or from synthesis of the PE (``hw.synth_area``: the ``hdl/`` results
+        table's transistor count in Nangate45 NAND2 equivalents).
+    fpga : str, optional
+        An FPGA the array is prototyped on (``ice40-hx8k``, ``ice40-up5k``, ``ecp5-25k``, ``ecp5-25k-nodsp``...):
+        the report adds its resources, and the clock becomes ``min(clock_mhz, the PE's Fmax)``.
     """
 
     rows: int
@@ -301,9 +375,12 @@ class AcceleratorConfig:
     filter: BufferConfig = field(default_factory=lambda: BufferConfig(512 * 1024))
     ofmap: BufferConfig = field(default_factory=lambda: BufferConfig(256 * 1024))
     dram: DRAMConfig = field(default_factory=DRAMConfig)
+    vector: VectorConfig = field(default_factory=VectorConfig)
     keep_activations_on_chip: bool = False
     name: str = "accelerator"
     source: str = ""
+    pe_area: PEArea = PEArea.TABLE
+    fpga: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "rows", check_int(self.rows, "rows", minimum=1))
@@ -317,9 +394,14 @@ class AcceleratorConfig:
                 raise TypeError(f"{name}={getattr(self, name)!r} must be a BufferConfig")
         if not isinstance(self.dram, DRAMConfig):
             raise TypeError(f"dram={self.dram!r} must be a DRAMConfig")
+        if not isinstance(self.vector, VectorConfig):
+            raise TypeError(f"vector={self.vector!r} must be a VectorConfig")
         _check_bool(self.keep_activations_on_chip, "keep_activations_on_chip")
         if not isinstance(self.name, str) or not isinstance(self.source, str):
             raise TypeError("name and source must be strings")
+        object.__setattr__(self, "pe_area", PEArea.coerce(self.pe_area, "pe_area"))
+        if self.fpga is not None:
+            object.__setattr__(self, "fpga", str(FPGATarget.parse(self.fpga)))
 
     @property
     def num_pes(self) -> int:
@@ -344,7 +426,11 @@ class AcceleratorConfig:
             "pe": self.pe.to_dict(),
             **{b: getattr(self, b).to_dict() for b in _BUFFERS},
             "dram": self.dram.to_dict(),
+            "vector": self.vector.to_dict(),
             "keep_activations_on_chip": self.keep_activations_on_chip,
+            # written only when set, so configs (and reports) without them read as before
+            **({"pe_area": self.pe_area.value} if self.pe_area is not PEArea.TABLE else {}),
+            **({"fpga": self.fpga} if self.fpga is not None else {}),
         }
 
     @classmethod
@@ -362,7 +448,8 @@ class AcceleratorConfig:
             )
         kwargs = dict(data)
         try:
-            for key, sub in (("pe", PEConfig), ("dram", DRAMConfig), *((b, BufferConfig) for b in _BUFFERS)):
+            subs = (("pe", PEConfig), ("dram", DRAMConfig), ("vector", VectorConfig))
+            for key, sub in (*subs, *((b, BufferConfig) for b in _BUFFERS)):
                 if key in kwargs:
                     value = kwargs[key]
                     if not isinstance(value, Mapping):

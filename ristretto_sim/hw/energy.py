@@ -11,8 +11,11 @@ Forms (45 nm Horowitz anchors by default, ``data/energy_45nm.yaml``):
   ``a * n log2 n + b * n`` (alignment and normalisation shifters plus the adder) solved for 0.4 and 0.9 pJ;
 * barrel shifter ``k * n * log2(S)`` for n data bits and S shift positions (ShiftAddNet's 8-bit shift);
 * SRAM: ``E64(capacity) * word_bits / 64`` per access, ``E64`` interpolated log-log in the Horowitz table;
-* DRAM per bit. Leakage is not modelled unless the table gives per-PE and per-KB leakage power (without it
-  energy barely depends on the array size).
+* DRAM per bit;
+* leakage power, paid over a layer's whole latency: per PE (the table's ``leakage.pe_uw``, or when that is 0
+  the PE's area times ``leakage.logic_nw_per_um2``) and per KB of SRAM (``leakage.sram_uw_per_kb``). The
+  default 45 nm table gives both (Aladdin's 40 nm cell library, CACTI 45 nm), so energy depends on the array
+  size and the run time as it does in silicon; a table with all three at 0 models dynamic energy only.
 
 A bit-parallel PE costs its datapath's energy whatever the layer's formats (narrow formats cut memory traffic,
 not MAC energy); a bit-serial PE spends ``ceil(bits / k)`` cycles of a ``k x n`` slice per MAC.
@@ -21,7 +24,7 @@ not MAC energy); a bit-serial PE spends ``ceil(bits / k)`` cycles of a ``k x n``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,6 +76,7 @@ class TechnologyTable:
     sram_pj_64b: tuple[float, ...]
     dram_pj_per_bit: float
     leak_pe_uw: float
+    leak_logic_nw_per_um2: float
     leak_sram_uw_per_kb: float
     mul_a_um2: float
     mul_b_um2: float
@@ -90,7 +94,13 @@ class TechnologyTable:
 
     @property
     def leakage_modelled(self) -> bool:
-        return self.leak_pe_uw > 0 or self.leak_sram_uw_per_kb > 0
+        return self.leak_pe_uw > 0 or self.leak_logic_nw_per_um2 > 0 or self.leak_sram_uw_per_kb > 0
+
+    def pe_leakage_uw(self, pe_area_um2: float) -> float:
+        """Leakage power of one PE (uW): the table's per-PE figure, else its area times the logic density."""
+        if self.leak_pe_uw > 0:
+            return self.leak_pe_uw
+        return self.leak_logic_nw_per_um2 * pe_area_um2 * 1e-3
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -191,6 +201,7 @@ class TechnologyTable:
             sram_pj_64b=sram_pj,
             dram_pj_per_bit=num("dram", "pj_per_bit"),
             leak_pe_uw=num("leakage", "pe_uw"),
+            leak_logic_nw_per_um2=num("leakage", "logic_nw_per_um2") if "logic_nw_per_um2" in get("leakage") else 0.0,
             leak_sram_uw_per_kb=num("leakage", "sram_uw_per_kb"),
             mul_a_um2=ma,
             mul_b_um2=mb,
@@ -300,6 +311,16 @@ _PRICES = {
 }
 
 
+def unit_pj(table: TechnologyTable, unit) -> float:
+    """Energy of one operation of an arithmetic unit (``ArithmeticUnit``) priced by ``table``."""
+    return _PRICES[unit.op][0](table, unit)
+
+
+def unit_um2(table: TechnologyTable, unit) -> float:
+    """Area of an arithmetic unit (``ArithmeticUnit``) priced by ``table``."""
+    return _PRICES[unit.op][1](table, unit)
+
+
 def mac_energy(
     pe: PEConfig, dataflow: Dataflow, table: TechnologyTable, cycles_per_mac: int = 1
 ) -> MacEnergy:
@@ -327,30 +348,40 @@ def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
 
 @dataclass(frozen=True)
 class AreaReport:
-    """Area of the accelerator in um^2: ``rows x cols x pe_um2`` plus the three SRAM buffers."""
+    """Area of the accelerator in um^2: ``rows x cols x pe_um2``, the three SRAM buffers and the vector unit."""
 
     pe_um2: float
     array_um2: float
     sram_um2: dict
     source: str
+    details: dict = field(default_factory=dict)  # synthesis area and FPGA resources (hw.synth_area.area_details)
+    vector_um2: float = 0.0
 
     @property
     def total_um2(self) -> float:
-        return self.array_um2 + sum(self.sram_um2.values())
+        return self.array_um2 + sum(self.sram_um2.values()) + self.vector_um2
 
     def to_dict(self) -> dict:
         return {
             "pe_um2": self.pe_um2,
             "array_um2": self.array_um2,
             "sram_um2": dict(self.sram_um2),
+            "vector_um2": self.vector_um2,
             "total_um2": self.total_um2,
             "source": self.source,
+            **self.details,
         }
 
 
 def area(config: AcceleratorConfig, table: TechnologyTable | None = None) -> AreaReport:
-    """The accelerator's area from the technology table (synthesis-based PE area is not wired in yet)."""
+    """The accelerator's area: SRAM from the technology table; the PE from the table too, or from synthesis when
+    ``config.pe_area`` is ``synthesis``; FPGA resources when ``config.fpga`` names one (``hw.synth_area``)."""
+    from ristretto_sim.hw.synth_area import area_details
+
     table = table or default_table()
-    pe = pe_area_um2(config.pe, table)
+    source = f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)"
+    pe, source, details = area_details(config, pe_area_um2(config.pe, table), source, table.node_nm)
+    from ristretto_sim.hw.vector import vector_area_um2  # vector builds on this module's prices
+
     sram = {b: table.sram_um2(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}
-    return AreaReport(pe, pe * config.num_pes, sram, f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)")
+    return AreaReport(pe, pe * config.num_pes, sram, source, details, vector_um2=vector_area_um2(config.vector, table))

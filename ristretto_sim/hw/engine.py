@@ -1,20 +1,25 @@
-"""The SimPy model of one layer: a shared DRAM channel, double-buffered operand buffers and the PE array.
+"""The SimPy model of one layer: a pipelined DRAM channel, double-buffered operand buffers and the PE array.
 
 Time advances per tile transfer and per fold (never per cycle):
 
 * the **DRAM channel** is one FIFO bandwidth resource shared by every operand: a request issued at time t
-  starts when the channel has finished the requests issued before it, occupies the channel for
-  ``ceil(bytes / bandwidth)`` cycles, and its data is usable ``latency`` cycles after its transfer ends; the
-  next request may start meanwhile (requests are pipelined);
-* the **array** process walks the steps in order. The tiles of the first steps are requested at time 0, one
-  per input-buffer half (two halves when the ifmap and filter buffers are double-buffered, so the next tile
-  fills while the current one is computed; one otherwise). For each step the array waits for its tiles, claims
-  an ofmap half if the step produces output (waiting for the oldest drain to finish when both are busy),
-  computes for the step's cycles, then frees its input half (the tile two steps ahead is requested at once)
-  and drains its output through the channel; the ofmap half is free when that write completes.
+  starts when the channel has finished the requests issued before it and occupies it for
+  ``ceil(bytes / bandwidth)`` cycles. A read's data is usable ``latency`` cycles after its transfer ends; the
+  next request may start meanwhile (requests are pipelined). Writes are posted: their ofmap half is free when
+  the transfer ends;
+* the **DMA** process requests the steps' input tiles in order, ahead of the array: at most
+  ``dram.prefetch_depth`` reads outstanding (issued, data not yet usable), and, with double-buffered ifmap and
+  filter buffers, only as many steps ahead of the one computing as fit the prefetch halves (their free
+  capacity, ``ifmap.active_bits + filter.active_bits``); the next step's tile is always allowed once the step
+  before it is running. Without double buffering a tile is requested only when the array has finished the
+  step before it. So with enough outstanding requests latency is paid once per pipeline fill, not per fold;
+* the **array** process walks the steps in order: it waits for a step's tile; if the step produces output it
+  waits until the outputs still draining fit the ofmap's drain half (double-buffered; with a single buffer
+  until all have drained), computes for the step's cycles, then releases its input tile (the DMA may run
+  further ahead) and drains its output through the channel.
 
 With unlimited bandwidth and no latency the layer takes exactly its compute cycles. Stalls are the time the
-array waits, so they come only from bandwidth, latency and buffer capacity.
+array waits, so they come only from bandwidth, latency, outstanding requests and buffer capacity.
 """
 
 from __future__ import annotations
@@ -54,8 +59,8 @@ class LayerTiming:
 
 class DRAMChannel:
     """The shared DRAM channel: FIFO in issue order, ``ceil(bytes / bandwidth)`` cycles a request, pipelined
-    latency (module docstring). ``request`` books a transfer at the current simulation time and returns the
-    time its data is usable."""
+    latency (module docstring). ``read`` and ``write`` book a transfer at the current simulation time and
+    return the time its data is usable (read) or has left the chip (write)."""
 
     def __init__(self, env: simpy.Environment, bandwidth_bytes_per_cycle: float | None, latency_cycles: int):
         self.env = env
@@ -69,12 +74,27 @@ class DRAMChannel:
             return 0
         return math.ceil(nbytes / self.bandwidth)
 
-    def request(self, nbytes: int) -> int:
+    def transfer(self, nbytes: int) -> int:
+        """Book ``nbytes`` on the channel now; the time the transfer ends."""
         cycles = self.transfer_cycles(nbytes)
         start = max(self.env.now, self.free_at)
         self.free_at = start + cycles
         self.busy_cycles += cycles
-        return self.free_at + self.latency
+        return self.free_at
+
+    def read(self, nbytes: int) -> int:
+        return self.transfer(nbytes) + self.latency
+
+    def write(self, nbytes: int) -> int:
+        return self.transfer(nbytes)
+
+
+def prefetch_window_bytes(config: AcceleratorConfig) -> int:
+    """Bytes of input tiles that may wait on chip ahead of the computing step: the prefetch halves of the
+    ifmap and filter buffers when both are double-buffered, else 0 (no tile is fetched ahead)."""
+    if not (config.ifmap.double_buffered and config.filter.double_buffered):
+        return 0
+    return (config.ifmap.active_bits + config.filter.active_bits) // 8
 
 
 def run_layer(
@@ -82,7 +102,7 @@ def run_layer(
 ) -> LayerTiming:
     """Replay one layer's steps (``mapping.Schedule`` arrays) in SimPy and return its timing."""
     steps = len(compute_cycles)
-    compute = compute_cycles.tolist()
+    compute = np.asarray(compute_cycles, dtype=np.int64).tolist()
     reads = (-((-np.asarray(read_bits, dtype=np.int64)) // 8)).tolist()
     writes = (-((-np.asarray(write_bits, dtype=np.int64)) // 8)).tolist()
     total_compute = int(sum(compute))
@@ -91,36 +111,73 @@ def run_layer(
 
     env = simpy.Environment()
     channel = DRAMChannel(env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles)
-    in_depth = 2 if (config.ifmap.double_buffered and config.filter.double_buffered) else 1
-    out_depth = 2 if config.ofmap.double_buffered else 1
+    drain_window = config.ofmap.active_bits // 8 if config.ofmap.double_buffered else 0
+    depth = config.dram.prefetch_depth
+    window = prefetch_window_bytes(config)
+    ahead = np.concatenate(([0], np.cumsum(reads))).tolist()  # ahead[i]: bytes of steps before i
     ready_at = [0] * steps
-    last_write = [0]
+    state = {"issued": 0, "current": 0, "last_write": 0}
+    wake = {"dma": env.event(), "array": env.event()}
 
-    def fetch(s: int) -> None:
-        ready_at[s] = channel.request(reads[s]) if reads[s] else env.now
+    def signal(who: str) -> None:
+        if not wake[who].triggered:
+            wake[who].succeed()
+
+    def wait(who: str):
+        wake[who] = env.event()
+        return wake[who]
+
+    def may_fetch(s: int) -> bool:
+        cur = state["current"]
+        return s <= cur or (s == cur + 1 and window > 0) or ahead[s + 1] - ahead[cur + 1] <= window
+
+    def dma():
+        outstanding: deque[int] = deque()  # usable times of the reads in flight
+        for s in range(steps):
+            while not may_fetch(s):
+                yield wait("dma")
+            if reads[s]:
+                while outstanding and outstanding[0] <= env.now:
+                    outstanding.popleft()
+                if len(outstanding) >= depth:
+                    yield env.timeout(outstanding.popleft() - env.now)
+                ready_at[s] = channel.read(reads[s])
+                outstanding.append(ready_at[s])
+            else:
+                ready_at[s] = env.now
+            state["issued"] = s + 1
+            signal("array")
 
     def array():
-        for s in range(min(in_depth, steps)):
-            fetch(s)
-        draining: deque[int] = deque()  # completion times of the writes occupying ofmap halves
+        draining: deque[tuple[int, int]] = deque()  # (completion time, bytes) of the writes not yet drained
+        pending = [0]  # bytes of those writes
         for s in range(steps):
+            while state["issued"] <= s:
+                yield wait("array")
             if ready_at[s] > env.now:
                 yield env.timeout(ready_at[s] - env.now)
             if writes[s]:
-                while draining and draining[0] <= env.now:
-                    draining.popleft()
-                if len(draining) == out_depth:
-                    yield env.timeout(draining.popleft() - env.now)
+                while draining and draining[0][0] <= env.now:
+                    pending[0] -= draining.popleft()[1]
+                while draining and pending[0] > drain_window:
+                    done, nbytes = draining.popleft()
+                    pending[0] -= nbytes
+                    if done > env.now:
+                        yield env.timeout(done - env.now)
+            state["current"] = s  # the step holds the active halves: the DMA may fill the prefetch halves
+            signal("dma")
             if compute[s]:
                 yield env.timeout(compute[s])
-            if s + in_depth < steps:
-                fetch(s + in_depth)
+            state["current"] = s + 1
+            signal("dma")
             if writes[s]:
-                done = channel.request(writes[s])
-                draining.append(done)
-                last_write[0] = max(last_write[0], done)
+                done = channel.write(writes[s])
+                draining.append((done, writes[s]))
+                pending[0] += writes[s]
+                state["last_write"] = max(state["last_write"], done)
 
+    env.process(dma())
     env.process(array())
     env.run()
-    total = max(int(env.now), int(last_write[0]), total_compute)
+    total = max(int(env.now), int(state["last_write"]), total_compute)
     return LayerTiming(total, total_compute, channel.busy_cycles)

@@ -60,3 +60,38 @@ _OPERANDS = {
     PEKind.MINIFLOAT: {"inputs": ("minifloat",), "weights": ("minifloat",), "accumulator": ("minifloat", "fixed")},
     PEKind.SHIFT: {"inputs": ("fixed",), "weights": ("pow2",), "accumulator": ("fixed",)},
 }
+
+
+class VectorOp(NamedEnum):
+    """What the vector / post-processing unit computes for a non-GEMM layer (``ristretto_sim.hw.vector``)."""
+
+    RELU = "relu"
+    LEAKY_RELU = "leaky_relu"
+    CLIP = "clip"
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+    PRELU = "prelu"
+    SCALE = "scale"  #: per-channel multiply-add (batch normalisation, Caffe Scale)
+    MAX_POOL = "max_pool"
+    AVG_POOL = "avg_pool"
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    MAX = "max"
+    LRN = "lrn"
+    SOFTMAX = "softmax"
+    CONCAT = "concat"
+    PAD = "pad"
+    TRANSPOSE = "transpose"
+
+    @property
+    def fusable(self) -> bool:
+        """Whether the op can run in a GEMM layer's output path (fused into its producer)."""
+        return self in _FUSABLE
+
+
+_FUSABLE = frozenset(
+    {VectorOp.RELU, VectorOp.LEAKY_RELU, VectorOp.CLIP, VectorOp.PRELU, VectorOp.SCALE, VectorOp.MAX_POOL,
+     VectorOp.AVG_POOL}
+)

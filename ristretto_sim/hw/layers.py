@@ -30,6 +30,11 @@ def _pads(value) -> tuple[int, int, int, int]:
     return (ph, pw, ph, pw)
 
 
+def _check_bias(bias) -> None:
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias={bias!r} must be True or False")
+
+
 def _check_name(name) -> str:
     if not isinstance(name, str) or not name:
         raise TypeError(f"name={name!r} must be a non-empty string")
@@ -95,6 +100,8 @@ class ConvShape:
         Round the output size up, ``ceil((h + 2p - span) / s) + 1``, so the last window may hang over the
         input's end (reading nothing there). SCALE-Sim sizes its layers this way (``E = ceil((H - F + s) /
         s)``).
+    bias : bool
+        The layer adds a bias per output channel (fetched from DRAM with the weights).
     """
 
     name: str
@@ -109,9 +116,11 @@ class ConvShape:
     groups: int = 1
     batch: int = 1
     ceil_mode: bool = False
+    bias: bool = False
 
     def __post_init__(self):
         _check_name(self.name)
+        _check_bias(self.bias)
         for field in ("h", "w", "c", "n", "groups", "batch"):
             object.__setattr__(self, field, check_int(getattr(self, field), field, minimum=1))
         if not isinstance(self.ceil_mode, bool):
@@ -186,15 +195,18 @@ def _touched(size: int, out: int, kernel: int, stride: int, pad: int, dilation: 
 
 @dataclass(frozen=True)
 class GemmShape:
-    """A matrix product ``(m x k) @ (k x n)``: a fully connected layer (m = batch) or a SCALE-Sim GEMM row."""
+    """A matrix product ``(m x k) @ (k x n)``: a fully connected layer (m = batch) or a SCALE-Sim GEMM row;
+    ``bias``: n biases are fetched with the weights."""
 
     name: str
     m: int
     n: int
     k: int
+    bias: bool = False
 
     def __post_init__(self):
         _check_name(self.name)
+        _check_bias(self.bias)
         for field in ("m", "n", "k"):
             object.__setattr__(self, field, check_int(getattr(self, field), field, minimum=1))
 
@@ -217,7 +229,7 @@ class GemmShape:
 class ConvTransposeShape:
     """A 2-D transposed convolution, run as a convolution over the zero-inserted, padded input.
 
-    Parameters are PyTorch's ``ConvTranspose2d`` ones: output size
+    Parameters are PyTorch's ``ConvTranspose2d`` ones (``bias`` as ``ConvShape``'s): output size
     ``(h - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
     """
 
@@ -233,9 +245,11 @@ class ConvTransposeShape:
     dilation: int | tuple[int, int] = 1
     groups: int = 1
     batch: int = 1
+    bias: bool = False
 
     def __post_init__(self):
         _check_name(self.name)
+        _check_bias(self.bias)
         for field in ("h", "w", "c", "n", "groups", "batch"):
             object.__setattr__(self, field, check_int(getattr(self, field), field, minimum=1))
         for field, minimum in (

@@ -9,7 +9,7 @@ as SCALE-Sim counts its SRAM reads and writes. pandas is imported only inside ``
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
@@ -22,10 +22,13 @@ class EnergyBreakdown:
     sram_pj: float = 0.0
     dram_pj: float = 0.0
     leakage_pj: float = 0.0
+    vector_pj: float = 0.0
 
     @property
     def total_pj(self) -> float:
-        return self.arithmetic_pj + self.registers_pj + self.sram_pj + self.dram_pj + self.leakage_pj
+        return (
+            self.arithmetic_pj + self.registers_pj + self.sram_pj + self.dram_pj + self.leakage_pj + self.vector_pj
+        )
 
     def __add__(self, other: EnergyBreakdown) -> EnergyBreakdown:
         return EnergyBreakdown(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -34,6 +37,7 @@ class EnergyBreakdown:
         return {
             "arithmetic": self.arithmetic_pj,
             "registers": self.registers_pj,
+            "vector": self.vector_pj,
             "sram": self.sram_pj,
             "dram": self.dram_pj,
             "leakage": self.leakage_pj,
@@ -54,6 +58,8 @@ _SUMMED = (
     "dram_ofmap_bytes",
     "dram_psum_read_bytes",
     "dram_psum_write_bytes",
+    "dram_bias_bytes",
+    "dram_operands_bytes",
     "dram_read_bytes",
     "dram_write_bytes",
     "dram_read_bits",
@@ -84,7 +90,11 @@ class LayerReport:
 
     ``utilization`` is ``macs / (total_cycles * R * C)``; ``mapping_efficiency`` the mean fraction of PEs a
     fold uses; ``compute_utilization`` ``macs / (compute_cycles * R * C)`` (SCALE-Sim's Compute Util in
-    ``scalesim_compatible`` runs).
+    ``scalesim_compatible`` runs). ``unit`` is ``array`` (GEMM layers) or ``vector`` (the vector unit's layers,
+    with ``kind`` their op); ``fused_into`` names the producer a fused vector layer ran in ("" if not fused).
+    ``dram_bias_bytes`` are a GEMM layer's biases, ``dram_operands_bytes`` a vector layer's further operands
+    (the skip input of a residual Add). ``label`` is the short unique name tables and plots print
+    (``ristretto_sim.hw.names``).
     """
 
     name: str
@@ -108,6 +118,8 @@ class LayerReport:
     dram_ofmap_bytes: int
     dram_psum_read_bytes: int
     dram_psum_write_bytes: int
+    dram_bias_bytes: int
+    dram_operands_bytes: int
     dram_read_bytes: int
     dram_write_bytes: int
     dram_read_bits: int
@@ -131,6 +143,9 @@ class LayerReport:
     energy: EnergyBreakdown
     latency_s: float
     formats: str
+    unit: str = "array"
+    fused_into: str = ""
+    label: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -168,6 +183,8 @@ def total_of(layers, rows: int, cols: int) -> LayerReport:
         compute_utilization=sums["macs"] / max(1, sums["compute_cycles"] * pes),
         energy=energy,
         formats="",
+        unit="",
+        label="total",
     )
 
 
@@ -182,6 +199,8 @@ class Report:
     scalesim_compatible: bool
     technology: str
     leakage_modelled: bool
+    leakage: dict = field(default_factory=dict)
+    not_simulated: tuple = ()
 
     def layer(self, name: str) -> LayerReport:
         for x in self.layers:
@@ -198,6 +217,8 @@ class Report:
             "scalesim_compatible": self.scalesim_compatible,
             "technology": self.technology,
             "leakage_modelled": self.leakage_modelled,
+            "leakage": dict(self.leakage),
+            "not_simulated": list(self.not_simulated),
         }
 
     def to_json(self, path: str | Path | None = None, indent: int | None = 2) -> str:

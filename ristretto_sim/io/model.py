@@ -1,4 +1,4 @@
-"""``load_model``: a network from a model file, chosen by its type (ONNX, Caffe prototxt + caffemodel), a folder
+"""``load_model``: a network from a model file, chosen by its type (ONNX, TFLite, Caffe prototxt + caffemodel), a folder
 holding one ONNX file, or the name of a bundled model (a folder of the repository's ``models/``)."""
 
 from __future__ import annotations
@@ -63,6 +63,12 @@ def load_model(path, weights=None):
         from ristretto_sim.io.onnx.importer import load_onnx
 
         return load_onnx(p)
+    if suffix == ".tflite":
+        if weights is not None:
+            raise ValueError(f"weights={str(weights)!r}: a TFLite model carries its own weights")
+        from ristretto_sim.io.tflite.importer import load_tflite
+
+        return load_tflite(p)
     if suffix in (".prototxt", ".pbtxt"):
         from ristretto_sim.io.caffe.importer import load_caffe
 
@@ -71,5 +77,5 @@ def load_model(path, weights=None):
         return load_caffe(p, weights)
     if suffix == ".caffemodel":
         raise ModelError(f"{p}: give the prototxt as the model and the .caffemodel as weights")
-    raise ModelError(f"{p}: unknown model format {suffix or '(no extension)'!r}; expected .onnx or .prototxt "
-                     "(+ .caffemodel)")
+    raise ModelError(f"{p}: unknown model format {suffix or '(no extension)'!r}; expected .onnx, .tflite or "
+                     ".prototxt (+ .caffemodel)")

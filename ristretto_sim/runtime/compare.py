@@ -6,7 +6,9 @@ largest absolute error of each quantized mode against float, the largest differe
 modes, and the overflow/saturation counts each mode recorded. It also reports how often the modes agree on the
 top-1 class (and their accuracies when labels are given), the reciprocal format each average pooling layer uses
 in exact mode, and the runs' notes (e.g. softmax computed in float, a bias format Ristretto mode replaced).
-``Comparison.to_frame()`` gives a pandas DataFrame and ``plot_comparison`` a per-layer figure."""
+``compare_source`` does the same on raw images read from their files a batch at a time (what the CLI runs: memory
+holds one batch whatever the number of images). ``Comparison.to_frame()`` gives a pandas DataFrame and
+``plot_comparison`` a per-layer figure."""
 
 from __future__ import annotations
 
@@ -120,52 +122,97 @@ def compare_modes(
         from earlier layers); the top-1 agreement and accuracies are then those of the isolated runs' outputs.
     """
     x = np.asarray(x)
-    plan.check(network)
     n = len(x)
-    acc = {
-        layer.name: {
-            "sig": 0.0,
-            "nr": 0.0,
-            "ne": 0.0,
-            "mr": 0.0,
-            "me": 0.0,
-            "md": 0.0,
-            "or": 0,
-            "oe": 0,
-            "ae": 0,
-        }
-        for layer in network.layers
-    }
-    top = {m: [] for m in MODES}
-    notes: dict[str, None] = {}
+    labels = None if labels is None else np.asarray(labels)[:n]
+    chunks = ((x[i:i + batch_size], None if labels is None else labels[i:i + batch_size])
+              for i in range(0, n, batch_size))
+    return _compare(network, chunks, n, plan, labelled=labels is not None, batch_size=batch_size,
+                    progress=progress, isolate=isolate)
+
+
+def compare_source(
+    network: Network, dataset, plan: QuantPlan, *, preprocess=None, limit: int | None = None,
+    batch_size: int = 128, progress=None, isolate: bool = False, labelled: bool = True,
+) -> Comparison:
+    """``compare_modes`` on the first ``limit`` raw images of ``dataset`` (a ``data.ImageSource``, read from its
+    files a batch at a time, or a ``Dataset``), preprocessed per batch by ``preprocess`` (default: the model's),
+    so memory holds one batch's tensors whatever the number of images. ``labelled``: report accuracies."""
+    from ristretto_sim.runtime.scoring import checked_source
+
+    source, pre = checked_source(network, dataset, preprocess)
+    n = source.count(limit)
+
+    def chunks():
+        done = 0
+        for images, labels in source.batches(batch_size, limit=n):
+            count = len(images)
+            x = pre(images, start=done)
+            del images  # the raw batch goes before the next one is read
+            yield x, labels
+            done += count
+
+    return _compare(network, chunks(), n, plan, labelled=labelled, batch_size=batch_size, progress=progress,
+                    isolate=isolate)
+
+
+def _compare(network: Network, chunks, n: int, plan: QuantPlan, *, labelled: bool, batch_size: int, progress,
+             isolate: bool) -> Comparison:
+    """The comparison over ``chunks`` (``(x, labels)`` pairs, ``n`` images in all)."""
+    plan.check(network)
+    tally = _Tally(network)
     executor = Executor(network, batch_size=batch_size)
-    for start in range(0, n, batch_size):
-        xb = x[start : start + batch_size]
-        runs = {"float": executor.run(xb, keep="*")}
-        own: dict[str, dict] = {}
+    done = 0
+    for xb, yb in chunks:
+        tally.add(_runs(executor, xb, plan, isolate), network, yb if labelled else None)
+        done += len(xb)
+        if progress is not None:
+            progress(done, n)
+    return tally.result(network, plan, done, labelled, isolate)
+
+
+def _runs(executor: Executor, xb, plan: QuantPlan, isolate: bool) -> dict[str, dict]:
+    """``{mode: {"run": RunResult, "own": tensors or None}}`` of one chunk in the three modes; with ``isolate``,
+    ``own`` holds each quantized layer's own output computed from the float run's inputs."""
+    runs = {"float": executor.run(xb, keep="*")}
+    own: dict[str, dict] = {}
+    for m in ("ristretto", "exact"):
+        transform = None
+        if isolate:
+            ref = {**runs["float"].tensors, **runs["float"].outputs}
+            own[m] = {}
+
+            def transform(layer, out, seen=own[m], ref=ref):
+                seen[layer.output] = out  # the layer's own output, from float inputs
+                fed = ref.get(layer.output)
+                return out if fed is None else np.asarray(fed).astype(np.asarray(out).dtype, copy=False)
+
+        runs[m] = executor.run(xb, plan, m, keep="*", transform=transform)
+    return {m: {"run": r, "own": own.get(m)} for m, r in runs.items()}
+
+
+class _Tally:
+    """Per-layer sums and maxima over chunks, the top-1 classes and labels seen, the runs' notes."""
+
+    def __init__(self, network: Network):
+        self.acc = {layer.name: {"sig": 0.0, "nr": 0.0, "ne": 0.0, "mr": 0.0, "me": 0.0, "md": 0.0, "or": 0,
+                                 "oe": 0, "ae": 0} for layer in network.layers}
+        self.top = {m: [] for m in MODES}
+        self.labels: list[np.ndarray] = []
+        self.notes: dict[str, None] = {}
+
+    def add(self, runs: dict[str, dict], network: Network, labels) -> None:
         for m in ("ristretto", "exact"):
-            transform = None
-            if isolate:
-                ref = {**runs["float"].tensors, **runs["float"].outputs}
-                own[m] = {}
+            self.notes.update(dict.fromkeys(runs[m]["run"].notes))
 
-                def transform(layer, out, seen=own[m], ref=ref):
-                    seen[layer.output] = out  # the layer's own output, from float inputs
-                    fed = ref.get(layer.output)
-                    return out if fed is None else np.asarray(fed).astype(np.asarray(out).dtype, copy=False)
+        def tensor(m, t):
+            r, own = runs[m]["run"], runs[m]["own"]
+            if own is not None:
+                return own[t]
+            return r.outputs.get(t, r.tensors.get(t))
 
-            runs[m] = executor.run(xb, plan, m, keep="*", transform=transform)
-            notes.update(dict.fromkeys(runs[m].notes))
         for layer in network.layers:
-            t = layer.output
-
-            def tensor(m, r, t=t, own=own):
-                if m in own:
-                    return own[m][t]
-                return r.outputs.get(t, r.tensors.get(t))
-
-            get = {m: np.asarray(tensor(m, r), dtype=np.float64) for m, r in runs.items()}
-            a = acc[layer.name]
+            get = {m: np.asarray(tensor(m, layer.output), dtype=np.float64) for m in MODES}
+            a = self.acc[layer.name]
             f = get["float"]
             a["sig"] += float(np.sum(f * f))
             dr, de = get["ristretto"] - f, get["exact"] - f
@@ -174,46 +221,36 @@ def compare_modes(
             a["mr"] = max(a["mr"], float(np.max(np.abs(dr))) if dr.size else 0.0)
             a["me"] = max(a["me"], float(np.max(np.abs(de))) if de.size else 0.0)
             a["md"] = max(a["md"], float(np.max(np.abs(get["exact"] - get["ristretto"]))) if de.size else 0.0)
-            a["or"] += runs["ristretto"].records[layer.name].overflows
-            a["oe"] += runs["exact"].records[layer.name].overflows
-            st = runs["exact"].records[layer.name].stats
+            a["or"] += runs["ristretto"]["run"].records[layer.name].overflows
+            a["oe"] += runs["exact"]["run"].records[layer.name].overflows
+            st = runs["exact"]["run"].records[layer.name].stats
             a["ae"] += int(st.accumulator_overflows) if st is not None else 0
-        for m, r in runs.items():
-            out = np.asarray(own[m][network.outputs[0]] if m in own else r.output)
-            top[m].append(out.reshape(len(out), -1).argmax(axis=1))
-        if progress is not None:
-            progress(min(start + batch_size, n), n)
-    rows = []
-    for layer in network.layers:
-        a = acc[layer.name]
-        rows.append(
-            LayerComparison(
-                layer.name,
-                layer.op_type,
-                layer.name in plan,
-                _sqnr(a["sig"], a["nr"]),
-                _sqnr(a["sig"], a["ne"]),
-                a["mr"],
-                a["me"],
-                a["md"],
-                a["or"],
-                a["oe"],
-                a["ae"],
-            )
-        )
-    cls = {m: np.concatenate(v) for m, v in top.items()}
-    agreement = {
-        "float_vs_ristretto": float(np.mean(cls["float"] == cls["ristretto"])),
-        "float_vs_exact": float(np.mean(cls["float"] == cls["exact"])),
-        "exact_vs_ristretto": float(np.mean(cls["exact"] == cls["ristretto"])),
-    }
-    accuracy = {}
-    if labels is not None:
-        labels = np.asarray(labels)[:n]
-        accuracy = {m: float(np.mean(cls[m] == labels)) for m in MODES}
-    reciprocals = {layer.name: str(plan.reciprocal_of(layer.name)) for layer in network.layers
-                   if isinstance(layer, Pool) and layer.kind is PoolKind.AVG}
-    return Comparison(network.name, n, tuple(rows), agreement, accuracy, reciprocals, tuple(notes), isolate)
+        for m in MODES:
+            out = np.asarray(tensor(m, network.outputs[0]) if runs[m]["own"] is not None else runs[m]["run"].output)
+            self.top[m].append(out.reshape(len(out), -1).argmax(axis=1))
+        if labels is not None:
+            self.labels.append(np.asarray(labels))
+
+    def result(self, network: Network, plan: QuantPlan, n: int, labelled: bool, isolate: bool) -> Comparison:
+        rows = []
+        for layer in network.layers:
+            a = self.acc[layer.name]
+            rows.append(LayerComparison(layer.name, layer.op_type, layer.name in plan, _sqnr(a["sig"], a["nr"]),
+                                        _sqnr(a["sig"], a["ne"]), a["mr"], a["me"], a["md"], a["or"], a["oe"],
+                                        a["ae"]))
+        cls = {m: np.concatenate(v) for m, v in self.top.items()}
+        agreement = {
+            "float_vs_ristretto": float(np.mean(cls["float"] == cls["ristretto"])),
+            "float_vs_exact": float(np.mean(cls["float"] == cls["exact"])),
+            "exact_vs_ristretto": float(np.mean(cls["exact"] == cls["ristretto"])),
+        }
+        accuracy = {}
+        if labelled:
+            labels = np.concatenate(self.labels)
+            accuracy = {m: float(np.mean(cls[m] == labels)) for m in MODES}
+        reciprocals = {layer.name: str(plan.reciprocal_of(layer.name)) for layer in network.layers
+                       if isinstance(layer, Pool) and layer.kind is PoolKind.AVG}
+        return Comparison(network.name, n, tuple(rows), agreement, accuracy, reciprocals, tuple(self.notes), isolate)
 
 
 def plot_comparison(comparison: Comparison, path) -> None:

@@ -10,7 +10,9 @@ search; ``prefix_cache``). ``run_network``, ``run`` and ``run_float`` are the on
 Modes
 -----
 - **float**: no plan; every layer computes as ``float_ops`` says (float32; convolutions are float32 im2col GEMMs).
-- **exact**: Conv, ConvTranspose and Dense layers with a plan entry run through the emulator
+- **exact** (int8 models: tensors in affine formats run TFLite's integer activation clamp, ADD, average pooling
+  and softmax, ``affine_ops``; their MAC layers run the emulator's ``affine`` datapath):
+  Conv, ConvTranspose and Dense layers with a plan entry run through the emulator
   (``emulator.PreparedLayer``: the results of ``emulate_layer``, weights encoded once; integer codes, declared
   accumulator, requantized outputs); tensors after them are float64 values, so values on wide grids stay exact (a
   tensor whose every value is exactly a float32, e.g. the output of a layer with at most 24-bit codes, stays float32
@@ -68,7 +70,7 @@ from ristretto_sim.graph.layers import (
 from ristretto_sim.graph.network import Layout, Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.graph.tensor_formats import fixed, tensor_formats
-from ristretto_sim.runtime import exact_ops
+from ristretto_sim.runtime import affine_ops, exact_ops
 from ristretto_sim.runtime.float_ops import FloatOps
 from ristretto_sim.runtime.lifetimes import Lifetimes
 from ristretto_sim.runtime.prefix_cache import PrefixCache
@@ -210,6 +212,7 @@ class _Run:
     transform: Callable | None
     prepared: dict = field(default_factory=dict)
     formats: dict = field(default_factory=dict)
+    affine: dict = field(default_factory=dict)  # tensor -> affine format (int8 models)
     notes: dict = field(default_factory=dict)  # ordered set
 
     @property
@@ -417,9 +420,11 @@ class Executor:
                 s.notes[note] = None
         if s.exact:
             s.formats = tensor_formats(net, plan)
+            s.affine = affine_ops.affine_formats(net, plan)
             for note in exact_ops.float_fallbacks(net, plan, s.formats):
                 s.notes[note] = None
-            soft = [layer.name for layer in net.layers if isinstance(layer, Softmax)]
+            soft = [layer.name for layer in net.layers if isinstance(layer, Softmax)
+                    and not affine_ops.handles(layer, s.affine)]
             if soft:
                 s.notes[f"softmax ({', '.join(soft)}) computes in float64: exact mode has no integer softmax"] = None
         return s
@@ -434,7 +439,8 @@ class Executor:
             p = self.network.params[layer.name]
             kind, geometry = emulator_kind(layer)
             try:
-                prep = PreparedLayer(kind, p["weight"], p.get("bias"), formats, geometry, mode=mode,
+                bias = p.get("bias_exact", p.get("bias"))  # an int8 model's exact int32 bias (network.EXACT_BIAS)
+                prep = PreparedLayer(kind, p["weight"], bias, formats, geometry, mode=mode,
                                      cpu_compat=cpu_compat)
             except ValueError as exc:
                 raise PlanError(f"plan layer {layer.name!r} ({mode.value} mode, inputs {formats.inputs}, weights "
@@ -488,6 +494,10 @@ class Executor:
             return _Step(self.float_ops(layer, ins))
         if isinstance(layer, WEIGHTED) and entry is not None:
             return self._weighted(layer, ins, s)
+        if s.exact and s.affine:
+            done = affine_ops.affine_op(layer, ins, s.affine)
+            if done is not None:
+                return _Step(done.values, None, None, 0, done.saturations)
         if s.exact and (entry is not None or not _float32_exact_op(layer)):
             ins = [_f64(v) for v in ins]
         if entry is None:

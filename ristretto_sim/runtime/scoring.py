@@ -121,6 +121,32 @@ def default_batch_size(input_shape) -> int:
     return max(1, min(DEFAULT_BATCH_IMAGES, DEFAULT_BATCH_BYTES // max(per_image, 1)))
 
 
+def checked_source(network: Network, dataset, preprocess: Preprocessing | None = None):
+    """``(source, preprocessing)`` for running ``network`` on ``dataset`` (an ``ImageSource`` or a ``Dataset``):
+    the preprocessing resolved (``resolve_preprocess``) and checked to give the network's input shape.
+
+    Raises
+    ------
+    DataError
+        If the preprocessed images do not have the network's input shape.
+    """
+    if not isinstance(dataset, (Dataset, ImageSource)):
+        raise TypeError(f"dataset={dataset!r} must be a ristretto_sim.data.Dataset or ImageSource")
+    source = as_source(dataset)
+    pre = resolve_preprocess(network, preprocess)
+    want = network.input.shape
+    try:
+        got = pre.output_shape(source.shape)
+    except ValueError as exc:
+        raise DataError(f"dataset {source.name!r}: {exc}") from exc
+    if tuple(got) != tuple(want):
+        raise DataError(
+            f"dataset {source.name!r} images of shape {source.shape} (after preprocessing {got}) do "
+            f"not match model {network.name!r} input {want}"
+        )
+    return source, pre
+
+
 def score_network(
     network: Network,
     dataset: ImageSource | Dataset,
@@ -144,20 +170,8 @@ def score_network(
     ModelError
         If no preprocessing is known (see ``resolve_preprocess``).
     """
-    if not isinstance(dataset, (Dataset, ImageSource)):
-        raise TypeError(f"dataset={dataset!r} must be a ristretto_sim.data.Dataset or ImageSource")
-    source = as_source(dataset)
-    pre = resolve_preprocess(network, preprocess)
+    source, pre = checked_source(network, dataset, preprocess)
     want = network.input.shape
-    try:
-        got = pre.output_shape(source.shape)
-    except ValueError as exc:
-        raise DataError(f"dataset {source.name!r}: {exc}") from exc
-    if tuple(got) != tuple(want):
-        raise DataError(
-            f"dataset {source.name!r} images of shape {source.shape} (after preprocessing {got}) do "
-            f"not match model {network.name!r} input {want}"
-        )
     if batch_size is None:
         batch_size = default_batch_size(want)
     n = source.count(limit)

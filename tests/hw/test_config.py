@@ -158,3 +158,16 @@ def test_a_minifloat_pe_may_round_its_products():
                 dict(kind="minifloat", inputs="e4m3", weights="e4m3", accumulator="fixed40.12")):
         with pytest.raises(ValueError, match="pe.product=fp16 is the rounded product"):
             PEConfig(**bad, product="fp16")
+
+
+def test_the_readme_example_accelerator_reads():
+    """The accelerator YAML shown in the README is a valid description."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```yaml\n(# my_accel\.yaml\n.*?)```", readme, re.S)
+    assert block, "the README's accelerator example is missing"
+    cfg = AcceleratorConfig.from_yaml(block.group(1))
+    assert (cfg.rows, cfg.cols, cfg.dram.prefetch_depth, cfg.vector.lanes) == (16, 16, 8, 16)
+    assert str(cfg.pe.weights) == "fixed4.0" and cfg.ofmap.capacity_bytes == 32768

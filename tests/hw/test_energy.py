@@ -21,6 +21,7 @@ from ristretto_sim.hw.energy import (
 from ristretto_sim.hw.enums import Dataflow
 from ristretto_sim.hw.layers import GemmShape
 from ristretto_sim.hw.simulate import simulate
+from ristretto_sim.hw.vector import vector_area_um2
 
 from .conftest import make_config
 
@@ -66,7 +67,7 @@ def test_every_number_has_a_source():
                     walk(v, path + [k])
 
     walk(data, [])
-    assert data["leakage_modelled"] is False
+    assert data["leakage_modelled"] is True
 
 
 def test_bit_parallel_pe_energy_ignores_layer_formats_but_traffic_does_not():
@@ -98,7 +99,8 @@ def test_area_model():
     a = area(cfg)
     pe = pe_area_um2(cfg.pe, default_table())
     assert a.array_um2 == pytest.approx(16 * pe)
-    assert a.total_um2 == pytest.approx(16 * pe + 3 * default_table().sram_um2(cfg.ifmap))
+    assert a.total_um2 == pytest.approx(16 * pe + 3 * default_table().sram_um2(cfg.ifmap) + a.vector_um2)
+    assert a.vector_um2 == pytest.approx(vector_area_um2(cfg.vector, default_table())) and a.vector_um2 > 0
     assert default_table().sram_um2(BufferConfig(8 * 1024)) == pytest.approx(0.029e6)
 
 
@@ -112,6 +114,8 @@ def test_dram_energy_override_and_custom_table(tmp_path):
     assert simulate([layer], None, cfg).layers[0].energy.dram_pj == pytest.approx(bits * 8.0)
     data = yaml.safe_load(Path(DEFAULT_TABLE).read_text())
     data["leakage"]["pe_uw"] = 10.0
+    data["leakage"]["sram_uw_per_kb"] = 0.0
+    data["leakage"]["logic_nw_per_um2"] = 0.0  # the vector unit's logic then leaks nothing
     path = tmp_path / "leaky.yaml"
     path.write_text(yaml.safe_dump(data))
     table = TechnologyTable.from_yaml(path)
@@ -129,3 +133,26 @@ def test_sram_energy_grows_like_sqrt_capacity():
     t = default_table()
     small, big = (t.sram_pj_per_access(BufferConfig(kb * 1024)) for kb in (16, 256))
     assert 0.35 < math.log(big / small) / math.log(16) < 0.6
+
+
+def test_leakage_is_pe_area_times_density_plus_sram_per_kb_over_the_latency():
+    """Hand calculation from the default table: 10 nW/um^2 of PE area and 1700 uW per KB of SRAM, paid over each
+    layer's latency; doubling the array doubles the array's share; SCALE-Sim mode leaves it out."""
+    t = default_table()
+    assert t.leak_logic_nw_per_um2 == 10.0 and t.leak_sram_uw_per_kb == 1700.0
+    cfg = make_config(8, 8, "os", kb=64)
+    layer = GemmShape("g", 16, 16, 32)
+    report = simulate([layer], None, cfg)
+    row = report.layers[0]
+    pe_uw = 10.0 * pe_area_um2(cfg.pe, t) * 1e-3
+    sram_uw = 1700.0 * 3 * 64
+    assert report.leakage["pe_uw"] == pytest.approx(pe_uw)
+    vector_uw = 10.0 * vector_area_um2(cfg.vector, t) * 1e-3
+    total_uw = 64 * pe_uw + sram_uw + vector_uw
+    assert report.leakage["total_mw"] == pytest.approx(total_uw * 1e-3)
+    assert row.energy.leakage_pj == pytest.approx(total_uw * 1e-6 * row.latency_s * 1e12)
+    big = simulate([layer], None, make_config(16, 8, "os", kb=64)).leakage
+    assert big["array_mw"] == pytest.approx(2 * report.leakage["array_mw"])
+    assert big["sram_mw"] == pytest.approx(report.leakage["sram_mw"])
+    ss = simulate([layer], None, cfg, scalesim_compatible=True)
+    assert ss.layers[0].energy.leakage_pj == 0 and not ss.leakage_modelled

@@ -3,11 +3,12 @@ bandwidth never hurts (property tests over random layers and configs)."""
 
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ristretto_sim.emulator import LayerFormats
-from ristretto_sim.hw.config import BufferConfig
+from ristretto_sim.hw.config import BufferConfig, DRAMConfig
 from ristretto_sim.hw.engine import run_layer
 from ristretto_sim.hw.layers import ConvShape, GemmShape
 from ristretto_sim.hw.mapping import schedule
@@ -120,3 +121,142 @@ def test_output_drain_overlaps_compute_only_with_a_double_buffered_ofmap():
     assert double.total_cycles == steps * 100 + 100  # the last drain is exposed
     assert single.total_cycles == steps * 200  # each step waits for the previous drain
     assert double.dram_busy_cycles == single.dram_busy_cycles == steps * 100
+
+
+# --------------------------------------------------------------------------- the pipelined DRAM channel
+IP1_INT8 = LayerFormats("int8", "int8", outputs="int8", accumulator="int32")
+
+
+def _ip1_config(latency: int, depth: int):
+    from ristretto_sim.hw.config import DRAMConfig
+
+    return make_config(16, 16, "ws", bandwidth=16.0, latency=latency, kb=64).replace(
+        dram=DRAMConfig(16.0, latency, prefetch_depth=depth)
+    )
+
+
+def test_lenet_ip1_pays_dram_latency_once_not_per_fold():
+    """Caffe LeNet ip1 (M=1, K=800, N=500) on a 16x16 ws int8 array, 64 KB double-buffered buffers, 16 B/cycle:
+    with 100 cycles of latency and 16 outstanding reads it stays within a fill of max(compute, bytes / bw)."""
+    ip1 = GemmShape("ip1", 1, 500, 800)
+    fast = simulate([ip1], IP1_INT8, _ip1_config(0, 16)).layers[0]
+    slow = simulate([ip1], IP1_INT8, _ip1_config(100, 16)).layers[0]
+    roof = max(slow.compute_cycles, math.ceil((slow.dram_read_bytes + slow.dram_write_bytes) / 16))
+    assert slow.total_cycles >= roof
+    assert slow.total_cycles <= 1.01 * roof + 100
+    assert 0 <= slow.total_cycles - fast.total_cycles <= 100
+    serial = simulate([ip1], IP1_INT8, _ip1_config(100, 1)).layers[0]
+    # one read in flight: every one of the 1600 weight tiles waits its 100 cycles
+    assert serial.total_cycles > 1600 * 100
+
+
+def test_prefetch_depth_is_validated():
+    import pytest
+
+    from ristretto_sim.hw.config import DRAMConfig
+
+    with pytest.raises(ValueError, match=r"dram\.prefetch_depth=0 must be >= 1"):
+        DRAMConfig(1.0, 10, prefetch_depth=0)
+    with pytest.raises(TypeError, match=r"dram\.prefetch_depth"):
+        DRAMConfig(1.0, 10, prefetch_depth=2.5)
+
+
+deep_configs = st.builds(
+    lambda r, c, df, bw, lat: make_config(r, c, df, bandwidth=bw, latency=lat, kb=256).replace(
+        dram=DRAMConfig(bw, lat, prefetch_depth=4096)
+    ),
+    st.integers(2, 16),
+    st.integers(2, 16),
+    st.sampled_from(["os", "ws", "is"]),
+    st.sampled_from([0.5, 1.0, 3.0, 8.0, 64.0]),
+    st.sampled_from([0, 1, 20, 100]),
+)
+
+
+def _critical_path(sched, bw: float, latency: int) -> int:
+    """The shortest time any prefetcher could take for these steps in this order: the channel's busy time, the
+    compute, and every chain "reads of steps 0..j, the latency, the compute of steps j..k, the writes of steps
+    k..end" (j <= k)."""
+    rd = np.array([math.ceil(math.ceil(int(b) / 8) / bw) if b else 0 for b in sched.read_bits])
+    wr = np.array([math.ceil(math.ceil(int(b) / 8) / bw) if b else 0 for b in sched.write_bits])
+    comp = np.asarray(sched.compute_cycles)
+    before = np.concatenate(([0], np.cumsum(comp)[:-1]))  # compute of the steps before j
+    start = np.maximum.accumulate(np.cumsum(rd) + latency - before)  # best j <= k
+    chains = start + before + comp + np.cumsum(wr[::-1])[::-1]
+    return int(max(rd.sum() + wr.sum(), comp.sum(), chains.max()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(layer=layers, cfg=deep_configs)
+def test_enough_outstanding_requests_reach_the_roofline(layer, cfg):
+    """Tiles that fit their buffers and enough reads in flight: never below max(compute, bytes / bandwidth); within
+    5 % of the schedule's critical path (which is max(compute, bytes / bandwidth) when the walk spreads its
+    reads, as LeNet ip1 above) latency only on that path."""
+    row = simulate([layer], INT8, cfg).layers[0]
+    bw, lat = cfg.dram.bandwidth_bytes_per_cycle, cfg.dram.latency_cycles
+    moved = (row.dram_read_bits + row.dram_write_bits) / 8
+    assert row.total_cycles >= max(row.compute_cycles, math.ceil(moved / bw) - 1)
+    sched = schedule(layer.problem(), INT8, cfg)
+    assert row.total_cycles <= 1.05 * _critical_path(sched, bw, lat)
+
+
+@settings(max_examples=150, deadline=None)
+@given(layer=layers, cfg=deep_configs, extra=st.sampled_from([1, 10, 100, 1000]))
+def test_raising_latency_costs_only_the_fill(layer, cfg, extra):
+    from dataclasses import replace
+
+    base = simulate([layer], INT8, cfg).layers[0]
+    later = cfg.replace(dram=replace(cfg.dram, latency_cycles=cfg.dram.latency_cycles + extra))
+    more = simulate([layer], INT8, later).layers[0]
+    # the fill; reads and writes interleave differently on the FIFO channel once latency separates them
+    assert 0 <= more.total_cycles - base.total_cycles <= extra + 0.05 * base.total_cycles
+
+
+@settings(max_examples=80, deadline=None)
+@given(layer=layers, cfg=configs, depth=st.integers(1, 8))
+def test_more_outstanding_requests_never_hurt(layer, cfg, depth):
+    from dataclasses import replace
+
+    shallow = simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=depth))).layers[0]
+    deep = simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=2 * depth))).layers[0]
+    assert deep.total_cycles <= shallow.total_cycles
+    assert deep.dram_read_bits == shallow.dram_read_bits
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    m=st.integers(1, 8),
+    n_tiles=st.integers(2, 40),
+    k_tiles=st.integers(2, 60),
+    size=st.sampled_from([8, 16, 32]),
+    bw=st.sampled_from([4.0, 16.0, 64.0]),
+    lat=st.sampled_from([0, 100, 500]),
+)
+def test_fully_connected_layers_reach_max_of_compute_and_bandwidth(m, n_tiles, k_tiles, size, bw, lat):
+    """Fully connected layers like LeNet ip1 (weights streamed in whole tiles, evenly over the walk) with 64
+    outstanding reads: within 3 % of max(compute, bytes / bandwidth) plus the pipeline fill and drain (one
+    latency, the first step's reads, the last step's writes). (A walk whose last folds are partial ends in a
+    compute-bound tail; ``test_enough_outstanding_requests_reach_the_roofline`` covers those.)"""
+    cfg = make_config(size, size, "ws", kb=64).replace(dram=DRAMConfig(bw, lat, prefetch_depth=64))
+    layer = GemmShape("fc", m, n_tiles * size, k_tiles * size)
+    row = simulate([layer], INT8, cfg).layers[0]
+    roof = max(row.compute_cycles, (row.dram_read_bytes + row.dram_write_bytes) / bw)
+    sched = schedule(layer.problem(), INT8, cfg)
+    fill = lat + math.ceil(int(sched.read_bits[0]) / 8 / bw) + math.ceil(int(sched.write_bits[-1]) / 8 / bw)
+    assert roof - 1 <= row.total_cycles <= 1.03 * roof + fill
+
+
+def test_prefetch_runs_ahead_only_as_far_as_the_prefetch_halves_hold():
+    """Ten steps of 100 compute cycles, 1000 cycles latency, 16 outstanding reads, 64 KB ifmap and filter buffers
+    (32 + 32 KB prefetch halves): 4 KB tiles are all requested at once and the latency is paid once; 40 KB
+    tiles leave room for one tile ahead, so the latency is paid again every other step."""
+    steps = 10
+    comp, writes = np.full(steps, 100), np.zeros(steps, dtype=int)
+    cfg = make_config(4, 4, "os", kb=64).replace(dram=DRAMConfig(1000.0, 1000, prefetch_depth=16))
+    small = run_layer(comp, np.full(steps, 8 * 4096), writes, cfg)
+    large = run_layer(comp, np.full(steps, 8 * 40960), writes, cfg)
+    assert small.total_cycles == 5 + 1000 + steps * 100  # first 4 KB transfer, the latency, the compute
+    assert large.total_cycles > (steps // 2) * 1000
+    one = cfg.replace(dram=DRAMConfig(1000.0, 1000, prefetch_depth=1))
+    shallow = run_layer(comp, np.full(steps, 8 * 4096), writes, one)
+    assert shallow.total_cycles >= steps * 1000  # one read in flight: the latency of every tile is exposed

@@ -176,12 +176,12 @@ def test_report_forms(tmp_path):
         "dram_write_bytes",
     ):
         assert key in d["layers"][0] and key in d["total"]
-    assert set(d["layers"][0]["energy_pj"]) == {"arithmetic", "registers", "sram", "dram", "leakage", "total"}
+    assert set(d["layers"][0]["energy_pj"]) == {"arithmetic", "registers", "vector", "sram", "dram", "leakage", "total"}
     assert d["total"]["total_cycles"] == sum(x["total_cycles"] for x in d["layers"])
     assert d["total"]["energy_pj"]["total"] == pytest.approx(
         sum(x["energy_pj"]["total"] for x in d["layers"])
     )
-    assert d["leakage_modelled"] is False
+    assert d["leakage_modelled"] is True and d["leakage"]["total_mw"] > 0
     df = r.to_dataframe()
     assert list(df["name"]) == ["c1", "fc", "total"]
     r.to_csv(tmp_path / "r.csv")

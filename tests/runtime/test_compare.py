@@ -47,3 +47,25 @@ def test_isolate_feeds_every_layer_the_float_inputs():
     assert rows["pool1"].max_err_exact == 0.0 and chained["pool1"].max_err_exact > 0  # inherited error is gone
     assert rows["pool2"].max_err_exact == rows["relu1"].max_err_exact == 0.0
     assert "ovf_rist / ovf_exact" in LEGEND
+
+
+def test_compare_source_streams_and_equals_the_in_memory_comparison():
+    """The CLI's path: raw images read a batch at a time, preprocessed per batch, no batch kept; the figures are
+    those of ``compare_modes`` on the whole preprocessed set."""
+    import ristretto_sim as rs
+    from ristretto_sim.runtime.calibrate import dynamic_fixed_point_plan
+    from ristretto_sim.runtime.compare import compare_source
+
+    from .test_scoring import WatchedSource
+
+    network = rs.load_model("lenet")
+    source = WatchedSource()
+    plan = dynamic_fixed_point_plan(network, network.preprocess(source.data.images[:100]), 8)
+    streamed = compare_source(network, source, plan, limit=300, batch_size=100)
+    assert streamed.images == 300 and source.alive_after == [0, 0, 0]
+    x = network.preprocess(source.data.images[:300])
+    held = compare_modes(network, x, plan, source.data.labels[:300], batch_size=100)
+    assert streamed == held
+    assert set(streamed.accuracy) == {"float", "ristretto", "exact"}
+    unlabelled = compare_source(network, WatchedSource(), plan, limit=50, batch_size=25, labelled=False)
+    assert unlabelled.accuracy == {} and unlabelled.images == 50

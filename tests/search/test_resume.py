@@ -16,7 +16,7 @@ POW2 = dict(SMALL, trimming_mode="integer_power_of_2_weights")  # two nets score
 def comparable(result) -> dict:
     """The JSON object without what legitimately differs between a resumed and a fresh run."""
     d = result.as_json()
-    for k in ("seconds", "evaluations", "resumed"):
+    for k in ("seconds", "evaluations", "resumed", "prefix_cache"):
         d.pop(k)
     return d
 

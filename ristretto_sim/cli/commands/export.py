@@ -19,7 +19,8 @@ DESCRIPTION = (
 def add_arguments(p):
     p.add_argument("model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)")
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
-    p.add_argument("--plan", metavar="PLAN.yaml", required=True, help="quantization plan")
+    p.add_argument("--plan", metavar="PLAN.yaml", required=True,
+                   help="quantization plan, or 'embedded' (a Ristretto prototxt's or an int8 TFLite model's own)")
     p.add_argument("--mode", choices=("exact", "ristretto"), help="whose quantized weights (default: the plan's)")
     p.add_argument("--packed", metavar="OUT.rsw", help="write the packed integer weights file")
     p.add_argument("--c-header", metavar="OUT.h", help="write a C header with the packed weights")
@@ -39,13 +40,15 @@ def _model_bytes(network, args) -> int | None:
 
 
 def run(args) -> int:
-    from ristretto_sim import load_model, load_plan
+    from ristretto_sim import load_model
     from ristretto_sim.io.weights.packed import pack_network
 
     if not (args.packed or args.c_header or args.qonnx):
         raise ValueError("nothing to export: give --packed, --c-header and/or --qonnx")
     network = load_model(args.model, args.weights)
-    plan = load_plan(args.plan, network)
+    from ristretto_sim.cli.modelargs import load_plan_arg
+
+    plan = load_plan_arg(args.plan, args.model, getattr(args, "weights", None), network)
     mode = args.mode or plan.mode.value
     report = {"model": network.name, "mode": mode, "float32_bytes": 4 * network.total_params}
     packed = None

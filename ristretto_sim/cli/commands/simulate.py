@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 NAME = "simulate"
-HELP = "simulate a model or SCALE-Sim topology on an accelerator: cycles, DRAM traffic, energy"
+HELP = "simulate a model or SCALE-Sim topology on accelerators: cycles, DRAM traffic, energy, area"
 DESCRIPTION = (
     "Run a model (ONNX or Caffe prototxt, formats from --plan) or a SCALE-Sim topology (conv or GEMM form) "
     "on an accelerator given as a preset, a YAML file or a SCALE-Sim .cfg, and print a per-layer table and "
-    "totals. Only convolutions and fully connected layers run on the array; other layers are listed as not "
-    "simulated."
+    "totals. Convolutions and fully connected layers run on the PE array, every other layer (pooling, "
+    "elementwise, activations, LRN, softmax, concat) on the vector unit; views (flatten, reshape) are free. "
+    "Several --arch print the accelerators side by side; --sweep NAME=V1,V2 (repeatable: the product) "
+    "simulates every point and writes a table and a plot."
 )
 
 
@@ -30,8 +32,17 @@ def add_arguments(p):
         "--arch",
         "-a",
         required=True,
+        action="append",
         metavar="ARCH",
-        help="accelerator: a preset name, ARCH.yaml or a SCALE-Sim .cfg",
+        help="accelerator: a preset name, ARCH.yaml or a SCALE-Sim .cfg; give it again to compare side by side",
+    )
+    p.add_argument(
+        "--sweep",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="sweep one parameter of the accelerator (rows, cols, dataflow, buffer_kb, ifmap_kb, filter_kb, "
+        "ofmap_kb, bandwidth, latency, prefetch_depth, lanes, clock_mhz); repeat for the product; writes "
+        "--csv (default sweep.csv) and --plot (default sweep.png)",
     )
     p.add_argument(
         "--formats",
@@ -47,34 +58,84 @@ def add_arguments(p):
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--csv", metavar="OUT.csv", help="also write the per-layer table as CSV")
-    p.add_argument("--plot", metavar="OUT.png", help="also write energy and cycle plots")
+    p.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="also write energy, cycle and utilisation plots (and OUT_roofline.png, the roofline)",
+    )
 
 
 def _table(report) -> str:
+    labels = [x.label or x.name for x in report.layers]
+    w = max(8, *(len(label) for label in labels)) + 2
     head = (
-        f"{'layer':<16}{'total_cyc':>12}{'compute':>12}{'stall':>11}{'util%':>7}{'DRAM_rd_B':>12}"
-        f"{'DRAM_wr_B':>11}{'energy_uJ':>11}"
+        f"{'layer':<{w}}{'unit':<8}{'total_cyc':>11}{'compute':>11}{'stall':>10}{'util%':>7}{'DRAM_rd_B':>12}"
+        f"{'DRAM_wr_B':>11}{'energy_uJ':>11}  fused"
     )
     lines = [head]
-    for x in (*report.layers, report.total):
+    for x, label in (*zip(report.layers, labels, strict=True), (report.total, "total")):
         if x is report.total:
             lines.append("-" * len(head))
+        util = f"{100 * x.utilization:>7.1f}" if x.unit != "vector" else f"{'-':>7}"
         lines.append(
-            f"{x.name[:15]:<16}{x.total_cycles:>12}{x.compute_cycles:>12}{x.stall_cycles:>11}"
-            f"{100 * x.utilization:>7.1f}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
-            f"{x.energy.total_pj / 1e6:>11.3f}"
+            f"{label:<{w}}{x.unit:<8}{x.total_cycles:>11}{x.compute_cycles:>11}{x.stall_cycles:>10}"
+            f"{util}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
+            f"{x.energy.total_pj / 1e6:>11.3f}  {('into ' + x.fused_into) if x.fused_into else ''}"
         )
     t, e = report.total, report.total.energy
     leak = f"{e.leakage_pj / 1e6:.3f}" if report.leakage_modelled else "not modelled"
     lines.append(
         f"latency {t.latency_s * 1e3:.4f} ms at {report.config['clock_mhz']:g} MHz; energy "
-        f"{e.total_pj / 1e6:.3f} uJ (arithmetic {e.arithmetic_pj / 1e6:.3f}, registers "
-        f"{e.registers_pj / 1e6:.3f}, SRAM {e.sram_pj / 1e6:.3f}, DRAM {e.dram_pj / 1e6:.3f}, "
-        f"leakage {leak}); area {report.area['total_um2'] / 1e6:.3f} mm^2"
+        f"{e.total_pj / 1e6:.3f} uJ (PE arithmetic {e.arithmetic_pj / 1e6:.3f}, PE registers "
+        f"{e.registers_pj / 1e6:.3f}, vector unit {e.vector_pj / 1e6:.3f}, SRAM {e.sram_pj / 1e6:.3f}, "
+        f"DRAM {e.dram_pj / 1e6:.3f}, leakage {leak}); area {report.area['total_um2'] / 1e6:.3f} mm^2"
     )
+    if report.leakage_modelled:
+        lk = report.leakage
+        lines.append(
+            f"leakage power {lk['total_mw']:.3f} mW (array {lk['array_mw']:.3f}, SRAM {lk['sram_mw']:.3f}, "
+            f"vector unit {lk['vector_mw']:.3f})"
+        )
+    if any(x.label != x.name for x in report.layers):
+        lines.append("(long layer names are shortened to index:kind:part; the CSV and JSON carry the full names)")
     if report.scalesim_compatible:
         lines.append("mode: scalesim_compatible (serial folds, SCALE-Sim SRAM counts, 1-byte words)")
+        if report.not_simulated:
+            lines.append(f"not simulated in SCALE-Sim mode (no GEMM): {', '.join(report.not_simulated)}")
     return "\n".join(lines)
+
+
+def _area_source(area: dict) -> str:
+    """Which area source the report used, and the synthesis and FPGA figures when there are any."""
+    line = f"area source: {area['source']}"
+    if "synthesis_to_table_ratio" in area:
+        line += (f"; PE {area['pe_um2']:.1f} um^2 = {area['synthesis_to_table_ratio']:.2f} x the table's "
+                 f"{area['table_pe_um2']:.1f} um^2")
+    fpga = area.get("fpga")
+    if fpga:
+        used = ", ".join(f"{v} {k}" for k, v in fpga["array"].items())
+        line += (f"\nFPGA {fpga['target']} {fpga['device']}: {used} for the array; clock "
+                 f"{fpga['clock_mhz']:g} MHz (configured {fpga['configured_clock_mhz']:g}, PE Fmax "
+                 f"{fpga['pe_fmax_mhz']} MHz)")
+    return line
+
+
+def _side_by_side(reports: dict) -> str:
+    from ristretto_sim.hw.sweep import comparison
+
+    names = list(reports)
+    w = max(12, *(len(n) for n in names)) + 2
+    lines = [f"{'':<20}" + "".join(f"{n:>{w}}" for n in names)]
+    for label, values in comparison(reports):
+        lines.append(f"{label:<20}" + "".join(f"{v:>{w}}" for v in values))
+    return "\n".join(lines)
+
+
+def _roofline_path(path: str) -> str:
+    from pathlib import Path
+
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}_roofline{p.suffix or '.png'}"))
 
 
 def _load_model(path: str, plan_path: str | None, batch: int, weights: str | None = None):
@@ -103,9 +164,14 @@ def run(args) -> int:
         raise ConfigError("--plan needs MODEL; with --topology give --formats instead")
     if args.scalesim_compatible and args.padding != "valid":
         raise ConfigError("--padding same contradicts --scalesim-compatible (SCALE-Sim never pads)")
-    config = load_accelerator(args.arch)
-    if args.bandwidth is not None:
-        config = config.with_bandwidth(args.bandwidth)
+    configs = []
+    for spec in args.arch:
+        config = load_accelerator(spec)
+        if args.bandwidth is not None:
+            config = config.with_bandwidth(args.bandwidth)
+        configs.append(config)
+    if args.sweep and len(configs) > 1:
+        raise ConfigError("--sweep varies one accelerator: give one --arch with it")
     formats = None
     skipped: list[str] = []
     if args.model is not None:
@@ -122,17 +188,117 @@ def run(args) -> int:
                 f"--formats={args.formats!r} needs four formats: inputs,weights,outputs,accumulator"
             )
         formats = LayerFormats(parts[0], parts[1], outputs=parts[2], accumulator=parts[3])
-    report = simulate(layers, formats, config, scalesim_compatible=args.scalesim_compatible)
+    if args.sweep:
+        return _run_sweep(args, layers, formats, configs[0])
+    if len(configs) > 1:
+        return _run_compare(args, layers, formats, configs)
+    report = simulate(layers, formats, configs[0], scalesim_compatible=args.scalesim_compatible)
     if args.csv:
         report.to_csv(args.csv)
     if args.plot:
-        from ristretto_sim.hw.plots import plot_report
+        from ristretto_sim.hw.plots import plot_report, plot_roofline
 
         plot_report(report, args.plot)
+        plot_roofline(report, _roofline_path(args.plot))
     if args.json:
         print(report.to_json())
     else:
         print(_table(report))
+        print(_area_source(report.area))
         if skipped:
-            print(f"not simulated (no MACs on the array): {', '.join(skipped)}")
+            print(f"views, no data moved: {', '.join(skipped)}")
+    return 0
+
+
+def _unique_names(configs) -> list[str]:
+    names = [c.name for c in configs]
+    return [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
+
+
+def _run_compare(args, layers, formats, configs) -> int:
+    import json
+
+    from ristretto_sim.hw import simulate
+
+    reports = {
+        name: simulate(layers, formats, c, scalesim_compatible=args.scalesim_compatible)
+        for name, c in zip(_unique_names(configs), configs, strict=True)
+    }
+    if args.csv:
+        import csv
+
+        from ristretto_sim.hw.sweep import comparison
+
+        with open(args.csv, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["metric", *reports])
+            for label, values in comparison(reports):
+                writer.writerow([label.strip(), *values])
+    if args.plot:
+        from ristretto_sim.hw.plots import plot_comparison
+
+        plot_comparison(reports, args.plot)
+    if args.json:
+        print(json.dumps({name: r.to_dict() for name, r in reports.items()}, indent=2))
+    else:
+        print(_side_by_side(reports))
+    return 0
+
+
+def _finished_points(path, header: list[str], n_axes: int) -> dict:
+    """The rows of an earlier run of the same sweep (same columns) in ``path``, by their axis values."""
+    import csv
+    from pathlib import Path
+
+    if not Path(path).exists():
+        return {}
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or rows[0] != header:
+        return {}
+    return {tuple(r[:n_axes]): r for r in rows[1:] if len(r) == len(header)}
+
+
+def _run_sweep(args, layers, formats, config) -> int:
+    import csv
+    import json
+
+    from ristretto_sim.hw import simulate
+    from ristretto_sim.hw.plots import plot_sweep
+    from ristretto_sim.hw.sweep import COMPARED, SweepAxis, sweep_points
+
+    axes = [SweepAxis.parse(text) for text in args.sweep]
+    csv_path = args.csv or "sweep.csv"
+    plot_path = args.plot or "sweep.png"
+    keys = [a.name for a in axes]
+    metrics = [label.strip() for label, _ in COMPARED]
+    header = keys + metrics
+    done = _finished_points(csv_path, header, len(keys))  # an interrupted run of the same sweep resumes
+    points, rows = [], []
+    reused = 0
+    with open(csv_path, "w", newline="") as fh:  # each point is written as soon as it is simulated
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for point, c in sweep_points(config, axes):
+            key = tuple(str(v) for v in point.values())
+            if key in done:
+                row, reused = done[key], reused + 1
+            else:
+                report = simulate(layers, formats, c, scalesim_compatible=args.scalesim_compatible)
+                row = [*key, *(str(get(report)) for _, get in COMPARED)]
+            writer.writerow(row)
+            fh.flush()
+            points.append(point)
+            rows.append(dict(zip(header, row, strict=True)))
+    plot_sweep(points, rows, plot_path)
+    if args.json:
+        totals = [{"point": p, "total": {m: r[m] for m in metrics}} for p, r in zip(points, rows, strict=True)]
+        print(json.dumps(totals))
+        return 0
+    shown = ("total cycles", "utilisation %", "latency ms", "energy uJ", "area mm^2")
+    print("".join(f"{k:>12}" for k in keys) + "".join(f"{label:>15}" for label in shown))
+    for r in rows:
+        print("".join(f"{r[k]:>12}" for k in keys) + "".join(f"{r[label]:>15}" for label in shown))
+    note = f" ({reused} of {len(rows)} points read back from the earlier run)" if reused else ""
+    print(f"wrote {csv_path} and {plot_path}{note}")
     return 0

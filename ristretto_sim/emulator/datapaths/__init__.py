@@ -3,7 +3,8 @@ read (``base``: the protocol and its hooks; ``registry``: names and the choice f
 
 Registered, in the order the registry asks them: ``fixed`` (fixed-point MAC), ``shift`` (shift-and-add, power-of-two
 weights), ``minifloat-kulisch`` (exact Kulisch accumulation), ``minifloat-float`` (a declared float accumulator),
-and, in Ristretto mode, ``ristretto-float32``.
+``affine`` (TFLite's int8 arithmetic: affine codes, int32 accumulator, Q31 requantization) and, in Ristretto
+mode, ``ristretto-float32``.
 
 Adding a PE kind: one module here with a ``Datapath`` subclass (``name``, ``matches``, ``prepare_weights``,
 ``accumulate``, ``accumulator_for``, ``units``), decorated ``@register``, imported below; its RTL generator; and
@@ -11,7 +12,7 @@ its tests (``tests/emulator/datapaths``: the registry test then checks that it i
 describable by a PE).
 """
 
-from ristretto_sim.emulator.datapaths import fixed, minifloat, ristretto, shift  # noqa: F401 - registration
+from ristretto_sim.emulator.datapaths import affine, fixed, minifloat, ristretto, shift  # noqa: F401 - registration
 from ristretto_sim.emulator.datapaths.base import (
     AccumulatorContents,
     ArithmeticUnit,

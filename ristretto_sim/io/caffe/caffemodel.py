@@ -46,7 +46,7 @@ def _layer(name: str, type_: str, blobs: list[bytes]) -> bytes:
 
 def _reference_blobs(reference) -> dict[str, tuple[str, list[tuple[int, ...]]]]:
     """``{layer name: (type, [blob shapes])}`` of a reference caffemodel (legacy 4-D shapes included)."""
-    from ristretto_sim.io.caffe.importer import blob_shape, read_caffemodel
+    from ristretto_sim.io.caffe.files import blob_shape, read_caffemodel
 
     msg = read_caffemodel(reference)
     out = {}

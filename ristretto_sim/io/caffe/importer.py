@@ -3,7 +3,9 @@
 Pure Python: the prototxt is parsed by ``text``, the caffemodel decoded by ``wire``; neither Caffe
 nor the protobuf package is needed. Both the current ``layer`` (field 100) and the V1 ``layers`` (field 2)
 formats are read, in the prototxt and in the caffemodel; blobs may carry a ``shape`` or the legacy
-num/channels/height/width.
+num/channels/height/width. This module holds the importer's state and main loop (``CaffeImporter``) and the
+load functions; the files are read by ``files``, the layers selected by ``net_layers``, and each layer type turned
+into specs by its handler in ``handlers``.
 
 What each Caffe layer becomes (the layer specs of ``graph.layers`` encode Caffe's rules):
 
@@ -46,323 +48,28 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
 from ristretto_sim.data.caffe_source import PHASES, DataSource
 from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.errors import ModelError
-from ristretto_sim.graph.layers import (
-    LRN,
-    Activation,
-    Concat,
-    Conv,
-    ConvTranspose,
-    Dense,
-    Eltwise,
-    Flatten,
-    Layer,
-    LRNRegion,
-    Pool,
-    PRelu,
-    Reshape,
-    Scale,
-    Softmax,
-)
+from ristretto_sim.graph.layers import Layer
 from ristretto_sim.graph.network import Network, TensorSpec
+from ristretto_sim.io.caffe.files import blob_array, read_caffemodel, read_prototxt
+from ristretto_sim.io.caffe.handlers import HANDLERS, LayerHandlers
+from ristretto_sim.io.caffe.layer_types import MAX_ZERO_BLOB, RISTRETTO_TYPES
+from ristretto_sim.io.caffe.net_layers import NetLayer, data_sources, included, net_layers
 from ristretto_sim.io.caffe.quantization import RistrettoQuant, read_quantization
-from ristretto_sim.io.caffe.schema import V1_TYPE_NAMES, Message
-from ristretto_sim.io.caffe.text import TextFormatError, parse_text
-from ristretto_sim.io.caffe.wire import WireError, decode_message, decode_net
-
-CONV_TYPES = ("Convolution", "ConvolutionRistretto")
-DECONV_TYPES = ("Deconvolution", "DeconvolutionRistretto")
-FC_TYPES = ("InnerProduct", "FcRistretto")
-LRN_TYPES = ("LRN", "LRNRistretto")
-RISTRETTO_TYPES = ("ConvolutionRistretto", "FcRistretto", "LRNRistretto", "DeconvolutionRistretto")
-INPUT_TYPES = ("Data", "Input", "MemoryData", "ImageData", "DummyData", "HDF5Data", "WindowData")
-HEAD_TYPES = ("Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "HingeLoss",
-              "MultinomialLogisticLoss", "InfogainLoss", "ContrastiveLoss", "Silence")
-ALIAS_TYPES = ("Split", "Dropout")
-
-#: the most zero weights a structure-only import (no caffemodel) makes for one blob: 2**28 float32 values (1 GiB),
-#: over twice VGG-16's fc6, so a mistyped num_output fails instead of allocating terabytes
-MAX_ZERO_BLOB = 1 << 28
-
-#: per-sample input shapes of Caffe's example data sources, used when a Data layer gives no shape
-SOURCE_HINTS = (("mnist", (1, 28, 28)), ("cifar", (3, 32, 32)))
+from ristretto_sim.io.caffe.records import CaffeModel, Head, InPlace
+from ristretto_sim.io.caffe.schema import Message
 
 
-@dataclass(frozen=True)
-class InPlace:
-    """One in-place write of a Caffe blob: ``layer`` (of Caffe type ``op``) read tensor ``before`` and wrote
-    ``after``, both holding blob ``blob`` of the prototxt. For a layer dropped at import (Dropout at TEST),
-    ``after == before``; ``ratio`` is Dropout's ``dropout_ratio`` (TRAIN scales by 1/(1-ratio))."""
+class CaffeImporter(LayerHandlers):
+    """One prototxt (+ caffemodel) imported for one phase: the state the handlers fill and the main loop."""
 
-    layer: str
-    blob: str
-    before: str
-    after: str
-    op: str
-    ratio: float | None = None
-
-
-@dataclass(frozen=True)
-class Head:
-    """An Accuracy or loss layer of the prototxt: it scores tensor ``tensor`` (a network output);
-    ``top_k`` for Accuracy (1 otherwise)."""
-
-    layer: str
-    op: str
-    tensor: str
-    top_k: int = 1
-
-
-@dataclass(frozen=True)
-class CaffeModel:
-    """What the Caffe importer returns.
-
-    Parameters
-    ----------
-    network : Network
-        The imported network (single-assignment form).
-    quantization : mapping
-        ``{layer_name: RistrettoQuant}`` for each Ristretto layer (``quantization``), in network order.
-    inplace : tuple of InPlace
-        Every in-place write in the prototxt, in execution order.
-    aliases : mapping
-        ``{blob_name: tensor_name}`` for tops of Split/Dropout layers that alias another tensor.
-    heads : tuple of Head
-        Accuracy/loss layers and the tensors they score.
-    phase : str
-        ``"TEST"`` or ``"TRAIN"``, the phase the layers were selected for.
-    weights_loaded : bool
-        False when built with ``structure_only=True`` (all weights zero).
-    data_source : DataSource or None
-        The phase's data layer (``Data``, ``ImageData``, ...): its source, backend and batch size; None for
-        ``Input`` layers and ``input:`` fields.
-    """
-
-    network: Network
-    quantization: Mapping[str, RistrettoQuant] = field(default_factory=dict)
-    inplace: tuple[InPlace, ...] = ()
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    heads: tuple[Head, ...] = ()
-    phase: str = "TEST"
-    weights_loaded: bool = True
-    data_source: DataSource | None = None
-
-    def __post_init__(self):
-        if not isinstance(self.network, Network):
-            raise TypeError(f"network={self.network!r} must be a Network")
-        object.__setattr__(self, "quantization", MappingProxyType(dict(self.quantization)))
-        object.__setattr__(self, "aliases", MappingProxyType(dict(self.aliases)))
-        object.__setattr__(self, "inplace", tuple(self.inplace))
-        object.__setattr__(self, "heads", tuple(self.heads))
-        if self.phase not in ("TEST", "TRAIN"):
-            raise ValueError(f"phase={self.phase!r} must be 'TEST' or 'TRAIN'")
-        if self.data_source is not None and not isinstance(self.data_source, DataSource):
-            raise TypeError(f"data_source={self.data_source!r} must be a DataSource or None")
-
-    def quant_plan(self, mode: str = "ristretto"):
-        """The Ristretto layers' formats as a ``QuantPlan`` (default mode ``ristretto``, as the file meant).
-
-        One entry per Ristretto layer with its inputs, weights, bias and outputs formats and its rounding;
-        LRNRistretto's entry also has ``internal`` (its minifloat, ``Minifloat(exp_bits, mant_bits,
-        subnormals=False, specials="none")``), which makes the runners compute it with Ristretto's strict minifloat
-        LRN (``emulator.ristretto_lrn``); an LRNRistretto over WITHIN_CHANNEL is a ``PlanError`` (Ristretto is
-        FATAL there). Layers without ``quantization_param`` stay float, as in Ristretto.
-        """
-        from ristretto_sim.graph.plan import LayerPlan, QuantPlan
-
-        layers = {}
-        for name, q in self.quantization.items():
-            layers[name] = LayerPlan(**q.formats(), rounding=q.rounding)
-        plan = QuantPlan(layers, mode=mode)
-        plan.check(self.network, source=self.network.source)
-        return plan
-
-
-# ---------------------------------------------------------------------------------------------- reading files
-def read_prototxt(path) -> Message:
-    """Parse a ``.prototxt`` file into a ``NetParameter`` message (``ModelError`` naming file and line)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the Caffe network ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)") from exc
-    if any(ord(c) < 32 and c not in "\t\n\r\f\v" for c in text[:4096]):
-        raise ModelError(f"{path}: not a text prototxt (binary data; is it a .caffemodel?)")
-    try:
-        return parse_text(text, "NetParameter")
-    except TextFormatError as exc:
-        raise ModelError(f"{path}: {exc}") from exc
-
-
-def read_caffemodel(path) -> Message:
-    """Decode a binary ``.caffemodel`` into a ``NetParameter`` message (``ModelError`` naming the file)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the Caffe weights ({exc.strerror or exc})") from exc
-    try:
-        net = decode_net(data)
-    except WireError as exc:
-        raise ModelError(f"{path}: not a binary Caffe NetParameter ({exc})") from exc
-    if not net.all("layer") and not net.all("layers"):
-        raise ModelError(f"{path}: the caffemodel holds no layers")
-    return net
-
-
-def read_mean_file(path) -> np.ndarray:
-    """Read a Caffe ``mean.binaryproto`` (a ``BlobProto``) as a ``(C, H, W)`` float32 image."""
-    path = Path(path)
-    try:
-        blob = decode_message(path.read_bytes(), "BlobProto")
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the mean file ({exc.strerror or exc})") from None
-    except WireError as exc:
-        raise ModelError(f"{path}: not a binary BlobProto mean file ({exc})") from None
-    arr = blob_array(blob, f"mean file {path}")
-    if arr.ndim == 4 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 3:
-        raise ModelError(f"{path}: mean image has shape {arr.shape}, expected (1, C, H, W) or (C, H, W)")
-    return arr.astype(np.float32)
-
-
-def blob_shape(blob: Message) -> tuple[int, ...]:
-    """Shape of a ``BlobProto``: its ``shape`` field, else the legacy (num, channels, height, width)."""
-    if blob.has("shape"):
-        return tuple(int(d) for d in blob.sub("shape").all("dim"))
-    legacy = tuple(int(blob.get(k)) for k in ("num", "channels", "height", "width"))
-    return legacy if any(legacy) else ()
-
-
-def blob_array(blob: Message, what: str) -> np.ndarray:
-    """A ``BlobProto``'s values as an array of its declared shape (float32 ``data`` or float64 "
-      "``double_data``)."""
-    data = blob.array("double_data") if blob.has("double_data") else blob.array("data")
-    shape = blob_shape(blob)
-    count = math.prod(shape) if shape else data.size
-    if data.size != count:
-        raise ModelError(f"{what}: blob declares shape {shape} ({count} values) but holds {data.size}")
-    return data.reshape(shape) if shape else data
-
-
-# ---------------------------------------------------------------------------------------------- layer records
-@dataclass
-class _Layer:
-    """A prototxt layer, normalised across the V1 and current formats."""
-
-    name: str
-    type: str
-    bottoms: list[str]
-    tops: list[str]
-    msg: Message
-    line: int
-
-
-def _normalise(msg: Message, v1: bool, index: int) -> _Layer:
-    if v1:
-        raw = msg.get("type", "NONE")
-        typ = V1_TYPE_NAMES.get(raw, raw) if isinstance(raw, str) else str(raw)
-    else:
-        typ = msg.get("type", "")
-    name = msg.get("name") or f"{typ or 'layer'}_{index}"
-    return _Layer(name, typ, msg.all("bottom"), msg.all("top"), msg, msg.line)
-
-
-def _rule_matches(rule: Message, phase: str, level: int, stages: Sequence[str]) -> bool:
-    if rule.has("phase") and rule.get("phase") != phase:
-        return False
-    if rule.has("min_level") and level < rule.get("min_level"):
-        return False
-    if rule.has("max_level") and level > rule.get("max_level"):
-        return False
-    if any(s not in stages for s in rule.all("stage")):
-        return False
-    return not any(s in stages for s in rule.all("not_stage"))
-
-
-def _included(layer: _Layer, phase: str, level: int, stages: Sequence[str]) -> bool:
-    """``Net::StateMeetsRule`` logic: include rules (any must match) or exclude rules (none may match)."""
-    include, exclude = layer.msg.all("include"), layer.msg.all("exclude")
-    if include:
-        return any(_rule_matches(r, phase, level, stages) for r in include)
-    return not any(_rule_matches(r, phase, level, stages) for r in exclude)
-
-
-def _net_layers(net: Message) -> list[_Layer]:
-    if net.all("layer") and net.all("layers"):
-        raise ValueError("the file mixes the current 'layer' and the V1 'layers' formats")
-    v1 = not net.all("layer")
-    return [_normalise(m, v1, i) for i, m in enumerate(net.all("layers") if v1 else net.all("layer"))]
-
-
-_SOURCE_PARAMS = ("data_param", "image_data_param", "memory_data_param", "window_data_param")
-
-
-def _data_source(layer: _Layer, phase: str, path: Path) -> DataSource:
-    """The ``DataSource`` of a data layer (not ``Input``): source, backend (``Data`` only), batch size."""
-    msg = layer.msg
-    source, batch = "", None
-    for sub in _SOURCE_PARAMS:
-        p = msg.sub(sub)
-        if p.has("batch_size") and batch is None:
-            batch = int(p.get("batch_size"))
-        if p.has("source") and not source:
-            source = str(p.get("source"))
-    backend = str(msg.sub("data_param").get("backend")) if layer.type == "Data" else None
-    return DataSource(phase, layer.name, layer.type, source, backend, batch or None, str(path))
-
-
-def data_sources(prototxt, *, level: int = 0, stages: Sequence[str] = ()) -> dict[str, DataSource]:
-    """``{"TRAIN": DataSource, "TEST": DataSource}``: each phase's first data layer (``Data``, ``ImageData``,
-    ...; not ``Input``), selected by the same ``include``/``exclude`` rules as the importer, without building
-    the nets. Phases without one are left out."""
-    path = Path(os.fspath(prototxt))
-    net = read_prototxt(path)
-    try:
-        layers = _net_layers(net)
-    except ValueError as exc:
-        raise ModelError(f"{path}: {exc}") from None
-    found = {}
-    for phase in PHASES:
-        for layer in layers:
-            if layer.type in INPUT_TYPES and layer.type != "Input" and _included(layer, phase, level, stages):
-                found[phase] = _data_source(layer, phase, path)
-                break
-    return found
-
-
-# ---------------------------------------------------------------------------------------------- the importer
-_HANDLERS: dict[str, Callable[[_Importer, _Layer], None]] = {}
-
-
-def caffe_handler(*types: str):
-    """Register the decorated ``_Importer`` method as the handler of the Caffe layer ``types``: it turns one such
-    layer into layer specs (``emit``), network inputs, aliases or heads."""
-
-    def register(method):
-        for t in types:
-            if t in _HANDLERS:
-                raise RuntimeError(f"Caffe layer type {t!r} has two handlers: {_HANDLERS[t].__name__} and "
-                                   f"{method.__name__}")
-            _HANDLERS[t] = method
-        return method
-
-    return register
-
-
-class _Importer:
     def __init__(self, path: Path, net: Message, weights: Message | None, weights_path: Path | None, *,
                  phase: str, level: int, stages: Sequence[str], input_shape, structure_only: bool):
         self.path = path
@@ -376,7 +83,7 @@ class _Importer:
         self.blobs: dict[str, Message] = {}
         if weights is not None:
             try:
-                for layer in _net_layers(weights):
+                for layer in net_layers(weights):
                     if layer.msg.all("blobs"):
                         self.blobs.setdefault(layer.name, layer.msg)
             except ValueError as exc:
@@ -399,13 +106,13 @@ class _Importer:
         self.used_tensor_names: set[str] = set()
 
     # ---------------------------------------------------------------- helpers
-    def err(self, layer: _Layer | None, msg: str) -> ModelError:
+    def err(self, layer: NetLayer | None, msg: str) -> ModelError:
         if layer is None:
             return ModelError(f"{self.path}: {msg}")
         where = f", line {layer.line}" if layer.line else ""
         return ModelError(f"{self.path}: layer {layer.name!r} ({layer.type}{where}): {msg}")
 
-    def tensor(self, layer: _Layer, blob: str) -> str:
+    def tensor(self, layer: NetLayer, blob: str) -> str:
         if blob in self.label_blobs:
             raise self.err(layer,
                            f"reads {blob!r}, the label top of a data layer; only Accuracy and loss layers "
@@ -415,7 +122,7 @@ class _Importer:
                            f"bottom {blob!r} is not produced by any earlier layer in phase {self.phase}")
         return self.current[blob]
 
-    def new_tensor(self, layer: _Layer, blob: str) -> str:
+    def new_tensor(self, layer: NetLayer, blob: str) -> str:
         """The tensor name for ``layer`` writing ``blob`` (a fresh name when ``blob`` already exists)."""
         if blob not in self.current:
             name = blob
@@ -432,7 +139,7 @@ class _Importer:
         self.used_tensor_names.add(name)
         return name
 
-    def layer_blobs(self, layer: _Layer, count: tuple[int, int]) -> list[np.ndarray]:
+    def layer_blobs(self, layer: NetLayer, count: tuple[int, int]) -> list[np.ndarray]:
         """The layer's weight blobs from the caffemodel (or the prototxt), checked for count."""
         src = self.blobs.get(layer.name)
         msgs = src.all("blobs") if src is not None else layer.msg.all("blobs")
@@ -449,7 +156,7 @@ class _Importer:
         return [blob_array(b, f"{self.weights_path or self.path}: layer {layer.name!r} blob {i}")
                 for i, b in enumerate(msgs)]
 
-    def fit(self, layer: _Layer, arr: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:
+    def fit(self, layer: NetLayer, arr: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:
         if arr is None:
             if math.prod(shape) > MAX_ZERO_BLOB:  # the prototxt alone declares the size: no file bounds it
                 raise self.err(layer, f"{what} blob of shape {shape} would hold {math.prod(shape):,} values; a "
@@ -460,7 +167,7 @@ class _Importer:
             raise self.err(layer, f"{what} blob{where} has shape {arr.shape} ({arr.size} values), expected {shape}")
         return np.asarray(arr, dtype=np.float32).reshape(shape)
 
-    def emit(self, layer: _Layer, spec_cls, params: dict | None = None, **kw) -> None:
+    def emit(self, layer: NetLayer, spec_cls, params: dict | None = None, **kw) -> None:
         if len(layer.tops) != 1:
             raise self.err(layer, f"has {len(layer.tops)} tops; this layer type takes exactly one")
         bottoms = [self.tensor(layer, b) for b in layer.bottoms]
@@ -481,13 +188,13 @@ class _Importer:
         self.current[top] = out
         self.consumed.update(bottoms)
 
-    def in_shape(self, layer: _Layer, index: int = 0) -> tuple[int, ...]:
+    def in_shape(self, layer: NetLayer, index: int = 0) -> tuple[int, ...]:
         if index >= len(layer.bottoms):
             raise self.err(layer, f"needs at least {index + 1} bottom(s)")
         return self.shapes[self.tensor(layer, layer.bottoms[index])]
 
     # ---------------------------------------------------------------- inputs
-    def add_input(self, layer: _Layer | None, blob: str, shape: tuple[int, ...]) -> None:
+    def add_input(self, layer: NetLayer | None, blob: str, shape: tuple[int, ...]) -> None:
         if blob in self.current:
             raise self.err(layer, f"input blob {blob!r} is defined twice")
         if len(shape) < 1 or any(int(d) < 1 for d in shape):
@@ -496,94 +203,6 @@ class _Importer:
         self.shapes[blob] = tuple(int(d) for d in shape)
         self.current[blob] = blob
         self.used_tensor_names.add(blob)
-
-    @caffe_handler(*INPUT_TYPES)
-    def data_layer(self, layer: _Layer) -> None:
-        msg = layer.msg
-        if not layer.tops:
-            raise self.err(layer, "data layer has no top")
-        if layer.type == "Input":
-            shapes = [tuple(int(d) for d in s.all("dim")) for s in msg.sub("input_param").all("shape")]
-            if len(shapes) not in (1, len(layer.tops)):
-                raise self.err(layer, f"{len(shapes)} shapes for {len(layer.tops)} tops")
-            for i, top in enumerate(layer.tops):
-                s = shapes[0] if len(shapes) == 1 else shapes[i]
-                if len(s) < 2:
-                    raise self.err(layer, f"input shape {s} lacks the batch axis")
-                self.add_input(layer, top, s[1:])
-            return
-        tp = msg.sub("transform_param")
-        dp = msg.sub("data_param")
-        scale = tp.get("scale") if tp.has("scale") else dp.get("scale")
-        crop = tp.get("crop_size") if tp.has("crop_size") else dp.get("crop_size")
-        mirror = bool(tp.get("mirror") if tp.has("mirror") else dp.get("mirror"))
-        mean = tuple(float(v) for v in tp.all("mean_value"))
-        mean_file = tp.get("mean_file") if tp.has("mean_file") else dp.get("mean_file")
-        mean_image = None
-        if mean_file:
-            if mean:
-                raise self.err(layer, "transform_param sets both mean_file and mean_value (Caffe forbids it)")
-            mean_image = read_mean_file(self.resolve(layer, mean_file))
-        try:
-            self.preprocess = Preprocessing(scale=scale, mean=mean, mean_image=mean_image, crop_size=crop,
-                                            mirror=mirror)
-        except ValueError as exc:
-            raise self.err(layer, f"transform_param: {exc}") from None
-        shape = self.data_shape(layer, mean_image, crop, mean)
-        try:
-            per_sample = self.preprocess.output_shape(shape)
-        except ValueError as exc:
-            raise self.err(layer, str(exc)) from None
-        self.add_input(layer, layer.tops[0], per_sample)
-        for top in layer.tops[1:]:
-            self.label_blobs.add(top)
-        if self.data_source is None:
-            self.data_source = _data_source(layer, self.phase, self.path)
-
-    def resolve(self, layer: _Layer, name: str) -> Path:
-        p = Path(name)
-        candidates = [p] if p.is_absolute() else [self.path.parent / p, Path.cwd() / p]
-        for c in candidates:
-            if c.is_file():
-                return c
-        raise self.err(layer, f"mean_file {name!r} not found (looked in {', '.join(map(str, candidates))})")
-
-    def data_shape(self, layer: _Layer, mean_image, crop: int, mean: tuple[float, ...]) -> tuple[int, ...]:
-        """Raw (uncropped) per-sample shape of a Data-like layer's images."""
-        if self.input_shape is not None:
-            shape = tuple(int(d) for d in self.input_shape)
-            if crop and self.preprocess is not None and len(shape) == 3 and shape[1:] == (crop, crop):
-                return shape  # the user gave the cropped shape; treat it as the raw size (no-op crop)
-            return shape
-        if mean_image is not None:
-            return mean_image.shape
-        md = layer.msg.sub("memory_data_param")
-        if layer.type == "MemoryData" and md.has("channels"):
-            return (md.get("channels"), md.get("height"), md.get("width"))
-        im = layer.msg.sub("image_data_param")
-        if layer.type == "ImageData" and im.get("new_height", 0) and im.get("new_width", 0):
-            return (3 if im.get("is_color", True) else 1, im.get("new_height"), im.get("new_width"))
-        msg = layer.msg
-        source = msg.sub("data_param").get("source") or msg.sub("image_data_param").get("source") or ""
-        for key, shape in SOURCE_HINTS:
-            if key in source.lower() and (not crop or crop <= shape[1]):
-                return shape
-        if crop:
-            channels = len(mean) if len(mean) > 1 else self.first_conv_channels(layer)
-            if channels:
-                return (channels, crop, crop)
-        raise self.err(layer, "the data layer does not say its image size; pass input_shape=(C, H, W)")
-
-    def first_conv_channels(self, data_layer: _Layer) -> int | None:
-        for layer in self.all_layers:
-            if layer.type in CONV_TYPES and data_layer.tops[0] in layer.bottoms:
-                src = self.blobs.get(layer.name)
-                if src is not None and src.all("blobs"):
-                    shape = blob_shape(src.all("blobs")[0])
-                    group = layer.msg.sub("convolution_param").get("group")
-                    if len(shape) == 4:
-                        return shape[1] * group
-        return None
 
     def legacy_inputs(self) -> None:
         names = self.net.all("input")
@@ -603,324 +222,11 @@ class _Importer:
         for name, s in zip(names, shapes, strict=True):
             self.add_input(None, name, s[1:])
 
-    # ---------------------------------------------------------------- layer kinds
-    @caffe_handler(*CONV_TYPES)
-    def convolution(self, layer: _Layer) -> None:
-        self.conv(layer, transpose=False)
-
-    @caffe_handler(*DECONV_TYPES)
-    def deconvolution(self, layer: _Layer) -> None:
-        self.conv(layer, transpose=True)
-
-    def conv(self, layer: _Layer, transpose: bool) -> None:
-        p = layer.msg.sub("convolution_param")
-        if p.get("axis") != 1:
-            raise self.err(layer, f"convolution axis {p.get('axis')} is not supported (only 1)")
-        c = self.in_shape(layer)
-        if len(c) != 3:
-            raise self.err(layer, f"expects a (C, H, W) input, got {c}")
-
-        def pair(name, h, w, default):
-            vals = p.all(name)
-            if p.has(h) or p.has(w):
-                return (int(p.get(h, default)), int(p.get(w, default)))
-            if not vals:
-                return (default, default)
-            if len(vals) == 1:
-                return (int(vals[0]), int(vals[0]))
-            if len(vals) == 2:
-                return (int(vals[0]), int(vals[1]))
-            raise self.err(layer, f"{name} has {len(vals)} values; only 2-D convolution is supported")
-
-        kernel = pair("kernel_size", "kernel_h", "kernel_w", 0)
-        if min(kernel) < 1:
-            raise self.err(layer, "kernel_size (or kernel_h/kernel_w) is required")
-        stride = pair("stride", "stride_h", "stride_w", 1)
-        pad = pair("pad", "pad_h", "pad_w", 0)
-        dil = p.all("dilation")
-        dilation = (1, 1) if not dil else ((dil[0], dil[0]) if len(dil) == 1 else (dil[0], dil[1]))
-        group = int(p.get("group"))
-        num_output = p.get("num_output")
-        if not num_output:
-            raise self.err(layer, "num_output is required")
-        bias = bool(p.get("bias_term"))
-        blobs = self.layer_blobs(layer, (1 + bias, 1 + bias))
-        cin = c[0]
-        if transpose:
-            wshape = (cin, num_output // group, *kernel)
-        else:
-            wshape = (num_output, cin // max(group, 1), *kernel)
-        params = {"weight": self.fit(layer, blobs[0] if blobs else None, wshape, "weight")}
-        if bias:
-            params["bias"] = self.fit(layer, blobs[1] if blobs else None, (num_output,), "bias")
-        common = dict(in_channels=cin, out_channels=num_output, kernel=kernel, stride=stride,
-                      pads=(pad[0], pad[1], pad[0], pad[1]), dilation=dilation, groups=group, bias=bias)
-        self.emit(layer, ConvTranspose if transpose else Conv, params, **common)
-
-    @caffe_handler(*FC_TYPES)
-    def inner_product(self, layer: _Layer) -> None:
-        p = layer.msg.sub("inner_product_param")
-        if p.get("axis") != 1:
-            raise self.err(layer, f"InnerProduct axis {p.get('axis')} is not supported (only 1)")
-        n_in = math.prod(self.in_shape(layer))
-        n_out = p.get("num_output")
-        if not n_out:
-            raise self.err(layer, "num_output is required")
-        bias = bool(p.get("bias_term"))
-        blobs = self.layer_blobs(layer, (1 + bias, 1 + bias))
-        if p.get("transpose"):
-            w = self.fit(layer, blobs[0] if blobs else None, (n_in, n_out), "weight").T.copy()
-        else:
-            w = self.fit(layer, blobs[0] if blobs else None, (n_out, n_in), "weight")
-        params = {"weight": w}
-        if bias:
-            params["bias"] = self.fit(layer, blobs[1] if blobs else None, (n_out,), "bias")
-        self.emit(layer, Dense, params, in_features=n_in, out_features=n_out, bias=bias)
-
-    @caffe_handler("Pooling")
-    def pooling(self, layer: _Layer) -> None:
-        p = layer.msg.sub("pooling_param")
-        kind = p.get("pool")
-        if kind not in ("MAX", "AVE"):
-            raise self.err(layer, f"pool: {kind} is not supported (MAX, AVE)")
-        shape = self.in_shape(layer)
-        if p.get("global_pooling"):
-            if p.get("pad") or p.get("pad_h") or p.get("pad_w") or p.get("stride") != 1:
-                raise self.err(layer, "global_pooling requires pad 0 and stride 1 (Caffe's check)")
-            self.emit(layer, Pool, kind="max" if kind == "MAX" else "avg", global_pool=True,
-                      ceil_mode=True, count_include_pad=True)
-            return
-        if p.has("kernel_h") or p.has("kernel_w"):
-            kernel = (p.get("kernel_h", 0), p.get("kernel_w", 0))
-        else:
-            kernel = (p.get("kernel_size", 0),) * 2
-        if min(kernel) < 1:
-            raise self.err(layer, "kernel_size (or kernel_h and kernel_w) is required")
-        stride = (p.get("stride_h"), p.get("stride_w")) if p.has("stride_h") or p.has("stride_w") \
-            else (p.get("stride"),) * 2
-        pad = (p.get("pad_h"), p.get("pad_w")) if p.has("pad_h") or p.has("pad_w") else (p.get("pad"),) * 2
-        if pad[0] >= kernel[0] or pad[1] >= kernel[1]:
-            raise self.err(layer, f"pad {pad} must be smaller than the kernel {kernel} (Caffe's check)")
-        if len(shape) != 3:
-            raise self.err(layer, f"expects a (C, H, W) input, got {shape}")
-        self.emit(layer, Pool, kind="max" if kind == "MAX" else "avg", kernel=kernel, stride=stride,
-                  pads=(pad[0], pad[1], pad[0], pad[1]), ceil_mode=p.get("round_mode") != "FLOOR",
-                  count_include_pad=True)
-
-    @caffe_handler(*LRN_TYPES)
-    def lrn(self, layer: _Layer) -> None:
-        p = layer.msg.sub("lrn_param")
-        size = int(p.get("local_size"))
-        if size % 2 == 0:
-            raise self.err(layer, f"local_size {size} must be odd (Caffe's check)")
-        region = p.get("norm_region")
-        k = float(p.get("k"))
-        if region == "WITHIN_CHANNEL":
-            k = 1.0  # Caffe's WITHIN_CHANNEL path (power layer shift 1) ignores k
-        self.emit(layer, LRN, size=size, alpha=float(p.get("alpha")), beta=float(p.get("beta")), k=k,
-                  region=LRNRegion(region.lower()))
-
-    def axis(self, layer: _Layer, axis: int, rank: int) -> int:
-        a = axis + rank if axis < 0 else axis
-        if not 1 <= a < rank:
-            raise self.err(layer,
-                           f"axis {axis} is not supported for a rank-{rank} blob (the batch axis is 0)")
-        return a
-
-    @caffe_handler("BatchNorm")
-    def batch_norm(self, layer: _Layer) -> None:
-        p = layer.msg.sub("batch_norm_param")
-        if p.has("use_global_stats") and not p.get("use_global_stats") and self.phase == "TEST":
-            raise self.err(layer, "use_global_stats: false normalises with batch statistics, which inference "
-                                  "cannot reproduce")
-        shape = self.in_shape(layer)
-        c = shape[0]
-        blobs = self.layer_blobs(layer, (3, 3))
-        if blobs:
-            mean = self.fit(layer, blobs[0], (c,), "mean").astype(np.float64)
-            var = self.fit(layer, blobs[1], (c,), "variance").astype(np.float64)
-            factor = float(np.asarray(blobs[2]).ravel()[0]) if np.asarray(blobs[2]).size else 0.0
-            inv = 0.0 if factor == 0 else 1.0 / factor
-            w = 1.0 / np.sqrt(var * inv + float(p.get("eps")))
-            b = -mean * inv * w
-        else:
-            w, b = np.ones(c), np.zeros(c)
-        self.emit(layer, Scale, {"weight": w.astype(np.float32), "bias": b.astype(np.float32)},
-                  channels=c, axis=1, bias=True)
-
-    @caffe_handler("Scale")
-    def scale(self, layer: _Layer) -> None:
-        p = layer.msg.sub("scale_param")
-        if len(layer.bottoms) != 1:
-            raise self.err(layer, "Scale with the factor as a second bottom is not supported")
-        shape = self.in_shape(layer)
-        if p.get("axis") != 1 or p.get("num_axes") != 1:
-            raise self.err(layer, "only Scale over the channel axis (axis 1, num_axes 1) is supported")
-        c = shape[0]
-        bias = bool(p.get("bias_term"))
-        blobs = self.layer_blobs(layer, (1 + bias, 1 + bias))
-        params = {"weight": self.fit(layer, blobs[0] if blobs else None, (c,), "scale")}
-        if bias:
-            params["bias"] = self.fit(layer, blobs[1] if blobs else None, (c,), "bias")
-        self.emit(layer, Scale, params, channels=c, axis=1, bias=bias)
-
-    @caffe_handler("Bias")
-    def bias(self, layer: _Layer) -> None:
-        p = layer.msg.sub("bias_param")
-        if len(layer.bottoms) != 1:
-            raise self.err(layer, "Bias with the bias as a second bottom is not supported")
-        if p.get("axis") != 1 or p.get("num_axes") != 1:
-            raise self.err(layer, "only Bias over the channel axis (axis 1, num_axes 1) is supported")
-        c = self.in_shape(layer)[0]
-        blobs = self.layer_blobs(layer, (1, 1))
-        b = self.fit(layer, blobs[0] if blobs else None, (c,), "bias")
-        self.emit(layer, Scale, {"weight": np.ones(c, dtype=np.float32), "bias": b}, channels=c, axis=1, bias=True)
-
-    @caffe_handler("Power")
-    def power(self, layer: _Layer) -> None:
-        p = layer.msg.sub("power_param")
-        power, scale, shift = float(p.get("power")), float(p.get("scale")), float(p.get("shift"))
-        if power != 1.0:
-            raise self.err(layer, f"power: {power:g} is not supported (only power: 1, the affine shift + scale * x)")
-        c = self.in_shape(layer)[0]
-        self.emit(layer, Scale, {"weight": np.full(c, scale, dtype=np.float32),
-                                 "bias": np.full(c, shift, dtype=np.float32)}, channels=c, axis=1, bias=True)
-
-    @caffe_handler("PReLU")
-    def prelu(self, layer: _Layer) -> None:
-        shape = self.in_shape(layer)
-        shared = bool(layer.msg.sub("prelu_param").get("channel_shared"))
-        c = 1 if shared else shape[0]
-        blobs = self.layer_blobs(layer, (1, 1))
-        slope = self.fit(layer, blobs[0] if blobs else None, (c,), "slope")
-        if not shared:  # one slope per channel (axis 1), broadcast over the spatial axes
-            slope = slope.reshape((c,) + (1,) * (len(shape) - 1))
-        self.emit(layer, PRelu, {"slope": slope})
-
-    @caffe_handler("Reshape")
-    def reshape(self, layer: _Layer) -> None:
-        p = layer.msg.sub("reshape_param")
-        per_sample = self.in_shape(layer)
-        full = ("N",) + tuple(per_sample)  # "N": the batch size
-        rank = len(full)
-        dims = [int(d) for d in p.sub("shape").all("dim")]
-        axis, num_axes = int(p.get("axis")), int(p.get("num_axes"))
-        start = axis + rank + 1 if axis < 0 else axis
-        end = rank if num_axes == -1 else start + num_axes
-        if not 0 <= start <= end <= rank:
-            raise self.err(layer, f"axis {axis} / num_axes {num_axes} do not fit a rank-{rank} blob")
-        new = []
-        for i, d in enumerate(dims):
-            if d == 0:
-                if start + i >= end:
-                    raise self.err(layer, f"dim {i} is 0 (copy) but the input has no axis {start + i} to copy")
-                new.append(full[start + i])
-            elif d >= -1:
-                new.append(d)
-            else:
-                raise self.err(layer, f"dim {d} is invalid (give a size, 0 to copy or -1 to infer)")
-        out = list(full[:start]) + new + list(full[end:])
-        total = math.prod(per_sample)
-        if out.count(-1) > 1:
-            raise self.err(layer, "only one dim may be -1")
-        if not out or out[0] not in ("N", -1) or "N" in out[1:]:
-            raise self.err(layer, f"reshape to {tuple(out)} must keep the batch axis first (dim 0: 0)")
-        rest = out[1:]
-        if out[0] == -1:  # the batch inferred: the per-sample size must stay the same
-            if math.prod(rest) != total:
-                raise self.err(layer, f"reshape to {tuple(out)} would change the batch size ({total} values per "
-                                      f"sample, {math.prod(rest)} asked)")
-        elif -1 in rest:
-            known = math.prod(d for d in rest if d != -1)
-            if known == 0 or total % known:
-                raise self.err(layer, f"cannot infer -1: {total} values per sample do not split into {rest}")
-            rest[rest.index(-1)] = total // known
-        self.emit(layer, Reshape, shape=tuple(rest))
-
-    @caffe_handler(*ALIAS_TYPES)
-    def alias(self, layer: _Layer) -> None:
-        if len(layer.bottoms) != 1:
-            raise self.err(layer, f"takes one bottom, got {layer.bottoms}")
-        src = self.tensor(layer, layer.bottoms[0])
-        if layer.type == "Dropout" and len(layer.tops) != 1:
-            raise self.err(layer, f"takes one top, got {layer.tops}")
-        for top in layer.tops:
-            if top == layer.bottoms[0]:
-                dropout = layer.type == "Dropout"
-                ratio = float(layer.msg.sub("dropout_param").get("dropout_ratio")) if dropout else None
-                self.inplace.append(InPlace(layer.name, top, src, src, layer.type, ratio))
-            else:
-                if top in self.current:
-                    raise self.err(layer, f"top {top!r} overwrites another blob (only in-place writes may)")
-                self.current[top] = src
-                self.aliases[top] = src
-        self.consumed.add(src)
-
-    @caffe_handler(*HEAD_TYPES)
-    def head(self, layer: _Layer) -> None:
-        if layer.type == "Silence":
-            for b in layer.bottoms:
-                self.consumed.add(self.tensor(layer, b))
-            return
-        if not layer.bottoms:
-            raise self.err(layer, "has no bottom")
-        scored = self.tensor(layer, layer.bottoms[0])
-        top_k = int(layer.msg.sub("accuracy_param").get("top_k")) if layer.type == "Accuracy" else 1
-        self.heads.append(Head(layer.name, layer.type, scored, top_k))
-
-    @caffe_handler("ReLU")
-    def relu(self, layer: _Layer) -> None:
-        slope = float(layer.msg.sub("relu_param").get("negative_slope"))
-        if slope:
-            self.emit(layer, Activation, kind="leaky_relu", alpha=slope)
-        else:
-            self.emit(layer, Activation, kind="relu")
-
-    @caffe_handler("Sigmoid", "TanH")
-    def sigmoid_tanh(self, layer: _Layer) -> None:
-        self.emit(layer, Activation, kind="sigmoid" if layer.type == "Sigmoid" else "tanh")
-
-    @caffe_handler("Concat")
-    def concat(self, layer: _Layer) -> None:
-        p = layer.msg.sub("concat_param")
-        ax = p.get("axis") if p.has("axis") or not p.has("concat_dim") else p.get("concat_dim")
-        self.emit(layer, Concat, axis=self.axis(layer, ax, len(self.in_shape(layer)) + 1))
-
-    @caffe_handler("Eltwise")
-    def eltwise(self, layer: _Layer) -> None:
-        p = layer.msg.sub("eltwise_param")
-        op = {"PROD": "mul", "SUM": "add", "MAX": "max"}[p.get("operation")]
-        coeffs = p.all("coeff") or None
-        if coeffs is not None and op != "add":
-            raise self.err(layer, "coeff is only allowed with operation SUM")
-        if coeffs is not None and len(coeffs) != len(layer.bottoms):
-            raise self.err(layer, f"{len(coeffs)} coeff values for {len(layer.bottoms)} bottoms")
-        self.emit(layer, Eltwise, op=op, coeffs=tuple(coeffs) if coeffs else None)
-
-    @caffe_handler("Flatten")
-    def flatten(self, layer: _Layer) -> None:
-        p = layer.msg.sub("flatten_param")
-        rank = len(self.in_shape(layer)) + 1
-        a, e = self.axis(layer, p.get("axis"), rank), p.get("end_axis")
-        e = e + rank if e < 0 else e
-        if e == rank - 1:
-            self.emit(layer, Flatten, axis=a)
-        else:
-            s = self.in_shape(layer)
-            new = s[:a - 1] + (math.prod(s[a - 1:e]),) + s[e:]
-            self.emit(layer, Reshape, shape=new)
-
-    @caffe_handler("Softmax")
-    def softmax(self, layer: _Layer) -> None:
-        p = layer.msg.sub("softmax_param")
-        rank = len(self.in_shape(layer)) + 1
-        self.emit(layer, Softmax, axis=self.axis(layer, p.get("axis"), rank), flatten=False)
-
     # ---------------------------------------------------------------- main loop
     def run(self) -> CaffeModel:
         try:
-            self.all_layers = [lay for lay in _net_layers(self.net)
-                               if _included(lay, self.phase, self.level, self.stages)]
+            self.all_layers = [lay for lay in net_layers(self.net)
+                               if included(lay, self.phase, self.level, self.stages)]
         except ValueError as exc:
             raise self.err(None, str(exc)) from None
         for lay in self.all_layers:
@@ -933,7 +239,7 @@ class _Importer:
         self.legacy_inputs()
         for layer in self.all_layers:
             t = layer.type
-            handler = _HANDLERS.get(t)
+            handler = HANDLERS.get(t)
             if handler is None:
                 raise self.err(layer, f"layer type {t!r} is not supported; supported: "
                                       f"{', '.join(SUPPORTED_TYPES)}")
@@ -962,7 +268,7 @@ class _Importer:
                           self.phase, weights_loaded=not self.structure_only, data_source=self.data_source)
 
 
-SUPPORTED_TYPES = tuple(sorted(_HANDLERS))
+SUPPORTED_TYPES = tuple(sorted(HANDLERS))
 """The Caffe layer types the importer reads (each has a handler registered with ``caffe_handler``)."""
 
 
@@ -1024,7 +330,7 @@ def load_caffe_phases(prototxt, weights=None, *, phases: Sequence[str] = PHASES,
     net = read_prototxt(path)
     wpath = None if weights is None else Path(os.fspath(weights))
     wnet = None if wpath is None else read_caffemodel(wpath)
-    return {phase: _Importer(path, net, wnet, wpath, phase=phase, level=int(level), stages=stages,
+    return {phase: CaffeImporter(path, net, wnet, wpath, phase=phase, level=int(level), stages=stages,
                              input_shape=input_shape, structure_only=structure_only).run()
             for phase in dict.fromkeys(phases)}
 
@@ -1032,3 +338,8 @@ def load_caffe_phases(prototxt, weights=None, *, phases: Sequence[str] = PHASES,
 def load_caffe(prototxt, weights=None, **kwargs) -> Network:
     """Import a Caffe network as a ``Network`` (see ``load_caffe_model`` for the parameters)."""
     return load_caffe_model(prototxt, weights, **kwargs).network
+
+
+
+__all__ = ["SUPPORTED_TYPES", "CaffeImporter", "CaffeModel", "Head", "InPlace", "data_sources", "load_caffe",
+           "load_caffe_model", "load_caffe_phases"]

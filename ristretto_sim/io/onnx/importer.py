@@ -101,6 +101,10 @@ def load_onnx(model, name: str | None = None) -> Network:
         except Exception as exc:  # onnx raises DecodeError, google.protobuf errors, ...
             raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
         name = name or path.stem
+    from ristretto_sim.io.onnx.qlinear import is_qlinear, qlinear_network
+
+    if is_qlinear(proto):  # an integer model in operator form (QLinearConv, QLinearMatMul)
+        return qlinear_network(proto, name or proto.graph.name or "onnx-model", source)
     return _Importer(proto, name or proto.graph.name or "onnx-model", source).run()
 
 

@@ -46,7 +46,7 @@ import numpy as np
 
 from ristretto_sim.emulator import Mode, ristretto_quantize
 from ristretto_sim.emulator.pooling import window_counts
-from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Rounding, Specials
+from ristretto_sim.formats import Affine, FixedPoint, Minifloat, PowerOfTwo, Rounding, Specials
 from ristretto_sim.graph.layers import WEIGHTED, Pool, PoolKind
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
@@ -137,7 +137,7 @@ class _Builder:
                 has_inf=int(fmt.has_inf), has_nan=int(fmt.has_nan), has_subnormal=1,
                 saturation=int(fmt.specials is Specials.NONE),
             )
-        kind = "power-of-two" if isinstance(fmt, PowerOfTwo) else (
+        kind = "power-of-two" if isinstance(fmt, PowerOfTwo) else "affine integer" if isinstance(fmt, Affine) else (
             "Ristretto minifloat" if mode is Mode.RISTRETTO else "minifloat without subnormals"
         )
         raise ValueError(

@@ -203,8 +203,10 @@ def c_header(packed: PackedWeights, prefix: str | None = None) -> str:
         elif isinstance(fmt, PowerOfTwo):
             kind = "RSW_POW2"
             p2 = {"exp_min": fmt.exp_min, "has_zero": int(fmt.has_zero)}
-        elif not isinstance(fmt, Float32Format):  # pragma: no cover - QuantizedTensor validates
-            raise TypeError(f"{t.name}: unknown format {fmt!r}")
+        elif not isinstance(fmt, Float32Format):
+            text = fmt.short() if hasattr(fmt, "short") else str(fmt)
+            raise ValueError(f"{t.name}: format {text} has no C header encoding "
+                             "(fixed point, minifloat, power of two and float32 have)")
         out.append(f"static const uint8_t {base}_data[{len(data)} + 8] = {{")
         if data:
             out.append(_bytes_c(data))

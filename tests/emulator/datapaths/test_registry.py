@@ -19,7 +19,10 @@ SAMPLES = {
     "shift": LayerFormats("fixed8.5", "pow2[-6,0]", outputs="fixed8.4", shifter_bits=12),
     "minifloat-kulisch": LayerFormats("e4m3", "e4m3", outputs="e4m3"),
     "minifloat-float": LayerFormats("e4m3", "e4m3", outputs="e4m3", accumulator="fp16"),
+    "affine": LayerFormats("affine8[s=0.05,z=-3]", "affine8[s=0.01,z=0]", outputs="affine8[s=0.1,z=4]"),
 }
+# datapaths the cost model has no PE kind for yet (emulated and given widths; hw.PEKind lists the PE kinds)
+NO_PE_YET = {"affine": "affine int8 PEs (zero-point subtraction, Q31 requantizer) are not an hw.PEKind yet"}
 K, N, M = 24, 6, 5
 
 
@@ -46,6 +49,8 @@ def test_selected_emulated_costed_and_described_by_a_pe(name):
     assert dp.accumulator_bits(K, N) == acc.bits and dp.output_format(K, N) == formats.outputs
     units = dp.units(K, N)
     assert units and all(u.bits for u in units)
+    if name in NO_PE_YET:
+        pytest.skip(NO_PE_YET[name])
     # a PE described by this datapath: built from the layer's resolved formats, it is the same kind
     pe = datapath_for([formats.resolved(K, N)])
     assert pe.datapath.name == name

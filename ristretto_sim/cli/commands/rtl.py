@@ -1,0 +1,96 @@
+"""``ristretto-sim rtl``: Verilog of a PE (or an output-stationary array) for given formats or for a plan's
+layer, with a Verilog testbench whose vectors come from the emulator."""
+
+from __future__ import annotations
+
+import re
+
+NAME = "rtl"
+HELP = "write the Verilog of a PE or systolic array for given formats or a plan's layer, with a testbench"
+DESCRIPTION = (
+    "Generate synthesizable Verilog (Amaranth) of the PE that computes a datapath exactly as the emulator does, "
+    "or of a RxC output-stationary array of it, and a Verilog testbench with vectors from the emulator "
+    "(run it with iverilog or verilator: see hdl/README.md). Either give the formats (--pe, --inputs, --weights, "
+    "--acc), or a MODEL with --plan and --layer (or --array alone: the widest datapath over the plan)."
+)
+
+
+def add_arguments(p):
+    p.add_argument("model", nargs="?",
+                   help="model (.onnx, Caffe .prototxt or a bundled name) to take a plan's layer from")
+    p.add_argument("--plan", help="quantization plan YAML for MODEL")
+    p.add_argument("--layer", help="the plan's layer whose datapath to generate")
+    p.add_argument("--pe", choices=("fixed", "minifloat", "shift"), help="PE kind (without MODEL)")
+    p.add_argument("--inputs", metavar="FMT", help="activation format, e.g. fixed8.7 or e4m3fn")
+    p.add_argument("--weights", metavar="FMT", help="weight format, e.g. fixed8.7, e4m3fn or pow2[-7,0]")
+    p.add_argument("--acc", metavar="FMT", help="accumulator format, e.g. fixed24.14 (minifloat: omit for the "
+                   "exact Kulisch register)")
+    p.add_argument("--outputs", metavar="FMT", help="output format (recorded in the spec)")
+    p.add_argument("--overflow", choices=("saturate", "wrap"), default="saturate", help="accumulator overflow")
+    p.add_argument("--shifter-bits", type=int, help="shift PE: barrel shifter width (default: lossless)")
+    p.add_argument("--k", type=int, default=1024,
+                   help="reduction length the PE is sized for (default accumulators, Kulisch width; default 1024)")
+    p.add_argument("--array", metavar="RxC", help="an output-stationary array of RxC PEs, e.g. 8x8")
+    p.add_argument("--cycles", type=int, default=2000, help="testbench cycles of a PE (default 2000)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the Verilog and testbench into")
+
+
+def _array(text):
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(-?\d+)\s*[xX]\s*(-?\d+)\s*", text)
+    if m is None:
+        raise ValueError(f"--array {text!r}: give rows x cols, e.g. 8x8")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _from_plan(args):
+    import numpy as np
+
+    import ristretto_sim as rs
+    from ristretto_sim.rtl.generate import array_formats
+    from ristretto_sim.rtl.spec import PESpec
+
+    if args.plan is None:
+        raise ValueError("rtl MODEL needs --plan PLAN.yaml (the formats of its layers)")
+    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc")):
+        raise ValueError("rtl MODEL takes its formats from --plan; leave out --pe/--inputs/--weights/--acc")
+    net = rs.load_model(args.model)
+    plan = rs.load_plan(args.plan, net)
+    layers = {}
+    for layer in net.layers:
+        params = net.params.get(layer.name, {})
+        w = params.get("weight")
+        if w is None:
+            continue
+        f = plan.layer_formats(layer.name)
+        if f is None:
+            continue
+        layers[layer.name] = (f, int(np.prod(w.shape[1:])))
+    if args.layer is not None:
+        if args.layer not in layers:
+            raise ValueError(f"--layer {args.layer!r}: the plan's weighted layers are {', '.join(layers) or 'none'}")
+        f, k = layers[args.layer]
+        return PESpec(f, k=k)
+    if args.array is None:
+        raise ValueError("rtl MODEL needs --layer NAME (its PE) or --array RxC (the widest datapath of the plan)")
+    f, k = array_formats(layers)
+    return PESpec(f, k=k)
+
+
+def run(args) -> int:
+    from ristretto_sim.emulator.datapaths import LayerFormats
+    from ristretto_sim.rtl.generate import pe_spec_for, write_design
+
+    array = _array(args.array)
+    if args.model is not None:
+        spec = _from_plan(args)
+    else:
+        if args.pe is None or args.inputs is None or args.weights is None:
+            raise ValueError("give --pe, --inputs and --weights (and --acc), or a MODEL with --plan")
+        formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
+                               overflow=args.overflow, shifter_bits=args.shifter_bits)
+        spec = pe_spec_for(args.pe, formats, args.k)
+    written = write_design(spec, args.out, array=array, cycles=args.cycles)
+    print(written.summary)
+    return 0

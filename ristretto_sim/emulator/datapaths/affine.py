@@ -1,0 +1,194 @@
+"""The affine integer MAC datapath: TensorFlow Lite's int8 arithmetic (the reference kernels, TFLite Micro's).
+
+Operands are affine codes (``formats.Affine``): a product is ``(x - z_x) * (w - z_w)`` of the codes minus their zero
+points (a 9-bit by 8-bit multiplier for int8 activations and symmetric int8 weights), summed over K into an int32
+accumulator with the int32 bias codes added (TFLite adds the bias after the sum; integer addition makes the order
+immaterial); the accumulator wraps as a 32-bit register does (``accumulator_overflows`` counts the outputs whose
+exact sum left int32). Requantization is TFLite's, per output channel (``reference_integer_ops/conv.h``,
+``fully_connected.h``, ``depthwise_conv.h``): the real multiplier ``s_x * s_w[c] / s_y`` becomes a Q31 significand
+``M0`` and a shift (``gemmlowp.quantize_multiplier``), the accumulator is multiplied by
+``MultiplyByQuantizedMultiplier``, the output zero point is added and the result clamped to the output codes.
+Convolutions (and depthwise ones) round twice, gemmlowp's doubling high multiply then a rounding right shift;
+fully connected layers round once, ``(acc * M0 + 2**(30 - shift)) >> (31 - shift)``, the ``TFLITE_SINGLE_ROUNDING``
+form. That split is measured, not documented: against ``ai-edge-litert`` 2.3's reference kernels, the double
+rounding differs on 378 of 50,160 fully connected outputs of the MLPerf Tiny autoencoder and the single rounding on
+none; on the 694,656 convolution outputs of three VWW inputs the double rounding differs on none and the single on
+1,399. A fused ReLU / ReLU6 of the model is the clamp of the next layer
+(``emulator.affine_ops.activation_range``), so this readout clamps to the output format's range only.
+
+The real multiplier is formed as TFLite forms it: convolutions multiply the float32 scales in double precision
+(``PopulateConvolutionQuantizationParams``); a fully connected layer with one weight scale multiplies
+``s_x * s_w`` in float32 first (``GetQuantizedConvolutionMultipler``), then divides in double (on the autoencoder
+the double product gives the same outputs: the two ``M0`` differ by a few parts in 10**8).
+
+The layer's ``rounding`` names the requantizer: ``nearest_away`` is TFLite's fixed-point one above (gemmlowp rounds
+ties away from zero; the plan of an imported TFLite model says so), ``nearest_even`` ONNX's (``QLinearConv``,
+``QLinearMatMul`` as ``onnx.reference`` computes them): the real multiplier ``s_x * s_w / s_y`` evaluated in
+float32, the int32 sum times it in float64, plus the zero point, clamped, rounded half to even (``rint``).
+
+The sums are formed in float64 GEMMs of the integer operands, exact because ``K * 255 * 255 < 2**53`` for every
+K below 2**37 (checked per layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ristretto_sim.emulator.datapaths.base import AccumulatorContents, ArithmeticUnit, Datapath, Keys, Prepared
+from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats
+from ristretto_sim.emulator.datapaths.operation import LayerKind, LayerOp
+from ristretto_sim.emulator.datapaths.readout import out_of_range
+from ristretto_sim.emulator.datapaths.registry import register
+from ristretto_sim.emulator.gemmlowp import (
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_single_round,
+    quantize_multiplier,
+    wrap_int32,
+)
+from ristretto_sim.emulator.im2col import im2col_conv_nchw
+from ristretto_sim.formats import Affine, FixedPoint, Overflow, Rounding
+
+#: TFLite's accumulator: a 32-bit register
+INT32 = FixedPoint(32, 0)
+#: largest |sum| a float64 GEMM of integers holds exactly
+EXACT_FLOAT64 = 2**53
+
+
+def requantization(in_fmt: Affine, w_fmt: Affine, out_fmt: Affine, n_out: int, float32_product: bool):
+    """``(M0, shift)`` int64 arrays, one per output channel, of TFLite's multiplier ``s_x * s_w[c] / s_y``."""
+    s_w = np.broadcast_to(w_fmt.scale_array(), (n_out,))
+    ms, shifts = [], []
+    for sw in s_w:
+        if float32_product:
+            real = float(np.float32(in_fmt.scale) * np.float32(sw)) / out_fmt.scale
+        else:
+            real = in_fmt.scale * float(sw) / out_fmt.scale
+        m, s = quantize_multiplier(real)
+        ms.append(m)
+        shifts.append(s)
+    return np.asarray(ms, dtype=np.int64), np.asarray(shifts, dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class AffineWeights:
+    """Prepared weights: ``(w - z_w)`` as float64 integers, the per-channel multipliers and shifts."""
+
+    centred: np.ndarray
+    multiplier: np.ndarray
+    shift: np.ndarray
+
+
+@register
+@dataclass(frozen=True)
+class AffineMac(Datapath):
+    """Affine integer multiply-accumulate with TFLite's requantization (module docstring)."""
+
+    name = "affine"
+
+    @classmethod
+    def matches(cls, formats: LayerFormats) -> bool:
+        return isinstance(formats.inputs, Affine) and isinstance(formats.weights, Affine)
+
+    def validate(self) -> None:
+        f = self.formats
+        if f.inputs.per_channel:
+            raise ValueError(f"inputs {f.inputs.short()}: affine activations take one scale per tensor")
+        if not isinstance(f.outputs, Affine) or f.outputs.per_channel:
+            raise ValueError(f"outputs={f.outputs}: an affine layer needs a per-tensor affine output format "
+                             "(e.g. affine8[s=0.05,z=-128])")
+        if f.weights.per_channel and f.weights.axis != 0:
+            raise ValueError(f"weights {f.weights.short()}: per-channel weight scales must run along the output "
+                             "channels (axis 0 of OIHW / (out, in) weights)")
+        if f.bias is not None and not isinstance(f.bias, Affine):
+            raise ValueError(f"bias={f.bias}: an affine layer's bias is an affine int32 format")
+        if f.rounding not in (Rounding.NEAREST_AWAY, Rounding.NEAREST_EVEN):
+            raise ValueError(f"rounding={f.rounding.value}: an affine layer requantizes as TFLite (nearest_away) or "
+                             "as ONNX (nearest_even)")
+        acc = f.accumulator
+        if acc is not None and acc != INT32:
+            raise ValueError(f"accumulator={acc}: TFLite's integer kernels accumulate in int32 (fixed32.0)")
+
+    def accumulator_for(self, k: int, n_out: int = 1) -> FixedPoint:
+        return INT32
+
+    def product_bits(self) -> int:
+        return self.input_bits + 1 + self.weight_bits + (0 if self._symmetric_weights() else 1)
+
+    def _symmetric_weights(self) -> bool:
+        return not np.any(self.weights.zero_point_array())
+
+    def units(self, k: int, n_out: int = 1) -> tuple[ArithmeticUnit, ...]:
+        # (x - z_x) needs one bit more than x; symmetric weights (z_w = 0, TFLite's int8 rule) enter as they are
+        wb = self.weight_bits + (0 if self._symmetric_weights() else 1)
+        return (
+            ArithmeticUnit("int_mul", (self.input_bits + 1, wb), (self.inputs, self.weights)),
+            ArithmeticUnit("int_add", (32,), (INT32,)),
+        )
+
+    def prepare_weights(self, op: LayerOp, w, b, keys: Keys) -> Prepared:
+        self.validate()
+        f = self.formats
+        if op.kind is LayerKind.CONV_TRANSPOSE2D:
+            raise ValueError("the affine datapath computes convolutions and fully connected layers, not transposed "
+                             "convolutions")
+        if f.weights.per_channel and f.weights.channels != op.n_out:
+            raise ValueError(f"weights {f.weights.short()} has {f.weights.channels} scales for {op.n_out} output "
+                             "channels")
+        if op.k * (f.inputs.max_code - f.inputs.min_code) * max(abs(f.weights.min_code), f.weights.max_code) * 2 \
+                >= EXACT_FLOAT64:
+            raise ValueError(f"reduction length {op.k} is too long for an exact float64 sum")
+        codes = f.weights.encode(w, Rounding.NEAREST_EVEN, Overflow.SATURATE)
+        zw = f.weights.zero_point_array().reshape((-1,) + (1,) * (codes.ndim - 1))
+        centred = (codes - zw).astype(np.float64)
+        bias_codes = None
+        if b is not None:
+            scales = tuple(f.inputs.scale * s for s in f.weights.scale_array())  # TFLite's bias scale
+            bfmt = f.bias or Affine(32, scales if f.weights.per_channel else scales[0])
+            bias_codes = bfmt.encode(b, Rounding.NEAREST_EVEN, Overflow.SATURATE)
+        float32_product = op.linear and not f.weights.per_channel
+        m, s = requantization(f.inputs, f.weights, f.outputs, op.n_out, float32_product)
+        return Prepared(op, AffineWeights(centred, m, s), bias_codes, out_of_range(w, f.weights),
+                        out_of_range(b, f.bias) if b is not None else 0, INT32)
+
+    def encode_inputs(self, x: np.ndarray, keys: Keys):
+        return self.formats.inputs.encode(x, Rounding.NEAREST_AWAY, Overflow.SATURATE)
+
+    def accumulate(self, prepared: Prepared, x: np.ndarray, keys: Keys) -> AccumulatorContents:
+        op, wts = prepared.op, prepared.weights
+        xc = (self.encode_inputs(x, keys) - self.formats.inputs.zero_point).astype(np.float64)
+        if op.linear:
+            lead = xc.shape[:-1]
+            acc = (xc.reshape(-1, xc.shape[-1]) @ wts.centred.T).reshape(lead + (op.n_out,))
+        else:
+            acc = im2col_conv_nchw(xc, wts.centred, op.geometry.padding, op.geometry, np.float64)
+        axis = op.output_axis(acc.ndim)
+        acc = acc.astype(np.int64)
+        if prepared.bias is not None:
+            shape = [1] * acc.ndim
+            shape[axis] = op.n_out
+            acc = acc + prepared.bias.reshape(shape)
+        wrapped = wrap_int32(acc)
+        overflows = int(np.count_nonzero(wrapped != acc))
+        return AccumulatorContents(wrapped, np.zeros(op.n_out, dtype=np.int64), axis, str(INT32),
+                                   overflows=overflows)
+
+    def readout(self, prepared: Prepared, acc: AccumulatorContents, keys: Keys):
+        f, wts = self.formats, prepared.weights
+        out = f.outputs
+        shape = [1] * acc.codes.ndim
+        shape[acc.axis] = -1
+        if f.rounding is Rounding.NEAREST_EVEN:  # ONNX: a float32 multiplier, float64 product, rint
+            m32 = (np.float32(f.inputs.scale) * f.weights.scale_array().astype(np.float32)) / np.float32(out.scale)
+            r = acc.codes.astype(np.float64) * m32.astype(np.float64).reshape(shape) + float(out.zero_point)
+            codes = np.rint(np.clip(r, out.min_code, out.max_code)).astype(np.int64)
+            saturations = int(np.count_nonzero((r < out.min_code - 0.5) | (r > out.max_code + 0.5)))
+            return out.decode(codes), codes, saturations
+        scale = multiply_by_quantized_multiplier_single_round if prepared.op.linear else \
+            multiply_by_quantized_multiplier
+        y = scale(acc.codes, wts.multiplier.reshape(shape), wts.shift.reshape(shape))
+        y = y + out.zero_point
+        codes = np.clip(y, out.min_code, out.max_code)
+        saturations = int(np.count_nonzero(codes != y))
+        return out.decode(codes), codes, saturations

@@ -1,0 +1,145 @@
+"""Writing a generated design to a folder: its Verilog, a Verilog testbench with vectors from the golden model
+(the emulator's arithmetic), and a one-line summary (``summary.txt``, what ``ristretto-sim rtl`` prints).
+
+``pe_spec_for(kind, formats, k)`` checks that the formats select the PE kind asked for; ``array_formats``
+gives the one PE datapath that serves every layer of a plan (the widest operands, the datapath's widest
+accumulator); ``write_design`` writes a PE or an array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ristretto_sim.emulator.datapaths import LayerFormats, select
+from ristretto_sim.formats import widest
+from ristretto_sim.rtl import cosim
+from ristretto_sim.rtl.array import SystolicArray, check_array
+from ristretto_sim.rtl.export import module_name, verilog_for
+from ristretto_sim.rtl.golden import GoldenPEs, Trace, golden_run
+from ristretto_sim.rtl.registry import make_pe, pe_class
+from ristretto_sim.rtl.spec import PESpec
+from ristretto_sim.rtl.stream import gemm_stream, tile_mask, tile_outputs
+from ristretto_sim.rtl.vectors import random_trace
+
+#: PE kinds by the name the CLI takes -> the datapath they implement
+PE_KINDS = {"fixed": "fixed", "shift": "shift", "minifloat": "minifloat-kulisch"}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What ``write_design`` wrote: the Verilog, the testbench, its cycle count, and the summary line."""
+
+    verilog: Path
+    testbench: Path
+    cycles: int
+    summary: str
+
+
+def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
+    """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``) for ``formats`` sized for reduction
+    length ``k``; ``ValueError`` when the formats select another datapath, naming it and the fix."""
+    if kind not in PE_KINDS:
+        raise ValueError(f"pe={kind!r}: choose one of {', '.join(PE_KINDS)}")
+    spec = PESpec(formats, k=k)
+    pe_class(spec)  # a generator exists (a float accumulator has none yet)
+    if spec.kind != PE_KINDS[kind]:
+        raise ValueError(
+            f"a {kind} PE was asked for, but inputs {formats.inputs} x weights {formats.weights} "
+            f"(accumulator {formats.accumulator}) select the {spec.kind} datapath; give formats of the {kind} "
+            "datapath or the PE kind those formats select"
+        )
+    return spec
+
+
+def array_formats(layers: dict) -> tuple[LayerFormats, str]:
+    """The PE formats that serve every layer in ``layers`` (name -> ``(LayerFormats, k)``): the widest inputs and
+    weights, the datapath's widest accumulator; and the largest K. ``ValueError`` if the layers need different
+    datapaths."""
+    if not layers:
+        raise ValueError("the plan has no weighted layers to build an array for")
+    kinds = {name: select(f).name for name, (f, _) in layers.items()}
+    if len(set(kinds.values())) != 1:
+        listing = ", ".join(f"{n}: {k}" for n, k in kinds.items())
+        raise ValueError(f"one array serves one datapath, but the plan's layers need several ({listing}); "
+                         "pick one with --layer")
+    fmts = [f for f, _ in layers.values()]
+    k = max(k for _, k in layers.values())
+    inputs = widest([f.inputs for f in fmts], "inputs")
+    weights = widest([f.weights for f in fmts], "weights")
+    first = fmts[0]
+    dp = select(first)
+    accs = [select(f).accumulator_for(kk) for f, kk in layers.values()]
+    acc = dp.widest_accumulator(accs, inputs, weights)
+    return replace(first, inputs=inputs, weights=weights, accumulator=acc, bias=None, outputs=None), k
+
+
+def _pe_files(spec: PESpec, out: Path, cycles: int, seed: int):
+    pe = make_pe(spec)
+    trace = random_trace(spec, cycles, 1, seed=seed)
+    g = golden_run(spec, trace)
+    name = module_name(pe)
+    path = out / f"{name}.v"
+    path.write_text(verilog_for(pe))
+    stim = {n: getattr(trace, n)[:, 0] for n in ("a", "w", "bias", "en", "load", "clear")}
+    exp = {"acc": g.acc[:, 0], "overflow": g.overflow[:, 0]} | {f: v[:, 0] for f, v in g.flags.items()}
+    tb = cosim.write_testbench(pe, name, stim, exp, out)
+    return pe, path, tb, cycles
+
+
+def gemm_golden(spec: PESpec, a: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``A @ W + bias`` as the PEs compute it, from the golden model (one golden PE per output)."""
+    m, k = a.shape
+    n = w.shape[1]
+    steps = np.ones((k, m * n), dtype=bool)
+    load = np.zeros((k, m * n), dtype=bool)
+    load[0] = True
+    ai = np.repeat(a.T, n, axis=1)  # (K, M*N): output (i, j) at column i*N + j
+    wi = np.tile(w, (1, m))
+    bi = np.empty((k, m * n), dtype=bias.dtype)
+    bi[:] = np.tile(bias, m)
+    out = GoldenPEs(spec, m * n).run(Trace(ai, wi, bi, steps, load, np.zeros((k, m * n), bool)))
+    return out.acc[-1].reshape(m, n)
+
+
+def _array_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
+    arr = SystolicArray(rows, cols, spec)
+    kind = pe_class(spec)
+    rng = np.random.default_rng(seed)
+    limit = kind.max_products(spec)
+    k = max(1, min(spec.k if limit is None else limit, 32))
+    m, n = rows + max(1, rows // 2), cols + max(1, cols // 2)  # edge folds included
+    a_codes, w_codes = kind.operand_codes(spec)
+    a = a_codes[rng.integers(0, len(a_codes), (m, k))]
+    w = w_codes[rng.integers(0, len(w_codes), (k, n))]
+    b_codes = kind.bias_codes(spec)
+    bias = b_codes[rng.integers(0, len(b_codes), n)]
+    c = gemm_golden(spec, a, w, bias)
+    st = gemm_stream(arr, a, w, bias)
+    name = module_name(arr)
+    path = out / f"{name}.v"
+    path.write_text(verilog_for(arr))
+    exp = tile_outputs(st, arr, c) | {"done": st.done.astype(np.int64)}
+    tb = cosim.write_testbench(arr, name, st.inputs, exp, out, mask=tile_mask(st, arr, c.shape), before_edge=True)
+    return arr, path, tb, st.cycles
+
+
+def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None, cycles: int = 2000,
+                 seed: int = 0) -> Written:
+    """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring)."""
+    if array is not None:
+        check_array(array[0], array[1], spec)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if array is None:
+        comp, path, tb, n = _pe_files(spec, out, cycles, seed)
+        what = spec.describe()
+    else:
+        comp, path, tb, n = _array_files(array[0], array[1], spec, out, seed)
+        what = f"{array[0]}x{array[1]} output-stationary array of the {spec.describe()}"
+    ports = " ".join(f"{p}[{w}]" for p, d, w in cosim.ports_of(comp))
+    summary = f"{path}: {what}; ports {ports}; testbench {tb} ({n} cycles of emulator vectors)"
+    (out / "summary.txt").write_text(summary + "\n")
+    return Written(path, tb, n, summary)

@@ -1,0 +1,102 @@
+"""``PESpec``: what a generated PE implements, the one object every generator, golden model and testbench reads.
+
+A PE is the hardware side of one datapath (:mod:`ristretto_sim.emulator.datapaths`): its ``LayerFormats`` select
+the datapath from the registry, and the reduction length ``k`` it is sized for fixes the accumulator
+(``Datapath.accumulator_for(k)``: the declared one, validated, or the datapath's default). Port widths are read
+from the format objects here (``port_shape``), never carried around as loose integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Shape, signed, unsigned
+
+from ristretto_sim.emulator.datapaths import Datapath, LayerFormats, select
+from ristretto_sim.formats import FixedPoint, format_kind
+from ristretto_sim.formats.base import NumberFormat, check_int
+from ristretto_sim.rtl.registry import pe_class
+
+
+def port_shape(fmt: NumberFormat) -> Shape:
+    """The Amaranth shape of a port carrying codes of ``fmt``: two's complement for signed fixed point, the raw
+    bit pattern (unsigned) for every other format."""
+    if format_kind(fmt) == "fixed":
+        return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
+    return unsigned(fmt.bits)
+
+
+@dataclass(frozen=True)
+class PESpec:
+    """A processing element: the layer formats it implements and the reduction length it is sized for.
+
+    Parameters
+    ----------
+    formats : LayerFormats
+        Operand, accumulator and output formats, rounding and overflow (the datapath follows from them).
+    k : int
+        Reduction length the accumulator is sized for (only matters when ``formats.accumulator`` is None or the
+        datapath's default depends on it: Kulisch registers, no-overflow fixed-point accumulators).
+    """
+
+    formats: LayerFormats
+    k: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.formats, LayerFormats):
+            raise TypeError(f"formats={self.formats!r} must be a LayerFormats")
+        object.__setattr__(self, "k", check_int(self.k, "k", minimum=1, maximum=1 << 30))
+        dp = self.datapath
+        dp.validate()
+        acc = dp.accumulator_for(self.k)
+        for name in ("inputs", "weights"):
+            fmt = getattr(self.formats, name)
+            if getattr(fmt, "per_channel", False):
+                raise ValueError(f"{name}={fmt}: a PE takes one format per operand (per-channel formats are "
+                                 "a plan's, not a PE's); give the widest per-tensor format")
+        if acc.per_channel:
+            raise ValueError(f"accumulator={acc}: a PE has one accumulator fraction")
+
+    @property
+    def datapath(self) -> Datapath:
+        """The datapath object these formats select (the emulator's model of this PE)."""
+        return select(self.formats)
+
+    @property
+    def kind(self) -> str:
+        """The datapath's registered name (``fixed``, ``shift``, ``minifloat-kulisch``, ...)."""
+        return self.datapath.name
+
+    @property
+    def accumulator(self) -> FixedPoint:
+        """The accumulator register's format."""
+        return self.datapath.accumulator_for(self.k)
+
+    @property
+    def input_shape(self) -> Shape:
+        return port_shape(self.formats.inputs)
+
+    @property
+    def weight_shape(self) -> Shape:
+        return port_shape(self.formats.weights)
+
+    @property
+    def accumulator_shape(self) -> Shape:
+        return port_shape(self.accumulator)
+
+    def describe(self) -> str:
+        """One line: the datapath and every port width."""
+        f = self.formats
+        rule = pe_class(self).accumulator_rule or f.overflow.value
+        return (f"{self.kind} PE: inputs {f.inputs} ({f.inputs.bits} bits) x weights {f.weights} "
+                f"({f.weights.bits} bits) -> accumulator {self.accumulator} ({self.accumulator.bits} bits, "
+                f"{rule})")
+
+    def module_name(self) -> str:
+        """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``)."""
+        f = self.formats
+        parts = [self.kind.replace("-", "_"), str(f.inputs), str(f.weights), str(self.accumulator)]
+        if f.overflow.value == "wrap":
+            parts.append("wrap")
+        text = "_".join(parts)
+        return "".join(c if c.isalnum() or c == "_" else "_" for c in text)

@@ -1,0 +1,66 @@
+"""``ristretto-sim rtl``: Verilog, a testbench with emulator vectors and a one-line summary, for formats or a
+plan's layer; bad input is one error line."""
+
+from pathlib import Path
+
+import pytest
+
+from ristretto_sim.cli import main
+from ristretto_sim.rtl import cosim
+
+PLAN = Path(__file__).resolve().parents[1] / "golden" / "plans" / "lenet-dfp8.yaml"
+needs_iverilog = pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
+
+
+def _run_tb(out: Path):
+    dut = [p for p in out.glob("*.v") if p.name != "tb.v"]
+    assert len(dut) == 1
+    r = cosim.run_icarus(out, out / "tb.v", dut)
+    assert r.passed, r.mismatches
+    return r
+
+
+@needs_iverilog
+@pytest.mark.parametrize("argv", [
+    ["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed24.14", "--cycles", "500"],
+    ["--pe", "shift", "--inputs", "fixed8.4", "--weights", "pow2[-7,0]", "--acc", "fixed20.11",
+     "--shifter-bits", "12", "--cycles", "500"],
+    ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--cycles", "500"],
+    ["--pe", "fixed", "--inputs", "fixed4.3", "--weights", "fixed4.3", "--acc", "fixed10.6", "--array", "3x2"],
+], ids=["fixed", "shift", "minifloat", "array"])
+def test_formats(argv, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["rtl", *argv, "--out", str(out)]) == 0
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and "ports" in line and "testbench" in line
+    assert (out / "summary.txt").read_text() == line
+    _run_tb(out)
+
+
+@needs_iverilog
+def test_plan_layer_and_array(tmp_path, capsys):
+    out = tmp_path / "conv2"
+    assert main(["rtl", "lenet", "--plan", str(PLAN), "--layer", "conv2", "--out", str(out), "--cycles", "300"]) == 0
+    assert "inputs fixed8.6" in capsys.readouterr().out and "fixed32.15" in (out / "summary.txt").read_text()
+    _run_tb(out)
+    out = tmp_path / "array"
+    assert main(["rtl", "lenet", "--plan", str(PLAN), "--array", "2x3", "--out", str(out)]) == 0
+    assert "2x3 output-stationary array" in capsys.readouterr().out
+    _run_tb(out)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--pe", "fixed", "--inputs", "pow2[-4,0]", "--weights", "fixed8.7"], "power-of-two activations"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fixed20.18"], "Kulisch register"),
+    (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed24.10"], "fractional bits"),
+    (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed24.14", "--array", "0x4"],
+     "at least one row"),
+    (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--array", "8by8"], "rows x cols"),
+    (["--pe", "shift", "--inputs", "fixed8.7", "--weights", "fixed8.7"], "select the fixed datapath"),
+    (["lenet", "--plan", str(PLAN), "--layer", "pool1"], "weighted layers are"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16"], "no RTL generator"),
+])
+def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
+    assert main(["rtl", *argv, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err

@@ -1,0 +1,46 @@
+"""The CLI on int8 TFLite files (generated ones, so the default suite needs no shared data): ``info``,
+``simulate``, ``compare --against``, and the plan they embed."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ristretto_sim.cli import main
+from tests.io.tflite import builder as tb
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(tb.conv_model(np.random.default_rng(3), c=3, o=8, k=3, stride=(2, 2), fused=3, hw=(9, 8)))
+    return path
+
+
+def test_info_counts_the_macs(model, capsys):
+    assert main(["info", str(model), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    conv = info["layers"][0]
+    assert conv["type"] == "Conv" and conv["macs"] == 8 * 5 * 4 * 27  # SAME, stride 2: 9x8 -> 5x4
+    assert info["total_macs"] == conv["macs"]
+
+
+def test_simulate_runs_the_int8_model_on_an_int8_array(model, capsys):
+    assert main(["simulate", str(model), "--arch", "edge-32x32-int8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"]["macs"] == 8 * 5 * 4 * 27
+
+
+@pytest.mark.parametrize("against", ["tflite-ref", "tflite"])
+def test_compare_against_the_interpreter(model, capsys, against):
+    pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (test extra) is not installed")
+    assert main(["compare", str(model), "--against", against, "--inputs", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["inputs"] == 5 and {t["tensor"] for t in out["tensors"]} == {"x", "y"}
+    if against == "tflite-ref":
+        assert out["tensors_differing"] == 0
+
+
+def test_compare_needs_a_plan_or_against(model, capsys):
+    assert main(["compare", str(model)]) == 2
+    assert "--against tflite-ref|tflite" in capsys.readouterr().err

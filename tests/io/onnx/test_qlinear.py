@@ -1,0 +1,154 @@
+"""ONNX integer models in operator form (QLinearConv, QLinearMatMul) against ``onnx.reference``: every integer
+tensor equal, with ONNX's own requantization (float32 multiplier, round half to even)."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+import ristretto_sim as rs
+from ristretto_sim.errors import ModelError
+
+
+def f32(x):
+    return np.float32(x)
+
+
+def _model(rng, *, signed=True, per_channel=True, auto_pad=None, extra=None):
+    dt, qt = (np.int8, TensorProto.INT8) if signed else (np.uint8, TensorProto.UINT8)
+    lo, hi = (-128, 127) if signed else (0, 255)
+    c, o, n_out = 3, 6, 5
+    zx, zc, zy = (dt(5), dt(-7), dt(3)) if signed else (dt(130), dt(120), dt(128))
+    sx, sc, sy = f32(0.05), f32(rng.uniform(0.05, 0.2)), f32(rng.uniform(0.1, 0.3))
+    sw = rng.uniform(0.0003, 0.001, o).astype(np.float32) if per_channel else f32(0.0006)  # outputs mostly in range
+    wz = np.zeros(o if per_channel else (), np.int8)
+    w = rng.integers(-127, 128, (o, c, 3, 3)).astype(np.int8)
+    bias = rng.integers(-900, 900, o).astype(np.int32)
+    conv_out = 4 * 3 * o  # 8x6 input, stride 2, pad 1 -> 4x3
+    w2 = rng.integers(-127, 128, (o * 2 * 1, n_out)).astype(np.int8)  # after a 2x2 max pool with stride 2: 2x1
+    inits = [numpy_helper.from_array(v, n) for n, v in [
+        ("sx", np.array(sx)), ("zx", np.array(zx)), ("w", w), ("sw", np.asarray(sw)), ("wz", wz),
+        ("sc", np.array(sc)), ("zc", np.array(zc)), ("b", bias), ("w2", w2), ("sw2", np.array(f32(0.004))),
+        ("wz2", np.array(np.int8(0))), ("sy", np.array(sy)), ("zy", np.array(zy))]]
+    conv_attrs = {"strides": [2, 2], "kernel_shape": [3, 3]}
+    if auto_pad:
+        conv_attrs["auto_pad"] = auto_pad
+    else:
+        conv_attrs["pads"] = [1, 1, 1, 1]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="quant"),
+        helper.make_node("QLinearConv", ["xq", "sx", "zx", "w", "sw", "wz", "sc", "zc", "b"], ["c"], name="conv",
+                         **conv_attrs),
+        helper.make_node("MaxPool", ["c"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+        helper.make_node("QLinearMatMul", ["f", "sc", "zc", "w2", "sw2", "wz2", "sy", "zy"], ["yq"], name="fc"),
+        helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["y"], name="dequant"),
+    ]
+    if extra:
+        nodes.insert(-1, extra)
+    del conv_out, lo, hi
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_out])]
+    mids = [helper.make_tensor_value_info(t, qt, None) for t in ("xq", "c", "p", "f", "yq")]
+    graph = helper.make_graph(nodes, "qlinear", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                               [1, c, 8, 6])], outs + mids, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    return model, (sx, zx)
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("auto_pad", [None, "SAME_UPPER"])
+def test_every_integer_tensor_equals_onnx_reference(tmp_path, signed, per_channel, auto_pad):
+    rng = np.random.default_rng(int(signed) + 2 * int(per_channel))
+    model, (sx, zx) = _model(rng, signed=signed, per_channel=per_channel, auto_pad=auto_pad)
+    path = tmp_path / "q.onnx"
+    onnx.save(model, str(path))
+    net = rs.load_model(path)
+    ref = ReferenceEvaluator(model)
+    lo, hi = (-128, 127) if signed else (0, 255)
+    for trial in range(4):
+        q = np.full((1, 3, 8, 6), lo if trial == 0 else hi) if trial < 2 else rng.integers(lo, hi + 1, (1, 3, 8, 6))
+        x = ((q.astype(np.float64) - int(zx)) * float(sx)).astype(np.float32)  # QuantizeLinear gives back q
+        names = ["xq", "c", "p", "f", "yq"]
+        want = dict(zip(names, ref.run(names, {"x": x}), strict=True))
+        got = rs.run_tensors(net, q.astype(want["xq"].dtype))
+        assert np.array_equal(want["xq"], q)
+        for t in names:
+            assert np.array_equal(got[t], want[t]), f"{t}: {(got[t] != want[t]).sum()} codes differ"
+
+
+def test_an_unsupported_op_is_named_with_the_list(tmp_path):
+    rng = np.random.default_rng(0)
+    extra = helper.make_node("Sigmoid", ["yq"], ["s"], name="sig")
+    model, _ = _model(rng, extra=extra)
+    path = tmp_path / "q.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="Sigmoid, which the QLinear importer does not support .supported: "
+                                         "QuantizeLinear, DequantizeLinear, QLinearConv"):
+        rs.load_model(path)
+
+
+def _qdq_model(rng):
+    """x -> Q -> DQ -> Conv (per-channel DQ weights, DQ int32 bias) -> Q -> DQ -> MaxPool -> Q -> DQ -> Flatten -> Q
+    -> DQ -> Gemm (transB, DQ bias) -> Q -> DQ: onnxruntime's QDQ layout."""
+    c, o, n_out = 3, 6, 5
+    sx, sc, sy = f32(0.05), f32(0.12), f32(0.2)
+    sw = rng.uniform(0.0003, 0.001, o).astype(np.float32)
+    w = rng.integers(-127, 128, (o, c, 3, 3)).astype(np.int8)
+    b = rng.integers(-900, 900, o).astype(np.int32)
+    w2 = rng.integers(-127, 128, (n_out, o * 2)).astype(np.int8)
+    sw2 = f32(0.004)
+    b2 = rng.integers(-300, 300, n_out).astype(np.int32)
+    arr = [("sx", np.array(sx)), ("zx", np.array(np.int8(5))), ("w", w), ("sw", sw), ("wz", np.zeros(o, np.int8)),
+           ("b", b), ("sb", (sx * sw).astype(np.float32)), ("bz", np.zeros(o, np.int32)), ("sc", np.array(sc)),
+           ("zc", np.array(np.int8(-7))), ("w2", w2), ("sw2", np.array(sw2)), ("wz2", np.array(np.int8(0))),
+           ("b2", b2), ("sb2", np.array(f32(sc * sw2))), ("bz2", np.array(np.int32(0))), ("sy", np.array(sy)),
+           ("zy", np.array(np.int8(3)))]
+    inits = [numpy_helper.from_array(v, n) for n, v in arr]
+    mk = helper.make_node
+    nodes = [
+        mk("QuantizeLinear", ["x", "sx", "zx"], ["xq"]), mk("DequantizeLinear", ["xq", "sx", "zx"], ["xf"]),
+        mk("DequantizeLinear", ["w", "sw", "wz"], ["wf"], axis=0),
+        mk("DequantizeLinear", ["b", "sb", "bz"], ["bf"], axis=0),
+        mk("Conv", ["xf", "wf", "bf"], ["cf"], name="conv", pads=[1, 1, 1, 1], strides=[2, 2]),
+        mk("QuantizeLinear", ["cf", "sc", "zc"], ["c"]), mk("DequantizeLinear", ["c", "sc", "zc"], ["cd"]),
+        mk("MaxPool", ["cd"], ["pf"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        mk("QuantizeLinear", ["pf", "sc", "zc"], ["p"]), mk("DequantizeLinear", ["p", "sc", "zc"], ["pd"]),
+        mk("Flatten", ["pd"], ["ff"], name="flat"), mk("QuantizeLinear", ["ff", "sc", "zc"], ["f"]),
+        mk("DequantizeLinear", ["f", "sc", "zc"], ["fd"]),
+        mk("DequantizeLinear", ["w2", "sw2", "wz2"], ["w2f"]), mk("DequantizeLinear", ["b2", "sb2", "bz2"], ["b2f"]),
+        mk("Gemm", ["fd", "w2f", "b2f"], ["yf"], name="fc", transB=1),
+        mk("QuantizeLinear", ["yf", "sy", "zy"], ["yq"]), mk("DequantizeLinear", ["yq", "sy", "zy"], ["y"]),
+    ]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_out])]
+    mids = [helper.make_tensor_value_info(t, TensorProto.INT8, None) for t in ("xq", "c", "p", "f", "yq")]
+    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 8, 6])],
+                              outs + mids, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]), (sx, 5)
+
+
+def test_qdq_models_run_as_onnxruntime_fuses_them_and_are_within_one_code_of_onnx_reference(tmp_path):
+    """onnx.reference evaluates QDQ as written: a float32 convolution of dequantized values, then QuantizeLinear.
+    The integer layer rounds the exact sum once, so the two may differ by one code where float32 rounding moved a
+    value across a rounding boundary; they agree everywhere else."""
+    rng = np.random.default_rng(9)
+    model, (sx, zx) = _qdq_model(rng)
+    path = tmp_path / "qdq.onnx"
+    onnx.save(model, str(path))
+    net = rs.load_model(path)
+    assert [type(layer).__name__ for layer in net.layers] == ["Conv", "Pool", "Flatten", "Dense"]
+    ref = ReferenceEvaluator(model)
+    names = ["xq", "c", "p", "f", "yq"]
+    total = differing = 0
+    for _ in range(8):
+        q = rng.integers(-128, 128, (1, 3, 8, 6))
+        x = ((q - zx) * float(sx)).astype(np.float32)
+        want = dict(zip(names, ref.run(names, {"x": x}), strict=True))
+        got = rs.run_tensors(net, q.astype(np.int8))
+        for t in names:
+            d = np.abs(got[t].astype(int) - want[t].astype(int))
+            assert d.max() <= 1, t
+            total += d.size
+            differing += int(np.count_nonzero(d))
+    assert differing <= total // 100

@@ -1,0 +1,1 @@
+"""Tests of ristretto_sim.rtl.synth."""

@@ -1,0 +1,48 @@
+"""The sweep: entries from specs and width series, results saved as they finish, resumed without re-running."""
+
+import pytest
+
+from ristretto_sim.rtl.synth import ResultsTable, SynthOptions, default_entries, entry_from_spec, run_sweep
+from ristretto_sim.rtl.synth.sweep import SweepEntry, width_series
+from tests.rtl.synth.conftest import mac_entry, needs_yosys
+
+
+def test_width_series_and_specs():
+    series = width_series("fixed", (2, 8))
+    assert [str(e.formats.accumulator) for e in series] == ["fixed12.0", "fixed24.0"]
+    assert series[1].top == "fixed_pe_fixed8_0_fixed8_0_fixed24_0" and series[1].operand_bits == 8
+    assert {str(e.formats.accumulator) for e in default_entries((8,))} == {"fixed24.0", "fixed32.0"}
+    e = entry_from_spec("fixed:int4,int4,fixed16.0")
+    assert (e.kind, str(e.formats.inputs), str(e.formats.accumulator)) == ("fixed", "fixed4.0", "fixed16.0")
+    with pytest.raises(ValueError, match="KIND:INPUTS,WEIGHTS,ACCUMULATOR"):
+        entry_from_spec("fixed:int4,int4")
+    with pytest.raises(ValueError, match="PE kind 'shiftx' has no registered generator; known: fixed"):
+        entry_from_spec("shiftx:int4,pow2[-4,0],fixed16.0")
+    with pytest.raises(ValueError, match="must be an integer >= 2"):
+        width_series("fixed", (1,))
+
+
+@needs_yosys
+def test_sweep_saves_each_result_and_resumes(tmp_path):
+    path = tmp_path / "synth_results.json"
+    calls = []
+
+    def failing_after_first(formats, top):
+        calls.append(top)
+        if len(calls) > 1:
+            raise KeyboardInterrupt  # an interrupted sweep
+        return mac_entry(2).generator(formats, top)
+
+    entries = [SweepEntry("fixed", mac_entry(n).formats, failing_after_first, series="t") for n in (2, 3)]
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(entries, [SynthOptions("generic")], path)
+    saved = ResultsTable.read(path)
+    assert [r.operand_bits for r in saved.rows] == [2] and saved.rows[0].series == "t"
+
+    seen = []
+    table = run_sweep([mac_entry(n) for n in (2, 3)], [SynthOptions("generic")], path,
+                      progress=lambda done, total, label: seen.append((done, total)))
+    assert [r.operand_bits for r in table.rows] == [2, 3]
+    assert table.rows[0] == saved.rows[0]  # kept, not re-run
+    assert seen == [(0, 2), (1, 2), (2, 2)]
+    assert ResultsTable.read(path).rows == table.rows and (tmp_path / "synth_results.csv").is_file()
