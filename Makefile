@@ -38,12 +38,15 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(BIN)/python -m pytest -q
 
-# system packages of slow tests: Chromium (the HTML report rendered headless); tests that need one skip, saying
-# why, where it cannot be installed
+# system packages of slow tests: Chromium (the HTML report rendered headless) and PostgreSQL (the joint search's
+# distributed study); tests that need one skip, saying why, where it cannot be installed
 test-all-system:
-	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
-		echo "note: could not install chromium; the report's browser test will skip"
+	@need=""; command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null) || \
+		echo "note: could not install$$need; the tests that need them will skip"; fi
+	-$(PIP) install --quiet -e '.[distributed]'
 
 test-all: lint test-all-system
 	$(BIN)/python -m pytest -q -m "slow or not slow"
