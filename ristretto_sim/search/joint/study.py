@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ristretto_sim.errors import ConfigError, PlanError, RistrettoSimError
 from ristretto_sim.search.joint.candidate import Candidate, CandidateError
-from ristretto_sim.search.joint.objectives import Constraints, Measurement, Objective
+from ristretto_sim.search.joint.objectives import DEFAULT_OBJECTIVES, Constraints, Measurement, Objective, objectives
 from ristretto_sim.search.joint.pareto import hypervolume, non_dominated
 from ristretto_sim.search.joint.problem import SearchProblem
 from ristretto_sim.search.joint.space import SearchSpace
@@ -78,6 +78,7 @@ class SearchSettings:
     population : int
         NSGA-II population size.
     objectives : tuple of Objective
+        Default: ``DEFAULT_OBJECTIVES`` (accuracy, energy).
     constraints : Constraints
     """
 
@@ -90,7 +91,7 @@ class SearchSettings:
     seed: int = 0
     sampler: str = "nsga2"
     population: int = 20
-    objectives: tuple[Objective, ...] = ()
+    objectives: tuple[Objective, ...] = field(default_factory=lambda: objectives(DEFAULT_OBJECTIVES))
     constraints: Constraints = field(default_factory=Constraints)
 
     def __post_init__(self):
