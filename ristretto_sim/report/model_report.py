@@ -92,9 +92,13 @@ def build_report(inputs: ReportInputs) -> Document:
 
     layers, skipped = layers_from_network(network, batch=1)
     part = doc.section("Network")
+    on_array = [x for x in layers if callable(getattr(x, "problem", None))]  # GEMM-shaped layers
     part.append(table_html(["layer", "kind", "M", "N", "K", "MACs"],
                            [[x.name, type(x).__name__, x.problem().m, x.problem().n, x.problem().k,
-                             x.problem().executed_macs] for x in layers]))
+                             x.problem().executed_macs] for x in on_array]))
+    others = [x.name for x in layers if x not in on_array]
+    if others:
+        part.append(doc.paragraph(f"on the vector unit: {', '.join(others)}", note=True))
     if skipped:
         part.append(doc.paragraph(f"not on the array (no MACs): {', '.join(skipped)}", note=True))
 
@@ -201,13 +205,14 @@ def _hardware_sections(doc: Document, report, config, arch_note: str) -> None:
     a1.bar(names, [100 * x.mapping_efficiency for x in report.layers], alpha=0.4, label="mapping efficiency")
     a1.set_ylabel("%")
     a1.legend(fontsize=7)
-    intensity = [x.macs / max(1, x.dram_read_bytes + x.dram_write_bytes) for x in report.layers]
-    achieved = [x.macs / max(1, x.total_cycles) for x in report.layers]
+    mac_layers = [x for x in report.layers if x.macs > 0]  # the vector unit's layers do no MACs on the array
+    intensity = [x.macs / max(1, x.dram_read_bytes + x.dram_write_bytes) for x in mac_layers]
+    achieved = [x.macs / max(1, x.total_cycles) for x in mac_layers]
     xs = np.logspace(np.log10(min(intensity) / 4), np.log10(max(intensity) * 4), 100)
     roof = np.minimum(peak, xs * bw) if bw else np.full_like(xs, peak)
     a2.loglog(xs, roof, "k-", label=f"roof: {peak} MAC/cycle" + (f", {bw:g} B/cycle" if bw else ""))
     a2.scatter(intensity, achieved, c="#d62728", zorder=3)
-    for n, i, a in zip(names, intensity, achieved, strict=True):
+    for n, i, a in zip([x.name for x in mac_layers], intensity, achieved, strict=True):
         a2.annotate(n, (i, a), fontsize=7)
     a2.set_xlabel("MACs per DRAM byte")
     a2.set_ylabel("MACs per cycle")
