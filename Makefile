@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test test-all bench lint install install-test clean scalesim-venv synth-sweep
+.PHONY: demo test test-all test-all-system bench lint install install-test clean scalesim-venv synth-sweep analysis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,26 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(BIN)/python -m pytest -q
 
-test-all: lint
+# system packages of slow tests: Chromium (the HTML report rendered headless) and PostgreSQL (the joint search's
+# distributed study); tests that need one skip, saying why, where it cannot be installed
+test-all-system:
+	@need=""; command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null) || \
+		echo "note: could not install$$need; the tests that need them will skip"; fi
+	-$(PIP) install --quiet -e '.[distributed]'
+
+test-all: lint test-all-system
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# the figures and tables of the README, regenerated from the public API (each script writes a PNG and a CSV
+# into analysis/out/); the joint search resumes its study there if interrupted
+analysis: $(VENV)/.installed
+	$(BIN)/python analysis/bitwidth_sweep.py --out analysis/out
+	$(BIN)/python analysis/energy_breakdown.py --out analysis/out
+	$(BIN)/python analysis/cycle_model_speed.py --out analysis/out
+	$(BIN)/python analysis/pareto_front.py --out analysis/out
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/ristretto-sim bench --output bench.json

@@ -5,7 +5,8 @@ Suites (``--only``): ``gemm`` (exact fixed-point GEMM vs NumPy float32 and APyTy
 SCALE-Sim), ``network`` (every MNIST test image through Caffe LeNet: float vs exact 8-bit vs onnxruntime),
 ``quantize`` (the full Ristretto trimming search on Caffe LeNet over the 10,000 MNIST test images),
 ``accumulators`` (narrow saturating and wrapping, fp16 and Kulisch accumulators, shift PEs on Caffe LeNet, and the
-exact int8 GEMM on the integer kernels; the backend and the CPU flags in the JSON).
+exact int8 GEMM on the integer kernels; the backend and the CPU flags in the JSON), ``search`` (a 200-trial joint
+accuracy x energy search on the bundled LeNet with 2,000 validation images).
 Ratios are what matters: both sides run in the same process, alternating.
 """
 
@@ -25,7 +26,7 @@ NAME = "bench"
 HELP = "run the benchmarks (side-by-side ratios) and write them as JSON"
 DESCRIPTION = __doc__
 
-SUITES = ("gemm", "simulate", "network", "quantize", "accumulators")
+SUITES = ("gemm", "simulate", "network", "quantize", "accumulators", "search")
 
 
 def add_arguments(p):

