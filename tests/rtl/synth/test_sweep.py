@@ -2,9 +2,9 @@
 
 import pytest
 
-from ristretto_sim.rtl.synth import ResultsTable, SynthOptions, default_entries, entry_from_spec, run_sweep
 from ristretto_sim.assets import asset_path
 from ristretto_sim.rtl.export import without_version
+from ristretto_sim.rtl.synth import ResultsTable, SynthOptions, default_entries, entry_from_spec, run_sweep
 from ristretto_sim.rtl.synth.sweep import SweepEntry, formats_text, width_series
 from tests.rtl.synth.conftest import mac_entry, needs_yosys
 
