@@ -64,3 +64,15 @@ def test_combinational_design_is_timed_in_the_harness_on_ecp5():
     r = synthesize(adder, SynthOptions("ecp5", seeds=(1,)))
     # out of context it would have no clocked path; in the harness: 16 + (9 -> 3 -> 1) registers around it
     assert r.ffs == 0 and r.harness_ffs == 16 + 3 + 1 and r.fmax_mhz > 0
+
+
+@needs_yosys
+def test_generic_count_of_a_hierarchy_is_complete():
+    """Flattening two instances leaves $scopeinfo cells (no transistor count): the flow deletes them."""
+    text = ("module half(input clk, input [3:0] a, output reg [3:0] y);\n  always @(posedge clk) y <= a + 4'd1;\n"
+            "endmodule\n"
+            "module two(input clk, input [3:0] a, output [3:0] y);\n  wire [3:0] m;\n"
+            "  half u0 (.clk(clk), .a(a), .y(m));\n  half u1 (.clk(clk), .a(m), .y(y));\nendmodule\n")
+    two = synthesize(Design.from_verilog(text, "two"), SynthOptions("generic"))
+    one = synthesize(Design.from_verilog(text.split("module two")[0], "half"), SynthOptions("generic"))
+    assert two.ffs == 8 and two.transistors == 2 * one.transistors
