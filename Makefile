@@ -63,7 +63,7 @@ analysis: $(VENV)/.installed
 bench: $(VENV)/.installed-bench
 	$(BIN)/ristretto-sim bench --output bench.json
 
-# the hdl/ synthesis results table: every registered PE kind at widths 2..16 on generic CMOS, iCE40 and ECP5
+# the hdl/ synthesis results table: the rtl PEs (fixed at widths 2..16, shift, minifloat) on generic CMOS, iCE40, ECP5
 # (resumable: an interrupted run keeps its finished results)
 synth-sweep: $(VENV)/.installed-test
 	$(BIN)/ristretto-sim synth --sweep --table hdl/synth_results.json

@@ -14,7 +14,9 @@ def test_spec_generic_json_and_table(tmp_path, capsys):
     table = tmp_path / "t.json"
     assert main(["synth", "fixed:int4,int4,fixed16.0", "--json", "--table", str(table)]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert (row["target"], row["ffs"], row["formats"]) == ("generic", 16, "fixed4.0 x fixed4.0 -> fixed16.0")
+    # the FixedMacPE: 16-bit accumulator, overflow flag, a/w/en/load/clear pass-through registers
+    assert (row["target"], row["ffs"], row["formats"]) == ("generic", 28, "fixed4.0 x fixed4.0 -> fixed16.0")
+    assert row["kind"] == "fixed" and row["top"] == "fixed_pe_fixed4_0_fixed4_0_fixed16_0"
     assert ResultsTable.read(table).rows[0].transistors == row["transistors"]
 
 
@@ -28,6 +30,22 @@ def test_verilog_folder_on_ice40(tmp_path, capsys):
     assert main(["synth", str(folder), "--target", "ice40", "--seeds", "1"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{entry.top} on ice40 hx8k: ") and "median of 1 seeds" in out and "harness +" in out
+
+
+@needs_yosys
+def test_folder_written_by_the_rtl_command(tmp_path, capsys):
+    """``ristretto-sim rtl --out DIR`` then ``synth DIR``: the PE's Verilog is the top, its testbench is skipped,
+    and the counts equal those of the same PE given as a spec."""
+    out = tmp_path / "pe"
+    assert main(["rtl", "--pe", "shift", "--inputs", "fixed4.2", "--weights", "pow2[-3,0]", "--acc", "fixed12.5",
+                 "--out", str(out), "--cycles", "16"]) == 0
+    capsys.readouterr()
+    assert main(["synth", str(out), "--json"]) == 0
+    (folder,) = json.loads(capsys.readouterr().out)
+    assert main(["synth", "shift:fixed4.2,pow2[-3,0],fixed12.5", "--json"]) == 0
+    (spec,) = json.loads(capsys.readouterr().out)
+    assert folder["top"].startswith("shift") and folder["kind"] == "verilog"
+    assert (folder["transistors"], folder["ffs"]) == (spec["transistors"], spec["ffs"]) and spec["kind"] == "shift"
 
 
 @pytest.mark.parametrize("argv, message", [

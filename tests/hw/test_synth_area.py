@@ -38,6 +38,27 @@ def test_synthesis_pe_area_is_nand2_equivalents_and_reports_its_ratio():
     assert d["source"].startswith(f"PE: synthesis of {row['top']}") and "Nangate45" in d["source"]
 
 
+@pytest.mark.parametrize("pe, kind", [
+    (PEConfig("minifloat", "e4m3fn", "e4m3fn", "fixed47.18"), "minifloat-kulisch"),
+    (PEConfig("shift", "fixed8.4", "pow2[-7,0]", "fixed20.11"), "shift"),
+])
+def test_minifloat_and_shift_pes_find_their_synthesized_rows(pe, kind):
+    row = _row(f"{pe.inputs} x {pe.weights} -> {pe.accumulator}", "generic")
+    assert row["kind"] == kind
+    d = area(make_config(4, 4, pe=pe, pe_area="synthesis")).to_dict()
+    assert d["pe_transistors"] == row["transistors"]
+    assert d["pe_um2"] == pytest.approx(row["transistors"] / 4 * NAND2_UM2)
+
+
+def test_no_row_is_of_the_bench_mac():
+    """The lookup takes the first matching row: every row must be of the rtl PEs the sweep registers."""
+    data = json.loads(asset_path("hdl", "synth_results.json").read_text())
+    assert "bench_mac" not in json.dumps(data["config"])
+    assert all(r["top"].startswith(("fixed_pe_", "shift_pe_", "minifloat_pe_")) for r in data["rows"])
+    keys = [(r["kind"], r["formats"], r["target"], r["device"], r["dsp"]) for r in data["rows"]]
+    assert len(keys) == len(set(keys))
+
+
 def test_table_area_is_unchanged_by_default():
     d = area(make_config(4, 4, pe=INT8)).to_dict()
     assert set(d) == {"pe_um2", "array_um2", "sram_um2", "vector_um2", "total_um2", "source"}

@@ -11,15 +11,19 @@ HELP = "synthesize a PE (Verilog or KIND:INPUTS,WEIGHTS,ACC): LUTs, carries, FFs
 DESCRIPTION = (
     "Synthesize a design with YoWASP Yosys and nextpnr (pip install 'ristretto-sim[synth]'): DIR_OR_SPEC is a "
     "folder of Verilog files (the rtl command writes DIR/<top>.v), a .v file, or a PE spec such as "
-    "fixed:int8,int8,fixed24.0. Targets: generic (CMOS transistor count), ice40 (in a registered harness, "
+    "fixed:int8,int8,fixed24.0 (kinds fixed, shift, minifloat: the rtl command's PEs; KIND:INPUTS,WEIGHTS "
+    "takes the datapath's accumulator, e.g. minifloat:e4m3fn,e4m3fn for its Kulisch register). Targets: "
+    "generic (CMOS transistor count), ice40 (in a registered harness, "
     "its overhead reported) and ecp5 (out of context); Fmax is the median over the nextpnr seeds. --sweep "
-    "synthesizes every registered PE kind at operand widths 2..16 into a results table (resumable)."
+    "synthesizes the fixed-point PE at operand widths 2..16, the presets' formats, a few shift PEs and the "
+    "catalogue's minifloat PEs into a results table (resumable)."
 )
 
 
 def add_arguments(p):
     p.add_argument("design", nargs="?", metavar="DIR_OR_SPEC",
-                   help="Verilog folder or file, or KIND:INPUTS,WEIGHTS,ACCUMULATOR (e.g. fixed:int8,int8,fixed24.0)")
+                   help="Verilog folder or file, or KIND:INPUTS,WEIGHTS[,ACCUMULATOR] (e.g. fixed:int8,int8,fixed24.0, "
+                        "shift:fixed8.4,pow2[-7,0],fixed20.11, minifloat:e4m3fn,e4m3fn)")
     p.add_argument("--target", "-t", choices=("generic", "ice40", "ecp5", "all"),
                    help="generic CMOS transistors (the default), iCE40, ECP5, or all three (--sweep's default: "
                         "generic, iCE40 HX8K and UP5K, ECP5-25K with and without DSPs)")
@@ -38,7 +42,8 @@ def add_arguments(p):
                    help="add the results to this table (with --sweep: the table to fill, default "
                         "hdl/synth_results.json)")
     p.add_argument("--sweep", action="store_true",
-                   help="synthesize every registered PE kind at --widths on the default targets (or --target)")
+                   help="synthesize the default sweep (fixed PEs at --widths, shift and minifloat PEs) on the "
+                        "default targets (or --target)")
     p.add_argument("--widths", default="2..16", help="operand widths of --sweep, e.g. 2..16 or 4,8 (default 2..16)")
     p.add_argument("--json", action="store_true", help="print JSON instead of one line per result")
 

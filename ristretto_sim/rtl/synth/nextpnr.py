@@ -28,12 +28,20 @@ class PlaceRoute:
 
 
 def fmax(report: dict, clock: str) -> float | None:
-    """The achieved MHz of ``clock`` in a nextpnr ``--report`` (the only clock when names differ)."""
+    """The achieved MHz of ``clock`` in a nextpnr ``--report`` (the only clock when names differ).
+
+    nextpnr-ice40 renames a net it promotes to a global buffer (``clk$SB_IO_IN_$glb_clk``) and may time a
+    promoted constant net too (``$PACKER_GND_NET_$glb_clk``, no clocked path of the design): ``clock`` followed
+    by ``$`` is the clock.
+    """
     clocks = report.get("fmax", {})
     if not isinstance(clocks, dict) or not clocks:
         return None
     entry = clocks.get(clock)
     if entry is None:
+        promoted = [name for name in clocks if name.startswith(clock + "$")]
+        if len(promoted) == 1:
+            return float(clocks[promoted[0]]["achieved"])
         if len(clocks) != 1:
             raise SynthesisToolError(f"nextpnr's report has clocks {', '.join(clocks)}, none called {clock!r}")
         entry = next(iter(clocks.values()))

@@ -1,11 +1,15 @@
 """The synthesis sweep: PE kinds x formats x targets into the results table, resumable.
 
 A ``SweepEntry`` is one design to synthesize: a PE kind, its ``LayerFormats``, and a ``formats, top -> Verilog``
-callable (any generator: the ``rtl`` PEs, the bench MAC, a user's own). ``GENERATORS`` maps a kind to its callable;
-``width_series(kind, widths)`` makes one entry per operand width (the accumulator ``2n + 8`` bits: the products'
-``2n`` plus 8 guard bits, which is the int8 MAC with a 24-bit accumulator of the ``hdl/`` catalogue), and
-``PRESET_FORMATS`` adds the formats of the accelerator presets so the cost model finds them. ``run_sweep`` writes
-the table after every finished result and skips results already in it (same design, target and settings).
+callable (any generator; the registered ones are the ``rtl`` PEs). ``GENERATORS`` maps a kind to its callable:
+``fixed`` (``FixedMacPE``), ``shift`` (``ShiftPE``) and ``minifloat`` (``MinifloatMacPE``, the exact Kulisch
+register), each the Verilog of ``rtl.export.verilog_for(PESpec(formats, k=KULISCH_K))``: the full PE with bias
+preload, clear/enable, overflow flag and systolic operand pass-through. ``width_series(widths)`` makes one fixed
+entry per operand width (the accumulator ``2n + 8`` bits: the products' ``2n`` plus 8 guard bits, which is the int8
+MAC with a 24-bit accumulator of the ``hdl/`` catalogue), ``SHIFT_FORMATS`` and ``MINIFLOAT_FORMATS`` add a few
+shift PEs and the catalogue's minifloats, and ``PRESET_FORMATS`` the formats of the accelerator presets so the cost
+model finds them. ``run_sweep`` writes the table after every finished result and skips results already in it
+(same design, target and settings).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.emulator.datapaths import select
 from ristretto_sim.formats import FixedPoint
-from ristretto_sim.rtl.synth.bench_mac import bench_mac_verilog
+from ristretto_sim.rtl.export import verilog_for
+from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.synth.design import Design
 from ristretto_sim.rtl.synth.driver import synthesize
 from ristretto_sim.rtl.synth.table import ResultsTable
@@ -26,8 +31,44 @@ from ristretto_sim.rtl.synth.targets import SynthOptions, Target
 
 VerilogGenerator = Callable[[LayerFormats, str], str]
 
-#: kind -> ``formats, top -> Verilog``; the fixed-point kind is the bench MAC until a full PE generator registers
-GENERATORS: dict[str, VerilogGenerator] = {"fixed": bench_mac_verilog}
+#: reduction length a PE is sized for when its formats leave the accumulator to the datapath (the Kulisch
+#: register of a minifloat PE): the catalogue's ``hdl/`` minifloat PEs use the same
+KULISCH_K = 1024
+
+
+def pe_spec(formats: LayerFormats) -> PESpec:
+    """The ``PESpec`` a sweep entry's formats make (sized for ``KULISCH_K`` products)."""
+    return PESpec(formats, k=KULISCH_K)
+
+
+def resolved(formats: LayerFormats) -> LayerFormats:
+    """``formats`` with the accumulator the PE registers declared (so the row's formats name it)."""
+    return formats if formats.accumulator is not None else replace(formats, accumulator=pe_spec(formats).accumulator)
+
+
+@dataclass(frozen=True)
+class PEGenerator:
+    """``formats, top -> Verilog`` of the ``rtl`` PE of one datapath (``datapath``: its registered name)."""
+
+    datapath: str
+
+    def __call__(self, formats: LayerFormats, top: str) -> str:
+        spec = pe_spec(formats)
+        if spec.kind != self.datapath:
+            raise ValueError(f"{formats_text(formats)} selects the {spec.kind} datapath, not {self.datapath}; "
+                             f"use the PE kind of those formats")
+        return verilog_for(spec, name=top)
+
+    def describe(self) -> str:
+        return f"ristretto_sim.rtl.export.verilog_for(PESpec(formats, k={KULISCH_K})) [{self.datapath}]"
+
+
+#: kind (the spec's ``KIND:``) -> ``formats, top -> Verilog``
+GENERATORS: dict[str, VerilogGenerator] = {
+    "fixed": PEGenerator("fixed"),
+    "shift": PEGenerator("shift"),
+    "minifloat": PEGenerator("minifloat-kulisch"),
+}
 
 #: operand widths of the default sweep
 WIDTHS = tuple(range(2, 17))
@@ -36,6 +77,22 @@ WIDTHS = tuple(range(2, 17))
 PRESET_FORMATS = (
     LayerFormats("int8", "int8", accumulator="fixed32.0"),
     LayerFormats("int16", "int16", accumulator="fixed32.0"),
+)
+
+#: shift PEs: activations fixed n.(n/2) times pow2[-7,0] weights with the lossless shifter and the datapath's
+#: accumulator for KULISCH_K products, plus the hdl/ catalogue's 12-bit shifter into fixed20.11
+SHIFT_FORMATS = (
+    LayerFormats("fixed4.2", "pow2[-7,0]"),
+    LayerFormats("fixed8.4", "pow2[-7,0]"),
+    LayerFormats("fixed16.8", "pow2[-7,0]"),
+    LayerFormats("fixed8.4", "pow2[-7,0]", accumulator="fixed20.11", shifter_bits=12),
+)
+
+#: minifloat PEs of the catalogue (exact products into a Kulisch register for KULISCH_K products)
+MINIFLOAT_FORMATS = (
+    LayerFormats("fp4_e2m1", "fp4_e2m1"),
+    LayerFormats("e4m3fn", "e4m3fn"),
+    LayerFormats("e5m2", "e5m2"),
 )
 
 #: the default sweep's targets: CMOS transistors, iCE40 HX8K (LUT fabric) and UP5K (DSPs), ECP5-25K with and
@@ -66,6 +123,7 @@ class SweepEntry:
     def __post_init__(self):
         if not isinstance(self.formats, LayerFormats):
             raise TypeError(f"formats={self.formats!r} must be a LayerFormats")
+        object.__setattr__(self, "formats", resolved(self.formats))
         if not callable(self.generator):
             raise TypeError(f"generator={self.generator!r} must be a callable (formats, top) -> Verilog")
 
@@ -75,7 +133,10 @@ class SweepEntry:
             return re.sub(r"[^A-Za-z0-9]+", "_", str(fmt)).strip("_")
 
         f = self.formats
-        return f"{self.kind}_pe_{tag(f.inputs)}_{tag(f.weights)}_{tag(f.accumulator)}".replace("-", "_")
+        top = f"{self.kind}_pe_{tag(f.inputs)}_{tag(f.weights)}_{tag(f.accumulator)}"
+        if f.shifter_bits is not None:
+            top += f"_sh{f.shifter_bits}"
+        return top.replace("-", "_")
 
     @property
     def operand_bits(self) -> int:
@@ -91,6 +152,8 @@ def width_series(kind: str = "fixed", widths: Iterable[int] = WIDTHS) -> tuple[S
     """One entry per operand width ``n``: ``fixed n.0 x fixed n.0 -> fixed (2n+8).0`` (module docstring)."""
     if kind not in GENERATORS:
         raise ValueError(f"kind={kind!r} has no registered generator; known: {', '.join(sorted(GENERATORS))}")
+    if kind != "fixed":
+        raise ValueError(f"kind={kind!r}: the width series is of fixed-point MACs; give kind='fixed'")
     entries = []
     for n in widths:
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
@@ -101,10 +164,22 @@ def width_series(kind: str = "fixed", widths: Iterable[int] = WIDTHS) -> tuple[S
 
 
 def default_entries(widths: Iterable[int] = WIDTHS) -> tuple[SweepEntry, ...]:
-    """The width series of every registered kind, plus the presets' formats."""
-    entries = [e for kind in sorted(GENERATORS) for e in width_series(kind, widths)]
+    """The fixed-point width series, the presets' formats, the shift PEs and the minifloat PEs."""
+    entries = list(width_series("fixed", widths))
     entries += [SweepEntry("fixed", f, GENERATORS["fixed"]) for f in PRESET_FORMATS]
+    # the lossless shifters are one series (accumulator: the datapath's for KULISCH_K products); a narrowed
+    # shifter is another design, kept out of that fit
+    entries += [SweepEntry("shift", f, GENERATORS["shift"], series="" if f.shifter_bits else "shift pow2[-7,0]")
+                for f in SHIFT_FORMATS]
+    entries += [SweepEntry("minifloat", f, GENERATORS["minifloat"]) for f in MINIFLOAT_FORMATS]
     return tuple(entries)
+
+
+def _describe(generator) -> str:
+    describe = getattr(generator, "describe", None)
+    if callable(describe):
+        return describe()
+    return f"{generator.__module__}.{getattr(generator, '__qualname__', type(generator).__qualname__)}"
 
 
 def _settings(options: SynthOptions) -> dict:
@@ -129,7 +204,7 @@ def run_sweep(
     table_path = Path(table_path)
     table = ResultsTable.read(table_path) if table_path.exists() else ResultsTable()
     config = {**table.config, "generated_by": "ristretto-sim synth --sweep (ristretto_sim.rtl.synth.sweep)",
-              "generators": {e.kind: f"{e.generator.__module__}.{e.generator.__qualname__}" for e in entries},
+              "generators": {e.kind: _describe(e.generator) for e in entries},
               "targets": [_settings(o) for o in targets]}
     jobs = [(e, o) for e in entries for o in targets]
     for done, (entry, options) in enumerate(jobs):
@@ -151,16 +226,19 @@ def run_sweep(
 
 
 def entry_from_spec(spec: str) -> SweepEntry:
-    """A sweep entry from ``KIND:INPUTS,WEIGHTS,ACCUMULATOR`` (e.g. ``fixed:int8,int8,fixed24.0``)."""
+    """A sweep entry from ``KIND:INPUTS,WEIGHTS,ACCUMULATOR`` (e.g. ``fixed:int8,int8,fixed24.0``), or
+    ``KIND:INPUTS,WEIGHTS`` for the datapath's own accumulator (``minifloat:e4m3fn,e4m3fn``: the Kulisch register)."""
     kind, sep, rest = str(spec).partition(":")
     parts = [p.strip() for p in re.split(r",(?![^\[]*\])", rest)]  # pow2[-8,-1] keeps its comma
-    if not sep or len(parts) != 3 or not all(parts):
+    if not sep or len(parts) not in (2, 3) or not all(parts):
         raise ValueError(
-            f"{spec!r} is neither a Verilog file or folder nor a PE spec KIND:INPUTS,WEIGHTS,ACCUMULATOR "
-            f"(e.g. fixed:int8,int8,fixed24.0; kinds: {', '.join(sorted(GENERATORS))})"
+            f"{spec!r} is neither a Verilog file or folder nor a PE spec KIND:INPUTS,WEIGHTS[,ACCUMULATOR] "
+            f"(e.g. fixed:int8,int8,fixed24.0 or minifloat:e4m3fn,e4m3fn; kinds: {', '.join(sorted(GENERATORS))})"
         )
     kind = kind.strip()
     if kind not in GENERATORS:
         known = ", ".join(sorted(GENERATORS))
         raise ValueError(f"{spec!r}: PE kind {kind!r} has no registered generator; known: {known}")
-    return SweepEntry(kind, LayerFormats(parts[0], parts[1], accumulator=parts[2]), GENERATORS[kind])
+    accumulator = parts[2] if len(parts) == 3 else None
+    return SweepEntry(kind, LayerFormats(parts[0], parts[1], accumulator=accumulator), GENERATORS[kind])
+

@@ -83,6 +83,8 @@ def synth_script(design: Design, options: SynthOptions, folder: Path, top: str |
     else:
         cmds += [
             f"synth -flatten -top {top}",
+            # flattening a hierarchy (an array of PEs) leaves $scopeinfo cells, which have no transistor count
+            "delete t:$scopeinfo",
             "dfflegalize -cell $_DFF_P_ 01",
             "abc -g cmos2",
             "opt_clean",
