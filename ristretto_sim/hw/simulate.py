@@ -129,15 +129,18 @@ class ArrayCosts:
     vector_leakage_uw: float = 0.0
 
     @classmethod
-    def of(cls, config: AcceleratorConfig, table: TechnologyTable, *, leakage: bool = True) -> ArrayCosts:
-        """The costs of ``config`` priced by ``table`` (``leakage=False``: static power left out, as SCALE-Sim)."""
+    def of(cls, config: AcceleratorConfig, table: TechnologyTable, *, leakage: bool = True,
+           pe_um2: float | None = None) -> ArrayCosts:
+        """The costs of ``config`` priced by ``table`` (``leakage=False``: static power left out, as SCALE-Sim);
+        ``pe_um2``: the PE area the leakage is paid on (default: the table's; ``simulate`` passes the area its report
+        uses, synthesis-based when the config asks for it)."""
         pe_count = config.num_pes
         dram_pj_bit = config.dram.energy_pj_per_bit
         if dram_pj_bit is None:
             dram_pj_bit = table.dram_pj_per_bit
         sram_pj = {b: table.sram_pj_per_access(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}
         sram_kb = sum(getattr(config, b).capacity_bytes for b in ("ifmap", "filter", "ofmap")) / 1024
-        pe_uw = table.pe_leakage_uw(pe_area_um2(config.pe, table)) if leakage else 0.0
+        pe_uw = table.pe_leakage_uw(pe_area_um2(config.pe, table) if pe_um2 is None else pe_um2) if leakage else 0.0
         sram_uw = sram_kb * table.leak_sram_uw_per_kb if leakage else 0.0
         vector_uw = table.leak_logic_nw_per_um2 * vector_area_um2(config.vector, table) * 1e-3 if leakage else 0.0
         leak_w = (pe_count * pe_uw + sram_uw + vector_uw) * 1e-6
@@ -490,7 +493,7 @@ def simulate(
     table = technology or default_table()
     area_report = area(config, table)
     config = fpga_clocked(config)  # an FPGA prototype runs at min(clock, the PE's Fmax)
-    costs = ArrayCosts.of(config, table, leakage=not scalesim_compatible)
+    costs = ArrayCosts.of(config, table, leakage=not scalesim_compatible, pe_um2=area_report.pe_um2)
     skipped = tuple(x.name for x in layers if scalesim_compatible and isinstance(x, VectorShape))
     if scalesim_compatible:
         layers = [x for x in layers if not isinstance(x, VectorShape)]

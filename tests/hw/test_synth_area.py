@@ -36,6 +36,13 @@ def test_synthesis_pe_area_is_nand2_equivalents_and_reports_its_ratio():
     assert d["table_pe_um2"] == pytest.approx(table_pe)
     assert d["synthesis_to_table_ratio"] == pytest.approx(a.pe_um2 / table_pe)
     assert d["source"].startswith(f"PE: synthesis of {row['top']}") and "Nangate45" in d["source"]
+    # the PE leaks on the area the report uses
+    layers = [GemmShape("fc", 1, 64, 32)]
+    table = default_table()
+    synth = simulate(layers, None, cfg).leakage["pe_uw"]
+    plain = simulate(layers, None, make_config(4, 4, pe=INT8)).leakage["pe_uw"]
+    assert synth == pytest.approx(table.pe_leakage_uw(a.pe_um2))
+    assert plain == pytest.approx(table.pe_leakage_uw(table_pe)) and synth > plain
 
 
 @pytest.mark.parametrize("pe, kind", [
