@@ -16,6 +16,8 @@ convolution axis 0 of the weights is the input channel, so per-channel weight fo
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ristretto_sim.emulator.accumulator import (
@@ -109,7 +111,7 @@ def conv_accumulate(
     x_max = _abs_max(x)
     dtype = _operand_dtype(x_max, backends) if products_cls is IntegerProducts else _operand_dtype(x_max, BLAS_ONLY)
     if products_cls is IntegerProducts:
-        products_cls = lambda p, m: IntegerProducts(p, m, None, backends)  # noqa: E731
+        products_cls = partial(IntegerProducts, a_column_extremes=None, backends=backends)
     xp = pad_nhwc(x.astype(dtype, copy=False), pad)
     wm = weight_matrix(w, g) if w_matrix is None else w_matrix
     if bias_codes is None:

@@ -28,8 +28,9 @@ def fits_in(fmt: NumberFormat, datapath: NumberFormat) -> bool:
     if isinstance(datapath, PowerOfTwo):
         return isinstance(fmt, PowerOfTwo) and fmt.shift_range <= datapath.shift_range
     if isinstance(datapath, Affine):  # the integer datapath takes codes; scales and zero points are labels
-        return isinstance(fmt, Affine) and fmt.bits + (1 if datapath.signed and not fmt.signed else 0) <= \
-            datapath.bits and (datapath.signed or not fmt.signed)
+        if not isinstance(fmt, Affine) or (fmt.signed and not datapath.signed):
+            return False
+        return fmt.bits + (datapath.signed and not fmt.signed) <= datapath.bits  # an unsigned code needs a sign bit
     raise TypeError(f"datapath={datapath!r} must be a FixedPoint, Minifloat, PowerOfTwo or Affine")
 
 
@@ -38,7 +39,7 @@ def format_kind(fmt: NumberFormat) -> str:
     for cls, name in ((FixedPoint, "fixed"), (Minifloat, "minifloat"), (PowerOfTwo, "pow2"), (Affine, "affine")):
         if isinstance(fmt, cls):
             return name
-    raise TypeError(f"{fmt!r} is not a FixedPoint, Minifloat or PowerOfTwo")
+    raise TypeError(f"{fmt!r} is not a FixedPoint, Minifloat, PowerOfTwo or Affine")
 
 
 def widest(fmts, name: str = "formats") -> NumberFormat:

@@ -86,13 +86,6 @@ DEFAULT_RECIPROCAL = FixedPoint(16, 15, signed=False)
 #: the ``Network.metadata`` key of a plan the model file carries (an int8 TFLite model's affine formats, as YAML)
 EMBEDDED_PLAN = "embedded_plan"
 
-
-def embedded_plan(network) -> QuantPlan | None:
-    """The plan the model file of ``network`` carries (``metadata[EMBEDDED_PLAN]``), bound to it; None if none."""
-    text = network.metadata.get(EMBEDDED_PLAN)
-    if text is None:
-        return None
-    return QuantPlan.from_yaml(text, network, source=f"{network.name} (embedded plan)")
 TOP_KEYS = ("version", "mode", "defaults", "layers")
 #: the format keys ``defaults`` may carry (applied to every weighted layer)
 DEFAULT_FORMAT_KEYS = FORMAT_KEYS + ("product",)
@@ -656,3 +649,11 @@ def _parse(text: str, source: str):
             except (TypeError, ValueError) as exc:
                 raise PlanError(f"{line(lk)}: layer {name!r}: {exc}") from None
     return QuantPlan(layers, **kw), lines
+
+
+def embedded_plan(network) -> QuantPlan | None:
+    """The plan the model file of ``network`` carries (``metadata[EMBEDDED_PLAN]``), bound to it; None if none."""
+    text = network.metadata.get(EMBEDDED_PLAN)
+    if text is None:
+        return None
+    return QuantPlan.from_yaml(text, network, source=f"{network.name} (embedded plan)")

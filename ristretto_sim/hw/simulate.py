@@ -220,12 +220,18 @@ class LayerRun:
         d = self.schedule.dram_bits
         return d["ofmap"] + d["psum_write"]
 
-    def sram_accesses(self, config: AcceleratorConfig) -> dict[str, int]:
-        """SRAM port accesses per kind (``ifmap_reads``, ...): bits over each buffer's word width, rounded up."""
+    @property
+    def sram_bits(self) -> dict[str, int]:
+        """The schedule's SRAM bits per kind, plus the biases: written into the filter buffer and read once per
+        output column into the accumulators."""
         s = dict(self.schedule.sram_bits)
-        # biases are written into the filter buffer and read once per output column into the accumulators
         s["filter_writes"] = s.get("filter_writes", 0) + self.bias_bits
         s["filter_reads"] = s.get("filter_reads", 0) + self.bias_bits
+        return s
+
+    def sram_accesses(self, config: AcceleratorConfig) -> dict[str, int]:
+        """SRAM port accesses per kind (``ifmap_reads``, ...): bits over each buffer's word width, rounded up."""
+        s = self.sram_bits
         return {key: cdiv(s.get(key, 0), getattr(config, key.split("_")[0]).word_bits) for key in _SRAM_KEYS}
 
     def energy(self, config: AcceleratorConfig, costs: ArrayCosts) -> EnergyBreakdown:
@@ -244,9 +250,7 @@ class LayerRun:
     def report(self, config: AcceleratorConfig, costs: ArrayCosts) -> LayerReport:
         """The layer's ``LayerReport``."""
         p, sched, timing, pes = self.problem, self.schedule, self.timing, costs.pe_count
-        d, s, w = self.dram_bits, dict(sched.sram_bits), sched.sram_words
-        s["filter_writes"] = s.get("filter_writes", 0) + self.bias_bits
-        s["filter_reads"] = s.get("filter_reads", 0) + self.bias_bits
+        d, s, w = self.dram_bits, self.sram_bits, sched.sram_words
         acc = self.sram_accesses(config)
         read_bits, write_bits = self.dram_read_bits, self.dram_write_bits
         # SCALE-Sim runs each group as its own layer (depthwise rows expand), each ending with its "-1"

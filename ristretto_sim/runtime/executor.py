@@ -67,7 +67,7 @@ from ristretto_sim.graph.layers import (
     Softmax,
     Transpose,
 )
-from ristretto_sim.graph.network import Layout, Network
+from ristretto_sim.graph.network import EXACT_BIAS, Layout, Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.graph.tensor_formats import fixed, tensor_formats
 from ristretto_sim.runtime import affine_ops, exact_ops
@@ -439,7 +439,7 @@ class Executor:
             p = self.network.params[layer.name]
             kind, geometry = emulator_kind(layer)
             try:
-                bias = p.get("bias_exact", p.get("bias"))  # an int8 model's exact int32 bias (network.EXACT_BIAS)
+                bias = p.get(EXACT_BIAS, p.get("bias"))  # an int8 model's exact int32 bias, when it has one
                 prep = PreparedLayer(kind, p["weight"], bias, formats, geometry, mode=mode,
                                      cpu_compat=cpu_compat)
             except ValueError as exc:
