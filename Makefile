@@ -59,6 +59,8 @@ analysis: $(VENV)/.installed
 	$(BIN)/python analysis/energy_breakdown.py --out analysis/out
 	$(BIN)/python analysis/cycle_model_speed.py --out analysis/out
 	$(BIN)/python analysis/pareto_front.py --out analysis/out
+	$(PIP) install --quiet -e '.[train]'
+	$(BIN)/python analysis/finetune_recovery.py --out analysis/out
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/ristretto-sim bench --output bench.json
