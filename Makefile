@@ -53,14 +53,15 @@ test-all: lint test-all-system
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # the figures and tables of the README, regenerated from the public API (each script writes a PNG and a CSV
-# into analysis/out/); the joint search resumes its study there if interrupted
+# into analysis/figures/, which the README embeds); the joint search keeps its study in analysis/out/ and resumes
+# it there if interrupted
 analysis: $(VENV)/.installed
-	$(BIN)/python analysis/bitwidth_sweep.py --out analysis/out
-	$(BIN)/python analysis/energy_breakdown.py --out analysis/out
-	$(BIN)/python analysis/cycle_model_speed.py --out analysis/out
-	$(BIN)/python analysis/pareto_front.py --out analysis/out
+	$(BIN)/python analysis/bitwidth_sweep.py
+	$(BIN)/python analysis/energy_breakdown.py
+	$(BIN)/python analysis/cycle_model_speed.py
+	$(BIN)/python analysis/pareto_front.py --work analysis/out
 	$(PIP) install --quiet -e '.[train]'
-	$(BIN)/python analysis/finetune_recovery.py --out analysis/out
+	$(BIN)/python analysis/finetune_recovery.py
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/ristretto-sim bench --output bench.json
