@@ -219,7 +219,9 @@ def test_more_outstanding_requests_never_hurt(layer, cfg, depth):
 
     shallow = simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=depth))).layers[0]
     deep = simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=2 * depth))).layers[0]
-    assert deep.total_cycles <= shallow.total_cycles
+    # the FIFO channel's anomaly (test below): an array that runs ahead can queue a write before a read it
+    # then waits for; rare (no case in 3,000 random draws) and small
+    assert deep.total_cycles <= shallow.total_cycles + 0.01 * shallow.total_cycles
     assert deep.dram_read_bits == shallow.dram_read_bits
 
 
@@ -260,3 +262,17 @@ def test_prefetch_runs_ahead_only_as_far_as_the_prefetch_halves_hold():
     one = cfg.replace(dram=DRAMConfig(1000.0, 1000, prefetch_depth=1))
     shallow = run_layer(comp, np.full(steps, 8 * 4096), writes, one)
     assert shallow.total_cycles >= steps * 1000  # one read in flight: the latency of every tile is exposed
+
+
+def test_deeper_prefetch_can_lose_a_cycle_on_the_fifo_channel():
+    """The channel serves requests in issue order (engine docstring): with 2 outstanding reads the array runs
+    ahead, its 50-byte write is issued before step 16's 6-byte read and that read waits behind it, so the layer
+    ends 1 cycle later than with 1 outstanding read (845 vs 846 cycles). A read-priority channel would not."""
+    from dataclasses import replace
+
+    layer = ConvShape("c", 5, 5, 10, 17, kernel=1)
+    cfg = make_config(6, 2, "ws", bandwidth=1.0, latency=0, kb=4).replace(
+        ifmap=BufferConfig(4096, double_buffered=True), filter=BufferConfig(4096, double_buffered=True))
+    one, two = (simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=d))).layers[0]
+                for d in (1, 2))
+    assert (one.total_cycles, two.total_cycles) == (845, 846)
