@@ -55,11 +55,13 @@ test-all: lint test-all-system
 # the figures and tables of the README, regenerated from the public API (each script writes a PNG and a CSV
 # into analysis/figures/, which the README embeds); the joint search keeps its study in analysis/out/ and resumes
 # it there if interrupted
-analysis: $(VENV)/.installed
+analysis: $(VENV)/.installed scalesim-venv
 	$(BIN)/python analysis/bitwidth_sweep.py
 	$(BIN)/python analysis/energy_breakdown.py
 	$(BIN)/python analysis/cycle_model_speed.py
-	$(BIN)/python analysis/pareto_front.py --work analysis/out
+	$(BIN)/python analysis/pareto_front.py
+	$(BIN)/python analysis/scalesim_agreement.py
+	$(BIN)/python analysis/area_vs_bitwidth.py
 	$(PIP) install --quiet -e '.[train]'
 	$(BIN)/python analysis/finetune_recovery.py
 
