@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from os import PathLike
 from pathlib import Path
 
 from ristretto_sim.emulator import LayerFormats
@@ -364,6 +365,9 @@ class AcceleratorConfig:
     fpga : str, optional
         An FPGA the array is prototyped on (``ice40-hx8k``, ``ice40-up5k``, ``ecp5-25k``, ``ecp5-25k-nodsp``...):
         the report adds its resources, and the clock becomes ``min(clock_mhz, the PE's Fmax)``.
+    synth_table : str, optional
+        The synthesis results table (JSON, as ``ristretto-sim synth --table`` writes it) that ``pe_area:
+        synthesis`` and ``fpga`` read; default the shipped ``hdl/synth_results.json``.
     """
 
     rows: int
@@ -381,6 +385,7 @@ class AcceleratorConfig:
     source: str = ""
     pe_area: PEArea = PEArea.TABLE
     fpga: str | None = None
+    synth_table: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "rows", check_int(self.rows, "rows", minimum=1))
@@ -402,6 +407,10 @@ class AcceleratorConfig:
         object.__setattr__(self, "pe_area", PEArea.coerce(self.pe_area, "pe_area"))
         if self.fpga is not None:
             object.__setattr__(self, "fpga", str(FPGATarget.parse(self.fpga)))
+        if self.synth_table is not None:
+            if not isinstance(self.synth_table, (str, PathLike)) or not str(self.synth_table):
+                raise TypeError(f"synth_table={self.synth_table!r} must be the path of a synthesis results table")
+            object.__setattr__(self, "synth_table", str(self.synth_table))
 
     @property
     def num_pes(self) -> int:
@@ -431,6 +440,7 @@ class AcceleratorConfig:
             # written only when set, so configs (and reports) without them read as before
             **({"pe_area": self.pe_area.value} if self.pe_area is not PEArea.TABLE else {}),
             **({"fpga": self.fpga} if self.fpga is not None else {}),
+            **({"synth_table": self.synth_table} if self.synth_table is not None else {}),
         }
 
     @classmethod

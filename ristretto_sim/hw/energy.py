@@ -380,7 +380,8 @@ def area(config: AcceleratorConfig, table: TechnologyTable | None = None) -> Are
 
     table = table or default_table()
     source = f"{table.name} area table (Horowitz ISSCC'14, CACTI 7)"
-    pe, source, details = area_details(config, pe_area_um2(config.pe, table), source, table.node_nm)
+    pe, source, details = area_details(config, pe_area_um2(config.pe, table), source, table.node_nm,
+                                       config.synth_table)
     from ristretto_sim.hw.vector import vector_area_um2  # vector builds on this module's prices
 
     sram = {b: table.sram_um2(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}

@@ -204,5 +204,6 @@ def fpga_clocked(config):
     """``config`` with ``clock_mhz = min(clock_mhz, PE Fmax)`` when it names an FPGA target, else itself."""
     if config.fpga is None:
         return config
-    fpga = fpga_resources(config.pe, config.num_pes, config.clock_mhz, FPGATarget.parse(config.fpga))
+    fpga = fpga_resources(config.pe, config.num_pes, config.clock_mhz, FPGATarget.parse(config.fpga),
+                          config.synth_table)
     return config if fpga.clock_mhz == config.clock_mhz else config.replace(clock_mhz=fpga.clock_mhz)

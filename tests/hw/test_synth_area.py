@@ -124,3 +124,21 @@ def test_simulate_command_names_its_area_source(tmp_path, capsys):
     assert "x the table's" in out and "FPGA ecp5 25k:" in out
     assert main(["simulate", "--topology", str(topo), "--gemm", "--arch", "edge-32x32-int8"]) == 0
     assert "area source: horowitz45 area table" in capsys.readouterr().out
+
+
+def test_synth_table_names_the_table_area_and_fpga_read(tmp_path):
+    # a table of its own with one row of the shipped one, its transistor count doubled
+    shipped = json.loads(results_path().read_text())
+    row = {**_row("fixed8.0 x fixed8.0 -> fixed32.0", "generic")}
+    row["transistors"] *= 2
+    own = tmp_path / "mine.json"
+    own.write_text(json.dumps({**shipped, "rows": [row]}))
+    cfg = make_config(2, 2, pe=INT8, pe_area="synthesis")
+    mine = cfg.replace(synth_table=own)
+    assert mine.synth_table == str(own) and "synth_table" not in cfg.to_dict()
+    assert area(mine).pe_um2 == pytest.approx(2 * area(cfg).pe_um2)
+    assert AcceleratorConfig.from_yaml(mine.to_yaml(tmp_path / "a.yaml")) == mine
+    with pytest.raises(ConfigError, match=r"no ice40-hx8k synthesis result .* in .*mine.json"):
+        area(mine.replace(fpga="ice40-hx8k"))
+    with pytest.raises(TypeError, match="synth_table=3"):
+        cfg.replace(synth_table=3)

@@ -121,12 +121,18 @@ def run(args) -> int:
     summary = write_outputs(search, front, seconds=time.perf_counter() - start)
     print(f"== Pareto front: {len(front)} points of {summary['complete_trials']} COMPLETE trials "
           f"(hypervolume {summary['hypervolume']:.4g}); area from {summary['area_source']}")
-    print(f"{'trial':>6} {'val%':>7} {'test%':>7} {'energy_uJ':>10} {'latency_ms':>11} {'area_mm2':>9}  PE")
+    fpga = problem.base.fpga is not None
+    if "synthesis" in summary:
+        print(f"== synthesis table {summary['synthesis']['table']}: "
+              f"{summary['synthesis']['results_added_by_this_run']} PE results synthesized by this run")
+    print(f"{'trial':>6} {'val%':>7} {'test%':>7} {'energy_uJ':>10} {'latency_ms':>11} {'area_mm2':>9}"
+          f"{'     LUTs' if fpga else ''}  PE")
     for t in front:
         m = t.user_attrs["measurement"]
         pe = search.candidate(t.params).config.pe
+        luts = f" {m.get('fpga_luts', 0):>8}" if fpga else ""
         print(f"{t.number:>6} {100 * m['accuracy']:>7.2f} {100 * search.test_accuracy(t):>7.2f} "
-              f"{m['energy_pj'] / 1e6:>10.3f} {m['latency_s'] * 1e3:>11.4f} {m['area_um2'] / 1e6:>9.3f}  "
+              f"{m['energy_pj'] / 1e6:>10.3f} {m['latency_s'] * 1e3:>11.4f} {m['area_um2'] / 1e6:>9.3f}{luts}  "
               f"{pe.inputs} x {pe.weights} -> {pe.accumulator}")
     q = summary["quality"]
     if "int8" in q:

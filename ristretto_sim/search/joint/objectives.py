@@ -29,6 +29,7 @@ class Measurement:
     latency_s: float
     area_um2: float
     area_source: str = ""
+    fpga_luts: int = 0
     dram_bytes: int = 0
     overflows: int = 0
     energy_breakdown_pj: Mapping[str, float] = field(default_factory=dict)
@@ -70,6 +71,8 @@ register(Objective("accuracy", True, lambda m: m.accuracy, "%", "top-1 (validati
 register(Objective("energy", False, lambda m: m.energy_pj / 1e6, "uJ", "energy per inference"))
 register(Objective("latency", False, lambda m: m.latency_s * 1e3, "ms", "latency per inference"))
 register(Objective("area", False, lambda m: m.area_um2 / 1e6, "mm^2", "area"))
+# the array's LUTs on the accelerator's FPGA target (``fpga`` in the accelerator YAML; 0 without one)
+register(Objective("luts", False, lambda m: float(m.fpga_luts), "LUTs", "FPGA LUTs"))
 
 DEFAULT_OBJECTIVES = ("accuracy", "energy")
 

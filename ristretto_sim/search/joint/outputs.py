@@ -23,7 +23,7 @@ from ristretto_sim.search.joint.pareto import dominates
 #: the largest top-1 drop below uniform int8 (test split) of the point the energy ratio is reported for
 INT8_DROP_POINTS = 0.3
 
-_FIGURES = ("accuracy", "energy_pj", "latency_s", "cycles", "area_um2", "dram_bytes", "overflows")
+_FIGURES = ("accuracy", "energy_pj", "latency_s", "cycles", "area_um2", "fpga_luts", "dram_bytes", "overflows")
 
 
 def _row(trial, search) -> dict:
@@ -109,6 +109,9 @@ def write_outputs(search, front, *, seconds: float | None = None) -> dict:
         "references": refs, "quality": quality(search, front), "area_source":
             front[0].user_attrs["measurement"]["area_source"] if front else "",
     }
+    if search.problem.synthesis is not None:
+        summary["synthesis"] = {"table": str(search.problem.synthesis.path),
+                                "results_added_by_this_run": search.problem.synthesis.synthesized}
     if seconds is not None:
         summary["seconds"] = seconds
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

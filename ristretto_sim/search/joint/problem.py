@@ -30,6 +30,7 @@ from ristretto_sim.search.evaluate import Evaluator
 from ristretto_sim.search.fingerprint import digest, images_digest, structure_digest, weights_digest
 from ristretto_sim.search.joint.candidate import Candidate, CandidateBuilder
 from ristretto_sim.search.joint.objectives import Measurement
+from ristretto_sim.search.joint.synthesis import PESynthesis, needs_synthesis
 from ristretto_sim.search.statistics import RangeStatistics, collect_statistics
 
 #: images of the statistics pass (Ristretto's 10 TRAIN batches of 64)
@@ -123,6 +124,18 @@ class SearchProblem:
         # second search of the same problem in one process, e.g. a resumed one, the references and the greedy)
         self._accuracy: dict[str, tuple[float, int, float]] = {}
         self._greedy: dict[float, object] = {}
+        self.synthesis: PESynthesis | None = None
+
+    def use_synthesis_table(self, path) -> None:
+        """When the accelerator asks for synthesis (``pe_area: synthesis`` or ``fpga``), synthesize every candidate's
+        PE on demand into the results table at ``path`` (its own ``synth_table`` if it names one); see
+        ``search.joint.synthesis``. Otherwise nothing changes."""
+        if not needs_synthesis(self.base):
+            return
+        if self.base.synth_table is None:
+            self.base = self.base.replace(synth_table=str(path))
+            self.builder.base = self.base
+        self.synthesis = PESynthesis(self.base.synth_table)
 
     def _x(self, ds: Dataset):
         try:
@@ -166,7 +179,10 @@ class SearchProblem:
         return self._accuracy[key]
 
     def cost(self, candidate: Candidate):
-        """``hw.simulate`` of one image on the candidate's accelerator."""
+        """``hw.simulate`` of one image on the candidate's accelerator (its PE synthesized first if the area or
+        FPGA figures need it and the table lacks it)."""
+        if self.synthesis is not None:
+            self.synthesis.ensure(candidate.config)
         return simulate(self.layers, candidate.plan, candidate.config)
 
     def measure(self, candidate: Candidate, split: str = "validation") -> Measurement:
@@ -178,6 +194,7 @@ class SearchProblem:
         return Measurement(
             accuracy=acc, energy_pj=float(e.total_pj), cycles=int(t.total_cycles), latency_s=float(t.latency_s),
             area_um2=float(report.area["total_um2"]), area_source=str(report.area.get("source", "")),
+            fpga_luts=int(report.area.get("fpga", {}).get("array", {}).get("luts", 0)),
             dram_bytes=int(t.dram_read_bytes + t.dram_write_bytes), overflows=overflows,
             energy_breakdown_pj={k: float(getattr(e, k)) for k in ("arithmetic_pj", "registers_pj", "sram_pj",
                                                                     "dram_pj", "leakage_pj")},

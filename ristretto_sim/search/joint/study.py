@@ -194,6 +194,9 @@ class JointSearch:
         self.types = problem.builder.types
         self.greedy_margin = float(greedy_margin)
         settings.out.mkdir(parents=True, exist_ok=True)
+        # an accelerator that asks for synthesis-based area or FPGA resources gets every candidate's PE
+        # synthesized on demand into the output folder's own results table
+        problem.use_synthesis_table(settings.out / "synth_results.json")
         self.url = storage_url(settings)
         self._check_exists()
         self.greedy_result = problem.greedy(self.greedy_margin, settings.out / "ristretto_greedy.state.json")
@@ -244,7 +247,9 @@ class JointSearch:
     def _signature(self) -> dict:
         return {"space": self.space.to_dict(), "objectives": [o.name for o in self.settings.objectives],
                 "constraints": self.settings.constraints.as_dict(), "model": self.problem.net_key,
-                "data": self.problem.data_keys, "base": self.problem.base.to_dict()}
+                "data": self.problem.data_keys,
+                # where the synthesis table lives is not what the study is (its rows are)
+                "base": {k: v for k, v in self.problem.base.to_dict().items() if k != "synth_table"}}
 
     def _sampler(self, seed: int):
         optuna = _optuna()
