@@ -8,7 +8,8 @@ overflow, and the chosen overflow mode; minifloat kind = every role ``Minifloat(
 ``pow2[exp_min, exp_max]`` with a zero code on a shift-and-add PE, inputs and outputs fixed point, the bias on
 the accumulator's grid.
 
-The accelerator: the base configuration (``--arch``) with the chosen array size and dataflow, and the PE
+The accelerator: the base configuration (``--arch``) with the chosen array size, dataflow and (if the space
+declares them) buffer sizes, and the PE, clocked bit-parallel or bit-serial as chosen (else as the base's PE),
 *derived from the plan* (``hw.pe_for``: ``hw.datapath_for`` over every layer's resolved formats, the widest
 format per operand), so a narrow format saves what real hardware would save: memory traffic always, MAC energy
 and area only when the widest layer narrows the PE itself.
@@ -25,6 +26,7 @@ from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 from ristretto_sim.hw import AcceleratorConfig, pe_for
 from ristretto_sim.hw.network import layers_from_network
+from ristretto_sim.hw.sweep import AXES
 from ristretto_sim.search.joint.space import Choice
 from ristretto_sim.search.plans import PlanOptions, dfp_layer
 from ristretto_sim.search.statistics import RangeStatistics
@@ -105,7 +107,13 @@ class CandidateBuilder:
         """The accelerator of ``choice``: the base with its array and the PE the plan needs (``hw.pe_for``)."""
         try:
             sized = self.base.replace(rows=choice.rows, cols=choice.cols, dataflow=choice.dataflow)
-            pe = pe_for(self.layers, plan, sized)
+            if choice.buffer_kb is not None:
+                sized = AXES["buffer_kb"][1](sized, choice.buffer_kb)
+            base_pe = self.base.pe
+            pe = pe_for(self.layers, plan, sized,
+                        precision=choice.precision or base_pe.precision.value,
+                        bits_per_cycle=choice.bits_per_cycle or base_pe.bits_per_cycle,
+                        serial_operand=choice.serial_operand or base_pe.serial_operand.value)
             return sized.replace(pe=pe, name=f"{self.base.name} {choice.rows}x{choice.cols} {choice.dataflow}, "
                                  f"{pe.kind.value} {pe.inputs} x {pe.weights} -> {pe.accumulator}")
         except (ValueError, PlanError) as exc:

@@ -13,6 +13,9 @@ A space is a set of named categorical choices (an Optuna parameter each)::
     accumulator: {bits: [32, exact], overflow: [saturate]}   # fixed kind; exact = cannot
                                                                                  # overflow
     array: {rows: [32], cols: [32], dataflow: [os]}
+    # optional (left out: the base accelerator's): on-chip buffers and how the PE is clocked
+    #   array: {buffer_kb: [16, 64]}               # all three buffers (ifmap, filter, ofmap), KB
+    #   pe: {precision: [parallel, serial], bits_per_cycle: [1, 2, 4], serial_operand: [inputs, weights]}
 
 Every list is the values a candidate may take; a one-element list fixes the value. ``SearchSpace.parameters``
 names each choice as ``group.weight_bits``, ``accumulator.bits``, ``array.rows``, ...; ``resolve`` turns one
@@ -34,16 +37,19 @@ GRANULARITIES = ("group", "layer")
 OVERFLOWS = ("saturate", "wrap")
 DATAFLOWS = ("os", "ws", "is")
 TYPE_GROUPS = ("conv", "fc")
+PRECISIONS = ("parallel", "serial")
+SERIAL_OPERANDS = ("inputs", "weights")
 #: accumulator.bits value of the accumulator that cannot overflow (the datapath's default)
 EXACT = "exact"
 
-_TOP_KEYS = ("kind", "granularity", "groups", "minifloat", "pow2", "accumulator", "array")
+_TOP_KEYS = ("kind", "granularity", "groups", "minifloat", "pow2", "accumulator", "array", "pe")
 _GROUP_KEYS = ("weight_bits", "act_bits")
 _SECTION_KEYS = {
     "minifloat": ("exp_bits",),
     "pow2": ("exp_min", "exp_max"),
     "accumulator": ("bits", "overflow"),
-    "array": ("rows", "cols", "dataflow"),
+    "array": ("rows", "cols", "dataflow", "buffer_kb"),
+    "pe": ("precision", "bits_per_cycle", "serial_operand"),
 }
 
 
@@ -106,6 +112,12 @@ class Choice:
         Accumulator overflow mode.
     rows, cols : int
     dataflow : str
+    buffer_kb : int or None
+        Capacity of each of the three buffers in KB (None: the base accelerator's).
+    precision, serial_operand : str or None
+        How the PE is clocked (None: the base accelerator's).
+    bits_per_cycle : int or None
+        Bit-serial PE: operand bits per cycle (None: the base accelerator's).
     """
 
     kind: str
@@ -117,6 +129,10 @@ class Choice:
     rows: int = 32
     cols: int = 32
     dataflow: str = "os"
+    buffer_kb: int | None = None
+    precision: str | None = None
+    bits_per_cycle: int | None = None
+    serial_operand: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "widths", MappingProxyType(dict(self.widths)))
@@ -139,6 +155,10 @@ class SearchSpace:
     rows: tuple[int, ...] = (32,)
     cols: tuple[int, ...] = (32,)
     dataflow: tuple[str, ...] = ("os",)
+    buffer_kb: tuple[int, ...] = ()
+    precision: tuple[str, ...] = ()
+    bits_per_cycle: tuple[int, ...] = ()
+    serial_operand: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
@@ -197,6 +217,14 @@ class SearchSpace:
                     vals = _values(sub[key], where, kind="str", allowed=DATAFLOWS)
                 elif key in ("rows", "cols"):
                     vals = _values(sub[key], where, kind="int", minimum=1, maximum=4096)
+                elif key == "buffer_kb":
+                    vals = _values(sub[key], where, kind="int", minimum=1, maximum=1 << 20)
+                elif key == "bits_per_cycle":
+                    vals = _values(sub[key], where, kind="int", minimum=1, maximum=64)
+                elif key == "precision":
+                    vals = _values(sub[key], where, kind="str", allowed=PRECISIONS)
+                elif key == "serial_operand":
+                    vals = _values(sub[key], where, kind="str", allowed=SERIAL_OPERANDS)
                 elif key == "exp_bits":
                     vals = _values(sub[key], where, kind="int", minimum=1, maximum=8)
                 else:
@@ -223,7 +251,7 @@ class SearchSpace:
             raise ConfigError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "kind": list(self.kind),
             "granularity": self.granularity,
             "groups": {n: {"weight_bits": list(g.weight_bits), "act_bits": list(g.act_bits)}
@@ -233,6 +261,13 @@ class SearchSpace:
             "accumulator": {"bits": list(self.acc_bits), "overflow": list(self.overflow)},
             "array": {"rows": list(self.rows), "cols": list(self.cols), "dataflow": list(self.dataflow)},
         }
+        # the optional choices only when declared, so a space without them reads (and signs its study) as before
+        if self.buffer_kb:
+            out["array"]["buffer_kb"] = list(self.buffer_kb)
+        pe = {k: list(getattr(self, k)) for k in ("precision", "bits_per_cycle", "serial_operand") if getattr(self, k)}
+        if pe:
+            out["pe"] = pe
+        return out
 
     def to_yaml(self) -> str:
         import yaml
@@ -284,6 +319,11 @@ class SearchSpace:
         params["array.rows"] = self.rows
         params["array.cols"] = self.cols
         params["array.dataflow"] = self.dataflow
+        if self.buffer_kb:
+            params["array.buffer_kb"] = self.buffer_kb
+        for key in ("precision", "bits_per_cycle", "serial_operand"):
+            if getattr(self, key):
+                params[f"pe.{key}"] = getattr(self, key)
         return params
 
     def size(self, layer_types: Mapping[str, str]) -> int:
@@ -312,6 +352,10 @@ class SearchSpace:
             rows=int(p["array.rows"]),
             cols=int(p["array.cols"]),
             dataflow=p["array.dataflow"],
+            buffer_kb=int(p["array.buffer_kb"]) if "array.buffer_kb" in p else None,
+            precision=p.get("pe.precision"),
+            bits_per_cycle=int(p["pe.bits_per_cycle"]) if "pe.bits_per_cycle" in p else None,
+            serial_operand=p.get("pe.serial_operand"),
         )
 
     def with_values(self, params: Mapping, layer_types: Mapping[str, str]) -> SearchSpace:
@@ -328,7 +372,7 @@ class SearchSpace:
                     data["groups"][section] = {"weight_bits": list(gs.weight_bits), "act_bits": list(gs.act_bits)}
                 lst = data["groups"][section][key]
             else:
-                lst = data[section][key]
+                lst = data.setdefault(section, {}).setdefault(key, [])
             if value not in lst:
                 lst.append(value)
                 if all(isinstance(v, int) for v in lst):

@@ -58,3 +58,27 @@ def test_equal_candidates_share_a_key_and_other_arrays_do_not(lenet_problem):
     c = _build(lenet_problem, {n: (8, 8) for n in types}, **{"array.rows": 32})
     assert lenet_problem.key(a) == lenet_problem.key(b) == lenet_problem.key(c)
     assert lenet_problem.key(a, "test") != lenet_problem.key(a)
+
+
+def test_buffers_and_a_bit_serial_pe_come_from_the_choice(lenet_problem):
+    space = SearchSpace.from_dict({"array": {"buffer_kb": [8, 256]}, "pe": {"precision": ["parallel", "serial"],
+                                                                          "bits_per_cycle": [2]}},
+                                  SearchSpace.default(lenet_problem.base))
+    types = lenet_problem.builder.types
+    widths = {n: (8, 8) for n in types}
+
+    def build(**common):
+        params = space.point(widths, types, {"accumulator.bits": 32, **common})
+        return lenet_problem.builder.build(space.resolve(params, types))
+
+    parallel = build(**{"array.buffer_kb": 256, "pe.precision": "parallel"})
+    serial = build(**{"array.buffer_kb": 256, "pe.precision": "serial"})
+    small = build(**{"array.buffer_kb": 8, "pe.precision": "parallel"})
+    assert parallel.config.ifmap.capacity_bytes == parallel.config.ofmap.capacity_bytes == 256 * 1024
+    assert small.config.filter.capacity_bytes == 8 * 1024
+    assert serial.config.pe.precision.value == "serial" and serial.config.pe.bits_per_cycle == 2
+    p, s, b = (lenet_problem.cost(c) for c in (parallel, serial, small))
+    # 8-bit inputs, 2 bits a cycle: 4 cycles a MAC on the array
+    assert s.total.compute_cycles > 3 * p.total.compute_cycles
+    assert b.total.dram_read_bytes > p.total.dram_read_bytes  # ip1's weights no longer fit: refetched
+    assert lenet_problem.key(parallel) != lenet_problem.key(small) != lenet_problem.key(serial)

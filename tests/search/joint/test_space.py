@@ -85,3 +85,23 @@ def test_bad_yaml_file_names_the_file(tmp_path):
     path.write_text("pow2: {exp_min: []}\n")
     with pytest.raises(ConfigError, match=r"s.yaml: search space: pow2.exp_min is an empty list"):
         SearchSpace.from_yaml(path)
+
+
+def test_buffers_and_pe_clocking_are_choices_only_when_declared(tmp_path):
+    assert not any(k.startswith("pe.") or k == "array.buffer_kb" for k in SearchSpace().parameters(TYPES))
+    assert "pe" not in SearchSpace().to_dict() and "buffer_kb" not in SearchSpace().to_dict()["array"]
+    space = SearchSpace.from_dict({"array": {"buffer_kb": [16, 64]},
+                                   "pe": {"precision": ["parallel", "serial"], "bits_per_cycle": [1, 4]}})
+    params = space.parameters(TYPES)
+    assert params["array.buffer_kb"] == (16, 64) and params["pe.precision"] == ("parallel", "serial")
+    assert "pe.serial_operand" not in params
+    choice = space.resolve({"array.buffer_kb": 64, "pe.precision": "serial", "pe.bits_per_cycle": 4}, TYPES)
+    assert (choice.buffer_kb, choice.precision, choice.bits_per_cycle, choice.serial_operand) == (64, "serial", 4,
+                                                                                                  None)
+    path = tmp_path / "space.yaml"
+    path.write_text(space.to_yaml())
+    assert SearchSpace.from_yaml(path) == space
+    with pytest.raises(ConfigError, match="pe.precision value 'half' must be one of parallel, serial"):
+        SearchSpace.from_dict({"pe": {"precision": ["half"]}})
+    with pytest.raises(ConfigError, match="unknown key pe.lanes"):
+        SearchSpace.from_dict({"pe": {"lanes": [4]}})
