@@ -81,6 +81,8 @@ def run(args) -> int:
         print(f"# ristretto-sim search space (default for --arch {args.arch}); parameters are per layer with "
               "granularity: layer,\n# per group (conv, fc) with granularity: group")
         print(space.to_yaml(), end="")
+        print("# optional choices (left out: the --arch accelerator's):\n# array: {buffer_kb: [16, 64]}   # all three "
+              "buffers\n# pe: {precision: [parallel, serial], bits_per_cycle: [1, 2, 4], serial_operand: [inputs]}")
         return 0
 
     from pathlib import Path
