@@ -26,6 +26,8 @@ overlapping, SCALE-Sim's ws compute cycles
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
@@ -99,13 +101,13 @@ class WeightStationaryArray(wiring.Component):
         return m
 
 
-def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None):
+def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: bool = False):
     """Stream ``a (M, K) @ w (K, N)`` (+ ``bias (N,)``) through ``array`` in Amaranth's simulator, folding ``K``
     over the rows and ``N`` over the columns (column folds outer, reduction folds inner, as SCALE-Sim's ws).
 
     Returns ``(codes (M, N) int64, read)``: ``read`` is the cycle (0-based, from the first load cycle) the last
     output is read, one after the last MAC (a fold's last read-out cycle is the next fold's first load cycle, so
-    folds occupy ``fold_cycles`` each).
+    folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the :class:`WsTrace` of the run.
     """
     a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
     mm, kk = a.shape
@@ -121,38 +123,71 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None):
     sim = Simulator(array)
     sim.add_clock(1e-6)
 
+    inputs = ["wload", "wrow"] + [f"a_{i}" for i in range(r)] + [f"w_{j}" for j in range(c)] + \
+        [f"psum_{j}" for j in range(c)]
+    cur = dict.fromkeys(inputs, 0)
+    stim = {n: [] for n in inputs}
+    reads = {f"out_{j}": {} for j in range(c)}
+
     async def bench(ctx):
         cycle = 0
+
+        def put(name, value):
+            cur[name] = value
+            ctx.set(getattr(array, name), value)
+
+        async def tick():
+            for n in inputs:
+                stim[n].append(cur[n])
+            await ctx.tick()
         for n0 in range(0, nn, c):
             for k0 in range(0, kk, r):
                 for i in range(r):
-                    ctx.set(array.wload, 1)
-                    ctx.set(array.wrow, i)
+                    put("wload", 1)
+                    put("wrow", i)
                     for j in range(c):
                         kv, nv = k0 + i, n0 + j
-                        ctx.set(getattr(array, f"w_{j}"), int(w[kv, nv]) if kv < kk and nv < nn else 0)
-                    await ctx.tick()
+                        put(f"w_{j}", int(w[kv, nv]) if kv < kk and nv < nn else 0)
+                    await tick()
                     cycle += 1
-                ctx.set(array.wload, 0)
+                put("wload", 0)
                 lat = r + c - 1
                 for t in range(mm + lat):
                     for i in range(r):
-                        ctx.set(getattr(array, f"a_{i}"), int(a[t, k0 + i]) if t < mm and k0 + i < kk else 0)
+                        put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else 0)
                     for j in range(c):
                         nv = n0 + j
                         p = 0
                         if t < mm and nv < nn:
                             p = int(b[nv]) if k0 == 0 else int(out[t, nv])
-                        ctx.set(getattr(array, f"psum_{j}"), p)
+                        put(f"psum_{j}", p)
                     mo = t - lat
                     if mo >= 0:
                         for j in range(min(c, nn - n0)):
                             out[mo, n0 + j] = ctx.get(getattr(array, f"out_{j}"))
+                            reads[f"out_{j}"][cycle] = int(out[mo, n0 + j])
                     if t < mm + lat - 1:  # the last read-out cycle is the next fold's first load cycle
-                        await ctx.tick()
+                        await tick()
                         cycle += 1
         stats["read"] = cycle
+        for n in inputs:  # the last read-out cycle
+            stim[n].append(cur[n])
 
     sim.add_testbench(bench)
     sim.run()
-    return out, stats["read"]
+    ncyc = stats["read"] + 1
+    expected = {n: np.array([v.get(t, 0) for t in range(ncyc)], dtype=np.int64) for n, v in reads.items()}
+    mask = {n: np.array([t in v for t in range(ncyc)]) for n, v in reads.items()}
+    trace = WsTrace({n: np.asarray(v, dtype=np.int64) for n, v in stim.items()}, expected, mask)
+    return (out, stats["read"], trace) if with_trace else (out, stats["read"])
+
+
+@dataclass(frozen=True, eq=False)
+class WsTrace:
+    """A driven GEMM cycle by cycle: ``inputs`` (every input port's codes per cycle), ``outputs`` (each
+    ``out_<j>``'s codes read) and ``mask`` (the cycles each was read in), for a testbench of the exported
+    Verilog (:func:`~ristretto_sim.rtl.cosim.write_testbench`, ``before_edge``)."""
+
+    inputs: dict
+    outputs: dict
+    mask: dict
