@@ -7,15 +7,17 @@ import pytest
 from amaranth.hdl import Fragment
 
 from ristretto_sim.emulator import fixed_matmul
-from ristretto_sim.hw.mapping import (folding, pipelined_fold_cycles, scalesim_compute_cycles,
-                                      serial_fold_cycles)
+from ristretto_sim.hw import mapping
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.ws_array import WeightStationaryArray, simulate_ws_gemm
 from tests.rtl.helpers import spec
 
+#: (rows, cols, M, K, N): reduction and column folds, edge folds, a fold with unused rows and columns
+SHAPES = [(1, 1, 3, 2, 2), (3, 2, 7, 9, 5), (4, 4, 5, 4, 4), (2, 4, 6, 5, 9), (4, 3, 6, 3, 2)]
 
-@pytest.mark.parametrize("rows,cols,m,k,n", [(1, 1, 3, 2, 2), (3, 2, 7, 9, 5), (4, 4, 5, 4, 4), (2, 4, 6, 5, 9), (4, 3, 6, 3, 2)])
+
+@pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
 @pytest.mark.parametrize("overflow", ["saturate", "wrap"])
 def test_fixed_gemm(rows, cols, m, k, n, overflow):
     s = spec("fixed8.4", "fixed8.7", "fixed16.11", k=16, overflow=overflow)
@@ -30,12 +32,12 @@ def test_fixed_gemm(rows, cols, m, k, n, overflow):
     got, read = simulate_ws_gemm(WeightStationaryArray(rows, cols, s), a, w, b)
     assert got.tolist() == np.asarray(exp).tolist()
     # the last MAC (0-based cycle read - 1) is SCALE-Sim's last compute cycle; the read-out is one more
-    assert read == scalesim_compute_cycles(m, n, k, rows, cols, "ws") + 1
+    assert read == mapping.scalesim_compute_cycles(m, n, k, rows, cols, "ws") + 1
     # the cycle model's serial-fold schedule is the same; its default (pipelined) schedule overlaps the next
     # fold's weight load and this fold's drain, which this array does not: equal with one fold only
-    fo = folding(m, n, k, rows, cols, "ws")
-    assert read == serial_fold_cycles(fo, m).sum() + 1
-    pipelined = pipelined_fold_cycles(fo, m).sum() + 1
+    fo = mapping.folding(m, n, k, rows, cols, "ws")
+    assert read == mapping.serial_fold_cycles(fo, m).sum() + 1
+    pipelined = mapping.pipelined_fold_cycles(fo, m).sum() + 1
     assert (read == pipelined) if fo.folds == 1 else (read > pipelined)
 
 
