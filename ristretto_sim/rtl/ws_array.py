@@ -140,6 +140,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
             for n in inputs:
                 stim[n].append(cur[n])
             await ctx.tick()
+
         for n0 in range(0, nn, c):
             for k0 in range(0, kk, r):
                 for i in range(r):
