@@ -8,6 +8,7 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
   :class:`FixedMacPE`, :class:`ShiftPE`, :class:`MinifloatMacPE` implement the product and the addition;
 * :mod:`~ristretto_sim.rtl.requantize`: :class:`Requantize` (rounding right-shift and saturation);
 * :mod:`~ristretto_sim.rtl.array`: :class:`SystolicArray` (output-stationary) and its streaming controller;
+  :mod:`~ristretto_sim.rtl.ws_array`: :class:`WeightStationaryArray` and its GEMM driver;
 * :mod:`~ristretto_sim.rtl.golden`: the vectorised golden model testbenches compare against (emulator arithmetic);
 * :mod:`~ristretto_sim.rtl.vectors` (test traces), :mod:`~ristretto_sim.rtl.stream` (a GEMM streamed through an
   array), :mod:`~ristretto_sim.rtl.sim` (Amaranth simulation), :mod:`~ristretto_sim.rtl.cosim` (Verilog
@@ -29,6 +30,7 @@ from ristretto_sim.rtl.registry import make_pe, pe_class, pe_kinds
 from ristretto_sim.rtl.requantize import Requantize, RequantSpec
 from ristretto_sim.rtl.shift_pe import ShiftPE
 from ristretto_sim.rtl.spec import PESpec
+from ristretto_sim.rtl.ws_array import WeightStationaryArray
 
 __all__ = [
     "FixedMacPE",
@@ -42,6 +44,7 @@ __all__ = [
     "ShiftPE",
     "SystolicArray",
     "Trace",
+    "WeightStationaryArray",
     "golden_run",
     "make_pe",
     "pe_class",

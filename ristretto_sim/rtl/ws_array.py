@@ -1,0 +1,194 @@
+"""``WeightStationaryArray``: a weight-stationary array of ``rows x cols`` PEs, and its GEMM driver.
+
+Protocol (what a source drives; ``reference/systolic-timing.md``, SCALE-Sim's ws rules)
+---------------------------------------------------------------------------------------
+* **load phase**, ``rows`` cycles: with ``wload`` high and ``wrow = i``, the array latches ``w_<j>`` (``W[k0 + i,
+  n0 + j]``) into PE ``(i, j)``'s weight register (broadcast per row, one row per cycle);
+* **stream phase**, ``T`` cycles (``T = M``, the streamed dimension): each cycle the source drives ``a_<i>``
+  (``A[m, k0 + i]``, unskewed: all rows of one ``m`` in the same cycle) and ``psum_<j>`` (the partial sum output
+  ``(m, n0 + j)`` starts from: the bias on the first reduction fold, the previous fold's result after). The skew
+  happens inside the array: row ``i``'s ``a`` passes ``i`` registers, column ``j``'s ``psum`` ``j``; ``a`` then
+  moves one PE right per cycle and the partial sum one PE down, so PE ``(i, j)`` adds ``A[m, k0 + i] * W[k0 + i,
+  n0 + j]`` in cycle ``m + i + j`` of the stream (each PE is the kind's own datapath with ``load`` and ``en`` held
+  high: its register is ``add(psum from above, product)``, one addition per PE, in ``k`` order down the column);
+* ``out_<j>`` is deskewed (column ``j`` passes ``cols - 1 - j`` more registers): output row ``m`` of the fold is on
+  every ``out_<j>`` in stream cycle ``m + rows + cols - 1``.
+
+The summation order is the emulator's (bias, then ``k = 0, 1, ...``; a reduction fold continues from the
+previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get ``a = 0``
+and ``w = 0`` (adding a zero product changes no register).
+
+Timing: one fold is ``rows`` load cycles + the stream, its last MAC (PE ``(rows-1, cols-1)``, output ``M - 1``)
+in cycle ``2 rows + cols + M - 3`` of the fold: ``2 rows + cols + M - 2`` cycles per fold, folds not
+overlapping, SCALE-Sim's ws compute cycles
+(:func:`~ristretto_sim.hw.mapping.scalesim_compute_cycles`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from ristretto_sim.rtl.array import check_array
+from ristretto_sim.rtl.registry import make_pe, pe_class
+from ristretto_sim.rtl.spec import PESpec
+
+#: PE kinds whose register is one ``add(base, product)`` per cycle with ``base`` from outside (the ws chain)
+WS_KINDS = ("fixed",)
+
+
+class WeightStationaryArray(wiring.Component):
+    """Weight-stationary systolic array (module docstring: the protocol).
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size (>= 1 each).
+    pe : PESpec
+        The PE every cell is; only the datapaths in ``WS_KINDS``.
+    """
+
+    def __init__(self, rows: int, cols: int, pe: PESpec):
+        self.rows, self.cols = check_array(rows, cols, pe)
+        kind = pe_class(pe).datapath_name
+        if kind not in WS_KINDS:
+            raise ValueError(f"datapath {kind!r}: the weight-stationary array supports {', '.join(WS_KINDS)}")
+        self.spec = pe
+        members = {"wload": In(1), "wrow": In(range(self.rows))}
+        members.update({f"a_{i}": In(pe.input_shape) for i in range(self.rows)})
+        members.update({f"w_{j}": In(pe.weight_shape) for j in range(self.cols)})
+        members.update({f"psum_{j}": In(pe.accumulator_shape) for j in range(self.cols)})
+        members.update({f"out_{j}": Out(pe.accumulator_shape) for j in range(self.cols)})
+        super().__init__(members)
+
+    def verilog_name(self) -> str:
+        return f"ws_array_{self.rows}x{self.cols}_{self.spec.module_name()}"
+
+    def fold_cycles(self, t: int) -> int:
+        """Cycles one fold occupies the array: ``2 rows + cols + t - 2``."""
+        return 2 * self.rows + self.cols + t - 2
+
+    def elaborate(self, platform):
+        m = Module()
+        r, c = self.rows, self.cols
+
+        def delayed(sig, n, name):
+            for t in range(n):
+                nxt = Signal.like(sig, name=f"{name}_d{t + 1}")
+                m.d.sync += nxt.eq(sig)
+                sig = nxt
+            return sig
+
+        pes = [[make_pe(self.spec) for _ in range(c)] for _ in range(r)]
+        for i in range(r):
+            for j in range(c):
+                pe = pes[i][j]
+                m.submodules[f"pe_{i}_{j}"] = pe
+                weight = Signal(self.spec.weight_shape, name=f"weight_{i}_{j}")
+                with m.If(self.wload & (self.wrow == i)):
+                    m.d.sync += weight.eq(getattr(self, f"w_{j}"))
+                m.d.comb += [pe.w.eq(weight), pe.en.eq(1), pe.load.eq(1), pe.clear.eq(0)]
+                m.d.comb += pe.a.eq(delayed(getattr(self, f"a_{i}"), i, f"a{i}") if j == 0 else pes[i][j - 1].a_out)
+                m.d.comb += pe.bias.eq(delayed(getattr(self, f"psum_{j}"), j, f"psum{j}") if i == 0
+                                       else pes[i - 1][j].acc)
+        for j in range(c):
+            m.d.comb += getattr(self, f"out_{j}").eq(delayed(pes[r - 1][j].acc, c - 1 - j, f"out{j}"))
+        return m
+
+
+def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: bool = False):
+    """Stream ``a (M, K) @ w (K, N)`` (+ ``bias (N,)``) through ``array`` in Amaranth's simulator, folding ``K``
+    over the rows and ``N`` over the columns (column folds outer, reduction folds inner, as SCALE-Sim's ws).
+
+    Returns ``(codes (M, N) int64, read)``: ``read`` is the cycle (0-based, from the first load cycle) the last
+    output is read, one after the last MAC (a fold's last read-out cycle is the next fold's first load cycle, so
+    folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the :class:`WsTrace` of the run.
+    """
+    a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
+    mm, kk = a.shape
+    if w.ndim != 2 or w.shape[0] != kk:
+        raise ValueError(f"a {a.shape} and w {w.shape}: the reduction dimensions differ")
+    nn = w.shape[1]
+    if mm < 1 or kk < 1 or nn < 1:
+        raise ValueError(f"a {a.shape} @ w {w.shape}: every dimension must be at least 1")
+    b = np.zeros(nn, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(nn)
+    r, c = array.rows, array.cols
+    out = np.zeros((mm, nn), dtype=np.int64)
+    stats = {}
+    sim = Simulator(array)
+    sim.add_clock(1e-6)
+
+    inputs = ["wload", "wrow"] + [f"a_{i}" for i in range(r)] + [f"w_{j}" for j in range(c)] + \
+        [f"psum_{j}" for j in range(c)]
+    cur = dict.fromkeys(inputs, 0)
+    stim = {n: [] for n in inputs}
+    reads = {f"out_{j}": {} for j in range(c)}
+
+    async def bench(ctx):
+        cycle = 0
+
+        def put(name, value):
+            cur[name] = value
+            ctx.set(getattr(array, name), value)
+
+        async def tick():
+            for n in inputs:
+                stim[n].append(cur[n])
+            await ctx.tick()
+
+        for n0 in range(0, nn, c):
+            for k0 in range(0, kk, r):
+                for i in range(r):
+                    put("wload", 1)
+                    put("wrow", i)
+                    for j in range(c):
+                        kv, nv = k0 + i, n0 + j
+                        put(f"w_{j}", int(w[kv, nv]) if kv < kk and nv < nn else 0)
+                    await tick()
+                    cycle += 1
+                put("wload", 0)
+                lat = r + c - 1
+                for t in range(mm + lat):
+                    for i in range(r):
+                        put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else 0)
+                    for j in range(c):
+                        nv = n0 + j
+                        p = 0
+                        if t < mm and nv < nn:
+                            p = int(b[nv]) if k0 == 0 else int(out[t, nv])
+                        put(f"psum_{j}", p)
+                    mo = t - lat
+                    if mo >= 0:
+                        for j in range(min(c, nn - n0)):
+                            out[mo, n0 + j] = ctx.get(getattr(array, f"out_{j}"))
+                            reads[f"out_{j}"][cycle] = int(out[mo, n0 + j])
+                    if t < mm + lat - 1:  # the last read-out cycle is the next fold's first load cycle
+                        await tick()
+                        cycle += 1
+        stats["read"] = cycle
+        for n in inputs:  # the last read-out cycle
+            stim[n].append(cur[n])
+
+    sim.add_testbench(bench)
+    sim.run()
+    ncyc = stats["read"] + 1
+    expected = {n: np.array([v.get(t, 0) for t in range(ncyc)], dtype=np.int64) for n, v in reads.items()}
+    mask = {n: np.array([t in v for t in range(ncyc)]) for n, v in reads.items()}
+    trace = WsTrace({n: np.asarray(v, dtype=np.int64) for n, v in stim.items()}, expected, mask)
+    return (out, stats["read"], trace) if with_trace else (out, stats["read"])
+
+
+@dataclass(frozen=True, eq=False)
+class WsTrace:
+    """A driven GEMM cycle by cycle: ``inputs`` (every input port's codes per cycle), ``outputs`` (each
+    ``out_<j>``'s codes read) and ``mask`` (the cycles each was read in), for a testbench of the exported
+    Verilog (:func:`~ristretto_sim.rtl.cosim.write_testbench`, ``before_edge``)."""
+
+    inputs: dict
+    outputs: dict
+    mask: dict
