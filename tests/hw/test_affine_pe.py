@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ristretto_sim.cli import main
-from ristretto_sim.hw import PEKind, PEConfig, pe_for, preset, simulate
+from ristretto_sim.hw import PEConfig, PEKind, pe_for, preset, simulate
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tflite"
 #: MACs per inference of the imported layers (README, "Int8 models")
