@@ -50,3 +50,21 @@ def test_python_simulate_with_the_embedded_plan():
     config = config.replace(pe=pe_for(layers, plan, config))
     assert config.pe.kind is PEKind.AFFINE
     assert simulate(layers, plan, config).total.macs == MACS["kws_ref_model"]
+
+
+def test_requantizer_is_priced_per_output_element():
+    from ristretto_sim.hw import GemmShape
+    from ristretto_sim.hw.energy import default_table, readout_pj
+
+    pe = PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0")
+    table = default_table()
+    per_output = readout_pj(pe, table)
+    assert per_output > table.int_mul_pj(32, 32)  # the 32x32 high multiply and more
+    assert readout_pj(preset("edge-32x32-int8").pe, table) == 0.0
+    formats = "affine8[s=0.05,z=-3]", "affine8[s=0.01,z=0]"
+    from ristretto_sim.emulator import LayerFormats
+
+    f = LayerFormats(*formats, outputs="affine8[s=0.1,z=4]")
+    config = preset("edge-32x32-int8").replace(pe=pe)
+    small, wide = (simulate([GemmShape("g", 4, n, 64)], f, config).layers[0].energy.vector_pj for n in (8, 16))
+    assert wide == pytest.approx(2 * small) and small == pytest.approx(4 * 8 * per_output)
