@@ -21,7 +21,7 @@ class PEKind(NamedEnum):
     FIXED_MAC = "fixed_mac"  #: integer / fixed-point multiplier + adder
     MINIFLOAT = "minifloat"  #: minifloat multiplier + Kulisch register or float adder
     SHIFT = "shift"  #: power-of-two weights: barrel shifter + adder
-    AFFINE = "affine"  #: TFLite int8: (code - zero point) multiplier + int32 adder (requantizer not priced yet)
+    AFFINE = "affine"  #: TFLite int8: (code - zero point) multiplier + int32 adder; Q31 requantizer per output
 
     @property
     def datapaths(self) -> tuple[str, ...]:
