@@ -53,8 +53,10 @@ class PEConfig:
 
     Parameters
     ----------
-    kind : {"fixed_mac", "minifloat", "shift"} or PEKind
-        Integer MAC, minifloat multiply-add, or shift-and-add (power-of-two weights).
+    kind : {"fixed_mac", "minifloat", "shift", "affine"} or PEKind
+        Integer MAC, minifloat multiply-add, shift-and-add (power-of-two weights), or TFLite's affine int8 MAC
+        (operands ``Affine`` formats, their scales and zero points labels: ``affine8[s=1.0,z=0]``; accumulator
+        ``fixed32.0``).
     inputs, weights : format or str
         The widest input-activation and weight formats the datapath accepts.
     accumulator : format or str
@@ -105,7 +107,7 @@ class PEConfig:
             raise ValueError(f"pe.product={self.product} is the rounded product of a minifloat PE with a float "
                              f"accumulator (a Minifloat); this PE is {self.kind.value} with accumulator "
                              f"{self.accumulator}")
-        names = {"fixed": "FixedPoint", "minifloat": "Minifloat", "pow2": "PowerOfTwo"}
+        names = {"fixed": "FixedPoint", "minifloat": "Minifloat", "pow2": "PowerOfTwo", "affine": "Affine"}
         for name, kinds in self.kind.operand_kinds.items():
             fmt = getattr(self, name)
             if format_kind(fmt) not in kinds:
@@ -517,7 +519,7 @@ def datapath_for(
 
     The formats must have their accumulators (``LayerFormats.resolved(k)`` fills in the default one). The PE
     kind follows the formats' datapath: fixed-point operands -> ``fixed_mac``, minifloats -> ``minifloat``,
-    power-of-two weights with fixed-point inputs -> ``shift``.
+    power-of-two weights with fixed-point inputs -> ``shift``, affine operands -> ``affine``.
 
     Raises
     ------

@@ -21,6 +21,7 @@ class PEKind(NamedEnum):
     FIXED_MAC = "fixed_mac"  #: integer / fixed-point multiplier + adder
     MINIFLOAT = "minifloat"  #: minifloat multiplier + Kulisch register or float adder
     SHIFT = "shift"  #: power-of-two weights: barrel shifter + adder
+    AFFINE = "affine"  #: TFLite int8: (code - zero point) multiplier + int32 adder; Q31 requantizer per output
 
     @property
     def datapaths(self) -> tuple[str, ...]:
@@ -53,12 +54,14 @@ _DATAPATHS = {
     PEKind.FIXED_MAC: ("fixed",),
     PEKind.MINIFLOAT: ("minifloat-kulisch", "minifloat-float"),
     PEKind.SHIFT: ("shift",),
+    PEKind.AFFINE: ("affine",),
 }
 
 _OPERANDS = {
     PEKind.FIXED_MAC: {"inputs": ("fixed",), "weights": ("fixed",), "accumulator": ("fixed",)},
     PEKind.MINIFLOAT: {"inputs": ("minifloat",), "weights": ("minifloat",), "accumulator": ("minifloat", "fixed")},
     PEKind.SHIFT: {"inputs": ("fixed",), "weights": ("pow2",), "accumulator": ("fixed",)},
+    PEKind.AFFINE: {"inputs": ("affine",), "weights": ("affine",), "accumulator": ("fixed",)},
 }
 
 

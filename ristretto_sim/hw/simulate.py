@@ -26,7 +26,7 @@ from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.errors import ConfigError, ModelError, PlanError
 from ristretto_sim.formats import FixedPoint
 from ristretto_sim.hw.config import AcceleratorConfig, check_fits, datapath_for
-from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy, pe_area_um2
+from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy, pe_area_um2, readout_pj
 from ristretto_sim.hw.engine import LayerTiming, run_layer
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
@@ -245,6 +245,9 @@ class LayerRun:
             sram_pj=sum(acc[key] * costs.sram_pj[key.split("_")[0]] for key in _SRAM_KEYS),
             dram_pj=(self.dram_read_bits + self.dram_write_bits) * costs.dram_pj_per_bit,
             leakage_pj=costs.leakage_w * (self.timing.total_cycles / costs.clock_hz) * 1e12,
+            # the output stage's per-output work (an affine PE's requantizer), charged as vector-unit energy
+            vector_pj=0.0 if self.scalesim_compatible else
+            self.problem.groups * self.problem.output_elements * readout_pj(config.pe, costs.table),
         )
 
     def report(self, config: AcceleratorConfig, costs: ArrayCosts) -> LayerReport:

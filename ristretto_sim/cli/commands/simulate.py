@@ -148,10 +148,38 @@ def _load_model(path: str, plan_path: str | None, batch: int, weights: str | Non
     layers, skipped = layers_from_network(network, batch=batch)
     plan = None
     if plan_path is not None:
-        from ristretto_sim import load_plan
+        from ristretto_sim.cli.modelargs import load_plan_arg
 
-        plan = load_plan(plan_path, network)
+        plan = load_plan_arg(plan_path, path, weights, network)
+    else:
+        from ristretto_sim.graph.plan import embedded_plan
+
+        plan = embedded_plan(network)  # an int8 TFLite model runs in its own affine formats
+    if plan is not None and set(skipped) & set(plan.layers):  # views (reshape) move no data: not simulated
+        plan = plan.replace(layers={k: v for k, v in plan.layers.items() if k not in set(skipped)})
     return layers, skipped, plan
+
+
+def _pe_for_plan(layers, formats, config, scalesim_compatible: bool):
+    """``config``, or when the plan's datapath is not its PE's (an int8 TFLite model's affine formats on a fixed-point
+    preset) the same array with the PE the plan needs (``hw.pe_for``), and a line saying so."""
+    from ristretto_sim.errors import PlanError
+    from ristretto_sim.hw import pe_for
+    from ristretto_sim.hw.plan import PlanView
+
+    if formats is None or scalesim_compatible:
+        return config, ""
+    plan = PlanView(formats, config.pe.datapath_formats())
+    on_array = [x for x in layers if callable(getattr(x, "problem", None))]
+    if all(plan.formats(x.name).datapath == config.pe.datapath.name for x in on_array):
+        return config, ""
+    try:
+        pe = pe_for(layers, formats, config)
+    except PlanError:
+        return config, ""  # simulate reports the mismatch
+    note = (f"PE: the plan's {pe.datapath.name} datapath, not {config.name}'s {config.pe.kind.value} one: "
+            f"{pe.kind.value} {pe.inputs} x {pe.weights} -> {pe.accumulator} on the same array")
+    return config.replace(pe=pe), note
 
 
 def run(args) -> int:
@@ -192,7 +220,8 @@ def run(args) -> int:
         return _run_sweep(args, layers, formats, configs[0])
     if len(configs) > 1:
         return _run_compare(args, layers, formats, configs)
-    report = simulate(layers, formats, configs[0], scalesim_compatible=args.scalesim_compatible)
+    config, note = _pe_for_plan(layers, formats, configs[0], args.scalesim_compatible)
+    report = simulate(layers, formats, config, scalesim_compatible=args.scalesim_compatible)
     if args.csv:
         report.to_csv(args.csv)
     if args.plot:
@@ -205,6 +234,8 @@ def run(args) -> int:
     else:
         print(_table(report))
         print(_area_source(report.area))
+        if note:
+            print(note)
         if skipped:
             print(f"views, no data moved: {', '.join(skipped)}")
     return 0

@@ -127,6 +127,21 @@ class AffineMac(Datapath):
             ArithmeticUnit("int_add", (32,), (INT32,)),
         )
 
+    def readout_units(self) -> tuple[ArithmeticUnit, ...]:
+        # the requantizer, once per output element: a 32x32 high multiply by M0 (SaturatingRoundingDoublingHighMul),
+        # its rounding nudge add, the rounding right shift (RoundingDivideByPOT: a 32-bit barrel shifter over 32
+        # positions and its rounding add), the output zero-point add, and the clamp (two comparators: adders)
+        out = self.formats.outputs.bits
+        return (
+            ArithmeticUnit("int_mul", (32, 32), (INT32, INT32)),
+            ArithmeticUnit("int_add", (32,), (INT32,)),
+            ArithmeticUnit("shift", (32, 32), (INT32,)),
+            ArithmeticUnit("int_add", (32,), (INT32,)),
+            ArithmeticUnit("int_add", (32,), (INT32,)),
+            ArithmeticUnit("int_add", (out,), (self.formats.outputs,)),
+            ArithmeticUnit("int_add", (out,), (self.formats.outputs,)),
+        )
+
     def prepare_weights(self, op: LayerOp, w, b, keys: Keys) -> Prepared:
         self.validate()
         f = self.formats

@@ -205,6 +205,10 @@ class Datapath:
         """The arithmetic units one MAC of this datapath uses (priced by the cost model)."""
         raise NotImplementedError
 
+    def readout_units(self) -> tuple[ArithmeticUnit, ...]:
+        """The arithmetic units the readout uses once per output element, in the output stage (default: none)."""
+        return ()
+
     def accepts(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
         """Whether ``layer``'s datapath runs on this one (a PE's): None if it does, else the reason: the same
         kind (``kind_mismatch``), operands that fit (``formats.fits_in``), an accumulator that fits
