@@ -4,7 +4,8 @@ Sections: the network (array layers, MACs); the float baseline; Ristretto's trim
 with the margin back-off, its sweeps as a table and a plot); the chosen plan (``--plan``, else the trimming's
 plan in exact arithmetic) and its exact top-1; per-layer cycles and energy on the accelerator (stacked bars), the
 utilisation and roofline views and the area with its source (``hw.simulate``; a plan wider than the
-accelerator's PE runs on the same array with the PE ``hw.pe_for`` derives from it, and the report says so); and,
+accelerator's PE runs on the same array with the PE ``hw.pe_for`` derives from it, and the report says so); the
+synthesis results of that PE (generic CMOS and FPGA rows of the table ``hw.synth_area`` reads) when present; and,
 given a joint search's output folder, its Pareto front (accuracy against energy, area and latency, with the
 float baseline, uniform int8, uniform 16-bit and the Ristretto greedy result marked).
 """
@@ -223,8 +224,39 @@ def _hardware_sections(doc: Document, report, config, arch_note: str) -> None:
     area = report.area
     part.append(table_html(["part", "um^2"], [["one PE", area["pe_um2"]], ["PE array", area["array_um2"]]]
                            + [[f"{b} SRAM", v] for b, v in area["sram_um2"].items()] + [["total", area["total_um2"]]]))
-    part.append(doc.paragraph(f"source: {area.get('source', 'the cost model')}; no synthesis summary of this PE is "
-                              "read here", note=True))
+    part.append(doc.paragraph(f"source: {area.get('source', 'the cost model')}", note=True))
+    _synthesis_summary(doc, config)
+
+
+def _synthesis_summary(doc: Document, config) -> None:
+    """The synthesis results table's rows of the accelerator's PE (generic CMOS and every FPGA), when present."""
+    from ristretto_sim.hw.synth_area import NAND2_UM2, TRANSISTORS_PER_NAND2, pe_formats_text, rows
+
+    pe = config.pe
+    fmts = pe_formats_text(pe)
+    part = doc.section("RTL and synthesis of the PE")
+    try:
+        found = [r for r in rows(config.synth_table) if r["kind"] == pe.datapath.name and r["formats"] == fmts]
+    except FileNotFoundError as exc:
+        found, missing = [], str(exc)
+    else:
+        missing = ""
+    if not found:
+        part.append(doc.paragraph(f"the {pe.datapath.name} PE {fmts} is not in the synthesis results table"
+                                  f"{' (' + missing + ')' if missing else ''}; `ristretto-sim rtl` writes its "
+                                  "Verilog and `ristretto-sim synth` measures it", note=True))
+        return
+    table = []
+    for r in found:
+        where = r["target"] + (f" {r['device']}" if r.get("device") else "") + (" (DSPs)" if r.get("dsp") else "")
+        um2 = r["transistors"] / TRANSISTORS_PER_NAND2 * NAND2_UM2 if r.get("transistors") else None
+        table.append([where, r.get("transistors") or "-", um2 if um2 is not None else "-", r.get("luts") or "-",
+                      r.get("ffs") or "-", r.get("dsps") if r.get("dsps") is not None else "-",
+                      r.get("fmax_mhz") or "-"])
+    part.append(doc.paragraph(f"{found[0]['top']}: the {pe.datapath.name} PE {fmts} as the rtl generators write it "
+                              f"(Yosys {found[0].get('yosys', '')}; area = transistors / {TRANSISTORS_PER_NAND2} x "
+                              f"a {NAND2_UM2} um^2 Nangate45 NAND2; Fmax the nextpnr median over seeds)"))
+    part.append(table_html(["target", "transistors", "um^2", "LUTs", "FFs", "DSPs", "Fmax MHz"], table))
 
 
 def _pareto_section(doc: Document, folder: Path) -> None:

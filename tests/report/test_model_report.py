@@ -10,7 +10,7 @@ from ristretto_sim.report import ReportInputs, write_report
 from tests.report.test_html import check_self_contained
 
 SECTIONS = ("Network", "Float baseline", "Ristretto analysis", "Plan", "Cycles and energy per layer",
-            "Utilisation and roofline", "Area", "Pareto front of the joint search")
+            "Utilisation and roofline", "Area", "RTL and synthesis of the PE", "Pareto front of the joint search")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,8 @@ def test_report_has_every_section_and_embeds_every_image(report_file, search_dir
     pngs = check_self_contained(text)
     assert len(pngs) == 4  # bit-width sweep, energy/cycles, utilisation/roofline, Pareto front
     assert "uniform int8" in text and "ristretto greedy" in text and "horowitz45" in text
+    # the trimming's plan keeps 32-bit activations: a PE the shipped synthesis table does not hold, said so
+    assert "fixed32.0 x fixed32.0 -&gt; fixed75.0 is not in the synthesis results table" in text
     assert (search_dir / "pareto.csv").read_text().count("\n") >= 2
 
 
@@ -69,3 +71,16 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
     # not blank: many pixels are not the white background, and the page has several distinct colours
     assert (rgb.min(axis=2) < 0.9).mean() > 0.02
     assert len({tuple(p) for p in (rgb[::16, ::16].reshape(-1, 3) * 255).astype(int)}) > 20
+
+
+def test_synthesis_summary_shows_every_row_of_a_synthesized_pe():
+    from ristretto_sim.hw import preset
+    from ristretto_sim.report.html import Document
+    from ristretto_sim.report.model_report import _synthesis_summary
+
+    doc = Document("t")
+    _synthesis_summary(doc, preset("edge-32x32-int8"))  # int8 x int8 -> int32: in the shipped table
+    text = doc.render()
+    assert "fixed_pe_fixed8_0_fixed8_0_fixed32_0" in text
+    for target in ("generic", "ice40 hx8k", "ice40 up5k (DSPs)", "ecp5 25k (DSPs)", "ecp5 25k"):
+        assert f"<td>{target}</td>" in text or f">{target}<" in text

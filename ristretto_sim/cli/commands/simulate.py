@@ -171,7 +171,9 @@ def _pe_for_plan(layers, formats, config, scalesim_compatible: bool):
         return config, ""
     plan = PlanView(formats, config.pe.datapath_formats())
     on_array = [x for x in layers if callable(getattr(x, "problem", None))]
-    if all(plan.formats(x.name).datapath == config.pe.datapath.name for x in on_array):
+    # only an int8 model's affine plan swaps the PE: any other plan that does not fit the PE is the user's error
+    kinds = {plan.formats(x.name).datapath for x in on_array}
+    if "affine" not in kinds or config.pe.datapath.name == "affine":
         return config, ""
     try:
         pe = pe_for(layers, formats, config)
