@@ -26,6 +26,11 @@ FPGAS = (("ice40", "hx8k", False, "iCE40 HX8K"), ("ecp5", "25k", False, "ECP5-25
          ("ecp5", "25k", True, "ECP5-25k, DSPs"), ("ice40", "up5k", True, "iCE40 UP5K, DSPs"))
 
 
+def _key(family, device, dsp) -> str:
+    """The CSV column prefix of one FPGA target."""
+    return f"{family}_{device}_{'dsp' if dsp else 'nodsp'}"
+
+
 def _find(table, kind, formats, target, device=None, dsp=None):
     for r in table:
         if (r["kind"], r["formats"], r["target"]) == (kind, formats, target) and device in (None, r["device"]) \
@@ -56,7 +61,7 @@ def main() -> None:
                "table_um2": pe_area_um2(pe, tech)}
         for fam, dev, dsp, _label in FPGAS:
             r = _find(table, "fixed", g["formats"], fam, dev, dsp)
-            key = f"{fam}_{dev}_{'dsp' if dsp else 'nodsp'}"
+            key = _key(fam, dev, dsp)
             row[f"{key}_luts"] = r["luts"] if r else None
             row[f"{key}_dsps"] = r["dsps"] if r else None
             row[f"{key}_fmax_mhz"] = r["fmax_mhz"] if r else None
@@ -87,20 +92,13 @@ def main() -> None:
     ax.set_xlabel("operand bits n (accumulator 2n+8)")
     ax.set_ylabel("PE area (um^2, 45 nm)")
     ax.legend(fontsize=5.5)
-    ax = axes[1]
-    for fam, dev, dsp, label in FPGAS:
-        key = f"{fam}_{dev}_{'dsp' if dsp else 'nodsp'}"
-        ax.plot(bits, [r[f"{key}_luts"] for r in fx], "o-", ms=3, label=label)
-    ax.set_xlabel("operand bits n")
-    ax.set_ylabel("LUTs per PE")
-    ax.legend(fontsize=7)
-    ax = axes[2]
-    for fam, dev, dsp, label in FPGAS:
-        key = f"{fam}_{dev}_{'dsp' if dsp else 'nodsp'}"
-        ax.plot(bits, [r[f"{key}_fmax_mhz"] for r in fx], "o-", ms=3, label=label)
-    ax.set_xlabel("operand bits n")
-    ax.set_ylabel("PE Fmax, nextpnr median over seeds (MHz)")
-    ax.legend(fontsize=7)
+    for ax, metric, ylabel in ((axes[1], "luts", "LUTs per PE"),
+                               (axes[2], "fmax_mhz", "PE Fmax, nextpnr median over seeds (MHz)")):
+        for fam, dev, dsp, label in FPGAS:
+            ax.plot(bits, [r[f"{_key(fam, dev, dsp)}_{metric}"] for r in fx], "o-", ms=3, label=label)
+        ax.set_xlabel("operand bits n")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "area_vs_bitwidth.png", dpi=100)
     first, last = fx[0], fx[-1]

@@ -422,6 +422,10 @@ class AcceleratorConfig:
         """A copy with ``changes`` (validated again)."""
         return replace(self, **changes)
 
+    def with_buffers_kb(self, kb: int, buffers=_BUFFERS) -> AcceleratorConfig:
+        """A copy whose ``buffers`` (default all three) hold ``kb`` KB each."""
+        return replace(self, **{b: replace(getattr(self, b), capacity_bytes=kb * 1024) for b in buffers})
+
     def with_bandwidth(self, bandwidth_bytes_per_cycle: float | None) -> AcceleratorConfig:
         return replace(self, dram=replace(self.dram, bandwidth_bytes_per_cycle=bandwidth_bytes_per_cycle))
 

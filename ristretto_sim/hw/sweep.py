@@ -39,10 +39,7 @@ def _float_or_none(text: str, name: str):
 
 
 def _buffers(names):
-    def set_kb(c: AcceleratorConfig, kb: int) -> AcceleratorConfig:
-        return c.replace(**{b: replace(getattr(c, b), capacity_bytes=kb * 1024) for b in names})
-
-    return set_kb
+    return lambda c, kb: c.with_buffers_kb(kb, names)
 
 
 #: axis name -> (parse one value, apply it to a config)

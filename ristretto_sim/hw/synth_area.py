@@ -100,9 +100,11 @@ def pe_formats_text(pe) -> str:
     return f"{pe.inputs} x {pe.weights} -> {pe.accumulator}"
 
 
-def _matching(pe, target: str, path) -> list[dict]:
+def pe_rows(pe, target: str | None = None, path: str | Path | None = None) -> list[dict]:
+    """The table's rows of ``pe`` (its datapath and formats), on ``target`` (``generic``, ``ice40``, ``ecp5``) or
+    on every target."""
     kind, fmts = pe.datapath.name, pe_formats_text(pe)
-    return [r for r in rows(path) if r["kind"] == kind and r["formats"] == fmts and r["target"] == target]
+    return [r for r in rows(path) if r["kind"] == kind and r["formats"] == fmts and target in (None, r["target"])]
 
 
 def _missing(pe, what: str, path) -> ConfigError:
@@ -125,7 +127,7 @@ class SynthesizedArea:
 
 def synthesized_pe_area(pe, path: str | Path | None = None) -> SynthesizedArea:
     """The PE's area from the table's generic row: ``transistors / 4 * NAND2_UM2`` (``ConfigError`` if absent)."""
-    found = _matching(pe, "generic", path)
+    found = pe_rows(pe, "generic", path)
     if not found or found[0].get("transistors") is None:
         raise _missing(pe, "generic (CMOS)", path)
     row = found[0]
@@ -160,7 +162,7 @@ class FPGAResources:
 def fpga_resources(pe, num_pes: int, clock_mhz: float, fpga: FPGATarget,
                    path: str | Path | None = None) -> FPGAResources:
     """The array's FPGA resources and clock for ``fpga`` (``ConfigError`` if the table has no such row)."""
-    found = [r for r in _matching(pe, fpga.family, path) if fpga.device in (None, r["device"])]
+    found = [r for r in pe_rows(pe, fpga.family, path) if fpga.device in (None, r["device"])]
     if fpga.dsp is False:
         found = [r for r in found if not r["dsp"]]
     found.sort(key=lambda r: not r["dsp"])  # DSP rows first unless -nodsp

@@ -230,13 +230,13 @@ def _hardware_sections(doc: Document, report, config, arch_note: str) -> None:
 
 def _synthesis_summary(doc: Document, config) -> None:
     """The synthesis results table's rows of the accelerator's PE (generic CMOS and every FPGA), when present."""
-    from ristretto_sim.hw.synth_area import NAND2_UM2, TRANSISTORS_PER_NAND2, pe_formats_text, rows
+    from ristretto_sim.hw.synth_area import NAND2_UM2, TRANSISTORS_PER_NAND2, pe_formats_text, pe_rows
 
     pe = config.pe
     fmts = pe_formats_text(pe)
     part = doc.section("RTL and synthesis of the PE")
     try:
-        found = [r for r in rows(config.synth_table) if r["kind"] == pe.datapath.name and r["formats"] == fmts]
+        found = pe_rows(pe, path=config.synth_table)
     except FileNotFoundError as exc:
         found, missing = [], str(exc)
     else:

@@ -33,6 +33,16 @@ from ristretto_sim.formats.base import check_int
 from ristretto_sim.rtl.registry import make_pe
 from ristretto_sim.rtl.spec import PESpec
 
+
+def delay(m: Module, sig, n: int, name: str):
+    """``sig`` after ``n`` registers in ``m``'s sync domain (named ``{name}_d1`` ... ``{name}_d{n}``): the skew and
+    deskew chains of the arrays."""
+    for t in range(n):
+        nxt = Signal.like(sig, name=f"{name}_d{t + 1}")
+        m.d.sync += nxt.eq(sig)
+        sig = nxt
+    return sig
+
 MAX_FOLDS = 1 << 16
 
 
@@ -101,12 +111,7 @@ class SystolicArray(wiring.Component):
 
         # ------------------------------------------------------------------ input skew
         def delayed(sig, n, name):
-            """``sig`` after ``n`` registers."""
-            for t in range(n):
-                nxt = Signal.like(sig, name=f"{name}_d{t + 1}")
-                m.d.sync += nxt.eq(sig)
-                sig = nxt
-            return sig
+            return delay(m, sig, n, name)
 
         pes = [[make_pe(self.spec) for _ in range(c)] for _ in range(r)]
         for i in range(r):

@@ -34,7 +34,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from ristretto_sim.rtl.array import check_array
+from ristretto_sim.rtl.array import check_array, delay
 from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.spec import PESpec
 
@@ -78,11 +78,7 @@ class WeightStationaryArray(wiring.Component):
         r, c = self.rows, self.cols
 
         def delayed(sig, n, name):
-            for t in range(n):
-                nxt = Signal.like(sig, name=f"{name}_d{t + 1}")
-                m.d.sync += nxt.eq(sig)
-                sig = nxt
-            return sig
+            return delay(m, sig, n, name)
 
         pes = [[make_pe(self.spec) for _ in range(c)] for _ in range(r)]
         for i in range(r):

@@ -26,7 +26,6 @@ from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import LayerPlan, QuantPlan
 from ristretto_sim.hw import AcceleratorConfig, pe_for
 from ristretto_sim.hw.network import layers_from_network
-from ristretto_sim.hw.sweep import AXES
 from ristretto_sim.search.joint.space import Choice
 from ristretto_sim.search.plans import PlanOptions, dfp_layer
 from ristretto_sim.search.statistics import RangeStatistics
@@ -108,7 +107,7 @@ class CandidateBuilder:
         try:
             sized = self.base.replace(rows=choice.rows, cols=choice.cols, dataflow=choice.dataflow)
             if choice.buffer_kb is not None:
-                sized = AXES["buffer_kb"][1](sized, choice.buffer_kb)
+                sized = sized.with_buffers_kb(choice.buffer_kb)
             base_pe = self.base.pe
             pe = pe_for(self.layers, plan, sized,
                         precision=choice.precision or base_pe.precision.value,

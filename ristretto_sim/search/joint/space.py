@@ -264,7 +264,7 @@ class SearchSpace:
         # the optional choices only when declared, so a space without them reads (and signs its study) as before
         if self.buffer_kb:
             out["array"]["buffer_kb"] = list(self.buffer_kb)
-        pe = {k: list(getattr(self, k)) for k in ("precision", "bits_per_cycle", "serial_operand") if getattr(self, k)}
+        pe = {k: list(getattr(self, k)) for k in _SECTION_KEYS["pe"] if getattr(self, k)}
         if pe:
             out["pe"] = pe
         return out
@@ -321,7 +321,7 @@ class SearchSpace:
         params["array.dataflow"] = self.dataflow
         if self.buffer_kb:
             params["array.buffer_kb"] = self.buffer_kb
-        for key in ("precision", "bits_per_cycle", "serial_operand"):
+        for key in _SECTION_KEYS["pe"]:
             if getattr(self, key):
                 params[f"pe.{key}"] = getattr(self, key)
         return params

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.hw import AcceleratorConfig
-from ristretto_sim.hw.synth_area import FPGATarget, PEArea, pe_formats_text, results_path, rows
+from ristretto_sim.hw.synth_area import FPGATarget, PEArea, pe_rows, results_path
 from ristretto_sim.rtl.synth.sweep import GENERATORS, SweepEntry, run_sweep
 from ristretto_sim.rtl.synth.targets import SynthOptions, Target
 
@@ -54,16 +54,10 @@ class PESynthesis:
             shutil.copyfile(results_path(), self.path)
 
     def _has(self, config: AcceleratorConfig, options: SynthOptions) -> bool:
-        pe = config.pe
-        fmts = pe_formats_text(pe)
-        for r in rows(self.path):
-            if (r["kind"], r["formats"], r["target"]) != (pe.datapath.name, fmts, options.target.value):
-                continue
-            if options.target is Target.GENERIC:
-                return r.get("transistors") is not None
-            if r["device"] == options.device and bool(r["dsp"]) == options.dsp:
-                return True
-        return False
+        found = pe_rows(config.pe, options.target.value, self.path)
+        if options.target is Target.GENERIC:
+            return any(r.get("transistors") is not None for r in found)
+        return any(r["device"] == options.device and bool(r["dsp"]) == options.dsp for r in found)
 
     def ensure(self, config: AcceleratorConfig) -> int:
         """Synthesize ``config``'s PE on every target its figures need and the table lacks; the number run."""
