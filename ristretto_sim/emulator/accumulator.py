@@ -47,7 +47,7 @@ import numpy as np
 
 from ristretto_sim.emulator import jit
 from ristretto_sim.emulator import wide as wd
-from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul, wide_matmul
+from ristretto_sim.emulator.exact_sum import INT64_SAFE, exact_matmul, integer_kernel_matmul, wide_matmul
 from ristretto_sim.emulator.wide import WideInt, digits_for
 from ristretto_sim.emulator.wide_accumulator import accumulate_wide
 from ristretto_sim.formats import FixedPoint, Overflow, Rounding
@@ -294,9 +294,14 @@ class ProductSource:
 
 
 class IntegerProducts(ProductSource):
-    """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point)."""
+    """Products ``a[..., m, k] * w[..., k, n]`` of integer codes (fixed point x fixed point).
 
-    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None, backends=None):
+    ``w_abs_colsum`` (``sum_k |w|``, float64 (..., N)) may be given with ``a_column_extremes`` that are the same
+    in every column k (those of ``a``'s format): the column bounds are then that product, and the whole product
+    goes straight to the integer kernel when the operands fit it, without the (K, N) bound matrix.
+    """
+
+    def __init__(self, a: np.ndarray, w: np.ndarray, a_column_extremes=None, backends=None, *, w_abs_colsum=None):
         self.a = a
         self.w = w
         self.backends = backends  # kernels.Backends for the exact GEMMs (None: the process default)
@@ -304,6 +309,10 @@ class IntegerProducts(ProductSource):
         self.out_shape = np.broadcast_shapes(a.shape[:-2], w.shape[:-2]) + (a.shape[-2], w.shape[-1])
         self._bounds = None
         self._extremes = a_column_extremes  # (max_m a, min_m a) per column k, float64, or None
+        self._colsum = w_abs_colsum
+        if w_abs_colsum is not None:
+            hi, lo = a_column_extremes
+            self._amax = max(float(hi.max(initial=0.0)), -float(lo.min(initial=0.0)))
 
     def _column_extremes(self):
         if self._extremes is None:
@@ -343,6 +352,12 @@ class IntegerProducts(ProductSource):
 
     def partial(self, k0, k1, cols=None):
         if k0 == 0 and k1 == self.K and cols is None:
+            if self._colsum is not None and self.w.size and self.a.dtype.kind in "iu" and self.w.dtype.kind in "iu":
+                wmax = max(-float(self.w.min()), float(self.w.max()))
+                if self._amax <= 255.0 and wmax <= 128.0:
+                    out = integer_kernel_matmul(self.a, self.w, self._amax, wmax, self.out_shape, self.backends)
+                    if out is not None:
+                        return out
             return exact_matmul(self.a, self.w, bounds=self.bounds, backends=self.backends)
         return exact_matmul(self.a[..., k0:k1], self._w(cols)[..., k0:k1, :], backends=self.backends)
 
@@ -350,6 +365,8 @@ class IntegerProducts(ProductSource):
         return exact_matmul(_abs(self.a[..., k0:k1]), _abs(self._w(cols)[..., k0:k1, :]), backends=self.backends)
 
     def column_bound(self):
+        if self._colsum is not None:
+            return self._amax * self._colsum
         return self.bounds[0].sum(axis=-2)
 
     def products_dense(self, k, cols=None):

@@ -116,8 +116,12 @@ def fixed_matmul(
     if a.dtype.kind not in "iu":
         raise TypeError(f"a must be integer codes, got dtype {a.dtype}")
     acc, bias_codes = resolve_accumulator(in_fmt, w_fmt, accumulator, bias_codes, w.shape[-2], w.shape[-1])
-    acol = _format_extremes(a, w, in_fmt, acc, bias_codes)
-    if acol is None and a.size:  # one pass gives both the code-range check and the column maxima of the bound
+    uniform = _format_extremes(a, w, in_fmt, acc, bias_codes)
+    if uniform is not None:
+        return accumulate(IntegerProducts(a, w, uniform[:2], backends, w_abs_colsum=uniform[2]), bias_codes, acc,
+                          overflow)
+    acol = None
+    if a.size:  # one pass gives both the code-range check and the column maxima of the bound
         hi_col, lo_col = a.max(axis=-2), a.min(axis=-2)
         lo, hi = int(lo_col.min()), int(hi_col.max())
         if lo < in_fmt.min_code or hi > in_fmt.max_code:
@@ -132,19 +136,22 @@ def _format_extremes(a: np.ndarray, w: np.ndarray, in_fmt: FixedPoint, acc: Fixe
     """Column extremes of ``a`` taken from its format instead of a pass over the data, when that costs nothing:
     every value of ``a``'s dtype is a valid code (int8 codes of an 8-bit format need no range check), and with
     ``|a| <= max code`` the exact sums still fit one float32 GEMM and cannot leave the accumulator (so the
-    result, exact and unclipped, is the same as with the data's extremes). None otherwise."""
+    result, exact and unclipped, is the same as with the data's extremes): ``(max, min, sum_k |w|)`` (the
+    extremes the same in every column k), else None."""
     if not a.size or a.dtype.kind not in "iu" or isinstance(bias_codes, WideInt):
         return None
     info = np.iinfo(a.dtype)
     if info.min < in_fmt.min_code or info.max > in_fmt.max_code:
         return None
     amax = float(max(info.max, -info.min))
-    bound = amax * float(np.abs(w.astype(np.float64)).sum(axis=-2).max(initial=0.0))
+    wide = np.int16 if w.dtype.itemsize == 1 else np.int64 if w.dtype.kind in "iu" else np.float64
+    colsum = np.abs(w.astype(wide)).sum(axis=-2, dtype=np.float64)  # exact: integers far below 2**53
+    bound = amax * float(colsum.max(initial=0.0))
     bias = 0.0 if bias_codes is None else float(np.abs(np.asarray(bias_codes, dtype=np.float64)).max(initial=0.0))
     if bound > F32_EXACT * EXACT_MARGIN or bias + bound > min(float(acc.max_code), -float(acc.min_code)) * EXACT_MARGIN:
         return None
     shape = a.shape[:-2] + a.shape[-1:]
-    return (np.full(shape, float(info.max)), np.full(shape, float(info.min)))
+    return np.full(shape, float(info.max)), np.full(shape, float(info.min)), colsum
 
 
 def fixed_dot(

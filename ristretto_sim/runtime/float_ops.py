@@ -217,6 +217,16 @@ def _window_slices(xp, kernel, stride, out_hw):
             yield xp[:, :, ky : ky + sh * (ho - 1) + 1 : sh, kx : kx + sw * (wo - 1) + 1 : sw]
 
 
+def _running_max(slices: list) -> np.ndarray:
+    """The elementwise maximum of the (same-shape) ``slices``, as a new array."""
+    if len(slices) == 1:
+        return slices[0].copy()
+    out = np.maximum(slices[0], slices[1])
+    for sl in slices[2:]:
+        np.maximum(out, sl, out=out)
+    return out
+
+
 def pool2d(x, kind: PoolKind, kernel, stride, pads, out_hw, count_include_pad: bool) -> np.ndarray:
     """Max or average pooling of an NCHW batch with explicit output size ``out_hw`` (the network's shape
     inference, ``emulator.pooling.pool_output_size``); windows reaching past the padded input are clipped
@@ -229,11 +239,11 @@ def pool2d(x, kind: PoolKind, kernel, stride, pads, out_hw, count_include_pad: b
     ew = max(0, (wo - 1) * sw + kw - (w + lft + r))
     big = (t, lft, b + eh, r + ew)
     if kind is PoolKind.MAX:
+        # separable: the maximum over the window's rows (full-width, contiguous slices), then over its columns;
+        # the same maximum as over the kh x kw slices, in fewer and longer passes
         xp = pad_nchw(x, big, -np.inf)
-        out = None
-        for sl in _window_slices(xp, kernel, stride, out_hw):
-            out = sl.copy() if out is None else np.maximum(out, sl, out=out)
-        return out
+        rows = _running_max([xp[:, :, ky : ky + sh * (ho - 1) + 1 : sh, :] for ky in range(kh)])
+        return _running_max([rows[..., kx : kx + sw * (wo - 1) + 1 : sw] for kx in range(kw)])
     xp = pad_nchw(x, big, 0.0)
     total = None
     for sl in _window_slices(xp, kernel, stride, out_hw):

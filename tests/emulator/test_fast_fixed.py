@@ -4,7 +4,8 @@ The general path (int64 codes, data bounds, saturation walk, integer rounding sh
 the slow references in ``test_layer.py``; here every output of the fast path must equal it bit for bit: values,
 codes and statistics, for both layer kinds, every deterministic rounding mode, per-channel formats, padding,
 stride, dilation, groups, saturating inputs and outputs, left shifts, wide operands (float64 GEMM) and no output
-format.
+format; and the same on every integer-kernel backend (the GEMM of 8-bit codes on onnxruntime or torch, the codes
+offset into the kernel's range, the offset's correction folded into the bias), which must equal it too.
 """
 
 import numpy as np
@@ -168,3 +169,108 @@ def test_prepared_layer_raises_description_errors_when_prepared_and_runs_other_d
     x = np.random.default_rng(0).normal(size=(4, 3))
     r = PreparedLayer("linear", w, None, stoch)(x, rng=3)
     assert np.array_equal(r.values, emulate_layer("linear", x, w, None, stoch, rng=3).values)
+
+
+# ---------------------------------------------------------------------------------------- integer kernels
+
+
+def _backends():
+    from ristretto_sim.emulator.kernels import KERNELS, select_backends, self_test
+
+    names = ["blas"] + [n for n, cls in KERNELS.items() if self_test(cls(1)) is None]
+    return {n: select_backends(n, threads=1) for n in names}
+
+
+BACKENDS = _backends()
+
+
+def _on(monkeypatch, backends):
+    """Run the fast path on ``backends``; return the kernel's product calls (K of each)."""
+    monkeypatch.setattr(fast_fixed, "default_backends", lambda: backends)
+    calls = []
+    kernel = backends.kernel
+    if kernel is not None:
+        original = kernel.product
+        monkeypatch.setattr(kernel, "product", lambda a, w: calls.append(a.shape[1]) or original(a, w))
+    return calls
+
+
+INTEGER_CASES = [
+    # signed 8-bit codes, padding (the padded code 0 is the kernel's offset), stride and dilation, input and
+    # output saturation
+    (FixedPoint(8, 5), FixedPoint(8, 7), FixedPoint(6, 3), ConvGeometry(stride=(1, 2), padding=(2, 0, 1, 1),
+                                                                         dilation=(2, 1))),
+    # unsigned 8-bit codes (0..255: no offset for a uint8 kernel, -128 for an int8 one), no output format
+    (FixedPoint(8, 5, signed=False), FixedPoint(8, 7), None, ConvGeometry(padding=1)),
+    # 4-bit codes and per-channel weights and outputs
+    (FixedPoint(4, 2), FixedPoint(8, (7, 6, 7, 5, 6, 7)), FixedPoint(8, (3, 2, 3, 1, 2, 3)), ConvGeometry(stride=2)),
+]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("case", range(len(INTEGER_CASES)))
+def test_conv_on_the_integer_kernels_equals_the_general_path(monkeypatch, backend, rounding, case):
+    fin, fw, fout, geom = INTEGER_CASES[case]
+    rng = np.random.default_rng([case, ROUNDINGS.index(rounding)])
+    x = rng.normal(size=(3, 9, 8, 7)) * 3  # 9 input channels: row patches
+    if not fin.signed:
+        x = np.abs(x)
+    w = rng.normal(size=(6, 9, 3, 3)) * 0.4
+    b = rng.normal(size=6)
+    acc = FixedPoint(32, tuple(fin.frac_bits + f for f in np.broadcast_to(fw.frac_bits, 6)) if fw.per_channel
+                     else fin.frac_bits + fw.frac_bits)
+    f = LayerFormats(fin, fw, FixedPoint(16, 10), fout, acc, rounding=rounding)
+    slow = _general(monkeypatch, "conv2d", x, w, b, f, geom)
+    calls = _on(monkeypatch, BACKENDS[backend])
+    taken = _taken(monkeypatch)
+    fast = emulate_layer("conv2d", x, w, b, f, geom)
+    assert taken == [True]
+    assert calls == ([] if backend == "blas" else [9 * 3 * 3])
+    _same(fast, slow)
+    if fin.bits == 8 and fin.signed:
+        assert fast.stats.input_saturations > 0 and fast.stats.output_saturations > 0
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_linear_on_the_integer_kernels_equals_the_general_path(monkeypatch, backend, rounding):
+    rng = np.random.default_rng(ROUNDINGS.index(rounding))
+    x = rng.normal(size=(2, 5, 300)) * 2
+    w = rng.normal(size=(7, 300)) * np.array([0.1, 0.2, 0.5, 1, 2, 4, 0.05])[:, None]
+    fw = FixedPoint(8, (9, 8, 7, 6, 5, 4, 10))
+    fin = FixedPoint(8, 5)
+    f = LayerFormats(fin, fw, None, FixedPoint(6, (2, 3, 2, 1, 0, -1, 3)),
+                     FixedPoint(32, tuple(5 + q for q in fw.frac_bits)), rounding=rounding)
+    for b in (rng.normal(size=7), None):
+        slow = _general(monkeypatch, "linear", x, w, b, f)
+        calls = _on(monkeypatch, BACKENDS[backend])
+        fast = emulate_layer("linear", x, w, b, f)
+        assert calls == ([] if backend == "blas" else [300])
+        _same(fast, slow)
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("backend", [n for n in BACKENDS if n != "blas"])
+def test_the_integer_kernels_are_not_used_beyond_their_operands(monkeypatch, backend):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 9, 6, 6))
+    w = rng.normal(size=(4, 9, 3, 3)) * 0.3
+    b = rng.normal(size=4)
+    cases = [
+        LayerFormats(FixedPoint(10, 6), FixedPoint(8, 7), None, FixedPoint(8, 3), FixedPoint(32, 13)),  # 10-bit in
+        LayerFormats(FixedPoint(8, 5), FixedPoint(10, 9), None, FixedPoint(8, 3), FixedPoint(32, 14)),  # 10-bit w
+    ]
+    for f in cases:
+        slow = _general(monkeypatch, "conv2d", x, w, b, f, ConvGeometry())
+        calls = _on(monkeypatch, BACKENDS[backend])
+        taken = _taken(monkeypatch)
+        fast = emulate_layer("conv2d", x, w, b, f, ConvGeometry())
+        assert taken == [True] and calls == []  # the float32 GEMM
+        _same(fast, slow)
+        monkeypatch.undo()
+    # fewer than ROW_PATCH_CHANNELS input channels: the float32 columns
+    f = LayerFormats(FixedPoint(8, 5), FixedPoint(8, 7), None, FixedPoint(8, 3), FixedPoint(32, 12))
+    calls = _on(monkeypatch, BACKENDS[backend])
+    emulate_layer("conv2d", x[:, :3], w[:, :3], b, f, ConvGeometry())
+    assert calls == []
