@@ -23,6 +23,12 @@ codes, computed once per layer). Every partial sum of output ``n``, in any order
   (saturate) and two's complement wrap-around both leave the exact sum, ``bias + sum_k a w``, and the
   overflow count is 0. This is the same test as the general path's first one, with a bound that needs no
   pass over the patches.
+* **Wrap-around.** A wrapping accumulator holds ``bias + sum_k a w`` modulo ``2**bits`` whatever the order of
+  the additions (two's complement addition is modular), so it needs no bound on the accumulator, only on the
+  exact sum (``A W_n + |bias_n| <= 2**24``, resp. ``2**53``): the sum ``s`` is computed as above, then where it
+  lies outside the range it is moved into it, ``s - 2**bits * floor((s - min_code) / 2**bits)`` in float64
+  (exact: integers below ``2**54``, power-of-two scaling), and those outputs are the accumulator overflows,
+  as the general path counts them.
 * **Requantization in floating point.** With ``T = max_n (|bias_n| + A W_n) <= 2**24`` (else ``2**53``, in
   float64), ``v = acc + bias`` is exact in float32 (float64); multiplying by ``2**-s`` (``s = f_acc - f_out``,
   ``|s| <= 100``; ``<= 900`` in float64) only changes the exponent (no overflow, no subnormal), so ``t = v *
@@ -65,7 +71,7 @@ from ristretto_sim.emulator.exact_sum import EXACT_MARGIN, F32_EXACT, F64_EXACT
 from ristretto_sim.emulator.im2col import CHUNK_BYTES, ROW_PATCH_CHANNELS, ConvGeometry, column_rows
 from ristretto_sim.emulator.kernels import default_backends
 from ristretto_sim.emulator.kernels.base import INT32_LIMIT
-from ristretto_sim.formats import FixedPoint, Rounding, format_kind
+from ristretto_sim.formats import FixedPoint, Overflow, Rounding, format_kind
 from ristretto_sim.formats.rounding import round_to_integer
 
 #: working set of one chunk of images (patches, sums and their float copies): small enough to stay in the core's
@@ -99,6 +105,16 @@ def _pow2(exponent) -> np.ndarray:
     return np.ldexp(1.0, np.asarray(exponent, dtype=np.int64))
 
 
+@dataclass(eq=False)
+class _Output:
+    """What one run writes: codes or not, the values' dtype, whether sums may wrap, and the overflows counted."""
+
+    want_codes: bool
+    vdtype: type
+    wrap: bool
+    overflows: int = 0
+
+
 @dataclass(frozen=True, eq=False)
 class FastFixed:
     """A fixed-point Conv2d / Dense layer prepared for the fast exact path (weights encoded once).
@@ -124,24 +140,27 @@ class FastFixed:
     scale_exp: np.ndarray  # (O,) int64: the GEMM computes (acc + bias) * 2**-scale_exp
     out_frac: np.ndarray | None  # (O,) int64
     needs_rounding: bool  # some channel shifts right
+    wrap: bool  # the accumulator wraps (else it saturates)
     w8: np.ndarray | None  # (K, O) int8 weight codes for an integer kernel (one group), or None
     w_sum: np.ndarray  # (O,) int64: sum_k w code (the kernel's offset correction)
     bias_int: np.ndarray  # (O,) int64: the bias codes (0 without bias)
 
     # ---------------------------------------------------------------------------------------- bounds
     def _gemm_dtype(self, amax: float):
-        """GEMM dtype for input codes bounded by ``amax`` (module docstring), or None if a bound fails."""
+        """``(GEMM dtype, whether the sums may wrap)`` for input codes bounded by ``amax`` (module docstring), or
+        None if a bound fails."""
         if amax > F64_EXACT or self.w_absmax > F64_EXACT:
             return None
         total = float((amax * self.w_colsum + self.bias_abs).max(initial=0.0))
         safe = min(self.acc.max_code, -self.acc.min_code)
-        if total > safe * EXACT_MARGIN:
-            return None  # the accumulator might overflow: the general path walks K
+        may_wrap = total > safe * EXACT_MARGIN
+        if may_wrap and not self.wrap:
+            return None  # a saturating accumulator might clip: the general path walks K
         emax = int(np.abs(self.scale_exp).max(initial=0))
         if self.w32 is not None and total <= F32_EXACT * EXACT_MARGIN and amax <= F32_EXACT and emax <= _MAX_SHIFT32:
-            return np.float32
+            return np.float32, may_wrap
         if total <= F64_EXACT * EXACT_MARGIN and emax <= _MAX_SHIFT64:
-            return np.float64
+            return np.float64, may_wrap
         return None
 
     # ---------------------------------------------------------------------------------------- run
@@ -173,8 +192,8 @@ class FastFixed:
         """Run the layer on input ``x`` (float32 or float64 values); ``backends``: the integer kernels
         (default :func:`~ristretto_sim.emulator.kernels.default_backends`; the result is the same on each).
 
-        Returns ``(values, codes or None, output saturations, input saturations)``, or None when this batch
-        needs the general path. ``values`` are float64, or float32 when ``float32_values`` is set and every
+        Returns ``(values, codes or None, output saturations, input saturations, accumulator overflows)``, or
+        None when this batch needs the general path. ``values`` are float64, or float32 when ``float32_values`` is set and every
         value is exactly a float32 (float32 GEMM, output codes of at most 24 bits).
         """
         fin = self.fin
@@ -185,26 +204,27 @@ class FastFixed:
             return None  # the general path raises
         fmax, fmin = np.float64(fin.max), np.float64(fin.min)  # numpy scalars: compared in float64
         clip = xmax > fmax or xmin < fmin
-        gemm = self._gemm_dtype(float(max(-fin.min_code, fin.max_code)))
-        if gemm is None:  # the format's maxima are too weak: bound with the data's extreme codes
+        plan = self._gemm_dtype(float(max(-fin.min_code, fin.max_code)))
+        if plan is None or plan[1]:  # the format's maxima are too weak: bound with the data's extreme codes
             ends = np.clip(round_to_integer(np.ldexp(np.array([xmin, xmax]), fin.frac_bits), self.rounding),
                            fin.min_code, fin.max_code)
-            gemm = self._gemm_dtype(float(np.abs(ends).max()))
-            if gemm is None:
+            plan = self._gemm_dtype(float(np.abs(ends).max())) or plan
+            if plan is None:
                 return None
+        gemm, wrap = plan
         in_sat = int(np.count_nonzero(x > fmax)) + int(np.count_nonzero(x < fmin)) if clip else 0
         vdtype = np.float64
         if float32_values and gemm is np.float32 and (self.out is None or self.out.bits <= 24):
             vdtype = np.float32  # out frac bits are within +-100 (checked at preparation) when out is set
         integer = self._integer_kernel(backends)
+        out = _Output(want_codes, vdtype, wrap)
         if integer is not None:
-            r = (self._linear_int if self.kind == "linear" else self._conv_int)(x, gemm, clip, want_codes, vdtype,
-                                                                              integer)
+            r = (self._linear_int if self.kind == "linear" else self._conv_int)(x, gemm, clip, out, integer)
         elif self.kind == "linear":
-            r = self._linear(x, gemm, clip, want_codes, vdtype)
+            r = self._linear(x, gemm, clip, out)
         else:
-            r = self._conv(x, gemm, clip, want_codes, vdtype)
-        return None if r is None else r + (in_sat,)
+            r = self._conv(x, gemm, clip, out)
+        return None if r is None else r + (in_sat, out.overflows)
 
     def _encode_into(self, x: np.ndarray, out: np.ndarray, clip: bool) -> None:
         """Input codes of ``x`` written into ``out`` (any float dtype holding them exactly)."""
@@ -214,13 +234,13 @@ class FastFixed:
             np.clip(t, float(fin.min_code), float(fin.max_code), out=t)
         _round_into(t, self.rounding, out)
 
-    def _linear(self, x, gemm, clip, want_codes, vdtype):
+    def _linear(self, x, gemm, clip, out):
         n = x.shape[0]
         w = self.w32 if gemm is np.float32 else self.w64
         kb = self.k + self.has_bias
         rows = max(1, CHUNK_BYTES // max(1, kb * np.dtype(gemm).itemsize))
-        values = np.empty((n, self.n_out), dtype=vdtype)
-        codes = np.empty((n, self.n_out), dtype=np.int64) if want_codes else None
+        values = np.empty((n, self.n_out), dtype=out.vdtype)
+        codes = np.empty((n, self.n_out), dtype=np.int64) if out.want_codes else None
         sat = 0
         for r0 in range(0, n, rows):
             r1 = min(n, r0 + rows)
@@ -229,10 +249,10 @@ class FastFixed:
             if self.has_bias:
                 a[:, self.k] = 1.0  # the bias row of ``w``: the preload, added exactly inside the GEMM
             t = a @ w
-            sat += self._output(t, values[r0:r1], None if codes is None else codes[r0:r1])
+            sat += self._output(out, t, values[r0:r1], None if codes is None else codes[r0:r1])
         return values, codes, sat
 
-    def _conv(self, x, gemm, clip, want_codes, vdtype):
+    def _conv(self, x, gemm, clip, out):
         geom = self.geometry
         n, c, h, wd = x.shape
         kh, kw = self.kernel
@@ -245,8 +265,8 @@ class FastFixed:
             return None
         imgs = max(1, WORKING_SET_BYTES // per_image)
         w = self.w32 if gemm is np.float32 else self.w64  # (G, Og, K [+1])
-        values = np.empty((n, self.n_out, ho, wo), dtype=vdtype)
-        codes = np.empty((n, self.n_out, ho, wo), dtype=np.int64) if want_codes else None
+        values = np.empty((n, self.n_out, ho, wo), dtype=out.vdtype)
+        codes = np.empty((n, self.n_out, ho, wo), dtype=np.int64) if out.want_codes else None
         hp, wp = h + top + bottom, wd + left + right
         padded = any(geom.padding)
         sat = 0
@@ -260,7 +280,7 @@ class FastFixed:
             if self.has_bias:
                 cols[:, :, self.k] = 1.0  # the bias column of ``w``: the preload, added exactly in the GEMM
             t = np.matmul(w, cols).reshape(nb, self.n_out, ho * wo)  # (nb, G, Og, P): already NCHW order
-            sat += self._output(
+            sat += self._output(out, 
                 t,
                 values[n0:n1].reshape(nb, self.n_out, ho * wo),
                 None if codes is None else codes[n0:n1].reshape(nb, self.n_out, ho * wo),
@@ -291,22 +311,22 @@ class FastFixed:
             t += float(c)
         np.copyto(out, t, casting="unsafe")  # exact: integers inside the kernel's 8-bit range
 
-    def _linear_int(self, x, gemm, clip, want_codes, vdtype, integer):
+    def _linear_int(self, x, gemm, clip, out, integer):
         kernel, c, bias_eff = integer
         n = x.shape[0]
         rows = max(1, WORKING_SET_BYTES // max(1, self.k + 12 * self.n_out))
-        values = np.empty((n, self.n_out), dtype=vdtype)
-        codes = np.empty((n, self.n_out), dtype=np.int64) if want_codes else None
+        values = np.empty((n, self.n_out), dtype=out.vdtype)
+        codes = np.empty((n, self.n_out), dtype=np.int64) if out.want_codes else None
         sat = 0
         for r0 in range(0, n, rows):
             r1 = min(n, r0 + rows)
             a = np.empty((r1 - r0, self.k), dtype=kernel.a_dtype)
             self._codes_into(x[r0:r1], a, c, clip)
             t = self._scaled(kernel.product(a, self.w8), bias_eff, gemm)
-            sat += self._output(t, values[r0:r1], None if codes is None else codes[r0:r1])
+            sat += self._output(out, t, values[r0:r1], None if codes is None else codes[r0:r1])
         return values, codes, sat
 
-    def _conv_int(self, x, gemm, clip, want_codes, vdtype, integer):
+    def _conv_int(self, x, gemm, clip, out, integer):
         kernel, c, bias_eff = integer
         geom = self.geometry
         n, ch, h, wd = x.shape
@@ -320,8 +340,8 @@ class FastFixed:
         if per_image > CHUNK_BYTES:
             return None
         imgs = max(1, WORKING_SET_BYTES // per_image)
-        values = np.empty((n, self.n_out, ho, wo), dtype=vdtype)
-        codes = np.empty((n, self.n_out, ho, wo), dtype=np.int64) if want_codes else None
+        values = np.empty((n, self.n_out, ho, wo), dtype=out.vdtype)
+        codes = np.empty((n, self.n_out, ho, wo), dtype=np.int64) if out.want_codes else None
         hp, wp = h + top + bottom, wd + left + right
         sat = 0
         for n0 in range(0, n, imgs):
@@ -336,17 +356,33 @@ class FastFixed:
                 xp, (nb, ho, wo, kh, kw, ch), (s0, sh * s1, sw * s2, dh * s1, dw * s2, s3), writeable=False)
             patches = np.ascontiguousarray(view).reshape(nb * p, self.k)  # (ky, kx, c) order, as ``w8``
             t = self._scaled(kernel.product(patches, self.w8), bias_eff, gemm)
-            sat += self._output(
+            sat += self._output(out, 
                 t.reshape(nb, p, self.n_out).transpose(0, 2, 1),
                 values[n0:n1].reshape(nb, self.n_out, p),
                 None if codes is None else codes[n0:n1].reshape(nb, self.n_out, p),
             )
         return values, codes, sat
 
-    def _output(self, t: np.ndarray, values: np.ndarray, codes) -> int:
+    def _wrapped(self, t: np.ndarray, ch) -> int:
+        """Wrap the exact sums ``t * 2**scale_exp`` into the accumulator's range, in place (module docstring);
+        returns how many were outside it."""
+        acc = self.acc
+        e = self.scale_exp.reshape(ch)
+        s = t.astype(np.float64) * _pow2(e)
+        q = np.floor((s - float(acc.min_code)) * 2.0**-acc.bits)
+        n = int(np.count_nonzero(q))
+        if n:
+            s -= q * 2.0**acc.bits
+            t[...] = s * _pow2(-e)
+        return n
+
+    def _output(self, o: _Output, t: np.ndarray, values: np.ndarray, codes) -> int:
         """``t = (acc + bias) * 2**-scale_exp`` (exact, channels on axis 1) -> output values written into
-        ``values`` (and codes into ``codes``); returns the output saturations."""
+        ``values`` (and codes into ``codes``); returns the output saturations (and adds the accumulator
+        overflows of a wrapping accumulator to ``o``)."""
         ch = (self.n_out,) + (1,) * (t.ndim - 2)
+        if o.wrap:
+            o.overflows += self._wrapped(t, ch)
         out = self.out
         if out is None:  # the accumulator's value, exact in the GEMM's dtype
             values[...] = t
@@ -444,6 +480,7 @@ def prepare_fast_fixed(kind: str, wc: np.ndarray, bias_codes, formats, acc: Fixe
         scale_exp=scale_exp,
         out_frac=out_frac,
         needs_rounding=bool((scale_exp > 0).any()),
+        wrap=formats.overflow is Overflow.WRAP,
         w8=w8,
         w_sum=w_sum,
         bias_int=bias_int,

@@ -274,3 +274,32 @@ def test_the_integer_kernels_are_not_used_beyond_their_operands(monkeypatch, bac
     calls = _on(monkeypatch, BACKENDS[backend])
     emulate_layer("conv2d", x[:, :3], w[:, :3], b, f, ConvGeometry())
     assert calls == []
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("channels", [3, 9])  # float32 columns; row patches on an integer kernel
+@pytest.mark.parametrize("bits", [10, 14])
+def test_wrapping_accumulators_on_the_fast_path(monkeypatch, backend, channels, bits):
+    rng = np.random.default_rng([channels, bits])
+    x = rng.normal(size=(4, channels, 7, 7)) * 3
+    w = rng.normal(size=(5, channels, 3, 3))
+    b = rng.normal(size=5)
+    f = LayerFormats(FixedPoint(8, 4), FixedPoint(8, 5), FixedPoint(16, 9), FixedPoint(8, 2), FixedPoint(bits, 9),
+                     rounding="nearest_even", overflow="wrap")
+    geom = ConvGeometry(padding=1)
+    slow = _general(monkeypatch, "conv2d", x, w, b, f, geom)
+    _on(monkeypatch, BACKENDS[backend])
+    taken = _taken(monkeypatch)
+    fast = emulate_layer("conv2d", x, w, b, f, geom)
+    assert taken == [True]
+    _same(fast, slow)
+    assert fast.stats.accumulator_overflows > 0  # the sums did wrap
+    # a dense layer, with and without an output format
+    xl = rng.normal(size=(6, 64)) * 3
+    wl = rng.normal(size=(4, 64))
+    for fl in (f, LayerFormats(f.inputs, f.weights, None, None, f.accumulator, overflow="wrap")):
+        slow = _general(monkeypatch, "linear", xl, wl, None, fl)
+        _on(monkeypatch, BACKENDS[backend])
+        fast = emulate_layer("linear", xl, wl, None, fl)
+        _same(fast, slow)
+        assert fast.stats.accumulator_overflows == slow.stats.accumulator_overflows > 0

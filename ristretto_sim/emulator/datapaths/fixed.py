@@ -50,7 +50,7 @@ def fast_fixed_result(dp: Datapath, prepared: Prepared, fast, x, keys: Keys, cod
     res = fast.run(xin, codes and dp.formats.outputs is not None, float32_values)
     if res is None:
         return None
-    values, out_codes, out_sat, in_sat = res
+    values, out_codes, out_sat, in_sat, overflows = res
     if op.linear:
         values = values.reshape(x.shape[:-1] + (op.n_out,))
         out_codes = None if out_codes is None else out_codes.reshape(values.shape)
@@ -60,7 +60,7 @@ def fast_fixed_result(dp: Datapath, prepared: Prepared, fast, x, keys: Keys, cod
         accumulator=str(prepared.accumulator),
         outputs=int(values.size),
         macs=int(values.size) * op.k,
-        accumulator_overflows=0,
+        accumulator_overflows=overflows,
         output_saturations=out_sat,
         input_saturations=in_sat,
         weight_saturations=prepared.weight_saturations,
