@@ -43,6 +43,10 @@ from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats.base import NumberFormat, check_int, code_dtype
 from ristretto_sim.formats.rounding import Overflow, Rounding, round_to_integer
 
+#: elements quantized per block (deterministic rounding): 256 KiB of float64, so that the passes of one block
+#: stay in the core's L2 cache
+QUANTIZE_BLOCK = 32768
+
 
 class Specials(NamedEnum):
     """What a minifloat's top exponent field encodes (see the module docstring)."""
@@ -188,21 +192,34 @@ class Minifloat(NumberFormat):
         if overflow is Overflow.WRAP:
             raise ValueError(f"overflow='wrap' is meaningless for the minifloat {self}; use 'natural' or 'saturate'")
         x = self._as_float_array(x)
+        if rounding is not Rounding.STOCHASTIC and x.size > QUANTIZE_BLOCK:
+            # deterministic rounding is elementwise: blocks that stay in cache across the dozen passes below
+            flat = np.ascontiguousarray(x).reshape(-1)
+            out = np.empty(flat.shape)
+            for i in range(0, flat.size, QUANTIZE_BLOCK):
+                out[i:i + QUANTIZE_BLOCK] = self._quantize(flat[i:i + QUANTIZE_BLOCK], rounding, overflow, None)
+            return out.reshape(x.shape)
+        return self._quantize(x, rounding, overflow, rng)
+
+    def _quantize(self, x: np.ndarray, rounding: Rounding, overflow: Overflow, rng) -> np.ndarray:
         nan = np.isnan(x)
         if self.specials is Specials.NONE and nan.any():
             raise ValueError(f"NaN input cannot be represented in {self} (specials='none' has no NaN code)")
         m = self.man_bits
         a = np.abs(x)
-        _, e = np.frexp(a)
-        k = e.astype(np.int64) - 1  # a in [2**k, 2**(k+1)) for finite a > 0
-        if self.subnormals:
-            q = np.maximum(k, self.emin) - m
-        else:
-            q = np.where(a < self.min_normal, self.emin, k - m)
         finite = np.isfinite(x)
-        q = np.where(finite, q, 0)
-        with np.errstate(invalid="ignore"):
-            val = np.ldexp(round_to_integer(np.ldexp(x, -q), rounding, rng), q)
+        if rounding is Rounding.NEAREST_EVEN and self._bitwise_nearest_even:
+            val = self._nearest_even(x, a)
+        else:
+            _, e = np.frexp(a)
+            k = e.astype(np.int64) - 1  # a in [2**k, 2**(k+1)) for finite a > 0
+            if self.subnormals:
+                q = np.maximum(k, self.emin) - m
+            else:
+                q = np.where(a < self.min_normal, self.emin, k - m)
+            q = np.where(finite, q, 0)
+            with np.errstate(invalid="ignore"):
+                val = np.ldexp(round_to_integer(np.ldexp(x, -q), rounding, rng), q)
         mx = self.max
         over = finite & (np.abs(val) > mx)
         inf = np.isinf(x)
@@ -211,6 +228,34 @@ class Minifloat(NumberFormat):
         if nan.any():
             val = np.where(nan, np.nan, val)
         return val
+
+    @property
+    def _bitwise_nearest_even(self) -> bool:
+        """Whether :meth:`_nearest_even` applies: a significand narrower than float64's and a smallest quantum
+        ``2**(emin - man_bits)`` whose magic constant ``2**(emin - man_bits + 52)`` is a normal float64."""
+        low = self.emin - self.man_bits + (0 if self.subnormals else self.man_bits)
+        return self.man_bits <= 51 and -1022 <= low + 52 <= 1023 and self.emin >= -1022
+
+    def _nearest_even(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """Round to nearest, ties to even, on the float64 bits (the same values as the frexp/ldexp path, in
+        fewer passes): at or above the smallest normal the significand is cut to ``man_bits`` bits by adding
+        half an ulp minus one plus the kept last bit and clearing the dropped bits (a carry moves the exponent
+        up, as it should); below it, where the quantum is fixed, ``(a + C) - C`` with ``C = 2**52 * quantum``
+        rounds to a multiple of the quantum by the FPU's own round-half-even. Signs are copied back (a negative
+        value that rounds to zero gives ``-0.0``, as ``rint`` does); non-finite entries are left to the caller."""
+        drop = np.uint64(52 - self.man_bits)
+        bits = a.view(np.uint64)
+        if drop:
+            half = np.uint64((1 << (int(drop) - 1)) - 1)
+            # the kept last bit; with no mantissa bits the integer significand is 1, odd: a tie rounds up
+            last = (bits >> drop) & np.uint64(1) if self.man_bits else np.uint64(1)
+            bits = (bits + half + last) & ~np.uint64((1 << int(drop)) - 1)
+        normal = bits.view(np.float64)
+        quantum = self.emin - (self.man_bits if self.subnormals else 0)
+        c = np.float64(2.0 ** (quantum + 52))
+        small = (a + c) - c
+        with np.errstate(invalid="ignore"):
+            return np.copysign(np.where(a >= self.min_normal, normal, small), x)
 
     def _overflow(self, x, val, over, inf, rounding, overflow, mx):
         neg = np.signbit(x)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from ristretto_sim.formats import CATALOG, Minifloat, Rounding
+from ristretto_sim.formats import CATALOG, Minifloat, Overflow, Rounding
+from ristretto_sim.formats.minifloat import QUANTIZE_BLOCK
 from tests.formats.reference import minifloat_grid, minifloat_reference
 
 ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes provides the fp8/fp6/fp4 oracles (test extra)")
@@ -214,3 +215,37 @@ def test_values_limited_to_16_bits():
     assert len(CATALOG["fp16"].values()) == 2 * (31 * 1024) - 1
     with pytest.raises(ValueError, match="16 bits"):
         CATALOG["fp32"].values()
+
+
+@pytest.mark.parametrize("fmt", [
+    Minifloat(4, 3), Minifloat(5, 2), Minifloat(5, 10), Minifloat(8, 7), Minifloat(4, 3, specials="fn"),
+    Minifloat(4, 3, subnormals=False), Minifloat(3, 0, specials="fn"), Minifloat(2, 1), Minifloat(8, 23),
+    Minifloat(11, 12), Minifloat(6, 5, bias=3), Minifloat(4, 3, specials="none", subnormals=False),
+])
+@pytest.mark.parametrize("overflow", ["saturate", "natural"])
+def test_bitwise_nearest_even_equals_the_frexp_path_bit_for_bit(monkeypatch, fmt, overflow):
+    """The float64-bit rounding of nearest-even against the general frexp/rint/ldexp path: every value, every
+    midpoint and its neighbours, random magnitudes over 18 decades, zeros of both signs, infinities, float64
+    subnormals, overflow; and blocks (large arrays) against one pass."""
+    rng = np.random.default_rng(fmt.bits)
+    v = fmt._all_values() if fmt.bits <= 16 else np.array([fmt.min_subnormal, fmt.min_normal, 1.0, 1.5, fmt.max])
+    mids = (v[:-1] + v[1:]) / 2
+    x = np.concatenate([rng.normal(size=4000) * 10.0 ** rng.uniform(-12, 6, size=4000), v, mids,
+                        np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf),
+                        [0.0, -0.0, np.inf, -np.inf, fmt.max * 1.0001, -fmt.max * 2, 5e-324, -5e-324, 2.2e-308]])
+    assert fmt._bitwise_nearest_even
+    fast = fmt.quantize(x, "nearest_even", overflow)
+    monkeypatch.setattr(Minifloat, "_bitwise_nearest_even", property(lambda self: False))
+    with np.errstate(over="ignore"):
+        slow = fmt.quantize(x, "nearest_even", overflow)
+    assert np.array_equal(np.isnan(fast), np.isnan(slow))
+    keep = ~np.isnan(slow)
+    assert np.array_equal(fast[keep].view(np.uint64), slow[keep].view(np.uint64))  # -0.0 included
+    monkeypatch.undo()
+    reps = np.tile(x[keep], 1 + 3 * QUANTIZE_BLOCK // int(keep.sum()))
+    big = reps[: 3 * (len(reps) // 3)].reshape(-1, 3)[: 2 * QUANTIZE_BLOCK // 3 + 7]  # across block edges
+    blocked = fmt.quantize(big, "nearest_even", overflow)
+    assert blocked.shape == big.shape
+    assert np.array_equal(blocked.view(np.uint64), fmt._quantize(big, Rounding.NEAREST_EVEN,
+                                                                  Overflow.coerce(overflow, "overflow"),
+                                                                  None).view(np.uint64))
