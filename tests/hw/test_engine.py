@@ -266,13 +266,14 @@ def test_prefetch_runs_ahead_only_as_far_as_the_prefetch_halves_hold():
 
 def test_deeper_prefetch_can_lose_a_cycle_on_the_fifo_channel():
     """The channel serves requests in issue order (engine docstring): with 2 outstanding reads the array runs
-    ahead, its 50-byte write is issued before step 16's 6-byte read and that read waits behind it, so the layer
-    ends 1 cycle later than with 1 outstanding read (845 vs 846 cycles). A read-priority channel would not."""
+    ahead, its third 50-byte write (issued at cycle 321) is booked before the last step's 4-byte read (issued at
+    323) and that read waits behind it, so the layer ends 1 cycle later than with 1 outstanding read (474 vs 475
+    cycles). A read-priority channel would not."""
     from dataclasses import replace
 
-    layer = ConvShape("c", 5, 5, 10, 17, kernel=1)
-    cfg = make_config(6, 2, "ws", bandwidth=1.0, latency=0, kb=4).replace(
+    layer = ConvShape("c", 7, 7, 2, 8, kernel=3)
+    cfg = make_config(8, 2, "ws", bandwidth=1.0, latency=0, kb=4).replace(
         ifmap=BufferConfig(4096, double_buffered=True), filter=BufferConfig(4096, double_buffered=True))
     one, two = (simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=d))).layers[0]
                 for d in (1, 2))
-    assert (one.total_cycles, two.total_cycles) == (845, 846)
+    assert (one.total_cycles, two.total_cycles) == (474, 475)
