@@ -412,7 +412,7 @@ class Steps:
             read_bits=stream + np.where(is_first, other_reads[idx], 0),
             write_bits=np.where(is_last, outputs.writes[idx], 0),
             stream_bits=stream if sliced else np.zeros(len(idx), dtype=np.int64),
-            slices=np.maximum(1, slices[idx] // ch),
+            slices=np.maximum(1, slices[idx] // ch + np.where(is_last, slices[idx] % ch, 0)),
         )
 
     def repeated(self, groups: int) -> Steps:
