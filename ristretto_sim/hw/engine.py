@@ -15,7 +15,7 @@ Time advances per tile transfer and per fold (never per cycle):
   before it is running. Without double buffering a tile is requested only when the array has finished the
   step before it. So with enough outstanding requests latency is paid once per pipeline fill, not per fold;
 * a step's read is its stationary part (a ws/is stationary tile, partial sums read back, the biases), which
-  must be on chip before the step starts, then its streamed operands in K-slices (``mapping.Steps``: one
+  must be on chip before the step starts, then its streamed operands in slices along T (``mapping.Steps``: one
   vector per operand per time step, in the order the array consumes them). A systolic array consumes a
   streamed operand one vector per cycle from its SRAM, so, as in double-buffered accelerators (Gemmini's
   DMA writes scratchpad rows that the array reads as soon as they have landed), a step starts when its

@@ -24,6 +24,10 @@ densely: two 4-bit weights per byte; partial sums cross the ofmap SRAM at accumu
   streamed dimension is cut into chunks that do, and each chunk runs all row folds (walk: column fold,
   chunk, row fold). ``scalesim_compatible`` keeps SCALE-Sim's walk and, like SCALE-Sim, writes every partial
   sum to DRAM;
+* a step's streamed reads are cut into slices along T (K for os, M for ws, N for is), one vector per operand per
+  time step (``Steps``), which the SimPy model lets the array consume as they arrive; its stationary tile and
+  partial sums come first, whole. ``scalesim_compatible`` keeps whole tiles (SCALE-Sim prefetches a fold's tile
+  before the fold);
 * im2col duplicates are not refetched: a tile of e im2col entries costs e x distinct inputs / entries, rounded
   once over the whole fetch sequence (a full pass is exactly the input tensor). Halo overlap between tiles is
   thereby averaged, not modelled per tile.
@@ -181,7 +185,7 @@ class Schedule:
 
     Step arrays (one entry per step; a step is a fold, or a chunk of a fold whose streamed operand does not
     fit its buffer half): ``compute_cycles``, ``read_bits`` (DRAM -> SRAM, all operands), ``write_bits``
-    (SRAM -> DRAM), ``stream_bits`` (the part of ``read_bits`` the array consumes in ``slices`` K-slices as it
+    (SRAM -> DRAM), ``stream_bits`` (the part of ``read_bits`` the array consumes in ``slices`` slices as it
     arrives, ``Steps``). Totals are per operand, in bits, over all groups.
     """
 
@@ -360,7 +364,7 @@ def dram_totals(fetches, outputs: Outputs) -> dict[str, int]:
 class Steps:
     """The step arrays of a schedule: compute cycles, DRAM bits read before and written after each step, and
     how the reads stream in: ``stream_bits`` of each step's reads are its streamed operands, cut into
-    ``slices`` K-slices (one vector per time step) that the array consumes as they arrive; the rest (stationary
+    ``slices`` slices along T (one vector per time step) that the array consumes as they arrive; the rest (stationary
     tiles, partial sums read back, biases) must be on chip before the step starts. ``slices`` of 1 and
     ``stream_bits`` of 0 mean the whole tile is read before the step (SCALE-Sim's tile-level prefetch)."""
 

@@ -81,7 +81,7 @@ def test_a_streamed_step_starts_on_its_first_slice_and_runs_no_faster_than_its_s
     one = np.array([100]), np.array([8 * 1000]), np.array([0])
     # whole tile first: 100 cycles of transfer, the latency, then the compute
     assert run_layer(*one, cfg).total_cycles == 100 + 7 + 100
-    # 100 K-slices of 10 bytes: the first is usable after 1 + 7 cycles, the array then keeps pace with the rest
+    # 100 slices of 10 bytes: the first is usable after 1 + 7 cycles, the array then keeps pace with the rest
     assert run_layer(*one, cfg, np.array([8 * 1000]), np.array([100])).total_cycles == 1 + 7 + 100
     # 10 compute cycles over 10 slices of 100 bytes: bandwidth-bound, ends 1 cycle after the last slice lands
     fast = run_layer(np.array([10]), one[1], one[2], cfg, np.array([8 * 1000]), np.array([10]))
@@ -297,7 +297,7 @@ def test_deeper_prefetch_can_lose_a_cycle_on_the_fifo_channel():
 
 # --------------------------------------------------------------------------- bundled networks on every preset
 def _walk_bound(run, bw: float, latency: int) -> int:
-    """A lower bound for any in-order array fed in this walk order by this channel (K-slice streaming or not):
+    """A lower bound for any in-order array fed in this walk order by this channel (streamed in slices or not):
     step j cannot end before the reads of steps 0..j have crossed the channel, the latency, and the compute of
     its last slice; the steps after it need their compute, and the writes of the steps from k on follow step k.
     It exceeds max(compute, bytes / bandwidth) when the walk front-loads its reads (an os fold streams a column
@@ -316,7 +316,7 @@ def _walk_bound(run, bw: float, latency: int) -> int:
 
 def _fill(run, bw: float, latency: int) -> int:
     """The pipeline fill and drain of a layer: the latency, the transfer of what its first step needs before it
-    starts (its stationary part, the biases and its first K-slice) and of its last step's writes. (The array's
+    starts (its stationary part, the biases and its first slice) and of its last step's writes. (The array's
     own fill and drain, R + C - 2 cycles, are part of its compute cycles.)"""
     sched = run.schedule
     lead = int(sched.read_bits[0]) - int(sched.stream_bits[0]) + run.bias_bits

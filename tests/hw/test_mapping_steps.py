@@ -83,7 +83,7 @@ def test_folds_cut_into_steps():
     twice = steps.repeated(2)
     assert twice.compute_cycles.tolist() == [3, 3, 4, 7] * 2
     assert twice.write_bits.tolist() == [0, 0, 2, 3] * 2
-    # with the folds' stream vectors (7 and 5 K-slices) the streamed bits and the slices are shared out too
+    # with the folds' stream vectors (7 and 5 slices) the streamed bits and the slices are shared out too
     sliced = Steps.of_folds(np.array([10, 7]), fetches, outputs, np.array([7, 5]))
     assert sliced.read_bits.tolist() == steps.read_bits.tolist()
     assert sliced.stream_bits.tolist() == [3, 3, 3, 4]
