@@ -130,19 +130,18 @@ def run_layer(
 ) -> LayerTiming:
     """Replay one layer's steps (``mapping.Schedule`` arrays) in SimPy and return its timing. Without
     ``stream_bits`` and ``slices`` every step waits for its whole tile."""
+    if (stream_bits is None) != (slices is None):
+        raise ValueError("run_layer needs both stream_bits and slices, or neither")
     steps = len(compute_cycles)
     comp = np.asarray(compute_cycles, dtype=np.int64)
-    compute = comp.tolist()
-    read_b = _bytes(read_bits)
-    reads = read_b.tolist()
-    writes = _bytes(write_bits).tolist()
+    read_bits = np.asarray(read_bits, dtype=np.int64)
+    compute, reads, writes = comp.tolist(), _bytes(read_bits).tolist(), _bytes(write_bits).tolist()
     if stream_bits is None:
         first, tail = reads, compute
     else:
-        n = np.asarray(slices, dtype=np.int64)
-        streamed = np.asarray(stream_bits, dtype=np.int64)
-        # bytes usable before the step starts: the stationary part and the first slice; compute after the last
-        first = np.where(streamed > 0, _bytes(np.asarray(read_bits, dtype=np.int64) - streamed + -(-streamed // n)), read_b).tolist()
+        n, streamed = np.asarray(slices, dtype=np.int64), np.asarray(stream_bits, dtype=np.int64)
+        # bytes usable before the step starts (its stationary part and first slice), compute after its last slice
+        first = np.where(streamed > 0, _bytes(read_bits - streamed + -(-streamed // n)), _bytes(read_bits)).tolist()
         tail = np.where(streamed > 0, -(-comp // n), comp).tolist()
     total_compute = int(sum(compute))
     if config.dram.bandwidth_bytes_per_cycle is None and config.dram.latency_cycles == 0:

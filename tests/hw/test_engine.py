@@ -305,8 +305,8 @@ def _walk_bound(run, bw: float, latency: int) -> int:
     sched = run.schedule
     reads = -(-sched.read_bits // 8)
     reads[0] = -(-(int(sched.read_bits[0]) + run.bias_bits) // 8)
-    rd = np.cumsum(-(-reads // bw)).astype(np.int64)
-    wr = (-(-(-(-sched.write_bits // 8)) // bw)).astype(np.int64)
+    rd = np.cumsum(np.ceil(reads / bw)).astype(np.int64)
+    wr = np.ceil(-(-sched.write_bits // 8) / bw).astype(np.int64)
     comp = np.asarray(sched.compute_cycles, dtype=np.int64)
     tail = np.where(sched.stream_bits > 0, -(-comp // sched.slices), comp)
     upto = np.cumsum(comp)  # compute of steps 0..j
