@@ -16,13 +16,15 @@ Time advances per tile transfer and per fold (never per cycle):
   step before it. So with enough outstanding requests latency is paid once per pipeline fill, not per fold;
 * a step's read is its stationary part (a ws/is stationary tile, partial sums read back, the biases), which
   must be on chip before the step starts, then its streamed operands in slices along T (``mapping.Steps``: one
-  vector per operand per time step, in the order the array consumes them). A systolic array consumes a
-  streamed operand one vector per cycle from its SRAM, so, as in double-buffered accelerators (Gemmini's
-  DMA writes scratchpad rows that the array reads as soon as they have landed), a step starts when its
+  vector per operand per time step, in the order the array consumes them). A systolic array reads a streamed
+  operand from its SRAM one vector per cycle, so a real DMA need not land the whole tile first: Gemmini, for
+  one, moves a tile as a sequence of row-block loads and its reorder buffer lets a compute instruction issue
+  once the loads it reads have completed (Genc et al., "Gemmini", DAC 2021). Here a step starts when its
   stationary part and its first slice are usable and then runs no faster than its slices arrive: it consumes
   them evenly over its compute cycles, so it ends at ``max(start + compute, last slice usable + compute /
-  slices)`` (both bounds of a linear arrival against a linear consumption). A step without streamed bits
-  waits for its whole tile;
+  slices)`` (the two ends of a linear arrival against a linear consumption). Slices of one vector are the
+  finest grain; a DMA moving blocks of b vectors would expose b - 1 more vectors' transfer once per fill. A
+  step without streamed bits waits for its whole tile;
 * the **array** process walks the steps in order: it waits for a step's first slice; if the step produces
   output it waits until the outputs still draining fit the ofmap's drain half (double-buffered; with a single
   buffer until all have drained), computes (stalling on slices not yet arrived, above), then releases its
