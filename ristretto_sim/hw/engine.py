@@ -23,8 +23,9 @@ Time advances per tile transfer and per fold (never per cycle):
   stationary part and its first slice are usable and then runs no faster than its slices arrive: it consumes
   them evenly over its compute cycles, so it ends at ``max(start + compute, last slice usable + compute /
   slices)`` (the two ends of a linear arrival against a linear consumption). Slices of one vector are the
-  finest grain; a DMA moving blocks of b vectors would expose b - 1 more vectors' transfer once per fill. A
-  step without streamed bits waits for its whole tile;
+  finest grain; a DMA moving blocks of b vectors would add up to b - 1 vectors' transfer at a fill and b - 1
+  vectors' compute after a bandwidth-bound step's last block. A step without streamed bits waits for its
+  whole tile;
 * the **array** process walks the steps in order: it waits for a step's first slice; if the step produces
   output it waits until the outputs still draining fit the ofmap's drain half (double-buffered; with a single
   buffer until all have drained), computes (stalling on slices not yet arrived, above), then releases its
