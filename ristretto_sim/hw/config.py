@@ -233,12 +233,13 @@ class DRAMConfig:
     bandwidth_bytes_per_cycle : float or None
         Bytes per array clock cycle; ``None`` is unlimited (SCALE-Sim's CALC mode).
     latency_cycles : int
-        Cycles from the end of a read transfer until its data is usable (requests are pipelined; writes are
-        posted, so their buffer is free when the transfer ends).
+        Cycles from the moment read data crosses the channel until it is usable (a transfer's data lands in order
+        at the bandwidth's rate, so a streamed tile's first slice is usable before its last; requests are
+        pipelined; writes are posted, so their buffer is free when the transfer ends).
     energy_pj_per_bit : float or None
         Energy per bit moved; ``None`` takes the technology table's default.
     prefetch_depth : int
-        Tile reads the DMA may have outstanding at once (issued, data not yet usable): with double-buffered
+        Tile reads the DMA may have outstanding at once (issued, data not yet all usable): with double-buffered
         input buffers the tiles of the next steps are requested up to this many ahead, as far as they fit
         the prefetch halves. 1 serialises the reads (latency paid per tile). Default 16: Gemmini's default
         DMA ``max_in_flight_mem_reqs = 16`` (ucb-bar/gemmini, ``GemminiConfigs.scala``).

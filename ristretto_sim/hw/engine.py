@@ -4,19 +4,32 @@ Time advances per tile transfer and per fold (never per cycle):
 
 * the **DRAM channel** is one FIFO bandwidth resource shared by every operand: a request issued at time t
   starts when the channel has finished the requests issued before it and occupies it for
-  ``ceil(bytes / bandwidth)`` cycles. A read's data is usable ``latency`` cycles after its transfer ends; the
-  next request may start meanwhile (requests are pipelined). Writes are posted: their ofmap half is free when
-  the transfer ends;
+  ``ceil(bytes / bandwidth)`` cycles. Its data arrives in order at the bandwidth's rate: the first ``x``
+  bytes are usable ``latency`` cycles after ``ceil(x / bandwidth)`` cycles of the transfer; the next request
+  may start meanwhile (requests are pipelined). Writes are posted: their ofmap half is free when the transfer
+  ends;
 * the **DMA** process requests the steps' input tiles in order, ahead of the array: at most
-  ``dram.prefetch_depth`` reads outstanding (issued, data not yet usable), and, with double-buffered ifmap and
-  filter buffers, only as many steps ahead of the one computing as fit the prefetch halves (their free
+  ``dram.prefetch_depth`` reads outstanding (issued, data not yet all usable), and, with double-buffered ifmap
+  and filter buffers, only as many steps ahead of the one computing as fit the prefetch halves (their free
   capacity, ``ifmap.active_bits + filter.active_bits``); the next step's tile is always allowed once the step
   before it is running. Without double buffering a tile is requested only when the array has finished the
   step before it. So with enough outstanding requests latency is paid once per pipeline fill, not per fold;
-* the **array** process walks the steps in order: it waits for a step's tile; if the step produces output it
-  waits until the outputs still draining fit the ofmap's drain half (double-buffered; with a single buffer
-  until all have drained), computes for the step's cycles, then releases its input tile (the DMA may run
-  further ahead) and drains its output through the channel.
+* a step's read is its stationary part (a ws/is stationary tile, partial sums read back, the biases), which
+  must be on chip before the step starts, then its streamed operands in slices along T (``mapping.Steps``: one
+  vector per operand per time step, in the order the array consumes them). A systolic array reads a streamed
+  operand from its SRAM one vector per cycle, so a real DMA need not land the whole tile first: Gemmini, for
+  one, moves a tile as a sequence of row-block loads and its reorder buffer lets a compute instruction issue
+  once the loads it reads have completed (Genc et al., "Gemmini", DAC 2021). Here a step starts when its
+  stationary part and its first slice are usable and then runs no faster than its slices arrive: it consumes
+  them evenly over its compute cycles, so it ends at ``max(start + compute, last slice usable + compute /
+  slices)`` (the two ends of a linear arrival against a linear consumption). Slices of one vector are the
+  finest grain; a DMA moving blocks of b vectors would add up to b - 1 vectors' transfer at a fill and b - 1
+  vectors' compute after a bandwidth-bound step's last block. A step without streamed bits waits for its
+  whole tile;
+* the **array** process walks the steps in order: it waits for a step's first slice; if the step produces
+  output it waits until the outputs still draining fit the ofmap's drain half (double-buffered; with a single
+  buffer until all have drained), computes (stalling on slices not yet arrived, above), then releases its
+  input tile (the DMA may run further ahead) and drains its output through the channel.
 
 With unlimited bandwidth and no latency the layer takes exactly its compute cycles. Stalls are the time the
 array waits, so they come only from bandwidth, latency, outstanding requests and buffer capacity.
@@ -76,14 +89,23 @@ class DRAMChannel:
 
     def transfer(self, nbytes: int) -> int:
         """Book ``nbytes`` on the channel now; the time the transfer ends."""
+        return self.book(nbytes)[1]
+
+    def book(self, nbytes: int) -> tuple[int, int]:
+        """Book ``nbytes`` on the channel now; the times the transfer starts and ends."""
         cycles = self.transfer_cycles(nbytes)
         start = max(self.env.now, self.free_at)
         self.free_at = start + cycles
         self.busy_cycles += cycles
-        return self.free_at
+        return start, self.free_at
 
     def read(self, nbytes: int) -> int:
         return self.transfer(nbytes) + self.latency
+
+    def read_streamed(self, nbytes: int, first_bytes: int) -> tuple[int, int]:
+        """Book a read of ``nbytes`` now; the times its first ``first_bytes`` and all of it are usable."""
+        start, end = self.book(nbytes)
+        return min(end, start + self.transfer_cycles(first_bytes)) + self.latency, end + self.latency
 
     def write(self, nbytes: int) -> int:
         return self.transfer(nbytes)
@@ -97,14 +119,33 @@ def prefetch_window_bytes(config: AcceleratorConfig) -> int:
     return (config.ifmap.active_bits + config.filter.active_bits) // 8
 
 
+def _bytes(bits) -> np.ndarray:
+    return -((-np.asarray(bits, dtype=np.int64)) // 8)
+
+
 def run_layer(
-    compute_cycles: np.ndarray, read_bits: np.ndarray, write_bits: np.ndarray, config: AcceleratorConfig
+    compute_cycles: np.ndarray,
+    read_bits: np.ndarray,
+    write_bits: np.ndarray,
+    config: AcceleratorConfig,
+    stream_bits: np.ndarray | None = None,
+    slices: np.ndarray | None = None,
 ) -> LayerTiming:
-    """Replay one layer's steps (``mapping.Schedule`` arrays) in SimPy and return its timing."""
+    """Replay one layer's steps (``mapping.Schedule`` arrays) in SimPy and return its timing. Without
+    ``stream_bits`` and ``slices`` every step waits for its whole tile."""
+    if (stream_bits is None) != (slices is None):
+        raise ValueError("run_layer needs both stream_bits and slices, or neither")
     steps = len(compute_cycles)
-    compute = np.asarray(compute_cycles, dtype=np.int64).tolist()
-    reads = (-((-np.asarray(read_bits, dtype=np.int64)) // 8)).tolist()
-    writes = (-((-np.asarray(write_bits, dtype=np.int64)) // 8)).tolist()
+    comp = np.asarray(compute_cycles, dtype=np.int64)
+    read_bits = np.asarray(read_bits, dtype=np.int64)
+    compute, reads, writes = comp.tolist(), _bytes(read_bits).tolist(), _bytes(write_bits).tolist()
+    if stream_bits is None:
+        first, tail = reads, compute
+    else:
+        n, streamed = np.asarray(slices, dtype=np.int64), np.asarray(stream_bits, dtype=np.int64)
+        # bytes usable before the step starts (its stationary part and first slice), compute after its last slice
+        first = np.where(streamed > 0, _bytes(read_bits - streamed + -(-streamed // n)), _bytes(read_bits)).tolist()
+        tail = np.where(streamed > 0, -(-comp // n), comp).tolist()
     total_compute = int(sum(compute))
     if config.dram.bandwidth_bytes_per_cycle is None and config.dram.latency_cycles == 0:
         return LayerTiming(total_compute, total_compute, 0)
@@ -115,7 +156,8 @@ def run_layer(
     depth = config.dram.prefetch_depth
     window = prefetch_window_bytes(config)
     ahead = np.concatenate(([0], np.cumsum(reads))).tolist()  # ahead[i]: bytes of steps before i
-    ready_at = [0] * steps
+    ready_at = [0] * steps  # the step may start: its stationary part and first slice are usable
+    done_at = [0] * steps  # all of its reads are usable
     state = {"issued": 0, "current": 0, "last_write": 0}
     wake = {"dma": env.event(), "array": env.event()}
 
@@ -141,10 +183,10 @@ def run_layer(
                     outstanding.popleft()
                 if len(outstanding) >= depth:
                     yield env.timeout(outstanding.popleft() - env.now)
-                ready_at[s] = channel.read(reads[s])
-                outstanding.append(ready_at[s])
+                ready_at[s], done_at[s] = channel.read_streamed(reads[s], first[s])
+                outstanding.append(done_at[s])
             else:
-                ready_at[s] = env.now
+                ready_at[s] = done_at[s] = env.now
             state["issued"] = s + 1
             signal("array")
 
@@ -166,8 +208,9 @@ def run_layer(
                         yield env.timeout(done - env.now)
             state["current"] = s  # the step holds the active halves: the DMA may fill the prefetch halves
             signal("dma")
-            if compute[s]:
-                yield env.timeout(compute[s])
+            busy = max(compute[s], done_at[s] + tail[s] - env.now)  # no faster than the slices arrive
+            if busy > 0:
+                yield env.timeout(busy)
             state["current"] = s + 1
             signal("dma")
             if writes[s]:

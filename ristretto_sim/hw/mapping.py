@@ -24,6 +24,10 @@ densely: two 4-bit weights per byte; partial sums cross the ofmap SRAM at accumu
   streamed dimension is cut into chunks that do, and each chunk runs all row folds (walk: column fold,
   chunk, row fold). ``scalesim_compatible`` keeps SCALE-Sim's walk and, like SCALE-Sim, writes every partial
   sum to DRAM;
+* a step's streamed reads are cut into slices along T (K for os, M for ws, N for is), one vector per operand per
+  time step (``Steps``), which the SimPy model lets the array consume as they arrive; its stationary tile and
+  partial sums come first, whole. ``scalesim_compatible`` keeps whole tiles (SCALE-Sim prefetches a fold's tile
+  before the fold);
 * im2col duplicates are not refetched: a tile of e im2col entries costs e x distinct inputs / entries, rounded
   once over the whole fetch sequence (a full pass is exactly the input tensor). Halo overlap between tiles is
   thereby averaged, not modelled per tile.
@@ -181,12 +185,15 @@ class Schedule:
 
     Step arrays (one entry per step; a step is a fold, or a chunk of a fold whose streamed operand does not
     fit its buffer half): ``compute_cycles``, ``read_bits`` (DRAM -> SRAM, all operands), ``write_bits``
-    (SRAM -> DRAM). Totals are per operand, in bits, over all groups.
+    (SRAM -> DRAM), ``stream_bits`` (the part of ``read_bits`` the array consumes in ``slices`` slices as it
+    arrives, ``Steps``). Totals are per operand, in bits, over all groups.
     """
 
     compute_cycles: np.ndarray
     read_bits: np.ndarray
     write_bits: np.ndarray
+    stream_bits: np.ndarray
+    slices: np.ndarray
     folds: int
     dram_bits: dict[str, int]
     compulsory_bits: dict[str, int]
@@ -355,18 +362,33 @@ def dram_totals(fetches, outputs: Outputs) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Steps:
-    """The step arrays of a schedule: compute cycles, DRAM bits read before and written after each step."""
+    """The step arrays of a schedule: compute cycles, DRAM bits read before and written after each step, and
+    how the reads stream in: ``stream_bits`` of each step's reads are its streamed operands, cut into
+    ``slices`` slices along T (one vector per time step) that the array consumes as they arrive; the rest (stationary
+    tiles, partial sums read back, biases) must be on chip before the step starts. ``slices`` of 1 and
+    ``stream_bits`` of 0 mean the whole tile is read before the step (SCALE-Sim's tile-level prefetch)."""
 
     compute_cycles: np.ndarray
     read_bits: np.ndarray
     write_bits: np.ndarray
+    stream_bits: np.ndarray
+    slices: np.ndarray
+
+    def __post_init__(self):
+        if not len(self.compute_cycles) == len(self.read_bits) == len(self.write_bits) == len(self.stream_bits) \
+                == len(self.slices):
+            raise ValueError("Steps arrays must have one entry per step")
+        if (np.asarray(self.stream_bits) > np.asarray(self.read_bits)).any() or (np.asarray(self.slices) < 1).any():
+            raise ValueError("Steps: stream_bits must be part of read_bits and slices >= 1")
 
     @classmethod
-    def of_folds(cls, fold_cycles: np.ndarray, fetches, outputs: Outputs) -> Steps:
+    def of_folds(cls, fold_cycles: np.ndarray, fetches, outputs: Outputs, slices: np.ndarray | None = None) -> Steps:
         """The steps of a walk: each fold cut into as many chunks as its most-chunked streamed tile needs.
 
         A fold's compute cycles and streamed reads are shared out evenly over its chunks (remainders on the
         last), its stationary and partial-sum reads come before the first chunk, its writes after the last.
+        ``slices`` (per fold: the vectors its streamed operands send along T) shares out the same way; without
+        it a step's streamed reads are not sliced (the whole tile is read before the step).
         """
         n = len(fold_cycles)
         chunks = np.ones(n, dtype=np.int64)
@@ -379,27 +401,30 @@ class Steps:
             else:
                 other_reads += fetch.bits
         other_reads = other_reads + outputs.reads
+        sliced = slices is not None
+        slices = np.ones(n, dtype=np.int64) if slices is None else np.asarray(slices, dtype=np.int64)
         if int(chunks.max()) == 1:  # no fold is cut: the folds are the steps (the common case, kept fast)
-            return cls(fold_cycles, stream_reads + other_reads, outputs.writes)
+            stream = stream_reads if sliced else np.zeros(n, dtype=np.int64)
+            return cls(fold_cycles, stream_reads + other_reads, outputs.writes, stream, slices)
         idx = np.repeat(np.arange(n), chunks)
         ch = chunks[idx]
         pos = np.arange(len(idx)) - (np.cumsum(chunks) - chunks)[idx]
         is_first, is_last = pos == 0, pos == ch - 1
+        stream = stream_reads[idx] // ch + np.where(is_last, stream_reads[idx] % ch, 0)
         return cls(
             compute_cycles=fold_cycles[idx] // ch + np.where(is_last, fold_cycles[idx] % ch, 0),
-            read_bits=(
-                stream_reads[idx] // ch
-                + np.where(is_last, stream_reads[idx] % ch, 0)
-                + np.where(is_first, other_reads[idx], 0)
-            ),
+            read_bits=stream + np.where(is_first, other_reads[idx], 0),
             write_bits=np.where(is_last, outputs.writes[idx], 0),
+            stream_bits=stream if sliced else np.zeros(len(idx), dtype=np.int64),
+            slices=np.maximum(1, slices[idx] // ch + np.where(is_last, slices[idx] % ch, 0)),
         )
 
     def repeated(self, groups: int) -> Steps:
         """The steps of ``groups`` GEMMs run one after another."""
         if groups == 1:
             return self
-        return Steps(*(np.tile(a, groups) for a in (self.compute_cycles, self.read_bits, self.write_bits)))
+        arrays = (self.compute_cycles, self.read_bits, self.write_bits, self.stream_bits, self.slices)
+        return Steps(*(np.tile(a, groups) for a in arrays))
 
 
 def _os_edge(m: int, n: int, k: int, f: Folding, nt: int) -> tuple[int, int, int, int]:
@@ -674,13 +699,16 @@ def schedule(
     fetches = [mapping.fetch(tiles) for tiles in mapping.operand_tiles(walk)]
     outputs = mapping.outputs(walk)
     g = problem.groups
-    steps = Steps.of_folds(fold_cycles, fetches, outputs).repeated(g)
+    slices = None if scalesim_compatible else walk.t_len  # SCALE-Sim prefetches whole tiles
+    steps = Steps.of_folds(fold_cycles, fetches, outputs, slices).repeated(g)
     dram = {key: v * g for key, v in dram_totals(fetches, outputs).items()}
     words, sram_bits = mapping.sram_traffic(walk, dram)
     return Schedule(
         compute_cycles=np.asarray(steps.compute_cycles, dtype=np.int64),
         read_bits=np.asarray(steps.read_bits, dtype=np.int64),
         write_bits=np.asarray(steps.write_bits, dtype=np.int64),
+        stream_bits=np.asarray(steps.stream_bits, dtype=np.int64),
+        slices=np.asarray(steps.slices, dtype=np.int64),
         folds=walk.size * g,
         dram_bits=dram,
         compulsory_bits=mapping.compulsory_bits(),

@@ -343,7 +343,7 @@ def simulate_layer(
     biases = bias_bits(layer, problem, formats, scalesim_compatible)
     reads = sched.read_bits.copy()
     reads[0] += biases  # fetched with the first tile: the accumulators are preloaded before the first fold
-    timing = run_layer(sched.compute_cycles, reads, sched.write_bits, config)
+    timing = run_layer(sched.compute_cycles, reads, sched.write_bits, config, sched.stream_bits, sched.slices)
     return LayerRun(layer, problem, formats, cpm, sched, timing, scalesim_compatible, biases)
 
 

@@ -4,6 +4,7 @@ bandwidth never hurts (property tests over random layers and configs)."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,21 @@ def test_double_buffering_overlaps_fetch_with_compute():
     single = run_layer(comp, reads, writes, cfg.replace(ifmap=BufferConfig(65536, double_buffered=False)))
     assert double.total_cycles == 100 + steps * 100  # first fetch exposed, the rest hidden
     assert single.total_cycles == steps * 200
+
+
+def test_a_streamed_step_starts_on_its_first_slice_and_runs_no_faster_than_its_slices_arrive():
+    cfg = make_config(4, 4, "os", bandwidth=10.0, latency=7)
+    one = np.array([100]), np.array([8 * 1000]), np.array([0])
+    # whole tile first: 100 cycles of transfer, the latency, then the compute
+    assert run_layer(*one, cfg).total_cycles == 100 + 7 + 100
+    # 100 slices of 10 bytes: the first is usable after 1 + 7 cycles, the array then keeps pace with the rest
+    assert run_layer(*one, cfg, np.array([8 * 1000]), np.array([100])).total_cycles == 1 + 7 + 100
+    # 10 compute cycles over 10 slices of 100 bytes: bandwidth-bound, ends 1 cycle after the last slice lands
+    fast = run_layer(np.array([10]), one[1], one[2], cfg, np.array([8 * 1000]), np.array([10]))
+    assert fast.total_cycles == 100 + 7 + 1
+    # a 500-byte stationary part must land whole before the first of 100 streamed 5-byte slices
+    mixed = run_layer(*one, cfg, np.array([8 * 500]), np.array([100]))
+    assert mixed.total_cycles == math.ceil(505 / 10) + 7 + 100
 
 
 @settings(max_examples=120, deadline=None)
@@ -266,13 +282,108 @@ def test_prefetch_runs_ahead_only_as_far_as_the_prefetch_halves_hold():
 
 def test_deeper_prefetch_can_lose_a_cycle_on_the_fifo_channel():
     """The channel serves requests in issue order (engine docstring): with 2 outstanding reads the array runs
-    ahead, its 50-byte write is issued before step 16's 6-byte read and that read waits behind it, so the layer
-    ends 1 cycle later than with 1 outstanding read (845 vs 846 cycles). A read-priority channel would not."""
+    ahead, its third 50-byte write (issued at cycle 321) is booked before the last step's 4-byte read (issued at
+    323) and that read waits behind it, so the layer ends 1 cycle later than with 1 outstanding read (474 vs 475
+    cycles). A read-priority channel would not."""
     from dataclasses import replace
 
-    layer = ConvShape("c", 5, 5, 10, 17, kernel=1)
-    cfg = make_config(6, 2, "ws", bandwidth=1.0, latency=0, kb=4).replace(
+    layer = ConvShape("c", 7, 7, 2, 8, kernel=3)
+    cfg = make_config(8, 2, "ws", bandwidth=1.0, latency=0, kb=4).replace(
         ifmap=BufferConfig(4096, double_buffered=True), filter=BufferConfig(4096, double_buffered=True))
     one, two = (simulate([layer], INT8, cfg.replace(dram=replace(cfg.dram, prefetch_depth=d))).layers[0]
                 for d in (1, 2))
-    assert (one.total_cycles, two.total_cycles) == (845, 846)
+    assert (one.total_cycles, two.total_cycles) == (474, 475)
+
+
+# --------------------------------------------------------------------------- bundled networks on every preset
+def _walk_bound(run, bw: float, latency: int) -> int:
+    """A lower bound for any in-order array fed in this walk order by this channel (streamed in slices or not):
+    step j cannot end before the reads of steps 0..j have crossed the channel, the latency, and the compute of
+    its last slice; the steps after it need their compute, and the writes of the steps from k on follow step k.
+    It exceeds max(compute, bytes / bandwidth) when the walk front-loads its reads (an os fold streams a column
+    fold's whole K x C filter block once, C bytes a cycle, before the row folds that reuse it)."""
+    sched = run.schedule
+    reads = -(-sched.read_bits // 8)
+    reads[0] = -(-(int(sched.read_bits[0]) + run.bias_bits) // 8)
+    rd = np.cumsum(np.ceil(reads / bw)).astype(np.int64)
+    wr = np.ceil(-(-sched.write_bits // 8) / bw).astype(np.int64)
+    comp = np.asarray(sched.compute_cycles, dtype=np.int64)
+    tail = np.where(sched.stream_bits > 0, -(-comp // sched.slices), comp)
+    upto = np.cumsum(comp)  # compute of steps 0..j
+    start = np.maximum.accumulate(rd + latency + tail - upto)  # best j <= k
+    return int((start + upto + np.cumsum(wr[::-1])[::-1]).max())
+
+
+def _fill(run, bw: float, latency: int) -> int:
+    """The pipeline fill and drain of a layer: the latency, the transfer of what its first step needs before it
+    starts (its stationary part, the biases and its first slice) and of its last step's writes. (The array's
+    own fill and drain, R + C - 2 cycles, are part of its compute cycles.)"""
+    sched = run.schedule
+    lead = int(sched.read_bits[0]) - int(sched.stream_bits[0]) + run.bias_bits
+    first = lead + -(-int(sched.stream_bits[0]) // int(sched.slices[0]))
+    return latency + math.ceil(math.ceil(first / 8) / bw) + math.ceil(math.ceil(int(sched.write_bits[-1]) / 8) / bw)
+
+
+def _array_runs(model: str, cfg):
+    """Each conv and fc layer of a bundled network alone on ``cfg`` (input from and output to DRAM) in the
+    PE's formats, when its tiles fit their buffers (no streamed tile cut into chunks, no partial sum spilled)."""
+    from ristretto_sim import load_model
+    from ristretto_sim.hw.network import layers_from_network
+    from ristretto_sim.hw.simulate import PlanView, layer_formats, simulate_layer
+    from ristretto_sim.hw.vector import VectorShape
+
+    plan = PlanView(None, cfg.pe.datapath_formats())
+    layers, _ = layers_from_network(load_model(model))
+    for layer in layers:
+        if isinstance(layer, VectorShape):
+            continue
+        p = layer.problem()
+        run = simulate_layer(layer, p, layer_formats(plan, layer, p, cfg, False), cfg, scalesim_compatible=False,
+                             input_on_chip=False, output_on_chip=False)
+        if len(run.schedule.compute_cycles) == run.schedule.folds and run.schedule.dram_bits["psum_write"] == 0:
+            yield layer.name, run
+
+
+def _deep(cfg, latency=None):
+    """``cfg`` with enough outstanding reads (64) to cover its latency, optionally another latency."""
+    from dataclasses import replace
+
+    lat = cfg.dram.latency_cycles if latency is None else latency
+    return cfg.replace(dram=replace(cfg.dram, latency_cycles=lat, prefetch_depth=64))
+
+
+@pytest.mark.parametrize("preset_name", ["edge-32x32-int8", "tpu-mxu-128x128", "eyeriss-12x14-ws"])
+@pytest.mark.parametrize("model", ["lenet", "cifar10_full_lrn", "ae_deconv"])
+def test_bundled_layers_stay_within_a_fill_of_the_roofline(model, preset_name):
+    """Every conv and fc layer of the bundled networks on every preset with enough outstanding reads, tiles
+    fitting: never below max(compute, bytes / bandwidth); at most 5 % above it (or above the walk's own bound
+    where the walk front-loads its reads, ``_walk_bound``) plus the fill (``_fill``); 100 more cycles of latency
+    cost exactly those 100 cycles."""
+    from ristretto_sim.hw.presets import preset
+
+    cfg = _deep(preset(preset_name))
+    bw, lat = cfg.dram.bandwidth_bytes_per_cycle, cfg.dram.latency_cycles
+    later = dict(_array_runs(model, _deep(cfg, lat + 100)))
+    for name, run in _array_runs(model, cfg):
+        t = run.timing
+        moved = math.ceil(run.dram_read_bits / 8) + math.ceil(run.dram_write_bits / 8)
+        bound = max(t.compute_cycles, math.ceil(moved / bw))
+        assert t.total_cycles >= bound, name
+        assert t.total_cycles <= 1.05 * max(bound, _walk_bound(run, bw, lat)) + _fill(run, bw, lat), name
+        assert later[name].timing.total_cycles - t.total_cycles == 100, name
+
+
+def test_lenet_conv2_on_edge_is_held_by_its_first_fold():
+    """Caffe LeNet conv2 (M=64, N=50, K=500) alone on edge-32x32-int8 (os, 16 B/cycle, 100 cycles latency): its
+    first fold streams input rows (1,440 B) and the first 32 filters' K x 32 block (16,000 B) with the biases
+    (200 B), 1,103 cycles of transfer for a 500-cycle fold; the three folds after it compute 1,561 cycles. No
+    in-order array does better than 1,103 + 100 + 1 + 1,561 = 2,765 (then the last output tile, 36 cycles),
+    whatever max(compute, bytes / bandwidth) = 2,061 says; the model takes exactly the walk's bound."""
+    from ristretto_sim.hw.presets import preset
+
+    cfg = preset("edge-32x32-int8")
+    run = dict(_array_runs("lenet", cfg))["conv2"]
+    t = run.timing
+    assert t.compute_cycles == 2061
+    assert t.total_cycles == _walk_bound(run, 16.0, 100) == 2801
+    assert math.ceil((int(run.schedule.read_bits[0]) + run.bias_bits) / 8 / 16) == 1103

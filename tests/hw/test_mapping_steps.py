@@ -79,6 +79,12 @@ def test_folds_cut_into_steps():
     assert steps.compute_cycles.tolist() == [3, 3, 4, 7]
     assert steps.read_bits.tolist() == [9, 3, 3, 10]
     assert steps.write_bits.tolist() == [0, 0, 2, 3]
+    assert steps.stream_bits.tolist() == [0, 0, 0, 0] and steps.slices.tolist() == [1, 1, 1, 1]  # whole tiles
     twice = steps.repeated(2)
     assert twice.compute_cycles.tolist() == [3, 3, 4, 7] * 2
     assert twice.write_bits.tolist() == [0, 0, 2, 3] * 2
+    # with the folds' stream vectors (7 and 5 slices) the streamed bits and the slices are shared out too
+    sliced = Steps.of_folds(np.array([10, 7]), fetches, outputs, np.array([7, 5]))
+    assert sliced.read_bits.tolist() == steps.read_bits.tolist()
+    assert sliced.stream_bits.tolist() == [3, 3, 3, 4]
+    assert sliced.slices.tolist() == [2, 2, 3, 5]
