@@ -10,10 +10,13 @@ decode macros::
     RSW_SCODE(data, bits, i)   the i-th code sign-extended to int64_t (two's complement fixed point)
     RSW_FIXED(code, frac)      value of a fixed-point code: code * 2^-frac (double)
     rsw_value(&tensor, i)      value of element i of a descriptor, any kind (fixed, per-channel fixed,
-                               minifloat, power of two, float32), as double
+                               minifloat, power of two, affine integer, float32), as double
 
 For each tensor ``<PREFIX>_<LAYER>_<PARAM>`` there are ``..._BITS``, ``..._COUNT``, ``..._SIGNED``, for fixed point
-``..._FRAC`` (per tensor) or the array ``..._frac[]`` (per channel), the array ``..._data[]`` and the
+``..._FRAC`` (per tensor) or the array ``..._frac[]`` (per channel), for an affine integer format (int8 models)
+``..._SCALE`` and ``..._ZERO_POINT`` (per tensor, the scale as an exact C99 hex literal) or the arrays
+``..._scale[]`` and ``..._zero_point[]`` (per channel, along the format's axis: the value of a code is
+``(code - zero_point) * scale``, the double the emulator decodes), the array ``..._data[]`` and the
 descriptor ``..._desc``; ``<prefix>_tensors[]`` lists all descriptors. Codes wider than 57 bits (only wide
 accumulator biases can be) are a ``ValueError``: the 64-bit window cannot hold them.
 """
@@ -23,7 +26,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ristretto_sim.formats import FixedPoint, Minifloat, PowerOfTwo, Specials
+import numpy as np
+
+from ristretto_sim.formats import Affine, FixedPoint, Minifloat, PowerOfTwo, Specials
 from ristretto_sim.io.weights.packed import PackedWeights, pack_bits
 from ristretto_sim.io.weights.quantized import Float32Format
 
@@ -51,7 +56,7 @@ _PRELUDE = r"""#include <stdint.h>
 /* value of a fixed-point code with `frac` fractional bits */
 #define RSW_FIXED(code, frac) ldexp((double)(code), -(frac))
 
-enum rsw_kind { RSW_FIXED_POINT = 0, RSW_MINIFLOAT = 1, RSW_POW2 = 2, RSW_FLOAT32 = 3 };
+enum rsw_kind { RSW_FIXED_POINT = 0, RSW_MINIFLOAT = 1, RSW_POW2 = 2, RSW_FLOAT32 = 3, RSW_AFFINE = 4 };
 enum rsw_specials { RSW_SPECIALS_IEEE = 0, RSW_SPECIALS_FN = 1, RSW_SPECIALS_NONE = 2 };
 
 struct rsw_tensor {
@@ -61,11 +66,16 @@ struct rsw_tensor {
     int bits;               /* code width */
     int is_signed;          /* fixed point: two's complement codes */
     size_t count;           /* number of codes */
-    size_t channels;        /* per-channel fixed point: number of fractions (axis 0), else 0 */
+    size_t channels;        /* per-channel fixed point / affine: number of channels, else 0 */
     int frac;               /* fixed point: fractional bits (per tensor) */
     const int *fracs;       /* per-channel fractional bits, or NULL */
     int exp_bits, man_bits, bias, subnormals, specials;   /* minifloat */
     int exp_min, has_zero;  /* power of two */
+    double scale;           /* affine: (code - zero_point) * scale (per tensor) */
+    int zero_point;
+    const double *scales;   /* affine per channel: scales and zero points, or NULL */
+    const int *zero_points;
+    size_t axis_inner;      /* affine per channel: elements after the channel axis (channel = i / inner % channels) */
     int ndim;
     size_t shape[4];
     const uint8_t *data;
@@ -115,6 +125,13 @@ static inline double rsw_value(const struct rsw_tensor *t, size_t i)
         return rsw_minifloat_value(u, t->exp_bits, t->man_bits, t->bias, t->subnormals, t->specials);
     case RSW_POW2:
         return rsw_pow2_value(u, t->bits, t->exp_min, t->has_zero);
+    case RSW_AFFINE: {
+        int64_t code = t->is_signed ? RSW_SCODE(t->data, t->bits, i) : (int64_t)u;
+        size_t ch = t->scales ? (i / t->axis_inner) % t->channels : 0;
+        double scale = t->scales ? t->scales[ch] : t->scale;
+        int zero_point = t->zero_points ? t->zero_points[ch] : t->zero_point;
+        return (double)(code - zero_point) * scale;
+    }
     default: {
         uint32_t w = (uint32_t)u;
         float f;
@@ -186,6 +203,7 @@ def c_header(packed: PackedWeights, prefix: str | None = None) -> str:
         kind = "RSW_FLOAT32"
         mf = {"exp_bits": 0, "man_bits": 0, "bias": 0, "subnormals": 0, "specials": 0}
         p2 = {"exp_min": 0, "has_zero": 0}
+        af = {"scale": "0.0", "zero_point": 0, "scales": "NULL", "zero_points": "NULL", "inner": 0}
         if isinstance(fmt, FixedPoint):
             kind = "RSW_FIXED_POINT"
             if fmt.per_channel:
@@ -203,10 +221,24 @@ def c_header(packed: PackedWeights, prefix: str | None = None) -> str:
         elif isinstance(fmt, PowerOfTwo):
             kind = "RSW_POW2"
             p2 = {"exp_min": fmt.exp_min, "has_zero": int(fmt.has_zero)}
+        elif isinstance(fmt, Affine):
+            kind = "RSW_AFFINE"
+            if fmt.per_channel:
+                channels = fmt.channels
+                af["scales"], af["zero_points"] = f"{base}_scale", f"{base}_zero_point"
+                af["inner"] = int(np.prod(shape[fmt.axis + 1:], dtype=np.int64))
+                out.append(f"static const double {base}_scale[{channels}] = "
+                           f"{{{', '.join(float(v).hex() for v in fmt.scale_array())}}};")
+                out.append(f"static const int {base}_zero_point[{channels}] = "
+                           f"{{{', '.join(str(int(z)) for z in fmt.zero_point_array())}}};")
+            else:
+                af["scale"], af["zero_point"] = float(fmt.scale).hex(), int(fmt.zero_point)
+                out.append(f"#define {up}_SCALE {af['scale']} /* {float(fmt.scale)!r} */")
+                out.append(f"#define {up}_ZERO_POINT {af['zero_point']}")
         elif not isinstance(fmt, Float32Format):
             text = fmt.short() if hasattr(fmt, "short") else str(fmt)
             raise ValueError(f"{t.name}: format {text} has no C header encoding "
-                             "(fixed point, minifloat, power of two and float32 have)")
+                             "(fixed point, minifloat, power of two, affine integer and float32 have)")
         out.append(f"static const uint8_t {base}_data[{len(data)} + 8] = {{")
         if data:
             out.append(_bytes_c(data))
@@ -216,6 +248,7 @@ def c_header(packed: PackedWeights, prefix: str | None = None) -> str:
             f"static const struct rsw_tensor {base}_desc = {{\"{t.name}\", \"{fmt}\", {kind}, {fmt.bits}, "
             f"{int(t.signed)}, {t.codes.size}u, {channels}u, {frac}, {fracs}, {mf['exp_bits']}, {mf['man_bits']}, "
             f"{mf['bias']}, {mf['subnormals']}, {mf['specials']}, {p2['exp_min']}, {p2['has_zero']}, "
+            f"{af['scale']}, {af['zero_point']}, {af['scales']}, {af['zero_points']}, {af['inner']}u, "
             f"{len(shape)}, {{{', '.join(f'{d}u' for d in dims)}}}, {base}_data}};"
         )
         out.append("")

@@ -22,7 +22,8 @@ The header::
 * ``format`` is the format's text form (``ristretto_sim.formats.parse_format`` reads it back; per-channel fixed
   point is ``fixed8.(7,6,...)``, fractions along axis 0), or ``float32`` for a bias kept in IEEE binary32.
 * ``code`` says how to read a ``bits``-wide code: ``twos-complement`` (signed fixed point: the value is
-  ``code * 2**-frac``), or ``unsigned``: an unsigned fixed-point integer, a minifloat bit pattern
+  ``code * 2**-frac``; a signed affine format, int8 models: ``(code - zero_point) * scale``), or ``unsigned``: an
+  unsigned fixed-point or affine integer, a minifloat bit pattern
   (``sign | exponent | mantissa``, sign in the MSB), a power-of-two code (``sign << (bits-1) | magnitude``:
   magnitude 0 is zero when the format has zero, magnitude ``k`` is ``2**(exp_min + k - has_zero)``), or a
   binary32 bit pattern.
@@ -49,8 +50,8 @@ from pathlib import Path
 import numpy as np
 
 from ristretto_sim.errors import FormatError, ModelError
-from ristretto_sim.formats import FixedPoint, parse_format
-from ristretto_sim.io.weights.quantized import FLOAT32, QuantizedTensor, quantized_tensors
+from ristretto_sim.formats import parse_format
+from ristretto_sim.io.weights.quantized import FLOAT32, QuantizedTensor, quantized_tensors, twos_complement
 
 MAGIC = b"RSWPACK1"
 VERSION = 1
@@ -264,7 +265,7 @@ def parse_packed(data: bytes, source: str = "<bytes>") -> PackedWeights:
         count = math.prod(shape)  # Python integers: an absurd declared shape must not wrap around
         if nbytes != _stream_bytes(count, bits) or offset < 0 or offset + nbytes > len(payload):
             _fail(source, f"tensor {name}: {nbytes} bytes at offset {offset} do not hold {count} {bits}-bit codes")
-        signed = isinstance(fmt, FixedPoint) and fmt.signed
+        signed = twos_complement(fmt)
         if e.get("code") != ("twos-complement" if signed else "unsigned"):
             _fail(source, f"tensor {name}: code {e.get('code')!r} does not match format {text}")
         codes = unpack_bits(payload[offset : offset + nbytes], bits, count, signed=signed).reshape(shape)

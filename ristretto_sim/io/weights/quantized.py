@@ -30,7 +30,7 @@ import numpy as np
 from ristretto_sim.emulator import Mode, bias_to_accumulator, default_accumulator, ristretto_quantize
 from ristretto_sim.emulator.datapaths import Keys
 from ristretto_sim.emulator.shift_pe import default_shift_accumulator
-from ristretto_sim.formats import FixedPoint, Minifloat, Overflow, PowerOfTwo
+from ristretto_sim.formats import Affine, FixedPoint, Minifloat, Overflow, PowerOfTwo
 from ristretto_sim.formats.base import NumberFormat
 from ristretto_sim.graph.layers import WEIGHTED, Dense, layer_reduction_length
 from ristretto_sim.graph.network import Network
@@ -104,12 +104,19 @@ class QuantizedTensor:
 
     @property
     def signed(self) -> bool:
-        """True when the codes are two's complement numbers (signed fixed point); else unsigned bit patterns."""
-        return isinstance(self.fmt, FixedPoint) and self.fmt.signed
+        """True when the codes are two's complement numbers (signed fixed point or affine); else unsigned bit
+        patterns."""
+        return twos_complement(self.fmt)
 
     def values(self) -> np.ndarray:
         """The values of the codes (float64)."""
         return decode_codes(self.fmt, self.codes)
+
+
+def twos_complement(fmt) -> bool:
+    """Whether codes of ``fmt`` are two's complement integers (signed fixed point and signed affine formats; the
+    others' codes are unsigned bit patterns)."""
+    return isinstance(fmt, (FixedPoint, Affine)) and fmt.signed
 
 
 def decode_codes(fmt, codes) -> np.ndarray:

@@ -103,3 +103,49 @@ def test_header_text_and_width_limit(tiny_net, tmp_path):  # noqa: F811
     wide = PackedWeights((QuantizedTensor("l", "bias", FixedPoint(60, 0), np.zeros(2, np.int64)),))
     with pytest.raises(ValueError, match="l.bias.*60-bit"):
         c_header(wide)
+
+
+@needs_gcc
+def test_affine_codes_and_values_per_tensor_and_per_channel_on_any_axis(tmp_path):
+    from ristretto_sim.formats import Affine
+
+    rng = np.random.default_rng(4)
+    cases = [
+        ("dense", "weight", Affine(8, 0.0123456789, 3), (5, 7)),
+        ("dense", "bias", Affine(32, tuple(rng.uniform(1e-6, 1e-3, 5)), 0), (5,)),
+        ("conv", "weight", Affine(8, tuple(rng.uniform(1e-3, 0.1, 4)), tuple(rng.integers(-3, 4, 4))), (4, 2, 3, 3)),
+        ("dw", "weight", Affine(8, tuple(rng.uniform(1e-3, 0.1, 6)), 0, axis=3), (1, 3, 3, 6)),  # depthwise: axis 3
+        ("act", "weight", Affine(8, 0.5, 128, signed=False), (9,)),
+        ("n4", "weight", Affine(4, 0.25, -2), (3, 3)),
+    ]
+    tensors = []
+    for layer, param, fmt, shape in cases:
+        codes = rng.integers(fmt.min_code, fmt.max_code, shape, endpoint=True)
+        codes.flat[:2] = (fmt.min_code, fmt.max_code)
+        tensors.append(QuantizedTensor(layer, param, fmt, codes))
+    packed = PackedWeights(tuple(tensors), model="tiny")
+    text = c_header(packed)
+    assert "#define TINY_DENSE_WEIGHT_ZERO_POINT 3" in text and "tiny_dw_weight_scale[6]" in text
+    got = _parse(_compile_and_run(tmp_path, text))
+    want = _expected(packed)
+    assert [g[:3] for g in got] == [w[:3] for w in want]
+    assert [g[3] for g in got] == [w[3] for w in want]  # the same doubles
+
+
+@needs_gcc
+def test_an_int8_tflite_model_exports_a_header_that_decodes_its_weights(tmp_path):
+    from pathlib import Path
+
+    import ristretto_sim
+
+    path = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tflite" / "kws_ref_model.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (the shared test data)")
+    net = ristretto_sim.load_model(path)
+    from ristretto_sim.graph.plan import embedded_plan
+
+    packed = pack_network(net, embedded_plan(net))
+    got = _parse(_compile_and_run(tmp_path, c_header(packed, "tiny")))
+    want = _expected(packed)
+    assert [g[:3] for g in got] == [w[:3] for w in want]
+    assert [g[3] for g in got] == [w[3] for w in want]

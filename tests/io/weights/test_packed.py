@@ -153,3 +153,25 @@ def test_bundled_models_round_trip(tmp_path, name):
         assert back.tensor(layer).shape == net.params[layer]["weight"].shape
     net_q = net.replace(params={k: {pk: v.astype(np.float32) for pk, v in g.items()} for k, g in back.decode().items()})
     assert np.array_equal(run_network(net, x, p, record=False).output, run_network(net_q, x, p, record=False).output)
+
+
+def test_affine_codes_round_trip_as_twos_complement(tmp_path):
+    from ristretto_sim.formats import Affine
+    from ristretto_sim.io.weights.packed import PackedWeights
+    from ristretto_sim.io.weights.quantized import QuantizedTensor
+
+    rng = np.random.default_rng(8)
+    fmts = [Affine(8, 0.02, -3), Affine(8, (0.1, 0.2, 0.3), (1, 0, -1)), Affine(32, 1e-5),
+            Affine(8, 0.5, 128, signed=False), Affine(8, (0.1, 0.2), 0, axis=1)]
+    tensors = []
+    for i, f in enumerate(fmts):
+        shape = (3, 4) if f.per_channel and f.axis == 0 else (4, 2) if f.per_channel else (7,)
+        codes = rng.integers(f.min_code, f.max_code, shape, endpoint=True)
+        codes.flat[:2] = (f.min_code, f.max_code)
+        tensors.append(QuantizedTensor(f"l{i}", "weight", f, codes))
+    PackedWeights(tuple(tensors), model="m").save(tmp_path / "a.rsw")
+    back = load_packed(tmp_path / "a.rsw")
+    for t, b in zip(tensors, back.tensors, strict=True):
+        assert b.fmt == t.fmt and np.array_equal(b.codes, t.codes) and np.array_equal(b.values(), t.values())
+    kinds = [e["code"] for e in back.header()["tensors"]]
+    assert kinds == ["twos-complement"] * 3 + ["unsigned", "twos-complement"]
