@@ -16,7 +16,12 @@ Read against qonnx 1.0.0's own semantics (``qonnx.custom_op.general.intquant.int
   widths, the format's bias and ``max_val`` = the format's largest finite value, ``has_subnormal=1``,
   ``has_inf``/``has_nan`` from the format's specials and ``saturation=0`` when it has specials (overflow goes to
   Inf/NaN like the emulator's natural overflow), 1 when it has none.
-* **Power-of-two weights and Ristretto minifloat weights** (ristretto mode, or minifloats without subnormals) have
+* **Affine integers** (int8 models' activations) -> ``Quant`` with the format's scale and zero point, bit width and
+  ``signed``, ``narrow=0``: qonnx's ``(clip(round(x / scale + zeropt)) - zeropt) * scale`` is the format's own
+  quantization (the zero point is an integer). Their weights and biases are pre-quantized initializers (below).
+  The model's integer requantization (TFLite's fixed-point multiplier) becomes a float rescale and one
+  rounding, so an output may differ from the emulator's by one code.
+* **Power-of-two weights, affine weights and Ristretto minifloat weights** (ristretto mode, or minifloats without subnormals) have
   no QONNX quantizer: their initializers are replaced by the quantized values (pre-quantized weights); such
   *activations* are a ``ValueError`` naming the layer.
 
@@ -123,6 +128,27 @@ class _Builder:
                 "Quant", [src, scale, zero, bits], [dst], name=tag, domain=QONNX_DOMAIN,
                 signed=int(fmt.signed), narrow=0, rounding_mode=rmode,
             )
+        if isinstance(fmt, Affine):
+            if fmt.per_channel and axis_shape is None:
+                raise ValueError(
+                    f"layer {layer!r}: per-channel {what} format {fmt.short()} cannot be exported to QONNX "
+                    "(per-channel scales are supported for weights and biases only)"
+                )
+            if fmt.signed and fmt.bits == 1:
+                raise ValueError(f"layer {layer!r}: {what} format {fmt.short()} is 1-bit signed (qonnx: bipolar)")
+            scale, zero = fmt.scale_array(), fmt.zero_point_array().astype(np.float64)
+            if fmt.per_channel:
+                shape = [1] * len(axis_shape)
+                shape[fmt.axis] = -1
+                scale, zero = scale.reshape(shape), zero.reshape(shape)
+            else:
+                scale, zero = float(fmt.scale), float(fmt.zero_point)
+            return helper.make_node(
+                "Quant",
+                [src, self.const(f"{tag}/scale", scale), self.const(f"{tag}/zeropt", zero),
+                 self.const(f"{tag}/bitwidth", float(fmt.bits))],
+                [dst], name=tag, domain=QONNX_DOMAIN, signed=int(fmt.signed), narrow=0, rounding_mode=rmode,
+            )
         if _is_ieee_minifloat(fmt, mode):
             ins = [
                 src,
@@ -137,7 +163,7 @@ class _Builder:
                 has_inf=int(fmt.has_inf), has_nan=int(fmt.has_nan), has_subnormal=1,
                 saturation=int(fmt.specials is Specials.NONE),
             )
-        kind = "power-of-two" if isinstance(fmt, PowerOfTwo) else "affine integer" if isinstance(fmt, Affine) else (
+        kind = "power-of-two" if isinstance(fmt, PowerOfTwo) else (
             "Ristretto minifloat" if mode is Mode.RISTRETTO else "minifloat without subnormals"
         )
         raise ValueError(

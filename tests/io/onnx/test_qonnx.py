@@ -165,3 +165,44 @@ def test_bundled_models_deconv_and_lrn(name):
     p = dynamic_fixed_point_plan(net, x, 8)
     _, _, checked = _check_quant_outputs(net, p, to_qonnx(net, p, batch=4), x)
     assert checked == 4 * len(p.layers)
+
+
+@pytest.mark.parametrize("name, worst_codes", [("ad01_int8", 1), ("kws_ref_model", 8)])  # measured
+def test_int8_tflite_models_export_affine_quantizers(name, worst_codes):
+    """An int8 model's activations become affine ``Quant`` nodes; qonnx then runs the model as a float graph with
+    those quantizers: each output within one code of the emulator's for the first layer and within a few codes
+    deeper (qonnx rescales in float and rounds once where TFLite uses its fixed-point multiplier; the differences
+    compound through the layers), with the same predictions."""
+    from ristretto_sim.graph.plan import embedded_plan
+    from tests.io.tflite.litert import SHARED_TFLITE
+
+    path = SHARED_TFLITE / f"{name}.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (the shared test data)")
+    from ristretto_sim import load_model
+
+    net = load_model(path)
+    p = embedded_plan(net)
+    model = to_qonnx(net, p, batch=4)
+    fin = p.get(net.layers[0].name).inputs
+    q = np.random.default_rng(0).integers(-128, 128, (4,) + tuple(net.input.shape))
+    q[0], q[1] = -128, 127
+    x = ((q - fin.zero_point) * fin.scale).astype(np.float32)
+
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    ctx = execute_onnx(ModelWrapper(model).transform(InferShapes()), {net.input.name: x},
+                       return_full_exec_context=True)
+    ours = run_network(net, x, p, keep="*")
+    env = dict(ours.tensors) | dict(ours.outputs)
+    diffs = []
+    for node in model.graph.node:
+        if node.domain == QONNX_DOMAIN and node.name.endswith("/outputs_quant"):
+            fmt = p.get(node.name.rsplit("/", 1)[0]).outputs
+            got = ctx[node.output[0]].astype(np.float64)
+            diffs.append(float(np.abs(got - env[node.output[0]].reshape(got.shape)).max() / fmt.scale))
+    assert len(diffs) > 10 and diffs[0] <= 1.001 and max(diffs) <= worst_codes + 0.001  # float32 values
+    out = ctx[model.graph.output[0].name].reshape(4, -1)
+    assert np.array_equal(out.argmax(axis=1), ours.output.reshape(4, -1).argmax(axis=1))
