@@ -19,9 +19,9 @@ from ristretto_sim.rtl.registry import pe_class
 
 
 def port_shape(fmt: NumberFormat) -> Shape:
-    """The Amaranth shape of a port carrying codes of ``fmt``: two's complement for signed fixed point, the raw
-    bit pattern (unsigned) for every other format."""
-    if format_kind(fmt) == "fixed":
+    """The Amaranth shape of a port carrying codes of ``fmt``: two's complement for signed fixed point and signed
+    affine codes, the raw bit pattern (unsigned) for every other format."""
+    if format_kind(fmt) in ("fixed", "affine"):
         return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
     return unsigned(fmt.bits)
 
