@@ -1,7 +1,8 @@
 """Writing a generated design to a folder: its Verilog, a Verilog testbench with vectors from the golden model
 (the emulator's arithmetic), and a one-line summary (``summary.txt``, what ``ristretto-sim rtl`` prints).
 
-``pe_spec_for(kind, formats, k)`` checks that the formats select the PE kind asked for; ``array_formats``
+``pe_spec_for(kind, formats, k)`` checks that the formats select the PE kind asked for; ``layer_spec(formats,
+k)`` is the PE of a plan's layer (the PE kind's ``pe_formats`` of the layer's formats); ``array_formats``
 gives the one PE datapath that serves every layer of a plan (the widest operands, the datapath's widest
 accumulator); ``write_design`` writes a PE or an array.
 """
@@ -19,13 +20,13 @@ from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.array import SystolicArray, check_array
 from ristretto_sim.rtl.export import module_name, verilog_for
 from ristretto_sim.rtl.golden import GoldenPEs, Trace, golden_run
-from ristretto_sim.rtl.registry import make_pe, pe_class
+from ristretto_sim.rtl.registry import make_pe, pe_class, pe_class_named
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.stream import gemm_stream, tile_mask, tile_outputs
 from ristretto_sim.rtl.vectors import random_trace
 
 #: PE kinds by the name the CLI takes -> the datapath they implement
-PE_KINDS = {"fixed": "fixed", "shift": "shift", "minifloat": "minifloat-kulisch"}
+PE_KINDS = {"fixed": "fixed", "shift": "shift", "minifloat": "minifloat-kulisch", "affine": "affine"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Written:
 
 
 def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
-    """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``) for ``formats`` sized for reduction
+    """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``, ``affine``) for ``formats`` sized for reduction
     length ``k``; ``ValueError`` when the formats select another datapath, naming it and the fix."""
     if kind not in PE_KINDS:
         raise ValueError(f"pe={kind!r}: choose one of {', '.join(PE_KINDS)}")
@@ -52,6 +53,13 @@ def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
             "datapath or the PE kind those formats select"
         )
     return spec
+
+
+def layer_spec(formats: LayerFormats, k: int) -> PESpec:
+    """The spec of the PE computing a layer of ``formats`` with reduction length ``k`` (the formats the datapath's
+    PE kind holds: ``pe_formats``)."""
+    cls = pe_class_named(select(formats).name)
+    return PESpec(formats if cls is None else cls.pe_formats(formats), k=k)
 
 
 def array_formats(layers: dict) -> tuple[LayerFormats, str]:

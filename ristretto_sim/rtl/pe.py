@@ -27,6 +27,8 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
   value and whether it overflowed;
 * ``overflow_rule(spec)`` (optional, a classmethod; default: the formats' ``overflow``): what the adder does
   beyond the register's range (a Kulisch register, sized never to overflow, keeps its low bits);
+* ``pe_formats(formats)`` (optional, a classmethod; default: unchanged): the formats of a PE serving a layer of
+  ``formats`` (a per-channel format a PE cannot hold replaced by the per-tensor one it sees);
 * ``golden_add(spec, base, a, w)`` (required, a classmethod): the software side of ``product`` then ``add`` for
   arrays of PEs, built on the emulator's arithmetic (``(new, overflowed, flags)``), which the golden model
   (:mod:`~ristretto_sim.rtl.golden`) steps; ``golden_zeros`` (optional): the cleared register's array.
@@ -118,6 +120,11 @@ class ProcessingElement(wiring.Component):
         if not (isinstance(product.carry, int) and product.carry == 0):
             total = total + product.carry
         return wrap_or_saturate(m, total, self.spec.accumulator, self.overflow_rule(self.spec))
+
+    @classmethod
+    def pe_formats(cls, formats):
+        """The formats of a PE serving a layer of ``formats`` (module docstring)."""
+        return formats
 
     @classmethod
     def overflow_rule(cls, spec: PESpec) -> Overflow:
