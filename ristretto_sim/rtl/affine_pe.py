@@ -25,6 +25,7 @@ from ristretto_sim.emulator.gemmlowp import wrap_int32
 from ristretto_sim.formats import Affine, Overflow
 from ristretto_sim.rtl.pe import ProcessingElement, Product
 from ristretto_sim.rtl.registry import register_pe
+from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
 
 
 @register_pe("affine")
@@ -32,6 +33,7 @@ class AffineMacPE(ProcessingElement):
     """Affine int8 MAC PE (module docstring; ports and timing: :class:`ProcessingElement`)."""
 
     accumulator_rule = "int32 wrap"
+    one_layer = "an affine PE holds its layer's zero points as constants"
 
     @classmethod
     def overflow_rule(cls, spec) -> Overflow:
@@ -57,9 +59,16 @@ class AffineMacPE(ProcessingElement):
                              "one weight zero point (TFLite's int8 weights are symmetric, z = 0)")
         return replace(formats, weights=Affine(w.bits, 1.0, zero_point=zps.pop(), signed=w.signed))
 
-    def verilog_name(self) -> str:
-        f = self.spec.formats
-        za, zw = self.zero_points(self.spec)
+    @classmethod
+    def readout(cls, spec, linear: bool):
+        """TFLite's requantizer of the layer (the single rounding for a fully connected one)."""
+        return TfliteRequantize(TfliteRequantSpec.of(spec.formats, linear))
+
+    @classmethod
+    def module_stem(cls, spec) -> str:
+        """``affine_mac_int8_zm3_int8_z0_int32``: the codes and zero points (the scales are the requantizer's)."""
+        f = spec.formats
+        za, zw = cls.zero_points(spec)
         parts = ["affine_mac"] + [f"{'int' if x.signed else 'uint'}{x.bits}_z{z}" for x, z in
                                   ((f.inputs, za), (f.weights, zw))] + ["int32"]
         return "_".join(parts).replace("-", "m")

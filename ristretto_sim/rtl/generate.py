@@ -73,6 +73,9 @@ def array_formats(layers: dict) -> tuple[LayerFormats, str]:
         listing = ", ".join(f"{n}: {k}" for n, k in kinds.items())
         raise ValueError(f"one array serves one datapath, but the plan's layers need several ({listing}); "
                          "pick one with --layer")
+    cls = pe_class_named(next(iter(kinds.values())))
+    if cls is not None and cls.one_layer:
+        raise ValueError(f"{cls.one_layer}: pick a layer with --layer (with --array RxC for an array of its PE)")
     fmts = [f for f, _ in layers.values()]
     k = max(k for _, k in layers.values())
     inputs = widest([f.inputs for f in fmts], "inputs")
@@ -134,9 +137,20 @@ def _array_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
     return arr, path, tb, st.cycles
 
 
+def _requantizer_files(rq, out: Path, cycles: int, seed: int) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    name = module_name(rq)
+    path = out / f"{name}.v"
+    path.write_text(verilog_for(rq))
+    stim, exp = rq.vectors(max(cycles, 64), seed)
+    return path, cosim.write_testbench(rq, name, stim, exp, out)
+
+
 def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None, cycles: int = 2000,
-                 seed: int = 0) -> Written:
-    """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring)."""
+                 seed: int = 0, linear: bool = False) -> Written:
+    """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring), and the PE
+    kind's requantizer (its ``readout``: of a fully connected layer when ``linear``), if it has one, with its own
+    testbench into ``out_dir/requantize``."""
     if array is not None:
         check_array(array[0], array[1], spec)
     out = Path(out_dir)
@@ -149,5 +163,9 @@ def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None,
         what = f"{array[0]}x{array[1]} output-stationary array of the {spec.describe()}"
     ports = " ".join(f"{p}[{w}]" for p, d, w in cosim.ports_of(comp))
     summary = f"{path}: {what}; ports {ports}; testbench {tb} ({n} cycles of emulator vectors)"
+    rq = pe_class(spec).readout(spec, linear)
+    if rq is not None:
+        rq_path, rq_tb = _requantizer_files(rq, out / "requantize", cycles, seed)
+        summary += f"; requantizer {rq_path} ({rq.spec.form} rounding, latency {rq.latency}; testbench {rq_tb})"
     (out / "summary.txt").write_text(summary + "\n")
     return Written(path, tb, n, summary)

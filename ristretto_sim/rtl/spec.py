@@ -93,7 +93,11 @@ class PESpec:
                 f"{rule})")
 
     def module_name(self) -> str:
-        """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``)."""
+        """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``; the PE kind's
+        ``module_stem`` when it names its own)."""
+        stem = pe_class(self).module_stem(self)
+        if stem is not None:
+            return stem
         f = self.formats
         parts = [self.kind.replace("-", "_"), str(f.inputs), str(f.weights), str(self.accumulator)]
         if f.overflow.value == "wrap":

@@ -140,6 +140,13 @@ class TfliteRequantize(wiring.Component):
     def verilog_name(self) -> str:
         return self.spec.module_name()
 
+    def vectors(self, n: int, seed=0) -> tuple[dict, dict]:
+        """``(stimulus, expected)`` of a testbench: ``n`` cycles of :func:`requant_vectors` and the golden
+        outputs, each checked after its own cycle's edge (the latency is one)."""
+        acc, mult, shift = requant_vectors(self.spec, n, seed)
+        out, sat = self.spec.golden(acc, mult, shift)
+        return {"acc": acc, "multiplier": mult, "shift": shift}, {"out": out, "saturated": sat}
+
     def elaborate(self, platform):
         m = Module()
         sp = self.spec

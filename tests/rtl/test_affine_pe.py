@@ -97,7 +97,7 @@ def test_ports_and_name():
     members = pe.signature.members
     assert members["a"].shape.signed and members["a"].shape.width == 8
     assert members["acc"].shape.width == 32 and members["bias"].shape.signed
-    assert pe.verilog_name() == "affine_mac_int8_z127_int8_zm128_int32"
+    assert pe.verilog_name() == s.module_name() == "affine_mac_int8_z127_int8_zm128_int32"
     assert "int32 wrap" in s.describe()
     Fragment.get(pe, None)
 
