@@ -27,6 +27,9 @@ from ristretto_sim.rtl.pe import ProcessingElement, Product
 from ristretto_sim.rtl.registry import register_pe
 from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
 
+#: the output format a PE alone is given (the requantizer's; the PE's arithmetic never reads it)
+UNIT_OUTPUTS = Affine(8, 1.0)
+
 
 @register_pe("affine")
 class AffineMacPE(ProcessingElement):
@@ -48,8 +51,11 @@ class AffineMacPE(ProcessingElement):
     @classmethod
     def pe_formats(cls, formats):
         """The formats of a PE computing the affine layer ``formats``: per-channel weights become a per-tensor
-        format of their common zero point (unit scale: the PE sees codes only); ``ValueError`` for per-channel
-        zero points."""
+        format of their common zero point (unit scale: the PE sees codes only; ``ValueError`` for per-channel
+        zero points), and formats without outputs (a PE alone, e.g. for synthesis) get ``UNIT_OUTPUTS``, which the
+        PE never reads."""
+        if formats.outputs is None:
+            formats = replace(formats, outputs=UNIT_OUTPUTS)
         w = formats.weights
         if not (isinstance(w, Affine) and w.per_channel):
             return formats

@@ -111,3 +111,16 @@ def test_pe_formats():
         layer_spec(LayerFormats("affine8[s=0.05,z=-3]", Affine(8, (0.1, 0.2), zero_point=(0, 1)), outputs=OUT), 8)
     with pytest.raises(ValueError, match="a PE takes one format per operand"):
         spec("affine8[s=0.05,z=-3]", per_channel, outputs=OUT)  # the plan's format itself: pe_formats first
+
+
+def test_real_layer_on_an_array():
+    """The autoencoder's layer (K = 640) on three outputs of four rows, streamed through a 2x2 array: the
+    emulator's int32 accumulators on the done cycles."""
+    from ristretto_sim.rtl.array import SystolicArray
+    from ristretto_sim.rtl.stream import gemm_stream
+    from tests.rtl.test_array import check
+
+    g = affine_gemm("ad01_dense")
+    s = layer_spec(g.formats, g.a.shape[1])
+    arr = SystolicArray(2, 2, s)
+    check(arr, gemm_stream(arr, g.a, g.w[:, :3], g.bias[:3]), g.acc[:, :3])

@@ -24,7 +24,7 @@ OUTPUTS = {
 def simulate(dut: TfliteRequantize, acc, mult, shift):
     """``(out, saturated)`` of each vector, read after the clock edge of its cycle (latency 1)."""
     out, sat = [], []
-    vectors = list(zip(acc.tolist(), mult.tolist(), shift.tolist()))
+    vectors = list(zip(acc.tolist(), mult.tolist(), shift.tolist(), strict=True))
 
     async def bench(ctx):
         for a, m, s in vectors:
@@ -77,7 +77,7 @@ def test_double_equals_the_python_integer_reference():
     keep = (acc << np.maximum(shift, 0) >= INT32_MIN) & (acc << np.maximum(shift, 0) <= INT32_MAX)
     got, _ = simulate(TfliteRequantize(spec), acc[keep], mult[keep], shift[keep])
     ref = [min(max(ref_mbqm(a, m, s), INT32_MIN), INT32_MAX) for a, m, s in
-           zip(acc[keep].tolist(), mult[keep].tolist(), shift[keep].tolist())]
+           zip(acc[keep].tolist(), mult[keep].tolist(), shift[keep].tolist(), strict=True)]
     assert got.tolist() == ref
 
 

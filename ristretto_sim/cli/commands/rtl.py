@@ -84,9 +84,8 @@ def _from_plan(args):
 
 def run(args) -> int:
     from ristretto_sim.emulator.datapaths import LayerFormats
-    from ristretto_sim.rtl.generate import pe_spec_for, write_design
-
     from ristretto_sim.graph.layers import Dense
+    from ristretto_sim.rtl.generate import pe_spec_for, write_design
 
     array = _array(args.array)
     linear = False
