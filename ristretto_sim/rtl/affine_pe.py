@@ -11,7 +11,8 @@ wraps; ``overflow`` is set when an addition wrapped).
 A layer's weight format is per channel (one scale per output channel) while a PE holds one zero point:
 :meth:`AffineMacPE.pe_formats` gives the PE's formats of a layer (the common weight zero point, unit scale),
 refusing per-channel zero points. The requantizer after the array is
-:class:`~ristretto_sim.rtl.tflite_requantize.TfliteRequantize`.
+:class:`~ristretto_sim.rtl.tflite_requantize.TfliteRequantize` for a layer that rounds as TFLite
+(``nearest_away``); ONNX's readout (``nearest_even``: a float multiplier) has none.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from amaranth.hdl import Module, Signal, Value, signed
 
 from ristretto_sim.emulator.gemmlowp import wrap_int32
-from ristretto_sim.formats import Affine, Overflow
+from ristretto_sim.formats import Affine, Overflow, Rounding
 from ristretto_sim.rtl.pe import ProcessingElement, Product
 from ristretto_sim.rtl.registry import register_pe
 from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
@@ -67,7 +68,10 @@ class AffineMacPE(ProcessingElement):
 
     @classmethod
     def readout(cls, spec, linear: bool):
-        """TFLite's requantizer of the layer (the single rounding for a fully connected one)."""
+        """TFLite's requantizer of a layer rounding as TFLite (``nearest_away``; the single rounding for a fully
+        connected one); None for ONNX's float readout (``nearest_even``), which has no hardware model here."""
+        if spec.formats.rounding is not Rounding.NEAREST_AWAY:
+            return None
         return TfliteRequantize(TfliteRequantSpec.of(spec.formats, linear))
 
     @classmethod

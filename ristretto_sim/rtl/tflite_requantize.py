@@ -41,7 +41,7 @@ from ristretto_sim.emulator.gemmlowp import (
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_single_round,
 )
-from ristretto_sim.formats import Affine
+from ristretto_sim.formats import Affine, Rounding
 from ristretto_sim.formats.base import check_int
 from ristretto_sim.rtl.spec import port_shape
 
@@ -91,7 +91,11 @@ class TfliteRequantSpec:
     @classmethod
     def of(cls, formats, linear: bool) -> TfliteRequantSpec:
         """The requantizer of an affine layer's formats, as the affine datapath reads it out (``linear``: a fully
-        connected layer, the single rounding)."""
+        connected layer, the single rounding); ``ValueError`` unless the layer rounds as TFLite (``nearest_away``:
+        ``nearest_even`` is ONNX's float readout, which this fixed-point unit does not compute)."""
+        if formats.rounding is not Rounding.NEAREST_AWAY:
+            raise ValueError(f"rounding={formats.rounding.value}: the TFLite requantizer is the readout of "
+                             "rounding=nearest_away (ONNX's nearest_even readout multiplies in floating point)")
         return cls(formats.outputs, form="single" if linear else "double")
 
     @property

@@ -56,11 +56,15 @@ TFLITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tflit
 @needs_iverilog
 def test_affine_pe_and_its_requantizer(tmp_path, capsys):
     out = tmp_path / "affine"
-    assert main(["rtl", *AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--cycles", "500", "--out", str(out)]) == 0
+    argv = [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--cycles", "500", "--out", str(out)]
+    assert main(["rtl", *argv, "--rounding", "nearest_away"]) == 0
     line = capsys.readouterr().out
     assert "affine PE" in line and "int32 wrap" in line and "requantizer" in line and "double rounding" in line
     _run_tb(out)
     _run_tb(out / "requantize")
+    # ONNX's rounding: its readout multiplies in floating point, so the PE comes alone
+    assert main(["rtl", *argv[:-1], str(tmp_path / "onnx")]) == 0
+    assert "requantizer" not in capsys.readouterr().out and not (tmp_path / "onnx" / "requantize").exists()
 
 
 @needs_iverilog

@@ -129,8 +129,11 @@ def test_bad_specs():
 def test_of_layer_formats():
     from ristretto_sim.emulator.datapaths import LayerFormats
 
-    f = LayerFormats("affine8[s=0.05,z=-3]", "affine8[s=0.01,z=0]", outputs="affine8[s=0.1,z=4]")
+    f = LayerFormats("affine8[s=0.05,z=-3]", "affine8[s=0.01,z=0]", outputs="affine8[s=0.1,z=4]",
+                     rounding="nearest_away")
     assert TfliteRequantSpec.of(f, linear=True).form == "single"
+    with pytest.raises(ValueError, match="ONNX's nearest_even readout"):
+        TfliteRequantSpec.of(LayerFormats(f.inputs, f.weights, outputs=f.outputs), linear=False)
     rq = TfliteRequantSpec.of(f, linear=False)
     assert rq.form == "double" and (rq.act_min, rq.act_max) == (-128, 127)
     assert "tflite_requantize_double_int8_z4" in rq.module_name()

@@ -30,6 +30,9 @@ def add_arguments(p):
                    "exact Kulisch register)")
     p.add_argument("--outputs", metavar="FMT", help="output format (recorded in the spec; an affine PE needs one)")
     p.add_argument("--overflow", choices=("saturate", "wrap"), default="saturate", help="accumulator overflow")
+    p.add_argument("--rounding", default=None,
+                   help="readout rounding (default nearest_even); an affine PE with nearest_away (TFLite's) comes "
+                        "with TFLite's requantizer, nearest_even (ONNX's float readout) without one")
     p.add_argument("--shifter-bits", type=int, help="shift PE: barrel shifter width (default: lossless)")
     p.add_argument("--k", type=int, default=1024,
                    help="reduction length the PE is sized for (default accumulators, Kulisch width; default 1024)")
@@ -55,8 +58,8 @@ def _from_plan(args):
     from ristretto_sim.rtl.generate import array_formats, layer_spec
     from ristretto_sim.rtl.spec import PESpec
 
-    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc")):
-        raise ValueError("rtl MODEL takes its formats from --plan; leave out --pe/--inputs/--weights/--acc")
+    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc", "rounding")):
+        raise ValueError("rtl MODEL takes its formats from --plan; leave out --pe/--inputs/--weights/--acc/--rounding")
     net = rs.load_model(args.model)
     plan = rs.load_plan(args.plan, net) if args.plan is not None else embedded_plan(net)
     if plan is None:
@@ -95,8 +98,9 @@ def run(args) -> int:
     else:
         if args.pe is None or args.inputs is None or args.weights is None:
             raise ValueError("give --pe, --inputs and --weights (and --acc), or a MODEL with --plan")
+        extra = {} if args.rounding is None else {"rounding": args.rounding}
         formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
-                               overflow=args.overflow, shifter_bits=args.shifter_bits)
+                               overflow=args.overflow, shifter_bits=args.shifter_bits, **extra)
         spec = pe_spec_for(args.pe, formats, args.k)
     written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear)
     print(written.summary)
