@@ -37,22 +37,31 @@ def test_icarus_other_kinds(name, tmp_path):
     assert r.passed, r.mismatches
 
 
+def _requantizer_cosim(form, n, tmp_path, run):
+    """The pipelined requantizer's Verilog: each cycle's result checked after that cycle's edge (latency 1)."""
+    from ristretto_sim.formats import Affine
+    from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
+
+    rq = TfliteRequantize(TfliteRequantSpec(Affine(8, 0.1, zero_point=-5), act_min=-100, form=form))
+    stim, exp = rq.vectors(n, seed=4)
+    dut = tmp_path / "dut.v"
+    dut.write_text(verilog_for(rq))
+    tb = cosim.write_testbench(rq, rq.verilog_name(), stim, exp, tmp_path)
+    r = run(tmp_path, tb, [dut])
+    assert r.passed and r.cycles == n, r.mismatches
+
+
 @needs_iverilog
 @pytest.mark.parametrize("form", ["double", "single"])
 def test_icarus_tflite_requantize(form, tmp_path):
-    """The pipelined requantizer's Verilog: each cycle's result checked after that cycle's edge (latency 1)."""
-    from ristretto_sim.formats import Affine
-    from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec, requant_vectors
+    _requantizer_cosim(form, 3000, tmp_path, cosim.run_icarus)
 
-    rq = TfliteRequantize(TfliteRequantSpec(Affine(8, 0.1, zero_point=-5), act_min=-100, form=form))
-    acc, mult, shift = requant_vectors(rq.spec, 3000, seed=4)
-    out, sat = rq.spec.golden(acc, mult, shift)
-    dut = tmp_path / "dut.v"
-    dut.write_text(verilog_for(rq))
-    tb = cosim.write_testbench(rq, rq.verilog_name(), {"acc": acc, "multiplier": mult, "shift": shift},
-                               {"out": out, "saturated": sat}, tmp_path)
-    r = cosim.run_icarus(tmp_path, tb, [dut])
-    assert r.passed and r.cycles == 3000, r.mismatches
+
+@pytest.mark.slow
+@needs_verilator
+@pytest.mark.parametrize("form", ["double", "single"])
+def test_verilator_tflite_requantize_long(form, tmp_path):
+    _requantizer_cosim(form, 200_000, tmp_path, cosim.run_verilator)
 
 
 @needs_iverilog
