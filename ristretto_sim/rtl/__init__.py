@@ -5,8 +5,11 @@ a :class:`PESpec` (the layer formats and the reduction length the PE is sized fo
 the port widths, the accumulator and its overflow rule, the shifter width and the rounding all come from it.
 
 * :mod:`~ristretto_sim.rtl.pe`: the PE base class (registers, control, systolic pass-through); variants
-  :class:`FixedMacPE`, :class:`ShiftPE`, :class:`MinifloatMacPE` implement the product and the addition;
+  :class:`FixedMacPE`, :class:`ShiftPE`, :class:`MinifloatMacPE`, :class:`AffineMacPE` implement the product and
+  the addition;
 * :mod:`~ristretto_sim.rtl.requantize`: :class:`Requantize` (rounding right-shift and saturation);
+  :mod:`~ristretto_sim.rtl.tflite_requantize`: :class:`TfliteRequantize` (TFLite's int8 readout: quantized
+  multiplier, zero point, clamp);
 * :mod:`~ristretto_sim.rtl.array`: :class:`SystolicArray` (output-stationary) and its streaming controller;
   :mod:`~ristretto_sim.rtl.ws_array`: :class:`WeightStationaryArray` and its GEMM driver;
 * :mod:`~ristretto_sim.rtl.golden`: the vectorised golden model testbenches compare against (emulator arithmetic);
@@ -19,7 +22,8 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
 * :mod:`~ristretto_sim.rtl.synth`: synthesis (YoWASP Yosys, nextpnr) and the ``hdl/`` results table.
 """
 
-from ristretto_sim.rtl import fixed_pe, minifloat_pe, shift_pe  # noqa: F401 - registration
+from ristretto_sim.rtl import affine_pe, fixed_pe, minifloat_pe, shift_pe  # noqa: F401 - registration
+from ristretto_sim.rtl.affine_pe import AffineMacPE
 from ristretto_sim.rtl.array import SystolicArray
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.fixed_pe import FixedMacPE
@@ -30,9 +34,11 @@ from ristretto_sim.rtl.registry import make_pe, pe_class, pe_kinds
 from ristretto_sim.rtl.requantize import Requantize, RequantSpec
 from ristretto_sim.rtl.shift_pe import ShiftPE
 from ristretto_sim.rtl.spec import PESpec
+from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
 from ristretto_sim.rtl.ws_array import WeightStationaryArray
 
 __all__ = [
+    "AffineMacPE",
     "FixedMacPE",
     "GoldenPEs",
     "MinifloatMacPE",
@@ -43,6 +49,8 @@ __all__ = [
     "Requantize",
     "ShiftPE",
     "SystolicArray",
+    "TfliteRequantSpec",
+    "TfliteRequantize",
     "Trace",
     "WeightStationaryArray",
     "golden_run",

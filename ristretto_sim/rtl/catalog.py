@@ -1,4 +1,4 @@
-"""The reference catalogue checked into ``hdl/``: named PEs, an array and a requantizer, each made from format
+"""The reference catalogue checked into ``hdl/``: named PEs, an array and requantizers, each made from format
 objects, exported with :func:`~ristretto_sim.rtl.export.verilog_for`, with a Verilog testbench and vectors from
 the golden model (so each file simulates without Python: ``hdl/README.md``).
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from ristretto_sim.emulator import fixed_matmul
 from ristretto_sim.emulator.datapaths import LayerFormats
-from ristretto_sim.formats import PowerOfTwo
+from ristretto_sim.formats import Affine, PowerOfTwo
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.array import SystolicArray
 from ristretto_sim.rtl.export import verilog_for
@@ -25,6 +25,7 @@ from ristretto_sim.rtl.registry import make_pe
 from ristretto_sim.rtl.requantize import Requantize, RequantSpec
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.stream import gemm_stream, tile_mask, tile_outputs
+from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
 from ristretto_sim.rtl.vectors import random_trace
 
 #: cycles of each PE testbench in ``hdl/``
@@ -58,6 +59,10 @@ ENTRIES = (
           lambda: SystolicArray(4, 4, PESpec(int8_mac().formats, k=1024))),
     Entry("requantize_acc24_int8", "fixed24.14 -> fixed8.4 requantizer, nearest-even, saturating",
           lambda: Requantize(RequantSpec(int8_mac().accumulator, LayerFormats("fixed8.4", "fixed8.4").inputs))),
+    Entry("affine_int8_mac", "TFLite int8 MAC: (a + 128) * w, int32 accumulator preloaded with the bias, wrapping",
+          lambda: PESpec(LayerFormats("affine8[s=1.0,z=-128]", "affine8[s=1.0,z=0]", outputs="affine8[s=1.0,z=0]"))),
+    Entry("tflite_requantize_int8", "TFLite requantizer int32 -> int8 (z = -128): per-channel M0 and shift ports, "
+          "double rounding, latency 1", lambda: TfliteRequantize(TfliteRequantSpec(Affine(8, 1.0, zero_point=-128)))),
 )
 
 
@@ -100,6 +105,11 @@ def _requant_bench(rq: Requantize, module: str, out: Path):
     cosim.write_testbench(rq, module, {"acc": codes}, {"out": q, "saturated": sat}, out, clocked=False)
 
 
+def _vector_bench(comp, module: str, out: Path):
+    stim, exp = comp.vectors(TB_CYCLES, seed=2026)
+    cosim.write_testbench(comp, module, stim, exp, out)
+
+
 def write_catalog(root) -> list[Path]:
     """Write every design as ``<root>/<name>.v`` and its testbench into ``<root>/tb/<name>/``; the paths."""
     root = Path(root)
@@ -117,8 +127,10 @@ def write_catalog(root) -> list[Path]:
             _pe_bench(comp, module, tb)
         elif isinstance(made, SystolicArray):
             _array_bench(comp, module, tb)
-        else:
+        elif isinstance(made, Requantize):
             _requant_bench(comp, module, tb)
+        else:  # a clocked component that makes its own vectors (TfliteRequantize)
+            _vector_bench(comp, module, tb)
         written.extend(sorted(tb.iterdir()))
     return written
 

@@ -15,7 +15,8 @@ sequences a testbench drew.
 The table has an entry per operand pair, so the proof is for small formats (``MAX_INDEX_BITS`` bounds the
 operand bits), and z3 is the limit before the table is: a 4-bit x 4-bit saturating MAC proves in about 3 s of CPU,
 5 x 5 bits in about 40 s, 6 x 6 bits did not finish in 10 minutes (multiplier equivalence is hard for SMT
-solvers). The tests prove 3- to 5-bit fixed-point MACs and 4- to 8-bit minifloat Kulisch PEs; z3 did not finish
+solvers). The tests prove 3- to 5-bit fixed-point MACs, 4- to 8-bit minifloat Kulisch PEs and 3- to 5-bit affine
+PEs (int32 register; 5 x 5 bits in about 20 s, 6 x 6 did not finish in 150 s); z3 did not finish
 the base case of a 3-bit shift PE in 15 minutes here, so the shift PE rests on its exhaustive simulations.
 """
 
@@ -72,9 +73,14 @@ class ProductTable:
         pe = pe_class(spec)
         a_codes, w_codes = pe.operand_codes(spec)
         a, w = (x.reshape(-1) for x in np.meshgrid(a_codes, w_codes, indexing="ij"))
-        # a register this wide holds every product the PE can deliver, so one step from zero is the product
+        # a register this wide holds every product the PE can deliver, so one step from zero is the product; a
+        # wrapping register wider than the products already does (the affine datapath has no other accumulator)
         wide_bits = acc.bits + bits + 2
-        wide = PESpec(replace(f, accumulator=FixedPoint(wide_bits, acc.frac_bits), overflow=Overflow.WRAP), spec.k)
+        if pe.overflow_rule(spec) is Overflow.WRAP and spec.datapath.product_bits() < acc.bits:
+            wide = spec
+        else:
+            wide = PESpec(replace(f, accumulator=FixedPoint(wide_bits, acc.frac_bits), overflow=Overflow.WRAP),
+                          spec.k)
         new, _, flags = pe_class(wide).golden_add(wide, np.zeros(len(a), dtype=np.int64), a, w)
         index = (_pattern(a, f.inputs.bits) << f.weights.bits) | _pattern(w, f.weights.bits)
         products = np.zeros(1 << bits, dtype=object)

@@ -1,7 +1,8 @@
 """Writing a generated design to a folder: its Verilog, a Verilog testbench with vectors from the golden model
 (the emulator's arithmetic), and a one-line summary (``summary.txt``, what ``ristretto-sim rtl`` prints).
 
-``pe_spec_for(kind, formats, k)`` checks that the formats select the PE kind asked for; ``array_formats``
+``pe_spec_for(kind, formats, k)`` checks that the formats select the PE kind asked for; ``layer_spec(formats,
+k)`` is the PE of a plan's layer (the PE kind's ``pe_formats`` of the layer's formats); ``array_formats``
 gives the one PE datapath that serves every layer of a plan (the widest operands, the datapath's widest
 accumulator); ``write_design`` writes a PE or an array.
 """
@@ -19,13 +20,13 @@ from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.array import SystolicArray, check_array
 from ristretto_sim.rtl.export import module_name, verilog_for
 from ristretto_sim.rtl.golden import GoldenPEs, Trace, golden_run
-from ristretto_sim.rtl.registry import make_pe, pe_class
+from ristretto_sim.rtl.registry import make_pe, pe_class, pe_class_named
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.stream import gemm_stream, tile_mask, tile_outputs
 from ristretto_sim.rtl.vectors import random_trace
 
 #: PE kinds by the name the CLI takes -> the datapath they implement
-PE_KINDS = {"fixed": "fixed", "shift": "shift", "minifloat": "minifloat-kulisch"}
+PE_KINDS = {"fixed": "fixed", "shift": "shift", "minifloat": "minifloat-kulisch", "affine": "affine"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Written:
 
 
 def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
-    """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``) for ``formats`` sized for reduction
+    """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``, ``affine``) for ``formats`` sized for reduction
     length ``k``; ``ValueError`` when the formats select another datapath, naming it and the fix."""
     if kind not in PE_KINDS:
         raise ValueError(f"pe={kind!r}: choose one of {', '.join(PE_KINDS)}")
@@ -54,6 +55,13 @@ def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
     return spec
 
 
+def layer_spec(formats: LayerFormats, k: int) -> PESpec:
+    """The spec of the PE computing a layer of ``formats`` with reduction length ``k`` (the formats the datapath's
+    PE kind holds: ``pe_formats``)."""
+    cls = pe_class_named(select(formats).name)
+    return PESpec(formats if cls is None else cls.pe_formats(formats), k=k)
+
+
 def array_formats(layers: dict) -> tuple[LayerFormats, str]:
     """The PE formats that serve every layer in ``layers`` (name -> ``(LayerFormats, k)``): the widest inputs and
     weights, the datapath's widest accumulator; and the largest K. ``ValueError`` if the layers need different
@@ -65,6 +73,9 @@ def array_formats(layers: dict) -> tuple[LayerFormats, str]:
         listing = ", ".join(f"{n}: {k}" for n, k in kinds.items())
         raise ValueError(f"one array serves one datapath, but the plan's layers need several ({listing}); "
                          "pick one with --layer")
+    cls = pe_class_named(next(iter(kinds.values())))
+    if cls is not None and cls.one_layer:
+        raise ValueError(f"{cls.one_layer}: pick a layer with --layer (with --array RxC for an array of its PE)")
     fmts = [f for f, _ in layers.values()]
     k = max(k for _, k in layers.values())
     inputs = widest([f.inputs for f in fmts], "inputs")
@@ -126,9 +137,20 @@ def _array_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
     return arr, path, tb, st.cycles
 
 
+def _requantizer_files(rq, out: Path, cycles: int, seed: int) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    name = module_name(rq)
+    path = out / f"{name}.v"
+    path.write_text(verilog_for(rq))
+    stim, exp = rq.vectors(max(cycles, 64), seed)
+    return path, cosim.write_testbench(rq, name, stim, exp, out)
+
+
 def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None, cycles: int = 2000,
-                 seed: int = 0) -> Written:
-    """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring)."""
+                 seed: int = 0, linear: bool = False) -> Written:
+    """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring), and the PE
+    kind's requantizer (its ``readout``: of a fully connected layer when ``linear``), if it has one, with its own
+    testbench into ``out_dir/requantize``."""
     if array is not None:
         check_array(array[0], array[1], spec)
     out = Path(out_dir)
@@ -141,5 +163,9 @@ def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None,
         what = f"{array[0]}x{array[1]} output-stationary array of the {spec.describe()}"
     ports = " ".join(f"{p}[{w}]" for p, d, w in cosim.ports_of(comp))
     summary = f"{path}: {what}; ports {ports}; testbench {tb} ({n} cycles of emulator vectors)"
+    rq = pe_class(spec).readout(spec, linear)
+    if rq is not None:
+        rq_path, rq_tb = _requantizer_files(rq, out / "requantize", cycles, seed)
+        summary += f"; requantizer {rq_path} ({rq.spec.form} rounding, latency {rq.latency}; testbench {rq_tb})"
     (out / "summary.txt").write_text(summary + "\n")
     return Written(path, tb, n, summary)

@@ -27,6 +27,12 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
   value and whether it overflowed;
 * ``overflow_rule(spec)`` (optional, a classmethod; default: the formats' ``overflow``): what the adder does
   beyond the register's range (a Kulisch register, sized never to overflow, keeps its low bits);
+* ``pe_formats(formats)`` (optional, a classmethod; default: unchanged): the formats of a PE serving a layer of
+  ``formats`` (a per-channel format a PE cannot hold replaced by the per-tensor one it sees);
+* ``readout(spec, linear)`` (optional, a classmethod; default: None): the requantizer component that reads
+  this PE's accumulators out (with ``latency`` and ``vectors(n, seed)``: its testbench's stimulus and expected
+  outputs) (``linear``: of a fully connected layer), which ``ristretto-sim rtl`` writes beside
+  the PE;
 * ``golden_add(spec, base, a, w)`` (required, a classmethod): the software side of ``product`` then ``add`` for
   arrays of PEs, built on the emulator's arithmetic (``(new, overflowed, flags)``), which the golden model
   (:mod:`~ristretto_sim.rtl.golden`) steps; ``golden_zeros`` (optional): the cleared register's array.
@@ -80,6 +86,8 @@ class ProcessingElement(wiring.Component):
     flags: ClassVar[tuple[str, ...]] = ()
     #: what the accumulator does on overflow, for summaries (None: the layer's overflow mode)
     accumulator_rule: ClassVar[str | None] = None
+    #: why one PE of this kind serves one layer's formats only (None: the widest formats serve many layers)
+    one_layer: ClassVar[str | None] = None
 
     def __init__(self, spec: PESpec):
         if not isinstance(spec, PESpec):
@@ -118,6 +126,21 @@ class ProcessingElement(wiring.Component):
         if not (isinstance(product.carry, int) and product.carry == 0):
             total = total + product.carry
         return wrap_or_saturate(m, total, self.spec.accumulator, self.overflow_rule(self.spec))
+
+    @classmethod
+    def pe_formats(cls, formats):
+        """The formats of a PE serving a layer of ``formats`` (module docstring)."""
+        return formats
+
+    @classmethod
+    def module_stem(cls, spec: PESpec) -> str | None:
+        """The Verilog module name of ``spec``'s PE when the kind names its own (None: from the formats' text)."""
+        return None
+
+    @classmethod
+    def readout(cls, spec: PESpec, linear: bool):
+        """The requantizer written beside this PE (module docstring; None: none)."""
+        return None
 
     @classmethod
     def overflow_rule(cls, spec: PESpec) -> Overflow:

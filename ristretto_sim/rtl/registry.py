@@ -24,6 +24,11 @@ def pe_kinds() -> tuple[str, ...]:
     return tuple(_PES)
 
 
+def pe_class_named(name: str) -> type | None:
+    """The generator class of the datapath registered as ``name`` (None when it has none)."""
+    return _PES.get(name)
+
+
 def pe_class(spec) -> type:
     """The generator class of ``spec``'s datapath (``ValueError`` naming the datapaths that have one)."""
     cls = _PES.get(spec.kind)

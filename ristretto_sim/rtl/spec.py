@@ -19,9 +19,9 @@ from ristretto_sim.rtl.registry import pe_class
 
 
 def port_shape(fmt: NumberFormat) -> Shape:
-    """The Amaranth shape of a port carrying codes of ``fmt``: two's complement for signed fixed point, the raw
-    bit pattern (unsigned) for every other format."""
-    if format_kind(fmt) == "fixed":
+    """The Amaranth shape of a port carrying codes of ``fmt``: two's complement for signed fixed point and signed
+    affine codes, the raw bit pattern (unsigned) for every other format."""
+    if format_kind(fmt) in ("fixed", "affine"):
         return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
     return unsigned(fmt.bits)
 
@@ -93,7 +93,11 @@ class PESpec:
                 f"{rule})")
 
     def module_name(self) -> str:
-        """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``)."""
+        """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``; the PE kind's
+        ``module_stem`` when it names its own)."""
+        stem = pe_class(self).module_stem(self)
+        if stem is not None:
+            return stem
         f = self.formats
         parts = [self.kind.replace("-", "_"), str(f.inputs), str(f.weights), str(self.accumulator)]
         if f.overflow.value == "wrap":

@@ -49,7 +49,43 @@ def test_plan_layer_and_array(tmp_path, capsys):
     _run_tb(out)
 
 
+AFFINE = ["--pe", "affine", "--inputs", "affine8[s=0.05,z=-3]", "--weights", "affine8[s=0.01,z=0]"]
+TFLITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tflite" / "ad01_int8.tflite"
+
+
+@needs_iverilog
+def test_affine_pe_and_its_requantizer(tmp_path, capsys):
+    out = tmp_path / "affine"
+    argv = [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--cycles", "500", "--out", str(out)]
+    assert main(["rtl", *argv, "--rounding", "nearest_away"]) == 0
+    line = capsys.readouterr().out
+    assert "affine PE" in line and "int32 wrap" in line and "requantizer" in line and "double rounding" in line
+    _run_tb(out)
+    _run_tb(out / "requantize")
+    # ONNX's rounding: its readout multiplies in floating point, so the PE comes alone
+    assert main(["rtl", *argv[:-1], str(tmp_path / "onnx")]) == 0
+    assert "requantizer" not in capsys.readouterr().out and not (tmp_path / "onnx" / "requantize").exists()
+
+
+@needs_iverilog
+def test_tflite_layer_array(tmp_path, capsys):
+    """An int8 TFLite model needs no --plan: its fully connected layer's PE in a 2x2 array, and the
+    single-rounding requantizer."""
+    if not TFLITE.is_file():
+        pytest.skip(f"{TFLITE} is absent (the shared MLPerf Tiny models)")
+    out = tmp_path / "ad01"
+    layer = "functional_1/activation/Relu;functional_1/dense/BiasAdd"
+    assert main(["rtl", str(TFLITE), "--layer", layer, "--array", "2x2", "--out", str(out)]) == 0
+    line = capsys.readouterr().out
+    assert "2x2 output-stationary array of the affine PE" in line and "z=89" in line and "single rounding" in line
+    _run_tb(out)
+    _run_tb(out / "requantize")
+    assert main(["rtl", str(TFLITE), "--array", "2x2", "--out", str(out)]) == 2
+    assert "zero points as constants" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,message", [
+    (AFFINE, "needs a per-tensor affine output format"),
     (["--pe", "fixed", "--inputs", "pow2[-4,0]", "--weights", "fixed8.7"], "power-of-two activations"),
     (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fixed20.18"], "Kulisch register"),
     (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed24.10"], "fractional bits"),

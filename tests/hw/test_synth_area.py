@@ -48,8 +48,9 @@ def test_synthesis_pe_area_is_nand2_equivalents_and_reports_its_ratio():
 @pytest.mark.parametrize("pe, kind", [
     (PEConfig("minifloat", "e4m3fn", "e4m3fn", "fixed47.18"), "minifloat-kulisch"),
     (PEConfig("shift", "fixed8.4", "pow2[-7,0]", "fixed20.11"), "shift"),
+    (PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0"), "affine"),
 ])
-def test_minifloat_and_shift_pes_find_their_synthesized_rows(pe, kind):
+def test_minifloat_shift_and_affine_pes_find_their_synthesized_rows(pe, kind):
     row = _row(f"{pe.inputs} x {pe.weights} -> {pe.accumulator}", "generic")
     assert row["kind"] == kind
     d = area(make_config(4, 4, pe=pe, pe_area="synthesis")).to_dict()
@@ -61,7 +62,7 @@ def test_no_row_is_of_the_bench_mac():
     """The lookup takes the first matching row: every row must be of the rtl PEs the sweep registers."""
     data = json.loads(asset_path("hdl", "synth_results.json").read_text())
     assert "bench_mac" not in json.dumps(data["config"])
-    assert all(r["top"].startswith(("fixed_pe_", "shift_pe_", "minifloat_pe_")) for r in data["rows"])
+    assert all(r["top"].startswith(("fixed_pe_", "shift_pe_", "minifloat_pe_", "affine_pe_")) for r in data["rows"])
     keys = [(r["kind"], r["formats"], r["target"], r["device"], r["dsp"]) for r in data["rows"]]
     assert len(keys) == len(set(keys))
 

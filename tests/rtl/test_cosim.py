@@ -26,6 +26,7 @@ OTHER = {
     "shift": dict(inputs="fixed8.4", weights="pow2[-6,-1]", acc="fixed14.8", shifter_bits=9, overflow="saturate"),
     "e4m3fn": dict(inputs="e4m3fn", weights="e4m3fn", k=64),
     "e5m2": dict(inputs="e5m2", weights="e5m2", k=64),
+    "affine": dict(inputs="affine8[s=0.05,z=-3]", weights="affine8[s=0.01,z=0]", outputs="affine8[s=0.1,z=4]"),
 }
 
 
@@ -34,6 +35,33 @@ OTHER = {
 def test_icarus_other_kinds(name, tmp_path):
     r = cosimulate(spec(**OTHER[name]), 3000, tmp_path, cosim.run_icarus)
     assert r.passed, r.mismatches
+
+
+def _requantizer_cosim(form, n, tmp_path, run):
+    """The pipelined requantizer's Verilog: each cycle's result checked after that cycle's edge (latency 1)."""
+    from ristretto_sim.formats import Affine
+    from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
+
+    rq = TfliteRequantize(TfliteRequantSpec(Affine(8, 0.1, zero_point=-5), act_min=-100, form=form))
+    stim, exp = rq.vectors(n, seed=4)
+    dut = tmp_path / "dut.v"
+    dut.write_text(verilog_for(rq))
+    tb = cosim.write_testbench(rq, rq.verilog_name(), stim, exp, tmp_path)
+    r = run(tmp_path, tb, [dut])
+    assert r.passed and r.cycles == n, r.mismatches
+
+
+@needs_iverilog
+@pytest.mark.parametrize("form", ["double", "single"])
+def test_icarus_tflite_requantize(form, tmp_path):
+    _requantizer_cosim(form, 3000, tmp_path, cosim.run_icarus)
+
+
+@pytest.mark.slow
+@needs_verilator
+@pytest.mark.parametrize("form", ["double", "single"])
+def test_verilator_tflite_requantize_long(form, tmp_path):
+    _requantizer_cosim(form, 200_000, tmp_path, cosim.run_verilator)
 
 
 @needs_iverilog

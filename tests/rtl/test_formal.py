@@ -1,5 +1,6 @@
-"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point and minifloat PEs equal to the reference
-built from the emulator's products and accumulator contract, in every reachable state; a mutated PE fails the proof.
+"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point, minifloat and affine PEs equal to the
+reference built from the emulator's products and accumulator contract, in every reachable state; a mutated PE
+fails the proof.
 
 The shift PE is not in the list: z3 did not finish the base case of even a 3-bit x pow2[-2,0] shift PE within
 15 minutes here (the proofs above take 3-130 s); the shift PE is held to the emulator by the exhaustive and random
@@ -82,3 +83,27 @@ def test_the_table_holds_the_emulators_products():
             assert table.products[((a & 7) << 2) | w] == a * w
     with pytest.raises(ValueError, match=f"at most {MAX_INDEX_BITS}"):
         ProductTable.of(spec("fixed9.4", "fixed9.4", "fixed24.8"))
+
+
+AFFINE_OUT = "affine8[s=1.0,z=0]"
+
+
+@pytest.mark.parametrize("inputs, weights", [
+    ("affine3[s=1.0,z=-2]", "affine3[s=1.0,z=0]"),
+    ("affine4[s=1.0,z=5]", "affine4[s=1.0,z=-1]"),
+    pytest.param("affine5[s=1.0,z=-16]", "affine5[s=1.0,z=3]", marks=pytest.mark.slow),  # about 20 s
+])
+@needs_tools
+def test_affine_pes_are_proven(inputs, weights, tmp_path):
+    """The affine PE's int32 register wraps and its products fit it: the table is the PE's own golden step."""
+    result = prove(spec(inputs, weights, outputs=AFFINE_OUT), workdir=tmp_path)
+    assert result.passed, result.log
+
+
+@needs_tools
+def test_an_affine_pe_without_its_input_zero_point_fails_the_proof(tmp_path):
+    from tests.rtl.test_affine_pe import ForgetsInputZeroPoint
+
+    s = spec("affine4[s=1.0,z=5]", "affine4[s=1.0,z=-1]", outputs=AFFINE_OUT)
+    result = prove(s, pe=ForgetsInputZeroPoint(s), workdir=tmp_path)
+    assert not result.passed and result.status.startswith("FAIL"), result.status

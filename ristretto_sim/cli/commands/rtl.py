@@ -11,22 +11,28 @@ DESCRIPTION = (
     "Generate synthesizable Verilog (Amaranth) of the PE that computes a datapath exactly as the emulator does, "
     "or of a RxC output-stationary array of it, and a Verilog testbench with vectors from the emulator "
     "(run it with iverilog or verilator: see hdl/README.md). Either give the formats (--pe, --inputs, --weights, "
-    "--acc), or a MODEL with --plan and --layer (or --array alone: the widest datapath over the plan)."
+    "--acc; an affine PE also --outputs), or a MODEL with --plan and --layer (or --array alone: the widest datapath "
+    "over the plan); an int8 TFLite model needs no --plan (its own affine formats), and its layer's PE comes with "
+    "TFLite's requantizer."
 )
 
 
 def add_arguments(p):
     p.add_argument("model", nargs="?",
-                   help="model (.onnx, Caffe .prototxt or a bundled name) to take a plan's layer from")
-    p.add_argument("--plan", help="quantization plan YAML for MODEL")
+                   help="model (.onnx, .tflite, Caffe .prototxt or a bundled name) to take a plan's layer from")
+    p.add_argument("--plan", help="quantization plan YAML for MODEL (default: the plan the model file carries)")
     p.add_argument("--layer", help="the plan's layer whose datapath to generate")
-    p.add_argument("--pe", choices=("fixed", "minifloat", "shift"), help="PE kind (without MODEL)")
-    p.add_argument("--inputs", metavar="FMT", help="activation format, e.g. fixed8.7 or e4m3fn")
-    p.add_argument("--weights", metavar="FMT", help="weight format, e.g. fixed8.7, e4m3fn or pow2[-7,0]")
+    p.add_argument("--pe", choices=("fixed", "minifloat", "shift", "affine"), help="PE kind (without MODEL)")
+    p.add_argument("--inputs", metavar="FMT", help="activation format, e.g. fixed8.7, e4m3fn or affine8[s=0.05,z=-3]")
+    p.add_argument("--weights", metavar="FMT", help="weight format, e.g. fixed8.7, e4m3fn, pow2[-7,0] or "
+                   "affine8[s=0.01,z=0]")
     p.add_argument("--acc", metavar="FMT", help="accumulator format, e.g. fixed24.14 (minifloat: omit for the "
                    "exact Kulisch register)")
-    p.add_argument("--outputs", metavar="FMT", help="output format (recorded in the spec)")
+    p.add_argument("--outputs", metavar="FMT", help="output format (recorded in the spec; an affine PE needs one)")
     p.add_argument("--overflow", choices=("saturate", "wrap"), default="saturate", help="accumulator overflow")
+    p.add_argument("--rounding", default=None,
+                   help="readout rounding (default nearest_even); an affine PE with nearest_away (TFLite's) comes "
+                        "with TFLite's requantizer, nearest_even (ONNX's float readout) without one")
     p.add_argument("--shifter-bits", type=int, help="shift PE: barrel shifter width (default: lossless)")
     p.add_argument("--k", type=int, default=1024,
                    help="reduction length the PE is sized for (default accumulators, Kulisch width; default 1024)")
@@ -48,15 +54,16 @@ def _from_plan(args):
     import numpy as np
 
     import ristretto_sim as rs
-    from ristretto_sim.rtl.generate import array_formats
+    from ristretto_sim.graph.plan import embedded_plan
+    from ristretto_sim.rtl.generate import array_formats, layer_spec
     from ristretto_sim.rtl.spec import PESpec
 
-    if args.plan is None:
-        raise ValueError("rtl MODEL needs --plan PLAN.yaml (the formats of its layers)")
-    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc")):
-        raise ValueError("rtl MODEL takes its formats from --plan; leave out --pe/--inputs/--weights/--acc")
+    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc", "rounding")):
+        raise ValueError("rtl MODEL takes its formats from --plan; leave out --pe/--inputs/--weights/--acc/--rounding")
     net = rs.load_model(args.model)
-    plan = rs.load_plan(args.plan, net)
+    plan = rs.load_plan(args.plan, net) if args.plan is not None else embedded_plan(net)
+    if plan is None:
+        raise ValueError("rtl MODEL needs --plan PLAN.yaml (the formats of its layers)")
     layers = {}
     for layer in net.layers:
         params = net.params.get(layer.name, {})
@@ -71,26 +78,30 @@ def _from_plan(args):
         if args.layer not in layers:
             raise ValueError(f"--layer {args.layer!r}: the plan's weighted layers are {', '.join(layers) or 'none'}")
         f, k = layers[args.layer]
-        return PESpec(f, k=k)
+        return layer_spec(f, k), next(lay for lay in net.layers if lay.name == args.layer)
     if args.array is None:
         raise ValueError("rtl MODEL needs --layer NAME (its PE) or --array RxC (the widest datapath of the plan)")
     f, k = array_formats(layers)
-    return PESpec(f, k=k)
+    return PESpec(f, k=k), None
 
 
 def run(args) -> int:
     from ristretto_sim.emulator.datapaths import LayerFormats
+    from ristretto_sim.graph.layers import Dense
     from ristretto_sim.rtl.generate import pe_spec_for, write_design
 
     array = _array(args.array)
+    linear = False
     if args.model is not None:
-        spec = _from_plan(args)
+        spec, layer = _from_plan(args)
+        linear = isinstance(layer, Dense)
     else:
         if args.pe is None or args.inputs is None or args.weights is None:
             raise ValueError("give --pe, --inputs and --weights (and --acc), or a MODEL with --plan")
+        extra = {} if args.rounding is None else {"rounding": args.rounding}
         formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
-                               overflow=args.overflow, shifter_bits=args.shifter_bits)
+                               overflow=args.overflow, shifter_bits=args.shifter_bits, **extra)
         spec = pe_spec_for(args.pe, formats, args.k)
-    written = write_design(spec, args.out, array=array, cycles=args.cycles)
+    written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear)
     print(written.summary)
     return 0

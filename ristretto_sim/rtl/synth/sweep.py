@@ -2,14 +2,15 @@
 
 A ``SweepEntry`` is one design to synthesize: a PE kind, its ``LayerFormats``, and a ``formats, top -> Verilog``
 callable (any generator; the registered ones are the ``rtl`` PEs). ``GENERATORS`` maps a kind to its callable:
-``fixed`` (``FixedMacPE``), ``shift`` (``ShiftPE``) and ``minifloat`` (``MinifloatMacPE``, the exact Kulisch
-register), each the Verilog of ``rtl.export.verilog_for(PESpec(formats, k=KULISCH_K))``: the full PE with bias
+``fixed`` (``FixedMacPE``), ``shift`` (``ShiftPE``), ``minifloat`` (``MinifloatMacPE``, the exact Kulisch
+register) and ``affine`` (``AffineMacPE``, TFLite's int8 MAC), each the Verilog of
+``rtl.export.verilog_for(PESpec(formats, k=KULISCH_K))`` (the PE kind's ``pe_formats``): the full PE with bias
 preload, clear/enable, overflow flag and systolic operand pass-through. ``width_series(widths)`` makes one fixed
 entry per operand width (the accumulator ``2n + 8`` bits: the products' ``2n`` plus 8 guard bits, which is the int8
-MAC with a 24-bit accumulator of the ``hdl/`` catalogue), ``SHIFT_FORMATS`` and ``MINIFLOAT_FORMATS`` add a few
-shift PEs and the catalogue's minifloats, and ``PRESET_FORMATS`` the formats of the accelerator presets so the cost
-model finds them. ``run_sweep`` writes the table after every finished result and skips results already in it
-(same design, target and settings).
+MAC with a 24-bit accumulator of the ``hdl/`` catalogue), ``SHIFT_FORMATS``, ``MINIFLOAT_FORMATS`` and
+``AFFINE_FORMATS`` add a few shift PEs, the catalogue's minifloats and the affine PEs, and ``PRESET_FORMATS`` the
+formats of the accelerator presets so the cost model finds them. ``run_sweep`` writes the table after every
+finished result and skips results already in it (same design, target and settings).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ristretto_sim.emulator import LayerFormats
 from ristretto_sim.emulator.datapaths import select
 from ristretto_sim.formats import FixedPoint
 from ristretto_sim.rtl.export import verilog_for
+from ristretto_sim.rtl.generate import layer_spec
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.synth.design import Design
 from ristretto_sim.rtl.synth.driver import synthesize
@@ -37,8 +39,9 @@ KULISCH_K = 1024
 
 
 def pe_spec(formats: LayerFormats) -> PESpec:
-    """The ``PESpec`` a sweep entry's formats make (sized for ``KULISCH_K`` products)."""
-    return PESpec(formats, k=KULISCH_K)
+    """The ``PESpec`` a sweep entry's formats make (sized for ``KULISCH_K`` products; the PE kind's
+    ``pe_formats``, as for a plan's layer)."""
+    return layer_spec(formats, KULISCH_K)
 
 
 def resolved(formats: LayerFormats) -> LayerFormats:
@@ -68,6 +71,7 @@ GENERATORS: dict[str, VerilogGenerator] = {
     "fixed": PEGenerator("fixed"),
     "shift": PEGenerator("shift"),
     "minifloat": PEGenerator("minifloat-kulisch"),
+    "affine": PEGenerator("affine"),
 }
 
 #: operand widths of the default sweep
@@ -93,6 +97,13 @@ MINIFLOAT_FORMATS = (
     LayerFormats("fp4_e2m1", "fp4_e2m1"),
     LayerFormats("e4m3fn", "e4m3fn"),
     LayerFormats("e5m2", "e5m2"),
+)
+
+#: affine (TFLite int8) PEs: the cost model's (hw.PEKind.AFFINE: unit scales, zero points 0, what ``pe_for`` gives
+#: an int8 TFLite model), and the input zero points of real layers, constants of the PE: -128 (after a ReLU; a
+#: sign-bit flip) and 89 (the MLPerf Tiny autoencoder's input: a 9-bit constant adder)
+AFFINE_FORMATS = tuple(
+    LayerFormats(f"affine8[s=1.0,z={z}]", "affine8[s=1.0,z=0]", accumulator="fixed32.0") for z in (0, -128, 89)
 )
 
 #: the default sweep's targets: CMOS transistors, iCE40 HX8K (LUT fabric) and UP5K (DSPs), ECP5-25K with and
@@ -172,6 +183,7 @@ def default_entries(widths: Iterable[int] = WIDTHS) -> tuple[SweepEntry, ...]:
     entries += [SweepEntry("shift", f, GENERATORS["shift"], series="" if f.shifter_bits else "shift pow2[-7,0]")
                 for f in SHIFT_FORMATS]
     entries += [SweepEntry("minifloat", f, GENERATORS["minifloat"]) for f in MINIFLOAT_FORMATS]
+    entries += [SweepEntry("affine", f, GENERATORS["affine"]) for f in AFFINE_FORMATS]
     return tuple(entries)
 
 

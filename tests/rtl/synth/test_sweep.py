@@ -19,8 +19,8 @@ def test_width_series_and_specs():
     assert (e.kind, str(e.formats.inputs), str(e.formats.accumulator)) == ("fixed", "fixed4.0", "fixed16.0")
     with pytest.raises(ValueError, match=r"KIND:INPUTS,WEIGHTS\[,ACCUMULATOR\]"):
         entry_from_spec("fixed:int4")
-    with pytest.raises(ValueError, match="PE kind 'shiftx' has no registered generator; known: fixed, minifloat, "
-                                         "shift"):
+    with pytest.raises(ValueError, match="PE kind 'shiftx' has no registered generator; known: affine, fixed, "
+                                         "minifloat, shift"):
         entry_from_spec("shiftx:int4,pow2[-4,0],fixed16.0")
     with pytest.raises(ValueError, match="must be an integer >= 2"):
         width_series("fixed", (1,))
@@ -34,7 +34,18 @@ def test_minifloat_and_shift_specs_name_the_register_they_synthesize():
     s = entry_from_spec("shift:fixed8.4,pow2[-7,0],fixed20.11")
     assert (s.design().kind, s.operand_bits) == ("shift", 8)
     kinds = {e.kind for e in default_entries((4,))}
-    assert kinds == {"fixed", "shift", "minifloat"}
+    assert kinds == {"fixed", "shift", "minifloat", "affine"}
+
+
+def test_affine_spec_is_the_cost_models_pe():
+    """The affine row's formats are what ``hw.pe_for`` gives an int8 TFLite model, so the cost model finds it."""
+    from ristretto_sim.hw import PEConfig
+    from ristretto_sim.hw.synth_area import pe_formats_text
+
+    e = entry_from_spec("affine:affine8[s=1.0,z=0],affine8[s=1.0,z=0],fixed32.0")
+    pe = PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0")
+    assert formats_text(e.formats) == pe_formats_text(pe) and e.design().kind == "affine"
+    assert "affine_mac" not in e.top and f"module {e.top}(" in e.generator(e.formats, e.top)
 
 
 def test_a_spec_whose_formats_select_another_datapath_is_refused():
