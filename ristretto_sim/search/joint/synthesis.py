@@ -6,12 +6,16 @@ synthesis``, or an ``fpga`` target), ``PESynthesis`` keeps a results table of th
 synth_results.json``, started as a copy of the shipped one), and before a candidate is costed synthesizes its PE
 with the ``rtl`` generators (``rtl.synth.sweep.run_sweep``: Yosys' generic CMOS count for the area; the FPGA target
 for its LUTs, FFs, DSPs and Fmax) unless the table has it. The table is written after every result, so an
-interrupted search keeps what it synthesized, and each PE is synthesized once per output folder.
+interrupted search keeps what it synthesized, and each PE is synthesized once per output folder: the workers of a
+parallel search (``--workers``, or several machines on one folder) take an exclusive lock on ``OUT/
+synth_results.json.lock`` while they check and extend the table, so one synthesizes a PE while the others wait for
+its row instead of synthesizing it again (and no worker's table write drops another's row).
 """
 
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from ristretto_sim.emulator import LayerFormats
@@ -59,12 +63,34 @@ class PESynthesis:
             return any(r.get("transistors") is not None for r in found)
         return any(r["device"] == options.device and bool(r["dsp"]) == options.dsp for r in found)
 
+    @contextmanager
+    def _locked(self):
+        """Hold the table's lock file exclusively (POSIX ``flock``; where it is missing, no lock)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def ensure(self, config: AcceleratorConfig) -> int:
         """Synthesize ``config``'s PE on every target its figures need and the table lacks; the number run."""
-        self.prepare()
-        missing = [o for o in targets_of(config) if not self._has(config, o)]
-        if not missing:
-            return 0
+        if all(self.path.exists() and self._has(config, o) for o in targets_of(config)):
+            return 0  # the common case: no lock needed to read a table that is only ever extended
+        with self._locked():
+            self.prepare()
+            missing = [o for o in targets_of(config) if not self._has(config, o)]
+            if not missing:
+                return 0
+            return self._synthesize(config, missing)
+
+    def _synthesize(self, config: AcceleratorConfig, missing: list) -> int:
         pe = config.pe
         kind = _GENERATOR_OF.get(pe.datapath.name)
         if kind is None:

@@ -54,3 +54,42 @@ def test_every_candidate_pe_is_synthesized_once_and_its_area_is_the_synthesized_
     # a PE already in the table is not synthesized again (a resumed search, or the next candidate with it)
     again = PESynthesis(table)
     assert again.ensure(search.candidate(front[0].params).config) == 0
+
+
+def test_parallel_workers_synthesize_a_pe_once(tmp_path, monkeypatch):
+    """Two workers asking for the same missing PE at once: one synthesizes it, the other waits for its row."""
+    import threading
+    import time
+
+    from ristretto_sim.hw import preset
+    from ristretto_sim.search.joint import synthesis as mod
+
+    config = preset("edge-32x32-int8").replace(pe_area="synthesis")
+    table = tmp_path / "synth_results.json"
+    runs = []
+
+    def slow_sweep(entries, missing, path):
+        runs.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for the other worker to arrive while this one synthesizes
+        data = json.loads(path.read_text())
+        pe = config.pe
+        data["rows"].append({"kind": pe.datapath.name, "formats": f"{pe.inputs} x {pe.weights} -> {pe.accumulator}",
+                             "target": "generic", "transistors": 1234, "series": "joint search"})
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+
+    monkeypatch.setattr(mod, "run_sweep", slow_sweep)
+    # a table without the preset's PE, so that it must be synthesized
+    shipped = json.loads(mod.results_path().read_text())
+    pe = config.pe
+    shipped["rows"] = [r for r in shipped["rows"] if r["formats"] != f"{pe.inputs} x {pe.weights} -> {pe.accumulator}"]
+    table.write_text(json.dumps(shipped))
+    counts = []
+    workers = [threading.Thread(target=lambda: counts.append(PESynthesis(table).ensure(config))) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(runs) == 1 and sorted(counts) == [0, 1]
+    assert (tmp_path / "synth_results.json.lock").exists()
