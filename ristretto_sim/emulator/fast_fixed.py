@@ -54,8 +54,9 @@ codes, computed once per layer). Every partial sum of output ``n``, in any order
   :data:`~ristretto_sim.emulator.im2col.ROW_PATCH_CHANNELS` input channels per group on (one group), where a
   patch row is long; with fewer, the float32 GEMM of im2col columns, which carries the scaled bias as one more
   row, is faster (measured on Caffe LeNet's conv1: 5.0 against 6.3 ms per 256 images with the kernel's
-  weights-times-columns product: the int32 sums need three more passes to become scaled floats). From there the float requantization
-  above is unchanged (the int32 values are below ``2**24``, resp. ``2**53``, so their float copy is exact).
+  weights-times-columns product: the int32 sums need three more passes to become scaled floats). From there the
+  float requantization above is unchanged (the int32 values are below ``2**24``, resp. ``2**53``, so their float
+  copy is exact).
 
 Memory: images are processed in chunks whose patch matrix stays below ``im2col.CHUNK_BYTES``; a single image
 whose patches exceed that falls back to the general path (which chunks output rows).
@@ -193,8 +194,8 @@ class FastFixed:
         (default :func:`~ristretto_sim.emulator.kernels.default_backends`; the result is the same on each).
 
         Returns ``(values, codes or None, output saturations, input saturations, accumulator overflows)``, or
-        None when this batch needs the general path. ``values`` are float64, or float32 when ``float32_values`` is set and every
-        value is exactly a float32 (float32 GEMM, output codes of at most 24 bits).
+        None when this batch needs the general path. ``values`` are float64, or float32 when ``float32_values``
+        is set and every value is exactly a float32 (float32 GEMM, output codes of at most 24 bits).
         """
         fin = self.fin
         if x.size == 0:
@@ -280,7 +281,7 @@ class FastFixed:
             if self.has_bias:
                 cols[:, :, self.k] = 1.0  # the bias column of ``w``: the preload, added exactly in the GEMM
             t = np.matmul(w, cols).reshape(nb, self.n_out, ho * wo)  # (nb, G, Og, P): already NCHW order
-            sat += self._output(out, 
+            sat += self._output(out,
                 t,
                 values[n0:n1].reshape(nb, self.n_out, ho * wo),
                 None if codes is None else codes[n0:n1].reshape(nb, self.n_out, ho * wo),
@@ -356,7 +357,7 @@ class FastFixed:
                 xp, (nb, ho, wo, kh, kw, ch), (s0, sh * s1, sw * s2, dh * s1, dw * s2, s3), writeable=False)
             patches = np.ascontiguousarray(view).reshape(nb * p, self.k)  # (ky, kx, c) order, as ``w8``
             t = self._scaled(kernel.product(patches, self.w8), bias_eff, gemm)
-            sat += self._output(out, 
+            sat += self._output(out,
                 t.reshape(nb, p, self.n_out).transpose(0, 2, 1),
                 values[n0:n1].reshape(nb, self.n_out, p),
                 None if codes is None else codes[n0:n1].reshape(nb, self.n_out, p),

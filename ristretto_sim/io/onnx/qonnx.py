@@ -21,9 +21,9 @@ Read against qonnx 1.0.0's own semantics (``qonnx.custom_op.general.intquant.int
   quantization (the zero point is an integer). Their weights and biases are pre-quantized initializers (below).
   The model's integer requantization (TFLite's fixed-point multiplier) becomes a float rescale and one
   rounding, so an output may differ from the emulator's by one code.
-* **Power-of-two weights, affine weights and Ristretto minifloat weights** (ristretto mode, or minifloats without subnormals) have
-  no QONNX quantizer: their initializers are replaced by the quantized values (pre-quantized weights); such
-  *activations* are a ``ValueError`` naming the layer.
+* **Power-of-two weights, affine weights and Ristretto minifloat weights** (ristretto mode, or minifloats without
+  subnormals) have no QONNX quantizer: their initializers are replaced by the quantized values (pre-quantized
+  weights); such *activations*, except affine ones, are a ``ValueError`` naming the layer.
 
 What is quantized is what the emulator quantizes for each planned layer: Conv/ConvTranspose/Dense layers get a
 quantizer on their input, weights, bias and output; other planned layers on their inputs and output. In exact mode
