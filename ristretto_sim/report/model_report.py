@@ -5,9 +5,10 @@ with the margin back-off, its sweeps as a table and a plot); the chosen plan (``
 plan in exact arithmetic) and its exact top-1; per-layer cycles and energy on the accelerator (stacked bars), the
 utilisation and roofline views and the area with its source (``hw.simulate``; a plan wider than the
 accelerator's PE runs on the same array with the PE ``hw.pe_for`` derives from it, and the report says so); the
-synthesis results of that PE (generic CMOS and FPGA rows of the table ``hw.synth_area`` reads) when present; and,
-given a joint search's output folder, its RTL equivalence check (``search --verify-rtl``) and its Pareto front (accuracy against energy, area and latency, with the
-float baseline, uniform int8, uniform 16-bit and the Ristretto greedy result marked).
+synthesis results of that PE (generic CMOS and FPGA rows of the table ``hw.synth_area`` reads) when present, and
+a search folder's RTL equivalence check (``search --verify-rtl``); and, given a joint search's output folder, its
+Pareto front (accuracy against energy, area and latency, with the float baseline, uniform int8, uniform 16-bit and
+the Ristretto greedy result marked).
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ def _print_rtl(v) -> bool:
     print(f"== RTL equivalence (Amaranth simulation vs emulator, {v['cycles_per_spec']} cycles per PE): "
           f"{v['verified']} of {v['points']} front points verified, {v['failed']} failed, {v['not_supported']} not "
           f"supported; {v['distinct_pe_specs']} distinct PEs, {v['simulated_by_this_run']} simulated by this run "
-          f"({v['file']})")
+          f"in {v['seconds']:.1f} s ({v['file']})")
     for u in v.get("unsupported", []):
         print(f"   not supported: trial {u['trial']}: {u['detail']}")
     for f in v["failures"]:

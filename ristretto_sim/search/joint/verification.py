@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,12 +93,14 @@ class FrontVerification:
     specs: Mapping[str, SpecResult]
     simulated: int
     cycles: int
+    seconds: float = 0.0
 
     def counts(self) -> dict:
         c = {s: sum(p.status == s for p in self.points) for s in STATUSES}
         return {"verified": c[VERIFIED], "failed": c[FAILED], "not_supported": c[UNSUPPORTED],
                 "points": len(self.points), "distinct_pe_specs": len(self.specs),
-                "simulated_by_this_run": self.simulated, "cycles_per_spec": self.cycles, "file": str(self.path)}
+                "simulated_by_this_run": self.simulated, "cycles_per_spec": self.cycles,
+                "seconds": round(self.seconds, 3), "file": str(self.path)}
 
     def by_trial(self) -> dict[int, PointResult]:
         return {p.trial: p for p in self.points}
@@ -183,6 +186,7 @@ def verify_front(search, front, *, cycles: int = DEFAULT_CYCLES, seed: int = 0, 
                  progress: Callable | None = None) -> FrontVerification:
     """Check every point of ``front`` (Optuna trials of ``search``, a ``JointSearch``) as the module docstring
     says; results in ``path`` (default ``OUT/rtl_verification.json``)."""
+    start = time.perf_counter()
     path = Path(path) if path is not None else search.settings.out / FILENAME
     cache = VerificationCache(path, cycles, seed)
     network = search.problem.network
@@ -223,4 +227,5 @@ def verify_front(search, front, *, cycles: int = DEFAULT_CYCLES, seed: int = 0, 
     cache.points = [p.as_dict() for p in points]
     cache.save()
     used = {k for p in points for k in p.layers.values() if k}
-    return FrontVerification(path, tuple(points), {k: cache.specs[k] for k in used}, len(todo), cycles)
+    return FrontVerification(path, tuple(points), {k: cache.specs[k] for k in used}, len(todo), cycles,
+                             time.perf_counter() - start)
