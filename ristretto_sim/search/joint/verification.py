@@ -10,7 +10,8 @@ register after every edge, as integers, with the golden model (the emulator's ar
 
 * A point is ``verified`` when every layer's PE is; ``failed`` when one is not (the first mismatch kept, naming
   the layer, cycle and values: a bug, which the CLI reports loudly); ``not supported`` when a layer's datapath
-  has no RTL generator (the reason kept) and none failed.
+  has no RTL generator, an operand is wider than ``MAX_OPERAND_BITS`` or the golden model cannot step its
+  register (the reason kept), and none failed.
 * The PE a layer needs is a ``PESpec`` whose formats keep what the PE implements (operands, accumulator, rounding,
   overflow, shifter; the bias is preloaded in accumulator codes and the output format is the requantizer's, so
   neither is part of it); each distinct spec is simulated once however many points and layers share it.
@@ -47,6 +48,8 @@ from ristretto_sim.rtl.vectors import random_trace
 FILENAME = "rtl_verification.json"
 #: cycles of the trace each PE spec is simulated on (one MAC per enabled cycle: a few hundred MACs)
 DEFAULT_CYCLES = 400
+#: widest operand simulated: the vectors enumerate every code of an operand (``PE.operand_codes``), 2**bits of them
+MAX_OPERAND_BITS = 16
 VERIFIED, FAILED, UNSUPPORTED = "verified", "failed", "not supported"
 STATUSES = (VERIFIED, FAILED, UNSUPPORTED)
 
@@ -137,14 +140,21 @@ def spec_key(spec: PESpec) -> str:
 
 def check_spec(spec: PESpec, cycles: int = DEFAULT_CYCLES, seed: int = 0) -> SpecResult:
     """Simulate ``spec``'s PE on ``cycles`` cycles of vectors and compare with the golden model bit for bit."""
+    wide = [f"{name} {fmt} ({fmt.bits} bits)" for name, fmt in (("inputs", spec.formats.inputs),
+                                                                 ("weights", spec.formats.weights))
+            if fmt.bits > MAX_OPERAND_BITS]
+    if wide:
+        return SpecResult(UNSUPPORTED, f"{', '.join(wide)}: the rtl vectors draw from every code of an operand "
+                          f"(rtl.vectors), at most {MAX_OPERAND_BITS} bits", spec.describe())
     try:
         pe = make_pe(spec)
-    except (ValueError, NotImplementedError) as exc:
+        trace = random_trace(spec, cycles, 1, seed=seed)
+        golden = golden_run(spec, trace)
+    except (ValueError, NotImplementedError) as exc:  # no generator, or a register the golden model cannot step
         return SpecResult(UNSUPPORTED, str(exc), spec.describe())
-    trace = random_trace(spec, cycles, 1, seed=seed)
     macs = int(np.count_nonzero(trace.en & ~trace.clear))
     hardware = simulate_pe(spec, trace, pe=pe)
-    diff = golden_run(spec, trace).first_difference(hardware)
+    diff = golden.first_difference(hardware)
     if diff is None:
         return SpecResult(VERIFIED, "", spec.describe(), cycles, macs)
     return SpecResult(FAILED, f"golden vs Amaranth: {diff}", spec.describe(), cycles, macs)

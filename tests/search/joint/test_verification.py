@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from ristretto_sim.formats import Minifloat
+from ristretto_sim.formats import FixedPoint, Minifloat
 from ristretto_sim.graph.plan import LayerPlan
 from ristretto_sim.rtl.registry import pe_class
 from ristretto_sim.search.joint import SearchSpace, objectives, verification
@@ -102,20 +102,28 @@ def test_every_feasible_trial_is_verified_each_distinct_pe_simulated_once(done, 
     assert {verification.spec_key(s) for s in calls} == set(keys)
 
 
-def test_a_datapath_without_generator_is_not_supported_with_its_reason(done, monkeypatch, tmp_path):
+E4M3 = Minifloat(4, 3, specials="none")
+FIXED32 = FixedPoint(32, 16)
+
+
+@pytest.mark.parametrize("ip2, reason", [
+    # a minifloat MAC with a float accumulator: no RTL generator yet
+    (LayerPlan(E4M3, E4M3, None, E4M3, accumulator=Minifloat(5, 10)), "no RTL generator for the minifloat-float"),
+    # 32-bit operands: more codes than the vectors enumerate
+    (LayerPlan(FIXED32, FIXED32, None, FIXED32), "at most 16 bits")])
+def test_a_pe_the_rtl_package_cannot_check_is_not_supported_with_its_reason(done, monkeypatch, tmp_path, ip2,
+                                                                           reason):
     search, front = done
     real = search.candidate
-    e4m3 = Minifloat(4, 3, specials="none")
 
-    def float_accumulator(params):  # ip2 on a minifloat MAC with a float accumulator: no RTL generator yet
+    def with_ip2(params):
         cand = real(params)
-        layers = {**cand.plan.layers, "ip2": LayerPlan(e4m3, e4m3, None, e4m3, accumulator=Minifloat(5, 10))}
-        return replace(cand, plan=cand.plan.replace(layers=layers))
+        return replace(cand, plan=cand.plan.replace(layers={**cand.plan.layers, "ip2": ip2}))
 
-    monkeypatch.setattr(search, "candidate", float_accumulator)
+    monkeypatch.setattr(search, "candidate", with_ip2)
     checked = verification.verify_front(search, front, path=tmp_path / "v.json")
     assert {p.status for p in checked.points} == {"not supported"}
-    assert all(p.detail.startswith("ip2:") and "minifloat-float" in p.detail for p in checked.points)
+    assert all(p.detail.startswith("ip2:") and reason in p.detail for p in checked.points)
     assert checked.counts()["not_supported"] == len(front)
 
 
