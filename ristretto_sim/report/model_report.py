@@ -243,8 +243,9 @@ def _rtl_equivalence(doc: Document, part, folder: Path) -> None:
     part.append(doc.paragraph(
         f"RTL equivalence of the joint search's front ({folder}): {v['verified']} of {v['points']} points verified "
         f"bit for bit (every planned conv/fc layer's PE built by the rtl generators and simulated in Amaranth on "
-        f"{v['cycles_per_spec']} cycles of emulator vectors, {v['distinct_pe_specs']} distinct PEs), "
-        f"{v['failed']} failed, {v['not_supported']} not supported by the rtl generators"))
+        f"{v['cycles_per_spec']} cycles of vectors, half the layer's own operand codes, every register compared "
+        f"with the emulator's arithmetic; {v['distinct_pe_specs']} distinct PEs), {v['failed']} failed, "
+        f"{v['not_supported']} not supported (no generator or vectors for the datapath)"))
     for f in v.get("failures", []):
         part.append(doc.paragraph(f"FAILED: trial {f['trial']}: {f['detail']}"))
 

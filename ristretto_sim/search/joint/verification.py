@@ -4,9 +4,11 @@ A front point claims the energy and area of an accelerator whose PE computes wha
 ``verify_front`` checks that claim: for every point and every planned conv/fc layer it builds the layer's PE from
 the candidate's plan with the ``rtl`` generators (``rtl.spec.PESpec``: the layer's formats, sized for the layer's
 reduction length K), runs it in Amaranth's in-process simulator (``rtl.sim.simulate_pe``) on a trace of
-``cycles`` cycles from ``rtl.vectors.random_trace`` (the PE kind's codes with the corner cases weighted in:
-extreme codes, runs that overflow both ways, K = 1 outputs, loads and clears mid-accumulation), and compares every
-register after every edge, as integers, with the golden model (the emulator's arithmetic, ``rtl.golden``).
+``cycles`` cycles, and compares every register after every edge, as integers, with the golden model (the
+emulator's arithmetic, ``rtl.golden``). The trace is ``rtl.vectors.random_trace``'s (the PE kind's codes with the
+corner cases weighted in: extreme codes, runs that overflow both ways, K = 1 outputs, loads and clears
+mid-accumulation) whose second half takes its operands from the layer itself (``layer_operands``: the codes of
+the layer's weights and of its input activations for one validation image through the exact emulator).
 
 * A point is ``verified`` when every layer's PE is; ``failed`` when one is not (the first mismatch kept, naming
   the layer, cycle and values: a bug, which the CLI reports loudly); ``not supported`` when a layer's datapath
@@ -14,7 +16,8 @@ register after every edge, as integers, with the golden model (the emulator's ar
   register (the reason kept), and none failed.
 * The PE a layer needs is a ``PESpec`` whose formats keep what the PE implements (operands, accumulator, rounding,
   overflow, shifter; the bias is preloaded in accumulator codes and the output format is the requantizer's, so
-  neither is part of it); each distinct spec is simulated once however many points and layers share it.
+  neither is part of it); each distinct spec is simulated once however many points and layers share it, on the
+  operands of the first front point and layer that needs it (its ``source``).
 * Results are written to ``OUT/rtl_verification.json`` as each spec finishes; a later run with the same vector
   settings and package version reuses every ``verified`` and ``not supported`` result without simulating, and
   simulates a ``failed`` one again (so that a fix is seen).
@@ -38,7 +41,7 @@ from ristretto_sim.errors import PlanError
 from ristretto_sim.graph.layers import Conv, Dense
 from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.rtl.golden import golden_run
+from ristretto_sim.rtl.golden import Trace, golden_run
 from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.sim import simulate_pe
 from ristretto_sim.rtl.spec import PESpec
@@ -64,6 +67,7 @@ class SpecResult:
     describe: str = ""
     cycles: int = 0
     macs: int = 0
+    source: str = ""
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -71,7 +75,15 @@ class SpecResult:
 
     def as_dict(self) -> dict:
         return {"status": self.status, "detail": self.detail, "describe": self.describe, "cycles": self.cycles,
-                "macs": self.macs}
+                "macs": self.macs, "source": self.source}
+
+
+@dataclass(frozen=True, eq=False)
+class Operands:
+    """Port codes a layer's PE really sees (flattened): ``a`` its input activations', ``w`` its weights'."""
+
+    a: np.ndarray
+    w: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -132,14 +144,49 @@ def layer_specs(network: Network, plan: QuantPlan) -> dict[str, PESpec | str]:
     return out
 
 
+def layer_operands(network: Network, plan: QuantPlan, x: np.ndarray, names) -> dict[str, Operands]:
+    """The codes of each layer in ``names``: its weights in the plan's weight format, and its input for the images
+    ``x`` (network input, preprocessed) through the exact emulator, in the plan's input format."""
+    from ristretto_sim.runtime.executor import run_network
+
+    layers = {layer.name: layer for layer in network.layers}
+    wanted = {n: layers[n].inputs[0] for n in names}
+    kept = tuple(sorted({t for t in wanted.values() if t != network.input.name}))
+    res = run_network(network, x, plan.with_mode("exact"), record=False, keep=kept)
+    out = {}
+    for name, tensor in wanted.items():
+        f = plan.layer_formats(name)
+        acts = x if tensor == network.input.name else res.tensor(tensor)
+        out[name] = Operands(np.asarray(f.inputs.encode(np.ravel(acts))),
+                             np.asarray(f.weights.encode(np.ravel(network.params[name]["weight"]))))
+    return out
+
+
+def with_operands(spec: PESpec, trace: Trace, operands: Operands, seed: int = 0) -> Trace:
+    """``trace`` with the operands of its second half drawn from ``operands`` (codes the PE's ports take only)."""
+    a_codes, w_codes = pe_class(spec).operand_codes(spec)
+    a = operands.a[np.isin(operands.a, a_codes)]
+    w = operands.w[np.isin(operands.w, w_codes)]
+    if not len(a) or not len(w):
+        return trace
+    rng = np.random.default_rng(seed + 1)
+    half = trace.cycles // 2
+    ta, tw = trace.a.copy(), trace.w.copy()
+    ta[half:, 0] = a[rng.integers(0, len(a), trace.cycles - half)].astype(ta.dtype)
+    tw[half:, 0] = w[rng.integers(0, len(w), trace.cycles - half)].astype(tw.dtype)
+    return Trace(ta, tw, trace.bias, trace.en, trace.load, trace.clear)
+
+
 def spec_key(spec: PESpec) -> str:
     """A short stable name of ``spec`` (its datapath and a hash of its full description)."""
     text = repr(spec)
     return f"{spec.module_name()}_k{spec.k}_{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
-def check_spec(spec: PESpec, cycles: int = DEFAULT_CYCLES, seed: int = 0) -> SpecResult:
-    """Simulate ``spec``'s PE on ``cycles`` cycles of vectors and compare with the golden model bit for bit."""
+def check_spec(spec: PESpec, cycles: int = DEFAULT_CYCLES, seed: int = 0, operands: Operands | None = None,
+               source: str = "") -> SpecResult:
+    """Simulate ``spec``'s PE on ``cycles`` cycles of vectors (the second half from ``operands`` when given) and
+    compare with the golden model bit for bit; ``source`` names where the operands came from."""
     wide = [f"{name} {fmt} ({fmt.bits} bits)" for name, fmt in (("inputs", spec.formats.inputs),
                                                                  ("weights", spec.formats.weights))
             if fmt.bits > MAX_OPERAND_BITS]
@@ -149,6 +196,8 @@ def check_spec(spec: PESpec, cycles: int = DEFAULT_CYCLES, seed: int = 0) -> Spe
     try:
         pe = make_pe(spec)
         trace = random_trace(spec, cycles, 1, seed=seed)
+        if operands is not None:
+            trace = with_operands(spec, trace, operands, seed)
         golden = golden_run(spec, trace)
     except (ValueError, NotImplementedError) as exc:  # no generator, or a register the golden model cannot step
         return SpecResult(UNSUPPORTED, str(exc), spec.describe())
@@ -156,8 +205,8 @@ def check_spec(spec: PESpec, cycles: int = DEFAULT_CYCLES, seed: int = 0) -> Spe
     hardware = simulate_pe(spec, trace, pe=pe)
     diff = golden.first_difference(hardware)
     if diff is None:
-        return SpecResult(VERIFIED, "", spec.describe(), cycles, macs)
-    return SpecResult(FAILED, f"golden vs Amaranth: {diff}", spec.describe(), cycles, macs)
+        return SpecResult(VERIFIED, "", spec.describe(), cycles, macs, source)
+    return SpecResult(FAILED, f"golden vs Amaranth: {diff}", spec.describe(), cycles, macs, source)
 
 
 class VerificationCache:
@@ -167,7 +216,8 @@ class VerificationCache:
         from ristretto_sim import __version__
 
         self.path = Path(path)
-        self.settings = {"cycles": int(cycles), "seed": int(seed), "version": __version__}
+        self.settings = {"cycles": int(cycles), "seed": int(seed), "version": __version__,
+                         "vectors": "rtl.vectors.random_trace, second half from the layer's operands"}
         self.specs: dict[str, SpecResult] = {}
         self.points: list[dict] = []
         if self.path.is_file():
@@ -200,19 +250,26 @@ def verify_front(search, front, *, cycles: int = DEFAULT_CYCLES, seed: int = 0, 
     path = Path(path) if path is not None else search.settings.out / FILENAME
     cache = VerificationCache(path, cycles, seed)
     network = search.problem.network
+    plans = [search.candidate(t.params).plan for t in front]
     per_point: list[tuple[int, dict[str, PESpec | str]]] = [
-        (t.number, layer_specs(network, search.candidate(t.params).plan)) for t in front]
-    wanted: dict[str, PESpec] = {}
-    for _, layers in per_point:
-        for spec in layers.values():
+        (t.number, layer_specs(network, plan)) for t, plan in zip(front, plans, strict=True)]
+    wanted: dict[str, tuple[PESpec, int, str]] = {}  # key -> (spec, index of the first point, its layer)
+    for i, (_, layers) in enumerate(per_point):
+        for name, spec in layers.items():
             if isinstance(spec, PESpec):
-                wanted.setdefault(spec_key(spec), spec)
+                wanted.setdefault(spec_key(spec), (spec, i, name))
     todo = [k for k in wanted if k not in cache.specs]
-    for i, key in enumerate(todo):
-        result = check_spec(wanted[key], cycles, seed)
+    x = search.problem.inputs("validation", 1) if todo else None
+    operands: dict[int, dict[str, Operands]] = {}
+    for n, key in enumerate(todo):
+        spec, i, name = wanted[key]
+        if i not in operands:  # one emulator run per point, for every layer whose spec it is the first to need
+            names = [wanted[k][2] for k in todo if wanted[k][1] == i]
+            operands[i] = layer_operands(network, plans[i], x, names)
+        result = check_spec(spec, cycles, seed, operands[i][name], f"trial {per_point[i][0]} {name}")
         cache.put(key, result)
         if progress is not None:
-            progress(i + 1, len(todo), f"{result.status}: {result.describe}")
+            progress(n + 1, len(todo), f"{result.status}: {result.describe}")
     points = []
     for trial, layers in per_point:
         keys, failed, unsupported = {}, "", ""

@@ -102,6 +102,23 @@ def test_every_feasible_trial_is_verified_each_distinct_pe_simulated_once(done, 
     assert {verification.spec_key(s) for s in calls} == set(keys)
 
 
+def test_the_second_half_of_the_vectors_are_the_layers_own_codes(done):
+    from ristretto_sim.rtl.vectors import random_trace
+
+    search, front = done
+    plan = search.candidate(front[0].params).plan
+    specs = verification.layer_specs(search.problem.network, plan)
+    ops = verification.layer_operands(search.problem.network, plan, search.problem.inputs("validation", 1),
+                                      list(specs))
+    assert len(ops["conv1"].w) == 20 * 25 and len(ops["ip1"].w) == 500 * 800
+    assert len(ops["conv1"].a) == 28 * 28 and len(ops["ip1"].a) == 800
+    assert 0 in ops["conv1"].a and ops["conv1"].a.max() > 0  # an MNIST digit: background and ink
+    for name, spec in specs.items():
+        trace = verification.with_operands(spec, random_trace(spec, 400), ops[name])
+        assert set(trace.a[200:, 0]) <= set(ops[name].a) and set(trace.w[200:, 0]) <= set(ops[name].w)
+        assert verification.check_spec(spec, operands=ops[name]).status == "verified"
+
+
 E4M3 = Minifloat(4, 3, specials="none")
 FIXED32 = FixedPoint(32, 16)
 
