@@ -95,6 +95,10 @@ class PointResult:
     layers: Mapping[str, str] = field(default_factory=dict)
     detail: str = ""
 
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status={self.status!r}: one of {', '.join(STATUSES)}")
+
     def as_dict(self) -> dict:
         return {"trial": self.trial, "status": self.status, "layers": dict(self.layers), "detail": self.detail}
 
@@ -206,7 +210,23 @@ def check_spec(spec: PESpec, cycles: int = DEFAULT_CYCLES, seed: int = 0, operan
     diff = golden.first_difference(hardware)
     if diff is None:
         return SpecResult(VERIFIED, "", spec.describe(), cycles, macs, source)
-    return SpecResult(FAILED, f"golden vs Amaranth: {diff}", spec.describe(), cycles, macs, source)
+    return SpecResult(FAILED, f"golden vs Amaranth: {diff}{_stimulus(golden, hardware, trace)}", spec.describe(),
+                      cycles, macs, source)
+
+
+def _stimulus(golden, hardware, trace: Trace) -> str:
+    """The inputs of the first cycle where the two runs differ, as text."""
+    bad = (golden.acc[:, 0] != hardware.acc[:, 0]) | (golden.overflow[:, 0] != hardware.overflow[:, 0])
+    for f, v in golden.flags.items():
+        if f in hardware.flags and hardware.flags[f].shape == v.shape:
+            bad |= v[:, 0] != hardware.flags[f][:, 0]
+    where = np.flatnonzero(bad)
+    if not len(where):
+        return ""
+    t = int(where[0])
+    parts = ", ".join(f"{n}={int(getattr(trace, n)[t, 0])}" for n in ("a", "w", "bias", "en", "load", "clear"))
+    before = f", register before {golden.acc[t - 1, 0]}" if t > 0 else ""
+    return f" (inputs that cycle: {parts}{before})"
 
 
 class VerificationCache:

@@ -150,7 +150,8 @@ def test_a_broken_pe_is_reported_failed_and_simulated_again_next_time(done, monk
     path = tmp_path / "v.json"
     checked = verification.verify_front(search, front, path=path)
     assert [p.status for p in checked.points] == ["failed"] * len(front)
-    assert "golden vs Amaranth: acc differs first at cycle" in checked.failures[0].detail
+    detail = checked.failures[0].detail
+    assert "golden vs Amaranth: acc differs first at cycle" in detail and "(inputs that cycle: a=" in detail
     calls = _counting(monkeypatch)
     verification.verify_front(search, front, path=path)
     assert len(calls) == len(checked.specs)  # a failure is never taken from the file
