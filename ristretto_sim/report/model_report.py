@@ -5,9 +5,10 @@ with the margin back-off, its sweeps as a table and a plot); the chosen plan (``
 plan in exact arithmetic) and its exact top-1; per-layer cycles and energy on the accelerator (stacked bars), the
 utilisation and roofline views and the area with its source (``hw.simulate``; a plan wider than the
 accelerator's PE runs on the same array with the PE ``hw.pe_for`` derives from it, and the report says so); the
-synthesis results of that PE (generic CMOS and FPGA rows of the table ``hw.synth_area`` reads) when present; and,
-given a joint search's output folder, its Pareto front (accuracy against energy, area and latency, with the
-float baseline, uniform int8, uniform 16-bit and the Ristretto greedy result marked).
+synthesis results of that PE (generic CMOS and FPGA rows of the table ``hw.synth_area`` reads) when present, and
+a search folder's RTL equivalence check (``search --verify-rtl``); and, given a joint search's output folder, its
+Pareto front (accuracy against energy, area and latency, with the float baseline, uniform int8, uniform 16-bit and
+the Ristretto greedy result marked).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def build_report(inputs: ReportInputs) -> Document:
         report = simulate(layers, plan, config)
         arch_note = (f"{inputs.arch} with the PE the plan needs ({pe.inputs} x {pe.weights} -> {pe.accumulator}): "
                      f"the plan does not fit its own PE ({exc})")
-    _hardware_sections(doc, report, config, arch_note)
+    _hardware_sections(doc, report, config, arch_note, Path(inputs.search) if inputs.search else None)
 
     if inputs.search:
         _pareto_section(doc, Path(inputs.search))
@@ -166,7 +167,7 @@ def _ristretto_section(doc: Document, result, margin: float) -> None:
     part.append(doc.image(figure_uri(fig), "accuracy vs bit-width"))
 
 
-def _hardware_sections(doc: Document, report, config, arch_note: str) -> None:
+def _hardware_sections(doc: Document, report, config, arch_note: str, search: Path | None = None) -> None:
     plt = _plt()
     import numpy as np
 
@@ -225,16 +226,40 @@ def _hardware_sections(doc: Document, report, config, arch_note: str) -> None:
     part.append(table_html(["part", "um^2"], [["one PE", area["pe_um2"]], ["PE array", area["array_um2"]]]
                            + [[f"{b} SRAM", v] for b, v in area["sram_um2"].items()] + [["total", area["total_um2"]]]))
     part.append(doc.paragraph(f"source: {area.get('source', 'the cost model')}", note=True))
-    _synthesis_summary(doc, config)
+    _synthesis_summary(doc, config, search)
 
 
-def _synthesis_summary(doc: Document, config) -> None:
-    """The synthesis results table's rows of the accelerator's PE (generic CMOS and every FPGA), when present."""
+def _rtl_equivalence(doc: Document, part, folder: Path) -> None:
+    """One sentence on the joint search's RTL equivalence check (``summary.json``'s ``rtl_verification``), and
+    a line per failed point."""
+    import json
+
+    path = folder / "summary.json"
+    v = json.loads(path.read_text()).get("rtl_verification") if path.is_file() else None
+    if v is None:
+        part.append(doc.paragraph(f"the Pareto front of {folder} was not checked against the RTL (`ristretto-sim "
+                                  "search --verify-rtl` simulates every point's PEs against the emulator)", note=True))
+        return
+    part.append(doc.paragraph(
+        f"RTL equivalence of the joint search's front ({folder}): {v['verified']} of {v['points']} points verified "
+        f"bit for bit (every planned conv/fc layer's PE built by the rtl generators and simulated in Amaranth on "
+        f"{v['cycles_per_spec']} cycles of vectors, half the layer's own operand codes, every register compared "
+        f"with the emulator's arithmetic; {v['distinct_pe_specs']} distinct PEs), {v['failed']} failed, "
+        f"{v['not_supported']} not supported (no generator or vectors for the datapath)"))
+    for f in v.get("failures", []):
+        part.append(doc.paragraph(f"FAILED: trial {f['trial']}: {f['detail']}"))
+
+
+def _synthesis_summary(doc: Document, config, search: Path | None = None) -> None:
+    """The synthesis results table's rows of the accelerator's PE (generic CMOS and every FPGA), when present;
+    with a search folder, its RTL equivalence check first."""
     from ristretto_sim.hw.synth_area import NAND2_UM2, TRANSISTORS_PER_NAND2, pe_formats_text, pe_rows
 
     pe = config.pe
     fmts = pe_formats_text(pe)
     part = doc.section("RTL and synthesis of the PE")
+    if search is not None:
+        _rtl_equivalence(doc, part, search)
     try:
         found = pe_rows(pe, path=config.synth_table)
     except FileNotFoundError as exc:
@@ -270,10 +295,12 @@ def _pareto_section(doc: Document, folder: Path) -> None:
     part = doc.section("Pareto front of the joint search")
     part.append(doc.paragraph(f"{len(front)} points of {sum(t.get('state') == 'COMPLETE' for t in trials)} "
                               f"COMPLETE trials ({folder}); accuracy on the held-out test split"))
-    part.append(table_html(["trial", "validation %", "test %", "energy uJ", "latency ms", "area mm^2", "plan"],
+    rtl = bool(front) and "rtl_verified" in front[0]  # written by search --verify-rtl
+    part.append(table_html(["trial", "validation %", "test %", "energy uJ", "latency ms", "area mm^2", "plan"]
+                           + (["RTL"] if rtl else []),
                            [[int(r["trial"]), 100 * _num(r, "accuracy"), 100 * _num(r, "test_accuracy"),
                              _num(r, "energy_pj") / 1e6, _num(r, "latency_s") * 1e3, _num(r, "area_um2") / 1e6,
-                             r.get("plan", "")] for r in front]))
+                             r.get("plan", "")] + ([r["rtl_verified"]] if rtl else []) for r in front]))
     part.append(table_html(["reference", "validation %", "test %", "energy uJ", "area mm^2"],
                            [[r["name"], 100 * (_num(r, "accuracy") or 0), 100 * (_num(r, "test_accuracy") or 0),
                              (_num(r, "energy_pj") or 0) / 1e6, (_num(r, "area_um2") or 0) / 1e6] for r in refs]))

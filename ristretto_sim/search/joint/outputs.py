@@ -8,7 +8,10 @@ time, e.g. after a resume):
 * ``references.csv``: float baseline, uniform int8, uniform 16-bit and the Ristretto greedy result on both splits;
 * ``summary.json``: the setup, the references and the quality figures (the lowest-energy point within 0.3 points
   of uniform int8 on the test split and its energy ratio; which front points dominate the greedy result);
-* ``pareto_accuracy_vs_energy.png`` (and vs latency, vs area): the front with the references marked.
+* ``pareto_accuracy_vs_energy.png`` (and vs latency, vs area): the front with the references marked;
+* with ``verify_rtl`` (module ``verification``): ``rtl_verification.json``, a ``rtl_verified`` column in
+  ``pareto.csv`` (``verified``, ``failed`` or ``not supported``; ``rtl_note`` the first mismatch or the reason)
+  and the counts, the failed and the unsupported points in ``summary.json`` (``rtl_verification``).
 """
 
 from __future__ import annotations
@@ -74,9 +77,22 @@ def quality(search, front) -> dict:
     return out
 
 
-def write_outputs(search, front, *, seconds: float | None = None) -> dict:
-    """Write every output of the module docstring into ``search.settings.out``; returns the summary."""
+def write_outputs(search, front, *, seconds: float | None = None, verify_rtl: bool | None = None,
+                  rtl_progress=None) -> dict:
+    """Write every output of the module docstring into ``search.settings.out``; returns the summary.
+
+    ``verify_rtl`` (default ``search.settings.verify_rtl``) checks the front's PEs first (``verification``); the
+    summary's ``rtl_verification`` holds the counts and the failed points; ``rtl_progress`` is
+    ``verification.verify_front``'s callback."""
     out = search.settings.out
+    if verify_rtl is None:
+        verify_rtl = search.settings.verify_rtl
+    checked = None
+    if verify_rtl:
+        from ristretto_sim.search.joint.verification import verify_front
+
+        checked = verify_front(search, front, progress=rtl_progress)
+    by_trial = checked.by_trial() if checked is not None else {}
     points = out / "pareto"
     points.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -89,6 +105,9 @@ def write_outputs(search, front, *, seconds: float | None = None) -> dict:
         row["test_accuracy"] = search.test_accuracy(t)
         row["plan"] = str(plan_path.relative_to(out))
         row["accelerator"] = str(acc_path.relative_to(out))
+        if checked is not None:
+            row["rtl_verified"] = by_trial[t.number].status
+            row["rtl_note"] = by_trial[t.number].detail
         rows.append(row)
     _write_csv(out / "pareto.csv", rows)
     _write_csv(out / "trials.csv", [_row(t, search) for t in search.study.get_trials(deepcopy=False)])
@@ -112,6 +131,10 @@ def write_outputs(search, front, *, seconds: float | None = None) -> dict:
     if search.problem.synthesis is not None:
         summary["synthesis"] = {"table": str(search.problem.synthesis.path),
                                 "results_added_by_this_run": search.problem.synthesis.synthesized}
+    if checked is not None:
+        summary["rtl_verification"] = {**checked.counts(), "failures": [
+            {"trial": p.trial, "detail": p.detail} for p in checked.failures], "unsupported": [
+            {"trial": p.trial, "detail": p.detail} for p in checked.points if p.status == "not supported"]}
     if seconds is not None:
         summary["seconds"] = seconds
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

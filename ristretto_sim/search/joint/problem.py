@@ -20,6 +20,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 import ristretto_sim
 from ristretto_sim.data import Dataset, load_dataset
 from ristretto_sim.errors import DataError, ModelError
@@ -146,6 +148,10 @@ class SearchProblem:
             raise DataError(f"dataset {ds.name!r} images become {tuple(x.shape[1:])} after preprocessing; model "
                             f"{self.network.name!r} takes {self.network.input.shape}")
         return x
+
+    def inputs(self, split: str = "validation", images: int = 1) -> np.ndarray:
+        """The network input (preprocessed) of the first ``images`` images of ``split``."""
+        return self._x(self.dataset(split).take(images))
 
     def dataset(self, split: str) -> Dataset:
         if split not in ("validation", "test"):

@@ -80,6 +80,9 @@ class SearchSettings:
     objectives : tuple of Objective
         Default: ``DEFAULT_OBJECTIVES`` (accuracy, energy).
     constraints : Constraints
+    verify_rtl : bool
+        After the study, check every front point's layer PEs against the emulator in Amaranth simulation
+        (``verification``); ``outputs.write_outputs`` does it and records the results.
     """
 
     out: Path
@@ -93,6 +96,7 @@ class SearchSettings:
     population: int = 20
     objectives: tuple[Objective, ...] = field(default_factory=lambda: objectives(DEFAULT_OBJECTIVES))
     constraints: Constraints = field(default_factory=Constraints)
+    verify_rtl: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "out", Path(self.out))
@@ -105,6 +109,8 @@ class SearchSettings:
         if self.trials is not None and (isinstance(self.trials, bool) or not isinstance(self.trials, int)
                                         or self.trials < 1):
             raise ValueError(f"trials={self.trials!r} must be a positive integer")
+        if not isinstance(self.verify_rtl, bool):
+            raise ValueError(f"verify_rtl={self.verify_rtl!r} must be True or False")
         if len(self.objectives) < 2:
             raise ValueError("objectives: give two or more")
 
