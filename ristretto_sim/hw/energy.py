@@ -344,6 +344,12 @@ def readout_pj(pe: PEConfig, table: TechnologyTable) -> float:
     return float(sum(_PRICES[u.op][0](table, u) for u in pe.datapath.readout_units()))
 
 
+def readout_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
+    """Area of one output stage of the PE's datapath (an affine PE's requantizer, priced as ``readout_pj``; 0 for
+    datapaths without one)."""
+    return float(sum(_PRICES[u.op][1](table, u) for u in pe.datapath.readout_units()))
+
+
 def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
     """Area of one PE: its datapath's arithmetic units plus operand and accumulator registers (Horowitz area
     table)."""
@@ -354,7 +360,9 @@ def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
 
 @dataclass(frozen=True)
 class AreaReport:
-    """Area of the accelerator in um^2: ``rows x cols x pe_um2``, the three SRAM buffers and the vector unit."""
+    """Area of the accelerator in um^2: ``rows x cols x pe_um2``, the three SRAM buffers, the vector unit and the
+    PE datapath's output stages (``readout_um2``: one requantizer per vector lane, where the outputs are
+    requantized, for an affine PE; 0 otherwise)."""
 
     pe_um2: float
     array_um2: float
@@ -362,10 +370,11 @@ class AreaReport:
     source: str
     details: dict = field(default_factory=dict)  # synthesis area and FPGA resources (hw.synth_area.area_details)
     vector_um2: float = 0.0
+    readout_um2: float = 0.0
 
     @property
     def total_um2(self) -> float:
-        return self.array_um2 + sum(self.sram_um2.values()) + self.vector_um2
+        return self.array_um2 + sum(self.sram_um2.values()) + self.vector_um2 + self.readout_um2
 
     def to_dict(self) -> dict:
         return {
@@ -373,6 +382,7 @@ class AreaReport:
             "array_um2": self.array_um2,
             "sram_um2": dict(self.sram_um2),
             "vector_um2": self.vector_um2,
+            **({"readout_um2": self.readout_um2} if self.readout_um2 else {}),  # PEs with an output stage only
             "total_um2": self.total_um2,
             "source": self.source,
             **self.details,
@@ -391,4 +401,5 @@ def area(config: AcceleratorConfig, table: TechnologyTable | None = None) -> Are
     from ristretto_sim.hw.vector import vector_area_um2  # vector builds on this module's prices
 
     sram = {b: table.sram_um2(getattr(config, b)) for b in ("ifmap", "filter", "ofmap")}
-    return AreaReport(pe, pe * config.num_pes, sram, source, details, vector_um2=vector_area_um2(config.vector, table))
+    return AreaReport(pe, pe * config.num_pes, sram, source, details, vector_um2=vector_area_um2(config.vector, table),
+                      readout_um2=config.vector.lanes * readout_area_um2(config.pe, table))

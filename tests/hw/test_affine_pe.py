@@ -1,6 +1,7 @@
 """The affine PE kind on the three MLPerf Tiny int8 TFLite models: ``simulate MODEL.tflite`` runs their embedded
 affine plan on an affine PE of the preset's array, with the MACs of the imported layers."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -68,3 +69,20 @@ def test_requantizer_is_priced_per_output_element():
     config = preset("edge-32x32-int8").replace(pe=pe)
     small, wide = (simulate([GemmShape("g", 4, n, 64)], f, config).layers[0].energy.vector_pj for n in (8, 16))
     assert wide == pytest.approx(2 * small) and small == pytest.approx(4 * 8 * per_output)
+
+
+def test_requantizers_are_in_the_area_one_per_vector_lane():
+    from ristretto_sim.hw.energy import area, default_table, readout_area_um2
+
+    table = default_table()
+    pe = PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0")
+    one = readout_area_um2(pe, table)
+    assert one > table.int_mul_um2(32, 32)  # the Q31 high multiply, the shifter and the adders
+    for lanes in (4, 16):
+        config = preset("edge-32x32-int8").replace(pe=pe)
+        config = config.replace(vector=dataclasses.replace(config.vector, lanes=lanes))
+        a = area(config, table)
+        assert a.readout_um2 == pytest.approx(lanes * one) and a.to_dict()["readout_um2"] == a.readout_um2
+        assert a.total_um2 == pytest.approx(a.array_um2 + sum(a.sram_um2.values()) + a.vector_um2 + a.readout_um2)
+    fixed = area(preset("edge-32x32-int8"), table)
+    assert fixed.readout_um2 == 0.0 and "readout_um2" not in fixed.to_dict()
