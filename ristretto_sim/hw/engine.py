@@ -45,6 +45,7 @@ import numpy as np
 import simpy
 
 from ristretto_sim.hw.config import AcceleratorConfig
+from ristretto_sim.hw.enums import WritePolicy
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,30 @@ class LayerTiming:
 
 
 class DRAMChannel:
-    """The shared DRAM channel: FIFO in issue order, ``ceil(bytes / bandwidth)`` cycles a request, pipelined
-    latency (module docstring). ``read`` and ``write`` book a transfer at the current simulation time and
-    return the time its data is usable (read) or has left the chip (write)."""
+    """The shared DRAM channel: ``ceil(bytes / bandwidth)`` cycles a request, pipelined latency (module
+    docstring). ``read`` books a read at the current simulation time and returns the time its data is usable.
 
-    def __init__(self, env: simpy.Environment, bandwidth_bytes_per_cycle: float | None, latency_cycles: int):
+    ``write`` posts a write. With the ``fifo`` policy it is booked at once, behind every request issued before
+    it, and ``write`` returns the time its data has left the chip. With ``reads_first`` it waits in the write
+    queue and ``write`` returns None: a queued write is booked when the channel has been idle since it was
+    issued (``settle``: no read came to take the channel first) or when the array must see it drained
+    (``flush``); ``end_of`` then gives its end."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        bandwidth_bytes_per_cycle: float | None,
+        latency_cycles: int,
+        write_policy: WritePolicy = WritePolicy.FIFO,
+    ):
         self.env = env
         self.bandwidth = bandwidth_bytes_per_cycle
         self.latency = latency_cycles
+        self.reads_first = WritePolicy(write_policy) is WritePolicy.READS_FIRST
         self.free_at = 0
         self.busy_cycles = 0
+        self.queued: deque[tuple[int, int, int]] = deque()  # (write id, issue time, bytes) not yet booked
+        self.ends: list[int | None] = []  # write id -> the time it has left the chip (None: still queued)
 
     def transfer_cycles(self, nbytes: int) -> int:
         if self.bandwidth is None or nbytes == 0:
@@ -91,24 +106,53 @@ class DRAMChannel:
         """Book ``nbytes`` on the channel now; the time the transfer ends."""
         return self.book(nbytes)[1]
 
-    def book(self, nbytes: int) -> tuple[int, int]:
-        """Book ``nbytes`` on the channel now; the times the transfer starts and ends."""
+    def book(self, nbytes: int, at: int | None = None) -> tuple[int, int]:
+        """Book ``nbytes`` on the channel at ``at`` (default now); the times the transfer starts and ends."""
         cycles = self.transfer_cycles(nbytes)
-        start = max(self.env.now, self.free_at)
+        start = max(self.env.now if at is None else at, self.free_at)
         self.free_at = start + cycles
         self.busy_cycles += cycles
         return start, self.free_at
 
+    def settle(self, now: int) -> None:
+        """Book the queued writes that started before ``now``: the channel was idle from their issue (or the end
+        of the transfer before them) until then, since every read is booked when it is issued. A write that could
+        start exactly at ``now`` waits: a read issued at ``now`` goes first."""
+        while self.queued and max(self.free_at, self.queued[0][1]) < now:
+            self._book_queued()
+
+    def flush(self) -> None:
+        """Book every queued write now, in issue order (the array waits for the drain half: writes go first)."""
+        while self.queued:
+            self._book_queued()
+
+    def _book_queued(self) -> None:
+        wid, issued, nbytes = self.queued.popleft()
+        self.ends[wid] = self.book(nbytes, at=issued)[1]
+
+    def end_of(self, wid: int) -> int | None:
+        return self.ends[wid]
+
     def read(self, nbytes: int) -> int:
+        self.settle(self.env.now)
         return self.transfer(nbytes) + self.latency
 
     def read_streamed(self, nbytes: int, first_bytes: int) -> tuple[int, int]:
         """Book a read of ``nbytes`` now; the times its first ``first_bytes`` and all of it are usable."""
+        self.settle(self.env.now)
         start, end = self.book(nbytes)
         return min(end, start + self.transfer_cycles(first_bytes)) + self.latency, end + self.latency
 
     def write(self, nbytes: int) -> int:
-        return self.transfer(nbytes)
+        """Post a write of ``nbytes`` now; its id (``end_of`` gives the time it has left the chip)."""
+        wid = len(self.ends)
+        if self.reads_first:
+            self.settle(self.env.now)
+            self.ends.append(None)
+            self.queued.append((wid, int(self.env.now), nbytes))
+        else:
+            self.ends.append(self.transfer(nbytes))
+        return wid
 
 
 def prefetch_window_bytes(config: AcceleratorConfig) -> int:
@@ -151,14 +195,16 @@ def run_layer(
         return LayerTiming(total_compute, total_compute, 0)
 
     env = simpy.Environment()
-    channel = DRAMChannel(env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles)
+    channel = DRAMChannel(
+        env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles, config.dram.write_policy
+    )
     drain_window = config.ofmap.active_bits // 8 if config.ofmap.double_buffered else 0
     depth = config.dram.prefetch_depth
     window = prefetch_window_bytes(config)
     ahead = np.concatenate(([0], np.cumsum(reads))).tolist()  # ahead[i]: bytes of steps before i
     ready_at = [0] * steps  # the step may start: its stationary part and first slice are usable
     done_at = [0] * steps  # all of its reads are usable
-    state = {"issued": 0, "current": 0, "last_write": 0}
+    state = {"issued": 0, "current": 0}
     wake = {"dma": env.event(), "array": env.event()}
 
     def signal(who: str) -> None:
@@ -191,19 +237,27 @@ def run_layer(
             signal("array")
 
     def array():
-        draining: deque[tuple[int, int]] = deque()  # (completion time, bytes) of the writes not yet drained
+        draining: deque[tuple[int, int]] = deque()  # (write id, bytes) of the writes not yet drained
         pending = [0]  # bytes of those writes
+
+        def drained() -> None:
+            channel.settle(env.now)
+            while draining and (end := channel.end_of(draining[0][0])) is not None and end <= env.now:
+                pending[0] -= draining.popleft()[1]
+
         for s in range(steps):
             while state["issued"] <= s:
                 yield wait("array")
             if ready_at[s] > env.now:
                 yield env.timeout(ready_at[s] - env.now)
             if writes[s]:
-                while draining and draining[0][0] <= env.now:
-                    pending[0] -= draining.popleft()[1]
+                drained()
+                if draining and pending[0] > drain_window:
+                    channel.flush()  # the drain half is full: the queued writes go before further reads
                 while draining and pending[0] > drain_window:
-                    done, nbytes = draining.popleft()
+                    wid, nbytes = draining.popleft()
                     pending[0] -= nbytes
+                    done = channel.end_of(wid)
                     if done > env.now:
                         yield env.timeout(done - env.now)
             state["current"] = s  # the step holds the active halves: the DMA may fill the prefetch halves
@@ -214,13 +268,13 @@ def run_layer(
             state["current"] = s + 1
             signal("dma")
             if writes[s]:
-                done = channel.write(writes[s])
-                draining.append((done, writes[s]))
+                draining.append((channel.write(writes[s]), writes[s]))
                 pending[0] += writes[s]
-                state["last_write"] = max(state["last_write"], done)
 
     env.process(dma())
     env.process(array())
     env.run()
-    total = max(int(env.now), int(state["last_write"]), total_compute)
+    channel.flush()  # the writes still queued when the array has finished drain in issue order
+    last_write = max((end for end in channel.ends), default=0)
+    total = max(int(env.now), int(last_write), total_compute)
     return LayerTiming(total, total_compute, channel.busy_cycles)

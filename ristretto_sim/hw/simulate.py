@@ -32,7 +32,7 @@ from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, 
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.names import short_labels
 from ristretto_sim.hw.plan import PlanView
-from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
+from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, attainment, roofline_bound, total_of
 from ristretto_sim.hw.synth_area import fpga_clocked
 from ristretto_sim.hw.vector import (
     VectorSchedule,
@@ -271,6 +271,7 @@ class LayerRun:
             total_cycles=timing.total_cycles,
             compute_cycles=timing.compute_cycles,
             stall_cycles=timing.stall_cycles,
+            **_bound(timing, cdiv(read_bits, 8) + cdiv(write_bits, 8), config),
             scalesim_compute_cycles=ss_cycles,
             utilization=p.executed_macs / max(1, timing.total_cycles * pes),
             mapping_efficiency=sched.mapping_efficiency,
@@ -294,6 +295,12 @@ class LayerRun:
             latency_s=timing.total_cycles / costs.clock_hz,
             formats=" ".join(f"{k}={getattr(self.formats, k)}" for k in _WIDTH_KEYS),
         )
+
+
+def _bound(timing: LayerTiming, dram_bytes: int, config: AcceleratorConfig) -> dict:
+    """A layer report's ``bound_cycles`` and ``roofline_attainment`` (``report.roofline_bound``)."""
+    bound = roofline_bound(timing.compute_cycles, dram_bytes, config.dram.bandwidth_bytes_per_cycle)
+    return {"bound_cycles": bound, "roofline_attainment": attainment(timing.total_cycles, bound)}
 
 
 def fused_output(sched: Schedule, own: Schedule, written_bits: int) -> Schedule:
@@ -391,6 +398,7 @@ class VectorRun:
             total_cycles=timing.total_cycles,
             compute_cycles=timing.compute_cycles,
             stall_cycles=timing.stall_cycles,
+            **_bound(timing, cdiv(read_bits, 8) + cdiv(write_bits, 8), config),
             scalesim_compute_cycles=0,
             utilization=0.0,
             mapping_efficiency=0.0,
