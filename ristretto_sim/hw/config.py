@@ -246,16 +246,18 @@ class DRAMConfig:
         DMA ``max_in_flight_mem_reqs = 16`` (ucb-bar/gemmini, ``GemminiConfigs.scala``).
     write_policy : WritePolicy or str
         ``fifo``: a posted ofmap write is served in issue order with the reads, so it can delay a later read;
-        ``reads_first``: it waits in a write queue while the channel has reads to serve and goes in the channel's
-        idle time, until the ofmap's drain half is full (the array would stall): then the queued writes go before
-        the reads issued after them (``engine.DRAMChannel``; ``WritePolicy`` for the sources).
+        ``reads_first`` (default): it waits in a write queue (the ofmap's drain half) while the channel has reads
+        to serve and goes in the channel's idle time; past 80 % of the queue the oldest writes go before later
+        reads, down to 20 % (Ramulator 2.0's watermarks), and a full drain half stalls the array as with ``fifo``
+        (``engine`` module docstring; ``WritePolicy`` for the sources). Default ``reads_first``: on the bundled
+        networks on every preset it is never slower than ``fifo`` and faster on 9 of their layers.
     """
 
     bandwidth_bytes_per_cycle: float | None = None
     latency_cycles: int = 0
     energy_pj_per_bit: float | None = None
     prefetch_depth: int = 16
-    write_policy: WritePolicy = WritePolicy.FIFO
+    write_policy: WritePolicy = WritePolicy.READS_FIRST
 
     def __post_init__(self):
         if self.bandwidth_bytes_per_cycle is not None:

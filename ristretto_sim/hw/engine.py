@@ -2,12 +2,20 @@
 
 Time advances per tile transfer and per fold (never per cycle):
 
-* the **DRAM channel** is one FIFO bandwidth resource shared by every operand: a request issued at time t
-  starts when the channel has finished the requests issued before it and occupies it for
-  ``ceil(bytes / bandwidth)`` cycles. Its data arrives in order at the bandwidth's rate: the first ``x``
-  bytes are usable ``latency`` cycles after ``ceil(x / bandwidth)`` cycles of the transfer; the next request
-  may start meanwhile (requests are pipelined). Writes are posted: their ofmap half is free when the transfer
-  ends;
+* the **DRAM channel** is one bandwidth resource shared by every operand. A read issued at t starts when the
+  channel has finished the requests booked before it and occupies it for ``ceil(bytes / bandwidth)`` cycles. Its
+  data arrives in order at the bandwidth's rate: the first ``x`` bytes are usable ``latency`` cycles after
+  ``ceil(x / bandwidth)`` cycles of the transfer; the next request may start meanwhile (requests are pipelined).
+  Writes are posted: their ofmap half is free when the transfer ends. ``dram.write_policy`` says when a write is
+  served: ``fifo`` books it at once, behind every request issued before it, so it delays a read issued after it;
+  ``reads_first`` (the default) is a memory controller's read priority with a write queue (DRAMSim's and
+  Ramulator's read-first schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a queued write starts
+  only when the channel has had no read to serve since the write was posted (every read is booked when it is
+  issued, so a write is booked once the channel has been idle from its start: closed form, no per-cycle loop; a
+  write started in the idle time is not pre-empted). The write queue is the ofmap's drain half: when its queued
+  bytes pass the high watermark (80 %) the oldest writes go, in order and before later reads, down to the low
+  watermark (20 %), and when the array finds its drain half full it sends the writes it waits for first and
+  stalls as with ``fifo``. A single-buffered ofmap has no queue (every write is booked at once, as ``fifo``);
 * the **DMA** process requests the steps' input tiles in order, ahead of the array: at most
   ``dram.prefetch_depth`` reads outstanding (issued, data not yet all usable), and, with double-buffered ifmap
   and filter buffers, only as many steps ahead of the one computing as fit the prefetch halves (their free
@@ -70,16 +78,18 @@ class LayerTiming:
     def stall_cycles(self) -> int:
         return self.total_cycles - self.compute_cycles
 
+#: the write queue's watermarks, % of its capacity (the ofmap's drain half): past the high one the channel switches to
+#: writes, back to reads at the low one (Ramulator 2.0's GenericDDR controller defaults, ``wr_high_watermark = 0.8``,
+#: ``wr_low_watermark = 0.2``, CMU-SAFARI/ramulator2, ``src/dram_controller/impl/generic_dram_controller.cpp``)
+WRITE_HIGH_WATERMARK = 80
+WRITE_LOW_WATERMARK = 20
+
 
 class DRAMChannel:
-    """The shared DRAM channel: ``ceil(bytes / bandwidth)`` cycles a request, pipelined latency (module
-    docstring). ``read`` books a read at the current simulation time and returns the time its data is usable.
-
-    ``write`` posts a write. With the ``fifo`` policy it is booked at once, behind every request issued before
-    it, and ``write`` returns the time its data has left the chip. With ``reads_first`` it waits in the write
-    queue and ``write`` returns None: a queued write is booked when the channel has been idle since it was
-    issued (``settle``: no read came to take the channel first) or when the array must see it drained
-    (``flush``); ``end_of`` then gives its end."""
+    """The shared DRAM channel: ``ceil(bytes / bandwidth)`` cycles a request, pipelined latency, writes served as
+    the write policy says (module docstring). ``read`` books a read at the current simulation time and returns the
+    time its data is usable; ``write`` posts a write and returns its id, ``end_of(id)`` the time its data has left
+    the chip once it is booked (``fifo``: at once; ``reads_first``: ``settle``, the watermarks or ``flush``)."""
 
     def __init__(
         self,
@@ -87,6 +97,7 @@ class DRAMChannel:
         bandwidth_bytes_per_cycle: float | None,
         latency_cycles: int,
         write_policy: WritePolicy = WritePolicy.FIFO,
+        write_buffer_bytes: int = 0,
     ):
         self.env = env
         self.bandwidth = bandwidth_bytes_per_cycle
@@ -94,7 +105,11 @@ class DRAMChannel:
         self.reads_first = WritePolicy(write_policy) is WritePolicy.READS_FIRST
         self.free_at = 0
         self.busy_cycles = 0
+        # the write mode's watermarks: past the high one the oldest queued writes go until the low one is reached
+        self.high_water = write_buffer_bytes * WRITE_HIGH_WATERMARK // 100
+        self.low_water = write_buffer_bytes * WRITE_LOW_WATERMARK // 100
         self.queued: deque[tuple[int, int, int]] = deque()  # (write id, issue time, bytes) not yet booked
+        self.queued_bytes = 0
         self.ends: list[int | None] = []  # write id -> the time it has left the chip (None: still queued)
 
     def transfer_cycles(self, nbytes: int) -> int:
@@ -121,13 +136,15 @@ class DRAMChannel:
         while self.queued and max(self.free_at, self.queued[0][1]) < now:
             self._book_queued()
 
-    def flush(self) -> None:
-        """Book every queued write now, in issue order (the array waits for the drain half: writes go first)."""
-        while self.queued:
+    def flush(self, upto: int | None = None) -> None:
+        """Book the queued writes now, in issue order, up to write ``upto`` (default all): the array waits for
+        them to leave its drain half, so they go before the reads issued after them."""
+        while self.queued and (upto is None or self.queued[0][0] <= upto):
             self._book_queued()
 
     def _book_queued(self) -> None:
         wid, issued, nbytes = self.queued.popleft()
+        self.queued_bytes -= nbytes
         self.ends[wid] = self.book(nbytes, at=issued)[1]
 
     def end_of(self, wid: int) -> int | None:
@@ -150,6 +167,10 @@ class DRAMChannel:
             self.settle(self.env.now)
             self.ends.append(None)
             self.queued.append((wid, int(self.env.now), nbytes))
+            self.queued_bytes += nbytes
+            if self.queued_bytes > self.high_water:  # the write queue is full: its oldest go now
+                while self.queued and self.queued_bytes > self.low_water:
+                    self._book_queued()
         else:
             self.ends.append(self.transfer(nbytes))
         return wid
@@ -195,10 +216,10 @@ def run_layer(
         return LayerTiming(total_compute, total_compute, 0)
 
     env = simpy.Environment()
-    channel = DRAMChannel(
-        env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles, config.dram.write_policy
-    )
     drain_window = config.ofmap.active_bits // 8 if config.ofmap.double_buffered else 0
+    channel = DRAMChannel(
+        env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles, config.dram.write_policy, drain_window
+    )
     depth = config.dram.prefetch_depth
     window = prefetch_window_bytes(config)
     ahead = np.concatenate(([0], np.cumsum(reads))).tolist()  # ahead[i]: bytes of steps before i
@@ -252,11 +273,10 @@ def run_layer(
                 yield env.timeout(ready_at[s] - env.now)
             if writes[s]:
                 drained()
-                if draining and pending[0] > drain_window:
-                    channel.flush()  # the drain half is full: the queued writes go before further reads
                 while draining and pending[0] > drain_window:
                     wid, nbytes = draining.popleft()
                     pending[0] -= nbytes
+                    channel.flush(wid)  # the drain half is full: the writes it waits for go before further reads
                     done = channel.end_of(wid)
                     if done > env.now:
                         yield env.timeout(done - env.now)
