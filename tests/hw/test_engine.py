@@ -470,14 +470,11 @@ def test_the_write_queue_drains_from_its_high_to_its_low_watermark():
 
 @pytest.mark.parametrize("bandwidth", [None, 2.0])
 def test_the_write_policy_leaves_scalesim_compatible_figures_alone(bandwidth):
+    """--scalesim-compatible runs the channel in issue order whatever dram.write_policy says: the same report."""
     layers_ = [ConvShape("c1", 12, 12, 3, 8, kernel=3), GemmShape("fc", 1, 10, 200)]
     cfg = make_config(8, 8, "ws", bandwidth=bandwidth, latency=5)
     fifo, first = (simulate(layers_, None, _with_policy(cfg, p), scalesim_compatible=True) for p in
                    ("fifo", "reads_first"))
-    keep = ("compute_cycles", "scalesim_compute_cycles", "compute_utilization", "edge_ifmap_reads_words",
-            "edge_filter_reads_words", "edge_ofmap_writes_words", "dram_read_bytes", "dram_write_bytes")
-    for a, b in zip((*fifo.layers, fifo.total), (*first.layers, first.total), strict=True):
-        assert {k: getattr(a, k) for k in keep} == {k: getattr(b, k) for k in keep}
-        assert a.compute_cycles == a.scalesim_compute_cycles
-    if bandwidth is None:
-        assert [x.total_cycles for x in fifo.layers] == [x.total_cycles for x in first.layers]
+    assert fifo == first
+    assert fifo.config["dram"]["write_policy"] == "fifo"
+    assert all(x.compute_cycles == x.scalesim_compute_cycles for x in fifo.layers)
