@@ -9,7 +9,7 @@ Time advances per tile transfer and per fold (never per cycle):
   Writes are posted: their ofmap half is free when the transfer ends. ``dram.write_policy`` says when a write is
   served: ``fifo`` books it at once, behind every request issued before it, so it delays a read issued after it;
   ``reads_first`` (the default) is a memory controller's read priority with a write queue (DRAMSim's and
-  Ramulator's read-first schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a queued write starts
+  Ramulator's read-priority FR-FCFS schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a queued write starts
   only when the channel has had no read to serve since the write was posted (every read is booked when it is
   issued, so a write is booked once the channel has been idle from its start: closed form, no per-cycle loop; a
   write started in the idle time is not pre-empted). The write queue is the ofmap's drain half: when its queued
@@ -77,6 +77,7 @@ class LayerTiming:
     @property
     def stall_cycles(self) -> int:
         return self.total_cycles - self.compute_cycles
+
 
 #: the write queue's watermarks, % of its capacity (the ofmap's drain half): past the high one the channel switches to
 #: writes, back to reads at the low one (Ramulator 2.0's GenericDDR controller defaults, ``wr_high_watermark = 0.8``,

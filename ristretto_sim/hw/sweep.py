@@ -3,9 +3,10 @@
 A sweep axis is ``name=v1,v2,...`` (``SweepAxis.parse``); the names are registered in ``AXES``, each a function
 that returns the config with that value: ``rows``, ``cols``, ``dataflow``, ``buffer_kb`` (all three buffers),
 ``ifmap_kb``, ``filter_kb``, ``ofmap_kb``, ``bandwidth`` (bytes/cycle, ``none`` for unlimited), ``latency``,
-``prefetch_depth``, ``write_policy`` (``fifo``, ``reads_first``), ``lanes`` (vector unit), ``clock_mhz``. ``sweep`` walks the cartesian product of the axes
-and yields each point with its report, so a caller can save results as they come. ``comparison`` lays out
-the network totals (with the roofline bound and ``cycles / bound``) of several reports side by side.
+``prefetch_depth``, ``write_policy`` (``fifo``, ``reads_first``), ``lanes`` (vector unit), ``clock_mhz``. ``sweep``
+walks the cartesian product of the axes and yields each point with its report, so a caller can save results as they
+come. ``comparison`` lays out the network totals (with the roofline bound and ``cycles / bound``) of several reports
+side by side.
 """
 
 from __future__ import annotations

@@ -283,8 +283,6 @@ def test_deeper_prefetch_can_lose_a_cycle_on_the_fifo_channel():
     ahead, its third 50-byte write (issued at cycle 321) is booked before the last step's 4-byte read (issued at
     323) and that read waits behind it, so the layer ends 1 cycle later than with 1 outstanding read (474 vs 475
     cycles). A read-priority channel would not."""
-    from dataclasses import replace
-
     layer = ConvShape("c", 7, 7, 2, 8, kernel=3)
     cfg = make_config(8, 2, "ws", bandwidth=1.0, latency=0, kb=4).replace(
         ifmap=BufferConfig(4096, double_buffered=True), filter=BufferConfig(4096, double_buffered=True))
