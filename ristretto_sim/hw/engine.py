@@ -2,12 +2,20 @@
 
 Time advances per tile transfer and per fold (never per cycle):
 
-* the **DRAM channel** is one FIFO bandwidth resource shared by every operand: a request issued at time t
-  starts when the channel has finished the requests issued before it and occupies it for
-  ``ceil(bytes / bandwidth)`` cycles. Its data arrives in order at the bandwidth's rate: the first ``x``
-  bytes are usable ``latency`` cycles after ``ceil(x / bandwidth)`` cycles of the transfer; the next request
-  may start meanwhile (requests are pipelined). Writes are posted: their ofmap half is free when the transfer
-  ends;
+* the **DRAM channel** is one bandwidth resource shared by every operand. A read issued at t starts when the
+  channel has finished the requests booked before it and occupies it for ``ceil(bytes / bandwidth)`` cycles. Its
+  data arrives in order at the bandwidth's rate: the first ``x`` bytes are usable ``latency`` cycles after
+  ``ceil(x / bandwidth)`` cycles of the transfer; the next request may start meanwhile (requests are pipelined).
+  Writes are posted: their ofmap half is free when the transfer ends. ``dram.write_policy`` says when a write is
+  served: ``fifo`` books it at once, behind every request issued before it, so it delays a read issued after it;
+  ``reads_first`` (the default) is a memory controller's read priority with a write queue (DRAMSim's and
+  Ramulator's read-priority FR-FCFS schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a queued write starts
+  only when the channel has had no read to serve since the write was posted (every read is booked when it is
+  issued, so a write is booked once the channel has been idle from its start: closed form, no per-cycle loop; a
+  write started in the idle time is not pre-empted). The write queue is the ofmap's drain half: when its queued
+  bytes pass the high watermark (80 %) the oldest writes go, in order and before later reads, down to the low
+  watermark (20 %), and when the array finds its drain half full it sends the writes it waits for first and
+  stalls as with ``fifo``. A single-buffered ofmap has no queue (every write is booked at once, as ``fifo``);
 * the **DMA** process requests the steps' input tiles in order, ahead of the array: at most
   ``dram.prefetch_depth`` reads outstanding (issued, data not yet all usable), and, with double-buffered ifmap
   and filter buffers, only as many steps ahead of the one computing as fit the prefetch halves (their free
@@ -45,6 +53,7 @@ import numpy as np
 import simpy
 
 from ristretto_sim.hw.config import AcceleratorConfig
+from ristretto_sim.hw.enums import WritePolicy
 
 
 @dataclass(frozen=True)
@@ -70,17 +79,39 @@ class LayerTiming:
         return self.total_cycles - self.compute_cycles
 
 
-class DRAMChannel:
-    """The shared DRAM channel: FIFO in issue order, ``ceil(bytes / bandwidth)`` cycles a request, pipelined
-    latency (module docstring). ``read`` and ``write`` book a transfer at the current simulation time and
-    return the time its data is usable (read) or has left the chip (write)."""
+#: the write queue's watermarks, % of its capacity (the ofmap's drain half): past the high one the channel switches to
+#: writes, back to reads at the low one (Ramulator 2.0's GenericDDR controller defaults, ``wr_high_watermark = 0.8``,
+#: ``wr_low_watermark = 0.2``, CMU-SAFARI/ramulator2, ``src/dram_controller/impl/generic_dram_controller.cpp``)
+WRITE_HIGH_WATERMARK = 80
+WRITE_LOW_WATERMARK = 20
 
-    def __init__(self, env: simpy.Environment, bandwidth_bytes_per_cycle: float | None, latency_cycles: int):
+
+class DRAMChannel:
+    """The shared DRAM channel: ``ceil(bytes / bandwidth)`` cycles a request, pipelined latency, writes served as
+    the write policy says (module docstring). ``read`` books a read at the current simulation time and returns the
+    time its data is usable; ``write`` posts a write and returns its id, ``end_of(id)`` the time its data has left
+    the chip once it is booked (``fifo``: at once; ``reads_first``: ``settle``, the watermarks or ``flush``)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        bandwidth_bytes_per_cycle: float | None,
+        latency_cycles: int,
+        write_policy: WritePolicy = WritePolicy.FIFO,
+        write_buffer_bytes: int = 0,
+    ):
         self.env = env
         self.bandwidth = bandwidth_bytes_per_cycle
         self.latency = latency_cycles
+        self.reads_first = WritePolicy(write_policy) is WritePolicy.READS_FIRST
         self.free_at = 0
         self.busy_cycles = 0
+        # the write mode's watermarks: past the high one the oldest queued writes go until the low one is reached
+        self.high_water = write_buffer_bytes * WRITE_HIGH_WATERMARK // 100
+        self.low_water = write_buffer_bytes * WRITE_LOW_WATERMARK // 100
+        self.queued: deque[tuple[int, int, int]] = deque()  # (write id, issue time, bytes) not yet booked
+        self.queued_bytes = 0
+        self.ends: list[int | None] = []  # write id -> the time it has left the chip (None: still queued)
 
     def transfer_cycles(self, nbytes: int) -> int:
         if self.bandwidth is None or nbytes == 0:
@@ -91,24 +122,59 @@ class DRAMChannel:
         """Book ``nbytes`` on the channel now; the time the transfer ends."""
         return self.book(nbytes)[1]
 
-    def book(self, nbytes: int) -> tuple[int, int]:
-        """Book ``nbytes`` on the channel now; the times the transfer starts and ends."""
+    def book(self, nbytes: int, at: int | None = None) -> tuple[int, int]:
+        """Book ``nbytes`` on the channel at ``at`` (default now); the times the transfer starts and ends."""
         cycles = self.transfer_cycles(nbytes)
-        start = max(self.env.now, self.free_at)
+        start = max(self.env.now if at is None else at, self.free_at)
         self.free_at = start + cycles
         self.busy_cycles += cycles
         return start, self.free_at
 
+    def settle(self, now: int) -> None:
+        """Book the queued writes that started before ``now``: the channel was idle from their issue (or the end
+        of the transfer before them) until then, since every read is booked when it is issued. A write that could
+        start exactly at ``now`` waits: a read issued at ``now`` goes first."""
+        while self.queued and max(self.free_at, self.queued[0][1]) < now:
+            self._book_queued()
+
+    def flush(self, upto: int | None = None) -> None:
+        """Book the queued writes now, in issue order, up to write ``upto`` (default all): the array waits for
+        them to leave its drain half, so they go before the reads issued after them."""
+        while self.queued and (upto is None or self.queued[0][0] <= upto):
+            self._book_queued()
+
+    def _book_queued(self) -> None:
+        wid, issued, nbytes = self.queued.popleft()
+        self.queued_bytes -= nbytes
+        self.ends[wid] = self.book(nbytes, at=issued)[1]
+
+    def end_of(self, wid: int) -> int | None:
+        return self.ends[wid]
+
     def read(self, nbytes: int) -> int:
+        self.settle(self.env.now)
         return self.transfer(nbytes) + self.latency
 
     def read_streamed(self, nbytes: int, first_bytes: int) -> tuple[int, int]:
         """Book a read of ``nbytes`` now; the times its first ``first_bytes`` and all of it are usable."""
+        self.settle(self.env.now)
         start, end = self.book(nbytes)
         return min(end, start + self.transfer_cycles(first_bytes)) + self.latency, end + self.latency
 
     def write(self, nbytes: int) -> int:
-        return self.transfer(nbytes)
+        """Post a write of ``nbytes`` now; its id (``end_of`` gives the time it has left the chip)."""
+        wid = len(self.ends)
+        if self.reads_first:
+            self.settle(self.env.now)
+            self.ends.append(None)
+            self.queued.append((wid, int(self.env.now), nbytes))
+            self.queued_bytes += nbytes
+            if self.queued_bytes > self.high_water:  # the write queue is full: its oldest go now
+                while self.queued and self.queued_bytes > self.low_water:
+                    self._book_queued()
+        else:
+            self.ends.append(self.transfer(nbytes))
+        return wid
 
 
 def prefetch_window_bytes(config: AcceleratorConfig) -> int:
@@ -151,14 +217,16 @@ def run_layer(
         return LayerTiming(total_compute, total_compute, 0)
 
     env = simpy.Environment()
-    channel = DRAMChannel(env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles)
     drain_window = config.ofmap.active_bits // 8 if config.ofmap.double_buffered else 0
+    channel = DRAMChannel(
+        env, config.dram.bandwidth_bytes_per_cycle, config.dram.latency_cycles, config.dram.write_policy, drain_window
+    )
     depth = config.dram.prefetch_depth
     window = prefetch_window_bytes(config)
     ahead = np.concatenate(([0], np.cumsum(reads))).tolist()  # ahead[i]: bytes of steps before i
     ready_at = [0] * steps  # the step may start: its stationary part and first slice are usable
     done_at = [0] * steps  # all of its reads are usable
-    state = {"issued": 0, "current": 0, "last_write": 0}
+    state = {"issued": 0, "current": 0}
     wake = {"dma": env.event(), "array": env.event()}
 
     def signal(who: str) -> None:
@@ -191,19 +259,26 @@ def run_layer(
             signal("array")
 
     def array():
-        draining: deque[tuple[int, int]] = deque()  # (completion time, bytes) of the writes not yet drained
+        draining: deque[tuple[int, int]] = deque()  # (write id, bytes) of the writes not yet drained
         pending = [0]  # bytes of those writes
+
+        def drained() -> None:
+            channel.settle(env.now)
+            while draining and (end := channel.end_of(draining[0][0])) is not None and end <= env.now:
+                pending[0] -= draining.popleft()[1]
+
         for s in range(steps):
             while state["issued"] <= s:
                 yield wait("array")
             if ready_at[s] > env.now:
                 yield env.timeout(ready_at[s] - env.now)
             if writes[s]:
-                while draining and draining[0][0] <= env.now:
-                    pending[0] -= draining.popleft()[1]
+                drained()
                 while draining and pending[0] > drain_window:
-                    done, nbytes = draining.popleft()
+                    wid, nbytes = draining.popleft()
                     pending[0] -= nbytes
+                    channel.flush(wid)  # the drain half is full: the writes it waits for go before further reads
+                    done = channel.end_of(wid)
                     if done > env.now:
                         yield env.timeout(done - env.now)
             state["current"] = s  # the step holds the active halves: the DMA may fill the prefetch halves
@@ -214,13 +289,13 @@ def run_layer(
             state["current"] = s + 1
             signal("dma")
             if writes[s]:
-                done = channel.write(writes[s])
-                draining.append((done, writes[s]))
+                draining.append((channel.write(writes[s]), writes[s]))
                 pending[0] += writes[s]
-                state["last_write"] = max(state["last_write"], done)
 
     env.process(dma())
     env.process(array())
     env.run()
-    total = max(int(env.now), int(state["last_write"]), total_compute)
+    channel.flush()  # the writes still queued when the array has finished drain in issue order
+    last_write = max((end for end in channel.ends), default=0)
+    total = max(int(env.now), int(last_write), total_compute)
     return LayerTiming(total, total_compute, channel.busy_cycles)

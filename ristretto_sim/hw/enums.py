@@ -50,6 +50,17 @@ class SerialOperand(NamedEnum):
     WEIGHTS = "weights"
 
 
+class WritePolicy(NamedEnum):
+    """When the DRAM channel serves a posted write: in issue order with the reads (``fifo``), or only when no
+    read wants the channel, the reads first (``reads_first``: a memory controller's read priority with a write
+    queue drained in idle time, as DRAMSim's and Ramulator's read-priority FR-FCFS schedulers and the write drain
+    of Stuecheli et al., "The Virtual Write Queue", ISCA 2010); the writes go first once the ofmap's drain half
+    is full."""
+
+    FIFO = "fifo"
+    READS_FIRST = "reads_first"
+
+
 _DATAPATHS = {
     PEKind.FIXED_MAC: ("fixed",),
     PEKind.MINIFLOAT: ("minifloat-kulisch", "minifloat-float"),

@@ -67,19 +67,22 @@ def plot_report(report, path: str | Path) -> None:
     plt.close(fig)
 
 
-def roofline_points(report) -> list[tuple[str, float, float]]:
-    """(label, operational intensity in MACs per DRAM byte, attained MACs per cycle) of each array layer."""
+def roofline_points(report) -> list[tuple[str, float, float, float]]:
+    """(label, operational intensity in MACs per DRAM byte, attained MACs per cycle, MACs per cycle at the layer's
+    bound) of each array layer. The bound (``LayerReport.bound_cycles``) is under the array's roof by the layer's
+    mapping efficiency and cycles per MAC."""
     points = []
     for x in report.layers:
         moved = x.dram_read_bytes + x.dram_write_bytes
         if x.macs and moved and x.total_cycles:
-            points.append((x.label or x.name, x.macs / moved, x.macs / x.total_cycles))
+            points.append((x.label or x.name, x.macs / moved, x.macs / x.total_cycles, x.macs / max(1, x.bound_cycles)))
     return points
 
 
 def plot_roofline(report, path: str | Path) -> None:
     """Write the roofline of ``report`` to ``path``: attained MACs per cycle against MACs per DRAM byte for each
-    array layer, under the array's compute roof (R x C) and the DRAM bandwidth roof."""
+    array layer, under the array's compute roof (R x C) and the DRAM bandwidth roof, each joined to its own bound
+    (``roofline_points``) and labelled with the fraction of it attained."""
     plt = _pyplot()
     cfg = report.config
     peak = cfg["rows"] * cfg["cols"]
@@ -92,9 +95,11 @@ def plot_roofline(report, path: str | Path) -> None:
         grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         roof = [peak if bw is None else min(peak, bw * x) for x in grid]
         ax.plot(grid, roof, "k-", label=f"roof: {peak} MAC/cycle" + ("" if bw is None else f", {bw:g} B/cycle"))
-        for label, x, y in points:
-            ax.plot(x, y, "o")
-            ax.annotate(label, (x, y), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+        for i, (label, x, y, b) in enumerate(points):
+            ax.plot([x, x], [y, b], "-", color="0.6", linewidth=0.8)
+            ax.plot(x, b, "k_", markersize=10, label="layer bound" if i == 0 else None)
+            ax.plot(x, y, "o", label="attained" if i == 0 else None)
+            ax.annotate(f"{label} ({y / b:.0%})", (x, y), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.legend(fontsize="small")

@@ -9,6 +9,7 @@ as SCALE-Sim counts its SRAM reads and writes. pandas is imported only inside ``
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -52,6 +53,7 @@ _SUMMED = (
     "total_cycles",
     "compute_cycles",
     "stall_cycles",
+    "bound_cycles",
     "scalesim_compute_cycles",
     "dram_ifmap_bytes",
     "dram_filter_bytes",
@@ -95,6 +97,12 @@ class LayerReport:
     ``dram_bias_bytes`` are a GEMM layer's biases, ``dram_operands_bytes`` a vector layer's further operands
     (the skip input of a residual Add). ``label`` is the short unique name tables and plots print
     (``ristretto_sim.hw.names``).
+
+    ``bound_cycles`` is the layer's roofline bound, ``max(compute_cycles, ceil((dram_read_bytes +
+    dram_write_bytes) / bandwidth))`` (``compute_cycles`` with unlimited bandwidth; ``roofline_bound``), and
+    ``roofline_attainment`` is ``total_cycles / bound_cycles``: 1.0 on the roofline, above it by the stalls the
+    bound does not explain (latency, outstanding requests, buffer capacity, the walk's order). The network's bound
+    is the sum of its layers' (they run one after another).
     """
 
     name: str
@@ -109,6 +117,8 @@ class LayerReport:
     total_cycles: int
     compute_cycles: int
     stall_cycles: int
+    bound_cycles: int
+    roofline_attainment: float
     scalesim_compute_cycles: int
     utilization: float
     mapping_efficiency: float
@@ -161,6 +171,19 @@ class LayerReport:
         return d
 
 
+def roofline_bound(compute_cycles: int, dram_bytes: int, bandwidth_bytes_per_cycle: float | None) -> int:
+    """A layer's roofline bound in cycles: ``max(compute, ceil(dram_bytes / bandwidth))``, its compute cycles when
+    the bandwidth is unlimited (``None``)."""
+    if bandwidth_bytes_per_cycle is None:
+        return compute_cycles
+    return max(compute_cycles, math.ceil(dram_bytes / bandwidth_bytes_per_cycle))
+
+
+def attainment(total_cycles: int, bound_cycles: int) -> float:
+    """``total_cycles / bound_cycles`` (1.0 for a layer that takes no cycles)."""
+    return total_cycles / bound_cycles if bound_cycles else 1.0
+
+
 def total_of(layers, rows: int, cols: int) -> LayerReport:
     """The network total: sums, with utilisations recomputed from the sums."""
     layers = list(layers)
@@ -178,6 +201,7 @@ def total_of(layers, rows: int, cols: int) -> LayerReport:
         k=0,
         groups=0,
         **sums,
+        roofline_attainment=attainment(sums["total_cycles"], sums["bound_cycles"]),
         utilization=sums["macs"] / max(1, sums["total_cycles"] * pes),
         mapping_efficiency=sum(x.mapping_efficiency * x.folds for x in layers) / folds,
         compute_utilization=sums["macs"] / max(1, sums["compute_cycles"] * pes),

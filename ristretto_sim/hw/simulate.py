@@ -12,7 +12,8 @@ Each GEMM layer is mapped (``mapping.schedule``), each vector layer cut into ste
 ``simulate_layer`` / ``simulate_vector_layer``, then ``.report``. With ``scalesim_compatible=True`` folds run
 serially with SCALE-Sim's lengths, SRAM counts follow SCALE-Sim (its os ofmap-write quirk included), every
 tensor word is one byte and, as in SCALE-Sim, only GEMM layers run (no biases, no vector layers, no leakage),
-so with unlimited bandwidth the compute cycles equal SCALE-Sim's exactly.
+so with unlimited bandwidth the compute cycles equal SCALE-Sim's exactly; the DRAM channel serves requests in issue
+order (``dram.write_policy`` ``fifo``, whatever the accelerator says), so the mode's figures do not move with it.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from ristretto_sim.formats import FixedPoint
 from ristretto_sim.hw.config import AcceleratorConfig, check_fits, datapath_for
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table, mac_energy, pe_area_um2, readout_pj
 from ristretto_sim.hw.engine import LayerTiming, run_layer
+from ristretto_sim.hw.enums import WritePolicy
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import Schedule, cdiv, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.names import short_labels
 from ristretto_sim.hw.plan import PlanView
-from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, total_of
+from ristretto_sim.hw.report import EnergyBreakdown, LayerReport, Report, attainment, roofline_bound, total_of
 from ristretto_sim.hw.synth_area import fpga_clocked
 from ristretto_sim.hw.vector import (
     VectorSchedule,
@@ -271,6 +273,7 @@ class LayerRun:
             total_cycles=timing.total_cycles,
             compute_cycles=timing.compute_cycles,
             stall_cycles=timing.stall_cycles,
+            **_bound(timing, cdiv(read_bits, 8) + cdiv(write_bits, 8), config),
             scalesim_compute_cycles=ss_cycles,
             utilization=p.executed_macs / max(1, timing.total_cycles * pes),
             mapping_efficiency=sched.mapping_efficiency,
@@ -294,6 +297,12 @@ class LayerRun:
             latency_s=timing.total_cycles / costs.clock_hz,
             formats=" ".join(f"{k}={getattr(self.formats, k)}" for k in _WIDTH_KEYS),
         )
+
+
+def _bound(timing: LayerTiming, dram_bytes: int, config: AcceleratorConfig) -> dict:
+    """A layer report's ``bound_cycles`` and ``roofline_attainment`` (``report.roofline_bound``)."""
+    bound = roofline_bound(timing.compute_cycles, dram_bytes, config.dram.bandwidth_bytes_per_cycle)
+    return {"bound_cycles": bound, "roofline_attainment": attainment(timing.total_cycles, bound)}
 
 
 def fused_output(sched: Schedule, own: Schedule, written_bits: int) -> Schedule:
@@ -391,6 +400,7 @@ class VectorRun:
             total_cycles=timing.total_cycles,
             compute_cycles=timing.compute_cycles,
             stall_cycles=timing.stall_cycles,
+            **_bound(timing, cdiv(read_bits, 8) + cdiv(write_bits, 8), config),
             scalesim_compute_cycles=0,
             utilization=0.0,
             mapping_efficiency=0.0,
@@ -500,6 +510,8 @@ def simulate(
     table = technology or default_table()
     area_report = area(config, table)
     config = fpga_clocked(config)  # an FPGA prototype runs at min(clock, the PE's Fmax)
+    if scalesim_compatible:  # SCALE-Sim's figures were matched on the channel that serves requests in issue order
+        config = config.replace(dram=replace(config.dram, write_policy=WritePolicy.FIFO))
     costs = ArrayCosts.of(config, table, leakage=not scalesim_compatible, pe_um2=area_report.pe_um2)
     skipped = tuple(x.name for x in layers if scalesim_compatible and isinstance(x, VectorShape))
     if scalesim_compatible:

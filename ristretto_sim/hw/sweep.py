@@ -3,9 +3,10 @@
 A sweep axis is ``name=v1,v2,...`` (``SweepAxis.parse``); the names are registered in ``AXES``, each a function
 that returns the config with that value: ``rows``, ``cols``, ``dataflow``, ``buffer_kb`` (all three buffers),
 ``ifmap_kb``, ``filter_kb``, ``ofmap_kb``, ``bandwidth`` (bytes/cycle, ``none`` for unlimited), ``latency``,
-``prefetch_depth``, ``lanes`` (vector unit), ``clock_mhz``. ``sweep`` walks the cartesian product of the axes
-and yields each point with its report, so a caller can save results as they come. ``comparison`` lays out
-the network totals of several reports side by side.
+``prefetch_depth``, ``write_policy`` (``fifo``, ``reads_first``), ``lanes`` (vector unit), ``clock_mhz``. ``sweep``
+walks the cartesian product of the axes and yields each point with its report, so a caller can save results as they
+come. ``comparison`` lays out the network totals (with the roofline bound and ``cycles / bound``) of several reports
+side by side.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from ristretto_sim.errors import ConfigError
 from ristretto_sim.hw.config import AcceleratorConfig
-from ristretto_sim.hw.enums import Dataflow
+from ristretto_sim.hw.enums import Dataflow, WritePolicy
 
 
 def _int(text: str, name: str) -> int:
@@ -54,6 +55,10 @@ AXES = {
     "bandwidth": (_float_or_none, lambda c, v: c.with_bandwidth(v)),
     "latency": (_int, lambda c, v: c.replace(dram=replace(c.dram, latency_cycles=v))),
     "prefetch_depth": (_int, lambda c, v: c.replace(dram=replace(c.dram, prefetch_depth=v))),
+    "write_policy": (
+        lambda t, n: WritePolicy.coerce(t, "--sweep write_policy").value,
+        lambda c, v: c.replace(dram=replace(c.dram, write_policy=v)),
+    ),
     "lanes": (_int, lambda c, v: c.replace(vector=replace(c.vector, lanes=v))),
     "clock_mhz": (_float, lambda c, v: c.replace(clock_mhz=v)),
 }
@@ -111,6 +116,8 @@ COMPARED = (
     ("total cycles", lambda r: r.total.total_cycles),
     ("compute cycles", lambda r: r.total.compute_cycles),
     ("stall cycles", lambda r: r.total.stall_cycles),
+    ("bound cycles", lambda r: r.total.bound_cycles),
+    ("cycles / bound", lambda r: round(r.total.roofline_attainment, 4)),
     ("utilisation %", lambda r: round(100 * r.total.utilization, 2)),
     ("latency ms", lambda r: round(r.total.latency_s * 1e3, 5)),
     ("DRAM read B", lambda r: r.total.dram_read_bytes),

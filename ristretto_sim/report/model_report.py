@@ -175,11 +175,13 @@ def _hardware_sections(doc: Document, report, config, arch_note: str, search: Pa
     part.append(doc.paragraph(f"one image on {arch_note}: {config.rows}x{config.cols} {config.dataflow.value}, "
                               f"{config.clock_mhz:g} MHz"))
     keys = ("arithmetic_pj", "registers_pj", "sram_pj", "dram_pj", "leakage_pj")
-    rows = [[x.name, x.total_cycles, x.compute_cycles, x.stall_cycles, 100 * x.utilization,
-             x.dram_read_bytes + x.dram_write_bytes] + [getattr(x.energy, k) / 1e6 for k in keys]
+    rows = [[x.name, x.total_cycles, x.compute_cycles, x.stall_cycles, x.bound_cycles, x.roofline_attainment,
+             100 * x.utilization, x.dram_read_bytes + x.dram_write_bytes] + [getattr(x.energy, k) / 1e6 for k in keys]
             + [x.energy.total_pj / 1e6] for x in (*report.layers, report.total)]
-    part.append(table_html(["layer", "cycles", "compute", "stall", "util %", "DRAM bytes", "arith uJ", "reg uJ",
-                            "SRAM uJ", "DRAM uJ", "leak uJ", "total uJ"], rows))
+    part.append(table_html(["layer", "cycles", "compute", "stall", "bound", "cycles / bound", "util %",
+                            "DRAM bytes", "arith uJ", "reg uJ", "SRAM uJ", "DRAM uJ", "leak uJ", "total uJ"], rows))
+    part.append(doc.paragraph("bound: the roofline bound max(compute cycles, DRAM bytes / bandwidth); cycles / bound "
+                              "is 1 on the roofline (the network's bound is the sum of its layers')", note=True))
     if not report.leakage_modelled:
         part.append(doc.paragraph("leakage is not modelled by this technology table", note=True))
     names = [x.name for x in report.layers]
@@ -213,7 +215,10 @@ def _hardware_sections(doc: Document, report, config, arch_note: str, search: Pa
     xs = np.logspace(np.log10(min(intensity) / 4), np.log10(max(intensity) * 4), 100)
     roof = np.minimum(peak, xs * bw) if bw else np.full_like(xs, peak)
     a2.loglog(xs, roof, "k-", label=f"roof: {peak} MAC/cycle" + (f", {bw:g} B/cycle" if bw else ""))
-    a2.scatter(intensity, achieved, c="#d62728", zorder=3)
+    bounds = [x.macs / max(1, x.bound_cycles) for x in mac_layers]  # each layer's own roof (its compute cycles)
+    a2.vlines(intensity, achieved, bounds, colors="#999999", linewidth=0.8)
+    a2.scatter(intensity, bounds, marker="_", c="k", zorder=3, label="layer bound")
+    a2.scatter(intensity, achieved, c="#d62728", zorder=3, label="attained")
     for n, i, a in zip([x.name for x in mac_layers], intensity, achieved, strict=True):
         a2.annotate(n, (i, a), fontsize=7)
     a2.set_xlabel("MACs per DRAM byte")

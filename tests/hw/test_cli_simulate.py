@@ -179,3 +179,68 @@ def test_an_interrupted_sweep_resumes_from_its_table(topo, tmp_path, capsys):
     assert out_csv.read_text().splitlines() == full
     assert main([*argv, "--sweep", "cols=8,16"]) == 0  # another sweep: a fresh table
     assert "read back" not in capsys.readouterr().out
+
+
+def test_every_output_carries_the_roofline_bound(topo, tmp_path, capsys):
+    """JSON, CSV, the table's /bound column and the side-by-side table: bound_cycles = max(compute, ceil(DRAM
+    bytes / bandwidth)) and cycles / bound per layer; the network's bound is the sum of its layers'."""
+    import csv
+    import math
+
+    argv = ["simulate", "-t", str(topo), "--arch", "edge-32x32-int8"]
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    bw = data["config"]["dram"]["bandwidth_bytes_per_cycle"]
+    for x in data["layers"]:
+        moved = x["dram_read_bytes"] + x["dram_write_bytes"]
+        assert x["bound_cycles"] == max(x["compute_cycles"], math.ceil(moved / bw))
+        assert x["roofline_attainment"] == x["total_cycles"] / x["bound_cycles"] >= 1
+    assert data["total"]["bound_cycles"] == sum(x["bound_cycles"] for x in data["layers"])
+    assert main([*argv, "--csv", str(tmp_path / "o.csv")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "/bound" in table[0]
+    conv1 = next(line for line in table if line.startswith("conv1"))
+    assert f"{data['layers'][0]['roofline_attainment']:.2f}" in conv1.split()
+    rows = list(csv.DictReader((tmp_path / "o.csv").open()))
+    assert [int(r["bound_cycles"]) for r in rows] == [x["bound_cycles"] for x in data["layers"]] + [
+        data["total"]["bound_cycles"]]
+    assert main(["simulate", "-t", str(topo), "-a", "edge-32x32-int8", "-a", "eyeriss-12x14-ws"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    bound_row = next(r for r in rows if r.startswith("bound cycles"))
+    assert str(data["total"]["bound_cycles"]) in bound_row.split()
+    assert any(r.startswith("cycles / bound") for r in rows)
+
+
+def test_write_policy_in_the_yaml_is_validated_and_used(tmp_path, capsys):
+    arch = tmp_path / "arch.yaml"
+    text = preset("eyeriss-12x14-ws").to_yaml()
+    assert "write_policy: reads_first" in text
+    arch.write_text(text.replace("write_policy: reads_first", "write_policy: lifo"))
+    assert main(["simulate", "ae_deconv", "--arch", str(arch)]) == 2
+    err = capsys.readouterr().err
+    assert "dram.write_policy" in err and "fifo, reads_first" in err and len(err.strip().splitlines()) == 1
+    cycles = {}
+    for policy in ("fifo", "reads_first"):
+        arch.write_text(text.replace("write_policy: reads_first", f"write_policy: {policy}"))
+        assert main(["simulate", "ae_deconv", "--arch", str(arch), "--json"]) == 0
+        layers = {x["name"]: x for x in json.loads(capsys.readouterr().out)["layers"]}
+        cycles[policy] = layers["conv2"]["total_cycles"]
+    # the posted ofmap writes no longer hold back conv2's later reads
+    assert cycles == {"fifo": 2856, "reads_first": 2813}
+
+
+def test_the_roofline_plot_marks_each_layer_against_its_bound(tmp_path):
+    from ristretto_sim import load_model
+    from ristretto_sim.hw import simulate
+    from ristretto_sim.hw.network import layers_from_network
+    from ristretto_sim.hw.plots import plot_roofline, roofline_points
+
+    report = simulate(layers_from_network(load_model("lenet"))[0], None, preset("eyeriss-12x14-ws"))
+    points = roofline_points(report)
+    array = [x for x in report.layers if x.macs]
+    assert [p[0] for p in points] == [x.label for x in array]
+    for (_, intensity, attained, at_bound), x in zip(points, array, strict=True):
+        assert intensity == x.macs / (x.dram_read_bytes + x.dram_write_bytes)
+        assert attained == x.macs / x.total_cycles <= at_bound == x.macs / x.bound_cycles
+    plot_roofline(report, tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 10_000

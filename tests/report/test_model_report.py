@@ -106,3 +106,8 @@ def test_synthesis_summary_shows_every_row_of_a_synthesized_pe():
     assert "fixed_pe_fixed8_0_fixed8_0_fixed32_0" in text
     for target in ("generic", "ice40 hx8k", "ice40 up5k (DSPs)", "ecp5 25k (DSPs)", "ecp5 25k"):
         assert f"<td>{target}</td>" in text or f">{target}<" in text
+
+
+def test_the_per_layer_table_shows_the_roofline_bound(report_file):
+    html = report_file.read_text()
+    assert "<th>bound</th>" in html and "<th>cycles / bound</th>" in html

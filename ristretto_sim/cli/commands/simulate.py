@@ -41,7 +41,7 @@ def add_arguments(p):
         action="append",
         metavar="NAME=V1,V2",
         help="sweep one parameter of the accelerator (rows, cols, dataflow, buffer_kb, ifmap_kb, filter_kb, "
-        "ofmap_kb, bandwidth, latency, prefetch_depth, lanes, clock_mhz); repeat for the product; writes "
+        "ofmap_kb, bandwidth, latency, prefetch_depth, write_policy, lanes, clock_mhz); repeat for the product; writes "
         "--csv (default sweep.csv) and --plot (default sweep.png)",
     )
     p.add_argument(
@@ -69,7 +69,8 @@ def _table(report) -> str:
     labels = [x.label or x.name for x in report.layers]
     w = max(8, *(len(label) for label in labels)) + 2
     head = (
-        f"{'layer':<{w}}{'unit':<8}{'total_cyc':>11}{'compute':>11}{'stall':>10}{'util%':>7}{'DRAM_rd_B':>12}"
+        f"{'layer':<{w}}{'unit':<8}{'total_cyc':>11}{'compute':>11}{'stall':>10}{'/bound':>7}{'util%':>7}"
+        f"{'DRAM_rd_B':>12}"
         f"{'DRAM_wr_B':>11}{'energy_uJ':>11}  fused"
     )
     lines = [head]
@@ -79,7 +80,7 @@ def _table(report) -> str:
         util = f"{100 * x.utilization:>7.1f}" if x.unit != "vector" else f"{'-':>7}"
         lines.append(
             f"{label:<{w}}{x.unit:<8}{x.total_cycles:>11}{x.compute_cycles:>11}{x.stall_cycles:>10}"
-            f"{util}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
+            f"{x.roofline_attainment:>7.2f}{util}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
             f"{x.energy.total_pj / 1e6:>11.3f}  {('into ' + x.fused_into) if x.fused_into else ''}"
         )
     t, e = report.total, report.total.energy
@@ -96,6 +97,7 @@ def _table(report) -> str:
             f"leakage power {lk['total_mw']:.3f} mW (array {lk['array_mw']:.3f}, SRAM {lk['sram_mw']:.3f}, "
             f"vector unit {lk['vector_mw']:.3f})"
         )
+    lines.append("/bound: cycles over the roofline bound max(compute, DRAM bytes / bandwidth); 1.00 is on the roof")
     if any(x.label != x.name for x in report.layers):
         lines.append("(long layer names are shortened to index:kind:part; the CSV and JSON carry the full names)")
     if report.scalesim_compatible:
