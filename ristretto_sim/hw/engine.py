@@ -9,10 +9,10 @@ Time advances per tile transfer and per fold (never per cycle):
   Writes are posted: their ofmap half is free when the transfer ends. ``dram.write_policy`` says when a write is
   served: ``fifo`` books it at once, behind every request issued before it, so it delays a read issued after it;
   ``reads_first`` (the default) is a memory controller's read priority with a write queue (DRAMSim's and
-  Ramulator's read-priority FR-FCFS schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a queued write starts
-  only when the channel has had no read to serve since the write was posted (every read is booked when it is
-  issued, so a write is booked once the channel has been idle from its start: closed form, no per-cycle loop; a
-  write started in the idle time is not pre-empted). The write queue is the ofmap's drain half: when its queued
+  Ramulator's read-priority FR-FCFS schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a
+  queued write starts only when the channel has had no read to serve since the write was posted (every read is
+  booked when it is issued, so a write is booked once the channel has been idle from its start: closed form, no
+  per-cycle loop; a write started in the idle time is not pre-empted). The write queue is the ofmap's drain half: when its queued
   bytes pass the high watermark (80 %) the oldest writes go, in order and before later reads, down to the low
   watermark (20 %), and when the array finds its drain half full it sends the writes it waits for first and
   stalls as with ``fifo``. A single-buffered ofmap has no queue (every write is booked at once, as ``fifo``);
