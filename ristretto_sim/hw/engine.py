@@ -2,20 +2,20 @@
 
 Time advances per tile transfer and per fold (never per cycle):
 
-* the **DRAM channel** is one bandwidth resource shared by every operand. A read issued at t starts when the
-  channel has finished the requests booked before it and occupies it for ``ceil(bytes / bandwidth)`` cycles. Its
-  data arrives in order at the bandwidth's rate: the first ``x`` bytes are usable ``latency`` cycles after
-  ``ceil(x / bandwidth)`` cycles of the transfer; the next request may start meanwhile (requests are pipelined).
-  Writes are posted: their ofmap half is free when the transfer ends. ``dram.write_policy`` says when a write is
-  served: ``fifo`` books it at once, behind every request issued before it, so it delays a read issued after it;
-  ``reads_first`` (the default) is a memory controller's read priority with a write queue (DRAMSim's and
-  Ramulator's read-priority FR-FCFS schedulers; Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a
-  queued write starts only when the channel has had no read to serve since the write was posted (every read is
-  booked when it is issued, so a write is booked once the channel has been idle from its start: closed form, no
-  per-cycle loop; a write started in the idle time is not pre-empted). The write queue is the ofmap's drain half: when its queued
-  bytes pass the high watermark (80 %) the oldest writes go, in order and before later reads, down to the low
-  watermark (20 %), and when the array finds its drain half full it sends the writes it waits for first and
-  stalls as with ``fifo``. A single-buffered ofmap has no queue (every write is booked at once, as ``fifo``);
+* the **DRAM channel** is one bandwidth resource shared by every operand. A read issued at t starts when the channel
+  has finished the requests booked before it and occupies it for ``ceil(bytes / bandwidth)`` cycles. Its data arrives
+  in order at the bandwidth's rate: the first ``x`` bytes are usable ``latency`` cycles after ``ceil(x / bandwidth)``
+  cycles of the transfer; the next request may start meanwhile (requests are pipelined). Writes are posted: their
+  ofmap half is free when the transfer ends. ``dram.write_policy`` says when a write is served: ``fifo`` books it at
+  once, behind every request issued before it, so it delays a read issued after it; ``reads_first`` (the default) is a
+  memory controller's read priority with a write queue (DRAMSim's and Ramulator's read-priority FR-FCFS schedulers;
+  Stuecheli et al., "The Virtual Write Queue", ISCA 2010): a queued write starts only when the channel has had no read
+  to serve since the write was posted (every read is booked when it is issued, so a write is booked once the channel
+  has been idle from its start: closed form, no per-cycle loop; a write started in the idle time is not pre-empted).
+  The write queue is the ofmap's drain half: when its queued bytes pass the high watermark (80 %) the oldest writes
+  go, in order and before later reads, down to the low watermark (20 %), and when the array finds its drain half full
+  it sends the writes it waits for first and stalls as with ``fifo``. A single-buffered ofmap has no queue (every
+  write is booked at once, as ``fifo``);
 * the **DMA** process requests the steps' input tiles in order, ahead of the array: at most
   ``dram.prefetch_depth`` reads outstanding (issued, data not yet all usable), and, with double-buffered ifmap
   and filter buffers, only as many steps ahead of the one computing as fit the prefetch halves (their free
