@@ -88,8 +88,8 @@ class IntegerKernel:
 
         Activations that must be moved into the kernel's range are moved a block of rows at a time (about
         :data:`MOVE_BLOCK_BYTES`), each block multiplied while it is still in cache and its int32 sums written
-        into the int64 result: one pass over ``a`` instead of three over fresh arrays of its size (on this
-        project's machine the 4096 x 1152 x 128 GEMM takes 1.6 ms so, 2.8 ms moving all of ``a`` first).
+        into the int64 result, instead of a fresh moved copy of all of ``a`` (on this project's machine the 4096 x
+        1152 x 128 int8 GEMM on onnxruntime took 1.58 ms so against 1.79 ms, alternating with float32 GEMMs).
         """
         self.ensure_loaded()
         c = self.offset_for(*a_range)
