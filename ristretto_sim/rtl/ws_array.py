@@ -54,6 +54,13 @@ from ristretto_sim.rtl.spec import PESpec
 WS_KINDS = ("fixed",)
 
 
+def check_ws_pe(pe: PESpec) -> None:
+    """``ValueError`` unless ``pe``'s datapath is one of ``WS_KINDS`` (before a ws component is built)."""
+    kind = pe_class(pe).datapath_name
+    if kind not in WS_KINDS:
+        raise ValueError(f"datapath {kind!r}: the weight-stationary array supports {', '.join(WS_KINDS)}")
+
+
 class WeightStationaryArray(wiring.Component):
     """Weight-stationary systolic array (module docstring: the protocol).
 
@@ -67,9 +74,7 @@ class WeightStationaryArray(wiring.Component):
 
     def __init__(self, rows: int, cols: int, pe: PESpec):
         self.rows, self.cols = check_array(rows, cols, pe)
-        kind = pe_class(pe).datapath_name
-        if kind not in WS_KINDS:
-            raise ValueError(f"datapath {kind!r}: the weight-stationary array supports {', '.join(WS_KINDS)}")
+        check_ws_pe(pe)
         self.spec = pe
         members = {"wload": In(1), "wrow": In(range(self.rows)), "wswap": In(1)}
         members.update({f"a_{i}": In(pe.input_shape) for i in range(self.rows)})

@@ -231,6 +231,32 @@ class WsSequencer(wiring.Component):
         return m
 
 
+def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
+    """What ``seq``'s ports must show each cycle for the GEMM result ``codes`` (M, N), from the schedule alone
+    (module docstring): ``(stimulus, expected, mask)`` for :func:`~ristretto_sim.rtl.cosim.write_testbench`
+    (``before_edge``; ``start`` in cycle 0, the last cycle the ``done`` cycle). ``out_valid`` and ``done`` are
+    checked every cycle, the row, column and codes in the cycles ``out_valid`` is high."""
+    r, c, mm, fk = seq.rows, seq.cols, seq.m, seq.fk
+    codes = np.asarray(codes, dtype=np.int64)
+    ncyc = seq.cycles() + 1
+    starts = np.concatenate([[r], r + np.cumsum(fold_periods(mm, seq.k, seq.n, r, c), dtype=np.int64)])
+    exp = {n: np.zeros(ncyc, np.int64) for n in ["out_valid", "done", "out_row", "out_col"]}
+    exp.update({f"out_{j}": np.zeros(ncyc, np.int64) for j in range(c)})
+    for nf in range(seq.fn):
+        t0 = int(starts[nf * fk + fk - 1])
+        for x in range(mm):
+            cyc = 2 + t0 + x + r + c - 1
+            exp["out_valid"][cyc], exp["out_row"][cyc], exp["out_col"][cyc] = 1, x, nf * c
+            for j in range(c):
+                col = nf * c + j
+                exp[f"out_{j}"][cyc] = codes[x, col] if col < seq.n else 0
+    exp["done"][ncyc - 1] = 1
+    stim = {"start": np.zeros(ncyc, np.int64)}
+    stim["start"][0] = 1
+    valid = exp["out_valid"].astype(bool)
+    return stim, exp, {n: valid for n in exp if n not in ("out_valid", "done")}
+
+
 def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
     """Run ``seq`` in Amaranth's simulator: ``start`` in cycle 0, outputs collected until ``done``.
 

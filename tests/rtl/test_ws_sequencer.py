@@ -13,7 +13,13 @@ from ristretto_sim.hw import mapping
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.spec import PESpec
-from ristretto_sim.rtl.ws_sequencer import WsSequencer, fold_periods, sequencer_cycles, simulate_sequencer
+from ristretto_sim.rtl.ws_sequencer import (
+    WsSequencer,
+    expected_stream,
+    fold_periods,
+    sequencer_cycles,
+    simulate_sequencer,
+)
 from tests.rtl.helpers import spec
 from tests.rtl.lenet_layer import conv2_gemm
 
@@ -40,8 +46,14 @@ def test_fixed_gemm(rows, cols, m, k, n, overflow):
     exp = fixed_matmul(a, w, f.inputs, f.weights, accumulator=s.accumulator, overflow=f.overflow,
                        bias_codes=b).codes
     seq = WsSequencer(rows, cols, s, a, w, b)
-    got, done = simulate_sequencer(seq)
+    got, done, (stim, trace, _) = simulate_sequencer(seq, with_trace=True)
     assert got.tolist() == np.asarray(exp).tolist()
+    # every port, every cycle, as the schedule of the module docstring says (the CLI's testbench vectors)
+    stim2, want, mask = expected_stream(seq, exp)
+    assert stim2["start"].tolist() == stim["start"].tolist()
+    for name, v in want.items():
+        sel = mask.get(name, np.ones(len(v), bool))
+        assert trace[name][sel].tolist() == v[sel].tolist(), name
     assert done == seq.cycles() == sequencer_cycles(m, k, n, rows, cols)
     # the cycle model's pipelined count + start, memory latency and read-out, + the dependency's stretch
     fk = -(-k // rows)
