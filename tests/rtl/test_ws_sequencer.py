@@ -1,7 +1,8 @@
 """WsSequencer: a GEMM from its memories to its output stream gives the emulator's accumulator codes bit for bit
 (reduction and column folds, edge folds, saturating and wrapping narrow accumulators, LeNet's conv2); ``done``
 comes in the closed-form cycle of the module docstring, 3 cycles after the cycle model's pipelined ws count when
-the partial-sum dependency costs nothing; the exported Verilog under Icarus shows the same outputs."""
+the partial-sum dependency costs nothing; the exported Verilog under Icarus shows the same outputs (LeNet's conv2
+included)."""
 
 import gc
 
@@ -106,7 +107,8 @@ def test_lenet_conv2_on_8x8():
 @pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
 def test_icarus_small_sequencer(tmp_path):
     """The exported Verilog (memories initialised with the operands) under Icarus: the same output stream, cycle
-    for cycle, as Amaranth's simulator, which the emulator checks."""
+    for cycle, as Amaranth's simulator, which the emulator checks. M = rows + cols: each reduction fold reads
+    the psum buffer in the cycle the previous fold writes it (the transparent read)."""
     s = spec("fixed8.7", "fixed8.7", "fixed24.14", k=64, overflow="saturate")
     f = s.formats
     rng = np.random.default_rng(3)
@@ -122,3 +124,17 @@ def test_icarus_small_sequencer(tmp_path):
     r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
     assert r.passed, r.mismatches
     assert r.cycles == done + 1
+
+
+@pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
+def test_icarus_lenet_conv2_on_8x8(tmp_path):
+    """The whole layer (M = 64, 441 folds) through the exported Verilog under Icarus (about 13 s): the output
+    stream the schedule gives the emulator's accumulator codes, every cycle up to ``done``."""
+    formats, a, w, bias, acc = conv2_gemm(image=0)
+    seq = WsSequencer(8, 8, PESpec(formats, k=500), a, w, bias)
+    (tmp_path / "dut.v").write_text(verilog_for(seq))
+    stim, exp, mask = expected_stream(seq, acc)
+    tb = cosim.write_testbench(seq, seq.verilog_name(), stim, exp, tmp_path, mask=mask, before_edge=True)
+    r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
+    assert r.passed, r.mismatches
+    assert r.cycles == seq.cycles() + 1 == 28249
