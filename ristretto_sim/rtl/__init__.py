@@ -11,7 +11,9 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
   :mod:`~ristretto_sim.rtl.tflite_requantize`: :class:`TfliteRequantize` (TFLite's int8 readout: quantized
   multiplier, zero point, clamp);
 * :mod:`~ristretto_sim.rtl.array`: :class:`SystolicArray` (output-stationary) and its streaming controller;
-  :mod:`~ristretto_sim.rtl.ws_array`: :class:`WeightStationaryArray` and its GEMM driver;
+  :mod:`~ristretto_sim.rtl.ws_array`: :class:`WeightStationaryArray` (double-buffered weights) and its GEMM driver;
+  :mod:`~ristretto_sim.rtl.ws_sequencer`: :class:`WsSequencer` (a ws GEMM from operand memories to an output
+  stream, folds overlapped);
 * :mod:`~ristretto_sim.rtl.golden`: the vectorised golden model testbenches compare against (emulator arithmetic);
 * :mod:`~ristretto_sim.rtl.vectors` (test traces), :mod:`~ristretto_sim.rtl.stream` (a GEMM streamed through an
   array), :mod:`~ristretto_sim.rtl.sim` (Amaranth simulation), :mod:`~ristretto_sim.rtl.cosim` (Verilog
@@ -36,6 +38,7 @@ from ristretto_sim.rtl.shift_pe import ShiftPE
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
 from ristretto_sim.rtl.ws_array import WeightStationaryArray
+from ristretto_sim.rtl.ws_sequencer import WsSequencer
 
 __all__ = [
     "AffineMacPE",
@@ -53,6 +56,7 @@ __all__ = [
     "TfliteRequantize",
     "Trace",
     "WeightStationaryArray",
+    "WsSequencer",
     "golden_run",
     "make_pe",
     "pe_class",

@@ -137,6 +137,39 @@ def _array_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
     return arr, path, tb, st.cycles
 
 
+def _ws_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
+    """A :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM with reduction and column edge folds
+    (its memories hold the operands) and the output stream the golden model's result gives it."""
+    from ristretto_sim.rtl.ws_array import check_ws_pe
+    from ristretto_sim.rtl.ws_sequencer import WsSequencer, expected_stream
+
+    check_ws_pe(spec)
+    kind = pe_class(spec)
+    rng = np.random.default_rng(seed)
+    limit = kind.max_products(spec)
+    k = max(1, min(spec.k if limit is None else limit, rows + max(1, rows // 2)))
+    m, n = rows + cols, cols + max(1, cols // 2)  # M = rows + cols: folds fully overlapped
+    a_codes, w_codes = kind.operand_codes(spec)
+    a = a_codes[rng.integers(0, len(a_codes), (m, k))]
+    w = w_codes[rng.integers(0, len(w_codes), (k, n))]
+    b_codes = kind.bias_codes(spec)
+    bias = b_codes[rng.integers(0, len(b_codes), n)]
+    seq = WsSequencer(rows, cols, spec, a, w, bias)
+    stim, exp, mask = expected_stream(seq, gemm_golden(spec, a, w, bias))
+    name = module_name(seq)
+    path = out / f"{name}.v"
+    path.write_text(verilog_for(seq))
+    tb = cosim.write_testbench(seq, name, stim, exp, out, mask=mask, before_edge=True)
+    return seq, path, tb, len(stim["start"])
+
+
+#: array generators by dataflow: files and the summary's description
+_ARRAYS = {
+    "os": (_array_files, "output-stationary array"),
+    "ws": (_ws_files, "weight-stationary GEMM sequencer (double-buffered array, operand memories)"),
+}
+
+
 def _requantizer_files(rq, out: Path, cycles: int, seed: int) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     name = module_name(rq)
@@ -147,10 +180,15 @@ def _requantizer_files(rq, out: Path, cycles: int, seed: int) -> tuple[Path, Pat
 
 
 def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None, cycles: int = 2000,
-                 seed: int = 0, linear: bool = False) -> Written:
+                 seed: int = 0, linear: bool = False, dataflow: str = "os") -> Written:
     """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring), and the PE
     kind's requantizer (its ``readout``: of a fully connected layer when ``linear``), if it has one, with its own
-    testbench into ``out_dir/requantize``."""
+    testbench into ``out_dir/requantize``. ``dataflow``: ``os`` (:class:`SystolicArray`) or ``ws`` (a
+    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM, fixed PEs)."""
+    if dataflow not in _ARRAYS:
+        raise ValueError(f"dataflow={dataflow!r}: choose one of {', '.join(_ARRAYS)}")
+    if array is None and dataflow != "os":
+        raise ValueError(f"dataflow {dataflow!r} is an array's: give the array size too (--array RxC)")
     if array is not None:
         check_array(array[0], array[1], spec)
     out = Path(out_dir)
@@ -159,8 +197,9 @@ def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None,
         comp, path, tb, n = _pe_files(spec, out, cycles, seed)
         what = spec.describe()
     else:
-        comp, path, tb, n = _array_files(array[0], array[1], spec, out, seed)
-        what = f"{array[0]}x{array[1]} output-stationary array of the {spec.describe()}"
+        files, kind = _ARRAYS[dataflow]
+        comp, path, tb, n = files(array[0], array[1], spec, out, seed)
+        what = f"{array[0]}x{array[1]} {kind} of the {spec.describe()}"
     ports = " ".join(f"{p}[{w}]" for p, d, w in cosim.ports_of(comp))
     summary = f"{path}: {what}; ports {ports}; testbench {tb} ({n} cycles of emulator vectors)"
     rq = pe_class(spec).readout(spec, linear)

@@ -1,10 +1,16 @@
-"""``WeightStationaryArray``: a weight-stationary array of ``rows x cols`` PEs, and its GEMM driver.
+"""``WeightStationaryArray``: a weight-stationary array of ``rows x cols`` PEs with double-buffered weights,
+and a GEMM driver that runs its folds one after another.
 
 Protocol (what a source drives; ``reference/systolic-timing.md``, SCALE-Sim's ws rules)
 ---------------------------------------------------------------------------------------
-* **load phase**, ``rows`` cycles: with ``wload`` high and ``wrow = i``, the array latches ``w_<j>`` (``W[k0 + i,
-  n0 + j]``) into PE ``(i, j)``'s weight register (broadcast per row, one row per cycle);
-* **stream phase**, ``T`` cycles (``T = M``, the streamed dimension): each cycle the source drives ``a_<i>``
+* **weight load**, ``rows`` cycles: with ``wload`` high and ``wrow = i``, the array latches ``w_<j>`` (``W[k0 + i,
+  n0 + j]``) into PE ``(i, j)``'s **shadow** weight register (one row per cycle). The load is skewed like the
+  stream: column ``j``'s ``wload``, ``wrow`` and ``w_<j>`` pass ``j`` registers, so row ``i`` driven in cycle ``s``
+  lands in PE ``(i, j)`` at the edge ending cycle ``s + j``;
+* **swap**: ``wswap`` high in a cycle marks that cycle's ``a`` as the first of a new fold. It travels with the
+  activations (``i`` registers down to row ``i``, then one PE right per cycle), and in the cycle it reaches PE
+  ``(i, j)`` that PE computes with its shadow weight and copies it into its active register;
+* **stream**, ``T`` cycles (``T = M``, the streamed dimension): each cycle the source drives ``a_<i>``
   (``A[m, k0 + i]``, unskewed: all rows of one ``m`` in the same cycle) and ``psum_<j>`` (the partial sum output
   ``(m, n0 + j)`` starts from: the bias on the first reduction fold, the previous fold's result after). The skew
   happens inside the array: row ``i``'s ``a`` passes ``i`` registers, column ``j``'s ``psum`` ``j``; ``a`` then
@@ -14,13 +20,19 @@ Protocol (what a source drives; ``reference/systolic-timing.md``, SCALE-Sim's ws
 * ``out_<j>`` is deskewed (column ``j`` passes ``cols - 1 - j`` more registers): output row ``m`` of the fold is on
   every ``out_<j>`` in stream cycle ``m + rows + cols - 1``.
 
+Double buffering: with a fold's stream starting (``wswap``) in cycle ``t0``, the next fold's row ``i`` may be
+loaded in any cycle ``s`` with ``t0 + i <= s`` (PE ``(i, j)`` has swapped in this fold's weight by then: the copy
+and the new shadow write share the edge) and ``s < t1 + i`` (``t1``: the next fold's ``wswap``), so loading row
+``i`` in cycle ``t0 + i`` works for any fold period ``t1 - t0 >= rows`` (the load bus is busy ``rows`` cycles):
+the next fold's weights load while this fold streams (:class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer`).
+
 The summation order is the emulator's (bias, then ``k = 0, 1, ...``; a reduction fold continues from the
 previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get ``a = 0``
 and ``w = 0`` (adding a zero product changes no register).
 
-Timing: one fold is ``rows`` load cycles + the stream, its last MAC (PE ``(rows-1, cols-1)``, output ``M - 1``)
-in cycle ``2 rows + cols + M - 3`` of the fold: ``2 rows + cols + M - 2`` cycles per fold, folds not
-overlapping, SCALE-Sim's ws compute cycles
+Timing of :func:`simulate_ws_gemm` (no overlap): one fold is ``rows`` load cycles + the stream (``wswap`` with
+its first cycle), its last MAC (PE ``(rows-1, cols-1)``, output ``M - 1``) in cycle ``2 rows + cols + M - 3`` of
+the fold: ``2 rows + cols + M - 2`` cycles per fold, folds not overlapping, SCALE-Sim's ws compute cycles
 (:func:`~ristretto_sim.hw.mapping.scalesim_compute_cycles`).
 """
 
@@ -29,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
@@ -40,6 +52,13 @@ from ristretto_sim.rtl.spec import PESpec
 
 #: PE kinds whose register is one ``add(base, product)`` per cycle with ``base`` from outside (the ws chain)
 WS_KINDS = ("fixed",)
+
+
+def check_ws_pe(pe: PESpec) -> None:
+    """``ValueError`` unless ``pe``'s datapath is one of ``WS_KINDS`` (before a ws component is built)."""
+    kind = pe_class(pe).datapath_name
+    if kind not in WS_KINDS:
+        raise ValueError(f"datapath {kind!r}: the weight-stationary array supports {', '.join(WS_KINDS)}")
 
 
 class WeightStationaryArray(wiring.Component):
@@ -55,11 +74,9 @@ class WeightStationaryArray(wiring.Component):
 
     def __init__(self, rows: int, cols: int, pe: PESpec):
         self.rows, self.cols = check_array(rows, cols, pe)
-        kind = pe_class(pe).datapath_name
-        if kind not in WS_KINDS:
-            raise ValueError(f"datapath {kind!r}: the weight-stationary array supports {', '.join(WS_KINDS)}")
+        check_ws_pe(pe)
         self.spec = pe
-        members = {"wload": In(1), "wrow": In(range(self.rows))}
+        members = {"wload": In(1), "wrow": In(range(self.rows)), "wswap": In(1)}
         members.update({f"a_{i}": In(pe.input_shape) for i in range(self.rows)})
         members.update({f"w_{j}": In(pe.weight_shape) for j in range(self.cols)})
         members.update({f"psum_{j}": In(pe.accumulator_shape) for j in range(self.cols)})
@@ -81,14 +98,26 @@ class WeightStationaryArray(wiring.Component):
             return delay(m, sig, n, name)
 
         pes = [[make_pe(self.spec) for _ in range(c)] for _ in range(r)]
+        swap = [[None] * c for _ in range(r)]
         for i in range(r):
-            for j in range(c):
+            swap[i][0] = delayed(self.wswap, i, f"swap{i}")
+            for j in range(1, c):
+                swap[i][j] = delayed(swap[i][j - 1], 1, f"swap{i}_{j}")
+        for j in range(c):
+            wload = delayed(self.wload, j, f"wload{j}")
+            wrow = delayed(self.wrow, j, f"wrow{j}")
+            wbus = delayed(getattr(self, f"w_{j}"), j, f"w{j}")
+            for i in range(r):
                 pe = pes[i][j]
                 m.submodules[f"pe_{i}_{j}"] = pe
-                weight = Signal(self.spec.weight_shape, name=f"weight_{i}_{j}")
-                with m.If(self.wload & (self.wrow == i)):
-                    m.d.sync += weight.eq(getattr(self, f"w_{j}"))
-                m.d.comb += [pe.w.eq(weight), pe.en.eq(1), pe.load.eq(1), pe.clear.eq(0)]
+                shadow = Signal(self.spec.weight_shape, name=f"shadow_{i}_{j}")
+                active = Signal(self.spec.weight_shape, name=f"weight_{i}_{j}")
+                with m.If(wload & (wrow == i)):
+                    m.d.sync += shadow.eq(wbus)
+                with m.If(swap[i][j]):
+                    m.d.sync += active.eq(shadow)
+                m.d.comb += [pe.w.eq(Mux(swap[i][j], shadow, active)), pe.en.eq(1), pe.load.eq(1),
+                             pe.clear.eq(0)]
                 m.d.comb += pe.a.eq(delayed(getattr(self, f"a_{i}"), i, f"a{i}") if j == 0 else pes[i][j - 1].a_out)
                 m.d.comb += pe.bias.eq(delayed(getattr(self, f"psum_{j}"), j, f"psum{j}") if i == 0
                                        else pes[i - 1][j].acc)
@@ -119,7 +148,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     sim = Simulator(array)
     sim.add_clock(1e-6)
 
-    inputs = ["wload", "wrow"] + [f"a_{i}" for i in range(r)] + [f"w_{j}" for j in range(c)] + \
+    inputs = ["wload", "wrow", "wswap"] + [f"a_{i}" for i in range(r)] + [f"w_{j}" for j in range(c)] + \
         [f"psum_{j}" for j in range(c)]
     cur = dict.fromkeys(inputs, 0)
     stim = {n: [] for n in inputs}
@@ -150,6 +179,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
                 put("wload", 0)
                 lat = r + c - 1
                 for t in range(mm + lat):
+                    put("wswap", int(t == 0))
                     for i in range(r):
                         put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else 0)
                     for j in range(c):

@@ -27,7 +27,9 @@ def _run_tb(out: Path):
      "--shifter-bits", "12", "--cycles", "500"],
     ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--cycles", "500"],
     ["--pe", "fixed", "--inputs", "fixed4.3", "--weights", "fixed4.3", "--acc", "fixed10.6", "--array", "3x2"],
-], ids=["fixed", "shift", "minifloat", "array"])
+    ["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed16.14", "--array", "3x2",
+     "--dataflow", "ws"],
+], ids=["fixed", "shift", "minifloat", "array", "ws-sequencer"])
 def test_formats(argv, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["rtl", *argv, "--out", str(out)]) == 0
@@ -92,6 +94,9 @@ def test_tflite_layer_array(tmp_path, capsys):
     (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed24.14", "--array", "0x4"],
      "at least one row"),
     (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--array", "8by8"], "rows x cols"),
+    (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--dataflow", "ws"], "--array RxC"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--array", "2x2", "--dataflow", "ws"],
+     "weight-stationary array supports fixed"),
     (["--pe", "shift", "--inputs", "fixed8.7", "--weights", "fixed8.7"], "select the fixed datapath"),
     (["lenet", "--plan", str(PLAN), "--layer", "pool1"], "weighted layers are"),
     (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16"], "no RTL generator"),

@@ -36,7 +36,10 @@ def add_arguments(p):
     p.add_argument("--shifter-bits", type=int, help="shift PE: barrel shifter width (default: lossless)")
     p.add_argument("--k", type=int, default=1024,
                    help="reduction length the PE is sized for (default accumulators, Kulisch width; default 1024)")
-    p.add_argument("--array", metavar="RxC", help="an output-stationary array of RxC PEs, e.g. 8x8")
+    p.add_argument("--array", metavar="RxC", help="an array of RxC PEs, e.g. 8x8 (its dataflow: --dataflow)")
+    p.add_argument("--dataflow", choices=("os", "ws"), default="os",
+                   help="with --array: os (an output-stationary array) or ws (a weight-stationary GEMM sequencer: "
+                        "double-buffered array, operand memories, fold FSM; fixed PEs)")
     p.add_argument("--cycles", type=int, default=2000, help="testbench cycles of a PE (default 2000)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the Verilog and testbench into")
 
@@ -102,6 +105,6 @@ def run(args) -> int:
         formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
                                overflow=args.overflow, shifter_bits=args.shifter_bits, **extra)
         spec = pe_spec_for(args.pe, formats, args.k)
-    written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear)
+    written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear, dataflow=args.dataflow)
     print(written.summary)
     return 0
