@@ -18,7 +18,7 @@ from ristretto_sim.hw.config import (
     datapath_for,
 )
 from ristretto_sim.hw.energy import TechnologyTable, area, default_table
-from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand, VectorOp, WritePolicy
+from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand, VectorOp, WritePolicy, ZeroPoint
 from ristretto_sim.hw.layers import ConvShape, ConvTransposeShape, GemmProblem, GemmShape
 from ristretto_sim.hw.mapping import folding, scalesim_compute_cycles, schedule
 from ristretto_sim.hw.plan import PlanView
@@ -66,6 +66,7 @@ __all__ = [
     "Precision",
     "Report",
     "SerialOperand",
+    "ZeroPoint",
     "SweepAxis",
     "TechnologyTable",
     "VectorConfig",

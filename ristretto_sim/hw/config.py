@@ -23,7 +23,7 @@ from ristretto_sim.emulator.datapaths.layer_formats import check_format
 from ristretto_sim.errors import ConfigError, PlanError
 from ristretto_sim.formats import FixedPoint, NumberFormat, format_kind, widest
 from ristretto_sim.formats.base import check_int
-from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand, VectorOp, WritePolicy
+from ristretto_sim.hw.enums import Dataflow, PEKind, Precision, SerialOperand, VectorOp, WritePolicy, ZeroPoint
 from ristretto_sim.hw.synth_area import FPGATarget, PEArea
 
 
@@ -76,6 +76,11 @@ class PEConfig:
         Minifloat PEs with a float accumulator: the format the multiplier rounds each product to before the add
         (None: exact products). A layer runs on the PE when its own product format fits this one; a layer with
         exact products needs a PE with exact products.
+    zero_point : {"subtract", "fold"} or ZeroPoint
+        Affine PEs: ``subtract`` the input zero point in every PE (``(bits + 1) x bits`` multiplier, TFLite's
+        reference kernels) or ``fold`` ``z_a * sum_k w_k`` into the bias offline (a multiplier of the raw codes;
+        asymmetric weights add a row-sum adder per MAC and a ``z_w * sum_k a_k`` correction per output). The
+        emulated results are the same (``AffineMac.accumulate_folded``).
     """
 
     kind: PEKind = PEKind.FIXED_MAC
@@ -87,9 +92,14 @@ class PEConfig:
     serial_operand: SerialOperand = SerialOperand.INPUTS
     shifter_bits: int | None = None
     product: NumberFormat | None = None
+    zero_point: ZeroPoint = ZeroPoint.SUBTRACT
 
     def __post_init__(self):
         object.__setattr__(self, "kind", PEKind.coerce(self.kind, "pe.kind"))
+        object.__setattr__(self, "zero_point", ZeroPoint.coerce(self.zero_point, "pe.zero_point"))
+        if self.zero_point is not ZeroPoint.SUBTRACT and self.kind is not PEKind.AFFINE:
+            raise ValueError(f"pe.zero_point={self.zero_point.value!r} is for affine PEs, not "
+                             f"pe.kind={self.kind.value!r}")
         for name in ("inputs", "weights", "accumulator"):
             object.__setattr__(self, name, check_format(getattr(self, name), f"pe.{name}", allow_none=False))
         object.__setattr__(self, "precision", Precision.coerce(self.precision, "pe.precision"))
@@ -140,6 +150,14 @@ class PEConfig:
         """The PE's datapath object (the registry's choice for the PE's formats)."""
         return select(self.datapath_formats())
 
+    def units(self, k: int = 1):
+        """The arithmetic units one MAC uses (``ArithmeticUnit``), the zero-point handling's."""
+        return _ZERO_POINT_UNITS[self.zero_point][0](self.datapath, k)
+
+    def readout_units(self):
+        """The arithmetic units of the output stage, once per output element (an affine PE's requantizer)."""
+        return _ZERO_POINT_UNITS[self.zero_point][1](self.datapath)
+
     def cycles_per_mac(self, formats: LayerFormats) -> int:
         """Cycles one MAC takes for a layer in ``formats`` (1 when bit-parallel)."""
         if self.precision is Precision.PARALLEL:
@@ -166,7 +184,16 @@ class PEConfig:
             d["shifter_bits"] = self.shifter_bits
         if self.product is not None:
             d["product"] = str(self.product)
+        if self.zero_point is not ZeroPoint.SUBTRACT:
+            d["zero_point"] = self.zero_point.value
         return d
+
+
+#: per zero-point handling, the datapath's MAC units and output-stage units (``AffineMac.folded_units``)
+_ZERO_POINT_UNITS = {
+    ZeroPoint.SUBTRACT: (lambda dp, k: dp.units(k), lambda dp: dp.readout_units()),
+    ZeroPoint.FOLD: (lambda dp, k: dp.folded_units(k), lambda dp: dp.folded_readout_units()),
+}
 
 
 def check_fits(formats: LayerFormats, pe: PEConfig, layer: str, k: int = 1, n_out: int = 1) -> None:

@@ -291,7 +291,7 @@ class MacEnergy:
 
 def _units(pe: PEConfig, cycles_per_mac: int):
     """The PE datapath's arithmetic units, a bit-serial PE's multiplier narrowed to its slice."""
-    units = pe.datapath.units(1)
+    units = pe.units(1)
     if pe.precision is not Precision.SERIAL:
         return units, 1
     other = pe.weights.bits if pe.serial_operand is SerialOperand.INPUTS else pe.inputs.bits
@@ -341,13 +341,13 @@ def mac_energy(
 def readout_pj(pe: PEConfig, table: TechnologyTable) -> float:
     """Energy per output element of the PE datapath's output stage (an affine PE's requantizer: a 32x32 multiply,
     a 32-bit shifter and adders, priced by the table as every other unit; 0 for datapaths without one)."""
-    return float(sum(_PRICES[u.op][0](table, u) for u in pe.datapath.readout_units()))
+    return float(sum(_PRICES[u.op][0](table, u) for u in pe.readout_units()))
 
 
 def readout_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
     """Area of one output stage of the PE's datapath (an affine PE's requantizer, priced as ``readout_pj``; 0 for
     datapaths without one)."""
-    return float(sum(_PRICES[u.op][1](table, u) for u in pe.datapath.readout_units()))
+    return float(sum(_PRICES[u.op][1](table, u) for u in pe.readout_units()))
 
 
 def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:

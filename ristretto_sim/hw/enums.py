@@ -76,6 +76,15 @@ _OPERANDS = {
 }
 
 
+class ZeroPoint(NamedEnum):
+    """How an affine PE handles the input zero point: ``subtract`` it in every PE (a ``(bits + 1)``-wide multiplier
+    operand, TFLite's reference kernels) or ``fold`` ``z_a * sum_k w_k`` into the bias offline (gemmlowp, CMSIS-NN,
+    TFLite Micro's optimized kernels: the PE multiplies the raw codes)."""
+
+    SUBTRACT = "subtract"
+    FOLD = "fold"
+
+
 class VectorOp(NamedEnum):
     """What the vector / post-processing unit computes for a non-GEMM layer (``ristretto_sim.hw.vector``)."""
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ristretto_sim.emulator.datapaths.base import AccumulatorContents, ArithmeticUnit, Datapath, Keys, Prepared
+from ristretto_sim.emulator.datapaths.base import NO_KEYS, AccumulatorContents, ArithmeticUnit, Datapath, Keys, Prepared
 from ristretto_sim.emulator.datapaths.layer_formats import LayerFormats
 from ristretto_sim.emulator.datapaths.operation import LayerKind, LayerOp
 from ristretto_sim.emulator.datapaths.readout import out_of_range
@@ -47,7 +47,7 @@ from ristretto_sim.emulator.gemmlowp import (
     quantize_multiplier,
     wrap_int32,
 )
-from ristretto_sim.emulator.im2col import im2col_conv_nchw
+from ristretto_sim.emulator.im2col import im2col_conv_nchw, pad_nchw
 from ristretto_sim.formats import Affine, FixedPoint, Overflow, Rounding
 
 #: TFLite's accumulator: a 32-bit register
@@ -127,6 +127,25 @@ class AffineMac(Datapath):
             ArithmeticUnit("int_add", (32,), (INT32,)),
         )
 
+    def folded_units(self, k: int, n_out: int = 1) -> tuple[ArithmeticUnit, ...]:
+        """``units`` of the PE with the zero points folded (``folded_bias``): a multiplier of the raw codes and the
+        int32 adder; asymmetric weights (z_w != 0) add the row-sum adder, one int32 add of the input code per MAC
+        (gemmlowp's per-output sum of activations, priced per PE: no sharing across output channels)."""
+        units = (
+            ArithmeticUnit("int_mul", (self.input_bits, self.weight_bits), (self.inputs, self.weights)),
+            ArithmeticUnit("int_add", (32,), (INT32,)),
+        )
+        return units if self._symmetric_weights() else units + (ArithmeticUnit("int_add", (32,), (INT32,)),)
+
+    def folded_readout_units(self) -> tuple[ArithmeticUnit, ...]:
+        """``readout_units`` with the zero points folded: the requantizer, and for asymmetric weights the row-sum
+        correction once per output (``z_w * sum_k a_k``: a 32 x weight-bits multiply and a 32-bit subtract)."""
+        units = self.readout_units()
+        if self._symmetric_weights():
+            return units
+        return (ArithmeticUnit("int_mul", (32, self.weight_bits), (INT32, self.weights)),
+                ArithmeticUnit("int_add", (32,), (INT32,))) + units
+
     def readout_units(self) -> tuple[ArithmeticUnit, ...]:
         # the requantizer, once per output element: a 32x32 high multiply by M0 (SaturatingRoundingDoublingHighMul),
         # its rounding nudge add, the rounding right shift (RoundingDivideByPOT: a 32-bit barrel shifter over 32
@@ -188,6 +207,52 @@ class AffineMac(Datapath):
         overflows = int(np.count_nonzero(wrapped != acc))
         return AccumulatorContents(wrapped, np.zeros(op.n_out, dtype=np.int64), axis, str(INT32),
                                    overflows=overflows)
+
+    def folded_bias(self, prepared: Prepared) -> np.ndarray:
+        """The int32 bias of the folded datapath (``folded_units``), one per output channel: ``b - z_x * sum_k w_k
+        + K * z_x * z_w`` of the weight codes, wrapped to int32 as the register holds it. The PE then sums the raw
+        code products ``x * w`` onto it, and with asymmetric weights ``- z_w * sum_k x_k`` (``row_sums``). The
+        identity ``sum (x - z_x)(w - z_w) = sum x w - z_w sum x - z_x sum w + K z_x z_w`` is exact in the integers,
+        so modulo 2**32 the folded sum equals ``accumulate``'s wrapped one whatever the intermediate values."""
+        op, wts = prepared.op, prepared.weights
+        zw = self.weights.zero_point_array().astype(np.int64)
+        codes = wts.centred.astype(np.int64) + zw.reshape((-1,) + (1,) * (wts.centred.ndim - 1))
+        w_sums = codes.reshape(op.n_out, -1).sum(axis=1)
+        za = int(self.inputs.zero_point)
+        k = codes[0].size
+        bias = np.zeros(op.n_out, np.int64) if prepared.bias is None else prepared.bias.astype(np.int64)
+        return wrap_int32(bias - za * w_sums + k * za * np.broadcast_to(zw, (op.n_out,)))
+
+    def raw_products(self, prepared: Prepared, x: np.ndarray, keys: Keys) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(sum_k x_k w_k, sum_k x_k, axis)`` of the raw codes (padding holds the input zero point, the code of
+        0.0, as TFLite pads), int64: what the folded PE sums and its row-sum unit."""
+        op, wts = prepared.op, prepared.weights
+        za = int(self.inputs.zero_point)
+        zw = self.weights.zero_point_array().reshape((-1,) + (1,) * (wts.centred.ndim - 1))
+        w = wts.centred + zw
+        xc = (self.encode_inputs(x, keys) - za).astype(np.float64)
+        if op.linear:
+            lead = xc.shape[:-1]
+            raw = xc.reshape(-1, xc.shape[-1]) + za
+            acc = (raw @ w.T).reshape(lead + (op.n_out,))
+            sums = np.broadcast_to(raw.sum(axis=1).reshape(lead + (1,)), acc.shape)
+        else:
+            raw = pad_nchw(xc, op.geometry.padding, np.float64) + za
+            nopad = (0, 0, 0, 0)
+            acc = im2col_conv_nchw(raw, w, nopad, op.geometry, np.float64)
+            sums = im2col_conv_nchw(raw, np.ones_like(w), nopad, op.geometry, np.float64)
+        return acc.astype(np.int64), np.asarray(sums).astype(np.int64), op.output_axis(acc.ndim)
+
+    def accumulate_folded(self, prepared: Prepared, x: np.ndarray, keys: Keys = NO_KEYS) -> AccumulatorContents:
+        """``accumulate`` as the folded datapath computes it: ``folded_bias`` plus the raw code products, minus
+        ``z_w`` times the row sums for asymmetric weights, wrapped to int32 (bit for bit ``accumulate``'s codes)."""
+        op = prepared.op
+        acc, sums, axis = self.raw_products(prepared, x, keys)
+        shape = [1] * acc.ndim
+        shape[axis] = op.n_out
+        zw = np.broadcast_to(self.weights.zero_point_array().astype(np.int64), (op.n_out,)).reshape(shape)
+        wrapped = wrap_int32(acc - zw * sums + self.folded_bias(prepared).reshape(shape))
+        return AccumulatorContents(wrapped, np.zeros(op.n_out, dtype=np.int64), axis, str(INT32))
 
     def readout(self, prepared: Prepared, acc: AccumulatorContents, keys: Keys):
         f, wts = self.formats, prepared.weights
