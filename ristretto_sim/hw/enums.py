@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ristretto_sim.emulator.datapaths.affine import ZeroPoint  # noqa: F401  (the affine PE's, re-exported)
 from ristretto_sim.enums import NamedEnum
 
 
@@ -74,15 +75,6 @@ _OPERANDS = {
     PEKind.SHIFT: {"inputs": ("fixed",), "weights": ("pow2",), "accumulator": ("fixed",)},
     PEKind.AFFINE: {"inputs": ("affine",), "weights": ("affine",), "accumulator": ("fixed",)},
 }
-
-
-class ZeroPoint(NamedEnum):
-    """How an affine PE handles the input zero point: ``subtract`` it in every PE (a ``(bits + 1)``-wide multiplier
-    operand, TFLite's reference kernels) or ``fold`` ``z_a * sum_k w_k`` into the bias offline (gemmlowp, CMSIS-NN,
-    TFLite Micro's optimized kernels: the PE multiplies the raw codes)."""
-
-    SUBTRACT = "subtract"
-    FOLD = "fold"
 
 
 class VectorOp(NamedEnum):

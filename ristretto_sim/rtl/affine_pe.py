@@ -4,7 +4,9 @@ AffineMac`), TensorFlow Lite's int8 multiply-accumulate.
 Per product, ``(a - z_a) * (w - z_w)``: the codes minus the zero points of the layer's formats (constants of
 the PE; ``a - z_a`` takes one bit more than ``a``, and so does ``w - z_w`` unless the weights are symmetric, TFLite's
 int8 rule), an exact ``(in.bits + 1) x w.bits`` multiplier whose product width is the datapath's
-``product_bits``. The accumulator is TFLite's int32 register, preloaded with the int32 bias codes (the ``load``
+``product_bits``. With ``zero_point='fold'`` (symmetric weights) the PE multiplies the raw codes ``a * w`` and the
+preloaded bias is the folded one, ``b - z_a * sum_k w_k`` (``preload``; ``AffineMac.folded_bias``): the same int32
+register contents, since the identity holds modulo 2**32. The accumulator is TFLite's int32 register, preloaded with the int32 bias codes (the ``load``
 of the PE protocol) and wrapping as a 32-bit register does whatever the layer's overflow mode says (the datapath
 wraps; ``overflow`` is set when an addition wrapped).
 
@@ -22,6 +24,7 @@ from dataclasses import replace
 import numpy as np
 from amaranth.hdl import Module, Signal, Value, signed
 
+from ristretto_sim.emulator.datapaths.affine import ZeroPoint
 from ristretto_sim.emulator.gemmlowp import wrap_int32
 from ristretto_sim.formats import Affine, Overflow, Rounding
 from ristretto_sim.rtl.pe import ProcessingElement, Product
@@ -79,7 +82,8 @@ class AffineMacPE(ProcessingElement):
         """``affine_mac_int8_zm3_int8_z0_int32``: the codes and zero points (the scales are the requantizer's)."""
         f = spec.formats
         za, zw = cls.zero_points(spec)
-        parts = ["affine_mac"] + [f"{'int' if x.signed else 'uint'}{x.bits}_z{z}" for x, z in
+        fold = ["fold"] if spec.zero_point is ZeroPoint.FOLD else []
+        parts = ["affine_mac"] + fold + [f"{'int' if x.signed else 'uint'}{x.bits}_z{z}" for x, z in
                                   ((f.inputs, za), (f.weights, zw))] + ["int32"]
         return "_".join(parts).replace("-", "m")
 
@@ -87,12 +91,27 @@ class AffineMacPE(ProcessingElement):
         spec = self.spec
         f = spec.formats
         za, zw = self.zero_points(spec)
+        if spec.zero_point is ZeroPoint.FOLD:  # the raw codes: z_a * sum_k w_k is in the preloaded bias
+            p = Signal(signed(spec.datapath.product_bits()), name="product")
+            m.d.comb += p.eq(a * w)
+            return Product(p)
         da = Signal(signed(f.inputs.bits + 1), name="a_centred")
         dw = Signal(signed(f.weights.bits + 1), name="w_centred")
         m.d.comb += [da.eq(a - za), dw.eq(w - zw)]
         p = Signal(signed(spec.datapath.product_bits()), name="product")
         m.d.comb += p.eq(da * dw)
         return Product(p)
+
+    @classmethod
+    def preload(cls, spec, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """The int32 bias the PE of output column ``j`` starts from, for weight codes ``w`` (K x N) and the layer's
+        bias codes: the bias itself, or folded (``zero_point='fold'``) ``bias - z_a * sum_k w[k, j]`` wrapped to
+        int32, as ``AffineMac.folded_bias`` forms it."""
+        bias = np.asarray(bias, dtype=np.int64)
+        if spec.zero_point is not ZeroPoint.FOLD:
+            return bias
+        za, _ = cls.zero_points(spec)
+        return wrap_int32(bias - za * np.asarray(w, dtype=np.int64).sum(axis=0))
 
     @classmethod
     def corner_codes(cls, spec):
@@ -106,9 +125,9 @@ class AffineMacPE(ProcessingElement):
 
     @classmethod
     def golden_add(cls, spec, base, a, w):
-        """One addition per PE as the emulator's affine datapath accumulates: ``(a - z_a) * (w - z_w)`` added in
-        int64 and wrapped to int32 (``gemmlowp.wrap_int32``)."""
-        za, zw = cls.zero_points(spec)
+        """One addition per PE as the emulator's affine datapath accumulates: ``(a - z_a) * (w - z_w)`` (folded:
+        ``a * w``) added in int64 and wrapped to int32 (``gemmlowp.wrap_int32``)."""
+        za, zw = (0, 0) if spec.zero_point is ZeroPoint.FOLD else cls.zero_points(spec)
         a64, w64, b64 = (np.asarray(x, dtype=np.int64) for x in (a, w, base))
         exact = b64 + (a64 - za) * (w64 - zw)
         new = wrap_int32(exact)

@@ -39,12 +39,15 @@ class Written:
     summary: str
 
 
-def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
+def pe_spec_for(kind: str, formats: LayerFormats, k: int, zero_point: str = "subtract") -> PESpec:
     """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``, ``affine``) for ``formats`` sized for reduction
-    length ``k``; ``ValueError`` when the formats select another datapath, naming it and the fix."""
+    length ``k`` (an affine PE's ``zero_point``: ``subtract`` or ``fold``); ``ValueError`` when the formats select
+    another datapath, naming it and the fix."""
     if kind not in PE_KINDS:
         raise ValueError(f"pe={kind!r}: choose one of {', '.join(PE_KINDS)}")
-    spec = PESpec(formats, k=k)
+    if zero_point != "subtract" and kind != "affine":
+        raise ValueError(f"--zero-point {zero_point} is for affine PEs, not {kind} ones")
+    spec = PESpec(formats, k=k, zero_point=zero_point)
     pe_class(spec)  # a generator exists (a float accumulator has none yet)
     if spec.kind != PE_KINDS[kind]:
         raise ValueError(
@@ -55,11 +58,11 @@ def pe_spec_for(kind: str, formats: LayerFormats, k: int) -> PESpec:
     return spec
 
 
-def layer_spec(formats: LayerFormats, k: int) -> PESpec:
+def layer_spec(formats: LayerFormats, k: int, zero_point: str = "subtract") -> PESpec:
     """The spec of the PE computing a layer of ``formats`` with reduction length ``k`` (the formats the datapath's
-    PE kind holds: ``pe_formats``)."""
+    PE kind holds: ``pe_formats``; an affine PE's ``zero_point``)."""
     cls = pe_class_named(select(formats).name)
-    return PESpec(formats if cls is None else cls.pe_formats(formats), k=k)
+    return PESpec(formats if cls is None else cls.pe_formats(formats), k=k, zero_point=zero_point)
 
 
 def array_formats(layers: dict) -> tuple[LayerFormats, str]:

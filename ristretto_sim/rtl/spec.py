@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Shape, signed, unsigned
 
 from ristretto_sim.emulator.datapaths import Datapath, LayerFormats, select
+from ristretto_sim.emulator.datapaths.affine import ZeroPoint
 from ristretto_sim.formats import FixedPoint, format_kind
 from ristretto_sim.formats.base import NumberFormat, check_int
 from ristretto_sim.rtl.registry import pe_class
@@ -37,17 +38,29 @@ class PESpec:
     k : int
         Reduction length the accumulator is sized for (only matters when ``formats.accumulator`` is None or the
         datapath's default depends on it: Kulisch registers, no-overflow fixed-point accumulators).
+    zero_point : {"subtract", "fold"}
+        Affine PEs: subtract the zero points in the PE, or multiply the raw codes onto the folded bias
+        (``AffineMac.folded_bias``; symmetric weights only).
     """
 
     formats: LayerFormats
     k: int = 1
+    zero_point: ZeroPoint = ZeroPoint.SUBTRACT
 
     def __post_init__(self):
         if not isinstance(self.formats, LayerFormats):
             raise TypeError(f"formats={self.formats!r} must be a LayerFormats")
         object.__setattr__(self, "k", check_int(self.k, "k", minimum=1, maximum=1 << 30))
+        object.__setattr__(self, "zero_point", ZeroPoint.coerce(self.zero_point, "zero_point"))
         dp = self.datapath
         dp.validate()
+        if self.zero_point is ZeroPoint.FOLD:
+            if dp.name != "affine":
+                raise ValueError(f"zero_point='fold' is for affine PEs, not a {dp.name} one")
+            if getattr(self.formats.weights, "zero_point", 0) != 0:
+                raise ValueError(f"zero_point='fold' with weights {self.formats.weights} (z_w != 0): the row-sum "
+                                 "unit it needs (z_w * sum_k a_k per output) has no hardware here; use "
+                                 "zero_point='subtract'")
         acc = dp.accumulator_for(self.k)
         for name in ("inputs", "weights"):
             fmt = getattr(self.formats, name)

@@ -33,6 +33,9 @@ def add_arguments(p):
     p.add_argument("--rounding", default=None,
                    help="readout rounding (default nearest_even); an affine PE with nearest_away (TFLite's) comes "
                         "with TFLite's requantizer, nearest_even (ONNX's float readout) without one")
+    p.add_argument("--zero-point", choices=("subtract", "fold"), default="subtract",
+                   help="affine PE: subtract the zero points in the PE (default), or multiply the raw codes onto "
+                        "the folded bias b - z_a * sum_k w_k (symmetric weights)")
     p.add_argument("--shifter-bits", type=int, help="shift PE: barrel shifter width (default: lossless)")
     p.add_argument("--k", type=int, default=1024,
                    help="reduction length the PE is sized for (default accumulators, Kulisch width; default 1024)")
@@ -81,11 +84,11 @@ def _from_plan(args):
         if args.layer not in layers:
             raise ValueError(f"--layer {args.layer!r}: the plan's weighted layers are {', '.join(layers) or 'none'}")
         f, k = layers[args.layer]
-        return layer_spec(f, k), next(lay for lay in net.layers if lay.name == args.layer)
+        return layer_spec(f, k, args.zero_point), next(lay for lay in net.layers if lay.name == args.layer)
     if args.array is None:
         raise ValueError("rtl MODEL needs --layer NAME (its PE) or --array RxC (the widest datapath of the plan)")
     f, k = array_formats(layers)
-    return PESpec(f, k=k), None
+    return PESpec(f, k=k, zero_point=args.zero_point), None
 
 
 def run(args) -> int:
@@ -104,7 +107,7 @@ def run(args) -> int:
         extra = {} if args.rounding is None else {"rounding": args.rounding}
         formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
                                overflow=args.overflow, shifter_bits=args.shifter_bits, **extra)
-        spec = pe_spec_for(args.pe, formats, args.k)
+        spec = pe_spec_for(args.pe, formats, args.k, args.zero_point)
     written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear, dataflow=args.dataflow)
     print(written.summary)
     return 0

@@ -48,12 +48,22 @@ from ristretto_sim.emulator.gemmlowp import (
     wrap_int32,
 )
 from ristretto_sim.emulator.im2col import im2col_conv_nchw, pad_nchw
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats import Affine, FixedPoint, Overflow, Rounding
 
 #: TFLite's accumulator: a 32-bit register
 INT32 = FixedPoint(32, 0)
 #: largest |sum| a float64 GEMM of integers holds exactly
 EXACT_FLOAT64 = 2**53
+
+
+class ZeroPoint(NamedEnum):
+    """How an affine PE handles the input zero point: ``subtract`` it in every PE (a ``(bits + 1)``-wide multiplier
+    operand, TFLite's reference kernels) or ``fold`` ``z_a * sum_k w_k`` into the bias offline (gemmlowp's offsets,
+    CMSIS-NN's ``arm_vector_sum_s8``: the PE multiplies the raw codes)."""
+
+    SUBTRACT = "subtract"
+    FOLD = "fold"
 
 
 def requantization(in_fmt: Affine, w_fmt: Affine, out_fmt: Affine, n_out: int, float32_product: bool):
