@@ -103,7 +103,7 @@ class PESpec:
         rule = pe_class(self).accumulator_rule or f.overflow.value
         return (f"{self.kind} PE: inputs {f.inputs} ({f.inputs.bits} bits) x weights {f.weights} "
                 f"({f.weights.bits} bits) -> accumulator {self.accumulator} ({self.accumulator.bits} bits, "
-                f"{rule})")
+                f"{rule}){'; zero point folded into the bias' if self.zero_point is ZeroPoint.FOLD else ''}")
 
     def module_name(self) -> str:
         """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``; the PE kind's

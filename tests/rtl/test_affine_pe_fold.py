@@ -79,3 +79,13 @@ def test_cli_writes_the_folded_pe(tmp_path, capsys):
     assert any("affine_mac_fold_int8_zm3_int8_z0_int32" in p.read_text() for p in tmp_path.glob("*.v"))
     assert main(["rtl", "--pe", "fixed", "--inputs", "int8", "--weights", "int8", "--acc", "int32",
                  "--zero-point", "fold", "--out", str(tmp_path / "f")]) == 2
+
+
+@pytest.mark.skipif(__import__("ristretto_sim.rtl.cosim", fromlist=["x"]).iverilog_path() is None,
+                    reason="iverilog is not installed (apt-get)")
+def test_icarus_folded_pe(tmp_path):
+    from ristretto_sim.rtl import cosim
+    from tests.rtl.helpers import cosimulate
+
+    r = cosimulate(_fold(*SYMMETRIC[1]), 2000, tmp_path, cosim.run_icarus)
+    assert r.passed, r.mismatches
