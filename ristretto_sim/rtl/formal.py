@@ -79,8 +79,8 @@ class ProductTable:
         if pe.overflow_rule(spec) is Overflow.WRAP and spec.datapath.product_bits() < acc.bits:
             wide = spec
         else:
-            wide = PESpec(replace(f, accumulator=FixedPoint(wide_bits, acc.frac_bits), overflow=Overflow.WRAP),
-                          spec.k)
+            wide = replace(spec, formats=replace(f, accumulator=FixedPoint(wide_bits, acc.frac_bits),
+                                                 overflow=Overflow.WRAP))
         new, _, flags = pe_class(wide).golden_add(wide, np.zeros(len(a), dtype=np.int64), a, w)
         index = (_pattern(a, f.inputs.bits) << f.weights.bits) | _pattern(w, f.weights.bits)
         products = np.zeros(1 << bits, dtype=object)

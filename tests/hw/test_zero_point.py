@@ -40,7 +40,8 @@ def test_yaml_round_trip_and_one_line_error():
 def test_fold_prices_the_int8_fixed_pe():
     t = default_table()
     fixed, sub, fold = preset("edge-32x32-int8").pe, _pe("subtract"), _pe("fold")
-    e = {n: mac_energy(pe, Dataflow.OS, t).arithmetic_pj for n, pe in {"fixed": fixed, "sub": sub, "fold": fold}.items()}
+    pes = {"fixed": fixed, "sub": sub, "fold": fold}
+    e = {n: mac_energy(pe, Dataflow.OS, t).arithmetic_pj for n, pe in pes.items()}
     assert e["fold"] == pytest.approx(e["fixed"]) and e["fold"] == pytest.approx(0.300, abs=5e-4)
     assert e["sub"] == pytest.approx(0.324, abs=1e-3)
     assert pe_area_um2(fold, t) == pytest.approx(pe_area_um2(fixed, t)) and pe_area_um2(fold, t) < pe_area_um2(sub, t)

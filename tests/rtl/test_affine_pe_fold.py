@@ -9,6 +9,7 @@ import pytest
 
 from ristretto_sim.cli import main
 from ristretto_sim.emulator.datapaths import LayerFormats
+from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.affine_pe import AffineMacPE
 from ristretto_sim.rtl.generate import gemm_golden, layer_spec
 from ristretto_sim.rtl.golden import golden_run
@@ -17,6 +18,7 @@ from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.tflite_requantize import TfliteRequantize, TfliteRequantSpec
 from ristretto_sim.rtl.vectors import random_trace
 from tests.rtl.affine_layers import LAYERS, affine_gemm
+from tests.rtl.helpers import cosimulate
 from tests.rtl.test_affine_pe import OUT
 from tests.rtl.test_fixed_pe import _dot_trace
 from tests.rtl.test_tflite_requantize import simulate as simulate_requantizer
@@ -81,11 +83,7 @@ def test_cli_writes_the_folded_pe(tmp_path, capsys):
                  "--zero-point", "fold", "--out", str(tmp_path / "f")]) == 2
 
 
-@pytest.mark.skipif(__import__("ristretto_sim.rtl.cosim", fromlist=["x"]).iverilog_path() is None,
-                    reason="iverilog is not installed (apt-get)")
+@pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
 def test_icarus_folded_pe(tmp_path):
-    from ristretto_sim.rtl import cosim
-    from tests.rtl.helpers import cosimulate
-
     r = cosimulate(_fold(*SYMMETRIC[1]), 2000, tmp_path, cosim.run_icarus)
     assert r.passed, r.mismatches

@@ -107,3 +107,15 @@ def test_an_affine_pe_without_its_input_zero_point_fails_the_proof(tmp_path):
     s = spec("affine4[s=1.0,z=5]", "affine4[s=1.0,z=-1]", outputs=AFFINE_OUT)
     result = prove(s, pe=ForgetsInputZeroPoint(s), workdir=tmp_path)
     assert not result.passed and result.status.startswith("FAIL"), result.status
+
+
+@needs_tools
+def test_a_folded_affine_pe_is_proven_and_the_subtracting_one_is_not_it(tmp_path):
+    from dataclasses import replace
+
+    s = replace(spec("affine4[s=1.0,z=5]", "affine4[s=1.0,z=0]", outputs=AFFINE_OUT), zero_point="fold")
+    assert prove(s, workdir=tmp_path / "fold").passed
+    from ristretto_sim.rtl.affine_pe import AffineMacPE
+
+    result = prove(s, pe=AffineMacPE(replace(s, zero_point="subtract")), workdir=tmp_path / "subtract")
+    assert not result.passed and result.status.startswith("FAIL"), result.status

@@ -12,8 +12,10 @@ from ristretto_sim.emulator.datapaths.operation import LayerOp
 from ristretto_sim.formats import Affine
 
 
-def _layer(kind, w_shape, geometry=None, in_fmt=Affine(8, 0.05, -7), w_fmt=Affine(8, 0.01, 0), seed=0,
-           bias_scale=1.0):
+INT8_IN, INT8_W = Affine(8, 0.05, -7), Affine(8, 0.01, 0)
+
+
+def _layer(kind, w_shape, geometry=None, in_fmt=INT8_IN, w_fmt=INT8_W, seed=0, bias_scale=1.0):
     rng = np.random.default_rng(seed)
     f = LayerFormats(in_fmt, w_fmt, outputs=Affine(8, 0.2, 3), accumulator="fixed32.0", rounding="nearest_away")
     dp = select(f)
