@@ -7,8 +7,8 @@ int8 rule), an exact ``(in.bits + 1) x w.bits`` multiplier whose product width i
 ``product_bits``. With ``zero_point='fold'`` (symmetric weights) the PE multiplies the raw codes ``a * w`` and the
 preloaded bias is the folded one, ``b - z_a * sum_k w_k`` (``preload``; ``AffineMac.folded_bias``): the same int32
 register contents, since the identity holds modulo 2**32. The accumulator is TFLite's int32 register, preloaded
-with the int32 bias codes (the ``load`` of the PE protocol) and wrapping as a 32-bit register does whatever the layer's overflow mode says (the datapath
-wraps; ``overflow`` is set when an addition wrapped).
+with the int32 bias codes (the ``load`` of the PE protocol) and wrapping as a 32-bit register does whatever the
+layer's overflow mode says (the datapath wraps; ``overflow`` is set when an addition wrapped).
 
 A layer's weight format is per channel (one scale per output channel) while a PE holds one zero point:
 :meth:`AffineMacPE.pe_formats` gives the PE's formats of a layer (the common weight zero point, unit scale),

@@ -11,7 +11,6 @@ from ristretto_sim.emulator.datapaths.base import NO_KEYS
 from ristretto_sim.emulator.datapaths.operation import LayerOp
 from ristretto_sim.formats import Affine
 
-
 INT8_IN, INT8_W = Affine(8, 0.05, -7), Affine(8, 0.01, 0)
 
 
