@@ -99,7 +99,8 @@ class PEConfig:
         object.__setattr__(self, "zero_point", ZeroPoint.coerce(self.zero_point, "pe.zero_point"))
         if self.zero_point is not ZeroPoint.SUBTRACT and self.kind is not PEKind.AFFINE:
             raise ValueError(f"pe.zero_point={self.zero_point.value!r} is for affine PEs, not "
-                             f"pe.kind={self.kind.value!r}")
+                             f"pe.kind={self.kind.value!r}: give pe.kind: affine, inputs: 'affine8[s=1.0,z=0]', "
+                             "weights: 'affine8[s=1.0,z=0]', accumulator: fixed32.0")
         for name in ("inputs", "weights", "accumulator"):
             object.__setattr__(self, name, check_format(getattr(self, name), f"pe.{name}", allow_none=False))
         object.__setattr__(self, "precision", Precision.coerce(self.precision, "pe.precision"))
