@@ -50,8 +50,19 @@ from ristretto_sim.rtl.array import check_array, delay
 from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.spec import PESpec
 
-#: PE kinds whose register is one ``add(base, product)`` per cycle with ``base`` from outside (the ws chain)
-WS_KINDS = ("fixed",)
+#: PE kinds whose register is one ``add(base, product)`` per cycle with ``base`` from outside (the ws chain):
+#: fixed point, shift-and-add (power-of-two weights), minifloat products into a Kulisch register, affine int8
+WS_KINDS = ("fixed", "shift", "minifloat-kulisch", "affine")
+
+
+def accumulator_codes(pe: PESpec, shape) -> np.ndarray:
+    """Zeros for ``shape`` accumulator codes of ``pe``: int64, or Python integers (``object``) for a register
+    wider than 63 bits (a Kulisch register of wide minifloats)."""
+    if pe.accumulator.bits <= 63:
+        return np.zeros(shape, dtype=np.int64)
+    out = np.empty(shape, dtype=object)
+    out[...] = 0
+    return out
 
 
 def check_ws_pe(pe: PESpec) -> None:
@@ -130,7 +141,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     """Stream ``a (M, K) @ w (K, N)`` (+ ``bias (N,)``) through ``array`` in Amaranth's simulator, folding ``K``
     over the rows and ``N`` over the columns (column folds outer, reduction folds inner, as SCALE-Sim's ws).
 
-    Returns ``(codes (M, N) int64, read)``: ``read`` is the cycle (0-based, from the first load cycle) the last
+    Returns ``(codes (M, N), read)`` (codes: :func:`accumulator_codes`): ``read`` is the cycle (0-based, from the first load cycle) the last
     output is read, one after the last MAC (a fold's last read-out cycle is the next fold's first load cycle, so
     folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the :class:`WsTrace` of the run.
     """
@@ -141,9 +152,11 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     nn = w.shape[1]
     if mm < 1 or kk < 1 or nn < 1:
         raise ValueError(f"a {a.shape} @ w {w.shape}: every dimension must be at least 1")
-    b = np.zeros(nn, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(nn)
+    b = accumulator_codes(array.spec, nn)
+    if bias is not None:
+        b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     r, c = array.rows, array.cols
-    out = np.zeros((mm, nn), dtype=np.int64)
+    out = accumulator_codes(array.spec, (mm, nn))
     stats = {}
     sim = Simulator(array)
     sim.add_clock(1e-6)
@@ -203,9 +216,9 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     sim.add_testbench(bench)
     sim.run()
     ncyc = stats["read"] + 1
-    expected = {n: np.array([v.get(t, 0) for t in range(ncyc)], dtype=np.int64) for n, v in reads.items()}
+    expected = {n: np.array([v.get(t, 0) for t in range(ncyc)], dtype=out.dtype) for n, v in reads.items()}
     mask = {n: np.array([t in v for t in range(ncyc)]) for n, v in reads.items()}
-    trace = WsTrace({n: np.asarray(v, dtype=np.int64) for n, v in stim.items()}, expected, mask)
+    trace = WsTrace({n: np.asarray(v, dtype=out.dtype) for n, v in stim.items()}, expected, mask)
     return (out, stats["read"], trace) if with_trace else (out, stats["read"])
 
 

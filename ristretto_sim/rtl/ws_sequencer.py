@@ -61,7 +61,7 @@ from amaranth.lib.wiring import In, Out
 
 from ristretto_sim.rtl.array import delay
 from ristretto_sim.rtl.spec import PESpec
-from ristretto_sim.rtl.ws_array import WeightStationaryArray
+from ristretto_sim.rtl.ws_array import WeightStationaryArray, accumulator_codes
 
 #: the most operand words one memory of a generated sequencer holds (keeps exported Verilog and simulation sane)
 MAX_WORDS = 1 << 16
@@ -93,13 +93,15 @@ def pack_operands(a, w, bias, rows: int, cols: int, pe: PESpec) -> dict[str, lis
     a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
     mm, kk = a.shape
     nn = w.shape[1]
-    b = np.zeros(nn, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(nn)
+    b = accumulator_codes(pe, nn)
+    if bias is not None:
+        b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     fk, fn = math.ceil(kk / rows), math.ceil(nn / cols)
     ap = np.zeros((mm, fk * rows), np.int64)
     ap[:, :kk] = a
     wp = np.zeros((fk * rows, fn * cols), np.int64)
     wp[:kk, :nn] = w
-    bp = np.zeros(fn * cols, np.int64)
+    bp = accumulator_codes(pe, fn * cols)
     bp[:nn] = b
     a_words = [ap[x, kf * rows:(kf + 1) * rows] for kf in range(fk) for x in range(mm)]
     w_words = [wp[kf * rows + i, nf * cols:(nf + 1) * cols] for nf in range(fn) for kf in range(fk)
@@ -118,7 +120,7 @@ class WsSequencer(wiring.Component):
     rows, cols : int
         Array size.
     pe : PESpec
-        The PE kind (``WS_KINDS`` of :mod:`~ristretto_sim.rtl.ws_array`).
+        The PE kind (``WS_KINDS`` of :mod:`~ristretto_sim.rtl.ws_array`: fixed, shift, minifloat Kulisch, affine).
     a, w, bias : array-like of int
         Operand codes ``A`` (M, K), ``W`` (K, N), ``bias`` (N,) or None (zeros); their shapes fix M, K, N.
     """
@@ -242,11 +244,11 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
     (``before_edge``; ``start`` in cycle 0, the last cycle the ``done`` cycle). ``out_valid`` and ``done`` are
     checked every cycle, the row, column and codes in the cycles ``out_valid`` is high."""
     r, c, mm, fk = seq.rows, seq.cols, seq.m, seq.fk
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.asarray(codes)
     ncyc = seq.cycles() + 1
     starts = np.concatenate([[r], r + np.cumsum(fold_periods(mm, seq.k, seq.n, r, c), dtype=np.int64)])
     exp = {n: np.zeros(ncyc, np.int64) for n in ["out_valid", "done", "out_row", "out_col"]}
-    exp.update({f"out_{j}": np.zeros(ncyc, np.int64) for j in range(c)})
+    exp.update({f"out_{j}": accumulator_codes(seq.spec, ncyc) for j in range(c)})
     for nf in range(seq.fn):
         t0 = int(starts[nf * fk + fk - 1])
         for x in range(mm):
@@ -254,7 +256,7 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
             exp["out_valid"][cyc], exp["out_row"][cyc], exp["out_col"][cyc] = 1, x, nf * c
             for j in range(c):
                 col = nf * c + j
-                exp[f"out_{j}"][cyc] = codes[x, col] if col < seq.n else 0
+                exp[f"out_{j}"][cyc] = int(codes[x, col]) if col < seq.n else 0
     exp["done"][ncyc - 1] = 1
     stim = {"start": np.zeros(ncyc, np.int64)}
     stim["start"][0] = 1
@@ -265,12 +267,12 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
 def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
     """Run ``seq`` in Amaranth's simulator: ``start`` in cycle 0, outputs collected until ``done``.
 
-    Returns ``(codes (M, N) int64, done_cycle)``; ``with_trace``: a third item, ``(stimulus, expected, mask)``
+    Returns ``(codes (M, N), done_cycle)`` (codes: :func:`~ristretto_sim.rtl.ws_array.accumulator_codes`); ``with_trace``: a third item, ``(stimulus, expected, mask)``
     per cycle for :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``).
     """
     from amaranth.sim import Simulator
 
-    out = np.zeros((seq.m, seq.n), dtype=np.int64)
+    out = accumulator_codes(seq.spec, (seq.m, seq.n))
     seen = np.zeros((seq.m, seq.n), dtype=bool)
     names = ["out_valid", "done"] + [f"out_{j}" for j in range(seq.cols)] + ["out_row", "out_col"]
     log = {n: [] for n in names}
@@ -307,6 +309,6 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
     ncyc = stats["done"] + 1
     stim = {"start": np.array([1] + [0] * (ncyc - 1), dtype=np.int64)}
     ov = np.asarray(log["out_valid"], dtype=bool)
-    expected = {n: np.asarray(v, dtype=np.int64) for n, v in log.items()}
+    expected = {n: np.asarray(v, dtype=out.dtype) for n, v in log.items()}
     mask = {n: ov for n in names if n not in ("out_valid", "done")}
     return out, stats["done"], (stim, expected, mask)
