@@ -184,7 +184,7 @@ def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None,
     """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring), and the PE
     kind's requantizer (its ``readout``: of a fully connected layer when ``linear``), if it has one, with its own
     testbench into ``out_dir/requantize``. ``dataflow``: ``os`` (:class:`SystolicArray`) or ``ws`` (a
-    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM, fixed PEs)."""
+    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM)."""
     if dataflow not in _ARRAYS:
         raise ValueError(f"dataflow={dataflow!r}: choose one of {', '.join(_ARRAYS)}")
     if array is None and dataflow != "os":
