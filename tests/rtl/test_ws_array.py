@@ -87,8 +87,11 @@ def test_shift_gemm(rows, cols, m, k, n, overflow):
 @pytest.mark.parametrize("fmt", ["e4m3fn", "e5m2"])  # a 41-bit and a 69-bit Kulisch register
 def test_minifloat_gemm(rows, cols, m, k, n, fmt):
     g = ws_kinds.minifloat_gemm(m, k, n, fmt, seed=rows * 100 + cols * 10 + k)
-    got, _ = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias)
+    got, _, tr = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias, with_trace=True)
     assert got.tolist() == g.codes.tolist()
+    # the flags carried down the columns and across reduction folds: the emulator's NaN and infinities
+    want = ws_kinds.special_class(g.values)
+    assert np.array_equal(ws_kinds.readout_class(tr.flags, (m, n)), want, equal_nan=True)
 
 
 @pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ristretto_sim.emulator.datapaths import LayerFormats
 from ristretto_sim.emulator.layer import PreparedLayer
-from ristretto_sim.emulator.minifloat_mac import kulisch_contents
+from ristretto_sim.emulator.minifloat_mac import kulisch_contents, minifloat_matmul
 from ristretto_sim.emulator.shift_pe import ShiftPE as EmuShiftPE
 from ristretto_sim.emulator.shift_pe import shift_matmul
 from ristretto_sim.formats import Affine, PowerOfTwo
@@ -21,13 +21,30 @@ from tests.rtl.helpers import spec
 
 @dataclass(frozen=True, eq=False)
 class Gemm:
-    """A PE spec, operand codes ``a`` (M, K), ``w`` (K, N), ``bias`` (N,) and the emulator's codes (M, N)."""
+    """A PE spec, operand codes ``a`` (M, K), ``w`` (K, N), ``bias`` (N,) and the emulator's codes (M, N);
+    ``values``: the minifloat emulator's readout of ``a @ w`` (NaN, an infinity where the flags say so)."""
 
     spec: PESpec
     a: np.ndarray
     w: np.ndarray
     bias: np.ndarray
     codes: np.ndarray
+    values: np.ndarray | None = None
+
+
+def readout_class(flags: dict, shape) -> np.ndarray:
+    """The emulator's readout rule on a PE's flags (``_apply_flags`` of ``minifloat_mac``): NaN if ``nan`` or both
+    infinities, else the infinity flagged, else 0.0 (finite: the register, rounded)."""
+    out = np.zeros(shape)
+    out[flags["pinf"]] = np.inf
+    out[flags["ninf"]] = -np.inf
+    out[flags["nan"] | (flags["pinf"] & flags["ninf"])] = np.nan
+    return out
+
+
+def special_class(values: np.ndarray) -> np.ndarray:
+    """``values`` with every finite entry 0.0 (what :func:`readout_class` tells apart)."""
+    return np.where(np.isfinite(values), 0.0, values)
 
 
 def shift_gemm(m: int, k: int, n: int, overflow: str, seed: int = 0) -> Gemm:
@@ -60,7 +77,9 @@ def minifloat_gemm(m: int, k: int, n: int, fmt: str = "e4m3fn", seed: int = 0) -
     contents = kulisch_contents(f.decode(a), f.decode(w), f, f).to_python()
     codes = np.empty((m, n), dtype=object)
     codes[:] = [[int(bias[j]) + int(contents[i, j]) for j in range(n)] for i in range(m)]
-    return Gemm(s, a, w, bias, codes)
+    with np.errstate(invalid="ignore"):  # NaN operands are the point here
+        values = minifloat_matmul(f.decode(a), f.decode(w), f, f, check_operands=False).values
+    return Gemm(s, a, w, bias, codes, np.asarray(values))
 
 
 def affine_gemm(m: int, k: int, n: int, seed: int = 0) -> Gemm:
