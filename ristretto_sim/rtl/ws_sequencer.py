@@ -29,7 +29,9 @@ cycle, with the last output). Folds are walked column fold outer, reduction fold
 * output row ``m`` of fold ``f`` leaves the array ``rows + cols - 1`` cycles after it entered: to the psum
   buffer (``kf < Fk - 1``) or, on the last reduction fold, to the output stream: ``out_valid`` with
   ``out_row = m``, ``out_col = nf * cols`` and ``out_<j>`` the accumulator codes of outputs ``(m, out_col + j)``
-  (columns ``>= N`` of the last column fold carry zeros). There is no ``ready``: the consumer takes a row in
+  (columns ``>= N`` of the last column fold carry zeros), and for a kind with sticky flags (the minifloat PE's
+  ``nan``, ``pinf``, ``ninf``) ``out_<flag>_<j>``, the flags of the whole output (the psum buffer keeps them
+  between reduction folds beside the partial sums). There is no ``ready``: the consumer takes a row in
   any cycle it is offered (a memory write port does); a stalling sink would need a clock enable on the array.
 
 Cycles (:func:`sequencer_cycles`)
@@ -145,6 +147,7 @@ class WsSequencer(wiring.Component):
         members = {"start": In(1), "busy": Out(1), "done": Out(1), "out_valid": Out(1),
                    "out_row": Out(range(self.m)), "out_col": Out(range(self.fn * cols))}
         members.update({f"out_{j}": Out(pe.accumulator_shape) for j in range(cols)})
+        members.update({f"out_{f}_{j}": Out(1) for f in self.array.flags for j in range(cols)})
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -166,7 +169,8 @@ class WsSequencer(wiring.Component):
             words = self.init[name]
             mems[name] = m.submodules[f"{name}_mem"] = Memory(shape=width, depth=len(words), init=words)
         a_rd, w_rd, b_rd = (mems[n].read_port() for n in ("a", "w", "bias"))
-        psum_mem = m.submodules.psum_mem = Memory(shape=c * pb, depth=mm, init=[])
+        flags = arr.flags
+        psum_mem = m.submodules.psum_mem = Memory(shape=c * (pb + len(flags)), depth=mm, init=[])
         p_wr = psum_mem.write_port()
         p_rd = psum_mem.read_port(transparent_for=(p_wr,))
 
@@ -221,6 +225,8 @@ class WsSequencer(wiring.Component):
             m.d.comb += getattr(arr, f"w_{j}").eq(w_rd.data[j * wb:(j + 1) * wb])
             psum = Mux(from_bias, b_rd.data[j * pb:(j + 1) * pb], p_rd.data[j * pb:(j + 1) * pb])
             m.d.comb += getattr(arr, f"psum_{j}").eq(Mux(valid_d, psum, 0))
+            for x, f in enumerate(flags):  # the bias has none; a reduction fold continues the previous fold's
+                m.d.comb += getattr(arr, f"psum_{f}_{j}").eq(valid_d & ~from_bias & p_rd.data[c * pb + x * c + j])
 
         # ------------------------------------------------------------------ outputs (rows + cols - 1 later)
         lat = r + c - 1
@@ -230,25 +236,35 @@ class WsSequencer(wiring.Component):
         tag_col = delay(m, reg(nf, "col"), lat, "tag_col")
         tag_final = delay(m, reg(last_fold & (t == mm - 1), "final"), lat, "tag_final")
         outs = [getattr(arr, f"out_{j}") for j in range(c)]
-        m.d.comb += [p_wr.addr.eq(tag_m), p_wr.data.eq(Cat(*outs)), p_wr.en.eq(tag_valid & ~tag_last_k)]
+        flag_outs = [getattr(arr, f"out_{f}_{j}") for f in flags for j in range(c)]
+        m.d.comb += [p_wr.addr.eq(tag_m), p_wr.data.eq(Cat(*outs, *flag_outs)), p_wr.en.eq(tag_valid & ~tag_last_k)]
         m.d.comb += [self.out_valid.eq(tag_valid & tag_last_k), self.out_row.eq(tag_m),
                      self.out_col.eq(tag_col * c), self.done.eq(tag_valid & tag_final)]
         for j in range(c):
             m.d.comb += getattr(self, f"out_{j}").eq(outs[j])
+            # a padding column of the last column fold has zero weights, but NaN x 0 flags: it shows zeros
+            real = 1 if j < self.n - (fn - 1) * c else tag_col != fn - 1
+            for f in flags:
+                m.d.comb += getattr(self, f"out_{f}_{j}").eq(getattr(arr, f"out_{f}_{j}") & real)
         return m
 
 
-def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
-    """What ``seq``'s ports must show each cycle for the GEMM result ``codes`` (M, N), from the schedule alone
-    (module docstring): ``(stimulus, expected, mask)`` for :func:`~ristretto_sim.rtl.cosim.write_testbench`
-    (``before_edge``; ``start`` in cycle 0, the last cycle the ``done`` cycle). ``out_valid`` and ``done`` are
-    checked every cycle, the row, column and codes in the cycles ``out_valid`` is high."""
+def expected_stream(seq: WsSequencer, codes, flags: dict | None = None) -> tuple[dict, dict, dict]:
+    """What ``seq``'s ports must show each cycle for the GEMM result ``codes`` (M, N) (and ``flags``, name ->
+    (M, N) bools, for a kind with sticky flags), from the schedule alone (module docstring): ``(stimulus,
+    expected, mask)`` for :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``; ``start`` in cycle
+    0, the last cycle the ``done`` cycle). ``out_valid`` and ``done`` are checked every cycle, the row, column,
+    codes and flags in the cycles ``out_valid`` is high."""
     r, c, mm, fk = seq.rows, seq.cols, seq.m, seq.fk
+    names = seq.array.flags
+    if sorted(flags or {}) != sorted(names):
+        raise ValueError(f"give the flags {', '.join(names) or '(none)'} of the {seq.spec.kind} PE's outputs")
     codes = np.asarray(codes)
     ncyc = seq.cycles() + 1
     starts = np.concatenate([[r], r + np.cumsum(fold_periods(mm, seq.k, seq.n, r, c), dtype=np.int64)])
     exp = {n: np.zeros(ncyc, np.int64) for n in ["out_valid", "done", "out_row", "out_col"]}
     exp.update({f"out_{j}": accumulator_codes(seq.spec, ncyc) for j in range(c)})
+    exp.update({f"out_{f}_{j}": np.zeros(ncyc, np.int64) for f in names for j in range(c)})
     for nf in range(seq.fn):
         t0 = int(starts[nf * fk + fk - 1])
         for x in range(mm):
@@ -257,6 +273,8 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
             for j in range(c):
                 col = nf * c + j
                 exp[f"out_{j}"][cyc] = int(codes[x, col]) if col < seq.n else 0
+                for f in names:
+                    exp[f"out_{f}_{j}"][cyc] = int(col < seq.n and flags[f][x, col])
     exp["done"][ncyc - 1] = 1
     stim = {"start": np.zeros(ncyc, np.int64)}
     stim["start"][0] = 1
@@ -264,17 +282,21 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
     return stim, exp, {n: valid for n in exp if n not in ("out_valid", "done")}
 
 
-def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
+def simulate_sequencer(seq: WsSequencer, with_trace: bool = False, with_flags: bool = False):
     """Run ``seq`` in Amaranth's simulator: ``start`` in cycle 0, outputs collected until ``done``.
 
-    Returns ``(codes (M, N), done_cycle)`` (codes: :func:`~ristretto_sim.rtl.ws_array.accumulator_codes`); ``with_trace``: a third item, ``(stimulus, expected, mask)``
+    Returns ``(codes (M, N), done_cycle)`` (codes: :func:`~ristretto_sim.rtl.ws_array.accumulator_codes`);
+    ``with_flags``: a last item, the sticky flags of every output (name -> (M, N) bools; empty without flags); ``with_trace``: a third item, ``(stimulus, expected, mask)``
     per cycle for :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``).
     """
     from amaranth.sim import Simulator
 
     out = accumulator_codes(seq.spec, (seq.m, seq.n))
     seen = np.zeros((seq.m, seq.n), dtype=bool)
-    names = ["out_valid", "done"] + [f"out_{j}" for j in range(seq.cols)] + ["out_row", "out_col"]
+    flag_names = seq.array.flags
+    flags = {f: np.zeros((seq.m, seq.n), dtype=bool) for f in flag_names}
+    names = ["out_valid", "done"] + [f"out_{j}" for j in range(seq.cols)] + ["out_row", "out_col"] + \
+        [f"out_{f}_{j}" for f in flag_names for j in range(seq.cols)]
     log = {n: [] for n in names}
     stats = {}
     limit = seq.cycles() + 8
@@ -290,6 +312,8 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
                 for j in range(min(seq.cols, seq.n - col)):
                     out[row, col + j] = vals[f"out_{j}"]
                     seen[row, col + j] = True
+                    for f in flag_names:
+                        flags[f][row, col + j] = vals[f"out_{f}_{j}"]
             if vals["done"]:
                 stats["done"] = cycle
                 return
@@ -304,11 +328,12 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
         raise RuntimeError(f"the sequencer did not raise done within {limit} cycles")
     if not seen.all():
         raise RuntimeError(f"{int((~seen).sum())} outputs never appeared on the output stream")
+    tail = (flags,) if with_flags else ()
     if not with_trace:
-        return out, stats["done"]
+        return (out, stats["done"], *tail)
     ncyc = stats["done"] + 1
     stim = {"start": np.array([1] + [0] * (ncyc - 1), dtype=np.int64)}
     ov = np.asarray(log["out_valid"], dtype=bool)
     expected = {n: np.asarray(v, dtype=out.dtype) for n, v in log.items()}
     mask = {n: ov for n in names if n not in ("out_valid", "done")}
-    return out, stats["done"], (stim, expected, mask)
+    return (out, stats["done"], (stim, expected, mask), *tail)

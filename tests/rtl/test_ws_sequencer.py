@@ -14,6 +14,7 @@ from ristretto_sim.emulator import fixed_matmul
 from ristretto_sim.hw import mapping
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.export import verilog_for
+from ristretto_sim.rtl.generate import gemm_golden
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.ws_sequencer import (
     WsSequencer,
@@ -79,6 +80,9 @@ def test_no_bias_and_errors():
         WsSequencer(2, 2, s, a, np.ones((3, 2), int))
     with pytest.raises(ValueError, match="bias"):
         WsSequencer(2, 2, s, a, w, np.ones(3, int))
+    g = ws_kinds.minifloat_gemm(3, 4, 2)
+    with pytest.raises(ValueError, match="give the flags nan, pinf, ninf"):
+        expected_stream(WsSequencer(2, 2, g.spec, g.a, g.w, g.bias), g.codes)
     gc.collect()  # their warnings now, under this test's filter
 
 
@@ -157,9 +161,12 @@ KINDS = {
 def test_other_kinds_gemm(rows, cols, m, k, n, kind):
     g = KINDS[kind](m, k, n, rows * 100 + cols * 10 + k)
     seq = WsSequencer(rows, cols, g.spec, g.a, g.w, g.bias)
-    got, done, (_, trace, _) = simulate_sequencer(seq, with_trace=True)
+    got, done, (_, trace, _), flags = simulate_sequencer(seq, with_trace=True, with_flags=True)
     assert got.tolist() == g.codes.tolist()
-    _, want, mask = expected_stream(seq, g.codes)
+    if g.values is not None:  # the minifloat PE's flags: the emulator's NaN and infinities
+        want = ws_kinds.special_class(g.values)
+        assert np.array_equal(ws_kinds.readout_class(flags, (m, n)), want, equal_nan=True)
+    _, want, mask = expected_stream(seq, g.codes, flags)
     for name, v in want.items():
         sel = mask.get(name, np.ones(len(v), bool))
         assert trace[name][sel].tolist() == v[sel].tolist(), name
@@ -170,11 +177,19 @@ def test_other_kinds_gemm(rows, cols, m, k, n, kind):
 @pytest.mark.parametrize("kind", ["shift-saturate", "minifloat-e5m2", "affine"])
 def test_icarus_other_kinds(tmp_path, kind):
     """One small sequencer per kind (reduction and column folds, M = rows + cols) through the exported Verilog
-    under Icarus: the output stream of the emulator's codes (e5m2: a 69-bit Kulisch register)."""
-    g = KINDS[kind](5, 7, 5, 3)
+    under Icarus: the output stream of the emulator's codes (e5m2: a 69-bit Kulisch register, and the flags the
+    golden model gives, whose readout is the emulator's NaN and infinities)."""
+    g = KINDS[kind](5, 7, 5, 1)  # seed 1: NaN and infinite outputs
     seq = WsSequencer(3, 2, g.spec, g.a, g.w, g.bias)
     (tmp_path / "dut.v").write_text(verilog_for(seq))
-    stim, exp, mask = expected_stream(seq, g.codes)
+    flags = {}
+    if g.values is not None:
+        codes, flags = gemm_golden(g.spec, g.a, g.w, g.bias, with_flags=True)
+        assert codes.tolist() == g.codes.tolist()
+        assert np.array_equal(ws_kinds.readout_class(flags, codes.shape), ws_kinds.special_class(g.values),
+                              equal_nan=True)
+        assert any(v.any() for v in flags.values())
+    stim, exp, mask = expected_stream(seq, g.codes, flags)
     tb = cosim.write_testbench(seq, seq.verilog_name(), stim, exp, tmp_path, mask=mask, before_edge=True)
     r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
     assert r.passed, r.mismatches
