@@ -11,7 +11,8 @@ memory one word of ``cols`` codes per column fold. Memories rather than valid/re
 alone decides every read, so a test checks one thing (the schedule) against the emulator and one closed-form
 cycle count, with no source model to write and no stall paths to cover; a DMA engine that fills the memories
 (or a stream adapter in front of them) is a separate block. Partial sums between reduction folds go through an
-on-chip psum buffer (``M`` words of ``cols`` accumulators, read transparently in the cycle it is written).
+on-chip psum buffer (``M`` words of ``cols`` accumulators and their sticky flags, read transparently in the cycle
+it is written).
 
 Control
 -------
