@@ -32,8 +32,8 @@ and the new shadow write share the edge) and ``s < t1 + i`` (``t1``: the next fo
 the next fold's weights load while this fold streams (:class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer`).
 
 The summation order is the emulator's (bias, then ``k = 0, 1, ...``; a reduction fold continues from the
-previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get ``a = 0``
-and ``w = 0`` (adding a zero product changes no register).
+previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get the kind's
+``pad_codes`` (0 and 0; an affine PE's zero points), whose product adds nothing to the register.
 
 Timing of :func:`simulate_ws_gemm` (no overlap): one fold is ``rows`` load cycles + the stream (``wswap`` with
 its first cycle), its last MAC (PE ``(rows-1, cols-1)``, output ``M - 1``) in cycle ``2 rows + cols + M - 3`` of
@@ -157,9 +157,10 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     """Stream ``a (M, K) @ w (K, N)`` (+ ``bias (N,)``) through ``array`` in Amaranth's simulator, folding ``K``
     over the rows and ``N`` over the columns (column folds outer, reduction folds inner, as SCALE-Sim's ws).
 
-    Returns ``(codes (M, N), read)`` (codes: :func:`accumulator_codes`): ``read`` is the cycle (0-based, from the first load cycle) the last
-    output is read, one after the last MAC (a fold's last read-out cycle is the next fold's first load cycle, so
-    folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the :class:`WsTrace` of the run.
+    Returns ``(codes (M, N), read)`` (codes: :func:`accumulator_codes`): ``read`` is the cycle (0-based, from the
+    first load cycle) the last output is read, one after the last MAC (a fold's last read-out cycle is the next
+    fold's first load cycle, so folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the
+    :class:`WsTrace` of the run (with the sticky flags of every output).
     """
     a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
     mm, kk = a.shape
@@ -172,6 +173,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     if bias is not None:
         b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     r, c = array.rows, array.cols
+    pad_a, pad_w = pe_class(array.spec).pad_codes(array.spec)
     out = accumulator_codes(array.spec, (mm, nn))
     stats = {}
     sim = Simulator(array)
@@ -204,7 +206,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
                     put("wrow", i)
                     for j in range(c):
                         kv, nv = k0 + i, n0 + j
-                        put(f"w_{j}", int(w[kv, nv]) if kv < kk and nv < nn else 0)
+                        put(f"w_{j}", int(w[kv, nv]) if kv < kk and nv < nn else pad_w)
                     await tick()
                     cycle += 1
                 put("wload", 0)
@@ -212,7 +214,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
                 for t in range(mm + lat):
                     put("wswap", int(t == 0))
                     for i in range(r):
-                        put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else 0)
+                        put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else pad_a)
                     for j in range(c):
                         nv = n0 + j
                         p = 0

@@ -4,15 +4,15 @@
 Operands
 --------
 ``A`` (M, K), ``W`` (K, N) and ``bias`` (N,) sit in three ``amaranth.lib.memory.Memory`` initialised with their
-codes (:func:`pack_operands` lays them out; zeros pad the edge folds), each read through a synchronous read port
-(one cycle of latency, what an FPGA block RAM gives): the activation memory holds one word of ``rows`` codes per
-(reduction fold, m), the weight memory one word of ``cols`` codes per (fold, array row) in walk order, the bias
-memory one word of ``cols`` codes per column fold. Memories rather than valid/ready input streams: the FSM
-alone decides every read, so a test checks one thing (the schedule) against the emulator and one closed-form
-cycle count, with no source model to write and no stall paths to cover; a DMA engine that fills the memories
-(or a stream adapter in front of them) is a separate block. Partial sums between reduction folds go through an
-on-chip psum buffer (``M`` words of ``cols`` accumulators and their sticky flags, read transparently in the cycle
-it is written).
+codes (:func:`pack_operands` lays them out; the PE kind's ``pad_codes``, a zero product, pad the edge folds), each
+read through a synchronous read port (one cycle of latency, what an FPGA block RAM gives): the activation memory
+holds one word of ``rows`` codes per (reduction fold, m), the weight memory one word of ``cols`` codes per (fold,
+array row) in walk order, the bias memory one word of ``cols`` codes per column fold. Memories rather than
+valid/ready input streams: the FSM alone decides every read, so a test checks one thing (the schedule) against the
+emulator and one closed-form cycle count, with no source model to write and no stall paths to cover; a DMA engine
+that fills the memories (or a stream adapter in front of them) is a separate block. Partial sums between reduction
+folds go through an on-chip psum buffer (``M`` words of ``cols`` accumulators and their sticky flags, read
+transparently in the cycle it is written).
 
 Control
 -------
@@ -63,6 +63,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ristretto_sim.rtl.array import delay
+from ristretto_sim.rtl.registry import pe_class
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.ws_array import WeightStationaryArray, accumulator_codes
 
@@ -100,9 +101,10 @@ def pack_operands(a, w, bias, rows: int, cols: int, pe: PESpec) -> dict[str, lis
     if bias is not None:
         b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     fk, fn = math.ceil(kk / rows), math.ceil(nn / cols)
-    ap = np.zeros((mm, fk * rows), np.int64)
+    pad_a, pad_w = pe_class(pe).pad_codes(pe)  # a zero product in the unused rows of the edge fold
+    ap = np.full((mm, fk * rows), pad_a, np.int64)
     ap[:, :kk] = a
-    wp = np.zeros((fk * rows, fn * cols), np.int64)
+    wp = np.full((fk * rows, fn * cols), pad_w, np.int64)
     wp[:kk, :nn] = w
     bp = accumulator_codes(pe, fn * cols)
     bp[:nn] = b
@@ -287,8 +289,9 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False, with_flags: b
     """Run ``seq`` in Amaranth's simulator: ``start`` in cycle 0, outputs collected until ``done``.
 
     Returns ``(codes (M, N), done_cycle)`` (codes: :func:`~ristretto_sim.rtl.ws_array.accumulator_codes`);
-    ``with_flags``: a last item, the sticky flags of every output (name -> (M, N) bools; empty without flags); ``with_trace``: a third item, ``(stimulus, expected, mask)``
-    per cycle for :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``).
+    ``with_trace``: a third item, ``(stimulus, expected, mask)`` per cycle for
+    :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``); ``with_flags``: a last item, the sticky
+    flags of every output (name -> (M, N) bools; empty for a kind without flags).
     """
     from amaranth.sim import Simulator
 

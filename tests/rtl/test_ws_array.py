@@ -95,7 +95,8 @@ def test_minifloat_gemm(rows, cols, m, k, n, fmt):
 
 
 @pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
-def test_affine_gemm(rows, cols, m, k, n):
-    g = ws_kinds.affine_gemm(m, k, n, seed=rows * 100 + cols * 10 + k)
+@pytest.mark.parametrize("unsigned", [False, True], ids=["int8", "uint8"])
+def test_affine_gemm(rows, cols, m, k, n, unsigned):
+    g = ws_kinds.affine_gemm(m, k, n, seed=rows * 100 + cols * 10 + k, unsigned=unsigned)
     got, _ = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias)
     assert got.tolist() == g.codes.tolist()

@@ -153,6 +153,7 @@ KINDS = {
     "minifloat-e4m3fn": lambda m, k, n, seed: ws_kinds.minifloat_gemm(m, k, n, "e4m3fn", seed),
     "minifloat-e5m2": lambda m, k, n, seed: ws_kinds.minifloat_gemm(m, k, n, "e5m2", seed),
     "affine": ws_kinds.affine_gemm,
+    "affine-uint8": lambda m, k, n, seed: ws_kinds.affine_gemm(m, k, n, seed, unsigned=True),
 }
 
 
@@ -174,7 +175,7 @@ def test_other_kinds_gemm(rows, cols, m, k, n, kind):
 
 
 @pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
-@pytest.mark.parametrize("kind", ["shift-saturate", "minifloat-e5m2", "affine"])
+@pytest.mark.parametrize("kind", ["shift-saturate", "minifloat-e5m2", "affine-uint8"])
 def test_icarus_other_kinds(tmp_path, kind):
     """One small sequencer per kind (reduction and column folds, M = rows + cols) through the exported Verilog
     under Icarus: the output stream of the emulator's codes (e5m2: a 69-bit Kulisch register, and the flags the

@@ -82,17 +82,21 @@ def minifloat_gemm(m: int, k: int, n: int, fmt: str = "e4m3fn", seed: int = 0) -
     return Gemm(s, a, w, bias, codes, np.asarray(values))
 
 
-def affine_gemm(m: int, k: int, n: int, seed: int = 0) -> Gemm:
-    """int8 activations (zero point -7) x int8 weights, TFLite's int32 accumulator (wraps: a bias near the top)."""
-    fin, fw = Affine(8, 0.05, zero_point=-7), Affine(8, 0.02)
+def affine_gemm(m: int, k: int, n: int, seed: int = 0, unsigned: bool = False) -> Gemm:
+    """int8 activations (zero point -7) x int8 weights, TFLite's int32 accumulator (wraps: a bias near the top);
+    ``unsigned``: uint8 codes with zero points 128 and 120 (padding codes are the zero points, not 0)."""
+    if unsigned:
+        fin, fw = Affine(8, 0.05, zero_point=128, signed=False), Affine(8, 0.02, zero_point=120, signed=False)
+    else:
+        fin, fw = Affine(8, 0.05, zero_point=-7), Affine(8, 0.02)
     f = LayerFormats(fin, fw, outputs=Affine(8, 0.3, zero_point=2), bias=Affine(32, 0.05 * 0.02),
                      rounding="nearest_away")
     s = spec(fin, fw, outputs=f.outputs, k=64)
     rng = np.random.default_rng(seed)
-    a = rng.integers(-128, 128, (m, k))
-    w = rng.integers(-128, 128, (k, n))
+    a = rng.integers(fin.min_code, fin.max_code + 1, (m, k))
+    w = rng.integers(fw.min_code, fw.max_code + 1, (k, n))
     bias = rng.integers(-(1 << 31), 1 << 31, n)
     bias[0] = (1 << 31) - 1  # wraps upwards
-    a[:, 0], w[0, 0] = 127, 127
+    a[:, 0], w[0, 0] = fin.max_code, fw.max_code
     res = PreparedLayer("linear", fw.decode(w.T), f.bias.decode(bias), f)(fin.decode(a), accumulator=True)
     return Gemm(s, a, w, bias, np.asarray(res.accumulator.codes))
