@@ -95,6 +95,11 @@ class AffineMacPE(ProcessingElement):
         return Product(p)
 
     @classmethod
+    def pad_codes(cls, spec):
+        """The zero points: ``(z_a - z_a) * (z_w - z_w)`` is zero (a code 0 is not, off a zero point of 0)."""
+        return cls.zero_points(spec)
+
+    @classmethod
     def corner_codes(cls, spec):
         f = spec.formats
         za, zw = cls.zero_points(spec)
