@@ -114,6 +114,14 @@ class AffineMacPE(ProcessingElement):
         return wrap_int32(bias - za * np.asarray(w, dtype=np.int64).sum(axis=0))
 
     @classmethod
+    def pad_codes(cls, spec):
+        """The zero points: ``(z_a - z_a) * (z_w - z_w)`` is zero (a code 0 is not, off a zero point of 0); the folded
+        PE multiplies raw codes, so there codes 0 are."""
+        if spec.zero_point is ZeroPoint.FOLD:
+            return 0, 0
+        return cls.zero_points(spec)
+
+    @classmethod
     def corner_codes(cls, spec):
         f = spec.formats
         za, zw = cls.zero_points(spec)

@@ -103,8 +103,9 @@ def _pe_files(spec: PESpec, out: Path, cycles: int, seed: int):
     return pe, path, tb, cycles
 
 
-def gemm_golden(spec: PESpec, a: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """``A @ W + bias`` as the PEs compute it, from the golden model (one golden PE per output)."""
+def gemm_golden(spec: PESpec, a: np.ndarray, w: np.ndarray, bias: np.ndarray, with_flags: bool = False):
+    """``A @ W + bias`` as the PEs compute it, from the golden model (one golden PE per output); ``with_flags``:
+    also the PE kind's sticky flags of every output (name -> (M, N) bools)."""
     m, k = a.shape
     n = w.shape[1]
     steps = np.ones((k, m * n), dtype=bool)
@@ -115,6 +116,8 @@ def gemm_golden(spec: PESpec, a: np.ndarray, w: np.ndarray, bias: np.ndarray) ->
     bi = np.empty((k, m * n), dtype=bias.dtype)
     bi[:] = np.tile(bias, m)
     out = GoldenPEs(spec, m * n).run(Trace(ai, wi, bi, steps, load, np.zeros((k, m * n), bool)))
+    if with_flags:
+        return out.acc[-1].reshape(m, n), {f: v[-1].reshape(m, n) for f, v in out.flags.items()}
     return out.acc[-1].reshape(m, n)
 
 
@@ -158,7 +161,8 @@ def _ws_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
     b_codes = kind.bias_codes(spec)
     bias = b_codes[rng.integers(0, len(b_codes), n)]
     seq = WsSequencer(rows, cols, spec, a, w, bias)
-    stim, exp, mask = expected_stream(seq, gemm_golden(spec, a, w, bias))
+    codes, flags = gemm_golden(spec, a, w, bias, with_flags=True)
+    stim, exp, mask = expected_stream(seq, codes, flags)
     name = module_name(seq)
     path = out / f"{name}.v"
     path.write_text(verilog_for(seq))
@@ -187,7 +191,7 @@ def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None,
     """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring), and the PE
     kind's requantizer (its ``readout``: of a fully connected layer when ``linear``), if it has one, with its own
     testbench into ``out_dir/requantize``. ``dataflow``: ``os`` (:class:`SystolicArray`) or ``ws`` (a
-    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM, fixed PEs)."""
+    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM)."""
     if dataflow not in _ARRAYS:
         raise ValueError(f"dataflow={dataflow!r}: choose one of {', '.join(_ARRAYS)}")
     if array is None and dataflow != "os":

@@ -33,6 +33,8 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
   this PE's accumulators out (with ``latency`` and ``vectors(n, seed)``: its testbench's stimulus and expected
   outputs) (``linear``: of a fully connected layer), which ``ristretto-sim rtl`` writes beside
   the PE;
+* ``pad_codes(spec)`` (optional, a classmethod; default ``(0, 0)``): an input and a weight code whose product adds
+  nothing, what the unused rows of a weight-stationary edge fold carry (an affine PE's zero points);
 * ``golden_add(spec, base, a, w)`` (required, a classmethod): the software side of ``product`` then ``add`` for
   arrays of PEs, built on the emulator's arithmetic (``(new, overflowed, flags)``), which the golden model
   (:mod:`~ristretto_sim.rtl.golden`) steps; ``golden_zeros`` (optional): the cleared register's array.
@@ -170,6 +172,11 @@ class ProcessingElement(wiring.Component):
         extra = [acc.min_code, acc.min_code + 1, acc.max_code - 1, acc.max_code, 0, 1, -1 if acc.signed else 2]
         codes = np.concatenate([np.floor(spread).astype(np.int64), np.array(extra, dtype=np.int64)])
         return np.unique(np.clip(codes, acc.min_code, acc.max_code))
+
+    @classmethod
+    def pad_codes(cls, spec: PESpec) -> tuple[int, int]:
+        """``(a, w)`` codes whose product adds nothing to the register (module docstring)."""
+        return 0, 0
 
     @classmethod
     def max_products(cls, spec: PESpec) -> int | None:

@@ -18,7 +18,12 @@ Protocol (what a source drives; ``reference/systolic-timing.md``, SCALE-Sim's ws
   n0 + j]`` in cycle ``m + i + j`` of the stream (each PE is the kind's own datapath with ``load`` and ``en`` held
   high: its register is ``add(psum from above, product)``, one addition per PE, in ``k`` order down the column);
 * ``out_<j>`` is deskewed (column ``j`` passes ``cols - 1 - j`` more registers): output row ``m`` of the fold is on
-  every ``out_<j>`` in stream cycle ``m + rows + cols - 1``.
+  every ``out_<j>`` in stream cycle ``m + rows + cols - 1``;
+* a kind with sticky flags (the minifloat PE's ``nan``, ``pinf``, ``ninf``: a NaN or infinite product, which
+  adds nothing to the register) passes them down the column beside the partial sum: ``psum_<flag>_<j>`` in
+  (zero with the bias, the previous fold's ``out_<flag>_<j>`` after), each PE ORs in its own product's flag
+  (one register and an OR per flag and PE), ``out_<flag>_<j>`` out with ``out_<j>``: the flags of the whole
+  output, what the emulator's readout (NaN, an infinity, or the register rounded) needs.
 
 Double buffering: with a fold's stream starting (``wswap``) in cycle ``t0``, the next fold's row ``i`` may be
 loaded in any cycle ``s`` with ``t0 + i <= s`` (PE ``(i, j)`` has swapped in this fold's weight by then: the copy
@@ -27,8 +32,8 @@ and the new shadow write share the edge) and ``s < t1 + i`` (``t1``: the next fo
 the next fold's weights load while this fold streams (:class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer`).
 
 The summation order is the emulator's (bias, then ``k = 0, 1, ...``; a reduction fold continues from the
-previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get ``a = 0``
-and ``w = 0`` (adding a zero product changes no register).
+previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get the kind's
+``pad_codes`` (0 and 0; an affine PE's zero points), whose product adds nothing to the register.
 
 Timing of :func:`simulate_ws_gemm` (no overlap): one fold is ``rows`` load cycles + the stream (``wswap`` with
 its first cycle), its last MAC (PE ``(rows-1, cols-1)``, output ``M - 1``) in cycle ``2 rows + cols + M - 3`` of
@@ -50,8 +55,19 @@ from ristretto_sim.rtl.array import check_array, delay
 from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.spec import PESpec
 
-#: PE kinds whose register is one ``add(base, product)`` per cycle with ``base`` from outside (the ws chain)
-WS_KINDS = ("fixed",)
+#: PE kinds whose register is one ``add(base, product)`` per cycle with ``base`` from outside (the ws chain):
+#: fixed point, shift-and-add (power-of-two weights), minifloat products into a Kulisch register, affine int8
+WS_KINDS = ("fixed", "shift", "minifloat-kulisch", "affine")
+
+
+def accumulator_codes(pe: PESpec, shape) -> np.ndarray:
+    """Zeros for ``shape`` accumulator codes of ``pe``: int64, or Python integers (``object``) for a register
+    wider than 63 bits (a Kulisch register of wide minifloats)."""
+    if pe.accumulator.bits <= 63:
+        return np.zeros(shape, dtype=np.int64)
+    out = np.empty(shape, dtype=object)
+    out[...] = 0
+    return out
 
 
 def check_ws_pe(pe: PESpec) -> None:
@@ -76,11 +92,14 @@ class WeightStationaryArray(wiring.Component):
         self.rows, self.cols = check_array(rows, cols, pe)
         check_ws_pe(pe)
         self.spec = pe
+        self.flags = pe_class(pe).flags
         members = {"wload": In(1), "wrow": In(range(self.rows)), "wswap": In(1)}
         members.update({f"a_{i}": In(pe.input_shape) for i in range(self.rows)})
         members.update({f"w_{j}": In(pe.weight_shape) for j in range(self.cols)})
         members.update({f"psum_{j}": In(pe.accumulator_shape) for j in range(self.cols)})
         members.update({f"out_{j}": Out(pe.accumulator_shape) for j in range(self.cols)})
+        members.update({f"psum_{f}_{j}": In(1) for f in self.flags for j in range(self.cols)})
+        members.update({f"out_{f}_{j}": Out(1) for f in self.flags for j in range(self.cols)})
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -123,6 +142,14 @@ class WeightStationaryArray(wiring.Component):
                                        else pes[i - 1][j].acc)
         for j in range(c):
             m.d.comb += getattr(self, f"out_{j}").eq(delayed(pes[r - 1][j].acc, c - 1 - j, f"out{j}"))
+        for f in self.flags:  # each output's flags down its column: the partial sum's, OR this PE's product's
+            for j in range(c):
+                chain = delayed(getattr(self, f"psum_{f}_{j}"), j, f"psum_{f}{j}")
+                for i in range(r):
+                    above = Signal(name=f"{f}_in_{i}_{j}")
+                    m.d.sync += above.eq(chain)
+                    chain = above | getattr(pes[i][j], f)
+                m.d.comb += getattr(self, f"out_{f}_{j}").eq(delayed(chain, c - 1 - j, f"out_{f}{j}"))
         return m
 
 
@@ -130,9 +157,10 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     """Stream ``a (M, K) @ w (K, N)`` (+ ``bias (N,)``) through ``array`` in Amaranth's simulator, folding ``K``
     over the rows and ``N`` over the columns (column folds outer, reduction folds inner, as SCALE-Sim's ws).
 
-    Returns ``(codes (M, N) int64, read)``: ``read`` is the cycle (0-based, from the first load cycle) the last
-    output is read, one after the last MAC (a fold's last read-out cycle is the next fold's first load cycle, so
-    folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the :class:`WsTrace` of the run.
+    Returns ``(codes (M, N), read)`` (codes: :func:`accumulator_codes`): ``read`` is the cycle (0-based, from the
+    first load cycle) the last output is read, one after the last MAC (a fold's last read-out cycle is the next
+    fold's first load cycle, so folds occupy ``fold_cycles`` each). ``with_trace``: a third item, the
+    :class:`WsTrace` of the run (with the sticky flags of every output).
     """
     a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
     mm, kk = a.shape
@@ -141,18 +169,23 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     nn = w.shape[1]
     if mm < 1 or kk < 1 or nn < 1:
         raise ValueError(f"a {a.shape} @ w {w.shape}: every dimension must be at least 1")
-    b = np.zeros(nn, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(nn)
+    b = accumulator_codes(array.spec, nn)
+    if bias is not None:
+        b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     r, c = array.rows, array.cols
-    out = np.zeros((mm, nn), dtype=np.int64)
+    pad_a, pad_w = pe_class(array.spec).pad_codes(array.spec)
+    out = accumulator_codes(array.spec, (mm, nn))
     stats = {}
     sim = Simulator(array)
     sim.add_clock(1e-6)
 
+    flags = array.flags
+    flag_out = {f: np.zeros((mm, nn), dtype=bool) for f in flags}
     inputs = ["wload", "wrow", "wswap"] + [f"a_{i}" for i in range(r)] + [f"w_{j}" for j in range(c)] + \
-        [f"psum_{j}" for j in range(c)]
+        [f"psum_{j}" for j in range(c)] + [f"psum_{f}_{j}" for f in flags for j in range(c)]
     cur = dict.fromkeys(inputs, 0)
     stim = {n: [] for n in inputs}
-    reads = {f"out_{j}": {} for j in range(c)}
+    reads = {f"out_{j}": {} for j in range(c)} | {f"out_{f}_{j}": {} for f in flags for j in range(c)}
 
     async def bench(ctx):
         cycle = 0
@@ -173,7 +206,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
                     put("wrow", i)
                     for j in range(c):
                         kv, nv = k0 + i, n0 + j
-                        put(f"w_{j}", int(w[kv, nv]) if kv < kk and nv < nn else 0)
+                        put(f"w_{j}", int(w[kv, nv]) if kv < kk and nv < nn else pad_w)
                     await tick()
                     cycle += 1
                 put("wload", 0)
@@ -181,18 +214,23 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
                 for t in range(mm + lat):
                     put("wswap", int(t == 0))
                     for i in range(r):
-                        put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else 0)
+                        put(f"a_{i}", int(a[t, k0 + i]) if t < mm and k0 + i < kk else pad_a)
                     for j in range(c):
                         nv = n0 + j
                         p = 0
                         if t < mm and nv < nn:
                             p = int(b[nv]) if k0 == 0 else int(out[t, nv])
                         put(f"psum_{j}", p)
+                        for f in flags:
+                            put(f"psum_{f}_{j}", int(t < mm and nv < nn and k0 > 0 and flag_out[f][t, nv]))
                     mo = t - lat
                     if mo >= 0:
                         for j in range(min(c, nn - n0)):
                             out[mo, n0 + j] = ctx.get(getattr(array, f"out_{j}"))
                             reads[f"out_{j}"][cycle] = int(out[mo, n0 + j])
+                            for f in flags:
+                                flag_out[f][mo, n0 + j] = ctx.get(getattr(array, f"out_{f}_{j}"))
+                                reads[f"out_{f}_{j}"][cycle] = int(flag_out[f][mo, n0 + j])
                     if t < mm + lat - 1:  # the last read-out cycle is the next fold's first load cycle
                         await tick()
                         cycle += 1
@@ -203,9 +241,9 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     sim.add_testbench(bench)
     sim.run()
     ncyc = stats["read"] + 1
-    expected = {n: np.array([v.get(t, 0) for t in range(ncyc)], dtype=np.int64) for n, v in reads.items()}
+    expected = {n: np.array([v.get(t, 0) for t in range(ncyc)], dtype=out.dtype) for n, v in reads.items()}
     mask = {n: np.array([t in v for t in range(ncyc)]) for n, v in reads.items()}
-    trace = WsTrace({n: np.asarray(v, dtype=np.int64) for n, v in stim.items()}, expected, mask)
+    trace = WsTrace({n: np.asarray(v, dtype=out.dtype) for n, v in stim.items()}, expected, mask, flag_out)
     return (out, stats["read"], trace) if with_trace else (out, stats["read"])
 
 
@@ -213,8 +251,10 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
 class WsTrace:
     """A driven GEMM cycle by cycle: ``inputs`` (every input port's codes per cycle), ``outputs`` (each
     ``out_<j>``'s codes read) and ``mask`` (the cycles each was read in), for a testbench of the exported
-    Verilog (:func:`~ristretto_sim.rtl.cosim.write_testbench`, ``before_edge``)."""
+    Verilog (:func:`~ristretto_sim.rtl.cosim.write_testbench`, ``before_edge``); ``flags``: each sticky flag's
+    (M, N) values of the GEMM's outputs (empty for a kind without flags)."""
 
     inputs: dict
     outputs: dict
     mask: dict
+    flags: dict

@@ -4,14 +4,15 @@
 Operands
 --------
 ``A`` (M, K), ``W`` (K, N) and ``bias`` (N,) sit in three ``amaranth.lib.memory.Memory`` initialised with their
-codes (:func:`pack_operands` lays them out; zeros pad the edge folds), each read through a synchronous read port
-(one cycle of latency, what an FPGA block RAM gives): the activation memory holds one word of ``rows`` codes per
-(reduction fold, m), the weight memory one word of ``cols`` codes per (fold, array row) in walk order, the bias
-memory one word of ``cols`` codes per column fold. Memories rather than valid/ready input streams: the FSM
-alone decides every read, so a test checks one thing (the schedule) against the emulator and one closed-form
-cycle count, with no source model to write and no stall paths to cover; a DMA engine that fills the memories
-(or a stream adapter in front of them) is a separate block. Partial sums between reduction folds go through an
-on-chip psum buffer (``M`` words of ``cols`` accumulators, read transparently in the cycle it is written).
+codes (:func:`pack_operands` lays them out; the PE kind's ``pad_codes``, a zero product, pad the edge folds), each
+read through a synchronous read port (one cycle of latency, what an FPGA block RAM gives): the activation memory
+holds one word of ``rows`` codes per (reduction fold, m), the weight memory one word of ``cols`` codes per (fold,
+array row) in walk order, the bias memory one word of ``cols`` codes per column fold. Memories rather than
+valid/ready input streams: the FSM alone decides every read, so a test checks one thing (the schedule) against the
+emulator and one closed-form cycle count, with no source model to write and no stall paths to cover; a DMA engine
+that fills the memories (or a stream adapter in front of them) is a separate block. Partial sums between reduction
+folds go through an on-chip psum buffer (``M`` words of ``cols`` accumulators and their sticky flags, read
+transparently in the cycle it is written).
 
 Control
 -------
@@ -29,7 +30,9 @@ cycle, with the last output). Folds are walked column fold outer, reduction fold
 * output row ``m`` of fold ``f`` leaves the array ``rows + cols - 1`` cycles after it entered: to the psum
   buffer (``kf < Fk - 1``) or, on the last reduction fold, to the output stream: ``out_valid`` with
   ``out_row = m``, ``out_col = nf * cols`` and ``out_<j>`` the accumulator codes of outputs ``(m, out_col + j)``
-  (columns ``>= N`` of the last column fold carry zeros). There is no ``ready``: the consumer takes a row in
+  (columns ``>= N`` of the last column fold carry zeros), and for a kind with sticky flags (the minifloat PE's
+  ``nan``, ``pinf``, ``ninf``) ``out_<flag>_<j>``, the flags of the whole output (the psum buffer keeps them
+  between reduction folds beside the partial sums). There is no ``ready``: the consumer takes a row in
   any cycle it is offered (a memory write port does); a stalling sink would need a clock enable on the array.
 
 Cycles (:func:`sequencer_cycles`)
@@ -60,8 +63,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ristretto_sim.rtl.array import delay
+from ristretto_sim.rtl.registry import pe_class
 from ristretto_sim.rtl.spec import PESpec
-from ristretto_sim.rtl.ws_array import WeightStationaryArray
+from ristretto_sim.rtl.ws_array import WeightStationaryArray, accumulator_codes
 
 #: the most operand words one memory of a generated sequencer holds (keeps exported Verilog and simulation sane)
 MAX_WORDS = 1 << 16
@@ -93,13 +97,16 @@ def pack_operands(a, w, bias, rows: int, cols: int, pe: PESpec) -> dict[str, lis
     a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
     mm, kk = a.shape
     nn = w.shape[1]
-    b = np.zeros(nn, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(nn)
+    b = accumulator_codes(pe, nn)
+    if bias is not None:
+        b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     fk, fn = math.ceil(kk / rows), math.ceil(nn / cols)
-    ap = np.zeros((mm, fk * rows), np.int64)
+    pad_a, pad_w = pe_class(pe).pad_codes(pe)  # a zero product in the unused rows of the edge fold
+    ap = np.full((mm, fk * rows), pad_a, np.int64)
     ap[:, :kk] = a
-    wp = np.zeros((fk * rows, fn * cols), np.int64)
+    wp = np.full((fk * rows, fn * cols), pad_w, np.int64)
     wp[:kk, :nn] = w
-    bp = np.zeros(fn * cols, np.int64)
+    bp = accumulator_codes(pe, fn * cols)
     bp[:nn] = b
     a_words = [ap[x, kf * rows:(kf + 1) * rows] for kf in range(fk) for x in range(mm)]
     w_words = [wp[kf * rows + i, nf * cols:(nf + 1) * cols] for nf in range(fn) for kf in range(fk)
@@ -118,7 +125,7 @@ class WsSequencer(wiring.Component):
     rows, cols : int
         Array size.
     pe : PESpec
-        The PE kind (``WS_KINDS`` of :mod:`~ristretto_sim.rtl.ws_array`).
+        The PE kind (``WS_KINDS`` of :mod:`~ristretto_sim.rtl.ws_array`: fixed, shift, minifloat Kulisch, affine).
     a, w, bias : array-like of int
         Operand codes ``A`` (M, K), ``W`` (K, N), ``bias`` (N,) or None (zeros); their shapes fix M, K, N.
     """
@@ -143,6 +150,7 @@ class WsSequencer(wiring.Component):
         members = {"start": In(1), "busy": Out(1), "done": Out(1), "out_valid": Out(1),
                    "out_row": Out(range(self.m)), "out_col": Out(range(self.fn * cols))}
         members.update({f"out_{j}": Out(pe.accumulator_shape) for j in range(cols)})
+        members.update({f"out_{f}_{j}": Out(1) for f in self.array.flags for j in range(cols)})
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -164,7 +172,8 @@ class WsSequencer(wiring.Component):
             words = self.init[name]
             mems[name] = m.submodules[f"{name}_mem"] = Memory(shape=width, depth=len(words), init=words)
         a_rd, w_rd, b_rd = (mems[n].read_port() for n in ("a", "w", "bias"))
-        psum_mem = m.submodules.psum_mem = Memory(shape=c * pb, depth=mm, init=[])
+        flags = arr.flags
+        psum_mem = m.submodules.psum_mem = Memory(shape=c * (pb + len(flags)), depth=mm, init=[])
         p_wr = psum_mem.write_port()
         p_rd = psum_mem.read_port(transparent_for=(p_wr,))
 
@@ -219,6 +228,8 @@ class WsSequencer(wiring.Component):
             m.d.comb += getattr(arr, f"w_{j}").eq(w_rd.data[j * wb:(j + 1) * wb])
             psum = Mux(from_bias, b_rd.data[j * pb:(j + 1) * pb], p_rd.data[j * pb:(j + 1) * pb])
             m.d.comb += getattr(arr, f"psum_{j}").eq(Mux(valid_d, psum, 0))
+            for x, f in enumerate(flags):  # the bias has none; a reduction fold continues the previous fold's
+                m.d.comb += getattr(arr, f"psum_{f}_{j}").eq(valid_d & ~from_bias & p_rd.data[c * pb + x * c + j])
 
         # ------------------------------------------------------------------ outputs (rows + cols - 1 later)
         lat = r + c - 1
@@ -228,25 +239,35 @@ class WsSequencer(wiring.Component):
         tag_col = delay(m, reg(nf, "col"), lat, "tag_col")
         tag_final = delay(m, reg(last_fold & (t == mm - 1), "final"), lat, "tag_final")
         outs = [getattr(arr, f"out_{j}") for j in range(c)]
-        m.d.comb += [p_wr.addr.eq(tag_m), p_wr.data.eq(Cat(*outs)), p_wr.en.eq(tag_valid & ~tag_last_k)]
+        flag_outs = [getattr(arr, f"out_{f}_{j}") for f in flags for j in range(c)]
+        m.d.comb += [p_wr.addr.eq(tag_m), p_wr.data.eq(Cat(*outs, *flag_outs)), p_wr.en.eq(tag_valid & ~tag_last_k)]
         m.d.comb += [self.out_valid.eq(tag_valid & tag_last_k), self.out_row.eq(tag_m),
                      self.out_col.eq(tag_col * c), self.done.eq(tag_valid & tag_final)]
         for j in range(c):
             m.d.comb += getattr(self, f"out_{j}").eq(outs[j])
+            # a padding column of the last column fold has zero weights, but NaN x 0 flags: it shows zeros
+            real = 1 if j < self.n - (fn - 1) * c else tag_col != fn - 1
+            for f in flags:
+                m.d.comb += getattr(self, f"out_{f}_{j}").eq(getattr(arr, f"out_{f}_{j}") & real)
         return m
 
 
-def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
-    """What ``seq``'s ports must show each cycle for the GEMM result ``codes`` (M, N), from the schedule alone
-    (module docstring): ``(stimulus, expected, mask)`` for :func:`~ristretto_sim.rtl.cosim.write_testbench`
-    (``before_edge``; ``start`` in cycle 0, the last cycle the ``done`` cycle). ``out_valid`` and ``done`` are
-    checked every cycle, the row, column and codes in the cycles ``out_valid`` is high."""
+def expected_stream(seq: WsSequencer, codes, flags: dict | None = None) -> tuple[dict, dict, dict]:
+    """What ``seq``'s ports must show each cycle for the GEMM result ``codes`` (M, N) (and ``flags``, name ->
+    (M, N) bools, for a kind with sticky flags), from the schedule alone (module docstring): ``(stimulus,
+    expected, mask)`` for :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``; ``start`` in cycle
+    0, the last cycle the ``done`` cycle). ``out_valid`` and ``done`` are checked every cycle, the row, column,
+    codes and flags in the cycles ``out_valid`` is high."""
     r, c, mm, fk = seq.rows, seq.cols, seq.m, seq.fk
-    codes = np.asarray(codes, dtype=np.int64)
+    names = seq.array.flags
+    if sorted(flags or {}) != sorted(names):
+        raise ValueError(f"give the flags {', '.join(names) or '(none)'} of the {seq.spec.kind} PE's outputs")
+    codes = np.asarray(codes)
     ncyc = seq.cycles() + 1
     starts = np.concatenate([[r], r + np.cumsum(fold_periods(mm, seq.k, seq.n, r, c), dtype=np.int64)])
     exp = {n: np.zeros(ncyc, np.int64) for n in ["out_valid", "done", "out_row", "out_col"]}
-    exp.update({f"out_{j}": np.zeros(ncyc, np.int64) for j in range(c)})
+    exp.update({f"out_{j}": accumulator_codes(seq.spec, ncyc) for j in range(c)})
+    exp.update({f"out_{f}_{j}": np.zeros(ncyc, np.int64) for f in names for j in range(c)})
     for nf in range(seq.fn):
         t0 = int(starts[nf * fk + fk - 1])
         for x in range(mm):
@@ -254,7 +275,9 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
             exp["out_valid"][cyc], exp["out_row"][cyc], exp["out_col"][cyc] = 1, x, nf * c
             for j in range(c):
                 col = nf * c + j
-                exp[f"out_{j}"][cyc] = codes[x, col] if col < seq.n else 0
+                exp[f"out_{j}"][cyc] = int(codes[x, col]) if col < seq.n else 0
+                for f in names:
+                    exp[f"out_{f}_{j}"][cyc] = int(col < seq.n and flags[f][x, col])
     exp["done"][ncyc - 1] = 1
     stim = {"start": np.zeros(ncyc, np.int64)}
     stim["start"][0] = 1
@@ -262,17 +285,22 @@ def expected_stream(seq: WsSequencer, codes) -> tuple[dict, dict, dict]:
     return stim, exp, {n: valid for n in exp if n not in ("out_valid", "done")}
 
 
-def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
+def simulate_sequencer(seq: WsSequencer, with_trace: bool = False, with_flags: bool = False):
     """Run ``seq`` in Amaranth's simulator: ``start`` in cycle 0, outputs collected until ``done``.
 
-    Returns ``(codes (M, N) int64, done_cycle)``; ``with_trace``: a third item, ``(stimulus, expected, mask)``
-    per cycle for :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``).
+    Returns ``(codes (M, N), done_cycle)`` (codes: :func:`~ristretto_sim.rtl.ws_array.accumulator_codes`);
+    ``with_trace``: a third item, ``(stimulus, expected, mask)`` per cycle for
+    :func:`~ristretto_sim.rtl.cosim.write_testbench` (``before_edge``); ``with_flags``: a last item, the sticky
+    flags of every output (name -> (M, N) bools; empty for a kind without flags).
     """
     from amaranth.sim import Simulator
 
-    out = np.zeros((seq.m, seq.n), dtype=np.int64)
+    out = accumulator_codes(seq.spec, (seq.m, seq.n))
     seen = np.zeros((seq.m, seq.n), dtype=bool)
-    names = ["out_valid", "done"] + [f"out_{j}" for j in range(seq.cols)] + ["out_row", "out_col"]
+    flag_names = seq.array.flags
+    flags = {f: np.zeros((seq.m, seq.n), dtype=bool) for f in flag_names}
+    names = ["out_valid", "done"] + [f"out_{j}" for j in range(seq.cols)] + ["out_row", "out_col"] + \
+        [f"out_{f}_{j}" for f in flag_names for j in range(seq.cols)]
     log = {n: [] for n in names}
     stats = {}
     limit = seq.cycles() + 8
@@ -288,6 +316,8 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
                 for j in range(min(seq.cols, seq.n - col)):
                     out[row, col + j] = vals[f"out_{j}"]
                     seen[row, col + j] = True
+                    for f in flag_names:
+                        flags[f][row, col + j] = vals[f"out_{f}_{j}"]
             if vals["done"]:
                 stats["done"] = cycle
                 return
@@ -302,11 +332,12 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False):
         raise RuntimeError(f"the sequencer did not raise done within {limit} cycles")
     if not seen.all():
         raise RuntimeError(f"{int((~seen).sum())} outputs never appeared on the output stream")
+    tail = (flags,) if with_flags else ()
     if not with_trace:
-        return out, stats["done"]
+        return (out, stats["done"], *tail)
     ncyc = stats["done"] + 1
     stim = {"start": np.array([1] + [0] * (ncyc - 1), dtype=np.int64)}
     ov = np.asarray(log["out_valid"], dtype=bool)
-    expected = {n: np.asarray(v, dtype=np.int64) for n, v in log.items()}
+    expected = {n: np.asarray(v, dtype=out.dtype) for n, v in log.items()}
     mask = {n: ov for n in names if n not in ("out_valid", "done")}
-    return out, stats["done"], (stim, expected, mask)
+    return (out, stats["done"], (stim, expected, mask), *tail)

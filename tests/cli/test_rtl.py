@@ -9,6 +9,7 @@ from ristretto_sim.cli import main
 from ristretto_sim.rtl import cosim
 
 PLAN = Path(__file__).resolve().parents[1] / "golden" / "plans" / "lenet-dfp8.yaml"
+AFFINE = ["--pe", "affine", "--inputs", "affine8[s=0.05,z=-3]", "--weights", "affine8[s=0.01,z=0]"]
 needs_iverilog = pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
 
 
@@ -29,7 +30,11 @@ def _run_tb(out: Path):
     ["--pe", "fixed", "--inputs", "fixed4.3", "--weights", "fixed4.3", "--acc", "fixed10.6", "--array", "3x2"],
     ["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed16.14", "--array", "3x2",
      "--dataflow", "ws"],
-], ids=["fixed", "shift", "minifloat", "array", "ws-sequencer"])
+    ["--pe", "shift", "--inputs", "fixed8.4", "--weights", "pow2[-7,0]", "--acc", "fixed14.11", "--array", "3x2",
+     "--dataflow", "ws", "--overflow", "wrap"],
+    ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--array", "2x3", "--dataflow", "ws"],
+    [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--array", "3x2", "--dataflow", "ws"],
+], ids=["fixed", "shift", "minifloat", "array", "ws-sequencer", "ws-shift", "ws-minifloat", "ws-affine"])
 def test_formats(argv, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["rtl", *argv, "--out", str(out)]) == 0
@@ -51,7 +56,6 @@ def test_plan_layer_and_array(tmp_path, capsys):
     _run_tb(out)
 
 
-AFFINE = ["--pe", "affine", "--inputs", "affine8[s=0.05,z=-3]", "--weights", "affine8[s=0.01,z=0]"]
 TFLITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tflite" / "ad01_int8.tflite"
 
 
@@ -95,8 +99,6 @@ def test_tflite_layer_array(tmp_path, capsys):
      "at least one row"),
     (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--array", "8by8"], "rows x cols"),
     (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--dataflow", "ws"], "--array RxC"),
-    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--array", "2x2", "--dataflow", "ws"],
-     "weight-stationary array supports fixed"),
     (["--pe", "shift", "--inputs", "fixed8.7", "--weights", "fixed8.7"], "select the fixed datapath"),
     (["lenet", "--plan", str(PLAN), "--layer", "pool1"], "weighted layers are"),
     (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16"], "no RTL generator"),

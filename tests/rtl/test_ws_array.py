@@ -1,6 +1,7 @@
 """WeightStationaryArray: a GEMM streamed through it (reduction and column folds) gives the emulator's
-accumulator codes bit for bit; its cycles are SCALE-Sim's ws compute cycles + 1 read-out; the exported
-Verilog under Icarus reads the same."""
+accumulator codes bit for bit for every PE kind (fixed, shift, minifloat Kulisch, affine; saturating and wrapping
+accumulators); its cycles are SCALE-Sim's ws compute cycles + 1 read-out; the exported Verilog under Icarus reads
+the same."""
 
 import numpy as np
 import pytest
@@ -8,9 +9,10 @@ from amaranth.hdl import Fragment
 
 from ristretto_sim.emulator import fixed_matmul
 from ristretto_sim.hw import mapping
-from ristretto_sim.rtl import cosim
+from ristretto_sim.rtl import cosim, ws_array
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.ws_array import WeightStationaryArray, simulate_ws_gemm
+from tests.rtl import ws_kinds
 from tests.rtl.helpers import spec
 
 #: (rows, cols, M, K, N): reduction and column folds, edge folds, a fold with unused rows and columns
@@ -42,8 +44,9 @@ def test_fixed_gemm(rows, cols, m, k, n, overflow):
 
 
 @pytest.mark.filterwarnings("ignore:.*created but never used")  # the array that refused its PE kind
-def test_unsupported_kind():
-    with pytest.raises(ValueError, match="weight-stationary"):
+def test_unsupported_kind(monkeypatch):
+    monkeypatch.setattr(ws_array, "WS_KINDS", ("fixed",))  # a kind without the ws chain is refused by name
+    with pytest.raises(ValueError, match="weight-stationary array supports fixed"):
         WeightStationaryArray(2, 2, spec("e4m3fn", "e4m3fn", k=8))
     with pytest.raises(ValueError, match="reduction"):
         simulate_ws_gemm(arr := WeightStationaryArray(1, 1, spec("fixed8.4", "fixed8.7", "fixed16.11", k=4)),
@@ -69,3 +72,31 @@ def test_icarus_3x4_int8(tmp_path):
                                before_edge=True)
     r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
     assert r.passed, r.mismatches
+
+
+@pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+def test_shift_gemm(rows, cols, m, k, n, overflow):
+    g = ws_kinds.shift_gemm(m, k, n, overflow, seed=rows * 100 + cols * 10 + k)
+    got, read = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias)
+    assert got.tolist() == g.codes.tolist()
+    assert read == mapping.scalesim_compute_cycles(m, n, k, rows, cols, "ws") + 1
+
+
+@pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
+@pytest.mark.parametrize("fmt", ["e4m3fn", "e5m2"])  # a 41-bit and a 69-bit Kulisch register
+def test_minifloat_gemm(rows, cols, m, k, n, fmt):
+    g = ws_kinds.minifloat_gemm(m, k, n, fmt, seed=rows * 100 + cols * 10 + k)
+    got, _, tr = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias, with_trace=True)
+    assert got.tolist() == g.codes.tolist()
+    # the flags carried down the columns and across reduction folds: the emulator's NaN and infinities
+    want = ws_kinds.special_class(g.values)
+    assert np.array_equal(ws_kinds.readout_class(tr.flags, (m, n)), want, equal_nan=True)
+
+
+@pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
+@pytest.mark.parametrize("unsigned", [False, True], ids=["int8", "uint8"])
+def test_affine_gemm(rows, cols, m, k, n, unsigned):
+    g = ws_kinds.affine_gemm(m, k, n, seed=rows * 100 + cols * 10 + k, unsigned=unsigned)
+    got, _ = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias)
+    assert got.tolist() == g.codes.tolist()

@@ -1,5 +1,6 @@
 """WsSequencer: a GEMM from its memories to its output stream gives the emulator's accumulator codes bit for bit
-(reduction and column folds, edge folds, saturating and wrapping narrow accumulators, LeNet's conv2); ``done``
+(reduction and column folds, edge folds, saturating and wrapping narrow accumulators, LeNet's conv2; the shift,
+minifloat Kulisch and affine PEs too); ``done``
 comes in the closed-form cycle of the module docstring, 3 cycles after the cycle model's pipelined ws count when
 the partial-sum dependency costs nothing; the exported Verilog under Icarus shows the same outputs (LeNet's conv2
 included)."""
@@ -13,6 +14,7 @@ from ristretto_sim.emulator import fixed_matmul
 from ristretto_sim.hw import mapping
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.export import verilog_for
+from ristretto_sim.rtl.generate import gemm_golden
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.ws_sequencer import (
     WsSequencer,
@@ -21,6 +23,7 @@ from ristretto_sim.rtl.ws_sequencer import (
     sequencer_cycles,
     simulate_sequencer,
 )
+from tests.rtl import ws_kinds
 from tests.rtl.helpers import spec
 from tests.rtl.lenet_layer import conv2_gemm
 
@@ -77,6 +80,9 @@ def test_no_bias_and_errors():
         WsSequencer(2, 2, s, a, np.ones((3, 2), int))
     with pytest.raises(ValueError, match="bias"):
         WsSequencer(2, 2, s, a, w, np.ones(3, int))
+    g = ws_kinds.minifloat_gemm(3, 4, 2)
+    with pytest.raises(ValueError, match="give the flags nan, pinf, ninf"):
+        expected_stream(WsSequencer(2, 2, g.spec, g.a, g.w, g.bias), g.codes)
     gc.collect()  # their warnings now, under this test's filter
 
 
@@ -138,3 +144,54 @@ def test_icarus_lenet_conv2_on_8x8(tmp_path):
     r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
     assert r.passed, r.mismatches
     assert r.cycles == seq.cycles() + 1 == 28249
+
+
+#: the other PE kinds' GEMMs (tests/rtl/ws_kinds.py) by name
+KINDS = {
+    "shift-saturate": lambda m, k, n, seed: ws_kinds.shift_gemm(m, k, n, "saturate", seed),
+    "shift-wrap": lambda m, k, n, seed: ws_kinds.shift_gemm(m, k, n, "wrap", seed),
+    "minifloat-e4m3fn": lambda m, k, n, seed: ws_kinds.minifloat_gemm(m, k, n, "e4m3fn", seed),
+    "minifloat-e5m2": lambda m, k, n, seed: ws_kinds.minifloat_gemm(m, k, n, "e5m2", seed),
+    "affine": ws_kinds.affine_gemm,
+    "affine-uint8": lambda m, k, n, seed: ws_kinds.affine_gemm(m, k, n, seed, unsigned=True),
+}
+
+
+@pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_other_kinds_gemm(rows, cols, m, k, n, kind):
+    g = KINDS[kind](m, k, n, rows * 100 + cols * 10 + k)
+    seq = WsSequencer(rows, cols, g.spec, g.a, g.w, g.bias)
+    got, done, (_, trace, _), flags = simulate_sequencer(seq, with_trace=True, with_flags=True)
+    assert got.tolist() == g.codes.tolist()
+    if g.values is not None:  # the minifloat PE's flags: the emulator's NaN and infinities
+        want = ws_kinds.special_class(g.values)
+        assert np.array_equal(ws_kinds.readout_class(flags, (m, n)), want, equal_nan=True)
+    _, want, mask = expected_stream(seq, g.codes, flags)
+    for name, v in want.items():
+        sel = mask.get(name, np.ones(len(v), bool))
+        assert trace[name][sel].tolist() == v[sel].tolist(), name
+    assert done == seq.cycles()
+
+
+@pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
+@pytest.mark.parametrize("kind", ["shift-saturate", "minifloat-e5m2", "affine-uint8"])
+def test_icarus_other_kinds(tmp_path, kind):
+    """One small sequencer per kind (reduction and column folds, M = rows + cols) through the exported Verilog
+    under Icarus: the output stream of the emulator's codes (e5m2: a 69-bit Kulisch register, and the flags the
+    golden model gives, whose readout is the emulator's NaN and infinities)."""
+    g = KINDS[kind](5, 7, 5, 1)  # seed 1: NaN and infinite outputs
+    seq = WsSequencer(3, 2, g.spec, g.a, g.w, g.bias)
+    (tmp_path / "dut.v").write_text(verilog_for(seq))
+    flags = {}
+    if g.values is not None:
+        codes, flags = gemm_golden(g.spec, g.a, g.w, g.bias, with_flags=True)
+        assert codes.tolist() == g.codes.tolist()
+        assert np.array_equal(ws_kinds.readout_class(flags, codes.shape), ws_kinds.special_class(g.values),
+                              equal_nan=True)
+        assert any(v.any() for v in flags.values())
+    stim, exp, mask = expected_stream(seq, g.codes, flags)
+    tb = cosim.write_testbench(seq, seq.verilog_name(), stim, exp, tmp_path, mask=mask, before_edge=True)
+    r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
+    assert r.passed, r.mismatches
+    assert r.cycles == seq.cycles() + 1

@@ -42,7 +42,7 @@ def add_arguments(p):
     p.add_argument("--array", metavar="RxC", help="an array of RxC PEs, e.g. 8x8 (its dataflow: --dataflow)")
     p.add_argument("--dataflow", choices=("os", "ws"), default="os",
                    help="with --array: os (an output-stationary array) or ws (a weight-stationary GEMM sequencer: "
-                        "double-buffered array, operand memories, fold FSM; fixed PEs)")
+                        "double-buffered array, operand memories, fold FSM)")
     p.add_argument("--cycles", type=int, default=2000, help="testbench cycles of a PE (default 2000)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the Verilog and testbench into")
 
