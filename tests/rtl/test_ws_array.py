@@ -100,3 +100,17 @@ def test_affine_gemm(rows, cols, m, k, n, unsigned):
     g = ws_kinds.affine_gemm(m, k, n, seed=rows * 100 + cols * 10 + k, unsigned=unsigned)
     got, _ = simulate_ws_gemm(WeightStationaryArray(rows, cols, g.spec), g.a, g.w, g.bias)
     assert got.tolist() == g.codes.tolist()
+
+
+@pytest.mark.parametrize("rows,cols,m,k,n", SHAPES)
+def test_folded_affine_gemm(rows, cols, m, k, n):
+    """The folded affine PE (raw codes onto ``b - z_a * sum_k w_k``, code 0 on unused rows): the same int32
+    accumulators as the subtracting datapath."""
+    from dataclasses import replace
+
+    from ristretto_sim.rtl.affine_pe import AffineMacPE
+
+    g = ws_kinds.affine_gemm(m, k, n, seed=rows * 100 + cols * 10 + k)
+    s = replace(g.spec, zero_point="fold")
+    got, _ = simulate_ws_gemm(WeightStationaryArray(rows, cols, s), g.a, g.w, AffineMacPE.preload(s, g.w, g.bias))
+    assert got.tolist() == g.codes.tolist()
