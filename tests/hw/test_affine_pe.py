@@ -86,3 +86,19 @@ def test_requantizers_are_in_the_area_one_per_vector_lane():
         assert a.total_um2 == pytest.approx(a.array_um2 + sum(a.sram_um2.values()) + a.vector_um2 + a.readout_um2)
     fixed = area(preset("edge-32x32-int8"), table)
     assert fixed.readout_um2 == 0.0 and "readout_um2" not in fixed.to_dict()
+
+
+def test_cli_zero_point_fold_on_the_swapped_affine_pe(capsys):
+    model = str(_model("kws_ref_model"))
+    energy = {}
+    for zp in ("subtract", "fold"):
+        assert main(["simulate", model, "--arch", "edge-32x32-int8", "--zero-point", zp, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["config"]["pe"]["kind"] == "affine"
+        assert report["config"]["pe"].get("zero_point", "subtract") == zp
+        energy[zp] = report["total"]["energy_pj"]["arithmetic"]
+    assert energy["fold"] < energy["subtract"]  # an 8 x 8 multiplier of raw codes instead of 9 x 8
+    assert main(["simulate", "lenet", "--arch", "edge-32x32-int8", "--zero-point", "fold"]) == 2
+    assert "--zero-point is for an affine PE" in capsys.readouterr().err
+    assert main(["simulate", model, "-a", "edge-32x32-int8", "-a", "eyeriss-12x14-ws", "--zero-point", "fold"]) == 2
+    assert "pe.zero_point in the accelerator YAML" in capsys.readouterr().err

@@ -37,6 +37,12 @@ def add_arguments(p):
         help="accelerator: a preset name, ARCH.yaml or a SCALE-Sim .cfg; give it again to compare side by side",
     )
     p.add_argument(
+        "--zero-point",
+        choices=("subtract", "fold"),
+        help="an affine PE's zero points (int8 models): subtracted in every PE, or the input's folded into the "
+        "bias (default: the accelerator's pe.zero_point)",
+    )
+    p.add_argument(
         "--sweep",
         action="append",
         metavar="NAME=V1,V2",
@@ -220,11 +226,16 @@ def run(args) -> int:
                 f"--formats={args.formats!r} needs four formats: inputs,weights,outputs,accumulator"
             )
         formats = LayerFormats(parts[0], parts[1], outputs=parts[2], accumulator=parts[3])
+    if args.zero_point and (args.sweep or len(configs) > 1):
+        raise ValueError("--zero-point sets one accelerator's affine PE: with --sweep or several --arch, write "
+                         "pe.zero_point in the accelerator YAML")
     if args.sweep:
         return _run_sweep(args, layers, formats, configs[0])
     if len(configs) > 1:
         return _run_compare(args, layers, formats, configs)
     config, note = _pe_for_plan(layers, formats, configs[0], args.scalesim_compatible)
+    if args.zero_point:
+        config = _with_zero_point(config, args.zero_point)
     report = simulate(layers, formats, config, scalesim_compatible=args.scalesim_compatible)
     if args.csv:
         report.to_csv(args.csv)
@@ -243,6 +254,18 @@ def run(args) -> int:
         if skipped:
             print(f"views, no data moved: {', '.join(skipped)}")
     return 0
+
+
+def _with_zero_point(config, zero_point: str):
+    """``config`` with its affine PE's ``zero_point`` handling (``ValueError`` for another PE kind)."""
+    import dataclasses
+
+    from ristretto_sim.hw import PEKind
+
+    if config.pe.kind is not PEKind.AFFINE:
+        raise ValueError(f"--zero-point is for an affine PE (an int8 model's plan); {config.name}'s PE is "
+                         f"{config.pe.kind.value}")
+    return config.replace(pe=dataclasses.replace(config.pe, zero_point=zero_point))
 
 
 def _unique_names(configs) -> list[str]:
