@@ -101,6 +101,14 @@ def _round_into(t: np.ndarray, rounding: Rounding, out: np.ndarray) -> None:
         out[...] = round_to_integer(t, rounding)
 
 
+def _channel_scale(exponents: np.ndarray, dtype, shape=(-1,)):
+    """``2.0 ** exponents`` per channel in ``dtype`` (shaped to broadcast as ``shape``), or one scalar when every
+    channel has the same exponent (a cheaper multiply)."""
+    if (exponents == exponents[0]).all():
+        return dtype(2.0 ** int(exponents[0]))
+    return _pow2(exponents).astype(dtype).reshape(shape)
+
+
 def _pow2(exponent) -> np.ndarray:
     """``2.0 ** exponent`` as float64 (exact for |exponent| <= 1000)."""
     return np.ldexp(1.0, np.asarray(exponent, dtype=np.int64))
@@ -229,11 +237,16 @@ class FastFixed:
 
     def _encode_into(self, x: np.ndarray, out: np.ndarray, clip: bool) -> None:
         """Input codes of ``x`` written into ``out`` (any float dtype holding them exactly)."""
+        _round_into(self._scaled_inputs(x, clip), self.rounding, out)
+
+    def _scaled_inputs(self, x: np.ndarray, clip: bool) -> np.ndarray:
+        """``x * 2**frac`` in float64 (exact scaling, ``|frac_bits| <= 1000``), clamped to the code range when
+        ``clip`` (clamping to integer bounds commutes with rounding)."""
         fin = self.fin
-        t = x * np.float64(2.0**fin.frac_bits)  # exact scaling (|frac_bits| <= 1000), in float64
+        t = x * np.float64(2.0**fin.frac_bits)
         if clip:
             np.clip(t, float(fin.min_code), float(fin.max_code), out=t)
-        _round_into(t, self.rounding, out)
+        return t
 
     def _linear(self, x, gemm, clip, out):
         n = x.shape[0]
@@ -293,20 +306,14 @@ class FastFixed:
         corrected bias: exact in ``gemm`` (the sums are bounded by the same ``total`` as the float GEMM's)."""
         y += bias_eff
         t = y.astype(gemm)
-        e = self.scale_exp
-        if (e == e[0]).all():
-            if e[0]:
-                t *= gemm(2.0 ** -int(e[0]))
-        else:
-            t *= _pow2(-e).astype(gemm)
+        scale = _channel_scale(-self.scale_exp, gemm)
+        if np.ndim(scale) or scale != 1:
+            np.multiply(t, scale, out=t)
         return t
 
     def _codes_into(self, x: np.ndarray, out: np.ndarray, c: int, clip: bool) -> None:
         """Input codes of ``x`` plus the kernel's offset ``c`` written into the integer array (view) ``out``."""
-        fin = self.fin
-        t = x * np.float64(2.0**fin.frac_bits)
-        if clip:
-            np.clip(t, float(fin.min_code), float(fin.max_code), out=t)
+        t = self._scaled_inputs(x, clip)
         _round_into(t, self.rounding, t)
         if c:
             t += float(c)
@@ -398,11 +405,7 @@ class FastFixed:
         t += 0.0  # a fixed-point zero has no sign (rounding may give -0.0)
         if codes is not None:
             codes[...] = t
-        f = self.out_frac
-        if (f == f[0]).all():
-            np.multiply(t, values.dtype.type(2.0 ** -int(f[0])), out=values)
-        else:
-            np.multiply(t, _pow2(-f).astype(values.dtype).reshape(ch), out=values)
+        np.multiply(t, _channel_scale(-self.out_frac, values.dtype.type, ch), out=values)
         return sat
 
 

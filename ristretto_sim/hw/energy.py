@@ -341,13 +341,13 @@ def mac_energy(
 def readout_pj(pe: PEConfig, table: TechnologyTable) -> float:
     """Energy per output element of the PE datapath's output stage (an affine PE's requantizer: a 32x32 multiply,
     a 32-bit shifter and adders, priced by the table as every other unit; 0 for datapaths without one)."""
-    return float(sum(_PRICES[u.op][0](table, u) for u in pe.readout_units()))
+    return float(sum(unit_pj(table, u) for u in pe.readout_units()))
 
 
 def readout_area_um2(pe: PEConfig, table: TechnologyTable) -> float:
     """Area of one output stage of the PE's datapath (an affine PE's requantizer, priced as ``readout_pj``; 0 for
     datapaths without one)."""
-    return float(sum(_PRICES[u.op][1](table, u) for u in pe.readout_units()))
+    return float(sum(unit_um2(table, u) for u in pe.readout_units()))
 
 
 def pe_area_um2(pe: PEConfig, table: TechnologyTable) -> float:

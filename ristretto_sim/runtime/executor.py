@@ -84,6 +84,14 @@ DEFAULT_CACHE_BYTES = 512 << 20
 # ---------------------------------------------------------------------- inputs
 
 
+def sample_shape(shape: tuple, layout: Layout) -> tuple:
+    """The per-sample shape of a network input (``shape``, CHW for images) in ``layout``."""
+    if layout is Layout.NHWC and len(shape) == 3:
+        c, h, w = shape
+        return (h, w, c)
+    return tuple(shape)
+
+
 def check_input(network: Network, x, name: str | None = None, layout=None) -> np.ndarray:
     """``x`` as a contiguous float32 NCHW batch after checking its per-sample shape against the input.
 
@@ -100,12 +108,8 @@ def check_input(network: Network, x, name: str | None = None, layout=None) -> np
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"input must be numeric, got dtype {arr.dtype}")
-    want = nhwc = spec.shape
-    if len(spec.shape) == 3:
-        c, h, w = spec.shape
-        nhwc = (h, w, c)
-    if layout is Layout.NHWC:
-        want = nhwc
+    nhwc = sample_shape(spec.shape, Layout.NHWC)
+    want = sample_shape(spec.shape, layout)
     if arr.shape == want:
         arr = arr[None]
     if arr.ndim != len(want) + 1 or tuple(arr.shape[1:]) != want:

@@ -22,9 +22,9 @@ from ristretto_sim.data.dataset import Dataset
 from ristretto_sim.data.preprocess import Preprocessing
 from ristretto_sim.data.source import ImageSource, as_source
 from ristretto_sim.errors import DataError, ModelError
-from ristretto_sim.graph.network import Layout, Network
+from ristretto_sim.graph.network import Network
 from ristretto_sim.graph.plan import QuantPlan
-from ristretto_sim.runtime.executor import Executor
+from ristretto_sim.runtime.executor import Executor, sample_shape
 from ristretto_sim.runtime.records import LayerRecord, RunResult, merge_results
 
 
@@ -194,9 +194,8 @@ def score_network(
         if network.task == "classification":
             if out.ndim != 2:
                 out = out.reshape(out.shape[0], -1)
-            order = np.argsort(-out, axis=1, kind="stable")[:, :5]
-            top1 += int(np.count_nonzero(order[:, 0] == labels))
-            top5 += int(np.count_nonzero((order == labels[:, None]).any(axis=1)))
+            hits = topk_hits(out, labels)
+            top1, top5 = top1 + hits[0], top5 + hits[1]
         else:
             if out.shape != x.shape:
                 raise ModelError(
@@ -245,7 +244,7 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
     if n == 0:
         raise DataError(f"input set {inputs.source} has no samples to score")
     want = tuple(network.input.shape)
-    model_shape = (want[1], want[2], want[0]) if network.input_layout is Layout.NHWC and len(want) == 3 else want
+    model_shape = sample_shape(want, network.input_layout)
     if tuple(inputs.x.shape[1:]) != model_shape:
         raise DataError(f"{inputs.source}: x holds samples of shape {inputs.x.shape[1:]}; model {network.name!r} "
                         f"takes {model_shape} (its file's layout)")
@@ -261,6 +260,7 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
     batch_size = batch_size or default_batch_size(want)
     top1 = top5 = 0
     notes: tuple = ()
+    mode_name = "exact"  # an int8 model's own arithmetic; else the executor's run says
     executor = None if own else Executor(network, batch_size=batch_size)
     start = time.perf_counter()
     for b0 in range(0, n, batch_size):
@@ -270,20 +270,17 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
             out, notes = res.output, res.notes
         else:
             r = executor.run(np.asarray(x, dtype=np.float32), plan, mode, record=False, layout="model")
-            out, notes = r.output, r.notes
-        out = np.asarray(out).reshape(len(x), -1)
-        order = np.argsort(-out.astype(np.float64), axis=1, kind="stable")[:, :5]
-        top1 += int(np.count_nonzero(order[:, 0] == labels))
-        top5 += int(np.count_nonzero((order == labels[:, None]).any(axis=1)))
+            out, notes, mode_name = r.output, r.notes, r.mode
+        hits = topk_hits(np.asarray(out, dtype=np.float64).reshape(len(x), -1), labels)
+        top1, top5 = top1 + hits[0], top5 + hits[1]
         if progress is not None:
             progress(min(n, b0 + batch_size), n)
     seconds = time.perf_counter() - start
-    mode_name = "exact" if own else executor_mode(plan, mode)
     return Score(network.name, inputs.name, mode_name, n, top1 / n, top5 / n, None, seconds, {}, tuple(notes))
 
 
-def executor_mode(plan: QuantPlan | None, mode) -> str:
-    """The name of the arithmetic a run under ``plan`` and ``mode`` uses (``float`` without a plan)."""
-    if plan is None:
-        return "float"
-    return str(getattr(mode, "value", mode) or plan.mode.value)
+def topk_hits(out: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
+    """How many rows of the scores ``out`` (N, classes) rank their label first, and within the first five (ties
+    keep the lower class index first)."""
+    order = np.argsort(-out, axis=1, kind="stable")[:, :5]
+    return int(np.count_nonzero(order[:, 0] == labels)), int(np.count_nonzero((order == labels[:, None]).any(axis=1)))
