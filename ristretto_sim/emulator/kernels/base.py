@@ -11,7 +11,9 @@ after the product); K is cut into chunks short enough that no int32 partial sum 
 * ``load`` (required): import the library and build what every call reuses (onnxruntime sessions); raise
   ``ImportError`` (or any exception) when it cannot, the message saying why;
 * ``product`` (required): ``a @ w`` of a C-contiguous ``(M, K)`` array of ``a_dtype`` and a ``(K, N)`` int8
-  array, as int32, for K within the chunk limit.
+  array, as int32, for K within the chunk limit. A variant whose GEMM takes an activation zero point sets
+  ``zero_point = True``; ``product(a, w, zero_point=c)`` then gives ``(a - c) @ w`` and the base class leaves the
+  correction to it.
 
 Whether a kernel is exact on this machine is not assumed: :mod:`~ristretto_sim.emulator.kernels.selftest`
 proves it before a kernel is used (:mod:`~ristretto_sim.emulator.kernels.registry`).
@@ -41,6 +43,8 @@ class IntegerKernel:
 
     name: ClassVar[str] = ""
     a_dtype: ClassVar[type] = np.uint8
+    #: ``product`` takes the activations' offset as a zero point (module docstring)
+    zero_point: ClassVar[bool] = False
 
     def __init__(self, threads: int | None = None):
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
@@ -53,8 +57,9 @@ class IntegerKernel:
         """Import the library and build reusable state; raise (with the reason) if it cannot be used."""
         raise NotImplementedError
 
-    def product(self, a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        """``a @ w`` as int32 (``a``: (M, K) ``a_dtype``, ``w``: (K, N) int8, K within the chunk limit)."""
+    def product(self, a: np.ndarray, w: np.ndarray, zero_point: int = 0) -> np.ndarray:  # pragma: no cover
+        """``(a - zero_point) @ w`` as int32 (``a``: (M, K) ``a_dtype``, ``w``: (K, N) int8, K within the chunk
+        limit); ``zero_point`` is nonzero only if the class sets ``zero_point``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ protocol
@@ -100,16 +105,19 @@ class IntegerKernel:
         wn = np.ascontiguousarray(w, dtype=np.int8) if w.dtype != np.int8 else np.ascontiguousarray(w)
         lo, hi = self.a_range
         kc = self.chunk_k(max(-lo, hi) if c else max(-a_range[0], a_range[1]), w_abs_max)
-        corr = None if not c else np.int64(c) * wn.sum(axis=0, dtype=np.int64)
+        # the library subtracts the offset itself when it is one of its activation codes (a zero point)
+        zp = c if self.zero_point and lo <= c <= hi else 0
+        corr = None if not c or zp else np.int64(c) * wn.sum(axis=0, dtype=np.int64)
         as_is = c == 0 and a.dtype == self.a_dtype
         rows = m if as_is else max(1, MOVE_BLOCK_BYTES // max(1, k))
         out = np.empty((m, n), dtype=np.int64)
+        buf = None if as_is else np.empty((min(rows, m), k), dtype=self.a_dtype)  # one block's moved codes
         for r0 in range(0, m, rows):
             block = slice(r0, min(m, r0 + rows))
-            an = np.ascontiguousarray(a[block]) if as_is else self._moved(a[block], c)
+            an = np.ascontiguousarray(a[block]) if as_is else self._moved(a[block], c, buf[:block.stop - r0])
             dst = out[block]
             if k <= kc:
-                y = self.product(an, wn)
+                y = self.product(an, wn, zp) if zp else self.product(an, wn)
                 if corr is None:
                     dst[...] = y
                 else:
@@ -120,15 +128,18 @@ class IntegerKernel:
             else:
                 dst[...] = -corr
             for k0 in range(0, k, kc):
-                dst += self.product(np.ascontiguousarray(an[:, k0:k0 + kc]), np.ascontiguousarray(wn[k0:k0 + kc]))
+                part = (np.ascontiguousarray(an[:, k0:k0 + kc]), np.ascontiguousarray(wn[k0:k0 + kc]))
+                dst += self.product(*part, zp) if zp else self.product(*part)
         return out
 
-    def _moved(self, a: np.ndarray, c: int) -> np.ndarray:
-        """``a + c`` in the kernel's activation dtype (C-contiguous; exact: the values land in its range)."""
+    def _moved(self, a: np.ndarray, c: int, out: np.ndarray) -> np.ndarray:
+        """``a + c`` in the kernel's activation dtype, written into ``out`` (C-contiguous, of ``a``'s shape;
+        reused block after block, which here saves 0.2 ms of the 1.4 ms GEMM above); exact: the values land in
+        its range."""
         if a.dtype == np.int8 and self.a_dtype == np.uint8 and c == 128:
-            return np.ascontiguousarray(a).view(np.uint8) ^ np.uint8(0x80)  # a + 128 for every int8 code
-        if a.dtype == np.uint8 and self.a_dtype == np.int8 and c == -128:
-            return (np.ascontiguousarray(a) ^ np.uint8(0x80)).view(np.int8)  # a - 128 for every uint8 code
-        an = np.empty(a.shape, dtype=self.a_dtype)
-        np.add(a, c, out=an, casting="unsafe")
-        return an
+            np.bitwise_xor(a.view(np.uint8), np.uint8(0x80), out=out)  # a + 128 for every int8 code
+        elif a.dtype == np.uint8 and self.a_dtype == np.int8 and c == -128:
+            np.bitwise_xor(a, np.uint8(0x80), out=out.view(np.uint8))  # a - 128 for every uint8 code
+        else:
+            np.add(a, c, out=out, casting="unsafe")
+        return out

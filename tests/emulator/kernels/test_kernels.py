@@ -71,6 +71,36 @@ class ShortChunks(IntegerKernel):
         return (a.astype(np.int64) @ w.astype(np.int64)).astype(np.int32)
 
 
+class ShortChunksZeroPoint(ShortChunks):
+    """:class:`ShortChunks` whose GEMM subtracts the activations' zero point itself (as onnxruntime's does)."""
+
+    name = "short-zp"
+    zero_point = True
+
+    def load(self):
+        self.calls, self.zero_points = [], []
+
+    def product(self, a, w, zero_point=0):
+        self.calls.append(a.shape[1])
+        self.zero_points.append(zero_point)
+        return ((a.astype(np.int64) - zero_point) @ w.astype(np.int64)).astype(np.int32)
+
+
+@pytest.mark.parametrize("k", [1, 7, 15])
+@pytest.mark.parametrize("lo, hi, zero_point", [(-128, 127, 128), (-100, 27, 100), (0, 255, 0), (200, 300, 0)])
+def test_a_zero_point_kernel_is_given_the_offset(k, lo, hi, zero_point):
+    """The offset goes to the library as a zero point when it is one of its codes (an offset of -200 is not: the
+    base class corrects the sums itself), and the result is exact either way."""
+    kernel = ShortChunksZeroPoint()
+    rng = np.random.default_rng(k)
+    a = rng.integers(lo, hi + 1, size=(5, k))
+    a = a.astype(np.int8) if (lo, hi) == (-128, 127) else a
+    w = rng.integers(-128, 128, size=(k, 3)).astype(np.int8)
+    got = kernel.matmul(a, w, (lo, hi), 128)
+    assert np.array_equal(got, a.astype(np.int64) @ w.astype(np.int64))
+    assert set(kernel.zero_points) == {zero_point} and sum(kernel.calls) == k
+
+
 def test_the_self_test_rejects_int16_pair_saturation():
     reason = self_test(PairSaturating())
     assert reason is not None and "not exact" in reason and "signed extreme codes" in reason
@@ -159,7 +189,9 @@ def test_matmul_integer_model_is_what_onnx_builds():
     a = helper.make_tensor_value_info("A", TensorProto.UINT8, ["M", "K"])
     b = helper.make_tensor_value_info("B", TensorProto.INT8, ["K", "N"])
     y = helper.make_tensor_value_info("Y", TensorProto.INT32, ["M", "N"])
-    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "matmul_integer", [a, b], [y])
+    z = helper.make_tensor_value_info("Z", TensorProto.UINT8, [])
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B", "Z"], ["Y"])], "matmul_integer", [a, b, z],
+                              [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     model.producer_name = ""
