@@ -3,13 +3,14 @@
 A front point claims the energy and area of an accelerator whose PE computes what its accuracy was measured with.
 ``verify_front`` checks that claim: for every point and every planned conv/fc layer (and for the single PE its
 accelerator is costed with, ``ACCELERATOR_PE``: ``config.pe``, the narrowest datapath every layer fits, sized for
-the longest K, simulated on the vectors alone) it builds the layer's PE from the candidate's plan with the
-``rtl`` generators (``rtl.spec.PESpec``: the layer's formats, sized for the layer's reduction length K), runs it
-in Amaranth's in-process simulator (``rtl.sim.simulate_pe``) on a trace of ``cycles`` cycles, and compares every
-register after every edge, as integers, with the golden model (the emulator's arithmetic, ``rtl.golden``). The trace is ``rtl.vectors.random_trace``'s (the PE kind's codes with the
-corner cases weighted in: extreme codes, runs that overflow both ways, K = 1 outputs, loads and clears
-mid-accumulation) whose second half takes its operands from the layer itself (``layer_operands``: the codes of
-the layer's weights and of its input activations for one validation image through the exact emulator).
+the longest K, simulated on the vectors alone) it builds the layer's PE from the candidate's plan with the ``rtl``
+generators (``rtl.spec.PESpec``: the layer's formats, sized for the layer's reduction length K), runs it in
+Amaranth's in-process simulator (``rtl.sim.simulate_pe``) on a trace of ``cycles`` cycles, and compares every
+register after every edge, as integers, with the golden model (the emulator's arithmetic, ``rtl.golden``). The trace
+is ``rtl.vectors.random_trace``'s (the PE kind's codes with the corner cases weighted in: extreme codes, runs that
+overflow both ways, K = 1 outputs, loads and clears mid-accumulation) whose second half takes its operands from the
+layer itself (``layer_operands``: the codes of the layer's weights and of its input activations for one validation
+image through the exact emulator).
 
 * A point is ``verified`` when every layer's PE is; ``failed`` when one is not (the first mismatch kept, naming
   the layer, cycle and values: a bug, which the CLI reports loudly); ``not supported`` when a layer's datapath
