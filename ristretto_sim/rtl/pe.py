@@ -90,6 +90,8 @@ class ProcessingElement(wiring.Component):
     accumulator_rule: ClassVar[str | None] = None
     #: why one PE of this kind serves one layer's formats only (None: the widest formats serve many layers)
     one_layer: ClassVar[str | None] = None
+    #: the SMT solver that proves this kind equal to its reference fastest (``rtl.formal``; measured per kind)
+    formal_solver: ClassVar[str] = "z3"
 
     def __init__(self, spec: PESpec):
         if not isinstance(spec, PESpec):
