@@ -244,3 +244,19 @@ def test_the_roofline_plot_marks_each_layer_against_its_bound(tmp_path):
         assert attained == x.macs / x.total_cycles <= at_bound == x.macs / x.bound_cycles
     plot_roofline(report, tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 10_000
+
+
+def test_the_fused_column_names_the_producer_by_its_short_label():
+    from ristretto_sim.cli.commands.simulate import _table
+    from ristretto_sim.hw import simulate
+    from ristretto_sim.hw.layers import ConvShape
+    from ristretto_sim.hw.vector import VectorShape
+
+    conv = "model/activation_7/Relu;model/batch_normalization_7/FusedBatchNormV3;model/conv2d_7/Conv2D"
+    out = 12 * 12 * 16
+    layers = [ConvShape(conv, 12, 12, 8, 16, kernel=3, padding=1),
+              VectorShape(conv + "#act", "relu", (out,), out, sources=(conv,), fusable=True)]
+    report = simulate(layers, None, preset("edge-32x32-int8"))
+    assert report.layers[1].fused_into == conv  # the report keeps the full name
+    row = _table(report).splitlines()[2]
+    assert row.endswith(f"into {report.layers[0].label}") and conv not in row

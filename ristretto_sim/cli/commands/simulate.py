@@ -73,6 +73,7 @@ def add_arguments(p):
 
 def _table(report) -> str:
     labels = [x.label or x.name for x in report.layers]
+    label_of = dict(zip((x.name for x in report.layers), labels, strict=True))  # a fused layer's producer, short
     w = max(8, *(len(label) for label in labels)) + 2
     head = (
         f"{'layer':<{w}}{'unit':<8}{'total_cyc':>11}{'compute':>11}{'stall':>10}{'/bound':>7}{'util%':>7}"
@@ -84,10 +85,11 @@ def _table(report) -> str:
         if x is report.total:
             lines.append("-" * len(head))
         util = f"{100 * x.utilization:>7.1f}" if x.unit != "vector" else f"{'-':>7}"
+        fused = f"into {label_of.get(x.fused_into, x.fused_into)}" if x.fused_into else ""
         lines.append(
             f"{label:<{w}}{x.unit:<8}{x.total_cycles:>11}{x.compute_cycles:>11}{x.stall_cycles:>10}"
             f"{x.roofline_attainment:>7.2f}{util}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
-            f"{x.energy.total_pj / 1e6:>11.3f}  {('into ' + x.fused_into) if x.fused_into else ''}"
+            f"{x.energy.total_pj / 1e6:>11.3f}  {fused}"
         )
     t, e = report.total, report.total.energy
     leak = f"{e.leakage_pj / 1e6:.3f}" if report.leakage_modelled else "not modelled"
