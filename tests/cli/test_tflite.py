@@ -31,6 +31,18 @@ def test_simulate_runs_the_int8_model_on_an_int8_array(model, capsys):
     assert report["total"]["macs"] == 8 * 5 * 4 * 27
 
 
+def test_simulate_compares_and_sweeps_the_int8_model(model, tmp_path, capsys):
+    """Several --arch and --sweep take each accelerator's array with the affine PE the plan needs, as one --arch
+    does."""
+    assert main(["simulate", str(model), "--arch", "edge-32x32-int8", "--arch", "eyeriss-12x14-ws"]) == 0
+    out = capsys.readouterr().out
+    assert "edge-32x32-int8" in out and "eyeriss-12x14-ws" in out and out.count("PE: the plan's affine") == 2
+    files = ["--csv", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png")]
+    assert main(["simulate", str(model), "--arch", "edge-32x32-int8", "--sweep", "rows=8,16", *files]) == 0
+    out = capsys.readouterr().out
+    assert "PE: the plan's affine" in out and (tmp_path / "s.png").exists()
+
+
 @pytest.mark.parametrize("against", ["tflite-ref", "tflite"])
 def test_compare_against_the_interpreter(model, capsys, against):
     pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (test extra) is not installed")

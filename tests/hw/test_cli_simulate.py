@@ -181,6 +181,20 @@ def test_an_interrupted_sweep_resumes_from_its_table(topo, tmp_path, capsys):
     assert "read back" not in capsys.readouterr().out
 
 
+def test_a_sweep_table_of_another_network_or_accelerator_is_not_read_back(topo, tmp_path, capsys):
+    out_csv = tmp_path / "s.csv"
+    files = ["--csv", str(out_csv), "--plot", str(tmp_path / "s.png"), "--sweep", "rows=8,16"]
+    assert main(["simulate", "-t", str(topo), "-a", "edge-32x32-int8", *files]) == 0
+    first = out_csv.read_text()
+    capsys.readouterr()
+    for argv in (["simulate", "lenet", "-a", "edge-32x32-int8"],  # another network
+                 ["simulate", "-t", str(topo), "-a", "eyeriss-12x14-ws"],  # another accelerator
+                 ["simulate", "-t", str(topo), "-a", "edge-32x32-int8", "--bandwidth", "2"]):
+        assert main([*argv, *files]) == 0
+        assert "read back" not in capsys.readouterr().out
+        assert out_csv.read_text() != first
+
+
 def test_every_output_carries_the_roofline_bound(topo, tmp_path, capsys):
     """JSON, CSV, the table's /bound column and the side-by-side table: bound_cycles = max(compute, ceil(DRAM
     bytes / bandwidth)) and cycles / bound per layer; the network's bound is the sum of its layers'."""
