@@ -274,3 +274,24 @@ def test_the_fused_column_names_the_producer_by_its_short_label():
     assert report.layers[1].fused_into == conv  # the report keeps the full name
     row = _table(report).splitlines()[2]
     assert row.endswith(f"into {report.layers[0].label}") and conv not in row
+
+
+def test_the_roofline_tags_layers_on_one_point_once_and_lists_every_label(tmp_path, monkeypatch):
+    """20 equal convolutions land on one point: one tag "0,1,...,19", not 20 labels printed over each other;
+    the list beside the plot names each layer."""
+    import matplotlib.figure
+
+    from ristretto_sim.hw import simulate
+    from ristretto_sim.hw.layers import ConvShape
+    from ristretto_sim.hw.plots import plot_roofline
+
+    layers = [ConvShape(f"conv{i}", 8, 8, 8, 8, kernel=3, padding=1) for i in range(20)]
+    report = simulate(layers, None, preset("edge-32x32-int8"))
+    texts = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, path, **kw: texts.extend(t.get_text() for ax in fig.axes for t in ax.texts))
+    plot_roofline(report, tmp_path / "r.png")
+    tags = [t for t in texts if not t.startswith("layer")]
+    assert tags == [",".join(map(str, range(20)))]
+    listing = next(t for t in texts if t.startswith("layer"))
+    assert all(f"conv{i}" in listing for i in range(20))
