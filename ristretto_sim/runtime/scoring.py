@@ -235,7 +235,7 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
         If the inputs do not fit the model (shape, float inputs for an int8 model: the message gives the input's
         scale and zero point), or the model is not a classifier.
     """
-    from ristretto_sim.runtime.int8 import int8_plan, is_int8, run_int8
+    from ristretto_sim.runtime.int8 import input_codes_origin, int8_plan, is_int8, run_int8
 
     if network.task != "classification":
         raise DataError(f"model {network.name!r} is a {network.task} model; an .npz input set is scored for "
@@ -255,8 +255,8 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
 
         fin = affine_formats(network, int8_plan(network))[network.input.name]
         raise DataError(f"{inputs.source}: x holds {inputs.x.dtype} values; int8 model {network.name!r} takes its "
-                        f"input codes ({fin.short()}: code = round(x / scale) + zero point), as the TFLite "
-                        "interpreter does")
+                        f"input codes ({fin.short()}: code = round(x / scale) + zero point), "
+                        f"{input_codes_origin(network)}")
     batch_size = batch_size or default_batch_size(want)
     top1 = top5 = 0
     notes: tuple = ()

@@ -89,6 +89,23 @@ def test_an_unsupported_op_is_named_with_the_list(tmp_path):
         rs.load_model(path)
 
 
+def test_scoring_asks_for_the_codes_the_input_quantizelinear_makes(tmp_path):
+    """rs.run and score take an ONNX integer model's input codes (the import starts after the graph's input
+    QuantizeLinear); the messages say so, not the TFLite interpreter's way."""
+    from ristretto_sim.errors import DataError
+
+    model, _ = _model(np.random.default_rng(0))
+    path = tmp_path / "q.onnx"
+    onnx.save(model, str(path))
+    net = rs.load_model(path)
+    with pytest.raises(DataError, match="as the graph's input QuantizeLinear makes them") as err:
+        rs.score(net)
+    assert "TFLite" not in str(err.value)
+    np.savez(tmp_path / "f.npz", x=np.zeros((2, 3, 8, 6), np.float32), y=np.zeros(2, np.int64))
+    with pytest.raises(DataError, match="float32 values.*input QuantizeLinear makes them"):
+        rs.score(net, tmp_path / "f.npz")
+
+
 def _qdq_model(rng):
     """x -> Q -> DQ -> Conv (per-channel DQ weights, DQ int32 bias) -> Q -> DQ -> MaxPool -> Q -> DQ -> Flatten -> Q
     -> DQ -> Gemm (transB, DQ bias) -> Q -> DQ: onnxruntime's QDQ layout."""
