@@ -81,16 +81,21 @@ def run(args) -> int:
     print(f"model {info['model']} ({info['source']}), task: {info['task']}")
     if structure_only:
         print("(structure only: no caffemodel given, weights not loaded)")
+    from ristretto_sim.hw.names import short_labels
+
+    # a converted model's 200-character layer names print as index:kind:part (the JSON keeps the full names)
+    names, kinds = [r["name"] for r in info["layers"]], [r["type"].lower() for r in info["layers"]]
+    labels = short_labels(names, kinds, width=32)
     rows = [
         (
-            r["name"],
+            label,
             r["type"],
             " ".join(_shape(s) for s in r["inputs"]),
             _shape(r["output"]),
             f"{r['macs']:,}",
             f"{r['params']:,}",
         )
-        for r in info["layers"]
+        for label, r in zip(labels, info["layers"], strict=True)
     ]
     heads = ("layer", "type", "input", "output", "MACs", "params")
     if plan is not None:
@@ -105,6 +110,8 @@ def run(args) -> int:
     for row in rows:
         print(fmt.format(*row).rstrip())
     print(f"total: {info['total_macs']:,} MACs per image, {info['total_params']:,} parameters")
+    if any(label != r["name"] for label, r in zip(labels, info["layers"], strict=True)):
+        print("(long layer names are shortened to index:kind:part; --json gives the full names)")
     for i in info["inputs"]:
         print(f"input {i['name']}: {_shape(i['shape'])} (NCHW; file layout {info['input_layout'].upper()})")
     pre = info["preprocessing"]
