@@ -75,3 +75,28 @@ def test_score_takes_input_codes_from_an_npz(model, tmp_path, capsys):
     assert err.count("\n") == 1 and "int8 input codes: give an .npz file" in err
     assert main(["info", str(model)]) == 0
     assert "an int8 model takes its input codes (score: --data FILE.npz" in capsys.readouterr().out
+
+
+def test_export_writes_the_int8_weights_with_the_embedded_plan_by_default(model, tmp_path, capsys):
+    import ristretto_sim as rs
+    from ristretto_sim.cli.commands.export import _versus
+    from ristretto_sim.graph.plan import embedded_plan
+    from ristretto_sim.io.weights.packed import load_packed, pack_network
+
+    out = tmp_path / "w.rsw"
+    assert main(["export", str(model), "--packed", str(out), "--c-header", str(tmp_path / "w.h")]) == 0
+    text = capsys.readouterr().out
+    assert "exact-mode quantized weights" in text and "than the model file" in text
+    net = rs.load_model(model)
+    ref = pack_network(net, embedded_plan(net))
+    got = load_packed(out)
+    assert [t.name for t in got.tensors] == [t.name for t in ref.tensors]
+    for a, b in zip(got.tensors, ref.tensors, strict=True):
+        assert np.array_equal(a.codes, b.codes) and str(a.fmt) == str(b.fmt)
+    assert _versus(4.0, "float32") == "4.00x smaller than float32"
+    assert _versus(0.95, "the model file") == "1.05x larger than the model file"
+
+
+def test_export_of_a_float_model_without_a_plan_says_what_to_give(capsys):
+    assert main(["export", "lenet", "--packed", "w.rsw"]) == 2
+    assert "export needs --plan PLAN.yaml" in capsys.readouterr().err
