@@ -100,3 +100,16 @@ def test_export_writes_the_int8_weights_with_the_embedded_plan_by_default(model,
 def test_export_of_a_float_model_without_a_plan_says_what_to_give(capsys):
     assert main(["export", "lenet", "--packed", "w.rsw"]) == 2
     assert "export needs --plan PLAN.yaml" in capsys.readouterr().err
+
+
+def test_compare_prints_long_tensor_names_as_short_labels(capsys):
+    pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (test extra) is not installed")
+    from tests.io.tflite.litert import SHARED_TFLITE
+
+    path = SHARED_TFLITE / "kws_ref_model.tflite"
+    if not path.exists():
+        pytest.skip("../shared/data/tflite (MLPerf Tiny models) is not present")
+    assert main(["compare", str(path), "--against", "tflite-ref", "--inputs", "1"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:16]]
+    assert rows[:3] == ["input_1", "1:tensor:activation_conv2d", "2:tensor:activation_1"]
+    assert len(set(rows)) == 14 and max(map(len, rows)) <= 32
