@@ -135,6 +135,14 @@ def test_sweep_writes_a_table_and_a_plot(topo, tmp_path, capsys):
     assert cycles[("8", "os")] >= cycles[("16", "os")] >= cycles[("32", "os")]
 
 
+def test_a_long_axis_name_keeps_its_column_apart(topo, tmp_path, capsys):
+    argv = ["simulate", "-t", str(topo), "-a", "edge-32x32-int8", "--sweep", "latency=0,100", "--sweep",
+            "prefetch_depth=1,16", "--csv", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png")]
+    assert main(argv) == 0
+    head = capsys.readouterr().out.splitlines()[0].split()
+    assert head[:4] == ["latency", "prefetch_depth", "total", "cycles"]
+
+
 @pytest.mark.parametrize(
     "sweep, message",
     [("rows", "must read NAME=V1,V2"), ("depth=1,2", "is not a sweep axis"), ("rows=a,b", "is not an integer")],

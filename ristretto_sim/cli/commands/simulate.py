@@ -382,9 +382,12 @@ def _run_sweep(args, layers, formats, config, notes=()) -> int:
         print(json.dumps(totals))
         return 0
     shown = ("total cycles", "utilisation %", "latency ms", "energy uJ", "area mm^2")
-    print("".join(f"{k:>12}" for k in keys) + "".join(f"{label:>15}" for label in shown))
+    widths = [max(12, len(k) + 2) for k in keys]  # an axis name longer than a column (prefetch_depth) stays apart
+    print("".join(f"{k:>{w}}" for k, w in zip(keys, widths, strict=True))
+          + "".join(f"{label:>15}" for label in shown))
     for r in rows:
-        print("".join(f"{r[k]:>12}" for k in keys) + "".join(f"{r[label]:>15}" for label in shown))
+        print("".join(f"{r[k]:>{w}}" for k, w in zip(keys, widths, strict=True))
+              + "".join(f"{r[label]:>15}" for label in shown))
     note = f" ({reused} of {len(rows)} points read back from the earlier run)" if reused else ""
     print(f"wrote {csv_path} and {plot_path}{note}")
     for line in notes:
