@@ -86,3 +86,17 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path):
     p.stdout.close()
     err = p.stderr.read().decode()
     assert p.wait() == 141 and "Traceback" not in err and err == ""
+
+
+def test_a_per_channel_affine_format_prints_summarised_and_json_keeps_every_scale(tmp_path, capsys):
+    import numpy as np
+
+    from tests.io.tflite import builder as tb
+
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(tb.conv_model(np.random.default_rng(3), c=3, o=8, k=3, per_channel=True))
+    assert main(["info", str(path), "--plan", "embedded"]) == 0
+    assert "affine8[8 scales on axis 0]" in capsys.readouterr().out
+    assert main(["info", str(path), "--plan", "embedded", "--json"]) == 0
+    weights = json.loads(capsys.readouterr().out)["layers"][0]["formats"]["weights"]
+    assert weights.startswith("affine8[s=(") and weights.count(",") >= 8
