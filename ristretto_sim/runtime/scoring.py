@@ -82,7 +82,6 @@ class Score:
             "top1": self.top1,
             "top5": self.top5,
             "psnr_db": "inf" if self.psnr_db == math.inf else self.psnr_db,
-            "auc": self.auc,
             "seconds": round(self.seconds, 3),
             "overflows": self.overflows,
         }
@@ -96,6 +95,8 @@ class Score:
             for name, r in self.records.items()
             if r.quantized
         }
+        if self.auc is not None:  # an anomaly-labelled reconstruction set only
+            d["auc"] = self.auc
         if self.notes:
             d["notes"] = list(self.notes)
         return d
