@@ -82,11 +82,11 @@ def run(args) -> int:
     print(f"model {info['model']} ({info['source']}), task: {info['task']}")
     if structure_only:
         print("(structure only: no caffemodel given, weights not loaded)")
-    from ristretto_sim.hw.names import short_labels
+    from ristretto_sim.cli.modelargs import layer_labels
 
     # a converted model's 200-character layer names print as index:kind:part (the JSON keeps the full names)
-    names, kinds = [r["name"] for r in info["layers"]], [r["type"].lower() for r in info["layers"]]
-    labels = short_labels(names, kinds, width=32)
+    label_of = layer_labels(network)
+    labels = [label_of[r["name"]] for r in info["layers"]]
     rows = [
         (
             label,
