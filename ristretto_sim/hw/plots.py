@@ -79,30 +79,52 @@ def roofline_points(report) -> list[tuple[str, float, float, float]]:
     return points
 
 
+_CELL = 0.03  # decades: points closer than this on both log axes share one tag (about 7 %)
+
+
+def _cell(x: float, y: float) -> tuple[int, int]:
+    import math
+
+    return round(math.log10(x) / _CELL), round(math.log10(y) / _CELL)
+
+
 def plot_roofline(report, path: str | Path) -> None:
     """Write the roofline of ``report`` to ``path``: attained MACs per cycle against MACs per DRAM byte for each
     array layer, under the array's compute roof (R x C) and the DRAM bandwidth roof, each joined to its own bound
-    (``roofline_points``) and labelled with the fraction of it attained."""
+    (``roofline_points``). Each point is tagged with its layer's index in the network (layers that land on nearly
+    the same point, as repeated blocks do, share one tag such as ``2,6,10``), and a list beside the plot gives
+    each index's label and the fraction of its bound attained, so no text is printed over other text."""
     plt = _pyplot()
     cfg = report.config
     peak = cfg["rows"] * cfg["cols"]
     bw = cfg["dram"]["bandwidth_bytes_per_cycle"]
     points = roofline_points(report)
-    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
+    index = {x.label or x.name: i for i, x in enumerate(report.layers)}
+    height = max(5.5, 0.16 * len(points) + 1.5)
+    fig, (ax, ax_list) = plt.subplots(1, 2, figsize=(11.0, height), width_ratios=(2.4, 1), layout="constrained")
+    ax_list.axis("off")
     if points:
         xs = [p[1] for p in points]
         lo, hi = min(xs) / 4, max(xs) * 4
         grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         roof = [peak if bw is None else min(peak, bw * x) for x in grid]
         ax.plot(grid, roof, "k-", label=f"roof: {peak} MAC/cycle" + ("" if bw is None else f", {bw:g} B/cycle"))
+        groups: dict[tuple[int, int], list[tuple[int, float, float]]] = {}
         for i, (label, x, y, b) in enumerate(points):
             ax.plot([x, x], [y, b], "-", color="0.6", linewidth=0.8)
             ax.plot(x, b, "k_", markersize=10, label="layer bound" if i == 0 else None)
             ax.plot(x, y, "o", label="attained" if i == 0 else None)
-            ax.annotate(f"{label} ({y / b:.0%})", (x, y), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+            groups.setdefault(_cell(x, y), []).append((index[label], x, y))
+        for members in groups.values():
+            _, x, y = members[0]
+            ax.annotate(",".join(str(m[0]) for m in members), (x, y), fontsize="x-small", xytext=(3, 3),
+                        textcoords="offset points")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="lower right")
+        rows = [f"{index[label]:>3}  {label}  ({y / b:.0%} of its bound)" for label, _, y, b in points]
+        ax_list.text(0, 1, "layer  label  (attained)\n" + "\n".join(rows), va="top", ha="left",
+                     family="monospace", fontsize="x-small", transform=ax_list.transAxes)
     ax.set_xlabel("operational intensity (MACs per DRAM byte)")
     ax.set_ylabel("attained MACs per cycle")
     ax.set_title(f"{cfg.get('name', '')}: roofline of the array layers")

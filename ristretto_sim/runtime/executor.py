@@ -120,8 +120,7 @@ def check_input(network: Network, x, name: str | None = None, layout=None) -> np
             hint = f"; the model file takes NHWC: pass layout='model' for (N, {', '.join(map(str, nhwc))}) batches"
         raise ValueError(
             f"input batch of shape {arr.shape} does not match network {network.name!r} input "
-            f"{spec.name!r} of per-sample shape {spec.shape} in layout {layout.value.upper()} "
-            f"(expected (N, {', '.join(map(str, want))})){hint}"
+            f"{spec.name!r}: expected (N, {', '.join(map(str, want))}) in layout {layout.value.upper()}{hint}"
         )
     if layout is Layout.NHWC and arr.ndim == 4:
         arr = arr.transpose(0, 3, 1, 2)

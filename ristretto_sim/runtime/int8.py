@@ -55,6 +55,14 @@ def is_int8(network: Network) -> bool:
     return embedded_plan(network) is not None
 
 
+def input_codes_origin(network: Network) -> str:
+    """Where an int8 model's input codes come from, for messages: the TFLite interpreter takes them as they are;
+    an ONNX integer model's graph makes them with its input ``QuantizeLinear``, which the import leaves out."""
+    if network.metadata.get("format") == "onnx-qlinear":
+        return "as the graph's input QuantizeLinear makes them"
+    return "as the TFLite interpreter takes them"
+
+
 def _model_layout(network: Network, codes: np.ndarray) -> np.ndarray:
     if network.input_layout is Layout.NHWC and codes.ndim == 4:
         return codes.transpose(0, 2, 3, 1)

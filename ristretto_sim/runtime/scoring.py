@@ -50,6 +50,10 @@ class Score:
         Per-layer ``LayerRecord`` over the whole dataset (ranges, overflow counts).
     notes : tuple of str
         What the run did that a reader of the figures must know (``RunResult.notes``).
+    auc : float or None
+        Reconstruction scored on an ``.npz`` set whose labels mark normal (0) and anomalous (1) samples: the area
+        under the ROC curve of the per-sample reconstruction error as the anomaly score (MLPerf Tiny's anomaly
+        detection metric); None otherwise.
     """
 
     model: str
@@ -62,6 +66,7 @@ class Score:
     seconds: float = 0.0
     records: dict[str, LayerRecord] = field(default_factory=dict, compare=False, repr=False)
     notes: tuple[str, ...] = ()
+    auc: float | None = None
 
     @property
     def overflows(self) -> int:
@@ -90,6 +95,8 @@ class Score:
             for name, r in self.records.items()
             if r.quantized
         }
+        if self.auc is not None:  # an anomaly-labelled reconstruction set only
+            d["auc"] = self.auc
         if self.notes:
             d["notes"] = list(self.notes)
         return d
@@ -222,8 +229,10 @@ def score_network(
 
 def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=None, *, limit: int | None = None,
                  batch_size: int | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
-    """Score a classification ``network`` on an ``InputSet`` (``data.npz``: model inputs in the model file's
-    layout, labels): top-1 and top-5 over its first ``limit`` samples.
+    """Score ``network`` on an ``InputSet`` (``data.npz``: model inputs in the model file's layout, labels) over
+    its first ``limit`` samples: a classifier's top-1 and top-5; a reconstruction model's PSNR of its outputs
+    against its inputs (real values: an int8 model's codes decoded with their formats; peak = the largest input
+    magnitude), and with labels 0 (normal) and 1 (anomalous) the ROC AUC of the per-sample squared error.
 
     An int8 model (an embedded int8 plan) given integer ``x`` runs its own arithmetic (or ``plan``'s affine
     formats) on those codes, as the TFLite interpreter takes them (``runtime.int8.run_int8``), and ranks its
@@ -233,13 +242,10 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
     ------
     DataError
         If the inputs do not fit the model (shape, float inputs for an int8 model: the message gives the input's
-        scale and zero point), or the model is not a classifier.
+        scale and zero point).
     """
-    from ristretto_sim.runtime.int8 import int8_plan, is_int8, run_int8
+    from ristretto_sim.runtime.int8 import input_codes_origin, int8_plan, is_int8, run_int8
 
-    if network.task != "classification":
-        raise DataError(f"model {network.name!r} is a {network.task} model; an .npz input set is scored for "
-                        "classification (top-1/top-5): run the model with ristretto_sim.run for its outputs")
     n = len(inputs) if limit is None else min(limit, len(inputs))
     if n == 0:
         raise DataError(f"input set {inputs.source} has no samples to score")
@@ -255,8 +261,11 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
 
         fin = affine_formats(network, int8_plan(network))[network.input.name]
         raise DataError(f"{inputs.source}: x holds {inputs.x.dtype} values; int8 model {network.name!r} takes its "
-                        f"input codes ({fin.short()}: code = round(x / scale) + zero point), as the TFLite "
-                        "interpreter does")
+                        f"input codes ({fin.short()}: code = round(x / scale) + zero point), "
+                        f"{input_codes_origin(network)}")
+    if network.task != "classification":
+        return _score_reconstruction(network, inputs, n, plan, mode, own, batch_size or default_batch_size(want),
+                                     progress)
     batch_size = batch_size or default_batch_size(want)
     top1 = top5 = 0
     notes: tuple = ()
@@ -277,6 +286,59 @@ def score_inputs(network: Network, inputs, plan: QuantPlan | None = None, mode=N
             progress(min(n, b0 + batch_size), n)
     seconds = time.perf_counter() - start
     return Score(network.name, inputs.name, mode_name, n, top1 / n, top5 / n, None, seconds, {}, tuple(notes))
+
+
+def _score_reconstruction(network: Network, inputs, n: int, plan, mode, own: bool, batch_size: int,
+                          progress) -> Score:
+    """``score_inputs`` for a reconstruction model: PSNR over the set, and the anomaly AUC when labelled."""
+    from ristretto_sim.runtime.int8 import int8_plan, run_int8
+
+    fin = fout = None
+    if own:
+        from ristretto_sim.runtime.affine_ops import affine_formats
+
+        formats = affine_formats(network, int8_plan(network, plan))
+        fin, fout = formats[network.input.name], formats[network.outputs[0]]
+    executor = None if own else Executor(network, batch_size=batch_size)
+    errors, peak, notes, mode_name = [], 0.0, (), "exact"
+    start = time.perf_counter()
+    for b0 in range(0, n, batch_size):
+        x = inputs.x[b0:min(n, b0 + batch_size)]
+        if own:
+            res = run_int8(network, x, plan, batch_size=batch_size)
+            real_in, real_out, notes = fin.decode(x), fout.decode(res.output), res.notes
+        else:
+            r = executor.run(np.asarray(x, dtype=np.float32), plan, mode, record=False, layout="model")
+            real_in, real_out, notes, mode_name = x, r.output, r.notes, r.mode
+        real_in = np.asarray(real_in, np.float64).reshape(len(x), -1)
+        real_out = np.asarray(real_out, np.float64).reshape(len(x), -1)
+        if real_in.shape != real_out.shape:
+            raise DataError(f"reconstruction model {network.name!r} outputs {real_out.shape[1]} values per sample "
+                            f"for {real_in.shape[1]} inputs")
+        errors.append(np.mean((real_out - real_in) ** 2, axis=1))
+        peak = max(peak, float(np.abs(real_in).max()))
+        if progress is not None:
+            progress(min(n, b0 + batch_size), n)
+    seconds = time.perf_counter() - start
+    err = np.concatenate(errors)
+    mse = float(err.mean())
+    psnr_db = math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse) if peak > 0 else -math.inf
+    labels = inputs.y[:n]
+    auc = roc_auc(err, labels == 1) if set(np.unique(labels)) == {0, 1} else None
+    return Score(network.name, inputs.name, mode_name, n, None, None, psnr_db, seconds, {}, tuple(notes), auc=auc)
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` ranking the ``positive`` samples above the others: the
+    Mann-Whitney probability that a positive outscores a negative, ties counting one half."""
+    scores, positive = np.asarray(scores, np.float64), np.asarray(positive, bool)
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("the ROC AUC needs both positive and negative samples")
+    order = np.sort(neg)
+    below = np.searchsorted(order, pos, side="left")
+    ties = np.searchsorted(order, pos, side="right") - below
+    return float((below.sum() + 0.5 * ties.sum()) / (len(pos) * len(neg)))
 
 
 def topk_hits(out: np.ndarray, labels: np.ndarray) -> tuple[int, int]:

@@ -52,3 +52,51 @@ def test_plan_columns(tmp_path, capsys):
     assert main(["info", str(path), "--plan", str(plan), "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["layers"]}
     assert rows["fc"]["formats"]["weights"] == "fixed8.7" and rows["relu"]["formats"] == {}
+
+
+def test_long_layer_names_print_as_short_labels_and_json_keeps_them(capsys):
+    from tests.io.tflite.litert import SHARED_TFLITE
+
+    path = SHARED_TFLITE / "kws_ref_model.tflite"
+    if not path.exists():
+        pytest.skip("../shared/data/tflite (MLPerf Tiny models) is not present")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines()[2:24]]
+    assert rows[:3] == ["0:conv:activation_conv2d", "1:activation:activation_conv2d", "2:conv:activation_1"]
+    assert len(set(rows)) == len(rows) and max(map(len, rows)) <= 32
+    assert "--json gives the full names" in out
+    assert main(["info", str(path), "--json"]) == 0
+    assert all(len(r["name"]) > 32 for r in json.loads(capsys.readouterr().out)["layers"][:18])
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path):
+    """``ristretto-sim ... | head -1``: the command stops quietly (status 141) when its reader goes away."""
+    import subprocess
+    import sys
+
+    topo = tmp_path / "t.csv"
+    rows = "".join(f"conv{i}, 12, 12, 3, 3, 8, 8, 1,\n" for i in range(300))
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                    "Strides,\n" + rows)
+    repo = Path(__file__).resolve().parents[2]
+    p = subprocess.Popen([sys.executable, "-m", "ristretto_sim.cli", "simulate", "-t", str(topo), "--arch",
+                          "edge-32x32-int8", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=repo)
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait() == 141 and "Traceback" not in err and err == ""
+
+
+def test_a_per_channel_affine_format_prints_summarised_and_json_keeps_every_scale(tmp_path, capsys):
+    import numpy as np
+
+    from tests.io.tflite import builder as tb
+
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(tb.conv_model(np.random.default_rng(3), c=3, o=8, k=3, per_channel=True))
+    assert main(["info", str(path), "--plan", "embedded"]) == 0
+    assert "affine8[8 scales on axis 0]" in capsys.readouterr().out
+    assert main(["info", str(path), "--plan", "embedded", "--json"]) == 0
+    weights = json.loads(capsys.readouterr().out)["layers"][0]["formats"]["weights"]
+    assert weights.startswith("affine8[s=(") and weights.count(",") >= 8

@@ -107,3 +107,16 @@ def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
     assert main(["rtl", *argv, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_a_tflite_layer_is_named_by_the_label_info_prints(tmp_path, capsys):
+    """--layer takes a converted model's layer by its label (2:conv:activation_1), not only its 200-character
+    name; a wrong one lists the labels."""
+    kws = TFLITE.parent / "kws_ref_model.tflite"
+    if not kws.is_file():
+        pytest.skip(f"{kws} is absent (the shared MLPerf Tiny models)")
+    assert main(["rtl", str(kws), "--layer", "2:conv:activation_1", "--out", str(tmp_path / "pe")]) == 0
+    assert "affine PE" in capsys.readouterr().out
+    assert main(["rtl", str(kws), "--layer", "nope", "--out", str(tmp_path / "pe")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "2:conv:activation_1" in err and "functional_1/activation_1/Relu" not in err

@@ -31,6 +31,18 @@ def test_simulate_runs_the_int8_model_on_an_int8_array(model, capsys):
     assert report["total"]["macs"] == 8 * 5 * 4 * 27
 
 
+def test_simulate_compares_and_sweeps_the_int8_model(model, tmp_path, capsys):
+    """Several --arch and --sweep take each accelerator's array with the affine PE the plan needs, as one --arch
+    does."""
+    assert main(["simulate", str(model), "--arch", "edge-32x32-int8", "--arch", "eyeriss-12x14-ws"]) == 0
+    out = capsys.readouterr().out
+    assert "edge-32x32-int8" in out and "eyeriss-12x14-ws" in out and out.count("PE: the plan's affine") == 2
+    files = ["--csv", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png")]
+    assert main(["simulate", str(model), "--arch", "edge-32x32-int8", "--sweep", "rows=8,16", *files]) == 0
+    out = capsys.readouterr().out
+    assert "PE: the plan's affine" in out and (tmp_path / "s.png").exists()
+
+
 @pytest.mark.parametrize("against", ["tflite-ref", "tflite"])
 def test_compare_against_the_interpreter(model, capsys, against):
     pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (test extra) is not installed")
@@ -63,3 +75,41 @@ def test_score_takes_input_codes_from_an_npz(model, tmp_path, capsys):
     assert err.count("\n") == 1 and "int8 input codes: give an .npz file" in err
     assert main(["info", str(model)]) == 0
     assert "an int8 model takes its input codes (score: --data FILE.npz" in capsys.readouterr().out
+
+
+def test_export_writes_the_int8_weights_with_the_embedded_plan_by_default(model, tmp_path, capsys):
+    import ristretto_sim as rs
+    from ristretto_sim.cli.commands.export import _versus
+    from ristretto_sim.graph.plan import embedded_plan
+    from ristretto_sim.io.weights.packed import load_packed, pack_network
+
+    out = tmp_path / "w.rsw"
+    assert main(["export", str(model), "--packed", str(out), "--c-header", str(tmp_path / "w.h")]) == 0
+    text = capsys.readouterr().out
+    assert "exact-mode quantized weights" in text and "than the model file" in text
+    net = rs.load_model(model)
+    ref = pack_network(net, embedded_plan(net))
+    got = load_packed(out)
+    assert [t.name for t in got.tensors] == [t.name for t in ref.tensors]
+    for a, b in zip(got.tensors, ref.tensors, strict=True):
+        assert np.array_equal(a.codes, b.codes) and str(a.fmt) == str(b.fmt)
+    assert _versus(4.0, "float32") == "4.00x smaller than float32"
+    assert _versus(0.95, "the model file") == "1.05x larger than the model file"
+
+
+def test_export_of_a_float_model_without_a_plan_says_what_to_give(capsys):
+    assert main(["export", "lenet", "--packed", "w.rsw"]) == 2
+    assert "export needs --plan PLAN.yaml" in capsys.readouterr().err
+
+
+def test_compare_prints_long_tensor_names_as_short_labels(capsys):
+    pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (test extra) is not installed")
+    from tests.io.tflite.litert import SHARED_TFLITE
+
+    path = SHARED_TFLITE / "kws_ref_model.tflite"
+    if not path.exists():
+        pytest.skip("../shared/data/tflite (MLPerf Tiny models) is not present")
+    assert main(["compare", str(path), "--against", "tflite-ref", "--inputs", "1"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:16]]
+    assert rows[:3] == ["input_1", "1:tensor:activation_conv2d", "2:tensor:activation_1"]
+    assert len(set(rows)) == 14 and max(map(len, rows)) <= 32

@@ -135,6 +135,14 @@ def test_sweep_writes_a_table_and_a_plot(topo, tmp_path, capsys):
     assert cycles[("8", "os")] >= cycles[("16", "os")] >= cycles[("32", "os")]
 
 
+def test_a_long_axis_name_keeps_its_column_apart(topo, tmp_path, capsys):
+    argv = ["simulate", "-t", str(topo), "-a", "edge-32x32-int8", "--sweep", "latency=0,100", "--sweep",
+            "prefetch_depth=1,16", "--csv", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png")]
+    assert main(argv) == 0
+    head = capsys.readouterr().out.splitlines()[0].split()
+    assert head[:4] == ["latency", "prefetch_depth", "total", "cycles"]
+
+
 @pytest.mark.parametrize(
     "sweep, message",
     [("rows", "must read NAME=V1,V2"), ("depth=1,2", "is not a sweep axis"), ("rows=a,b", "is not an integer")],
@@ -179,6 +187,20 @@ def test_an_interrupted_sweep_resumes_from_its_table(topo, tmp_path, capsys):
     assert out_csv.read_text().splitlines() == full
     assert main([*argv, "--sweep", "cols=8,16"]) == 0  # another sweep: a fresh table
     assert "read back" not in capsys.readouterr().out
+
+
+def test_a_sweep_table_of_another_network_or_accelerator_is_not_read_back(topo, tmp_path, capsys):
+    out_csv = tmp_path / "s.csv"
+    files = ["--csv", str(out_csv), "--plot", str(tmp_path / "s.png"), "--sweep", "rows=8,16"]
+    assert main(["simulate", "-t", str(topo), "-a", "edge-32x32-int8", *files]) == 0
+    first = out_csv.read_text()
+    capsys.readouterr()
+    for argv in (["simulate", "lenet", "-a", "edge-32x32-int8"],  # another network
+                 ["simulate", "-t", str(topo), "-a", "eyeriss-12x14-ws"],  # another accelerator
+                 ["simulate", "-t", str(topo), "-a", "edge-32x32-int8", "--bandwidth", "2"]):
+        assert main([*argv, *files]) == 0
+        assert "read back" not in capsys.readouterr().out
+        assert out_csv.read_text() != first
 
 
 def test_every_output_carries_the_roofline_bound(topo, tmp_path, capsys):
@@ -244,3 +266,40 @@ def test_the_roofline_plot_marks_each_layer_against_its_bound(tmp_path):
         assert attained == x.macs / x.total_cycles <= at_bound == x.macs / x.bound_cycles
     plot_roofline(report, tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 10_000
+
+
+def test_the_fused_column_names_the_producer_by_its_short_label():
+    from ristretto_sim.cli.commands.simulate import _table
+    from ristretto_sim.hw import simulate
+    from ristretto_sim.hw.layers import ConvShape
+    from ristretto_sim.hw.vector import VectorShape
+
+    conv = "model/activation_7/Relu;model/batch_normalization_7/FusedBatchNormV3;model/conv2d_7/Conv2D"
+    out = 12 * 12 * 16
+    layers = [ConvShape(conv, 12, 12, 8, 16, kernel=3, padding=1),
+              VectorShape(conv + "#act", "relu", (out,), out, sources=(conv,), fusable=True)]
+    report = simulate(layers, None, preset("edge-32x32-int8"))
+    assert report.layers[1].fused_into == conv  # the report keeps the full name
+    row = _table(report).splitlines()[2]
+    assert row.endswith(f"into {report.layers[0].label}") and conv not in row
+
+
+def test_the_roofline_tags_layers_on_one_point_once_and_lists_every_label(tmp_path, monkeypatch):
+    """20 equal convolutions land on one point: one tag "0,1,...,19", not 20 labels printed over each other;
+    the list beside the plot names each layer."""
+    import matplotlib.figure
+
+    from ristretto_sim.hw import simulate
+    from ristretto_sim.hw.layers import ConvShape
+    from ristretto_sim.hw.plots import plot_roofline
+
+    layers = [ConvShape(f"conv{i}", 8, 8, 8, 8, kernel=3, padding=1) for i in range(20)]
+    report = simulate(layers, None, preset("edge-32x32-int8"))
+    texts = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, path, **kw: texts.extend(t.get_text() for ax in fig.axes for t in ax.texts))
+    plot_roofline(report, tmp_path / "r.png")
+    tags = [t for t in texts if not t.startswith("layer")]
+    assert tags == [",".join(map(str, range(20)))]
+    listing = next(t for t in texts if t.startswith("layer"))
+    assert all(f"conv{i}" in listing for i in range(20))

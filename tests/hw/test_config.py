@@ -171,3 +171,13 @@ def test_the_readme_example_accelerator_reads():
     cfg = AcceleratorConfig.from_yaml(block.group(1))
     assert (cfg.rows, cfg.cols, cfg.dram.prefetch_depth, cfg.vector.lanes) == (16, 16, 8, 16)
     assert str(cfg.pe.weights) == "fixed4.0" and cfg.ofmap.capacity_bytes == 32768
+
+
+def test_a_missing_required_key_is_named_and_a_partial_buffer_keeps_its_default_capacity(tmp_path):
+    with pytest.raises(ConfigError, match=r"^a.yaml: missing required keys rows$"):
+        AcceleratorConfig.from_dict({"cols": 4}, "a.yaml")
+    # the README's table: a buffer given in part takes the default of what it leaves out (512 KB for ifmap)
+    cfg = AcceleratorConfig.from_dict({"rows": 4, "cols": 4, "ifmap": {"word_bits": 128},
+                                       "ofmap": {"double_buffered": False}}, "a.yaml")
+    assert cfg.ifmap == BufferConfig(512 * 1024, word_bits=128)
+    assert cfg.ofmap.capacity_bytes == AcceleratorConfig(4, 4).ofmap.capacity_bytes == 256 * 1024

@@ -39,6 +39,18 @@ def test_float_input_and_networks_without_a_plan_are_refused(net, tmp_path):
         run_int8(net, np.zeros((1, 12), np.int8), keep=("nope",))
 
 
+def test_rs_run_refuses_a_mode_or_layout_an_int8_model_does_not_have(tmp_path):
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(tb.conv_model(np.random.default_rng(3), c=3, o=4, hw=(6, 5)))
+    conv = rs.load_model(path)
+    x = np.random.default_rng(0).integers(-128, 128, (2, 6, 5, 3)).astype(np.int8)  # NHWC, as the file takes it
+    with pytest.raises(ValueError, match="mode='exact'.*not mode='ristretto'"):
+        rs.run(conv, x, mode="ristretto")
+    with pytest.raises(ValueError, match=r"model file's layout \(NHWC\), not layout='nchw'"):
+        rs.run(conv, x.transpose(0, 3, 1, 2), layout="nchw")
+    assert np.array_equal(rs.run(conv, x, layout="nhwc"), rs.run(conv, x))
+
+
 def test_tensor_differences_count_codes_and_inputs():
     a = {"t": np.array([[1, 2, 3]], np.int8), "only_ours": np.zeros(2, np.int8)}
     b = {"t": np.array([[1, 0, 7]], np.int8)}

@@ -196,10 +196,51 @@ def test_int8_scoring_errors_say_what_to_give(tmp_path):
         rs.score(net, InputSet(np.zeros((2, 49, 10, 1)), np.zeros(2, dtype=int), "f"))
     with pytest.raises(DataError, match=r"shape \(1, 49, 10\); model .* takes \(49, 10, 1\)"):
         rs.score(net, InputSet(np.zeros((2, 1, 49, 10), np.int8), np.zeros(2, dtype=int), "nchw"))
-    ae = rs.load_model(SHARED_TFLITE / "ad01_int8.tflite")
-    if ae.task != "classification":
-        with pytest.raises(DataError, match="classification"):
-            rs.score(ae, InputSet(np.zeros((2, 640), np.int8), np.zeros(2, dtype=int), "ae"))
+
+
+def test_the_int8_autoencoder_scores_psnr_and_anomaly_auc_as_the_reference_interpreter_computes_them():
+    """MLPerf Tiny's anomaly-detection autoencoder on an .npz of input codes: the PSNR of its reconstruction
+    (decoded with the input's and output's formats) equals the one from LiteRT's reference outputs, and labels
+    0/1 (normal/anomalous) give the ROC AUC of the per-sample error."""
+    from ristretto_sim.runtime.scoring import roc_auc
+    from tests.io.tflite.litert import SHARED_TFLITE, interpreter
+
+    path = SHARED_TFLITE / "ad01_int8.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (the shared test data)")
+    it = interpreter(path)
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    (si, zi), (so, zo) = d["quantization"], o["quantization"]
+    rng = np.random.default_rng(0)
+    xs, ys, errors = [], [], []
+    for i in range(12):
+        smooth = np.cumsum(rng.normal(size=(1, 640)), axis=1)
+        x = (np.round(-60 + 60 * (smooth - smooth.min()) / np.ptp(smooth)) if i % 2 == 0
+             else rng.integers(-128, 128, (1, 640))).astype(np.int8)
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        out = it.get_tensor(o["index"]).astype(np.float64)
+        errors.append(np.mean(((out - zo) * so - (x.astype(np.float64) - zi) * si) ** 2))
+        xs.append(x[0])
+        ys.append(i % 2)
+    x, y = np.stack(xs), np.array(ys)
+    peak = float(np.abs((x.astype(np.float64) - zi) * si).max())
+    result = rs.score(rs.load_model(path), InputSet(x, y, "ad"))
+    assert result.top1 is None and result.images == 12
+    assert result.psnr_db == pytest.approx(10 * np.log10(peak**2 / np.mean(errors)), rel=1e-12)
+    assert result.auc == roc_auc(np.array(errors), y == 1)
+    assert rs.score(rs.load_model(path), InputSet(x, np.zeros(12, int), "ad")).auc is None  # one class: no AUC
+
+
+def test_roc_auc_is_the_mann_whitney_probability_with_ties_halved():
+    from ristretto_sim.runtime.scoring import roc_auc
+
+    assert roc_auc(np.array([0.1, 0.2, 0.9, 0.8]), np.array([False, False, True, True])) == 1.0
+    assert roc_auc(np.array([0.9, 0.8, 0.1, 0.2]), np.array([False, False, True, True])) == 0.0
+    assert roc_auc(np.array([0.5, 0.5, 0.5]), np.array([True, False, False])) == 0.5
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])) == 0.75
+    with pytest.raises(ValueError, match="both positive and negative"):
+        roc_auc(np.array([0.1]), np.array([True]))
 
 
 def test_a_float_model_scores_an_npz_of_its_inputs_as_it_scores_the_dataset(tmp_path):

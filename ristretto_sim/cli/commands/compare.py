@@ -149,10 +149,16 @@ def _against(args) -> int:
         return 0
     print(f"{network.name}: exact int8 run vs LiteRT {args.against} on {len(xs)} inputs (all -128, all 127, "
           f"{args.inputs} random, seed {args.seed})")
-    print(f"{'tensor':<48}{'shape':>16}{'codes':>11}{'differ':>9}{'max|d|':>8}{'inputs':>8}")
-    for d in diffs:
+    from ristretto_sim.hw.names import short_labels
+
+    # a TFLite tensor's 200-character name prints as index:tensor:part, the part that tells it from the others
+    labels = short_labels([d.name for d in diffs], ["tensor"] * len(diffs), width=32)
+    w = max(8, *(len(label) for label in labels)) + 2
+    print(f"{'tensor':<{w}}{'shape':>16}{'codes':>11}{'differ':>9}{'max|d|':>8}{'inputs':>8}")
+    for d, label in zip(diffs, labels, strict=True):
         shape_text = "x".join(str(v) for v in d.shape)
-        print(f"{d.name[-47:]:<48}{shape_text:>16}{d.codes:>11}{d.differing:>9}{d.max_abs:>8}"
-              f"{d.inputs_differing:>8}")
+        print(f"{label:<{w}}{shape_text:>16}{d.codes:>11}{d.differing:>9}{d.max_abs:>8}{d.inputs_differing:>8}")
     print(f"{len(differing)} of {len(diffs)} int8 tensors differ" + (" (bit-exact)" if not differing else ""))
+    if labels != [d.name for d in diffs]:
+        print("(long tensor names are shortened to index:tensor:part; --json gives the full names)")
     return 0

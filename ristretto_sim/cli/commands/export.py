@@ -19,8 +19,9 @@ DESCRIPTION = (
 def add_arguments(p):
     p.add_argument("model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)")
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
-    p.add_argument("--plan", metavar="PLAN.yaml", required=True,
-                   help="quantization plan, or 'embedded' (a Ristretto prototxt's or an int8 TFLite model's own)")
+    p.add_argument("--plan", metavar="PLAN.yaml",
+                   help="quantization plan, or 'embedded' (a Ristretto prototxt's or an int8 TFLite model's own; "
+                   "the default for an int8 model)")
     p.add_argument("--mode", choices=("exact", "ristretto"), help="whose quantized weights (default: the plan's)")
     p.add_argument("--packed", metavar="OUT.rsw", help="write the packed integer weights file")
     p.add_argument("--c-header", metavar="OUT.h", help="write a C header with the packed weights")
@@ -39,6 +40,11 @@ def _model_bytes(network, args) -> int | None:
     return total or None
 
 
+def _versus(ratio: float, what: str) -> str:
+    """``ratio`` = other size / packed size, in words: "3.75x smaller than float32", "1.05x larger than ..."."""
+    return f"{ratio:.2f}x smaller than {what}" if ratio >= 1 else f"{1 / ratio:.2f}x larger than {what}"
+
+
 def run(args) -> int:
     from ristretto_sim import load_model
     from ristretto_sim.io.weights.packed import pack_network
@@ -48,6 +54,13 @@ def run(args) -> int:
     network = load_model(args.model, args.weights)
     from ristretto_sim.cli.modelargs import load_plan_arg
 
+    if args.plan is None:
+        from ristretto_sim.graph.plan import embedded_plan
+
+        if embedded_plan(network) is None:
+            raise ValueError("export needs --plan PLAN.yaml (the formats to quantize the weights to; only an int8 "
+                             "model carries its own)")
+        args.plan = "embedded"  # an int8 model's own formats
     plan = load_plan_arg(args.plan, args.model, getattr(args, "weights", None), network)
     mode = args.mode or plan.mode.value
     report = {"model": network.name, "mode": mode, "float32_bytes": 4 * network.total_params}
@@ -79,9 +92,9 @@ def run(args) -> int:
     print(f"float32 weights: {report['float32_bytes']:,} bytes ({network.total_params:,} parameters)")
     if args.packed:
         line = f"packed weights:  {report['packed']['bytes']:,} bytes -> {args.packed} "
-        line += f"({report['ratio_vs_float32']:.2f}x smaller than float32"
+        line += f"({_versus(report['ratio_vs_float32'], 'float32')}"
         if "ratio_vs_model_file" in report:
-            line += f", {report['ratio_vs_model_file']:.2f}x smaller than the model file"
+            line += f", {_versus(report['ratio_vs_model_file'], 'the model file')}"
         print(line + ")")
     if args.c_header:
         print(f"C header:        {report['c_header']['bytes']:,} bytes -> {args.c_header}")

@@ -19,7 +19,8 @@ DESCRIPTION = (
 def add_arguments(p):
     p.add_argument("model", help="model: .onnx, Caffe .prototxt (+ --weights), or a bundled name (lenet, ...)")
     p.add_argument("--weights", metavar="CAFFEMODEL", help="Caffe weights for a prototxt")
-    p.add_argument("--plan", metavar="PLAN.yaml", help="also show each layer's formats from a quantization plan")
+    p.add_argument("--plan", metavar="PLAN.yaml",
+                   help="also show each layer's formats from a quantization plan (or 'embedded': the model's own)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -68,9 +69,9 @@ def run(args) -> int:
     info["weights_loaded"] = not structure_only
     plan = None
     if args.plan:
-        from ristretto_sim import load_plan
+        from ristretto_sim.cli.modelargs import load_plan_arg
 
-        plan = load_plan(args.plan, network)
+        plan = load_plan_arg(args.plan, args.model, args.weights, network)  # a file, or "embedded"
         info["plan_mode"] = plan.mode.value
         for row in info["layers"]:
             entry = plan.get(row["name"])
@@ -81,23 +82,32 @@ def run(args) -> int:
     print(f"model {info['model']} ({info['source']}), task: {info['task']}")
     if structure_only:
         print("(structure only: no caffemodel given, weights not loaded)")
+    from ristretto_sim.cli.modelargs import layer_labels
+
+    # a converted model's 200-character layer names print as index:kind:part (the JSON keeps the full names)
+    label_of = layer_labels(network)
+    labels = [label_of[r["name"]] for r in info["layers"]]
     rows = [
         (
-            r["name"],
+            label,
             r["type"],
             " ".join(_shape(s) for s in r["inputs"]),
             _shape(r["output"]),
             f"{r['macs']:,}",
             f"{r['params']:,}",
         )
-        for r in info["layers"]
+        for label, r in zip(labels, info["layers"], strict=True)
     ]
     heads = ("layer", "type", "input", "output", "MACs", "params")
     if plan is not None:
         keys = ("inputs", "weights", "outputs", "accumulator")
-        rows = [
-            row + tuple(r["formats"].get(k, "-") for k in keys) for row, r in zip(rows, info["layers"], strict=True)
-        ]
+        short = {}  # a per-channel affine format's 64 scales print as "affine8[64 scales on axis 0]"; --json: all
+        for r in info["layers"]:
+            entry = plan.get(r["name"])
+            for k, v in ({} if entry is None else entry.items()):
+                short[r["name"], k] = v.short() if hasattr(v, "short") else str(v)
+        rows = [row + tuple(short.get((r["name"], k), "-") for k in keys)
+                for row, r in zip(rows, info["layers"], strict=True)]
         heads = heads + ("in", "w", "out", "acc")
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(heads)]
     fmt = "  ".join(f"{{:<{w}}}" if i < 4 or i > 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
@@ -105,6 +115,8 @@ def run(args) -> int:
     for row in rows:
         print(fmt.format(*row).rstrip())
     print(f"total: {info['total_macs']:,} MACs per image, {info['total_params']:,} parameters")
+    if any(label != r["name"] for label, r in zip(labels, info["layers"], strict=True)):
+        print("(long layer names are shortened to index:kind:part; --json gives the full names)")
     for i in info["inputs"]:
         print(f"input {i['name']}: {_shape(i['shape'])} (NCHW; file layout {info['input_layout'].upper()})")
     pre = info["preprocessing"]

@@ -21,7 +21,8 @@ def add_arguments(p):
     p.add_argument("model", nargs="?",
                    help="model (.onnx, .tflite, Caffe .prototxt or a bundled name) to take a plan's layer from")
     p.add_argument("--plan", help="quantization plan YAML for MODEL (default: the plan the model file carries)")
-    p.add_argument("--layer", help="the plan's layer whose datapath to generate")
+    p.add_argument("--layer", help="the plan's layer whose datapath to generate (its name, or its label as info "
+                   "prints it)")
     p.add_argument("--pe", choices=("fixed", "minifloat", "shift", "affine"), help="PE kind (without MODEL)")
     p.add_argument("--inputs", metavar="FMT", help="activation format, e.g. fixed8.7, e4m3fn or affine8[s=0.05,z=-3]")
     p.add_argument("--weights", metavar="FMT", help="weight format, e.g. fixed8.7, e4m3fn, pow2[-7,0] or "
@@ -81,10 +82,11 @@ def _from_plan(args):
             continue
         layers[layer.name] = (f, int(np.prod(w.shape[1:])))
     if args.layer is not None:
-        if args.layer not in layers:
-            raise ValueError(f"--layer {args.layer!r}: the plan's weighted layers are {', '.join(layers) or 'none'}")
-        f, k = layers[args.layer]
-        return layer_spec(f, k, args.zero_point), next(lay for lay in net.layers if lay.name == args.layer)
+        from ristretto_sim.cli.modelargs import resolve_layer
+
+        name = resolve_layer(net, args.layer, layers)  # the full name, or the label info prints
+        f, k = layers[name]
+        return layer_spec(f, k, args.zero_point), next(lay for lay in net.layers if lay.name == name)
     if args.array is None:
         raise ValueError("rtl MODEL needs --layer NAME (its PE) or --array RxC (the widest datapath of the plan)")
     f, k = array_formats(layers)

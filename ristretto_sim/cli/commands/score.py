@@ -145,7 +145,8 @@ def run(args) -> int:
     if result.top1 is not None:
         print(f"{head}: top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%")
     else:
-        print(f"{head}: PSNR {result.psnr_db:.2f} dB")
+        auc = "" if result.auc is None else f", anomaly AUC {result.auc:.4f} (labels 1 anomalous, 0 normal)"
+        print(f"{head}: PSNR {result.psnr_db:.2f} dB{auc}")
     if plan is not None:
         print(f"overflow events (accumulator overflows + output saturations): {result.overflows}")
         for name, r in result.records.items():

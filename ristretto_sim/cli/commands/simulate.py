@@ -73,6 +73,7 @@ def add_arguments(p):
 
 def _table(report) -> str:
     labels = [x.label or x.name for x in report.layers]
+    label_of = dict(zip((x.name for x in report.layers), labels, strict=True))  # a fused layer's producer, short
     w = max(8, *(len(label) for label in labels)) + 2
     head = (
         f"{'layer':<{w}}{'unit':<8}{'total_cyc':>11}{'compute':>11}{'stall':>10}{'/bound':>7}{'util%':>7}"
@@ -84,10 +85,11 @@ def _table(report) -> str:
         if x is report.total:
             lines.append("-" * len(head))
         util = f"{100 * x.utilization:>7.1f}" if x.unit != "vector" else f"{'-':>7}"
+        fused = f"into {label_of.get(x.fused_into, x.fused_into)}" if x.fused_into else ""
         lines.append(
             f"{label:<{w}}{x.unit:<8}{x.total_cycles:>11}{x.compute_cycles:>11}{x.stall_cycles:>10}"
             f"{x.roofline_attainment:>7.2f}{util}{x.dram_read_bytes:>12}{x.dram_write_bytes:>11}"
-            f"{x.energy.total_pj / 1e6:>11.3f}  {('into ' + x.fused_into) if x.fused_into else ''}"
+            f"{x.energy.total_pj / 1e6:>11.3f}  {fused}"
         )
     t, e = report.total, report.total.energy
     leak = f"{e.leakage_pj / 1e6:.3f}" if report.leakage_modelled else "not modelled"
@@ -229,11 +231,15 @@ def run(args) -> int:
     if args.zero_point and (args.sweep or len(configs) > 1):
         raise ValueError("--zero-point sets one accelerator's affine PE: with --sweep or several --arch, write "
                          "pe.zero_point in the accelerator YAML")
+    # an int8 model's affine plan takes each accelerator's array with the PE it needs (a PE: line says so)
+    swapped = [_pe_for_plan(layers, formats, c, args.scalesim_compatible) for c in configs]
+    configs = [c for c, _ in swapped]
+    notes = list(dict.fromkeys(n for _, n in swapped if n))
     if args.sweep:
-        return _run_sweep(args, layers, formats, configs[0])
+        return _run_sweep(args, layers, formats, configs[0], notes)
     if len(configs) > 1:
-        return _run_compare(args, layers, formats, configs)
-    config, note = _pe_for_plan(layers, formats, configs[0], args.scalesim_compatible)
+        return _run_compare(args, layers, formats, configs, notes)
+    config, note = configs[0], "".join(notes)
     if args.zero_point:
         config = _with_zero_point(config, args.zero_point)
     report = simulate(layers, formats, config, scalesim_compatible=args.scalesim_compatible)
@@ -273,7 +279,7 @@ def _unique_names(configs) -> list[str]:
     return [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
 
 
-def _run_compare(args, layers, formats, configs) -> int:
+def _run_compare(args, layers, formats, configs, notes=()) -> int:
     import json
 
     from ristretto_sim.hw import simulate
@@ -300,15 +306,33 @@ def _run_compare(args, layers, formats, configs) -> int:
         print(json.dumps({name: r.to_dict() for name, r in reports.items()}, indent=2))
     else:
         print(_side_by_side(reports))
+        for note in notes:
+            print(note)
     return 0
 
 
-def _finished_points(path, header: list[str], n_axes: int) -> dict:
-    """The rows of an earlier run of the same sweep (same columns) in ``path``, by their axis values."""
+def _run_key(layers, formats, config, scalesim_compatible: bool) -> str:
+    """A digest of what a sweep simulates (the layers, their formats, the base accelerator, the mode): a table
+    is resumed only by a run of the same sweep, never one of another model or accelerator."""
+    import hashlib
+
+    text = "\n".join((repr(tuple(layers)), repr(formats), config.to_yaml(), str(scalesim_compatible)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key_path(path) -> str:
+    return f"{path}.run"  # the run key beside the table, so the CSV stays a plain table
+
+
+def _finished_points(path, header: list[str], n_axes: int, key: str) -> dict:
+    """The rows of an earlier run of the same sweep (same columns, same run key) in ``path``, by their axis
+    values."""
     import csv
     from pathlib import Path
 
-    if not Path(path).exists():
+    if not Path(path).exists() or not Path(_key_path(path)).exists():
+        return {}
+    if Path(_key_path(path)).read_text().strip() != key:
         return {}
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
@@ -317,7 +341,7 @@ def _finished_points(path, header: list[str], n_axes: int) -> dict:
     return {tuple(r[:n_axes]): r for r in rows[1:] if len(r) == len(header)}
 
 
-def _run_sweep(args, layers, formats, config) -> int:
+def _run_sweep(args, layers, formats, config, notes=()) -> int:
     import csv
     import json
 
@@ -331,9 +355,13 @@ def _run_sweep(args, layers, formats, config) -> int:
     keys = [a.name for a in axes]
     metrics = [label.strip() for label, _ in COMPARED]
     header = keys + metrics
-    done = _finished_points(csv_path, header, len(keys))  # an interrupted run of the same sweep resumes
+    key = _run_key(layers, formats, config, args.scalesim_compatible)
+    done = _finished_points(csv_path, header, len(keys), key)  # an interrupted run of the same sweep resumes
     points, rows = [], []
     reused = 0
+    from pathlib import Path
+
+    Path(_key_path(csv_path)).write_text(key + "\n")
     with open(csv_path, "w", newline="") as fh:  # each point is written as soon as it is simulated
         writer = csv.writer(fh)
         writer.writerow(header)
@@ -354,9 +382,14 @@ def _run_sweep(args, layers, formats, config) -> int:
         print(json.dumps(totals))
         return 0
     shown = ("total cycles", "utilisation %", "latency ms", "energy uJ", "area mm^2")
-    print("".join(f"{k:>12}" for k in keys) + "".join(f"{label:>15}" for label in shown))
+    widths = [max(12, len(k) + 2) for k in keys]  # an axis name longer than a column (prefetch_depth) stays apart
+    print("".join(f"{k:>{w}}" for k, w in zip(keys, widths, strict=True))
+          + "".join(f"{label:>15}" for label in shown))
     for r in rows:
-        print("".join(f"{r[k]:>12}" for k in keys) + "".join(f"{r[label]:>15}" for label in shown))
+        print("".join(f"{r[k]:>{w}}" for k, w in zip(keys, widths, strict=True))
+              + "".join(f"{r[label]:>15}" for label in shown))
     note = f" ({reused} of {len(rows)} points read back from the earlier run)" if reused else ""
     print(f"wrote {csv_path} and {plot_path}{note}")
+    for line in notes:
+        print(line)
     return 0

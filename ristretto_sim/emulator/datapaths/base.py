@@ -223,7 +223,10 @@ class Datapath:
 
     def kind_mismatch(self, layer: Datapath) -> str | None:
         """Why a layer of another datapath does not run on this PE (None when it is of this one)."""
-        return None if layer.name == self.name else f"a {layer.name} layer does not run on a {self.name} PE"
+        if layer.name == self.name:
+            return None
+        article = lambda w: ("an " if w[0] in "aeiou" else "a ") + w  # noqa: E731
+        return f"{article(layer.name)} layer does not run on {article(self.name)} PE"
 
     def accumulator_mismatch(self, layer: Datapath, k: int, n_out: int = 1) -> str | None:
         """Why the layer's accumulator does not fit this PE's (default: ``formats.fits_in``), or None."""

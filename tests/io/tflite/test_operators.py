@@ -98,6 +98,18 @@ def test_a_float_model_is_refused(tmp_path):
         rs.load_model(path)
 
 
+def test_an_int8_model_with_a_float_interface_is_told_how_to_convert(tmp_path):
+    """The TFLite converter's default: QUANTIZE after a float input, DEQUANTIZE before a float output."""
+    x = tb.T("x", (1, 4), tb.FLOAT32)
+    q = tb.act("q", (1, 4), 0.1, 0)
+    y = tb.T("y", (1, 4), tb.FLOAT32)
+    ops = [tb.Op("QUANTIZE", (0,), (1,)), tb.Op("DEQUANTIZE", (1,), (2,))]
+    path = _write(tmp_path, tb.build([x, q, y], ops, (0,), (2,)))
+    with pytest.raises(ModelError, match="int8 model with a float interface; convert it with "
+                                         "inference_input_type=tf.int8"):
+        rs.load_model(path)
+
+
 def test_a_truncated_flatbuffer_is_refused(tmp_path):
     data = tb.conv_model(np.random.default_rng(0))
     for cut in (6, len(data) // 3, len(data) - 40):
