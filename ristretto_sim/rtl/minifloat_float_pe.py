@@ -274,6 +274,18 @@ class MinifloatFloatPE(ProcessingElement):
         new = Mux(uc.nan, nan_code, Mux(uc.inf, inf_code, code))
         return new, over & ~uc.nan & ~uc.inf
 
+    @classmethod
+    def module_stem(cls, spec):
+        """``minifloat_float_<inputs>_<weights>_<accumulator>``, then ``_p<product>`` and the rounding when it is
+        not nearest-even (the hardware differs by both)."""
+        f = spec.formats
+        parts = ["minifloat_float", str(f.inputs), str(f.weights), str(spec.accumulator)]
+        if f.product is not None:
+            parts.append(f"p{f.product}")
+        if f.rounding is not Rounding.NEAREST_EVEN:
+            parts.append(f.rounding.value)
+        return "".join(c if c.isalnum() or c == "_" else "_" for c in "_".join(parts))
+
     # ------------------------------------------------------------------ testbench side
     @classmethod
     def operand_codes(cls, spec):
