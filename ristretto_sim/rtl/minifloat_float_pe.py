@@ -171,6 +171,8 @@ class MinifloatFloatPE(ProcessingElement):
 
     flags = ("nan", "pinf", "ninf")
     accumulator_rule = "float adder, one rounding per addition"
+    formal_reference = ("the formal check's reference adds tabulated products in an integer register; a float "
+                        "adder has no such reference (its simulations hold it to the emulator)")
 
     def __init__(self, spec):
         rounding = spec.formats.rounding

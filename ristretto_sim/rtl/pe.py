@@ -93,6 +93,9 @@ class ProcessingElement(wiring.Component):
     accumulator_rule: ClassVar[str | None] = None
     #: why one PE of this kind serves one layer's formats only (None: the widest formats serve many layers)
     one_layer: ClassVar[str | None] = None
+    #: why the formal check's reference (tabulated products, an integer adder) does not describe this kind (None:
+    #: it does)
+    formal_reference: ClassVar[str | None] = None
 
     def __init__(self, spec: PESpec):
         if not isinstance(spec, PESpec):

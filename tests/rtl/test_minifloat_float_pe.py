@@ -99,6 +99,13 @@ def test_stochastic_rounding_is_refused():
         make_pe(float_spec("e4m3fn-fp16", rounding="stochastic"))
 
 
+def test_formal_check_names_why_it_does_not_apply():
+    from ristretto_sim.rtl.formal import ProductTable
+
+    with pytest.raises(ValueError, match="float adder"):
+        ProductTable.of(spec("fp4_e2m1", "fp4_e2m1", "fp6_e3m2"))
+
+
 def _signed_zero_columns(s):
     """Columns (K = 4) made to hit the signed-zero rules: -0 bias, -0 products, exact cancellation, a tiny
     negative product rounding to -0, then +0."""
