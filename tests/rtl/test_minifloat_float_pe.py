@@ -201,3 +201,25 @@ def test_amaranth_equals_golden_long(name):
     s = float_spec(name, k=1024)
     trace = random_trace(s, 6000, 1, seed=4)
     assert golden_run(s, trace).first_difference(simulate_pe(s, trace)) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["fp4-fp6sat", "e4m3xfp4-ftz-prod"])
+def test_every_register_code_and_product(name):
+    """Every accumulator code (preloaded) plus every product of the operand codes, one addition each."""
+    s = float_spec(name)
+    kind = MinifloatFloatPE
+    a_codes, w_codes = kind.operand_codes(s)
+    regs = np.arange(1 << s.accumulator.bits, dtype=np.int64)
+    if len(regs) * len(a_codes) * len(w_codes) > 40000:  # the product format's e4m3 inputs: a sample of them
+        a_codes = a_codes[:: max(1, len(a_codes) // 16)]
+    r, a, w = (x.reshape(-1) for x in np.meshgrid(regs, a_codes, w_codes, indexing="ij"))
+    t = 2 * len(r)
+    col = np.zeros((t, 1), dtype=np.int64)
+    bias, aa, ww = col.copy(), col.copy(), col.copy()
+    bias[0::2, 0], aa[1::2, 0], ww[1::2, 0] = r, a, w
+    load = np.zeros((t, 1), bool)
+    en = np.zeros((t, 1), bool)
+    load[0::2], en[1::2] = True, True  # preload the register code, then add one product
+    tr = Trace(aa, ww, bias, en, load, np.zeros((t, 1), bool))
+    assert golden_run(s, tr).first_difference(simulate_pe(s, tr)) is None
