@@ -328,6 +328,30 @@ def fused_output(sched: Schedule, own: Schedule, written_bits: int) -> Schedule:
     )
 
 
+#: cycles from a value entering a requantizer to its output code: ``rtl.TfliteRequantize`` registers its result
+#: once (``hdl/tflite_requantize_int8.v``)
+READOUT_LATENCY_CYCLES = 1
+
+
+def readout_cycles(problem: GemmProblem, config: AcceleratorConfig) -> int:
+    """Cycles the PE datapath's output stage takes for a layer's outputs: one requantizer per vector lane, one
+    output each per cycle, plus its latency (0 for a datapath without an output stage)."""
+    if not config.pe.readout_units():
+        return 0
+    return cdiv(problem.groups * problem.output_elements, config.vector.lanes) + READOUT_LATENCY_CYCLES
+
+
+def with_readout(sched: Schedule, cycles: int) -> Schedule:
+    """``sched`` with an output stage of ``cycles`` in the layer's output path: it requantizes each fold's
+    outputs while the array computes (as a fused vector layer runs), so only what it needs beyond the compute,
+    and at least its latency after the last fold, is added to the last step."""
+    if cycles == 0:
+        return sched
+    comp = sched.compute_cycles.copy()
+    comp[-1] += max(READOUT_LATENCY_CYCLES, cycles - int(comp.sum()))
+    return replace(sched, compute_cycles=comp)
+
+
 def simulate_layer(
     layer,
     problem: GemmProblem,
@@ -349,6 +373,8 @@ def simulate_layer(
     sched = schedule(problem, formats, config, output_on_chip=output_on_chip, **options)
     if written_bits is not None and not output_on_chip:
         sched = fused_output(sched, schedule(problem, formats, config, output_on_chip=True, **options), written_bits)
+    if not scalesim_compatible:
+        sched = with_readout(sched, readout_cycles(problem, config))
     biases = bias_bits(layer, problem, formats, scalesim_compatible)
     reads = sched.read_bits.copy()
     reads[0] += biases  # fetched with the first tile: the accumulators are preloaded before the first fold

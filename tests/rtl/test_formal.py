@@ -1,27 +1,39 @@
-"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point, minifloat and affine PEs equal to the
-reference built from the emulator's products and accumulator contract, in every reachable state; a mutated PE
-fails the proof.
-
-The shift PE is not in the list: z3 did not finish the base case of even a 3-bit x pow2[-2,0] shift PE within
-15 minutes here (the proofs above take 3-130 s); the shift PE is held to the emulator by the exhaustive and random
-simulations of tests/rtl/test_shift_pe.py instead."""
+"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point, minifloat, affine and shift PEs equal to
+the reference built from the emulator's products and accumulator contract, in every reachable state; a mutated PE
+fails the proof. Each kind is proven with its own solver (``formal_solver``): z3, and cvc5 for the shift PE (z3
+did not finish the base case of even a 3-bit x pow2[-2,0] shift PE within 15 minutes here; cvc5 takes 1 s)."""
 
 import shutil
 
 import pytest
 
-from ristretto_sim.rtl import fixed_pe
-from ristretto_sim.rtl.formal import MAX_INDEX_BITS, FormalToolError, ProductTable, prove, sby_command
+from ristretto_sim.formats import PowerOfTwo
+from ristretto_sim.rtl import fixed_pe, shift_pe
+from ristretto_sim.rtl.formal import (
+    MAX_INDEX_BITS,
+    SOLVERS,
+    FormalToolError,
+    ProductTable,
+    prove,
+    sby_command,
+    solver_for,
+)
 from ristretto_sim.rtl.pe import Product
 
 from .helpers import spec
 
-try:
-    sby_command()
-    MISSING = None if shutil.which("z3") else "z3 (the solver) is not installed: apt-get install z3"
-except FormalToolError as exc:
-    MISSING = str(exc)
+
+def _missing(solver: str) -> str | None:
+    try:
+        sby_command()
+    except FormalToolError as exc:
+        return str(exc)
+    return None if shutil.which(solver) else f"{solver} (the solver) is not installed: {SOLVERS[solver]}"
+
+
+MISSING = _missing("z3")
 needs_tools = pytest.mark.skipif(MISSING is not None, reason=f"formal check skipped: {MISSING}")
+needs_cvc5 = pytest.mark.skipif(_missing("cvc5") is not None, reason=f"formal check skipped: {_missing('cvc5')}")
 
 
 @pytest.mark.parametrize("inputs, weights, acc, overflow", [
@@ -119,3 +131,48 @@ def test_a_folded_affine_pe_is_proven_and_the_subtracting_one_is_not_it(tmp_path
 
     result = prove(s, pe=AffineMacPE(replace(s, zero_point="subtract")), workdir=tmp_path / "subtract")
     assert not result.passed and result.status.startswith("FAIL"), result.status
+
+
+SHIFT_PES = {
+    "3-bit x pow2[-2,0], saturating": spec("fixed3.1", PowerOfTwo(-2, 0), acc="fixed6.3"),
+    "4-bit x pow2[-3,0], saturating": spec("fixed4.2", PowerOfTwo(-3, 0), acc="fixed9.5"),
+    "unsigned 4-bit x pow2[-3,2] without zero": spec("ufixed4.4", PowerOfTwo(-3, 2, has_zero=False), acc="fixed12.7"),
+}
+SHIFT_PES_SLOW = {
+    "5-bit x pow2[-4,1], wrapping": spec("fixed5.2", PowerOfTwo(-4, 1), acc="fixed10.6", overflow="wrap"),
+    "6-bit x pow2[-6,-1], 7-bit shifter": spec("fixed6.3", PowerOfTwo(-6, -1), acc="fixed9.6", shifter_bits=7),
+}
+
+
+@needs_cvc5
+@pytest.mark.parametrize("name", list(SHIFT_PES) + [pytest.param(n, marks=pytest.mark.slow) for n in SHIFT_PES_SLOW])
+def test_shift_pes_are_proven_with_cvc5(name, tmp_path):
+    """1-3 s each here (the slow ones 8 and 18 s): the barrel shifter with what falls off both ends, the sign in the
+    adder's carry-in, saturation or wrap after every addition."""
+    s = {**SHIFT_PES, **SHIFT_PES_SLOW}[name]
+    assert solver_for(s) == "cvc5"
+    result = prove(s, workdir=tmp_path)
+    assert result.passed, result.log
+
+
+class ForgetsTheCarry(shift_pe.ShiftPE):
+    """A mutant: a negative weight's product loses the carry-in that completes its two's complement."""
+
+    def product(self, m, a, w):
+        p = super().product(m, a, w)
+        return Product(p.value, 0, p.flags)
+
+
+@needs_cvc5
+def test_a_mutated_shift_pe_fails_the_proof(tmp_path):
+    s = SHIFT_PES["3-bit x pow2[-2,0], saturating"]
+    result = prove(s, pe=ForgetsTheCarry(s), workdir=tmp_path)
+    assert not result.passed and result.status.startswith("FAIL"), result.status
+
+
+def test_a_missing_solver_is_named_with_its_fix(monkeypatch):
+    import ristretto_sim.rtl.formal as formal
+
+    monkeypatch.setattr(formal.shutil, "which", lambda name: None)
+    with pytest.raises(FormalToolError, match="cvc5 not found: .*apt-get install cvc5"):
+        prove(SHIFT_PES["3-bit x pow2[-2,0], saturating"])

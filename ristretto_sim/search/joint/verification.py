@@ -1,14 +1,16 @@
 """RTL equivalence of the Pareto front: every front point's layer PEs simulated in Amaranth against the emulator.
 
 A front point claims the energy and area of an accelerator whose PE computes what its accuracy was measured with.
-``verify_front`` checks that claim: for every point and every planned conv/fc layer it builds the layer's PE from
-the candidate's plan with the ``rtl`` generators (``rtl.spec.PESpec``: the layer's formats, sized for the layer's
-reduction length K), runs it in Amaranth's in-process simulator (``rtl.sim.simulate_pe``) on a trace of
-``cycles`` cycles, and compares every register after every edge, as integers, with the golden model (the
-emulator's arithmetic, ``rtl.golden``). The trace is ``rtl.vectors.random_trace``'s (the PE kind's codes with the
-corner cases weighted in: extreme codes, runs that overflow both ways, K = 1 outputs, loads and clears
-mid-accumulation) whose second half takes its operands from the layer itself (``layer_operands``: the codes of
-the layer's weights and of its input activations for one validation image through the exact emulator).
+``verify_front`` checks that claim: for every point and every planned conv/fc layer (and for the single PE its
+accelerator is costed with, ``ACCELERATOR_PE``: ``config.pe``, the narrowest datapath every layer fits, sized for
+the longest K, simulated on the vectors alone) it builds the layer's PE from the candidate's plan with the ``rtl``
+generators (``rtl.spec.PESpec``: the layer's formats, sized for the layer's reduction length K), runs it in
+Amaranth's in-process simulator (``rtl.sim.simulate_pe``) on a trace of ``cycles`` cycles, and compares every
+register after every edge, as integers, with the golden model (the emulator's arithmetic, ``rtl.golden``). The trace
+is ``rtl.vectors.random_trace``'s (the PE kind's codes with the corner cases weighted in: extreme codes, runs that
+overflow both ways, K = 1 outputs, loads and clears mid-accumulation) whose second half takes its operands from the
+layer itself (``layer_operands``: the codes of the layer's weights and of its input activations for one validation
+image through the exact emulator).
 
 * A point is ``verified`` when every layer's PE is; ``failed`` when one is not (the first mismatch kept, naming
   the layer, cycle and values: a bug, which the CLI reports loudly); ``not supported`` when a layer's datapath
@@ -54,6 +56,8 @@ DEFAULT_CYCLES = 400
 #: widest operand simulated: the vectors enumerate every code of an operand (``PE.operand_codes``), 2**bits of them
 MAX_OPERAND_BITS = 16
 VERIFIED, FAILED, UNSUPPORTED = "verified", "failed", "not supported"
+#: the entry of a point's results for its accelerator's PE (beside its layers' names)
+ACCELERATOR_PE = "accelerator PE"
 STATUSES = (VERIFIED, FAILED, UNSUPPORTED)
 
 
@@ -146,6 +150,23 @@ def layer_specs(network: Network, plan: QuantPlan) -> dict[str, PESpec | str]:
             continue
         out[layer.name] = spec
     return out
+
+
+def accelerator_spec(network: Network, plan: QuantPlan, config) -> PESpec | str:
+    """The spec of the PE the point's accelerator is costed with (``config.pe``: the narrowest datapath every
+    planned layer fits, ``hw.pe_for``) in the plan's rounding and overflow, sized for the longest reduction among
+    the planned layers; or why the rtl package has none."""
+    ks = [int(np.prod(network.params[layer.name]["weight"].shape[1:])) for layer in network.layers
+          if isinstance(layer, Conv | Dense) and layer.name in plan.layers
+          and "weight" in network.params.get(layer.name, {})]
+    try:
+        formats = replace(config.pe.datapath_formats(), bias=None, outputs=None, rounding=plan.rounding,
+                          overflow=plan.overflow)
+        spec = PESpec(formats, k=max(ks, default=1))
+        pe_class(spec)
+    except (ValueError, TypeError, PlanError) as exc:
+        return f"{ACCELERATOR_PE}: {exc}"
+    return spec
 
 
 def layer_operands(network: Network, plan: QuantPlan, x: np.ndarray, names) -> dict[str, Operands]:
@@ -270,9 +291,14 @@ def verify_front(search, front, *, cycles: int = DEFAULT_CYCLES, seed: int = 0, 
     path = Path(path) if path is not None else search.settings.out / FILENAME
     cache = VerificationCache(path, cycles, seed)
     network = search.problem.network
-    plans = [search.candidate(t.params).plan for t in front]
-    per_point: list[tuple[int, dict[str, PESpec | str]]] = [
-        (t.number, layer_specs(network, plan)) for t, plan in zip(front, plans, strict=True)]
+    candidates = [search.candidate(t.params) for t in front]
+    plans = [c.plan for c in candidates]
+    per_point: list[tuple[int, dict[str, PESpec | str]]] = []
+    for t, c in zip(front, candidates, strict=True):
+        layers = layer_specs(network, c.plan)
+        if layers:
+            layers[ACCELERATOR_PE] = accelerator_spec(network, c.plan, c.config)
+        per_point.append((t.number, layers))
     wanted: dict[str, tuple[PESpec, int, str]] = {}  # key -> (spec, index of the first point, its layer)
     for i, (_, layers) in enumerate(per_point):
         for name, spec in layers.items():
@@ -283,10 +309,13 @@ def verify_front(search, front, *, cycles: int = DEFAULT_CYCLES, seed: int = 0, 
     operands: dict[int, dict[str, Operands]] = {}
     for n, key in enumerate(todo):
         spec, i, name = wanted[key]
-        if i not in operands:  # one emulator run per point, for every layer whose spec it is the first to need
-            names = [wanted[k][2] for k in todo if wanted[k][1] == i]
-            operands[i] = layer_operands(network, plans[i], x, names)
-        result = check_spec(spec, cycles, seed, operands[i][name], f"trial {per_point[i][0]} {name}")
+        if name == ACCELERATOR_PE:  # the vectors alone: a layer's codes are in its own, narrower formats
+            result = check_spec(spec, cycles, seed, None, f"trial {per_point[i][0]} {name}")
+        else:
+            if i not in operands:  # one emulator run per point, for every layer whose spec it is the first to need
+                names = [wanted[k][2] for k in todo if wanted[k][1] == i and wanted[k][2] != ACCELERATOR_PE]
+                operands[i] = layer_operands(network, plans[i], x, names)
+            result = check_spec(spec, cycles, seed, operands[i][name], f"trial {per_point[i][0]} {name}")
         cache.put(key, result)
         if progress is not None:
             progress(n + 1, len(todo), f"{result.status}: {result.describe}")

@@ -82,7 +82,12 @@ def test_every_front_point_is_verified_and_a_resume_simulates_nothing(done, tiny
     stored = json.loads((out / verification.FILENAME).read_text())
     assert {r["status"] for r in stored["specs"].values()} == {"verified"}
     layers = set(stored["points"][0]["layers"])
-    assert layers == set(search.types)  # every planned conv/fc layer
+    assert layers == set(search.types) | {verification.ACCELERATOR_PE}  # every planned conv/fc layer, and the PE
+    # the accelerator's PE is the one it is costed with: config.pe's formats, sized for the longest K (ip1's 800)
+    cand = search.candidate(front[0].params)
+    spec = verification.accelerator_spec(search.problem.network, cand.plan, cand.config)
+    assert (spec.formats.inputs, spec.formats.weights) == (cand.config.pe.inputs, cand.config.pe.weights)
+    assert spec.k == 800 and stored["points"][0]["layers"][verification.ACCELERATOR_PE] == verification.spec_key(spec)
     # a resumed search reads the results file: no second simulation
     again = _search(tiny_problem, out, resume=True)
     summary = write_outputs(again, again.run())
