@@ -27,7 +27,8 @@ def _run_tb(out: Path):
     ["--pe", "shift", "--inputs", "fixed8.4", "--weights", "pow2[-7,0]", "--acc", "fixed20.11",
      "--shifter-bits", "12", "--cycles", "500"],
     ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--cycles", "500"],
-    ["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--cycles", "500"],
+    ["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--product", "e5m2",
+     "--rounding", "toward_zero", "--cycles", "500"],
     ["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "bf16", "--array", "2x2"],
     ["--pe", "fixed", "--inputs", "fixed4.3", "--weights", "fixed4.3", "--acc", "fixed10.6", "--array", "3x2"],
     ["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed16.14", "--array", "3x2",
@@ -106,6 +107,8 @@ def test_tflite_layer_array(tmp_path, capsys):
     (["lenet", "--plan", str(PLAN), "--layer", "pool1"], "weighted layers are"),
     (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--rounding", "stochastic"],
      "rounding=stochastic"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--product", "e5m2"],
+     "declare a minifloat accumulator"),
     (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--array", "2x2",
       "--dataflow", "ws"], "weight-stationary array supports"),
 ])
