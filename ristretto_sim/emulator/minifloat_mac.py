@@ -509,15 +509,25 @@ def _float_accumulate(a, w, acc_fmt: Minifloat, product_format, b, rounding, key
         return acc, (nan, pinf, ninf)
     for k in range(a.shape[-1]):
         p = a[..., :, k, None] * w[..., k, None, :]  # exact
-        sub = None if key is None else StochasticKey(key.seed, key.offset + 2 * k * size)
-        if product_format is not None:
-            p = np.broadcast_to(product_format.quantize(p, rounding, rng=sub), shape)
-            if not np.isfinite(p).all():  # a product that overflows the product format sets the sticky flags
-                nan |= np.isnan(p)
-                pinf |= p == np.inf
-                ninf |= p == -np.inf
-                p = np.where(np.isfinite(p), p, 0.0)
-        s = round_to_odd_sum(acc, np.broadcast_to(p, shape))
-        sub = None if key is None else StochasticKey(key.seed, key.offset + (2 * k + 1) * size)
-        acc = acc_fmt.quantize(s, rounding, rng=sub)
+        keys = (None, None) if key is None else (StochasticKey(key.seed, key.offset + 2 * k * size),
+                                                 StochasticKey(key.seed, key.offset + (2 * k + 1) * size))
+        acc, flags, _ = float_accumulate_step(acc, np.broadcast_to(p, shape), acc_fmt, product_format, rounding, keys)
+        nan, pinf, ninf = nan | flags[0], pinf | flags[1], ninf | flags[2]
     return acc, (nan, pinf, ninf)
+
+
+def float_accumulate_step(acc, p, acc_fmt: Minifloat, product_format, rounding, keys=(None, None)):
+    """One addition of the float accumulation: the exact products ``p`` (finite, float64, shaped as ``acc``)
+    rounded to ``product_format`` (when given; one that overflows it to Inf/NaN sets the sticky flags and adds
+    +0), then ``acc + p`` rounded once to ``acc_fmt`` (natural overflow). ``keys``: the stochastic keys of the
+    two roundings. Returns ``(acc, (nan, pinf, ninf), s)``: the new accumulator, this step's flags and the sum
+    before its rounding (rounded to odd in float64, which rounds once more correctly)."""
+    zeros = np.zeros(np.shape(p), dtype=bool)
+    nan = pinf = ninf = zeros
+    if product_format is not None:
+        p = product_format.quantize(p, rounding, rng=keys[0])
+        if not np.isfinite(p).all():  # a product that overflows the product format sets the sticky flags
+            nan, pinf, ninf = np.isnan(p), p == np.inf, p == -np.inf
+            p = np.where(np.isfinite(p), p, 0.0)
+    s = round_to_odd_sum(acc, p)
+    return acc_fmt.quantize(s, rounding, rng=keys[1]), (nan, pinf, ninf), s

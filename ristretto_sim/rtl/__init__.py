@@ -5,8 +5,8 @@ a :class:`PESpec` (the layer formats and the reduction length the PE is sized fo
 the port widths, the accumulator and its overflow rule, the shifter width and the rounding all come from it.
 
 * :mod:`~ristretto_sim.rtl.pe`: the PE base class (registers, control, systolic pass-through); variants
-  :class:`FixedMacPE`, :class:`ShiftPE`, :class:`MinifloatMacPE`, :class:`AffineMacPE` implement the product and
-  the addition;
+  :class:`FixedMacPE`, :class:`ShiftPE`, :class:`MinifloatMacPE`, :class:`MinifloatFloatPE` (a float adder),
+  :class:`AffineMacPE` implement the product and the addition;
 * :mod:`~ristretto_sim.rtl.requantize`: :class:`Requantize` (rounding right-shift and saturation);
   :mod:`~ristretto_sim.rtl.tflite_requantize`: :class:`TfliteRequantize` (TFLite's int8 readout: quantized
   multiplier, zero point, clamp);
@@ -24,12 +24,13 @@ the port widths, the accumulator and its overflow rule, the shifter width and th
 * :mod:`~ristretto_sim.rtl.synth`: synthesis (YoWASP Yosys, nextpnr) and the ``hdl/`` results table.
 """
 
-from ristretto_sim.rtl import affine_pe, fixed_pe, minifloat_pe, shift_pe  # noqa: F401 - registration
+from ristretto_sim.rtl import affine_pe, fixed_pe, minifloat_float_pe, minifloat_pe, shift_pe  # noqa: F401 - registration
 from ristretto_sim.rtl.affine_pe import AffineMacPE
 from ristretto_sim.rtl.array import SystolicArray
 from ristretto_sim.rtl.export import verilog_for
 from ristretto_sim.rtl.fixed_pe import FixedMacPE
 from ristretto_sim.rtl.golden import GoldenPEs, Outputs, Trace, golden_run
+from ristretto_sim.rtl.minifloat_float_pe import MinifloatFloatPE
 from ristretto_sim.rtl.minifloat_pe import MinifloatMacPE
 from ristretto_sim.rtl.pe import ProcessingElement
 from ristretto_sim.rtl.registry import make_pe, pe_class, pe_kinds
@@ -44,6 +45,7 @@ __all__ = [
     "AffineMacPE",
     "FixedMacPE",
     "GoldenPEs",
+    "MinifloatFloatPE",
     "MinifloatMacPE",
     "Outputs",
     "PESpec",

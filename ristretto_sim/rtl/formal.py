@@ -73,6 +73,8 @@ class ProductTable:
             raise ValueError(f"{spec.describe()}: the product table would index {bits} operand bits; the formal "
                              f"check tabulates at most {MAX_INDEX_BITS}")
         pe = pe_class(spec)
+        if pe.formal_reference is not None:
+            raise ValueError(f"{spec.describe()}: {pe.formal_reference}")
         a_codes, w_codes = pe.operand_codes(spec)
         a, w = (x.reshape(-1) for x in np.meshgrid(a_codes, w_codes, indexing="ij"))
         # a register this wide holds every product the PE can deliver, so one step from zero is the product; a

@@ -25,8 +25,10 @@ from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.stream import gemm_stream, tile_mask, tile_outputs
 from ristretto_sim.rtl.vectors import random_trace
 
-#: PE kinds by the name the CLI takes -> the datapath they implement
-PE_KINDS = {"fixed": "fixed", "shift": "shift", "minifloat": "minifloat-kulisch", "affine": "affine"}
+#: PE kinds by the name the CLI takes -> the datapaths they implement (a minifloat PE: a Kulisch register without
+#: an accumulator or with a fixed-point one, a float adder with a minifloat accumulator)
+PE_KINDS = {"fixed": ("fixed",), "shift": ("shift",), "minifloat": ("minifloat-kulisch", "minifloat-float"),
+            "affine": ("affine",)}
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ def pe_spec_for(kind: str, formats: LayerFormats, k: int, zero_point: str = "sub
     if zero_point != "subtract" and kind != "affine":
         raise ValueError(f"--zero-point {zero_point} is for affine PEs, not {kind} ones")
     spec = PESpec(formats, k=k, zero_point=zero_point)
-    pe_class(spec)  # a generator exists (a float accumulator has none yet)
-    if spec.kind != PE_KINDS[kind]:
+    pe_class(spec)  # a generator exists
+    if spec.kind not in PE_KINDS[kind]:
         raise ValueError(
             f"a {kind} PE was asked for, but inputs {formats.inputs} x weights {formats.weights} "
             f"(accumulator {formats.accumulator}) select the {spec.kind} datapath; give formats of the {kind} "

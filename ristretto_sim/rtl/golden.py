@@ -4,8 +4,9 @@ here rounds or saturates on its own).
 
 One step is the PE protocol of :class:`~ristretto_sim.rtl.pe.ProcessingElement`::
 
-    base = load ? bias : acc
-    acc  <= clear ? 0 : en ? add(base, a, w) : base      (flags: sticky since the last load/clear)
+    base = load ? load_bias(bias) : acc
+    acc  <= clear ? 0 : en ? add(base, a, w) : base      (flags: sticky since the last load/clear, or raised by
+                                                          the bias preload)
 
 ``step`` takes arrays of shape ``(n,)`` (one entry per PE); ``run`` steps a whole trace of shape ``(T, n)`` and
 returns every PE's registers after each edge, which a testbench compares with the hardware's.
@@ -98,13 +99,15 @@ class GoldenPEs:
     def step(self, a, w, en, load, clear, bias) -> None:
         """One clock edge for every PE (arrays of shape ``(n,)``)."""
         en, load, clear = (np.asarray(x, dtype=bool) for x in (en, load, clear))
-        base = np.where(load, bias, self.acc)
+        start, bias_flags = self.kind.golden_load_bias(self.spec, np.asarray(bias))
+        base = np.where(load, start, self.acc)
         new, ovf, fl = self.kind.golden_add(self.spec, base, np.asarray(a), np.asarray(w))
         zero = self.kind.golden_zeros(self.spec, self.n)
         self.acc = np.where(clear, zero, np.where(en, new, base))
         self.overflow = ~clear & np.where(en, (self.overflow & ~load) | ovf, self.overflow & ~load)
         for f in self.flags:
-            self.flags[f] = ~clear & np.where(en, (self.flags[f] & ~load) | fl[f], self.flags[f] & ~load)
+            before = np.where(load, bias_flags.get(f, False), self.flags[f])
+            self.flags[f] = ~clear & np.where(en, before | fl[f], before)
 
     def run(self, trace: Trace) -> Outputs:
         """Step every cycle of ``trace``; the registers after each edge."""

@@ -30,18 +30,36 @@ from ristretto_sim.rtl.pe import ProcessingElement, Product
 from ristretto_sim.rtl.registry import register_pe
 
 
-def decode(m: Module, code: Value, fmt, name: str):
-    """``(sign, significand, zero, nan, inf)`` of a minifloat bit pattern (module docstring)."""
+def specials(code: Value, fmt) -> tuple[Value, Value]:
+    """``(nan, inf)``: whether a minifloat bit pattern is a NaN / an infinity of ``fmt`` (per its ``specials``)."""
     man, top = fmt.man_bits, fmt.top_field
     mant = code[:man]
     field = code[man : man + fmt.exp_bits]
-    sign = code[fmt.bits - 1]
     if fmt.specials is Specials.IEEE:
-        nan, inf = (field == top) & (mant != 0), (field == top) & (mant == 0)
-    elif fmt.specials is Specials.FN:
-        nan, inf = (field == top) & (mant == (1 << man) - 1), Const(0, 1)
-    else:
-        nan, inf = Const(0, 1), Const(0, 1)
+        return (field == top) & (mant != 0), (field == top) & (mant == 0)
+    if fmt.specials is Specials.FN:
+        return (field == top) & (mant == (1 << man) - 1), Const(0, 1)
+    return Const(0, 1), Const(0, 1)
+
+
+def product_flags(a: tuple, w: tuple) -> dict:
+    """The sticky flags of one product from the operands' ``(sign, zero, nan, inf)``: ``nan`` (a NaN operand or
+    Inf x 0), ``pinf`` / ``ninf`` (an infinite product of that sign), as the emulator's ``_special_flags``."""
+    sa, za, na, fa = a
+    sw, zw, nw, fw = w
+    neg = sa ^ sw
+    nz_a, nz_w = ~za & ~na, ~zw & ~nw  # nonzero and not NaN (Inf included)
+    infinite = (fa & nz_w) | (fw & nz_a)
+    return {"nan": na | nw | (fa & zw) | (za & fw), "pinf": infinite & ~neg, "ninf": infinite & neg}
+
+
+def decode(m: Module, code: Value, fmt, name: str):
+    """``(sign, significand, zero, nan, inf)`` of a minifloat bit pattern (module docstring)."""
+    man = fmt.man_bits
+    mant = code[:man]
+    field = code[man : man + fmt.exp_bits]
+    sign = code[fmt.bits - 1]
+    nan, inf = specials(code, fmt)
     normal = field != 0
     hidden = Cat(mant, Const(1, 1))
     sub = mant if fmt.subnormals else Const(0, max(man, 1))
@@ -66,9 +84,7 @@ class MinifloatMacPE(ProcessingElement):
         mag = Signal(len(ia) + len(iw), name="product_magnitude")
         m.d.comb += mag.eq(ia * iw)
         neg = sa ^ sw
-        nz_a, nz_w = ~za & ~na, ~zw & ~nw  # nonzero and not NaN (Inf included)
-        infinite = (fa & nz_w) | (fw & nz_a)
-        flags = {"nan": na | nw | (fa & zw) | (za & fw), "pinf": infinite & ~neg, "ninf": infinite & neg}
+        flags = product_flags((sa, za, na, fa), (sw, zw, nw, fw))
         signed_mag = Cat(mag, Const(0, 1)).as_signed()
         return Product(Mux(neg, -signed_mag, signed_mag), flags=flags)
 

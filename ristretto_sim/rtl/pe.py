@@ -11,7 +11,7 @@ same cycle behaviour (what the golden model of :mod:`~ristretto_sim.rtl.golden` 
   counts an output whose sum wrapped and came back, which the emulator's order-independent count does not) and
   the variant's sticky ``flags``;
 * one clock edge per step: ``acc <= clear ? 0 : en ? add(base, product(a, w)) : base`` with ``base = load ?
-  bias : acc`` (``load`` and ``en`` together start a new output with its first product, so folds stream back
+  load_bias(bias) : acc`` (``load`` and ``en`` together start a new output with its first product, so folds stream back
   to back);
 * systolic pass-through: ``a_out``, ``w_out`` and the control (``en_out``, ``load_out``, ``clear_out``) are
   ``a``, ``w`` and the control registered, for the next PE along a row (``a`` and control) or a column
@@ -27,6 +27,9 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
   value and whether it overflowed;
 * ``overflow_rule(spec)`` (optional, a classmethod; default: the formats' ``overflow``): what the adder does
   beyond the register's range (a Kulisch register, sized never to overflow, keeps its low bits);
+* ``load_bias(m, bias)`` (optional; default: the code itself, no flags): the register a bias preload starts
+  from and the flags it raises (a float PE's preload is the emulator's ``0 + bias``: a NaN or infinite bias sets
+  the sticky flags and starts from +0, as does a -0 bias); ``golden_load_bias(spec, bias)`` is its software side;
 * ``pe_formats(formats)`` (optional, a classmethod; default: unchanged): the formats of a PE serving a layer of
   ``formats`` (a per-channel format a PE cannot hold replaced by the per-tensor one it sees);
 * ``readout(spec, linear)`` (optional, a classmethod; default: None): the requantizer component that reads
@@ -90,6 +93,9 @@ class ProcessingElement(wiring.Component):
     accumulator_rule: ClassVar[str | None] = None
     #: why one PE of this kind serves one layer's formats only (None: the widest formats serve many layers)
     one_layer: ClassVar[str | None] = None
+    #: why the formal check's reference (tabulated products, an integer adder) does not describe this kind (None:
+    #: it does)
+    formal_reference: ClassVar[str | None] = None
     #: the SMT solver that proves this kind equal to its reference fastest (``rtl.formal``; measured per kind)
     formal_solver: ClassVar[str] = "z3"
 
@@ -130,6 +136,15 @@ class ProcessingElement(wiring.Component):
         if not (isinstance(product.carry, int) and product.carry == 0):
             total = total + product.carry
         return wrap_or_saturate(m, total, self.spec.accumulator, self.overflow_rule(self.spec))
+
+    def load_bias(self, m: Module, bias: Value) -> tuple[Value, dict]:
+        """The register a bias preload starts from and the flags it raises (module docstring)."""
+        return bias, {}
+
+    @classmethod
+    def golden_load_bias(cls, spec: PESpec, bias: np.ndarray) -> tuple[np.ndarray, dict]:
+        """The software side of ``load_bias`` (codes, flag name -> bools; flags left out are False)."""
+        return bias, {}
 
     @classmethod
     def pe_formats(cls, formats):
@@ -195,7 +210,8 @@ class ProcessingElement(wiring.Component):
         m = Module()
         product = self.product(m, self.a, self.w)
         flags = product.flags
-        base = Mux(self.load, self.bias, self.acc)
+        start, bias_flags = self.load_bias(m, self.bias)
+        base = Mux(self.load, start, self.acc)
         new, ovf = self.add(m, base, product)
         keep = Mux(self.load, 0, self.overflow)  # the sticky state this step starts from
         with m.If(self.clear):
@@ -204,10 +220,11 @@ class ProcessingElement(wiring.Component):
         with m.Elif(self.en):
             m.d.sync += [self.acc.eq(new), self.overflow.eq(keep | ovf)]
             for f in self.flags:
-                m.d.sync += getattr(self, f).eq(Mux(self.load, 0, getattr(self, f)) | flags[f])
+                before = Mux(self.load, bias_flags.get(f, 0), getattr(self, f))
+                m.d.sync += getattr(self, f).eq(before | flags[f])
         with m.Elif(self.load):
-            m.d.sync += [self.acc.eq(self.bias), self.overflow.eq(0)]
-            m.d.sync += [getattr(self, f).eq(0) for f in self.flags]
+            m.d.sync += [self.acc.eq(start), self.overflow.eq(0)]
+            m.d.sync += [getattr(self, f).eq(bias_flags.get(f, 0)) for f in self.flags]
         m.d.sync += [
             self.a_out.eq(self.a),
             self.w_out.eq(self.w),

@@ -54,6 +54,10 @@ class PESpec:
         object.__setattr__(self, "zero_point", ZeroPoint.coerce(self.zero_point, "zero_point"))
         dp = self.datapath
         dp.validate()
+        if self.formats.product is not None and dp.name != "minifloat-float":
+            raise ValueError(f"product={self.formats.product}: a product format rounds the products before a float "
+                             f"accumulator; the {dp.name} PE adds them exactly (declare a minifloat accumulator, "
+                             "e.g. fp16, or leave the product format out)")
         if self.zero_point is ZeroPoint.FOLD:
             if dp.name != "affine":
                 raise ValueError(f"zero_point='fold' is for affine PEs, not a {dp.name} one")

@@ -27,6 +27,9 @@ def _run_tb(out: Path):
     ["--pe", "shift", "--inputs", "fixed8.4", "--weights", "pow2[-7,0]", "--acc", "fixed20.11",
      "--shifter-bits", "12", "--cycles", "500"],
     ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--cycles", "500"],
+    ["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--product", "e5m2",
+     "--rounding", "toward_zero", "--cycles", "500"],
+    ["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "bf16", "--array", "2x2"],
     ["--pe", "fixed", "--inputs", "fixed4.3", "--weights", "fixed4.3", "--acc", "fixed10.6", "--array", "3x2"],
     ["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--acc", "fixed16.14", "--array", "3x2",
      "--dataflow", "ws"],
@@ -34,7 +37,8 @@ def _run_tb(out: Path):
      "--dataflow", "ws", "--overflow", "wrap"],
     ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--array", "2x3", "--dataflow", "ws"],
     [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--array", "3x2", "--dataflow", "ws"],
-], ids=["fixed", "shift", "minifloat", "array", "ws-sequencer", "ws-shift", "ws-minifloat", "ws-affine"])
+], ids=["fixed", "shift", "minifloat", "minifloat-float", "minifloat-float-array", "array",
+         "ws-sequencer", "ws-shift", "ws-minifloat", "ws-affine"])
 def test_formats(argv, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["rtl", *argv, "--out", str(out)]) == 0
@@ -101,7 +105,12 @@ def test_tflite_layer_array(tmp_path, capsys):
     (["--pe", "fixed", "--inputs", "fixed8.7", "--weights", "fixed8.7", "--dataflow", "ws"], "--array RxC"),
     (["--pe", "shift", "--inputs", "fixed8.7", "--weights", "fixed8.7"], "select the fixed datapath"),
     (["lenet", "--plan", str(PLAN), "--layer", "pool1"], "weighted layers are"),
-    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16"], "no RTL generator"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--rounding", "stochastic"],
+     "rounding=stochastic"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--product", "e5m2"],
+     "declare a minifloat accumulator"),
+    (["--pe", "minifloat", "--inputs", "e4m3fn", "--weights", "e4m3fn", "--acc", "fp16", "--array", "2x2",
+      "--dataflow", "ws"], "weight-stationary array supports"),
 ])
 def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
     assert main(["rtl", *argv, "--out", str(tmp_path / "x")]) == 2

@@ -26,6 +26,9 @@ OTHER = {
     "shift": dict(inputs="fixed8.4", weights="pow2[-6,-1]", acc="fixed14.8", shifter_bits=9, overflow="saturate"),
     "e4m3fn": dict(inputs="e4m3fn", weights="e4m3fn", k=64),
     "e5m2": dict(inputs="e5m2", weights="e5m2", k=64),
+    "e4m3fn-fp16": dict(inputs="e4m3fn", weights="e4m3fn", acc="fp16"),
+    "fp4-fp6-product-e4m3": dict(inputs="fp4_e2m1", weights="e4m3", acc="fp6_e3m2", product="e4m3",
+                                 rounding="floor"),
     "affine": dict(inputs="affine8[s=0.05,z=-3]", weights="affine8[s=0.01,z=0]", outputs="affine8[s=0.1,z=4]"),
 }
 

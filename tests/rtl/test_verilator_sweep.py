@@ -1,6 +1,7 @@
 """The long runs of ``make test-all``: 10**6 vectors per configuration of the sweep (fixed 2..16 bits with several
-accumulator widths and both overflow modes; e4m3fn, e4m3, e5m2, fp6_e3m2, fp4_e2m1, fp16; pow2 exponent ranges
-and shifter widths), the exported Verilog under Verilator equal to the golden model bit for bit."""
+accumulator widths and both overflow modes; e4m3fn, e4m3, e5m2, fp6_e3m2, fp4_e2m1, fp16; e4m3fn into a float fp16
+accumulator; pow2 exponent ranges and shifter widths), the exported Verilog under Verilator equal to the golden
+model bit for bit."""
 
 import pytest
 
@@ -30,6 +31,7 @@ CONFIGS = {
     "fp6_e3m2": dict(inputs="fp6_e3m2", weights="fp6_e3m2", k=1024),
     "fp4_e2m1": dict(inputs="fp4_e2m1", weights="fp4_e2m1", k=1024),
     "fp16": dict(inputs="fp16", weights="fp16", k=256),
+    "e4m3fn-fp16-float": dict(inputs="e4m3fn", weights="e4m3fn", acc="fp16"),
     "pow2-6..-1-lossless": dict(inputs="fixed8.4", weights=PowerOfTwo(-6, -1), acc="fixed20.10"),
     "pow2-6..-1-shifter9": dict(inputs="fixed8.4", weights=PowerOfTwo(-6, -1), acc="fixed14.10", shifter_bits=9),
     "pow2-8..0-right-shifts": dict(inputs="fixed16.8", weights=PowerOfTwo(-8, 0), acc="fixed30.12",

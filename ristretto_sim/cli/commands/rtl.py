@@ -28,7 +28,9 @@ def add_arguments(p):
     p.add_argument("--weights", metavar="FMT", help="weight format, e.g. fixed8.7, e4m3fn, pow2[-7,0] or "
                    "affine8[s=0.01,z=0]")
     p.add_argument("--acc", metavar="FMT", help="accumulator format, e.g. fixed24.14 (minifloat: omit for the "
-                   "exact Kulisch register)")
+                   "exact Kulisch register, or a minifloat such as fp16 or bf16 for a float adder)")
+    p.add_argument("--product", metavar="FMT", help="minifloat PE with a float accumulator: round each product to "
+                   "this minifloat first (default: exact products)")
     p.add_argument("--outputs", metavar="FMT", help="output format (recorded in the spec; an affine PE needs one)")
     p.add_argument("--overflow", choices=("saturate", "wrap"), default="saturate", help="accumulator overflow")
     p.add_argument("--rounding", default=None,
@@ -65,8 +67,9 @@ def _from_plan(args):
     from ristretto_sim.rtl.generate import array_formats, layer_spec
     from ristretto_sim.rtl.spec import PESpec
 
-    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc", "rounding")):
-        raise ValueError("rtl MODEL takes its formats from --plan; leave out --pe/--inputs/--weights/--acc/--rounding")
+    if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc", "product", "rounding")):
+        raise ValueError("rtl MODEL takes its formats from --plan; leave out "
+                         "--pe/--inputs/--weights/--acc/--product/--rounding")
     net = rs.load_model(args.model)
     plan = rs.load_plan(args.plan, net) if args.plan is not None else embedded_plan(net)
     if plan is None:
@@ -107,6 +110,8 @@ def run(args) -> int:
         if args.pe is None or args.inputs is None or args.weights is None:
             raise ValueError("give --pe, --inputs and --weights (and --acc), or a MODEL with --plan")
         extra = {} if args.rounding is None else {"rounding": args.rounding}
+        if args.product is not None:
+            extra["product"] = args.product
         formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
                                overflow=args.overflow, shifter_bits=args.shifter_bits, **extra)
         spec = pe_spec_for(args.pe, formats, args.k, args.zero_point)
