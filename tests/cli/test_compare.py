@@ -55,3 +55,21 @@ def test_compare_needs_a_plan_that_fits(tmp_path, capsys):
     assert main(["compare", str(model), "--plan", str(plan)]) == 2
     err = capsys.readouterr().err
     assert "p.yaml:3" in err and "conv9" in err
+
+
+def test_compare_an_onnx_integer_model_against_onnxruntime(tmp_path, capsys):
+    """LeNet in onnxruntime's operator form (uint8, per-tensor: bit-exact here) against onnxruntime's CPU kernels,
+    every integer tensor including the QGemm outputs; the wrong oracle for the file is one line."""
+    from tests.io.onnx.test_qlinear import ort_quantized_lenet
+
+    path = ort_quantized_lenet(tmp_path / "lenet_u8.onnx", qdq=False, signed=False, per_channel=False)
+    assert main(["compare", str(path), "--against", "onnxruntime", "--inputs", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    names = {t["tensor"] for t in out["tensors"]}
+    assert out["inputs"] == 6 and {"conv1_quantized", "ip1_quantized", "ip2_quantized"} <= names
+    assert out["tensors_differing"] == 0 and all(t["codes"] > 0 for t in out["tensors"])
+    assert main(["compare", str(path), "--against", "onnxruntime", "--inputs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "onnxruntime's CPU kernels on 3 inputs (all 0, all 255" in text and "0 of 8 integer tensors differ" in text
+    assert main(["compare", str(path), "--against", "tflite-ref"]) == 2
+    assert "for " + str(path) + " use --against onnxruntime" in capsys.readouterr().err

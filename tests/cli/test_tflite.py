@@ -56,6 +56,8 @@ def test_compare_against_the_interpreter(model, capsys, against):
 def test_compare_needs_a_plan_or_against(model, capsys):
     assert main(["compare", str(model)]) == 2
     assert "--against tflite-ref|tflite" in capsys.readouterr().err
+    assert main(["compare", str(model), "--against", "onnxruntime"]) == 2
+    assert "--against onnxruntime compares an ONNX integer model (.onnx)" in capsys.readouterr().err
 
 
 def test_score_takes_input_codes_from_an_npz(model, tmp_path, capsys):

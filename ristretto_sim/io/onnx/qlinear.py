@@ -6,8 +6,9 @@ datapath's float32 multiplier and ``rint``, as ``onnx.reference`` computes).
 
 Handled (one handler per op type, ``HANDLERS``): ``QuantizeLinear`` of the graph input (the network takes its int8 /
 uint8 codes, as the TFLite interpreter does), ``QLinearConv`` (per-channel weight scales and zero points, groups,
-pads, strides, dilations), ``QLinearMatMul`` with constant weights, ``MaxPool``, ``Flatten`` and ``Reshape`` of
-integer tensors, ``DequantizeLinear`` of a graph output (the network returns the codes). Anything else is a
+pads, strides, dilations), ``QLinearMatMul`` with constant weights, onnxruntime's ``com.microsoft`` ``QGemm`` (its
+operator form of a Gemm: ``transB`` as written, ``alpha`` 1, an integer output), ``MaxPool``, ``Flatten`` and
+``Reshape`` of integer tensors, ``DequantizeLinear`` of a graph output (the network returns the codes). Anything else is a
 ``ModelError`` naming it and this list. Layout: NCHW, the ONNX tensors themselves.
 """
 
@@ -25,7 +26,7 @@ from ristretto_sim.graph.network import Network, TensorSpec
 from ristretto_sim.graph.plan import EMBEDDED_PLAN, LayerPlan, QuantPlan
 
 #: the op types that make a graph a QLinear integer model
-QLINEAR_OPS = ("QLinearConv", "QLinearMatMul")
+QLINEAR_OPS = ("QLinearConv", "QLinearMatMul", "QGemm")
 
 
 def is_qlinear(proto) -> bool:
@@ -272,27 +273,53 @@ def _qlinear_conv(b: _Builder, node) -> None:
 
 @handler("QLinearMatMul")
 def _qlinear_matmul(b: _Builder, node) -> None:
-    x = b.tensor(node, node.input[0])
+    bias = node.input[8] if len(node.input) > 8 else ""  # a QDQ Gemm's int32 bias (qdq_to_operators)
+    _dense(b, node, *node.input[:3], *node.input[3:6], *node.input[6:8], bias, transposed=False)
+
+
+@handler("QGemm")
+def _qgemm(b: _Builder, node) -> None:
+    """onnxruntime's ``com.microsoft`` QGemm (its operator form of a Gemm): A, its scale and zero point, B, its
+    scale and zero point, the int32 bias C, the output's scale and zero point; ``transB`` weights as stored, ``alpha``
+    1 (the scale onnxruntime requantizes with is ``alpha * s_a * s_b / s_y``)."""
+    a = _attrs(node)
+    if node.domain not in ("com.microsoft",):
+        raise b.fail(node, f"QGemm of domain {node.domain!r}; onnxruntime's com.microsoft QGemm is supported")
+    if int(a.get("transA", 0)) != 0 or float(a.get("alpha", 1.0)) != 1.0:
+        raise b.fail(node, "QGemm with transA or alpha != 1 is not supported (onnxruntime's quantizer writes "
+                           "transA=0, alpha=1)")
+    ins = list(node.input) + [""] * (9 - len(node.input))
+    if not ins[7]:
+        raise b.fail(node, "QGemm without y_scale gives a float output; integer outputs only")
+    _dense(b, node, *ins[:6], ins[7], ins[8], ins[6], transposed=bool(a.get("transB", 0)))
+
+
+def _dense(b: _Builder, node, x_name, x_scale, x_zp, w_name, w_scale, w_zp, y_scale, y_zp, bias_name,
+           transposed: bool) -> None:
+    """A fully connected layer from integer weights ``(K, N)`` (``(N, K)`` when ``transposed``), their per-tensor or
+    per-output scales, an optional int32 bias and the output's format."""
+    x = b.tensor(node, x_name)
     if len(b.shapes[x]) != 1:
         raise b.fail(node, f"input of per-sample shape {b.shapes[x]}; (N, K) inputs only")
-    in_fmt = b.formats[x] = b.fmt(node, node.input[1], node.input[2])
-    wq = b.const(node, node.input[3]).astype(np.int64)
+    in_fmt = b.formats[x] = b.fmt(node, x_scale, x_zp)
+    wq = b.const(node, w_name).astype(np.int64)
     if wq.ndim != 2:
-        raise b.fail(node, f"weights of rank {wq.ndim}; (K, N) only")
-    w_fmt = b.fmt(node, node.input[4], node.input[5], axis=0)  # per column of (K, N) = axis 0 of (N, K)
-    out_fmt = b.fmt(node, node.input[6], node.input[7])
+        raise b.fail(node, f"weights of rank {wq.ndim}; 2-D only")
+    wq = wq if transposed else wq.T.copy()  # (N, K): one row per output
+    w_fmt = b.fmt(node, w_scale, w_zp, axis=0)  # per output: axis 0 of (N, K)
+    out_fmt = b.fmt(node, y_scale, y_zp)
     name = node.name or node.output[0]
-    params = {"weight": w_fmt.decode(wq.T.copy()).astype(np.float32)}
+    params = {"weight": w_fmt.decode(wq).astype(np.float32)}
     bias_fmt = None
-    if len(node.input) > 8 and node.input[8]:  # a QDQ Gemm's int32 bias (qdq_to_operators)
-        bq = b.const(node, node.input[8]).astype(np.int64).reshape(-1)
+    if bias_name:
+        bq = b.const(node, bias_name).astype(np.int64).reshape(-1)
         s_b = (np.float32(in_fmt.scale) * w_fmt.scale_array().astype(np.float32)).astype(np.float64)
         bias_fmt = Affine(32, tuple(s_b) if w_fmt.per_channel else float(s_b[0]))
         exact = bq * np.broadcast_to(s_b, bq.shape)
         params.update(bias=exact.astype(np.float32), bias_exact=exact)
-    layer = Dense(name=name, inputs=(x,), outputs=(node.output[0],), in_features=wq.shape[0],
-                  out_features=wq.shape[1], bias=bias_fmt is not None)
-    b.add(layer, (wq.shape[1],), params,
+    layer = Dense(name=name, inputs=(x,), outputs=(node.output[0],), in_features=wq.shape[1],
+                  out_features=wq.shape[0], bias=bias_fmt is not None)
+    b.add(layer, (wq.shape[0],), params,
           LayerPlan(inputs=in_fmt, weights=w_fmt, bias=bias_fmt, outputs=out_fmt, accumulator="fixed32.0"))
     b.formats[node.output[0]] = out_fmt
 

