@@ -1,5 +1,7 @@
 """Exact mode's int8 operators on affine tensors (an imported int8 model's plan): the activation clamp, ADD, average
-pooling and softmax as TFLite's reference kernels compute them (``emulator.affine_ops``).
+pooling and softmax as TFLite's reference kernels compute them (``emulator.affine_ops``) when the plan rounds as
+TFLite (``nearest_away``), the activation clamp, Add and (global) average pooling as onnxruntime's ``com.microsoft``
+kernels compute them (``emulator.onnxruntime_ops``) when it rounds as ONNX (``nearest_even``).
 
 A tensor's affine format is known when a plan entry states it (a weighted layer's ``outputs``, another layer's
 ``outputs``, the ``inputs`` of the first planned layer reading a network input) or when only layers that move or
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ristretto_sim.emulator import onnxruntime_ops as ort_ops
 from ristretto_sim.emulator.affine_ops import activation_range, affine_add, affine_avg_pool, affine_softmax, clamp
 from ristretto_sim.formats import Rounding, format_kind
 from ristretto_sim.graph.layers import (
@@ -75,13 +78,17 @@ class AffineStep:
 
 
 Op = Callable[[Layer, list, list, object], "tuple | None"]
-_OPS: dict[type, Op] = {}
+#: the operators by (the plan's rounding, layer type): TFLite's reference kernels for ``nearest_away`` (an imported
+#: TFLite model), onnxruntime's contrib kernels for ``nearest_even`` (an imported ONNX integer model)
+_OPS: dict[tuple[Rounding, type], Op] = {}
+TFLITE, ONNXRUNTIME = Rounding.NEAREST_AWAY, Rounding.NEAREST_EVEN
 
 
-def _op(*types):
+def _op(*types, rounding=(TFLITE,)):
     def register(fn):
-        for t in types:
-            _OPS[t] = fn
+        for r in rounding:
+            for t in types:
+                _OPS[(r, t)] = fn
         return fn
 
     return register
@@ -91,7 +98,7 @@ def _codes(x: np.ndarray, fmt) -> np.ndarray:
     return fmt.encode(np.asarray(x, dtype=np.float64), Rounding.NEAREST_AWAY)  # exact: the values are on the grid
 
 
-@_op(Activation)
+@_op(Activation, rounding=(TFLITE, ONNXRUNTIME))
 def _activation(layer, codes, fins, out):
     if layer.kind is ActivationKind.RELU:
         low, high = 0.0, None
@@ -126,19 +133,37 @@ def _softmax(layer, codes, fins, out):
     return affine_softmax(codes[0], fins[0], beta=1.0)
 
 
-def handles(layer: Layer, formats: dict) -> bool:
-    """Whether ``layer`` runs as an int8 operator under these tensor formats."""
-    return (type(layer) in _OPS and layer.output in formats
+@_op(Eltwise, rounding=(ONNXRUNTIME,))
+def _ort_add(layer, codes, fins, out):
+    if not is_add(layer) or len(codes) != 2:
+        return None
+    return ort_ops.qlinear_add(codes[0], fins[0], codes[1], fins[1], out)
+
+
+@_op(Pool, rounding=(ONNXRUNTIME,))
+def _ort_avg_pool(layer, codes, fins, out):
+    if layer.kind is not PoolKind.AVG:
+        return None
+    if layer.global_pool:
+        return ort_ops.qlinear_global_avg_pool(codes[0], fins[0], out)
+    geom = layer.geometry(codes[0].shape[1:])
+    return ort_ops.qlinear_avg_pool(codes[0], fins[0], out, geom, layer.count_include_pad)
+
+
+def handles(layer: Layer, formats: dict, rounding: Rounding = TFLITE) -> bool:
+    """Whether ``layer`` runs as an int8 operator under these tensor formats (and the plan's rounding, which names
+    the operator set)."""
+    return ((rounding, type(layer)) in _OPS and layer.output in formats
             and all(t in formats for t in layer.inputs))
 
 
-def affine_op(layer: Layer, ins: list, formats: dict) -> AffineStep | None:
+def affine_op(layer: Layer, ins: list, formats: dict, rounding: Rounding = TFLITE) -> AffineStep | None:
     """``layer``'s int8 result on ``ins``, or None when it has no int8 operator or its tensors no affine formats."""
-    if not handles(layer, formats):
+    if not handles(layer, formats, rounding):
         return None
     fins = [formats[t] for t in layer.inputs]
     out = formats[layer.output]
-    res = _OPS[type(layer)](layer, [_codes(x, f) for x, f in zip(ins, fins, strict=True)], fins, out)
+    res = _OPS[(rounding, type(layer))](layer, [_codes(x, f) for x, f in zip(ins, fins, strict=True)], fins, out)
     if res is None:
         return None
     return AffineStep(out.decode(res.codes), res.saturations)

@@ -427,7 +427,7 @@ class Executor:
             for note in exact_ops.float_fallbacks(net, plan, s.formats):
                 s.notes[note] = None
             soft = [layer.name for layer in net.layers if isinstance(layer, Softmax)
-                    and not affine_ops.handles(layer, s.affine)]
+                    and not affine_ops.handles(layer, s.affine, plan.rounding)]
             if soft:
                 s.notes[f"softmax ({', '.join(soft)}) computes in float64: exact mode has no integer softmax"] = None
         return s
@@ -498,7 +498,7 @@ class Executor:
         if isinstance(layer, WEIGHTED) and entry is not None:
             return self._weighted(layer, ins, s)
         if s.exact and s.affine:
-            done = affine_ops.affine_op(layer, ins, s.affine)
+            done = affine_ops.affine_op(layer, ins, s.affine, s.plan.rounding)
             if done is not None:
                 return _Step(done.values, None, None, 0, done.saturations)
         if s.exact and (entry is not None or not _float32_exact_op(layer)):

@@ -1,15 +1,17 @@
-"""ONNX integer models in operator form (``QLinearConv``, ``QLinearMatMul``, as onnxruntime's quantization writes
-them with ``QuantFormat.QOperator``) or in QDQ form (``QuantFormat.QDQ``, rewritten into the operator form as
-onnxruntime fuses it, ``qdq_to_operators``): the network and its embedded plan of affine formats, as the TFLite importer
-builds them, computed with ONNX's own requantization (the plan's ``nearest_even`` rounding: the ``affine``
-datapath's float32 multiplier and ``rint``, as ``onnx.reference`` computes).
+"""ONNX integer models in operator form (``QLinearConv``, ``QLinearMatMul``, as onnxruntime's quantization writes them
+with ``QuantFormat.QOperator``) or in QDQ form (``QuantFormat.QDQ``, rewritten into the operator form as onnxruntime
+fuses it, ``qdq_to_operators``): the network and its embedded plan of affine formats, as the TFLite importer builds
+them, computed with ONNX's own requantization (the plan's ``nearest_even`` rounding: the ``affine`` datapath's
+float32 multiplier and ``rint``, as ``onnx.reference`` computes).
 
 Handled (one handler per op type, ``HANDLERS``): ``QuantizeLinear`` of the graph input (the network takes its int8 /
 uint8 codes, as the TFLite interpreter does), ``QLinearConv`` (per-channel weight scales and zero points, groups,
 pads, strides, dilations), ``QLinearMatMul`` with constant weights, onnxruntime's ``com.microsoft`` ``QGemm`` (its
-operator form of a Gemm: ``transB`` as written, ``alpha`` 1, an integer output), ``MaxPool``, ``Flatten`` and
-``Reshape`` of integer tensors, ``DequantizeLinear`` of a graph output (the network returns the codes). Anything else is a
-``ModelError`` naming it and this list. Layout: NCHW, the ONNX tensors themselves.
+operator form of a Gemm: ``transB`` as written, ``alpha`` 1, an integer output), its ``QLinearAdd``,
+``QLinearAveragePool`` and ``QLinearGlobalAveragePool`` (computed as its kernels compute them,
+``emulator.onnxruntime_ops``), ``MaxPool``, ``Flatten`` and ``Reshape`` of integer tensors, ``DequantizeLinear`` of
+a graph output (the network returns the codes). Anything else is a ``ModelError`` naming it and this list. Layout:
+NCHW, the ONNX tensors themselves.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import numpy as np
 
 from ristretto_sim.errors import ModelError
 from ristretto_sim.formats import Affine
-from ristretto_sim.graph.layers import Conv, Dense, Flatten, Pool, Reshape
+from ristretto_sim.graph.layers import Conv, Dense, Eltwise, Flatten, Pool, Reshape
 from ristretto_sim.graph.network import Network, TensorSpec
 from ristretto_sim.graph.plan import EMBEDDED_PLAN, LayerPlan, QuantPlan
 
+#: onnxruntime's operator domain (its QGemm, QLinearAdd, QLinearAveragePool, QLinearGlobalAveragePool)
+CONTRIB = "com.microsoft"
 #: the op types that make a graph a QLinear integer model
 QLINEAR_OPS = ("QLinearConv", "QLinearMatMul", "QGemm")
 
@@ -45,7 +49,8 @@ def _qdq_weights(proto) -> set:
 def qdq_to_operators(proto):
     """A QDQ model (onnxruntime's ``QuantFormat.QDQ``: DequantizeLinear -> float Conv / MatMul / Gemm / MaxPool ->
     QuantizeLinear) rewritten into the operator form: each such group becomes one QLinearConv / QLinearMatMul (a
-    Gemm's bias as a ninth input) / integer MaxPool, as onnxruntime fuses them; other nodes stay. Returns a new
+    Gemm's bias as a ninth input) / integer MaxPool, Add into its QLinearAdd, AveragePool and GlobalAveragePool into
+    its QLinearAveragePool and QLinearGlobalAveragePool, as onnxruntime fuses them; other nodes stay. Returns a new
     model."""
     import onnx
     from onnx import helper, numpy_helper
@@ -70,14 +75,26 @@ def qdq_to_operators(proto):
 
     new_nodes, dropped, extra_inits = [], set(), []
     for n in g.node:
-        if n.op_type not in ("Conv", "MatMul", "Gemm", "MaxPool", "Flatten", "Reshape"):
+        if n.op_type not in ("Conv", "MatMul", "Gemm", "MaxPool", "Flatten", "Reshape", "Add", "AveragePool",
+                             "GlobalAveragePool"):
             continue
         dx, q = dq_of(n.input[0]), only_q(n.output[0])
         if dx is None or q is None:
             continue
         zx = dx.input[2] if len(dx.input) > 2 else ""
         zy = q.input[2] if len(q.input) > 2 else ""
-        if n.op_type in ("MaxPool", "Flatten", "Reshape"):  # move codes: DQ and Q must agree
+        if n.op_type == "Add":  # onnxruntime's QLinearAdd
+            d2 = dq_of(n.input[1])
+            if d2 is None:
+                continue
+            z2 = d2.input[2] if len(d2.input) > 2 else ""
+            node = helper.make_node("QLinearAdd", [dx.input[0], dx.input[1], zx, d2.input[0], d2.input[1], z2,
+                                                   q.input[1], zy], [q.output[0]], name=n.name, domain=CONTRIB)
+        elif n.op_type in ("AveragePool", "GlobalAveragePool"):  # its QLinear(Global)AveragePool
+            node = helper.make_node(f"QLinear{n.op_type}", [dx.input[0], dx.input[1], zx, q.input[1], zy],
+                                    [q.output[0]], name=n.name, domain=CONTRIB)
+            node.attribute.extend(n.attribute)
+        elif n.op_type in ("MaxPool", "Flatten", "Reshape"):  # move codes: DQ and Q must agree
             if list(dx.input[1:]) != list(q.input[1:]):
                 continue
             node = helper.make_node(n.op_type, [dx.input[0], *n.input[1:]], [q.output[0]], name=n.name)
@@ -186,9 +203,10 @@ Handler = Callable[[_Builder, object], None]
 HANDLERS: dict[str, Handler] = {}
 
 
-def handler(op_type: str):
+def handler(*op_types: str):
     def register(fn):
-        HANDLERS[op_type] = fn
+        for op_type in op_types:
+            HANDLERS[op_type] = fn
         return fn
 
     return register
@@ -322,6 +340,61 @@ def _dense(b: _Builder, node, x_name, x_scale, x_zp, w_name, w_scale, w_zp, y_sc
     b.add(layer, (wq.shape[0],), params,
           LayerPlan(inputs=in_fmt, weights=w_fmt, bias=bias_fmt, outputs=out_fmt, accumulator="fixed32.0"))
     b.formats[node.output[0]] = out_fmt
+
+
+def _contrib(b: _Builder, node) -> None:
+    if node.domain != "com.microsoft":
+        raise b.fail(node, f"{node.op_type} of domain {node.domain!r}; onnxruntime's com.microsoft op is supported")
+
+
+def _input_format(b: _Builder, node, t: str, scale: str, zp: str) -> Affine:
+    """The format a contrib op states for its integer input ``t``, which must be the one ``t`` was computed in."""
+    fmt = b.fmt(node, scale, zp)
+    if t in b.formats and b.formats[t] != fmt:
+        raise b.fail(node, f"reads {t!r} as {fmt}, not its format {b.formats[t]}")
+    b.formats[t] = fmt
+    return fmt
+
+
+@handler("QLinearAdd")
+def _qlinear_add(b: _Builder, node) -> None:
+    """onnxruntime's QLinearAdd of two integer tensors of one shape (A, its scale and zero point, B, its scale and
+    zero point, the output's)."""
+    _contrib(b, node)
+    x1, x2 = b.tensor(node, node.input[0]), b.tensor(node, node.input[3])
+    if b.shapes[x1] != b.shapes[x2]:
+        raise b.fail(node, f"inputs of shapes {b.shapes[x1]} and {b.shapes[x2]}; equal shapes only")
+    _input_format(b, node, x1, node.input[1], node.input[2])
+    _input_format(b, node, x2, node.input[4], node.input[5])
+    out = b.fmt(node, node.input[6], node.input[7] if len(node.input) > 7 else None)
+    layer = Eltwise(name=node.name or node.output[0], inputs=(x1, x2), outputs=(node.output[0],), op="add")
+    b.add(layer, b.shapes[x1], plan=LayerPlan(outputs=out))
+    b.formats[node.output[0]] = out
+
+
+@handler("QLinearAveragePool", "QLinearGlobalAveragePool")
+def _qlinear_avg_pool(b: _Builder, node) -> None:
+    """onnxruntime's QLinearAveragePool (kernel, strides, pads, ``count_include_pad``) and QLinearGlobalAveragePool
+    of an NCHW integer tensor (X, its scale and zero point, the output's)."""
+    _contrib(b, node)
+    a = _attrs(node)
+    if int(a.get("channels_last", 0)):
+        raise b.fail(node, "channels_last=1 is not supported (NCHW tensors only)")
+    x = b.tensor(node, node.input[0])
+    _input_format(b, node, x, node.input[1], node.input[2])
+    out = b.fmt(node, node.input[3], node.input[4] if len(node.input) > 4 else None)
+    name = node.name or node.output[0]
+    if node.op_type == "QLinearGlobalAveragePool":
+        layer = Pool(name=name, inputs=(x,), outputs=(node.output[0],), kind="avg", global_pool=True)
+    else:
+        kernel = tuple(a["kernel_shape"])
+        stride = tuple(a.get("strides", (1, 1)))
+        pads = _pads(node, b, a, b.shapes[x][1:], kernel, stride, (1, 1))
+        layer = Pool(name=name, inputs=(x,), outputs=(node.output[0],), kind="avg", kernel=kernel, stride=stride,
+                     pads=pads, ceil_mode=bool(a.get("ceil_mode", 0)),
+                     count_include_pad=bool(a.get("count_include_pad", 0)))
+    b.add(layer, layer.output_shapes((b.shapes[x],))[0], plan=LayerPlan(outputs=out))
+    b.formats[node.output[0]] = out
 
 
 def _moves(b: _Builder, node, layer, shape) -> None:

@@ -279,3 +279,113 @@ def test_a_qgemm_the_import_cannot_take_is_named(tmp_path, attrs, message):
     onnx.save(_qgemm_model(**attrs), str(path))
     with pytest.raises(ModelError, match=message):
         rs.load_model(path)
+
+
+def residual_model(path):
+    """A small float residual CNN (conv, ReLU, conv, Add of the skip, ReLU, 2x2 average pooling, global average
+    pooling, Gemm) with random weights, saved to ``path``; and 40 random inputs."""
+    rng = np.random.default_rng(0)
+
+    def init(name, shape, sd):
+        return numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r1"], ["s"]),
+             helper.make_node("Relu", ["s"], ["r2"]),
+             helper.make_node("AveragePool", ["r2"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["ap"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1)]
+    inits = [init("w1", (8, 3, 3, 3), 0.3), init("b1", (8,), 0.1), init("w2", (8, 8, 3, 3), 0.2),
+             init("b2", (8,), 0.1), init("wf", (5, 8), 0.2), init("bf", (5,), 0.1)]
+    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return rng.normal(0, 1, (40, 3, 8, 8)).astype(np.float32)
+
+
+@pytest.mark.parametrize("qdq, signed, per_channel", [(False, False, False), (False, True, False), (True, True, True)])
+def test_onnxruntimes_add_and_average_pooling_are_its_kernels(tmp_path, qdq, signed, per_channel):
+    """A residual CNN quantized by onnxruntime (operator form: QLinearAdd, QLinearAveragePool,
+    QLinearGlobalAveragePool, QGemm; QDQ form: fused as onnxruntime fuses it): every integer tensor is
+    onnxruntime's on 40 inputs and the extremes, within one code on at most 0.1 % of the codes (its convolutions
+    form the requantization product in float32, the import in float64, as ONNX defines; its Add and pooling
+    kernels are reproduced exactly, ``tests/emulator/test_onnxruntime_ops.py``)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from ristretto_sim.graph.plan import embedded_plan
+    from ristretto_sim.io.onnx.ort_oracle import OnnxRuntime
+    from ristretto_sim.runtime.affine_ops import affine_formats
+    from ristretto_sim.runtime.int8 import run_int8
+
+    x = residual_model(tmp_path / "res.onnx")
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": v[None]} for v in x[:20]])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    t = QuantType.QInt8 if signed else QuantType.QUInt8
+    path = tmp_path / "res_q.onnx"
+    quantize_static(str(tmp_path / "res.onnx"), str(path), Calibration(),
+                    quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator, per_channel=per_channel,
+                    activation_type=t, weight_type=t)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert ops >= ({"Add", "AveragePool", "GlobalAveragePool"} if qdq else
+                   {"QLinearAdd", "QLinearAveragePool", "QLinearGlobalAveragePool", "QGemm"})
+    net = rs.load_model(path)
+    plan = embedded_plan(net)
+    fin = plan.get(net.layers[0].name).inputs
+    oracle = OnnxRuntime(path, fin, affine_formats(net, plan))
+    codes = np.asarray(fin.encode(x)).astype(np.int8 if signed else np.uint8)
+    codes = np.concatenate([codes, np.full((2, 3, 8, 8), fin.min_code), np.full((1, 3, 8, 8), fin.max_code)])
+    kinds = {type(layer).__name__ for layer in net.layers}
+    assert {"Eltwise", "Pool", "Conv", "Dense"} <= kinds
+    total = differing = 0
+    for c in codes:
+        ours = run_int8(net, c[None], plan, keep="*")
+        theirs = oracle.tensors(c)
+        compared = 0
+        for name, v in {**ours.tensors, **ours.outputs}.items():
+            if name in theirs:
+                d = np.abs(v.astype(np.int64) - theirs[name].astype(np.int64).reshape(v.shape))
+                assert d.max() <= 1, name
+                total, differing, compared = total + d.size, differing + int(np.count_nonzero(d)), compared + 1
+        assert compared == 8
+    assert differing <= total // 1000, (differing, total)
+
+
+def test_contrib_ops_the_import_cannot_take_are_named(tmp_path):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    x = residual_model(tmp_path / "res.onnx")
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": v[None]} for v in x[:4]])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    path = tmp_path / "res_q.onnx"
+    quantize_static(str(tmp_path / "res.onnx"), str(path), Calibration(), quant_format=QuantFormat.QOperator,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8)
+    model = onnx.load(str(path))
+    gap = next(n for n in model.graph.node if n.op_type == "QLinearGlobalAveragePool")
+    del gap.attribute[:]
+    gap.attribute.append(helper.make_attribute("channels_last", 1))
+    onnx.save(model, str(tmp_path / "nhwc.onnx"))
+    with pytest.raises(ModelError, match="channels_last=1 is not supported"):
+        rs.load_model(tmp_path / "nhwc.onnx")
+    model = onnx.load(str(path))
+    add = next(n for n in model.graph.node if n.op_type == "QLinearAdd")
+    add.input[4] = add.input[6]  # the skip tensor read with the output's scale, not its own
+    onnx.save(model, str(tmp_path / "scale.onnx"))
+    with pytest.raises(ModelError, match="reads .* as .*, not its format"):
+        rs.load_model(tmp_path / "scale.onnx")
