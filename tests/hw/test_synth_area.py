@@ -49,8 +49,10 @@ def test_synthesis_pe_area_is_nand2_equivalents_and_reports_its_ratio():
     (PEConfig("minifloat", "e4m3fn", "e4m3fn", "fixed47.18"), "minifloat-kulisch"),
     (PEConfig("shift", "fixed8.4", "pow2[-7,0]", "fixed20.11"), "shift"),
     (PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0"), "affine"),
+    (PEConfig("minifloat", "e4m3fn", "e4m3fn", "fp16"), "minifloat-float"),
 ])
 def test_minifloat_shift_and_affine_pes_find_their_synthesized_rows(pe, kind):
+    """Kulisch and float-accumulator minifloat PEs, shift and affine PEs: the cost model's area is the row's."""
     row = _row(f"{pe.inputs} x {pe.weights} -> {pe.accumulator}", "generic")
     assert row["kind"] == kind
     d = area(make_config(4, 4, pe=pe, pe_area="synthesis")).to_dict()
@@ -58,11 +60,24 @@ def test_minifloat_shift_and_affine_pes_find_their_synthesized_rows(pe, kind):
     assert d["pe_um2"] == pytest.approx(row["transistors"] / 4 * NAND2_UM2)
 
 
+def test_a_folding_affine_pe_finds_its_own_rows():
+    """Folding the input zero point into the bias is another circuit (a raw-code multiplier): its rows are marked,
+    and the cost model's folding PE takes them, not the subtracting PE's."""
+    sub = PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0")
+    fold = PEConfig("affine", "affine8[s=1.0,z=0]", "affine8[s=1.0,z=0]", "fixed32.0", zero_point="fold")
+    a, b = (area(make_config(4, 4, pe=pe, pe_area="synthesis")).to_dict()["pe_transistors"] for pe in (sub, fold))
+    assert a == _row("affine8[s=1.0,z=0] x affine8[s=1.0,z=0] -> fixed32.0", "generic")["transistors"]
+    assert b == _row("affine8[s=1.0,z=0] x affine8[s=1.0,z=0] -> fixed32.0 (zero point folded)",
+                     "generic")["transistors"]
+    assert b != a
+
+
 def test_no_row_is_of_the_bench_mac():
     """The lookup takes the first matching row: every row must be of the rtl PEs the sweep registers."""
     data = json.loads(asset_path("hdl", "synth_results.json").read_text())
     assert "bench_mac" not in json.dumps(data["config"])
-    assert all(r["top"].startswith(("fixed_pe_", "shift_pe_", "minifloat_pe_", "affine_pe_")) for r in data["rows"])
+    assert all(r["top"].startswith(("fixed_pe_", "shift_pe_", "minifloat_pe_", "affine_pe_", "affine_fold_pe_",
+                                    "minifloat_float_pe_")) for r in data["rows"])
     keys = [(r["kind"], r["formats"], r["target"], r["device"], r["dsp"]) for r in data["rows"]]
     assert len(keys) == len(set(keys))
 

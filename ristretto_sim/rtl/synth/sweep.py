@@ -38,10 +38,15 @@ VerilogGenerator = Callable[[LayerFormats, str], str]
 KULISCH_K = 1024
 
 
-def pe_spec(formats: LayerFormats) -> PESpec:
+#: what a table row's formats text adds for an affine PE that folds its input zero point into the bias
+#: (``zero_point="fold"``: the same formats, another circuit); ``hw.synth_area`` looks rows up the same way
+FOLD_SUFFIX = " (zero point folded)"
+
+
+def pe_spec(formats: LayerFormats, zero_point: str = "subtract") -> PESpec:
     """The ``PESpec`` a sweep entry's formats make (sized for ``KULISCH_K`` products; the PE kind's
-    ``pe_formats``, as for a plan's layer)."""
-    return layer_spec(formats, KULISCH_K)
+    ``pe_formats``, as for a plan's layer; an affine PE's ``zero_point``)."""
+    return layer_spec(formats, KULISCH_K, zero_point)
 
 
 def resolved(formats: LayerFormats) -> LayerFormats:
@@ -54,16 +59,18 @@ class PEGenerator:
     """``formats, top -> Verilog`` of the ``rtl`` PE of one datapath (``datapath``: its registered name)."""
 
     datapath: str
+    zero_point: str = "subtract"
 
     def __call__(self, formats: LayerFormats, top: str) -> str:
-        spec = pe_spec(formats)
+        spec = pe_spec(formats, self.zero_point)
         if spec.kind != self.datapath:
             raise ValueError(f"{formats_text(formats)} selects the {spec.kind} datapath, not {self.datapath}; "
                              f"use the PE kind of those formats")
         return verilog_for(spec, name=top)
 
     def describe(self) -> str:
-        return f"ristretto_sim.rtl.export.verilog_for(PESpec(formats, k={KULISCH_K})) [{self.datapath}]"
+        zp = "" if self.zero_point == "subtract" else f", zero_point={self.zero_point!r}"
+        return f"ristretto_sim.rtl.export.verilog_for(PESpec(formats, k={KULISCH_K}{zp})) [{self.datapath}]"
 
 
 #: kind (the spec's ``KIND:``) -> ``formats, top -> Verilog``
@@ -72,6 +79,8 @@ GENERATORS: dict[str, VerilogGenerator] = {
     "shift": PEGenerator("shift"),
     "minifloat": PEGenerator("minifloat-kulisch"),
     "affine": PEGenerator("affine"),
+    "affine-fold": PEGenerator("affine", "fold"),
+    "minifloat-float": PEGenerator("minifloat-float"),
 }
 
 #: operand widths of the default sweep
@@ -104,6 +113,19 @@ MINIFLOAT_FORMATS = (
 #: sign-bit flip) and 89 (the MLPerf Tiny autoencoder's input: a 9-bit constant adder)
 AFFINE_FORMATS = tuple(
     LayerFormats(f"affine8[s=1.0,z={z}]", "affine8[s=1.0,z=0]", accumulator="fixed32.0") for z in (0, -128, 89)
+)
+
+#: affine PEs that fold the input zero point into the bias (symmetric weights: a raw-code 8 x 8 multiplier whatever
+#: the zero point; the preload carries it), for the cost model's PE (zero points 0) and the autoencoder's input (89)
+AFFINE_FOLD_FORMATS = tuple(
+    LayerFormats(f"affine8[s=1.0,z={z}]", "affine8[s=1.0,z=0]", accumulator="fixed32.0") for z in (0, 89)
+)
+
+#: minifloat PEs with a float accumulator (one rounding per addition): FP8 products into fp16 and bf16
+MINIFLOAT_FLOAT_FORMATS = (
+    LayerFormats("e4m3fn", "e4m3fn", accumulator="fp16"),
+    LayerFormats("e5m2", "e5m2", accumulator="fp16"),
+    LayerFormats("e4m3", "e4m3", accumulator="bf16"),
 )
 
 #: the default sweep's targets: CMOS transistors, iCE40 HX8K (LUT fabric) and UP5K (DSPs), ECP5-25K with and
@@ -153,9 +175,15 @@ class SweepEntry:
     def operand_bits(self) -> int:
         return max(self.formats.inputs.bits, self.formats.weights.bits)
 
+    @property
+    def row_formats(self) -> str:
+        """The formats text of the entry's table rows (``FOLD_SUFFIX`` for a folding affine PE)."""
+        folded = getattr(self.generator, "zero_point", "subtract") == "fold"
+        return formats_text(self.formats) + (FOLD_SUFFIX if folded else "")
+
     def design(self) -> Design:
         text = self.generator(self.formats, self.top)
-        return Design.from_verilog(text, self.top, kind=select(self.formats).name, formats=formats_text(self.formats),
+        return Design.from_verilog(text, self.top, kind=select(self.formats).name, formats=self.row_formats,
                                    operand_bits=self.operand_bits)
 
 
@@ -184,6 +212,8 @@ def default_entries(widths: Iterable[int] = WIDTHS) -> tuple[SweepEntry, ...]:
                 for f in SHIFT_FORMATS]
     entries += [SweepEntry("minifloat", f, GENERATORS["minifloat"]) for f in MINIFLOAT_FORMATS]
     entries += [SweepEntry("affine", f, GENERATORS["affine"]) for f in AFFINE_FORMATS]
+    entries += [SweepEntry("affine-fold", f, GENERATORS["affine-fold"]) for f in AFFINE_FOLD_FORMATS]
+    entries += [SweepEntry("minifloat-float", f, GENERATORS["minifloat-float"]) for f in MINIFLOAT_FLOAT_FORMATS]
     return tuple(entries)
 
 

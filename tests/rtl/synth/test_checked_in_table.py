@@ -25,7 +25,7 @@ def test_table_covers_the_default_sweep(table):
     keys = {(r.formats, r.target.value, r.device, r.dsp) for r in table.rows}
     for entry in default_entries(WIDTHS):
         for o in DEFAULT_TARGETS:
-            assert (formats_text(entry.formats), o.target.value, o.device, o.dsp) in keys
+            assert (entry.row_formats, o.target.value, o.device, o.dsp) in keys
 
 
 def test_csvs_and_fits_agree_with_the_json(table):
@@ -73,7 +73,7 @@ def test_every_count_of_the_table_is_reproduced(table):
         design = entry.design()
         for o in DEFAULT_TARGETS:
             opts = o if o.target is Target.GENERIC else replace(o, seeds=(1,))
-            row = table.find((design.kind, formats_text(entry.formats), entry.top, o.target.value, o.device, o.dsp))
+            row = table.find((design.kind, entry.row_formats, entry.top, o.target.value, o.device, o.dsp))
             again = synthesize(design, opts)
             assert [getattr(again, c) for c in COUNTS] == [getattr(row, c) for c in COUNTS], (entry.top, o)
             if _same_tools(row, again) and o.target is not Target.GENERIC:
