@@ -134,6 +134,8 @@ class PEMiter(Elaboratable):
         m.d.comb += [s.eq(AnySeq(len(s))) for s in (a, w, bias, en, load, clear)]
         m.d.comb += [pe.a.eq(a), pe.w.eq(w), pe.bias.eq(bias), pe.en.eq(en), pe.load.eq(load),
                      pe.clear.eq(clear)]
+        # configuration inputs: the spec's layer (the product table is that layer's)
+        m.d.comb += [getattr(pe, n).eq(v) for n, v in pe_class(spec).config_values(spec).items()]
         ref_acc = Signal(pe.acc.shape())
         ref_ovf = Signal()
         ref_flags = [Signal(name=f"ref_{name}") for name in flags]
