@@ -45,8 +45,8 @@ class Written:
 
 def pe_spec_for(kind: str, formats: LayerFormats, k: int, zero_point: str = "subtract") -> PESpec:
     """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``, ``affine``) for ``formats`` sized for reduction
-    length ``k`` (an affine PE's ``zero_point``: ``subtract``, ``fold`` or ``register``); ``ValueError`` when the formats select
-    another datapath, naming it and the fix."""
+    length ``k`` (an affine PE's ``zero_point``: ``subtract``, ``fold`` or ``register``); ``ValueError`` when the
+    formats select another datapath, naming it and the fix."""
     if kind not in PE_KINDS:
         raise ValueError(f"pe={kind!r}: choose one of {', '.join(PE_KINDS)}")
     if zero_point != "subtract" and kind != "affine":

@@ -12,7 +12,6 @@ import pytest
 from amaranth.hdl import Fragment
 
 from ristretto_sim.emulator.datapaths import LayerFormats
-from ristretto_sim.formats import Affine
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.affine_pe import AffineMacPE
 from ristretto_sim.rtl.array import SystolicArray
@@ -109,7 +108,8 @@ def test_synthetic_layers_against_the_emulator(unsigned, zps):
 
 
 def test_real_layers_on_one_pe():
-    """The KWS pointwise convolution (z_a = -128) and the autoencoder's dense layer (z_a = 89): one PE, each layer's spec from its own formats, the emulator's accumulators."""
+    """The KWS pointwise convolution (z_a = -128) and the autoencoder's dense layer (z_a = 89): one PE, each
+    layer's spec from its own formats, the emulator's accumulators."""
     pe = make_pe(INT8)
     seen = set()
     for name in LAYERS:
