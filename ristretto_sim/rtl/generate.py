@@ -4,7 +4,9 @@
 ``pe_spec_for(kind, formats, k)`` checks that the formats select the PE kind asked for; ``layer_spec(formats,
 k)`` is the PE of a plan's layer (the PE kind's ``pe_formats`` of the layer's formats); ``array_formats``
 gives the one PE datapath that serves every layer of a plan (the widest operands, the datapath's widest
-accumulator); ``write_design`` writes a PE or an array.
+accumulator); ``write_design`` writes a PE or an array. A PE with configuration inputs (the register
+zero-point affine PE) serves many layers: ``layer_specs`` gives its spec per layer of a plan, and
+``write_design(..., layers=...)`` writes a testbench that runs them one after another through the one module.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from ristretto_sim.formats import widest
 from ristretto_sim.rtl import cosim
 from ristretto_sim.rtl.array import SystolicArray, check_array
 from ristretto_sim.rtl.export import module_name, verilog_for
-from ristretto_sim.rtl.golden import GoldenPEs, Trace, golden_run
+from ristretto_sim.rtl.golden import GoldenPEs, Trace, golden_layers
 from ristretto_sim.rtl.registry import make_pe, pe_class, pe_class_named
 from ristretto_sim.rtl.spec import PESpec
-from ristretto_sim.rtl.stream import gemm_stream, tile_mask, tile_outputs
-from ristretto_sim.rtl.vectors import random_trace
+from ristretto_sim.rtl.stream import concat_streams, concat_vectors, gemm_stream, tile_mask, tile_outputs
+from ristretto_sim.rtl.vectors import pe_stimulus, random_trace
 
 #: PE kinds by the name the CLI takes -> the datapaths they implement (a minifloat PE: a Kulisch register without
 #: an accumulator or with a fixed-point one, a float adder with a minifloat accumulator)
@@ -43,8 +45,8 @@ class Written:
 
 def pe_spec_for(kind: str, formats: LayerFormats, k: int, zero_point: str = "subtract") -> PESpec:
     """The spec of a ``kind`` PE (``fixed``, ``shift``, ``minifloat``, ``affine``) for ``formats`` sized for reduction
-    length ``k`` (an affine PE's ``zero_point``: ``subtract`` or ``fold``); ``ValueError`` when the formats select
-    another datapath, naming it and the fix."""
+    length ``k`` (an affine PE's ``zero_point``: ``subtract``, ``fold`` or ``register``); ``ValueError`` when the
+    formats select another datapath, naming it and the fix."""
     if kind not in PE_KINDS:
         raise ValueError(f"pe={kind!r}: choose one of {', '.join(PE_KINDS)}")
     if zero_point != "subtract" and kind != "affine":
@@ -67,10 +69,11 @@ def layer_spec(formats: LayerFormats, k: int, zero_point: str = "subtract") -> P
     return PESpec(formats if cls is None else cls.pe_formats(formats), k=k, zero_point=zero_point)
 
 
-def array_formats(layers: dict) -> tuple[LayerFormats, str]:
+def array_formats(layers: dict, zero_point: str = "subtract") -> tuple[LayerFormats, str]:
     """The PE formats that serve every layer in ``layers`` (name -> ``(LayerFormats, k)``): the widest inputs and
     weights, the datapath's widest accumulator; and the largest K. ``ValueError`` if the layers need different
-    datapaths."""
+    datapaths, or a PE of that kind serves one layer only (``layer_bound``; an affine PE unless its zero points are
+    ``register`` inputs)."""
     if not layers:
         raise ValueError("the plan has no weighted layers to build an array for")
     kinds = {name: select(f).name for name, (f, _) in layers.items()}
@@ -79,8 +82,9 @@ def array_formats(layers: dict) -> tuple[LayerFormats, str]:
         raise ValueError(f"one array serves one datapath, but the plan's layers need several ({listing}); "
                          "pick one with --layer")
     cls = pe_class_named(next(iter(kinds.values())))
-    if cls is not None and cls.one_layer:
-        raise ValueError(f"{cls.one_layer}: pick a layer with --layer (with --array RxC for an array of its PE)")
+    bound = None if cls is None else cls.layer_bound(zero_point)
+    if bound:
+        raise ValueError(f"{bound}: pick a layer with --layer (with --array RxC for an array of its PE)")
     fmts = [f for f, _ in layers.values()]
     k = max(k for _, k in layers.values())
     inputs = widest([f.inputs for f in fmts], "inputs")
@@ -92,14 +96,33 @@ def array_formats(layers: dict) -> tuple[LayerFormats, str]:
     return replace(first, inputs=inputs, weights=weights, accumulator=acc, bias=None, outputs=None), k
 
 
-def _pe_files(spec: PESpec, out: Path, cycles: int, seed: int):
+def layer_specs(spec: PESpec, layers: dict) -> list[PESpec]:
+    """``spec``'s hardware computing each layer in ``layers`` (name -> ``(LayerFormats, k)``), one spec per distinct
+    configuration (an affine register zero-point PE: per pair of zero points), in the layers' order; ``[spec]``
+    for a kind without configuration inputs."""
+    cls = pe_class(spec)
+    out = []
+    for f, _ in layers.values():
+        s = cls.layer_of(spec, f)
+        if s is None:
+            return [spec]
+        if all(cls.config_values(s) != cls.config_values(o) for o in out):
+            out.append(s)
+    return out or [spec]
+
+
+def _pe_files(spec: PESpec, out: Path, cycles: int, seed: int, layers):
     pe = make_pe(spec)
-    trace = random_trace(spec, cycles, 1, seed=seed)
-    g = golden_run(spec, trace)
+    runs = []
+    for i, s in enumerate(layers):  # the cycles shared out; each run starts with a load
+        n = cycles // len(layers) + (1 if i < cycles % len(layers) else 0)
+        runs.append((s, random_trace(s, max(1, n), 1, seed=seed + i)))
+    g = golden_layers(runs)
     name = module_name(pe)
     path = out / f"{name}.v"
     path.write_text(verilog_for(pe))
-    stim = {n: getattr(trace, n)[:, 0] for n in ("a", "w", "bias", "en", "load", "clear")}
+    stim = concat_vectors(pe_stimulus(s, t) for s, t in runs)
+    cycles = len(stim["a"])
     exp = {"acc": g.acc[:, 0], "overflow": g.overflow[:, 0]} | {f: v[:, 0] for f, v in g.flags.items()}
     tb = cosim.write_testbench(pe, name, stim, exp, out)
     return pe, path, tb, cycles
@@ -123,31 +146,41 @@ def gemm_golden(spec: PESpec, a: np.ndarray, w: np.ndarray, bias: np.ndarray, wi
     return out.acc[-1].reshape(m, n)
 
 
-def _array_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
+def _array_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int, layers):
+    """An output-stationary array and a testbench of one random GEMM per layer of ``layers`` (specs of its PE's
+    hardware), run one after another."""
     arr = SystolicArray(rows, cols, spec)
     kind = pe_class(spec)
     rng = np.random.default_rng(seed)
     limit = kind.max_products(spec)
     k = max(1, min(spec.k if limit is None else limit, 32))
     m, n = rows + max(1, rows // 2), cols + max(1, cols // 2)  # edge folds included
-    a_codes, w_codes = kind.operand_codes(spec)
-    a = a_codes[rng.integers(0, len(a_codes), (m, k))]
-    w = w_codes[rng.integers(0, len(w_codes), (k, n))]
-    b_codes = kind.bias_codes(spec)
-    bias = b_codes[rng.integers(0, len(b_codes), n)]
-    c = gemm_golden(spec, a, w, bias)
-    st = gemm_stream(arr, a, w, bias)
+    streams, exps, masks = [], [], []
+    for layer in layers:
+        a_codes, w_codes = kind.operand_codes(layer)
+        a = a_codes[rng.integers(0, len(a_codes), (m, k))]
+        w = w_codes[rng.integers(0, len(w_codes), (k, n))]
+        b_codes = kind.bias_codes(layer)
+        bias = b_codes[rng.integers(0, len(b_codes), n)]
+        c = gemm_golden(layer, a, w, bias)
+        st = gemm_stream(arr, a, w, bias, layer=layer)
+        streams.append(st)
+        exps.append(tile_outputs(st, arr, c) | {"done": st.done.astype(np.int64)})
+        masks.append(tile_mask(st, arr, c.shape))
+    st = concat_streams(streams)
     name = module_name(arr)
     path = out / f"{name}.v"
     path.write_text(verilog_for(arr))
-    exp = tile_outputs(st, arr, c) | {"done": st.done.astype(np.int64)}
-    tb = cosim.write_testbench(arr, name, st.inputs, exp, out, mask=tile_mask(st, arr, c.shape), before_edge=True)
+    tb = cosim.write_testbench(arr, name, st.inputs, concat_vectors(exps), out, mask=concat_vectors(masks),
+                               before_edge=True)
     return arr, path, tb, st.cycles
 
 
-def _ws_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int):
+def _ws_files(rows: int, cols: int, spec: PESpec, out: Path, seed: int, layers):
     """A :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM with reduction and column edge folds
-    (its memories hold the operands) and the output stream the golden model's result gives it."""
+    (its memories hold the operands) and the output stream the golden model's result gives it: the GEMM of the
+    first of ``layers`` (the memories hold one GEMM, so one layer's configuration)."""
+    spec = layers[0]
     from ristretto_sim.rtl.ws_array import check_ws_pe
     from ristretto_sim.rtl.ws_sequencer import WsSequencer, expected_stream
 
@@ -189,29 +222,42 @@ def _requantizer_files(rq, out: Path, cycles: int, seed: int) -> tuple[Path, Pat
 
 
 def write_design(spec: PESpec, out_dir, *, array: tuple[int, int] | None = None, cycles: int = 2000,
-                 seed: int = 0, linear: bool = False, dataflow: str = "os") -> Written:
+                 seed: int = 0, linear: bool = False, dataflow: str = "os", layers=None,
+                 requantizer: bool = True) -> Written:
     """Write ``spec``'s PE (or a ``rows x cols`` array of it) into ``out_dir`` (module docstring), and the PE
     kind's requantizer (its ``readout``: of a fully connected layer when ``linear``), if it has one, with its own
     testbench into ``out_dir/requantize``. ``dataflow``: ``os`` (:class:`SystolicArray`) or ``ws`` (a
-    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM)."""
+    :class:`~ristretto_sim.rtl.ws_sequencer.WsSequencer` of a random GEMM). ``layers``: specs of ``spec``'s
+    hardware (``layer_specs``: other layers' configuration inputs) the testbench runs one after another (default:
+    ``spec`` alone; a ws sequencer takes the first). ``requantizer=False``: no requantizer (an array serving a
+    whole plan: a requantizer holds one layer's output zero point and multipliers)."""
     if dataflow not in _ARRAYS:
         raise ValueError(f"dataflow={dataflow!r}: choose one of {', '.join(_ARRAYS)}")
     if array is None and dataflow != "os":
         raise ValueError(f"dataflow {dataflow!r} is an array's: give the array size too (--array RxC)")
     if array is not None:
         check_array(array[0], array[1], spec)
+    layers = [spec] if layers is None else list(layers)
+    bad = [s for s in layers if not s.same_hardware(spec)]
+    if not layers or bad:
+        raise ValueError(f"layers: give specs of the {spec.module_name()} PE (got {len(layers)}, {len(bad)} others)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if array is None:
-        comp, path, tb, n = _pe_files(spec, out, cycles, seed)
+        comp, path, tb, n = _pe_files(spec, out, cycles, seed, layers)
         what = spec.describe()
     else:
         files, kind = _ARRAYS[dataflow]
-        comp, path, tb, n = files(array[0], array[1], spec, out, seed)
+        comp, path, tb, n = files(array[0], array[1], spec, out, seed, layers)
         what = f"{array[0]}x{array[1]} {kind} of the {spec.describe()}"
+    config = pe_class(spec).config_values
+    if config(spec):
+        used = layers[:1] if array is not None and dataflow != "os" else layers
+        runs = ", ".join(" ".join(f"{k}={v}" for k, v in config(s).items()) for s in used)
+        what += f"; testbench runs {len(used)} configuration{'s' if len(used) > 1 else ''} ({runs})"
     ports = " ".join(f"{p}[{w}]" for p, d, w in cosim.ports_of(comp))
     summary = f"{path}: {what}; ports {ports}; testbench {tb} ({n} cycles of emulator vectors)"
-    rq = pe_class(spec).readout(spec, linear)
+    rq = pe_class(spec).readout(spec, linear) if requantizer else None
     if rq is not None:
         rq_path, rq_tb = _requantizer_files(rq, out / "requantize", cycles, seed)
         summary += f"; requantizer {rq_path} ({rq.spec.form} rounding, latency {rq.latency}; testbench {rq_tb})"

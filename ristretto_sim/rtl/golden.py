@@ -10,6 +10,11 @@ One step is the PE protocol of :class:`~ristretto_sim.rtl.pe.ProcessingElement`:
 
 ``step`` takes arrays of shape ``(n,)`` (one entry per PE); ``run`` steps a whole trace of shape ``(T, n)`` and
 returns every PE's registers after each edge, which a testbench compares with the hardware's.
+
+A PE kind with configuration inputs (``config_ports``: a register zero-point affine PE's ``za``/``zw``) computes
+the layer its spec describes; ``reconfigure`` switches the golden PEs to another layer of the same hardware,
+registers kept, as loading the configuration registers between layers does, and :func:`golden_layers` runs
+layer after layer through one PE.
 """
 
 from __future__ import annotations
@@ -96,6 +101,14 @@ class GoldenPEs:
         self.overflow = np.zeros(self.n, dtype=bool)
         self.flags = {f: np.zeros(self.n, dtype=bool) for f in self.kind.flags}
 
+    def reconfigure(self, spec: PESpec) -> None:
+        """Compute ``spec``'s layer from the next step on (the same hardware: ``PESpec.same_hardware``; the
+        registers and flags are kept)."""
+        if not isinstance(spec, PESpec) or not spec.same_hardware(self.spec):
+            raise ValueError(f"spec={getattr(spec, 'module_name', lambda: spec)()}: not the same PE as "
+                             f"{self.spec.module_name()} (only configuration inputs may change between layers)")
+        self.spec = spec
+
     def step(self, a, w, en, load, clear, bias) -> None:
         """One clock edge for every PE (arrays of shape ``(n,)``)."""
         en, load, clear = (np.asarray(x, dtype=bool) for x in (en, load, clear))
@@ -127,3 +140,18 @@ class GoldenPEs:
 def golden_run(spec: PESpec, trace: Trace) -> Outputs:
     """The golden registers of ``trace`` (one PE per column)."""
     return GoldenPEs(spec, trace.a.shape[1]).run(trace)
+
+
+def golden_layers(runs) -> Outputs:
+    """The golden registers of one PE (or ``n`` PEs) running ``runs``, ``(layer spec, trace)`` pairs of the same
+    hardware, one after another (``GoldenPEs.reconfigure`` between them): the outputs end to end."""
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs: give at least one (spec, trace) pair")
+    golden = GoldenPEs(runs[0][0], runs[0][1].a.shape[1])
+    outs = []
+    for spec, trace in runs:
+        golden.reconfigure(spec)
+        outs.append(golden.run(trace))
+    return Outputs(np.concatenate([o.acc for o in outs]), np.concatenate([o.overflow for o in outs]),
+                   {f: np.concatenate([o.flags[f] for o in outs]) for f in outs[0].flags})

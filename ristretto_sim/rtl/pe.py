@@ -13,6 +13,10 @@ same cycle behaviour (what the golden model of :mod:`~ristretto_sim.rtl.golden` 
 * one clock edge per step: ``acc <= clear ? 0 : en ? add(base, product(a, w)) : base`` with ``base = load ?
   load_bias(bias) : acc`` (``load`` and ``en`` together start a new output with its first product, so folds stream back
   to back);
+* configuration inputs (the kind's ``config_ports(spec)``, none by default; an affine PE with
+  ``zero_point='register'`` has ``za`` and ``zw``): held constant while a layer runs, set between layers; the
+  arrays expose each at their top and broadcast it to every PE, with no pass-through register (a value that
+  does not change during a layer needs no skew);
 * systolic pass-through: ``a_out``, ``w_out`` and the control (``en_out``, ``load_out``, ``clear_out``) are
   ``a``, ``w`` and the control registered, for the next PE along a row (``a`` and control) or a column
   (``w``).
@@ -38,6 +42,10 @@ A variant (registered by datapath name in :mod:`~ristretto_sim.rtl.registry`) ov
   the PE;
 * ``pad_codes(spec)`` (optional, a classmethod; default ``(0, 0)``): an input and a weight code whose product adds
   nothing, what the unused rows of a weight-stationary edge fold carry (an affine PE's zero points);
+* ``config_ports(spec)`` and ``config_values(spec)`` (optional, classmethods; default: none): the configuration
+  inputs (name -> shape) and the values that make the PE compute ``spec``'s layer (name -> int), which the golden
+  model's layer is (its ``golden_add`` reads ``spec``) and testbenches drive; ``layer_of(spec, formats)`` the spec
+  of the same hardware computing another layer;
 * ``golden_add(spec, base, a, w)`` (required, a classmethod): the software side of ``product`` then ``add`` for
   arrays of PEs, built on the emulator's arithmetic (``(new, overflowed, flags)``), which the golden model
   (:mod:`~ristretto_sim.rtl.golden`) steps; ``golden_zeros`` (optional): the cleared register's array.
@@ -120,6 +128,7 @@ class ProcessingElement(wiring.Component):
             "clear_out": Out(1),
         }
         members.update({f: Out(1) for f in self.flags})
+        members.update({name: In(shape) for name, shape in self.config_ports(spec).items()})
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -145,6 +154,28 @@ class ProcessingElement(wiring.Component):
     def golden_load_bias(cls, spec: PESpec, bias: np.ndarray) -> tuple[np.ndarray, dict]:
         """The software side of ``load_bias`` (codes, flag name -> bools; flags left out are False)."""
         return bias, {}
+
+    @classmethod
+    def layer_bound(cls, zero_point) -> str | None:
+        """Why one PE of this kind serves one layer only, for this zero-point handling (``one_layer`` by
+        default)."""
+        return cls.one_layer
+
+    @classmethod
+    def config_ports(cls, spec: PESpec) -> dict:
+        """The configuration inputs of ``spec``'s PE, name -> Amaranth shape (module docstring; none by default)."""
+        return {}
+
+    @classmethod
+    def config_values(cls, spec: PESpec) -> dict:
+        """The configuration inputs' values for ``spec``'s layer, name -> int (module docstring)."""
+        return {}
+
+    @classmethod
+    def layer_of(cls, spec: PESpec, formats) -> PESpec | None:
+        """The spec of ``spec``'s hardware computing a layer of ``formats`` through its configuration inputs (None:
+        the kind has none, its PE serves the formats it was made for)."""
+        return None
 
     @classmethod
     def pe_formats(cls, formats):

@@ -7,13 +7,15 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from ristretto_sim.rtl.golden import Outputs, Trace
-from ristretto_sim.rtl.registry import make_pe
+from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.spec import PESpec
 
 
-def simulate_pe(spec: PESpec, trace: Trace, pe=None) -> Outputs:
+def simulate_pe(spec: PESpec, trace: Trace, pe=None, config: dict | None = None) -> Outputs:
     """Run ``trace`` (one PE: shape ``(T, 1)``) through the Amaranth simulator of ``spec``'s PE (or of the
-    component ``pe``, e.g. a deliberately broken one)."""
+    component ``pe``, e.g. a deliberately broken one, or the PE of another spec of the same hardware). The
+    configuration inputs (``config_ports``) get ``spec``'s ``config_values``, or ``config``: name -> one value or
+    a value per cycle."""
     dut = make_pe(spec) if pe is None else pe
     t = trace.cycles
     wide = spec.accumulator.bits > 62
@@ -21,6 +23,8 @@ def simulate_pe(spec: PESpec, trace: Trace, pe=None) -> Outputs:
     ovf = np.empty((t, 1), dtype=bool)
     flags = {f: np.empty((t, 1), dtype=bool) for f in dut.flags}
     cols = [(getattr(dut, name), getattr(trace, name)[:, 0]) for name in ("a", "w", "bias", "en", "load", "clear")]
+    values = pe_class(spec).config_values(spec) if config is None else config
+    cols += [(getattr(dut, n), np.broadcast_to(np.asarray(v), (t,))) for n, v in values.items()]
     cols = [(sig, [int(v) for v in values]) for sig, values in cols]
     flag_ports = [(f, getattr(dut, f)) for f in dut.flags]
 

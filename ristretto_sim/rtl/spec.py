@@ -4,6 +4,11 @@ A PE is the hardware side of one datapath (:mod:`ristretto_sim.emulator.datapath
 the datapath from the registry, and the reduction length ``k`` it is sized for fixes the accumulator
 (``Datapath.accumulator_for(k)``: the declared one, validated, or the datapath's default). Port widths are read
 from the format objects here (``port_shape``), never carried around as loose integers.
+
+``PEZeroPoint`` is the RTL's choice of zero-point handling for an affine PE: the emulator's ``ZeroPoint``
+(``subtract``, ``fold``, which the cost model ``hw`` prices) and ``register``, the zero points as run-time
+configuration inputs of the PE (one PE for every layer of a network). It lives here, not in the emulator's enum,
+so the cost model's choices stay what they are.
 """
 
 from __future__ import annotations
@@ -14,9 +19,26 @@ from amaranth.hdl import Shape, signed, unsigned
 
 from ristretto_sim.emulator.datapaths import Datapath, LayerFormats, select
 from ristretto_sim.emulator.datapaths.affine import ZeroPoint
+from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats import FixedPoint, format_kind
 from ristretto_sim.formats.base import NumberFormat, check_int
 from ristretto_sim.rtl.registry import pe_class
+
+
+class PEZeroPoint(NamedEnum):
+    """How an affine PE handles the zero points: ``subtract`` the layer's (constants of the PE), ``fold`` the input
+    one into the bias (the emulator's :class:`~ristretto_sim.emulator.datapaths.affine.ZeroPoint`), or
+    ``register``: subtract the zero points on two configuration inputs ``za`` and ``zw``, loaded per layer."""
+
+    SUBTRACT = "subtract"
+    FOLD = "fold"
+    REGISTER = "register"
+
+    @classmethod
+    def _missing_(cls, value):
+        if isinstance(value, ZeroPoint):  # the emulator's member of the same name
+            return cls(value.value)
+        return super()._missing_(value)
 
 
 def port_shape(fmt: NumberFormat) -> Shape:
@@ -38,29 +60,31 @@ class PESpec:
     k : int
         Reduction length the accumulator is sized for (only matters when ``formats.accumulator`` is None or the
         datapath's default depends on it: Kulisch registers, no-overflow fixed-point accumulators).
-    zero_point : {"subtract", "fold"}
+    zero_point : {"subtract", "fold", "register"}
         Affine PEs: subtract the zero points in the PE, or multiply the raw codes onto the folded bias
-        (``AffineMac.folded_bias``; symmetric weights only).
+        (``AffineMac.folded_bias``; symmetric weights only), or subtract zero points given on the configuration
+        inputs ``za``/``zw`` (``register``: the formats' zero points are then one layer's, which the golden model
+        and testbenches drive; the hardware depends on the code formats only).
     """
 
     formats: LayerFormats
     k: int = 1
-    zero_point: ZeroPoint = ZeroPoint.SUBTRACT
+    zero_point: PEZeroPoint = PEZeroPoint.SUBTRACT
 
     def __post_init__(self):
         if not isinstance(self.formats, LayerFormats):
             raise TypeError(f"formats={self.formats!r} must be a LayerFormats")
         object.__setattr__(self, "k", check_int(self.k, "k", minimum=1, maximum=1 << 30))
-        object.__setattr__(self, "zero_point", ZeroPoint.coerce(self.zero_point, "zero_point"))
+        object.__setattr__(self, "zero_point", PEZeroPoint.coerce(self.zero_point, "zero_point"))
         dp = self.datapath
         dp.validate()
         if self.formats.product is not None and dp.name != "minifloat-float":
             raise ValueError(f"product={self.formats.product}: a product format rounds the products before a float "
                              f"accumulator; the {dp.name} PE adds them exactly (declare a minifloat accumulator, "
                              "e.g. fp16, or leave the product format out)")
-        if self.zero_point is ZeroPoint.FOLD:
-            if dp.name != "affine":
-                raise ValueError(f"zero_point='fold' is for affine PEs, not a {dp.name} one")
+        if self.zero_point is not PEZeroPoint.SUBTRACT and dp.name != "affine":
+            raise ValueError(f"zero_point={self.zero_point.value!r} is for affine PEs, not a {dp.name} one")
+        if self.zero_point is PEZeroPoint.FOLD:
             if getattr(self.formats.weights, "zero_point", 0) != 0:
                 raise ValueError(f"zero_point='fold' with weights {self.formats.weights} (z_w != 0): the row-sum "
                                  "unit it needs (z_w * sum_k a_k per output) has no hardware here; use "
@@ -107,7 +131,13 @@ class PESpec:
         rule = pe_class(self).accumulator_rule or f.overflow.value
         return (f"{self.kind} PE: inputs {f.inputs} ({f.inputs.bits} bits) x weights {f.weights} "
                 f"({f.weights.bits} bits) -> accumulator {self.accumulator} ({self.accumulator.bits} bits, "
-                f"{rule}){'; zero point folded into the bias' if self.zero_point is ZeroPoint.FOLD else ''}")
+                f"{rule}){_ZERO_POINT_TEXT[self.zero_point]}")
+
+    def same_hardware(self, other: PESpec) -> bool:
+        """Whether ``other``'s PE is this one's module (the same Verilog): e.g. two layers of a register
+        zero-point PE that differ in their zero points only."""
+        return isinstance(other, PESpec) and self.module_name() == other.module_name() and \
+            pe_class(self).config_ports(self) == pe_class(other).config_ports(other)
 
     def module_name(self) -> str:
         """A Verilog module name made from the formats (``fixed_mac_fixed8_7_fixed8_7_fixed24_14``; the PE kind's
@@ -121,3 +151,7 @@ class PESpec:
             parts.append("wrap")
         text = "_".join(parts)
         return "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+
+
+_ZERO_POINT_TEXT = {PEZeroPoint.SUBTRACT: "", PEZeroPoint.FOLD: "; zero point folded into the bias",
+                    PEZeroPoint.REGISTER: "; zero points on the configuration inputs za, zw (per layer)"}

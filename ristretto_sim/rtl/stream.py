@@ -6,6 +6,8 @@ the cycle model walks them), and what the ``acc`` ports must show on each ``done
 codes; fold ``f = n_fold * ceil(M / rows) + m_fold`` computes outputs ``[m_fold*rows : ..., n_fold*cols : ...]``
 (missing rows and columns of an edge fold stream zeros). The expected outputs are the emulator's
 (``expected``: a callable per PE kind, e.g. ``fixed_matmul``'s codes), so no rounding or saturation lives here.
+A PE kind's configuration inputs (``config_ports``) are driven with the layer's values on every cycle;
+:func:`concat_streams` lays several runs (e.g. layers with different zero points) end to end.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ristretto_sim.rtl.registry import pe_class
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,8 +36,12 @@ class GemmStream:
         return int(np.flatnonzero(self.done)[-1])
 
 
-def gemm_stream(array, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> GemmStream:
-    """The stimulus that streams ``a @ w + bias`` through ``array`` (module docstring)."""
+def gemm_stream(array, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, layer=None) -> GemmStream:
+    """The stimulus that streams ``a @ w + bias`` through ``array`` (module docstring), with the configuration
+    inputs of ``layer`` (a spec of the array's PE hardware; default ``array.spec``) on every cycle."""
+    layer = array.spec if layer is None else layer
+    if not layer.same_hardware(array.spec):
+        raise ValueError(f"layer={layer.module_name()}: not the array's PE ({array.spec.module_name()})")
     r, c = array.rows, array.cols
     m, k = a.shape
     k2, n = w.shape
@@ -57,6 +65,7 @@ def gemm_stream(array, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None = N
     inputs = {"start": np.zeros(cycles, np.int64), "k_len": np.full(cycles, k, np.int64),
               "folds": np.full(cycles, n_folds, np.int64)}
     inputs["start"][0] = 1
+    inputs.update({n: np.full(cycles, v, np.int64) for n, v in pe_class(layer).config_values(layer).items()})
     for i in range(r):
         inputs[f"a_{i}"] = zeros()
     for j in range(c):
@@ -111,3 +120,21 @@ def tile_mask(stream: GemmStream, array, shape) -> dict:
                 mask[t] = m0 + i < m and n0 + j < n
             out[f"acc_{i}_{j}"] = mask
     return out
+
+
+def concat_streams(streams) -> GemmStream:
+    """Several runs of one array end to end (each starts while the array is idle: a stream ends two cycles after
+    its last ``done``). Each run's expected outputs differ, so :func:`tile_outputs` and :func:`tile_mask` are
+    taken per stream and laid end to end with :func:`concat_vectors`."""
+    streams = list(streams)
+    names = streams[0].inputs.keys()
+    inputs = {n: np.concatenate([s.inputs[n] for s in streams]) for n in names}
+    done = np.concatenate([s.done for s in streams])
+    folds = [f for s in streams for f in s.folds]
+    return GemmStream(inputs, done, folds, streams[0].first_take, int(sum(s.cycles for s in streams)))
+
+
+def concat_vectors(parts) -> dict:
+    """Per-port vectors of consecutive runs (dicts of the same names) end to end."""
+    parts = list(parts)
+    return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}

@@ -2,6 +2,7 @@
 signs that overflow both ways, K = 1 outputs, loads and clears between and during accumulations).
 
 Each PE kind says which codes its ports take (``operand_codes``); this module only draws from them.
+:func:`pe_stimulus` lays a trace out per port for a testbench, the kind's configuration inputs included.
 """
 
 from __future__ import annotations
@@ -73,3 +74,15 @@ def long_vectors(spec: PESpec, cycles: int, seed=0, *, segment: int = 1000):
     fields = ("a", "w", "bias", "en", "load", "clear")
     long = Trace(*(flat(getattr(trace, f)) for f in fields))
     return long, Outputs(flat(out.acc), flat(out.overflow), {f: flat(v) for f, v in out.flags.items()})
+
+
+#: the PE ports a trace drives
+TRACE_PORTS = ("a", "w", "bias", "en", "load", "clear")
+
+
+def pe_stimulus(spec: PESpec, trace: Trace, j: int = 0) -> dict:
+    """PE ``j``'s stimulus of ``trace`` per port (codes per cycle), with the configuration inputs of ``spec``'s
+    layer (``config_values``) held on every cycle, for :func:`~ristretto_sim.rtl.cosim.write_testbench`."""
+    stim = {n: getattr(trace, n)[:, j] for n in TRACE_PORTS}
+    stim.update({n: np.full(trace.cycles, v, np.int64) for n, v in pe_class(spec).config_values(spec).items()})
+    return stim

@@ -35,6 +35,9 @@ The summation order is the emulator's (bias, then ``k = 0, 1, ...``; a reduction
 previous fold's partial sum), so saturating accumulators give the emulator's codes. Unused rows get the kind's
 ``pad_codes`` (0 and 0; an affine PE's zero points), whose product adds nothing to the register.
 
+Configuration inputs (a PE kind's ``config_ports``: an affine PE's ``za``/``zw`` with ``zero_point='register'``)
+are inputs of the array, broadcast to every PE without registers (one layer's values, static during a run).
+
 Timing of :func:`simulate_ws_gemm` (no overlap): one fold is ``rows`` load cycles + the stream (``wswap`` with
 its first cycle), its last MAC (PE ``(rows-1, cols-1)``, output ``M - 1``) in cycle ``2 rows + cols + M - 3`` of
 the fold: ``2 rows + cols + M - 2`` cycles per fold, folds not overlapping, SCALE-Sim's ws compute cycles
@@ -51,7 +54,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from ristretto_sim.rtl.array import check_array, delay
+from ristretto_sim.rtl.array import broadcast_config, check_array, config_members, delay
 from ristretto_sim.rtl.registry import make_pe, pe_class
 from ristretto_sim.rtl.spec import PESpec
 
@@ -100,6 +103,7 @@ class WeightStationaryArray(wiring.Component):
         members.update({f"out_{j}": Out(pe.accumulator_shape) for j in range(self.cols)})
         members.update({f"psum_{f}_{j}": In(1) for f in self.flags for j in range(self.cols)})
         members.update({f"out_{f}_{j}": Out(1) for f in self.flags for j in range(self.cols)})
+        members.update(config_members(pe))
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -117,6 +121,7 @@ class WeightStationaryArray(wiring.Component):
             return delay(m, sig, n, name)
 
         pes = [[make_pe(self.spec) for _ in range(c)] for _ in range(r)]
+        broadcast_config(m, self, [pe for row in pes for pe in row])
         swap = [[None] * c for _ in range(r)]
         for i in range(r):
             swap[i][0] = delayed(self.wswap, i, f"swap{i}")
@@ -153,9 +158,13 @@ class WeightStationaryArray(wiring.Component):
         return m
 
 
-def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: bool = False):
+def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: bool = False,
+                     layer: PESpec | None = None):
     """Stream ``a (M, K) @ w (K, N)`` (+ ``bias (N,)``) through ``array`` in Amaranth's simulator, folding ``K``
     over the rows and ``N`` over the columns (column folds outer, reduction folds inner, as SCALE-Sim's ws).
+    ``layer``: the spec of the layer computed (default ``array.spec``; the same hardware, e.g. another layer's
+    zero points on a register zero-point PE), whose ``pad_codes`` pad the edge folds and whose ``config_values``
+    are driven on the configuration inputs.
 
     Returns ``(codes (M, N), read)`` (codes: :func:`accumulator_codes`): ``read`` is the cycle (0-based, from the
     first load cycle) the last output is read, one after the last MAC (a fold's last read-out cycle is the next
@@ -173,7 +182,11 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     if bias is not None:
         b[:] = [int(v) for v in np.asarray(bias).reshape(nn)]
     r, c = array.rows, array.cols
-    pad_a, pad_w = pe_class(array.spec).pad_codes(array.spec)
+    layer = array.spec if layer is None else layer
+    if not layer.same_hardware(array.spec):
+        raise ValueError(f"layer={layer.module_name()}: not the array's PE ({array.spec.module_name()})")
+    pad_a, pad_w = pe_class(layer).pad_codes(layer)
+    config = pe_class(layer).config_values(layer)
     out = accumulator_codes(array.spec, (mm, nn))
     stats = {}
     sim = Simulator(array)
@@ -182,7 +195,7 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
     flags = array.flags
     flag_out = {f: np.zeros((mm, nn), dtype=bool) for f in flags}
     inputs = ["wload", "wrow", "wswap"] + [f"a_{i}" for i in range(r)] + [f"w_{j}" for j in range(c)] + \
-        [f"psum_{j}" for j in range(c)] + [f"psum_{f}_{j}" for f in flags for j in range(c)]
+        [f"psum_{j}" for j in range(c)] + [f"psum_{f}_{j}" for f in flags for j in range(c)] + list(config)
     cur = dict.fromkeys(inputs, 0)
     stim = {n: [] for n in inputs}
     reads = {f"out_{j}": {} for j in range(c)} | {f"out_{f}_{j}": {} for f in flags for j in range(c)}
@@ -198,6 +211,9 @@ def simulate_ws_gemm(array: WeightStationaryArray, a, w, bias=None, with_trace: 
             for n in inputs:
                 stim[n].append(cur[n])
             await ctx.tick()
+
+        for n, v in config.items():
+            put(n, v)
 
         for n0 in range(0, nn, c):
             for k0 in range(0, kk, r):

@@ -35,6 +35,11 @@ cycle, with the last output). Folds are walked column fold outer, reduction fold
   between reduction folds beside the partial sums). There is no ``ready``: the consumer takes a row in
   any cycle it is offered (a memory write port does); a stalling sink would need a clock enable on the array.
 
+Configuration inputs (a PE kind's ``config_ports``: an affine PE's ``za``/``zw`` with ``zero_point='register'``)
+are inputs of the sequencer wired to the array's (broadcast to every PE, no registers): the layer's values, held
+for the run. The memories' edge-fold padding is the spec's ``pad_codes`` (that layer's zero points), so the
+values driven must be the spec's ``config_values``, as :func:`simulate_sequencer` and :func:`expected_stream` do.
+
 Cycles (:func:`sequencer_cycles`)
 ---------------------------------
 With ``start`` in cycle 0, ``done`` is in cycle ``2 rows + cols + M + sum_{f < F-1} P_f``. Against the cycle
@@ -62,7 +67,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ristretto_sim.rtl.array import delay
+from ristretto_sim.rtl.array import config_members, delay
 from ristretto_sim.rtl.registry import pe_class
 from ristretto_sim.rtl.spec import PESpec
 from ristretto_sim.rtl.ws_array import WeightStationaryArray, accumulator_codes
@@ -151,6 +156,7 @@ class WsSequencer(wiring.Component):
                    "out_row": Out(range(self.m)), "out_col": Out(range(self.fn * cols))}
         members.update({f"out_{j}": Out(pe.accumulator_shape) for j in range(cols)})
         members.update({f"out_{f}_{j}": Out(1) for f in self.array.flags for j in range(cols)})
+        members.update(config_members(pe))  # the PEs' configuration inputs, wired to the array's
         super().__init__(members)
 
     def verilog_name(self) -> str:
@@ -165,6 +171,7 @@ class WsSequencer(wiring.Component):
         r, c, mm, fk, fn = self.rows, self.cols, self.m, self.fk, self.fn
         arr = self.array
         m.submodules.array = arr
+        m.d.comb += [getattr(arr, n).eq(getattr(self, n)) for n in pe_class(self.spec).config_ports(self.spec)]
         ab, wb, pb = (Shape.cast(s).width for s in (self.spec.input_shape, self.spec.weight_shape,
                                                       self.spec.accumulator_shape))
         mems = {}
@@ -281,6 +288,7 @@ def expected_stream(seq: WsSequencer, codes, flags: dict | None = None) -> tuple
     exp["done"][ncyc - 1] = 1
     stim = {"start": np.zeros(ncyc, np.int64)}
     stim["start"][0] = 1
+    stim.update({n: np.full(ncyc, v, np.int64) for n, v in pe_class(seq.spec).config_values(seq.spec).items()})
     valid = exp["out_valid"].astype(bool)
     return stim, exp, {n: valid for n in exp if n not in ("out_valid", "done")}
 
@@ -305,8 +313,12 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False, with_flags: b
     stats = {}
     limit = seq.cycles() + 8
 
+    config = pe_class(seq.spec).config_values(seq.spec)
+
     async def bench(ctx):
         ctx.set(seq.start, 1)
+        for n, v in config.items():
+            ctx.set(getattr(seq, n), v)
         for cycle in range(limit):
             vals = {n: ctx.get(getattr(seq, n)) for n in names}
             for n in names:
@@ -337,6 +349,7 @@ def simulate_sequencer(seq: WsSequencer, with_trace: bool = False, with_flags: b
         return (out, stats["done"], *tail)
     ncyc = stats["done"] + 1
     stim = {"start": np.array([1] + [0] * (ncyc - 1), dtype=np.int64)}
+    stim.update({n: np.full(ncyc, v, np.int64) for n, v in config.items()})
     ov = np.asarray(log["out_valid"], dtype=bool)
     expected = {n: np.asarray(v, dtype=out.dtype) for n, v in log.items()}
     mask = {n: ov for n in names if n not in ("out_valid", "done")}

@@ -37,8 +37,10 @@ def _run_tb(out: Path):
      "--dataflow", "ws", "--overflow", "wrap"],
     ["--pe", "minifloat", "--inputs", "e5m2", "--weights", "e5m2", "--k", "64", "--array", "2x3", "--dataflow", "ws"],
     [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--array", "3x2", "--dataflow", "ws"],
+    [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--zero-point", "register", "--cycles", "500"],
+    [*AFFINE, "--outputs", "affine8[s=0.1,z=4]", "--zero-point", "register", "--array", "3x2", "--dataflow", "ws"],
 ], ids=["fixed", "shift", "minifloat", "minifloat-float", "minifloat-float-array", "array",
-         "ws-sequencer", "ws-shift", "ws-minifloat", "ws-affine"])
+         "ws-sequencer", "ws-shift", "ws-minifloat", "ws-affine", "affine-register", "ws-affine-register"])
 def test_formats(argv, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["rtl", *argv, "--out", str(out)]) == 0
@@ -92,6 +94,26 @@ def test_tflite_layer_array(tmp_path, capsys):
     _run_tb(out / "requantize")
     assert main(["rtl", str(TFLITE), "--array", "2x2", "--out", str(out)]) == 2
     assert "zero points as constants" in capsys.readouterr().err
+
+
+@needs_iverilog
+def test_tflite_model_array_with_register_zero_points(tmp_path, capsys):
+    """--zero-point register: one array for the whole KWS model (its widest datapath, int8 x int8); the testbench
+    runs one GEMM per distinct pair of the model's zero points through it, driving za and zw."""
+    kws = TFLITE.parent / "kws_ref_model.tflite"
+    if not kws.is_file():
+        pytest.skip(f"{kws} is absent (the shared MLPerf Tiny models)")
+    out = tmp_path / "kws"
+    assert main(["rtl", str(kws), "--array", "2x2", "--zero-point", "register", "--out", str(out)]) == 0
+    line = capsys.readouterr().out
+    assert "os_array_2x2_affine_mac_zreg_int8_int8_int32" in line and "za[8] zw[8]" in line
+    assert "2 configurations (za=83 zw=0, za=-128 zw=0)" in line and "requantizer" not in line
+    _run_tb(out)
+    out = tmp_path / "pe"  # a layer's PE is the same module, its testbench with the layer's zero points
+    assert main(["rtl", str(kws), "--layer", "2:conv:activation_1", "--zero-point", "register", "--cycles", "300",
+                 "--out", str(out)]) == 0
+    assert "affine_mac_zreg_int8_int8_int32.v" in capsys.readouterr().out
+    _run_tb(out)
 
 
 @pytest.mark.parametrize("argv,message", [

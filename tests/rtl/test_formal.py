@@ -1,7 +1,8 @@
-"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point, minifloat, affine and shift PEs equal to
-the reference built from the emulator's products and accumulator contract, in every reachable state; a mutated PE
-fails the proof. Each kind is proven with its own solver (``formal_solver``): z3, and cvc5 for the shift PE (z3
-did not finish the base case of even a 3-bit x pow2[-2,0] shift PE within 15 minutes here; cvc5 takes 1 s)."""
+"""The formal check (``rtl.formal``): SymbiYosys proves small fixed-point, minifloat, affine (constant, folded and
+register zero points) and shift PEs equal to the reference built from the emulator's products and accumulator
+contract, in every reachable state; a mutated PE fails the proof. Each kind is proven with its own solver
+(``formal_solver``): z3, and cvc5 for the shift PE (z3 did not finish the base case of even a 3-bit x pow2[-2,0]
+shift PE within 15 minutes here; cvc5 takes 1 s)."""
 
 import shutil
 
@@ -176,3 +177,14 @@ def test_a_missing_solver_is_named_with_its_fix(monkeypatch):
     monkeypatch.setattr(formal.shutil, "which", lambda name: None)
     with pytest.raises(FormalToolError, match="cvc5 not found: .*apt-get install cvc5"):
         prove(SHIFT_PES["3-bit x pow2[-2,0], saturating"])
+
+
+@needs_tools
+def test_a_register_zero_point_pe_is_proven_at_the_range_ends(tmp_path):
+    """The register zero-point PE with ``za``/``zw`` held at the layer's zero points (the ends of the 4-bit code
+    range, the widest centred operands) against that layer's table."""
+    from dataclasses import replace
+
+    s = replace(spec("affine4[s=1.0,z=-8]", "affine4[s=1.0,z=7]", outputs=AFFINE_OUT), zero_point="register")
+    result = prove(s, workdir=tmp_path)
+    assert result.passed, result.log

@@ -82,16 +82,19 @@ def minifloat_gemm(m: int, k: int, n: int, fmt: str = "e4m3fn", seed: int = 0) -
     return Gemm(s, a, w, bias, codes, np.asarray(values))
 
 
-def affine_gemm(m: int, k: int, n: int, seed: int = 0, unsigned: bool = False) -> Gemm:
+def affine_gemm(m: int, k: int, n: int, seed: int = 0, unsigned: bool = False, zero_points=None,
+                zero_point: str = "subtract") -> Gemm:
     """int8 activations (zero point -7) x int8 weights, TFLite's int32 accumulator (wraps: a bias near the top);
-    ``unsigned``: uint8 codes with zero points 128 and 120 (padding codes are the zero points, not 0)."""
+    ``unsigned``: uint8 codes with zero points 128 and 120 (padding codes are the zero points, not 0);
+    ``zero_points``: other ``(z_a, z_w)``; ``zero_point``: the PE spec's handling (``register``: za/zw inputs)."""
+    za, zw = zero_points or ((128, 120) if unsigned else (-7, 0))
     if unsigned:
-        fin, fw = Affine(8, 0.05, zero_point=128, signed=False), Affine(8, 0.02, zero_point=120, signed=False)
+        fin, fw = Affine(8, 0.05, zero_point=za, signed=False), Affine(8, 0.02, zero_point=zw, signed=False)
     else:
-        fin, fw = Affine(8, 0.05, zero_point=-7), Affine(8, 0.02)
+        fin, fw = Affine(8, 0.05, zero_point=za), Affine(8, 0.02, zero_point=zw)
     f = LayerFormats(fin, fw, outputs=Affine(8, 0.3, zero_point=2), bias=Affine(32, 0.05 * 0.02),
                      rounding="nearest_away")
-    s = spec(fin, fw, outputs=f.outputs, k=64)
+    s = PESpec(LayerFormats(fin, fw, outputs=f.outputs), k=64, zero_point=zero_point)
     rng = np.random.default_rng(seed)
     a = rng.integers(fin.min_code, fin.max_code + 1, (m, k))
     w = rng.integers(fw.min_code, fw.max_code + 1, (k, n))

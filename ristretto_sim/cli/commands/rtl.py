@@ -36,9 +36,11 @@ def add_arguments(p):
     p.add_argument("--rounding", default=None,
                    help="readout rounding (default nearest_even); an affine PE with nearest_away (TFLite's) comes "
                         "with TFLite's requantizer, nearest_even (ONNX's float readout) without one")
-    p.add_argument("--zero-point", choices=("subtract", "fold"), default="subtract",
-                   help="affine PE: subtract the zero points in the PE (default), or multiply the raw codes onto "
-                        "the folded bias b - z_a * sum_k w_k (symmetric weights)")
+    p.add_argument("--zero-point", choices=("subtract", "fold", "register"), default="subtract",
+                   help="affine PE: subtract the zero points in the PE (default), multiply the raw codes onto "
+                        "the folded bias b - z_a * sum_k w_k (symmetric weights), or take the zero points on two "
+                        "configuration inputs za, zw loaded per layer (register: one PE or array for every layer; "
+                        "with MODEL --array, the testbench runs each layer's zero points)")
     p.add_argument("--shifter-bits", type=int, help="shift PE: barrel shifter width (default: lossless)")
     p.add_argument("--k", type=int, default=1024,
                    help="reduction length the PE is sized for (default accumulators, Kulisch width; default 1024)")
@@ -64,8 +66,7 @@ def _from_plan(args):
 
     import ristretto_sim as rs
     from ristretto_sim.graph.plan import embedded_plan
-    from ristretto_sim.rtl.generate import array_formats, layer_spec
-    from ristretto_sim.rtl.spec import PESpec
+    from ristretto_sim.rtl.generate import array_formats, layer_spec, layer_specs
 
     if any(getattr(args, a) is not None for a in ("pe", "inputs", "weights", "acc", "product", "rounding")):
         raise ValueError("rtl MODEL takes its formats from --plan; leave out "
@@ -89,11 +90,13 @@ def _from_plan(args):
 
         name = resolve_layer(net, args.layer, layers)  # the full name, or the label info prints
         f, k = layers[name]
-        return layer_spec(f, k, args.zero_point), next(lay for lay in net.layers if lay.name == name)
+        spec = layer_spec(f, k, args.zero_point)
+        return spec, next(lay for lay in net.layers if lay.name == name), [spec]
     if args.array is None:
         raise ValueError("rtl MODEL needs --layer NAME (its PE) or --array RxC (the widest datapath of the plan)")
-    f, k = array_formats(layers)
-    return PESpec(f, k=k, zero_point=args.zero_point), None
+    f, k = array_formats(layers, args.zero_point)
+    spec = layer_spec(f, k, args.zero_point)
+    return spec, None, layer_specs(spec, layers)
 
 
 def run(args) -> int:
@@ -103,8 +106,9 @@ def run(args) -> int:
 
     array = _array(args.array)
     linear = False
+    layers = None
     if args.model is not None:
-        spec, layer = _from_plan(args)
+        spec, layer, layers = _from_plan(args)
         linear = isinstance(layer, Dense)
     else:
         if args.pe is None or args.inputs is None or args.weights is None:
@@ -115,6 +119,7 @@ def run(args) -> int:
         formats = LayerFormats(args.inputs, args.weights, outputs=args.outputs, accumulator=args.acc,
                                overflow=args.overflow, shifter_bits=args.shifter_bits, **extra)
         spec = pe_spec_for(args.pe, formats, args.k, args.zero_point)
-    written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear, dataflow=args.dataflow)
+    written = write_design(spec, args.out, array=array, cycles=args.cycles, linear=linear, dataflow=args.dataflow,
+                           layers=layers, requantizer=args.model is None or layer is not None)
     print(written.summary)
     return 0
