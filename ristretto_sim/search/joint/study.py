@@ -143,9 +143,21 @@ def storage_url(settings: SearchSettings) -> str:
     return f"sqlite:///{settings.out / 'study.db'}"
 
 
+def sqlalchemy_url(url: str) -> str:
+    """``url`` as SQLAlchemy should read it: a ``postgresql://`` URL without a driver names psycopg2 when psycopg 3
+    (SQLAlchemy 2.1's default PostgreSQL driver) is absent and psycopg2 (the ``distributed`` extra) is present;
+    every other URL is used as given."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str):
-    """An Optuna storage for ``url`` (``journal:PATH`` or an RDB URL); ``StudyError`` in one line when it cannot
-    be opened."""
+    """An Optuna storage for ``url`` (``journal:PATH`` or an RDB URL, ``sqlalchemy_url``); ``StudyError`` in one
+    line when it cannot be opened."""
     optuna = _optuna()
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
@@ -157,7 +169,7 @@ def open_storage(url: str):
         with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna 5
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                sqlalchemy_url(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
     except Exception as exc:  # SQLAlchemy's errors (bad URL, unreachable server, missing driver) are many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

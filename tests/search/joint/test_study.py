@@ -92,3 +92,19 @@ def test_an_unreachable_storage_is_one_line(lenet_problem, tmp_path):
     with pytest.raises(StudyError, match="cannot be opened") as info:
         _search(lenet_problem, tmp_path, trials=3, storage="postgresql://nobody@127.0.0.1:1/none")
     assert "\n" not in str(info.value)
+
+
+def test_a_postgresql_url_without_a_driver_uses_the_installed_one(monkeypatch):
+    """SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; the ``distributed`` extra installs psycopg2, so the
+    README's ``--storage postgresql://USER@HOST/DB`` names it when psycopg 3 is absent."""
+    import importlib.util
+
+    from ristretto_sim.search.joint.study import sqlalchemy_url
+
+    found = {"psycopg": None, "psycopg2": object()}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: found.get(name))
+    assert sqlalchemy_url("postgresql://u@h:5432/db") == "postgresql+psycopg2://u@h:5432/db"
+    for url in ("postgresql+psycopg://u@h/db", "sqlite:///x.db", "mysql://u@h/db"):
+        assert sqlalchemy_url(url) == url
+    found["psycopg"] = object()  # psycopg 3 installed: SQLAlchemy's own default stands
+    assert sqlalchemy_url("postgresql://u@h/db") == "postgresql://u@h/db"
