@@ -404,6 +404,23 @@ class JointSearch:
             return acc
         return float(self.study.user_attrs[attr])
 
+    def _no_front(self) -> str:
+        """Why the study has no feasible COMPLETE trial, in one line: no point of the space builds a candidate
+        (with the first reasons), or the constraints rule out every candidate."""
+        optuna = _optuna()
+        if self.complete() == 0:
+            pruned = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))
+            reasons = list(dict.fromkeys(t.user_attrs["infeasible"] for t in pruned if "infeasible" in t.user_attrs))
+            why = "; ".join(reasons[:2]) + (f"; and {len(reasons) - 2} more reasons" if len(reasons) > 2 else "")
+            return (f"no point of the space builds a candidate ({len(pruned)} trials tried"
+                    f"{': ' + why if why else ''}); change the space")
+        c = self.settings.constraints
+        given = [f"--max-drop {c.max_drop_points:g} points" if c.max_drop_points is not None else "",
+                 f"--area-budget {c.area_budget_um2:g} um^2" if c.area_budget_um2 is not None else ""]
+        return (f"no candidate met the constraints ({', '.join(g for g in given if g)}) in {self.complete()} COMPLETE "
+                "trials; relax them (a study keeps its constraints: start another --study or --out) or widen the "
+                "space; the study is kept")
+
     # ------------------------------------------------------------------ running
     def target(self) -> int:
         if self.settings.trials is not None:
@@ -462,10 +479,7 @@ class JointSearch:
                 p.join()
         front = self.front()
         if not front:
-            c = self.settings.constraints
-            raise StudyError(f"no candidate met the constraints (max drop {c.max_drop_points} points, area budget "
-                             f"{c.area_budget_um2} um^2) in {self.complete()} trials; relax them or widen the space "
-                             "(the study is kept: --resume continues it)")
+            raise StudyError(self._no_front())
         for t in front:
             self.test_accuracy(t)
         return front

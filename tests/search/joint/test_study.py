@@ -83,7 +83,7 @@ def test_grid_sweeps_every_point_once(lenet_problem, tmp_path):
 
 def test_a_constraint_no_candidate_meets_is_one_error_and_keeps_the_study(lenet_problem, tmp_path):
     s = _search(lenet_problem, tmp_path, trials=3, constraints=Constraints(area_budget_um2=1.0))
-    with pytest.raises(StudyError, match="no candidate met the constraints"):
+    with pytest.raises(StudyError, match=r"no candidate met the constraints \(--area-budget 1 um\^2\) in 3 "):
         s.run()
     assert s.complete() == 3  # the trials are kept, infeasible
 
@@ -108,3 +108,14 @@ def test_a_postgresql_url_without_a_driver_uses_the_installed_one(monkeypatch):
         assert sqlalchemy_url(url) == url
     found["psycopg"] = object()  # psycopg 3 installed: SQLAlchemy's own default stands
     assert sqlalchemy_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_space_whose_points_build_no_candidate_says_why(lenet_problem, tmp_path):
+    """Every point infeasible (a minifloat split wider than its widths): the error gives the reason, not
+    constraints that were never set."""
+    space = {**SMALL, "kind": ["minifloat"], "minifloat": {"exp_bits": [7]},
+             "groups": {"conv": {"weight_bits": [4], "act_bits": [4]}, "fc": {"weight_bits": [4], "act_bits": [4]}}}
+    s = _search(lenet_problem, tmp_path, space, trials=2)
+    with pytest.raises(StudyError, match=r"no point of the space builds a candidate \(\d+ trials tried: ") as info:
+        s.run()
+    assert "constraints" not in str(info.value) and "\n" not in str(info.value)
