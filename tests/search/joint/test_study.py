@@ -119,3 +119,18 @@ def test_a_space_whose_points_build_no_candidate_says_why(lenet_problem, tmp_pat
     with pytest.raises(StudyError, match=r"no point of the space builds a candidate \(\d+ trials tried: ") as info:
         s.run()
     assert "constraints" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_two_local_workers_share_a_journal_file(lenet_problem, tmp_path):
+    """``workers > 1`` without a storage URL: Optuna's journal file (SQLite is not for parallel writers); the
+    forked worker's trials land in the same study, none twice, and the target counts them all."""
+    import os
+
+    s = _search(lenet_problem, tmp_path, trials=8, workers=2)
+    assert s.url == f"journal:{tmp_path / 'study.journal'}" and not (tmp_path / "study.db").exists()
+    s.run()
+    trials = s.study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(done) >= 8 and len({t.number for t in trials}) == len(trials)
+    pids = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in done}
+    assert str(os.getpid()) in pids and len(pids) == 2, pids  # this process and the forked worker
