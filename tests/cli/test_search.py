@@ -100,3 +100,14 @@ def test_kill_9_then_resume_loses_no_finished_trial(tmp_path):
                    timeout=900)
     after = _complete(out / "study.db")
     assert done <= after and len(after) == target
+
+
+def test_the_progress_bar_of_a_resumed_study_starts_at_its_complete_trials(capsys):
+    from ristretto_sim.cli.commands.search import _progress
+    from ristretto_sim.search.joint.study import SearchProgress
+
+    update, close = _progress(True, initial=20)
+    update(SearchProgress(complete=21, target=25, front_size=3, hypervolume=1.5))
+    close()
+    err = capsys.readouterr().err
+    assert "21/25" in err and "0/25" not in err and "front=3" in err

@@ -53,7 +53,9 @@ def add_arguments(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _progress(enabled: bool):
+def _progress(enabled: bool, initial: int = 0):
+    """The progress bar's update and close; ``initial``: COMPLETE trials before this run (a resumed study), so the
+    bar starts there and its rate counts this run's trials only."""
     if not enabled:
         return None, lambda: None
     from tqdm import tqdm
@@ -63,7 +65,7 @@ def _progress(enabled: bool):
     def update(p):
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=p.target, desc="search", unit="trial", file=sys.stderr)
+            bar = tqdm(total=p.target, initial=initial, desc="search", unit="trial", file=sys.stderr)
         bar.update(p.complete - bar.n)
         bar.set_postfix(front=p.front_size, hv=f"{p.hypervolume:.4g}")
 
@@ -120,7 +122,7 @@ def run(args) -> int:
               f"{r.measurement.area_um2 / 1e6:.3f} mm^2")
     for name, why in search.outside.items():
         print(f"   ({name} is a reference only, not in the first population: {why})")
-    update, close = _progress(not args.no_progress)
+    update, close = _progress(not args.no_progress, search.complete())
     try:
         front = search.run(update)
     finally:
