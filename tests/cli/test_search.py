@@ -110,4 +110,4 @@ def test_the_progress_bar_of_a_resumed_study_starts_at_its_complete_trials(capsy
     update(SearchProgress(complete=21, target=25, front_size=3, hypervolume=1.5))
     close()
     err = capsys.readouterr().err
-    assert "21/25" in err and "0/25" not in err and "front=3" in err
+    assert "| 20/25" in err and "| 21/25" in err and "| 0/25" not in err and "front=3" in err
