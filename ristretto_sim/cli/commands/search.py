@@ -38,7 +38,8 @@ def add_arguments(p):
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, random or grid (a plain sweep)")
     p.add_argument("--population", type=int, default=20, help="NSGA-II population size (default 20)")
     p.add_argument("--objectives", default="accuracy,energy",
-                   help="objectives: accuracy, energy, latency, area (default accuracy,energy)")
+                   help="objectives: accuracy, energy, latency, area, luts (an FPGA --arch; default "
+                   "accuracy,energy)")
     p.add_argument("--max-drop", type=float, metavar="POINTS",
                    help="constraint: top-1 at most POINTS below float32 (validation)")
     p.add_argument("--area-budget", type=float, metavar="UM2", help="constraint: accelerator area at most UM2 um^2")
@@ -125,6 +126,11 @@ def run(args) -> int:
     update, close = _progress(not args.no_progress, search.complete())
     try:
         front = search.run(update)
+    except KeyboardInterrupt:
+        close()
+        print(f"== interrupted: {search.complete()} COMPLETE trials are kept in {search.url}; the same command with "
+              "--resume continues the study", file=sys.stderr)
+        raise
     finally:
         close()
     summary = write_outputs(search, front, seconds=time.perf_counter() - start,
