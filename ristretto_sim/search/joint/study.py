@@ -24,6 +24,7 @@ Nothing here prints: ``progress(SearchProgress)`` is called after every trial of
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import socket
@@ -127,10 +128,36 @@ class SearchProgress:
     last: str = ""
 
 
+class OneLineTrialFailures(logging.Filter):
+    """Optuna's warning about a failed trial, in one line: without the traceback it attaches, and not at all for
+    a Ctrl-C (the command says it was interrupted; the trial is FAIL in the study and ``--resume`` retries it)."""
+
+    def __init__(self):
+        super().__init__()
+        self._interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            if record.exc_info[0] is not None and issubclass(record.exc_info[0], KeyboardInterrupt):
+                self._interrupted = True
+                return False
+            record.exc_info, record.exc_text = None, None
+        elif self._interrupted and "failed with value" in record.getMessage():
+            self._interrupted = False
+            return False
+        return True
+
+
+_TRIAL_LOGGER = "optuna.study._optimize"
+
+
 def _optuna():
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logger = logging.getLogger(_TRIAL_LOGGER)
+    if not any(isinstance(f, OneLineTrialFailures) for f in logger.filters):
+        logger.addFilter(OneLineTrialFailures())
     return optuna
 
 

@@ -134,3 +134,35 @@ def test_two_local_workers_share_a_journal_file(lenet_problem, tmp_path):
     assert len(done) >= 8 and len({t.number for t in trials}) == len(trials)
     pids = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in done}
     assert str(os.getpid()) in pids and len(pids) == 2, pids  # this process and the forked worker
+
+
+def test_a_failed_trial_is_one_log_line_and_a_ctrl_c_none():
+    """Optuna logs a failed trial with its traceback; the search keeps the message line only, and nothing for the
+    trial a Ctrl-C interrupted."""
+    import logging
+    import sys
+
+    from ristretto_sim.search.joint.study import _TRIAL_LOGGER, _optuna
+
+    _optuna()
+    logger = logging.getLogger(_TRIAL_LOGGER)
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(self.format(record))
+
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        for exc in (ValueError("bad point"), KeyboardInterrupt()):
+            try:
+                raise exc
+            except BaseException:  # noqa: BLE001 - the test raises both kinds on purpose
+                logger.warning(f"Trial 3 failed with parameters: {{}} because of the following error: {exc!r}.",
+                               exc_info=sys.exc_info())
+            logger.warning("Trial 3 failed with value None.")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["Trial 3 failed with parameters: {} because of the following error: ValueError('bad point').",
+                    "Trial 3 failed with value None."]
