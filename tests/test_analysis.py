@@ -25,8 +25,8 @@ def test_every_analysis_figure_has_its_csv_and_is_embedded_by_the_readme():
 
 
 def test_energy_breakdown_regenerates_its_checked_in_csv(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
     subprocess.run([sys.executable, str(ROOT / "analysis" / "energy_breakdown.py"), "--out", str(tmp_path)],
-                   check=True, cwd=ROOT, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg",
-                                                                   "OPENBLAS_NUM_THREADS": "1"})
+                   check=True, cwd=ROOT, capture_output=True, env=env)
     assert (tmp_path / "energy_breakdown.csv").read_text() == (FIGURES / "energy_breakdown.csv").read_text()
     assert (tmp_path / "energy_breakdown.png").stat().st_size > 10_000
