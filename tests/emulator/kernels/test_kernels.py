@@ -15,6 +15,7 @@ from ristretto_sim.emulator.kernels import (
     self_test,
 )
 from ristretto_sim.emulator.kernels.onnxruntime_kernel import MATMUL_INTEGER_MODEL
+from ristretto_sim.errors import ConfigError
 from ristretto_sim.formats import FixedPoint
 
 
@@ -175,7 +176,7 @@ def test_forcing_by_name_and_environment(monkeypatch):
     assert default_backends().name == "blas" and default_backends().forced == "blas"
     assert default_backends() is default_backends()  # remembered for the process (explicitly)
     monkeypatch.setenv(BACKEND_ENV, "tpu")
-    with pytest.raises(ValueError, match="RISTRETTO_SIM_BACKEND"):
+    with pytest.raises(ConfigError, match="RISTRETTO_SIM_BACKEND='tpu' is not one of onnxruntime, torch, blas"):
         default_backends()
     monkeypatch.delenv(BACKEND_ENV)
     assert default_backends("blas").name == "blas"
