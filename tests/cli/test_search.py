@@ -111,3 +111,11 @@ def test_the_progress_bar_of_a_resumed_study_starts_at_its_complete_trials(capsy
     close()
     err = capsys.readouterr().err
     assert "| 20/25" in err and "| 21/25" in err and "| 0/25" not in err and "front=3" in err
+
+
+def test_the_energy_ratio_never_calls_more_energy_lower():
+    from ristretto_sim.cli.commands.search import _energy_ratio
+
+    assert _energy_ratio(2.3257) == "2.33x lower energy"
+    assert _energy_ratio(86.588 / 86.971) == "1.004x more energy"  # a grid point on a smaller array than int8's
+    assert _energy_ratio(1.0) == "the same energy"

@@ -155,7 +155,7 @@ def run(args) -> int:
         i = q["int8"]
         print(f"== lowest energy within {i['max_drop_points']} points of uniform int8 on the test split: trial "
               f"{i['best_trial']}, {100 * i['best_test_accuracy']:.2f}% vs {100 * i['test_accuracy']:.2f}%, "
-              f"{i['energy_ratio']:.2f}x lower energy")
+              f"{_energy_ratio(i['energy_ratio'])}")
     if "greedy" in q:
         g = q["greedy"]
         print(f"== Ristretto greedy ({100 * g['test_accuracy']:.2f}% test, {g['energy_pj'] / 1e6:.3f} uJ): dominated "
@@ -164,6 +164,14 @@ def run(args) -> int:
     print(f"== wrote {args.out}/pareto.csv, trials.csv, references.csv, summary.json, pareto/, "
           f"{', '.join(Path(p).name for p in summary['plots'])}; {summary['seconds']:.1f} s")
     return 1 if failed else 0
+
+
+def _energy_ratio(ratio: float) -> str:
+    """uniform int8's energy over the point's, in words: "2.33x lower energy", or "1.004x more energy" when the
+    point takes more (a space whose points all cost more than the reference)."""
+    if abs(ratio - 1) < 5e-4:
+        return "the same energy"
+    return f"{ratio:.2f}x lower energy" if ratio > 1 else f"{1 / ratio:.3f}x more energy"
 
 
 def _rtl_progress(enabled: bool):
