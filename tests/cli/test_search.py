@@ -49,6 +49,10 @@ def test_bad_objective_and_sampler_are_one_line(tmp_path, capsys):
     assert "unknown objective 'beauty'" in capsys.readouterr().err
     assert main(["search", "--sampler", "annealing", "--out", str(tmp_path)]) == 2
     assert "known samplers are nsga2, tpe, random, grid" in capsys.readouterr().err
+    for flag in ("--trials", "--workers", "--population", "--validation-images", "--test-images"):
+        assert main(["search", flag, "0", "--out", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {flag} 0: must be a positive integer"
+    assert not list(tmp_path.iterdir())  # refused before any work
 
 
 def test_small_search_writes_every_output_and_refuses_to_overwrite(tmp_path, capsys):

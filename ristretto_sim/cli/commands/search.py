@@ -73,7 +73,17 @@ def _progress(enabled: bool, initial: int = 0):
     return update, (lambda: bar.close() if bar is not None else None)
 
 
+#: the integer flags that must be positive, checked before any work so that the error names the flag
+POSITIVE = ("trials", "workers", "population", "validation_images", "test_images")
+
+
 def run(args) -> int:
+    from ristretto_sim.errors import ConfigError
+
+    for name in POSITIVE:
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} {v}: must be a positive integer")
     if args.workers > 1:
         # each worker process runs its BLAS on one thread (the cores are the workers')
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
