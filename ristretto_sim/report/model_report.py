@@ -77,17 +77,26 @@ def _num(row: dict, key: str) -> float | None:
         return None
 
 
+def _scaled(row: dict, key: str, scale: float):
+    """``row[key] * scale``, or "-" where the CSV leaves it empty (the float32 reference has no hardware cost)."""
+    v = _num(row, key)
+    return "-" if v is None else v * scale
+
+
 def build_report(inputs: ReportInputs) -> Document:
     """The report of ``inputs`` (module docstring)."""
     from ristretto_sim import load_model, load_plan, score
     from ristretto_sim.data import model_dataset
-    from ristretto_sim.errors import PlanError
+    from ristretto_sim.errors import ModelError, PlanError
     from ristretto_sim.hw import load_accelerator, pe_for, simulate
     from ristretto_sim.hw.network import layers_from_network
     from ristretto_sim.search import quantize
     from ristretto_sim.search.plans import exact_plan
 
     network = load_model(inputs.model)
+    if network.task != "classification":
+        raise ModelError(f"model {network.name!r} is a {network.task} model; the report's baseline, trimming and "
+                         "front score top-1 (ristretto-sim score gives its PSNR)")
     data = inputs.data or model_dataset(network.metadata.get("dataset"))
     limit = inputs.iterations * 100
     doc = Document(f"ristretto-sim report: {network.name}")
@@ -307,8 +316,8 @@ def _pareto_section(doc: Document, folder: Path) -> None:
                              _num(r, "energy_pj") / 1e6, _num(r, "latency_s") * 1e3, _num(r, "area_um2") / 1e6,
                              r.get("plan", "")] + ([r["rtl_verified"]] if rtl else []) for r in front]))
     part.append(table_html(["reference", "validation %", "test %", "energy uJ", "area mm^2"],
-                           [[r["name"], 100 * (_num(r, "accuracy") or 0), 100 * (_num(r, "test_accuracy") or 0),
-                             (_num(r, "energy_pj") or 0) / 1e6, (_num(r, "area_um2") or 0) / 1e6] for r in refs]))
+                           [[r["name"], _scaled(r, "accuracy", 100), _scaled(r, "test_accuracy", 100),
+                             _scaled(r, "energy_pj", 1e-6), _scaled(r, "area_um2", 1e-6)] for r in refs]))
     base = next((r for r in refs if r["name"] == "float32"), None)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     marks = {"uniform int8": ("s", "#d62728"), "uniform 16-bit": ("^", "#9467bd"), "ristretto greedy": ("D", "#2ca02c")}

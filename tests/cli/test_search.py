@@ -49,6 +49,10 @@ def test_bad_objective_and_sampler_are_one_line(tmp_path, capsys):
     assert "unknown objective 'beauty'" in capsys.readouterr().err
     assert main(["search", "--sampler", "annealing", "--out", str(tmp_path)]) == 2
     assert "known samplers are nsga2, tpe, random, grid" in capsys.readouterr().err
+    for flag in ("--trials", "--workers", "--population", "--validation-images", "--test-images"):
+        assert main(["search", flag, "0", "--out", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {flag} 0: must be a positive integer"
+    assert not list(tmp_path.iterdir())  # refused before any work
 
 
 def test_small_search_writes_every_output_and_refuses_to_overwrite(tmp_path, capsys):
@@ -100,3 +104,22 @@ def test_kill_9_then_resume_loses_no_finished_trial(tmp_path):
                    timeout=900)
     after = _complete(out / "study.db")
     assert done <= after and len(after) == target
+
+
+def test_the_progress_bar_of_a_resumed_study_starts_at_its_complete_trials(capsys):
+    from ristretto_sim.cli.commands.search import _progress
+    from ristretto_sim.search.joint.study import SearchProgress
+
+    update, close = _progress(True, initial=20)
+    update(SearchProgress(complete=21, target=25, front_size=3, hypervolume=1.5))
+    close()
+    err = capsys.readouterr().err
+    assert "| 20/25" in err and "| 21/25" in err and "| 0/25" not in err and "front=3" in err
+
+
+def test_the_energy_ratio_never_calls_more_energy_lower():
+    from ristretto_sim.cli.commands.search import _energy_ratio
+
+    assert _energy_ratio(2.3257) == "2.33x lower energy"
+    assert _energy_ratio(86.588 / 86.971) == "1.004x more energy"  # a grid point on a smaller array than int8's
+    assert _energy_ratio(1.0) == "the same energy"

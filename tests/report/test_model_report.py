@@ -111,3 +111,19 @@ def test_synthesis_summary_shows_every_row_of_a_synthesized_pe():
 def test_the_per_layer_table_shows_the_roofline_bound(report_file):
     html = report_file.read_text()
     assert "<th>bound</th>" in html and "<th>cycles / bound</th>" in html
+
+
+def test_a_reconstruction_model_is_one_clear_error(tmp_path):
+    from ristretto_sim.errors import ModelError
+
+    with pytest.raises(ModelError, match="'ae_deconv' is a reconstruction model; the report's .* top-1"):
+        write_report(ReportInputs("ae_deconv", iterations=1), tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_the_float32_reference_has_no_hardware_figures(report_file):
+    """references.csv leaves float32's energy and area empty: the table shows "-", not a cost of 0."""
+    text = report_file.read_text()
+    part = text.split(">Pareto front of the joint search</h2>")[1]
+    row = part.split("<td>float32</td>")[1].split("</tr>")[0]
+    assert row.count("<td>-</td>") == 2, row

@@ -38,7 +38,8 @@ def add_arguments(p):
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, random or grid (a plain sweep)")
     p.add_argument("--population", type=int, default=20, help="NSGA-II population size (default 20)")
     p.add_argument("--objectives", default="accuracy,energy",
-                   help="objectives: accuracy, energy, latency, area (default accuracy,energy)")
+                   help="objectives: accuracy, energy, latency, area, luts (an FPGA --arch; default "
+                   "accuracy,energy)")
     p.add_argument("--max-drop", type=float, metavar="POINTS",
                    help="constraint: top-1 at most POINTS below float32 (validation)")
     p.add_argument("--area-budget", type=float, metavar="UM2", help="constraint: accelerator area at most UM2 um^2")
@@ -53,7 +54,9 @@ def add_arguments(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _progress(enabled: bool):
+def _progress(enabled: bool, initial: int = 0):
+    """The progress bar's update and close; ``initial``: COMPLETE trials before this run (a resumed study), so the
+    bar starts there and its rate counts this run's trials only."""
     if not enabled:
         return None, lambda: None
     from tqdm import tqdm
@@ -63,14 +66,24 @@ def _progress(enabled: bool):
     def update(p):
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=p.target, desc="search", unit="trial", file=sys.stderr)
+            bar = tqdm(total=p.target, initial=initial, desc="search", unit="trial", file=sys.stderr)
         bar.update(p.complete - bar.n)
         bar.set_postfix(front=p.front_size, hv=f"{p.hypervolume:.4g}")
 
     return update, (lambda: bar.close() if bar is not None else None)
 
 
+#: the integer flags that must be positive, checked before any work so that the error names the flag
+POSITIVE = ("trials", "workers", "population", "validation_images", "test_images")
+
+
 def run(args) -> int:
+    from ristretto_sim.errors import ConfigError
+
+    for name in POSITIVE:
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} {v}: must be a positive integer")
     if args.workers > 1:
         # each worker process runs its BLAS on one thread (the cores are the workers')
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -120,9 +133,14 @@ def run(args) -> int:
               f"{r.measurement.area_um2 / 1e6:.3f} mm^2")
     for name, why in search.outside.items():
         print(f"   ({name} is a reference only, not in the first population: {why})")
-    update, close = _progress(not args.no_progress)
+    update, close = _progress(not args.no_progress, search.complete())
     try:
         front = search.run(update)
+    except KeyboardInterrupt:
+        close()
+        print(f"== interrupted: {search.complete()} COMPLETE trials are kept in {search.url}; the same command with "
+              "--resume continues the study", file=sys.stderr)
+        raise
     finally:
         close()
     summary = write_outputs(search, front, seconds=time.perf_counter() - start,
@@ -147,7 +165,7 @@ def run(args) -> int:
         i = q["int8"]
         print(f"== lowest energy within {i['max_drop_points']} points of uniform int8 on the test split: trial "
               f"{i['best_trial']}, {100 * i['best_test_accuracy']:.2f}% vs {100 * i['test_accuracy']:.2f}%, "
-              f"{i['energy_ratio']:.2f}x lower energy")
+              f"{_energy_ratio(i['energy_ratio'])}")
     if "greedy" in q:
         g = q["greedy"]
         print(f"== Ristretto greedy ({100 * g['test_accuracy']:.2f}% test, {g['energy_pj'] / 1e6:.3f} uJ): dominated "
@@ -156,6 +174,14 @@ def run(args) -> int:
     print(f"== wrote {args.out}/pareto.csv, trials.csv, references.csv, summary.json, pareto/, "
           f"{', '.join(Path(p).name for p in summary['plots'])}; {summary['seconds']:.1f} s")
     return 1 if failed else 0
+
+
+def _energy_ratio(ratio: float) -> str:
+    """uniform int8's energy over the point's, in words: "2.33x lower energy", or "1.004x more energy" when the
+    point takes more (a space whose points all cost more than the reference)."""
+    if abs(ratio - 1) < 5e-4:
+        return "the same energy"
+    return f"{ratio:.2f}x lower energy" if ratio > 1 else f"{1 / ratio:.3f}x more energy"
 
 
 def _rtl_progress(enabled: bool):

@@ -26,6 +26,7 @@ from ristretto_sim.emulator.kernels.base import IntegerKernel
 from ristretto_sim.emulator.kernels.onnxruntime_kernel import OnnxruntimeKernel
 from ristretto_sim.emulator.kernels.selftest import self_test
 from ristretto_sim.emulator.kernels.torch_kernel import TorchKernel
+from ristretto_sim.errors import ConfigError
 
 #: environment variable that forces a backend
 BACKEND_ENV = "RISTRETTO_SIM_BACKEND"
@@ -143,6 +144,10 @@ def default_backends(force: str | None = None, *, threads: int | None = 1) -> Ba
     limit BLAS to the same count)."""
     if force is None:
         force = os.environ.get(BACKEND_ENV) or None
+        if force is not None and force not in backend_names():
+            # a setting of the environment, not of any layer or call: say so (``ConfigError``, one line)
+            raise ConfigError(f"{BACKEND_ENV}={force!r} is not one of {', '.join(backend_names())}; set it to one "
+                              "of them or unset it")
     if force is not None:
         check_backend_name(force)
     return _remembered(force, threads)

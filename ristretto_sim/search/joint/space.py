@@ -165,6 +165,9 @@ class SearchSpace:
         if self.granularity not in GRANULARITIES:
             raise ConfigError(f"search space: granularity {self.granularity!r} must be one of "
                               f"{', '.join(GRANULARITIES)}")
+        if "pow2" in self.kind and min(self.exp_min) > max(self.exp_max):
+            raise ConfigError(f"search space: pow2.exp_min {list(self.exp_min)} and exp_max {list(self.exp_max)} "
+                              "leave no exponent range (every exp_min is above every exp_max)")
 
     # ------------------------------------------------------------------ file form
     @classmethod

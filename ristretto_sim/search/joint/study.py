@@ -24,6 +24,7 @@ Nothing here prints: ``progress(SearchProgress)`` is called after every trial of
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import socket
@@ -127,10 +128,36 @@ class SearchProgress:
     last: str = ""
 
 
+class OneLineTrialFailures(logging.Filter):
+    """Optuna's warning about a failed trial, in one line: without the traceback it attaches, and not at all for
+    a Ctrl-C (the command says it was interrupted; the trial is FAIL in the study and ``--resume`` retries it)."""
+
+    def __init__(self):
+        super().__init__()
+        self._interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            if record.exc_info[0] is not None and issubclass(record.exc_info[0], KeyboardInterrupt):
+                self._interrupted = True
+                return False
+            record.exc_info, record.exc_text = None, None
+        elif self._interrupted and "failed with value" in record.getMessage():
+            self._interrupted = False
+            return False
+        return True
+
+
+_TRIAL_LOGGER = "optuna.study._optimize"
+
+
 def _optuna():
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logger = logging.getLogger(_TRIAL_LOGGER)
+    if not any(isinstance(f, OneLineTrialFailures) for f in logger.filters):
+        logger.addFilter(OneLineTrialFailures())
     return optuna
 
 
@@ -143,9 +170,21 @@ def storage_url(settings: SearchSettings) -> str:
     return f"sqlite:///{settings.out / 'study.db'}"
 
 
+def sqlalchemy_url(url: str) -> str:
+    """``url`` as SQLAlchemy should read it: a ``postgresql://`` URL without a driver names psycopg2 when psycopg 3
+    (SQLAlchemy 2.1's default PostgreSQL driver) is absent and psycopg2 (the ``distributed`` extra) is present;
+    every other URL is used as given."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str):
-    """An Optuna storage for ``url`` (``journal:PATH`` or an RDB URL); ``StudyError`` in one line when it cannot
-    be opened."""
+    """An Optuna storage for ``url`` (``journal:PATH`` or an RDB URL, ``sqlalchemy_url``); ``StudyError`` in one
+    line when it cannot be opened."""
     optuna = _optuna()
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
@@ -157,7 +196,7 @@ def open_storage(url: str):
         with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna 5
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                sqlalchemy_url(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
     except Exception as exc:  # SQLAlchemy's errors (bad URL, unreachable server, missing driver) are many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -392,6 +431,23 @@ class JointSearch:
             return acc
         return float(self.study.user_attrs[attr])
 
+    def _no_front(self) -> str:
+        """Why the study has no feasible COMPLETE trial, in one line: no point of the space builds a candidate
+        (with the first reasons), or the constraints rule out every candidate."""
+        optuna = _optuna()
+        if self.complete() == 0:
+            pruned = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))
+            reasons = list(dict.fromkeys(t.user_attrs["infeasible"] for t in pruned if "infeasible" in t.user_attrs))
+            why = "; ".join(reasons[:2]) + (f"; and {len(reasons) - 2} more reasons" if len(reasons) > 2 else "")
+            return (f"no point of the space builds a candidate ({len(pruned)} trials tried"
+                    f"{': ' + why if why else ''}); change the space")
+        c = self.settings.constraints
+        given = [f"--max-drop {c.max_drop_points:g} points" if c.max_drop_points is not None else "",
+                 f"--area-budget {c.area_budget_um2:g} um^2" if c.area_budget_um2 is not None else ""]
+        return (f"no candidate met the constraints ({', '.join(g for g in given if g)}) in {self.complete()} COMPLETE "
+                "trials; relax them (a study keeps its constraints: start another --study or --out) or widen the "
+                "space; the study is kept")
+
     # ------------------------------------------------------------------ running
     def target(self) -> int:
         if self.settings.trials is not None:
@@ -450,10 +506,7 @@ class JointSearch:
                 p.join()
         front = self.front()
         if not front:
-            c = self.settings.constraints
-            raise StudyError(f"no candidate met the constraints (max drop {c.max_drop_points} points, area budget "
-                             f"{c.area_budget_um2} um^2) in {self.complete()} trials; relax them or widen the space "
-                             "(the study is kept: --resume continues it)")
+            raise StudyError(self._no_front())
         for t in front:
             self.test_accuracy(t)
         return front

@@ -15,6 +15,7 @@ from ristretto_sim.emulator.kernels import (
     self_test,
 )
 from ristretto_sim.emulator.kernels.onnxruntime_kernel import MATMUL_INTEGER_MODEL
+from ristretto_sim.errors import ConfigError
 from ristretto_sim.formats import FixedPoint
 
 
@@ -175,7 +176,7 @@ def test_forcing_by_name_and_environment(monkeypatch):
     assert default_backends().name == "blas" and default_backends().forced == "blas"
     assert default_backends() is default_backends()  # remembered for the process (explicitly)
     monkeypatch.setenv(BACKEND_ENV, "tpu")
-    with pytest.raises(ValueError, match="RISTRETTO_SIM_BACKEND"):
+    with pytest.raises(ConfigError, match="RISTRETTO_SIM_BACKEND='tpu' is not one of onnxruntime, torch, blas"):
         default_backends()
     monkeypatch.delenv(BACKEND_ENV)
     assert default_backends("blas").name == "blas"
@@ -197,3 +198,20 @@ def test_matmul_integer_model_is_what_onnx_builds():
     model.producer_name = ""
     onnx.checker.check_model(model)
     assert model.SerializeToString() == MATMUL_INTEGER_MODEL
+
+
+@pytest.mark.parametrize("backend", [b for b in USABLE if b != "blas"])
+def test_every_kernel_is_exact_at_its_own_chunk_boundary(backend):
+    """K one past the longest chunk whose int32 sums cannot overflow, with the extreme codes (255 x -128 for a
+    uint8 kernel, -128 x -128 for an int8 one): one int32 sum over all of K would wrap; the kernel's chunks must
+    not."""
+    kernel = select_backends(backend, threads=1).kernel
+    lo, hi = kernel.a_range
+    a_code = hi if lo == 0 else lo
+    kc = kernel.chunk_k(max(-lo, hi), 128)
+    for k in (kc, kc + 1):
+        a = np.full((2, k), a_code, dtype=kernel.a_dtype)
+        w = np.full((k, 3), -128, dtype=np.int8)
+        want = np.full((2, 3), a_code * -128 * k, dtype=np.int64)
+        assert abs(int(want[0, 0])) > 2**31 - 1 or k == kc  # past the boundary one int32 sum would overflow
+        assert np.array_equal(kernel.matmul(a, w, (lo, hi), 128), want)

@@ -58,7 +58,7 @@ def test_two_workers_share_one_postgresql_study():
        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1")
     try:
         pg(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "joint")
-        url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/joint"  # SQLAlchemy 2.1 defaults to psycopg 3
+        url = f"postgresql://postgres@127.0.0.1:{port}/joint"  # as the README writes it (psycopg2 is found)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         cmd = [sys.executable, "-m", "ristretto_sim.cli", "search", "lenet", "--storage", url, "--study", "shared",
                *SMALL]
@@ -72,7 +72,9 @@ def test_two_workers_share_one_postgresql_study():
             assert w.wait(timeout=1800) == 0, w.stderr.read().decode()[-2000:]
         import optuna
 
-        study = optuna.load_study(study_name="shared", storage=url)
+        from ristretto_sim.search.joint.study import sqlalchemy_url
+
+        study = optuna.load_study(study_name="shared", storage=sqlalchemy_url(url))
         done = [t for t in study.trials if t.state.name == "COMPLETE"]
         assert len(done) >= 10
         numbers = [t.number for t in study.trials]

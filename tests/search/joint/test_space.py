@@ -63,6 +63,7 @@ def test_grid_size_is_the_product_of_the_choices():
     ({"array": {"dataflow": ["rs"]}}, "array.dataflow value 'rs'"),
     ({"accumulator": {"bits": ["wide"]}}, "accumulator.bits value 'wide' must be an integer or exact"),
     ({"granularity": "net"}, "granularity 'net'"),
+    ({"kind": ["pow2"], "pow2": {"exp_min": [2], "exp_max": [-1, 0]}}, "leave no exponent range"),
 ])
 def test_bad_space_is_one_clear_error(data, message):
     with pytest.raises(ConfigError) as info:

@@ -83,7 +83,7 @@ def test_grid_sweeps_every_point_once(lenet_problem, tmp_path):
 
 def test_a_constraint_no_candidate_meets_is_one_error_and_keeps_the_study(lenet_problem, tmp_path):
     s = _search(lenet_problem, tmp_path, trials=3, constraints=Constraints(area_budget_um2=1.0))
-    with pytest.raises(StudyError, match="no candidate met the constraints"):
+    with pytest.raises(StudyError, match=r"no candidate met the constraints \(--area-budget 1 um\^2\) in 3 "):
         s.run()
     assert s.complete() == 3  # the trials are kept, infeasible
 
@@ -92,3 +92,77 @@ def test_an_unreachable_storage_is_one_line(lenet_problem, tmp_path):
     with pytest.raises(StudyError, match="cannot be opened") as info:
         _search(lenet_problem, tmp_path, trials=3, storage="postgresql://nobody@127.0.0.1:1/none")
     assert "\n" not in str(info.value)
+
+
+def test_a_postgresql_url_without_a_driver_uses_the_installed_one(monkeypatch):
+    """SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; the ``distributed`` extra installs psycopg2, so the
+    README's ``--storage postgresql://USER@HOST/DB`` names it when psycopg 3 is absent."""
+    import importlib.util
+
+    from ristretto_sim.search.joint.study import sqlalchemy_url
+
+    found = {"psycopg": None, "psycopg2": object()}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: found.get(name))
+    assert sqlalchemy_url("postgresql://u@h:5432/db") == "postgresql+psycopg2://u@h:5432/db"
+    for url in ("postgresql+psycopg://u@h/db", "sqlite:///x.db", "mysql://u@h/db"):
+        assert sqlalchemy_url(url) == url
+    found["psycopg"] = object()  # psycopg 3 installed: SQLAlchemy's own default stands
+    assert sqlalchemy_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_space_whose_points_build_no_candidate_says_why(lenet_problem, tmp_path):
+    """Every point infeasible (a minifloat split wider than its widths): the error gives the reason, not
+    constraints that were never set."""
+    space = {**SMALL, "kind": ["minifloat"], "minifloat": {"exp_bits": [7]},
+             "groups": {"conv": {"weight_bits": [4], "act_bits": [4]}, "fc": {"weight_bits": [4], "act_bits": [4]}}}
+    s = _search(lenet_problem, tmp_path, space, trials=2)
+    with pytest.raises(StudyError, match=r"no point of the space builds a candidate \(\d+ trials tried: ") as info:
+        s.run()
+    assert "constraints" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_two_local_workers_share_a_journal_file(lenet_problem, tmp_path):
+    """``workers > 1`` without a storage URL: Optuna's journal file (SQLite is not for parallel writers); the
+    forked worker's trials land in the same study, none twice, and the target counts them all."""
+    import os
+
+    s = _search(lenet_problem, tmp_path, trials=8, workers=2)
+    assert s.url == f"journal:{tmp_path / 'study.journal'}" and not (tmp_path / "study.db").exists()
+    s.run()
+    trials = s.study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(done) >= 8 and len({t.number for t in trials}) == len(trials)
+    pids = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in done}
+    assert str(os.getpid()) in pids and len(pids) == 2, pids  # this process and the forked worker
+
+
+def test_a_failed_trial_is_one_log_line_and_a_ctrl_c_none():
+    """Optuna logs a failed trial with its traceback; the search keeps the message line only, and nothing for the
+    trial a Ctrl-C interrupted."""
+    import logging
+    import sys
+
+    from ristretto_sim.search.joint.study import _TRIAL_LOGGER, _optuna
+
+    _optuna()
+    logger = logging.getLogger(_TRIAL_LOGGER)
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(self.format(record))
+
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        for exc in (ValueError("bad point"), KeyboardInterrupt()):
+            try:
+                raise exc
+            except BaseException:  # noqa: BLE001 - the test raises both kinds on purpose
+                logger.warning(f"Trial 3 failed with parameters: {{}} because of the following error: {exc!r}.",
+                               exc_info=sys.exc_info())
+            logger.warning("Trial 3 failed with value None.")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["Trial 3 failed with parameters: {} because of the following error: ValueError('bad point').",
+                    "Trial 3 failed with value None."]
