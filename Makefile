@@ -61,6 +61,7 @@ analysis: $(VENV)/.installed scalesim-venv
 	$(BIN)/python analysis/bitwidth_sweep.py
 	$(BIN)/python analysis/energy_breakdown.py
 	$(BIN)/python analysis/cycle_model_speed.py
+	$(BIN)/python analysis/emulator_speed.py
 	$(BIN)/python analysis/pareto_front.py
 	$(BIN)/python analysis/scalesim_agreement.py
 	$(BIN)/python analysis/area_vs_bitwidth.py

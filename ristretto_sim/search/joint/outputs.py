@@ -142,6 +142,16 @@ def write_outputs(search, front, *, seconds: float | None = None, verify_rtl: bo
     return summary
 
 
+def _staircase(rows, key: str) -> list:
+    """The rows no other row beats in both ``key`` (lower is better) and test accuracy, by increasing ``key``."""
+    best, top = [], -1.0
+    for r in sorted(rows, key=lambda r: (r[key], -r["test_accuracy"])):
+        if r["test_accuracy"] > top:
+            best.append(r)
+            top = r["test_accuracy"]
+    return best
+
+
 def plot_front(search, front, rows, out: Path) -> list[Path]:
     """Accuracy (test split) against energy, latency and area, the references marked; one PNG each."""
     import matplotlib
@@ -159,9 +169,14 @@ def plot_front(search, front, rows, out: Path) -> list[Path]:
         ax.scatter([t.user_attrs["measurement"][key] * scale for t in done],
                    [100 * t.user_attrs["measurement"]["accuracy"] for t in done], s=8, c="#bbbbbb",
                    label="trials (validation)")
-        pts = sorted(rows, key=lambda r: r[key])
-        ax.plot([r[key] * scale for r in pts], [100 * r["test_accuracy"] for r in pts], "o-", c="#1f77b4",
-                label="Pareto front (test)")
+        # the study's front points (non-dominated over all its objectives), and on this panel's two axes the ones
+        # no other point beats in both: a line through every front point sorted by this axis would zigzag and
+        # look like a front it is not
+        ax.scatter([r[key] * scale for r in rows], [100 * r["test_accuracy"] for r in rows], s=22, c="#1f77b4",
+                   label="Pareto front points (test)", zorder=2)
+        best = _staircase(rows, key)
+        ax.step([r[key] * scale for r in best], [100 * r["test_accuracy"] for r in best], where="post", c="#1f77b4",
+                lw=1.2, label=f"best top-1 for its {name} (test)")
         for (rname, marker, color) in (("uniform int8", "s", "#d62728"), ("uniform 16-bit", "^", "#9467bd"),
                                        ("ristretto greedy", "D", "#2ca02c")):
             r = refs.get(rname)

@@ -43,3 +43,14 @@ def test_hypervolume_matches_grid_count(dim, n):
 def test_points_beyond_the_reference_add_nothing():
     assert hypervolume([(3, 0)], (2, 2)) == 0.0
     assert hypervolume([(1, 1), (3, 0)], (2, 2)) == 1.0
+
+
+def test_each_plot_draws_the_points_no_other_beats_on_its_own_axes():
+    """The front is non-dominated over every objective; on one panel (accuracy vs area, say) only the points that no
+    other front point beats in both area and test top-1 make its line, in increasing area."""
+    from ristretto_sim.search.joint.outputs import _staircase
+
+    rows = [{"area_um2": a, "test_accuracy": t} for a, t in
+            [(5.0, 0.90), (1.0, 0.80), (3.0, 0.95), (2.0, 0.70), (3.0, 0.85), (6.0, 0.95)]]
+    best = _staircase(rows, "area_um2")
+    assert [(r["area_um2"], r["test_accuracy"]) for r in best] == [(1.0, 0.80), (3.0, 0.95)]
