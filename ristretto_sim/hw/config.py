@@ -84,9 +84,10 @@ class PEConfig:
         Minifloat PEs with a float accumulator: the format the multiplier rounds each product to before the add
         (None: exact products). A layer runs on the PE when its own product format fits this one; a layer with
         exact products needs a PE with exact products.
-    zero_point : {"subtract", "fold"} or ZeroPoint
+    zero_point : {"subtract", "register", "fold"} or ZeroPoint
         Affine PEs: ``subtract`` the input zero point in every PE (``(bits + 1) x bits`` multiplier, TFLite's
-        reference kernels) or ``fold`` ``z_a * sum_k w_k`` into the bias offline (a multiplier of the raw codes;
+        reference kernels), ``register``: the same with the zero points in configuration registers loaded per layer
+        (one PE for every layer: priced as ``subtract``, its synthesized area its own), or ``fold`` ``z_a * sum_k w_k`` into the bias offline (a multiplier of the raw codes;
         asymmetric weights add a row-sum adder per MAC and a ``z_w * sum_k a_k`` correction per output). The
         emulated results are the same (``AffineMac.accumulate_folded``).
     """
@@ -202,6 +203,9 @@ class PEConfig:
 _ZERO_POINT_UNITS = {
     ZeroPoint.SUBTRACT: (lambda dp, k: dp.units(k), lambda dp: dp.readout_units()),
     ZeroPoint.FOLD: (lambda dp, k: dp.folded_units(k), lambda dp: dp.folded_readout_units()),
+    # the same subtractors and multiplier, their zero-point operands from registers: the arithmetic's price is the
+    # subtracting PE's (the synthesized area differs: hw.synth_area's rows are per zero-point handling)
+    ZeroPoint.REGISTER: (lambda dp, k: dp.units(k), lambda dp: dp.readout_units()),
 }
 
 

@@ -95,15 +95,16 @@ def rows(path: str | Path | None = None) -> tuple[dict, ...]:
                                 ) from None
 
 
-#: what the table's formats text adds for an affine PE folding its input zero point (``rtl.synth.sweep``'s
-#: ``FOLD_SUFFIX``; ``hw`` and ``rtl`` share the table, not code)
-FOLD_SUFFIX = " (zero point folded)"
+#: what the table's formats text adds for an affine PE that folds its input zero point or holds its zero points in
+#: registers (``rtl.synth.sweep``'s ``ZERO_POINT_SUFFIX``; ``hw`` and ``rtl`` share the table, not code)
+ZERO_POINT_SUFFIX = {"fold": " (zero point folded)", "register": " (zero points in registers)"}
 
 
 def pe_formats_text(pe) -> str:
-    """A ``PEConfig``'s formats as the table writes them (a folding affine PE's marked: another circuit)."""
-    folded = getattr(pe, "zero_point", None) is not None and pe.zero_point.value == "fold"
-    return f"{pe.inputs} x {pe.weights} -> {pe.accumulator}" + (FOLD_SUFFIX if folded else "")
+    """A ``PEConfig``'s formats as the table writes them (a folding or register affine PE's marked: other
+    circuits)."""
+    zp = getattr(pe, "zero_point", None)
+    return f"{pe.inputs} x {pe.weights} -> {pe.accumulator}" + ZERO_POINT_SUFFIX.get(getattr(zp, "value", ""), "")
 
 
 def pe_rows(pe, target: str | None = None, path: str | Path | None = None) -> list[dict]:

@@ -77,7 +77,7 @@ def test_no_row_is_of_the_bench_mac():
     data = json.loads(asset_path("hdl", "synth_results.json").read_text())
     assert "bench_mac" not in json.dumps(data["config"])
     assert all(r["top"].startswith(("fixed_pe_", "shift_pe_", "minifloat_pe_", "affine_pe_", "affine_fold_pe_",
-                                    "minifloat_float_pe_")) for r in data["rows"])
+                                    "affine_register_pe_", "minifloat_float_pe_")) for r in data["rows"])
     keys = [(r["kind"], r["formats"], r["target"], r["device"], r["dsp"]) for r in data["rows"]]
     assert len(keys) == len(set(keys))
 

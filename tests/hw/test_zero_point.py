@@ -74,3 +74,21 @@ def test_cli_simulate_with_a_folding_pe_is_cheaper(stem, tmp_path, capsys):
     assert fold["macs"] == sub["macs"] and fold["total_cycles"] == sub["total_cycles"]
     assert fold["energy_pj"]["arithmetic"] == pytest.approx(sub["energy_pj"]["arithmetic"] * 0.300 / 0.3245, rel=2e-3)
     assert reports["fold"]["config"]["pe"]["zero_point"] == "fold"
+
+
+def test_register_zero_points_cost_what_subtracting_costs_and_have_their_own_synthesized_rows():
+    """Zero points in configuration registers (one PE for every layer): the same subtractors and multiplier as
+    the subtracting PE, so the same pJ and table area; its synthesized rows are its own."""
+    from ristretto_sim.hw.energy import area
+    from ristretto_sim.hw.synth_area import pe_formats_text
+    from tests.hw.conftest import make_config
+
+    t = default_table()
+    sub, reg = _pe("subtract"), _pe("register")
+    assert reg.to_dict()["zero_point"] == "register" and AcceleratorConfig.from_yaml(
+        preset("edge-32x32-int8").replace(pe=reg).to_yaml()).pe == reg
+    assert mac_energy(reg, Dataflow.OS, t).arithmetic_pj == mac_energy(sub, Dataflow.OS, t).arithmetic_pj
+    assert pe_area_um2(reg, t) == pe_area_um2(sub, t) and readout_pj(reg, t) == readout_pj(sub, t)
+    assert pe_formats_text(reg) == pe_formats_text(sub) + " (zero points in registers)"
+    a, b = (area(make_config(4, 4, pe=pe, pe_area="synthesis")).to_dict()["pe_transistors"] for pe in (sub, reg))
+    assert b > a  # subtracting a register costs more than subtracting the constant 0

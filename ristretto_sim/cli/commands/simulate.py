@@ -38,9 +38,9 @@ def add_arguments(p):
     )
     p.add_argument(
         "--zero-point",
-        choices=("subtract", "fold"),
-        help="an affine PE's zero points (int8 models): subtracted in every PE, or the input's folded into the "
-        "bias (default: the accelerator's pe.zero_point)",
+        choices=("subtract", "register", "fold"),
+        help="an affine PE's zero points (int8 models): subtracted in every PE (constants, or 'register': loaded "
+        "per layer), or the input's folded into the bias (default: the accelerator's pe.zero_point)",
     )
     p.add_argument(
         "--sweep",

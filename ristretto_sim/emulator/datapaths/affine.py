@@ -59,11 +59,14 @@ EXACT_FLOAT64 = 2**53
 
 class ZeroPoint(NamedEnum):
     """How an affine PE handles the input zero point: ``subtract`` it in every PE (a ``(bits + 1)``-wide multiplier
-    operand, TFLite's reference kernels) or ``fold`` ``z_a * sum_k w_k`` into the bias offline (gemmlowp's offsets,
-    CMSIS-NN's ``arm_vector_sum_s8``: the PE multiplies the raw codes)."""
+    operand, TFLite's reference kernels; the zero points constants of the PE), ``register``: subtract the zero points
+    held in two configuration registers loaded per layer (one PE serves every layer), or ``fold`` ``z_a * sum_k w_k``
+    into the bias offline (gemmlowp's offsets, CMSIS-NN's ``arm_vector_sum_s8``: the PE multiplies the raw codes).
+    The results are the same."""
 
     SUBTRACT = "subtract"
     FOLD = "fold"
+    REGISTER = "register"
 
 
 def requantization(in_fmt: Affine, w_fmt: Affine, out_fmt: Affine, n_out: int, float32_product: bool):

@@ -38,9 +38,10 @@ VerilogGenerator = Callable[[LayerFormats, str], str]
 KULISCH_K = 1024
 
 
-#: what a table row's formats text adds for an affine PE that folds its input zero point into the bias
-#: (``zero_point="fold"``: the same formats, another circuit); ``hw.synth_area`` looks rows up the same way
-FOLD_SUFFIX = " (zero point folded)"
+#: what a table row's formats text adds for an affine PE that folds its input zero point into the bias or holds its
+#: zero points in registers (``zero_point="fold"`` / ``"register"``: the same formats, other circuits);
+#: ``hw.synth_area`` looks rows up the same way
+ZERO_POINT_SUFFIX = {"fold": " (zero point folded)", "register": " (zero points in registers)"}
 
 
 def pe_spec(formats: LayerFormats, zero_point: str = "subtract") -> PESpec:
@@ -80,6 +81,7 @@ GENERATORS: dict[str, VerilogGenerator] = {
     "minifloat": PEGenerator("minifloat-kulisch"),
     "affine": PEGenerator("affine"),
     "affine-fold": PEGenerator("affine", "fold"),
+    "affine-register": PEGenerator("affine", "register"),
     "minifloat-float": PEGenerator("minifloat-float"),
 }
 
@@ -177,9 +179,8 @@ class SweepEntry:
 
     @property
     def row_formats(self) -> str:
-        """The formats text of the entry's table rows (``FOLD_SUFFIX`` for a folding affine PE)."""
-        folded = getattr(self.generator, "zero_point", "subtract") == "fold"
-        return formats_text(self.formats) + (FOLD_SUFFIX if folded else "")
+        """The formats text of the entry's table rows (``ZERO_POINT_SUFFIX`` for a folding or register affine PE)."""
+        return formats_text(self.formats) + ZERO_POINT_SUFFIX.get(getattr(self.generator, "zero_point", ""), "")
 
     def design(self) -> Design:
         text = self.generator(self.formats, self.top)
@@ -213,6 +214,8 @@ def default_entries(widths: Iterable[int] = WIDTHS) -> tuple[SweepEntry, ...]:
     entries += [SweepEntry("minifloat", f, GENERATORS["minifloat"]) for f in MINIFLOAT_FORMATS]
     entries += [SweepEntry("affine", f, GENERATORS["affine"]) for f in AFFINE_FORMATS]
     entries += [SweepEntry("affine-fold", f, GENERATORS["affine-fold"]) for f in AFFINE_FOLD_FORMATS]
+    # a register PE's circuit depends on the code formats only (its zero points are inputs): one entry, z = 0
+    entries += [SweepEntry("affine-register", f, GENERATORS["affine-register"]) for f in AFFINE_FORMATS[:1]]
     entries += [SweepEntry("minifloat-float", f, GENERATORS["minifloat-float"]) for f in MINIFLOAT_FLOAT_FORMATS]
     return tuple(entries)
 

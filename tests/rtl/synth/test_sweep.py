@@ -20,7 +20,7 @@ def test_width_series_and_specs():
     with pytest.raises(ValueError, match=r"KIND:INPUTS,WEIGHTS\[,ACCUMULATOR\]"):
         entry_from_spec("fixed:int4")
     with pytest.raises(ValueError, match="PE kind 'shiftx' has no registered generator; known: affine, affine-fold, "
-                                         "fixed, minifloat, minifloat-float, shift"):
+                                         "affine-register, fixed, minifloat, minifloat-float, shift"):
         entry_from_spec("shiftx:int4,pow2[-4,0],fixed16.0")
     with pytest.raises(ValueError, match="must be an integer >= 2"):
         width_series("fixed", (1,))
@@ -34,7 +34,7 @@ def test_minifloat_and_shift_specs_name_the_register_they_synthesize():
     s = entry_from_spec("shift:fixed8.4,pow2[-7,0],fixed20.11")
     assert (s.design().kind, s.operand_bits) == ("shift", 8)
     kinds = {e.kind for e in default_entries((4,))}
-    assert kinds == {"fixed", "shift", "minifloat", "affine", "affine-fold", "minifloat-float"}
+    assert kinds == {"fixed", "shift", "minifloat", "affine", "affine-fold", "affine-register", "minifloat-float"}
 
 
 def test_affine_spec_is_the_cost_models_pe():
