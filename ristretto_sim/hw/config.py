@@ -87,9 +87,10 @@ class PEConfig:
     zero_point : {"subtract", "register", "fold"} or ZeroPoint
         Affine PEs: ``subtract`` the input zero point in every PE (``(bits + 1) x bits`` multiplier, TFLite's
         reference kernels), ``register``: the same with the zero points in configuration registers loaded per layer
-        (one PE for every layer: priced as ``subtract``, its synthesized area its own), or ``fold`` ``z_a * sum_k w_k`` into the bias offline (a multiplier of the raw codes;
-        asymmetric weights add a row-sum adder per MAC and a ``z_w * sum_k a_k`` correction per output). The
-        emulated results are the same (``AffineMac.accumulate_folded``).
+        (one PE for every layer: priced as ``subtract``, its synthesized area its own), or ``fold`` ``z_a * sum_k
+        w_k`` into the bias offline (a multiplier of the raw codes; asymmetric weights add a row-sum adder per MAC
+        and a ``z_w * sum_k a_k`` correction per output). The emulated results are the same
+        (``AffineMac.accumulate_folded``).
     """
 
     kind: PEKind = PEKind.FIXED_MAC
