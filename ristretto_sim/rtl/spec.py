@@ -19,26 +19,14 @@ from amaranth.hdl import Shape, signed, unsigned
 
 from ristretto_sim.emulator.datapaths import Datapath, LayerFormats, select
 from ristretto_sim.emulator.datapaths.affine import ZeroPoint
-from ristretto_sim.enums import NamedEnum
 from ristretto_sim.formats import FixedPoint, format_kind
 from ristretto_sim.formats.base import NumberFormat, check_int
 from ristretto_sim.rtl.registry import pe_class
 
-
-class PEZeroPoint(NamedEnum):
-    """How an affine PE handles the zero points: ``subtract`` the layer's (constants of the PE), ``fold`` the input
-    one into the bias (the emulator's :class:`~ristretto_sim.emulator.datapaths.affine.ZeroPoint`), or
-    ``register``: subtract the zero points on two configuration inputs ``za`` and ``zw``, loaded per layer."""
-
-    SUBTRACT = "subtract"
-    FOLD = "fold"
-    REGISTER = "register"
-
-    @classmethod
-    def _missing_(cls, value):
-        if isinstance(value, ZeroPoint):  # the emulator's member of the same name
-            return cls(value.value)
-        return super()._missing_(value)
+#: how an affine PE handles the zero points (the emulator's ``ZeroPoint``: ``subtract`` the layer's, constants of
+#: the PE; ``register``: subtract the zero points on two configuration inputs ``za`` and ``zw``, loaded per layer;
+#: ``fold`` the input one into the bias)
+PEZeroPoint = ZeroPoint
 
 
 def port_shape(fmt: NumberFormat) -> Shape:
