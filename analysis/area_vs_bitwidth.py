@@ -10,6 +10,7 @@ into ``--out``; reads only the table, so it runs in a second.
 
 import argparse
 import csv
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -81,17 +82,18 @@ def main() -> None:
 
     bits = [r["operand_bits"] for r in csv_rows if r["kind"] == "fixed"]
     fx = [r for r in csv_rows if r["kind"] == "fixed"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 6.2))
     ax = axes[0]
     ax.plot(bits, [r["synthesis_um2"] for r in fx], "o-", label="synthesis (Yosys CMOS, NAND2 eq.)")
     ax.plot(bits, [r["table_um2"] for r in fx], "s--", label="cost model table (Horowitz 45 nm)")
-    for r, m in zip(others, "^vD<>phX*P", strict=False):
+    for r, m in zip(others, itertools.cycle("^vD<>phX*P8sHd"), strict=False):
         ax.scatter([r["operand_bits"]], [r["transistors"] / TRANSISTORS_PER_NAND2 * NAND2_UM2], marker=m,
                    label=f"{r['kind']}: {r['formats']}", zorder=3)
     ax.set_yscale("log")
     ax.set_xlabel("operand bits n (accumulator 2n+8)")
     ax.set_ylabel("PE area (um^2, 45 nm)")
-    ax.legend(fontsize=5.5)
+    # every other synthesized PE, one marker each: the legend below the panel, where it hides no point
+    ax.legend(fontsize=5.5, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=1)
     for ax, metric, ylabel in ((axes[1], "luts", "LUTs per PE"),
                                (axes[2], "fmax_mhz", "PE Fmax, nextpnr median over seeds (MHz)")):
         for fam, dev, dsp, label in FPGAS:
